@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { Secret } from '../secret.js';
+import {
+  httpUrl,
+  iniFile,
+  integer,
+  matching,
+  oneOf,
+  optional,
+  positiveNumber,
+  section,
+  text,
+  withDefault,
+} from './fields.js';
+import { readIni, validateIni, type IniValues } from './ini-file.js';
+
+export const MODES = ['production', 'processing'] as const;
+export type Mode = (typeof MODES)[number];
+
+export const QUEUE_ORDERS = ['priority', 'runlevel', 'newfirst', 'serial'] as const;
+export type QueueOrder = (typeof QUEUE_ORDERS)[number];
+
+/** CouchDB's rule for database names. */
+const DATABASE_NAME = /^[a-z][a-z0-9_$()+/-]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const configSections = {
+  couchdb: {
+    url: withDefault('http(s)://host:port', httpUrl, new URL('http://127.0.0.1:5984')),
+    database: optional('a CouchDB database name such as data-production', matching(DATABASE_NAME)),
+    user: optional('a CouchDB user name', text),
+    password_file: optional('a file holding the password', text),
+    password_env: optional('the name of an environment variable holding the password', matching(ENV_NAME)),
+    password: optional('a password', text),
+    timeout: withDefault('seconds, more than 0 and at most 3600', positiveNumber(3600), 30),
+  },
+  client: {
+    site: withDefault('a site name such as local, or a path to a site file', matching(/^[\w./-]+$/), 'local'),
+    sites_dir: withDefault('a folder of site files', text, '../sites'),
+    mode: withDefault(MODES.join(' | '), oneOf(MODES), 'production'),
+    queue: withDefault(QUEUE_ORDERS.join(' | '), oneOf(QUEUE_ORDERS), 'priority'),
+    interval: withDefault('seconds, more than 0', positiveNumber(86_400), 60),
+    max_claim: withDefault('a whole number from 1 to 10000', integer(1, 10_000), 50),
+  },
+  logging: {
+    level: withDefault(LOG_LEVELS.join(' | '), oneOf(LOG_LEVELS), 'info'),
+  },
+};
+
+const configSchema = iniFile({
+  couchdb: section(configSections.couchdb),
+  client: section(configSections.client),
+  logging: section(configSections.logging),
+});
+
+export interface CouchConfig {
+  url: URL;
+  database: string;
+  user?: string;
+  password?: Secret;
+  timeoutMs: number;
+}
+
+export interface ClientConfig {
+  site: string;
+  /** The site file the `site` key names. */
+  siteFile: string;
+  mode: Mode;
+  queue: QueueOrder;
+  intervalSeconds: number;
+  maxClaim: number;
+}
+
+export interface Config {
+  file: string;
+  couchdb: CouchConfig;
+  client: ClientConfig;
+  logging: { level: LogLevel };
+  /** Accepted but unwise settings, one line each, for the caller to log. */
+  warnings: string[];
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Set by a command-line option; wins over the file and the environment. */
+  mode?: Mode;
+}
+
+export function defaultConfigFile(mode: Mode, env: NodeJS.ProcessEnv = process.env): string {
+  return env.GASP_CONFIG ?? `config/${mode}.cfg`;
+}
+
+/** The environment variable that overrides `[section] key`: GASP_COUCHDB_URL and so on. */
+export function envName(sectionName: string, key: string): string {
+  return `GASP_${sectionName}_${key}`.toUpperCase();
+}
+
+/** Every key an environment variable may override, for help text and the README. */
+export function overridableKeys(): Array<{ section: string; key: string; env: string }> {
+  return Object.entries(configSections).flatMap(([sectionName, shape]) =>
+    Object.keys(shape).map((key) => ({ section: sectionName, key, env: envName(sectionName, key) })),
+  );
+}
+
+function applyEnvironment(values: IniValues, env: NodeJS.ProcessEnv): string[] {
+  const applied: string[] = [];
+  for (const { section: sectionName, key, env: name } of overridableKeys()) {
+    const value = env[name];
+    if (value === undefined) continue;
+    const current = values[sectionName];
+    const target = typeof current === 'object' && current !== null ? (current as IniValues) : {};
+    target[key] = value;
+    values[sectionName] = target;
+    applied.push(name);
+  }
+  return applied;
+}
+
+/** Reads, validates and resolves a config file; throws InputError listing every problem. */
+export function loadConfig(file: string, options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const values = readIni(file);
+  const overridden = applyEnvironment(values, env);
+  const where = overridden.length > 0 ? `${file} (with ${overridden.join(', ')})` : file;
+  const parsed = validateIni(where, values, configSchema);
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const { couchdb, client, logging } = parsed;
+
+  const sources = (['password_file', 'password_env', 'password'] as const).filter((key) => couchdb[key] !== undefined);
+  if (sources.length > 1) {
+    problems.push(`${where}: [couchdb] ${sources.join(', ')}: more than one password source (expected one of them)`);
+  }
+  let password: Secret | undefined;
+  if (couchdb.password_file !== undefined) {
+    const path = resolve(dirname(file), couchdb.password_file);
+    try {
+      password = new Secret(readFileSync(path, 'utf8').trim());
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      problems.push(`${where}: [couchdb] password_file: cannot read "${path}" (${code}) (expected a file holding the password)`);
+    }
+  } else if (couchdb.password_env !== undefined) {
+    const value = env[couchdb.password_env];
+    if (value === undefined || value === '') {
+      problems.push(
+        `${where}: [couchdb] password_env: $${couchdb.password_env} is not set (expected the password in that environment variable)`,
+      );
+    } else {
+      password = new Secret(value);
+    }
+  } else if (couchdb.password !== undefined) {
+    password = new Secret(couchdb.password);
+    warnings.push(`${where}: [couchdb] password: a password in the file is readable by anyone who can read it (better: password_file or password_env)`);
+  }
+  if (password !== undefined && couchdb.user === undefined) {
+    problems.push(`${where}: [couchdb] user: is missing (expected a CouchDB user name to go with the password)`);
+  }
+  if (couchdb.url.username !== '' || couchdb.url.password !== '') {
+    problems.push(`${where}: [couchdb] url: has a user or password in it (expected them in user and password_file or password_env)`);
+  }
+  if (problems.length > 0) throw new InputError(problems);
+
+  const mode = options.mode ?? client.mode;
+  const siteFile = client.site.includes('/') || client.site.endsWith('.ini')
+    ? resolve(dirname(file), client.site)
+    : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
+  return {
+    file,
+    couchdb: {
+      url: couchdb.url,
+      database: couchdb.database ?? `data-${mode}`,
+      ...(couchdb.user !== undefined && { user: couchdb.user }),
+      ...(password !== undefined && { password }),
+      timeoutMs: Math.round(couchdb.timeout * 1000),
+    },
+    client: {
+      site: client.site,
+      siteFile,
+      mode,
+      queue: client.queue,
+      intervalSeconds: client.interval,
+      maxClaim: client.max_claim,
+    },
+    logging: { level: logging.level },
+    warnings,
+  };
+}

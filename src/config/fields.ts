@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { scrubCredentials } from '../scrub.js';
+
+/**
+ * Field types for ini files. Each knows what it expects, so every problem reads
+ * `"htp:/x" is not a URL (expected http(s)://host:port)`.
+ */
+
+/** Thrown by a field parser: what is wrong with the text, without the value or the expectation. */
+export class Invalid extends Error {}
+
+export type FieldParser<T> = (text: string) => T;
+
+/** A value as it appears in a message: quoted, with any URL password scrubbed. */
+export function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(scrubCredentials(value)) : String(value);
+}
+
+function parseField<T>(expected: string, parse: FieldParser<T>, raw: unknown, ctx: z.RefinementCtx): T | typeof z.NEVER {
+  if (typeof raw === 'object' && raw !== null) {
+    ctx.addIssue({ code: 'custom', message: `is a section, not a value (expected ${expected})` });
+    return z.NEVER;
+  }
+  const text = String(raw).trim();
+  try {
+    return parse(text);
+  } catch (error) {
+    if (!(error instanceof Invalid)) throw error;
+    ctx.addIssue({ code: 'custom', message: `${show(text)} ${error.message} (expected ${expected})` });
+    return z.NEVER;
+  }
+}
+
+const isAbsent = (raw: unknown): boolean => raw === undefined || raw === '';
+
+export function required<T>(expected: string, parse: FieldParser<T>): z.ZodType<T> {
+  return z.unknown().transform((raw, ctx): T => {
+    if (isAbsent(raw)) {
+      ctx.addIssue({ code: 'custom', message: `is missing (expected ${expected})` });
+      return z.NEVER;
+    }
+    return parseField(expected, parse, raw, ctx);
+  }) as unknown as z.ZodType<T>;
+}
+
+export function withDefault<T>(expected: string, parse: FieldParser<T>, fallback: T): z.ZodType<T> {
+  return z
+    .unknown()
+    .transform((raw, ctx): T => (isAbsent(raw) ? fallback : parseField(expected, parse, raw, ctx))) as unknown as z.ZodType<T>;
+}
+
+export function optional<T>(expected: string, parse: FieldParser<T>): z.ZodType<T | undefined> {
+  return z
+    .unknown()
+    .transform((raw, ctx): T | undefined => (isAbsent(raw) ? undefined : parseField(expected, parse, raw, ctx))) as unknown as z.ZodType<
+    T | undefined
+  >;
+}
+
+/**
+ * Gives every known key a value (undefined when absent) so each field decides about absence itself:
+ * zod would otherwise report an absent key before the field could apply its default.
+ */
+function withEveryKey(keys: readonly string[]) {
+  return (raw: unknown): unknown => {
+    if (raw === undefined) raw = {};
+    if (typeof raw !== 'object' || raw === null) return raw;
+    return { ...Object.fromEntries(keys.map((key) => [key, undefined])), ...raw };
+  };
+}
+
+const sections = new WeakSet<z.ZodType>();
+
+/** A section: unknown keys are reported one by one with the keys it does know. */
+export function section<S extends z.ZodRawShape>(shape: S) {
+  const known = Object.keys(shape);
+  const schema = z.preprocess(
+    withEveryKey(known),
+    z.strictObject(shape, {
+      error: (issue) => {
+        if (issue.code === 'unrecognized_keys') return `unknown key (expected one of: ${known.join(', ')})`;
+        if (issue.code === 'invalid_type') return `is a value, not a section (expected a [section] with ${known.join(', ')})`;
+        return undefined;
+      },
+    }),
+  );
+  sections.add(schema);
+  return schema;
+}
+
+/** Marks a hand-written section schema, so messages list it as `[name]`. */
+export function asSection<T extends z.ZodType>(schema: T): T {
+  sections.add(schema);
+  return schema;
+}
+
+/** The whole file: its sections and any keys outside a section. */
+export function iniFile<S extends z.ZodRawShape>(shape: S) {
+  const keys = Object.keys(shape);
+  const known = keys.map((key) => (sections.has(shape[key] as z.ZodType) ? `[${key}]` : key)).join(', ');
+  return z.preprocess(
+    withEveryKey(keys),
+    z.strictObject(shape, {
+      error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown (expected one of: ${known})` : undefined),
+    }),
+  );
+}
+
+// ---- parsers -------------------------------------------------------------------------------
+
+export const text: FieldParser<string> = (value) => value;
+
+export function oneOf<T extends string>(values: readonly T[]): FieldParser<T> {
+  return (value) => {
+    if ((values as readonly string[]).includes(value)) return value as T;
+    throw new Invalid('is not allowed');
+  };
+}
+
+export function listOf<T extends string>(values: readonly T[]): FieldParser<T[]> {
+  const one = oneOf(values);
+  return (value) => {
+    const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    if (items.length === 0) throw new Invalid('is empty');
+    for (const item of items) {
+      if (!(values as readonly string[]).includes(item)) throw new Invalid(`has ${show(item)}, which is not allowed`);
+      one(item);
+    }
+    return [...new Set(items)] as T[];
+  };
+}
+
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER): FieldParser<number> {
+  return (value) => {
+    if (!/^-?\d+$/.test(value)) throw new Invalid('is not a whole number');
+    const number = Number(value);
+    if (number < min) throw new Invalid(`is less than ${min}`);
+    if (number > max) throw new Invalid(`is more than ${max}`);
+    return number;
+  };
+}
+
+export function positiveNumber(max = Number.MAX_SAFE_INTEGER): FieldParser<number> {
+  return (value) => {
+    const number = Number(value);
+    if (value === '' || !Number.isFinite(number)) throw new Invalid('is not a number');
+    if (number <= 0) throw new Invalid('is not more than 0');
+    if (number > max) throw new Invalid(`is more than ${max}`);
+    return number;
+  };
+}
+
+export function matching(pattern: RegExp): FieldParser<string> {
+  return (value) => {
+    if (!pattern.test(value)) throw new Invalid('is not allowed');
+    return value;
+  };
+}
+
+export const httpUrl: FieldParser<URL> = (value) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Invalid('is not a URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Invalid('is not an http(s) URL');
+  if (url.hostname === '') throw new Invalid('has no host');
+  return url;
+};

@@ -1,0 +1,211 @@
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { z } from 'zod';
+import { MODES, type Mode } from '../config/config.js';
+import {
+  asSection,
+  iniFile,
+  integer,
+  Invalid,
+  listOf,
+  matching,
+  oneOf,
+  optional,
+  positiveNumber,
+  required,
+  section,
+  show,
+  text,
+  withDefault,
+} from '../config/fields.js';
+import { readIni, validateIni } from '../config/ini-file.js';
+import { InputError } from '../errors.js';
+import { placeholders } from '../shell.js';
+import { DEFAULT_CVMFS, DEFAULT_RAT_SETUP, RAT_PLACEHOLDERS, RAT_VERSION, type RatScheme, type RatVersion } from './rat.js';
+
+export const BACKENDS = ['local', 'slurm', 'condor', 'dirac', 'dry'] as const;
+export type BackendKind = (typeof BACKENDS)[number];
+
+/** Where outputs go: a folder, or a copy command run as an argument array (never through a shell). */
+export type Storage = { kind: 'file'; root: string } | { kind: 'copy'; command: string[] };
+
+const storage = (value: string): Storage => {
+  if (value.startsWith('file://')) {
+    const root = new URL(value).pathname;
+    if (root === '/' || root === '') throw new Invalid('names no folder');
+    return { kind: 'file', root };
+  }
+  const command = value.split(/\s+/).filter((word) => word !== '');
+  if (!value.includes('{src}') || !value.includes('{dest}')) throw new Invalid('is neither a file:// URL nor a command with {src} and {dest}');
+  return { kind: 'copy', command };
+};
+
+const SLURM_TIME = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;
+const MEMORY = /^\d+[KMGT]?B?$/i;
+
+function setupTemplate(value: string): string {
+  const unknown = placeholders(value).filter((name) => !(RAT_PLACEHOLDERS as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new Invalid(`uses {${unknown.join('}, {')}}, which is not known`);
+  return value;
+}
+
+const SETUP_EXPECTED = `a set-up line using ${RAT_PLACEHOLDERS.map((name) => `{${name}}`).join(', ')}`;
+const RAT_KEYS_EXPECTED = 'setup, cvmfs, a RAT version such as 7.0.8 = CVMFS or = /path/to/env.sh, or setup.<version>';
+
+/** [rat]: `setup` and `cvmfs`, then one key per RAT version, and `setup.<version>` to override one. */
+const ratSection = asSection(z.unknown().transform((raw, ctx): RatScheme => {
+  const entries = typeof raw === 'object' && raw !== null ? Object.entries(raw) : [];
+  const problem = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+  const values = new Map(entries.map(([key, value]) => [key, typeof value === 'string' ? value.trim() : value]));
+  const read = (key: string, parse: (value: string) => string, expected: string): string | undefined => {
+    const value = values.get(key);
+    if (value === undefined) return undefined;
+    try {
+      if (typeof value !== 'string' || value === '') throw new Invalid('is not a value');
+      return parse(value);
+    } catch (error) {
+      if (!(error instanceof Invalid)) throw error;
+      problem(key, `${show(value)} ${error.message} (expected ${expected})`);
+      return undefined;
+    }
+  };
+
+  const versions = new Map<string, RatVersion>();
+  for (const [key] of entries) {
+    if (key === 'setup' || key === 'cvmfs' || key.startsWith('setup.')) continue;
+    if (!RAT_VERSION.test(key)) {
+      problem(key, `unknown key (expected ${RAT_KEYS_EXPECTED})`);
+      continue;
+    }
+    const where = read(
+      key,
+      (value) => {
+        if (value.toUpperCase() === 'CVMFS' || value.startsWith('/')) return value;
+        throw new Invalid('is neither CVMFS nor an absolute path');
+      },
+      'CVMFS or the absolute path of an env script',
+    );
+    if (where === undefined) continue;
+    versions.set(key, where.toUpperCase() === 'CVMFS' ? { version: key, source: 'cvmfs' } : { version: key, source: 'script', script: where });
+  }
+  for (const [key] of entries) {
+    if (!key.startsWith('setup.')) continue;
+    const version = key.slice('setup.'.length);
+    const template = read(key, setupTemplate, SETUP_EXPECTED);
+    const entry = versions.get(version);
+    if (entry === undefined) {
+      problem(key, `overrides RAT ${version}, which [rat] does not list (expected ${version} = CVMFS or a path too)`);
+    } else if (template !== undefined) {
+      versions.set(version, { ...entry, setup: template });
+    }
+  }
+  if (versions.size === 0 && ctx.value !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'lists no RAT version (expected at least one line such as 7.0.8 = CVMFS)' });
+  }
+  return {
+    cvmfs: read('cvmfs', (value) => value, 'the CVMFS root, such as /cvmfs/snoplus.egi.eu') ?? DEFAULT_CVMFS,
+    setup: read('setup', setupTemplate, SETUP_EXPECTED) ?? DEFAULT_RAT_SETUP,
+    versions,
+  };
+}));
+
+const siteSchema = iniFile({
+  name: optional('a site name of letters, digits, _ . -', matching(/^[\w.-]+$/)),
+  backend: required(BACKENDS.join(' | '), oneOf(BACKENDS)),
+  max_jobs: withDefault('a whole number from 1 to 100000', integer(1, 100_000), 10),
+  modes: withDefault(`a comma list of ${MODES.join(', ')}`, listOf(MODES), [...MODES]),
+  storage: required('a file:// URL or a copy command with {src} and {dest}', storage),
+  rat: ratSection,
+  local: section({
+    workdir: withDefault('a folder for job working directories', text, '.gasp/jobs'),
+  }),
+  slurm: section({
+    partition: optional('a Slurm partition name', matching(/^[\w.-]+$/)),
+    account: optional('a Slurm account name', matching(/^[\w.-]+$/)),
+    qos: optional('a Slurm QOS name', matching(/^[\w.-]+$/)),
+    time: withDefault('a Slurm time limit such as 12:00:00 or 1-00:00:00', matching(SLURM_TIME), '12:00:00'),
+    mem: withDefault('a memory size such as 4G', matching(MEMORY), '4G'),
+  }),
+  condor: section({
+    universe: withDefault('vanilla | docker | container', oneOf(['vanilla', 'docker', 'container'] as const), 'vanilla'),
+    request_memory: withDefault('a memory size such as 4G', matching(MEMORY), '4G'),
+    request_disk: withDefault('a disk size such as 10G', matching(MEMORY), '10G'),
+    requirements: optional('a ClassAd expression', text),
+    accounting_group: optional('an accounting group name', matching(/^[\w.-]+$/)),
+  }),
+  dirac: section({
+    setup: optional('the absolute path of the DIRAC client env script', matching(/^\//)),
+    group: withDefault('a DIRAC group such as snoplus_user', matching(/^[\w.-]+$/), 'snoplus_user'),
+    cpu_time: withDefault('seconds of CPU time, more than 0', positiveNumber(), 86_400),
+    platform: optional('a DIRAC platform name', matching(/^[\w.-]+$/)),
+    sites: optional('a comma list of DIRAC site names', text),
+    banned_sites: optional('a comma list of DIRAC site names', text),
+  }),
+});
+
+type SiteFields = z.output<typeof siteSchema>;
+
+export interface Site {
+  file: string;
+  name: string;
+  backend: BackendKind;
+  maxJobs: number;
+  modes: Mode[];
+  storage: Storage;
+  rat: RatScheme;
+  local: SiteFields['local'];
+  slurm: SiteFields['slurm'];
+  condor: SiteFields['condor'];
+  dirac: SiteFields['dirac'];
+}
+
+/** Reads and validates a site file; throws InputError listing every problem. */
+export function loadSite(file: string): Site {
+  const values = readIni(file);
+  if (values.rat === undefined) {
+    throw new InputError([`${file}: [rat]: is missing (expected a [rat] section listing the RAT versions this site has)`]);
+  }
+  const fields = validateIni(file, values, siteSchema);
+  return {
+    file,
+    name: fields.name ?? basename(file, '.ini'),
+    backend: fields.backend,
+    maxJobs: fields.max_jobs,
+    modes: fields.modes,
+    storage: fields.storage,
+    rat: fields.rat,
+    local: fields.local,
+    slurm: fields.slurm,
+    condor: fields.condor,
+    dirac: fields.dirac,
+  };
+}
+
+/** Every `*.ini` in a folder; problems from all files are reported together. */
+export function loadSites(dir: string): Site[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => name.endsWith('.ini')).sort();
+  } catch (error) {
+    throw new InputError([`${dir}: cannot be listed (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a folder of site files)`]);
+  }
+  if (names.length === 0) throw new InputError([`${dir}: has no .ini files (expected site files such as local.ini)`]);
+  const sites: Site[] = [];
+  const problems: string[] = [];
+  for (const name of names) {
+    try {
+      sites.push(loadSite(join(dir, name)));
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push(...error.problems);
+    }
+  }
+  const byName = new Map<string, string>();
+  for (const site of sites) {
+    const other = byName.get(site.name);
+    if (other !== undefined) problems.push(`${site.file}: name: "${site.name}" is also the name of ${other} (expected each site to have its own name)`);
+    byName.set(site.name, site.file);
+  }
+  if (problems.length > 0) throw new InputError(problems);
+  return sites;
+}
