@@ -61,6 +61,8 @@ export interface CouchConfig {
   database: string;
   user?: string;
   password?: Secret;
+  /** Where the password came from, for `config check`: `password_file /path`, `password_env NAME`. */
+  passwordSource?: string;
   timeoutMs: number;
 }
 
@@ -135,8 +137,10 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     problems.push(`${where}: [couchdb] ${sources.join(', ')}: more than one password source (expected one of them)`);
   }
   let password: Secret | undefined;
+  let passwordSource: string | undefined;
   if (couchdb.password_file !== undefined) {
     const path = resolve(dirname(file), couchdb.password_file);
+    passwordSource = `password_file ${path}`;
     try {
       password = new Secret(readFileSync(path, 'utf8').trim());
     } catch (error) {
@@ -145,6 +149,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     }
   } else if (couchdb.password_env !== undefined) {
     const value = env[couchdb.password_env];
+    passwordSource = `password_env ${couchdb.password_env}`;
     if (value === undefined || value === '') {
       problems.push(
         `${where}: [couchdb] password_env: $${couchdb.password_env} is not set (expected the password in that environment variable)`,
@@ -152,8 +157,12 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     } else {
       password = new Secret(value);
     }
+  } else if (couchdb.password !== undefined && overridden.includes(envName('couchdb', 'password'))) {
+    password = new Secret(couchdb.password);
+    passwordSource = envName('couchdb', 'password');
   } else if (couchdb.password !== undefined) {
     password = new Secret(couchdb.password);
+    passwordSource = 'password in the file';
     warnings.push(`${where}: [couchdb] password: a password in the file is readable by anyone who can read it (better: password_file or password_env)`);
   }
   if (password !== undefined && couchdb.user === undefined) {
@@ -174,7 +183,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       url: couchdb.url,
       database: couchdb.database ?? `data-${mode}`,
       ...(couchdb.user !== undefined && { user: couchdb.user }),
-      ...(password !== undefined && { password }),
+      ...(password !== undefined && { password, passwordSource }),
       timeoutMs: Math.round(couchdb.timeout * 1000),
     },
     client: {

@@ -1,0 +1,63 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { overridableKeys } from '../config/config.js';
+import { GaspError } from '../errors.js';
+import { PACKAGE_ROOT } from '../paths.js';
+import { scrubCredentials } from '../scrub.js';
+import { registerConfigCheck } from './config-check.js';
+import { logLevelOption } from './context.js';
+import { registerDemo } from './demo.js';
+import { registerServe } from './serve.js';
+import { registerSitesCheck } from './sites-check.js';
+import { registerViewsPush } from './views-push.js';
+
+const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('gasp')
+    .description('Run simulation and data-processing campaigns on many computing sites from one CouchDB job database.')
+    .version(version)
+    .addOption(logLevelOption())
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ showGlobalOptions: true });
+  // subcommands inherit exitOverride and showHelpAfterError from here
+  registerServe(program);
+  registerViewsPush(program);
+  registerConfigCheck(program);
+  registerSitesCheck(program);
+  registerDemo(program);
+  const envHelp = overridableKeys()
+    .map(({ section, key, env }) => `  ${env.padEnd(26)} [${section}] ${key}`)
+    .join('\n');
+  program.addHelpText('after', `\nEnvironment (overrides the config file):\n  GASP_CONFIG                default config file\n${envHelp}`);
+  return program;
+}
+
+/** Runs the command line; returns the exit code. Errors are one clear line each, never a stack trace. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    return report(error);
+  }
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // commander has printed the message already
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+    return 2;
+  }
+  if (error instanceof GaspError) {
+    process.stderr.write(`${error.message}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`gasp: unexpected error: ${scrubCredentials(message)}\n`);
+  if (process.env.GASP_DEBUG === '1' && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
+  return 1;
+}

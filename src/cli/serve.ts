@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { Couch } from '../db/couch.js';
+import { loadDesignDocs } from '../db/design-docs.js';
+import { describePushes, setUpDatabases, STANDARD_DATABASES } from '../db/setup.js';
+import { InputError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { BUNDLED_VIEWS } from '../paths.js';
+import { EmbeddedServer } from '../server/embedded.js';
+import { loggerFor, print, type GlobalOptions } from './context.js';
+
+interface ServeOptions extends GlobalOptions {
+  port: string;
+  dir: string;
+}
+
+export function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65_535) throw new InputError([`--port: "${text}" is not a port (expected a whole number from 0 to 65535)`]);
+  return port;
+}
+
+/** Starts the embedded server, creates both databases and pushes the views into them. */
+export async function startPreparedServer(dir: string, port: number, log: Logger): Promise<EmbeddedServer> {
+  const designDocs = loadDesignDocs(BUNDLED_VIEWS);
+  const server = await EmbeddedServer.start({ dir, port, log });
+  try {
+    const setups = await setUpDatabases(new Couch({ url: server.url, log }), STANDARD_DATABASES, designDocs);
+    for (const setup of setups) {
+      print(`${setup.database}: ${setup.created ? 'created' : 'found'}; design documents ${describePushes(setup.designDocs)}`);
+    }
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second SIGINT exits at once. */
+export function untilSignalled(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      process.once('SIGINT', () => process.exit(130));
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the embedded CouchDB-compatible server (PouchDB Server) on 127.0.0.1, with both databases and the views')
+    .option('-p, --port <port>', 'port to listen on (0: any free port)', '5984')
+    .option('-d, --dir <folder>', 'folder for the database files', '.gasp/db')
+    .addHelpText('after', '\nExample:\n  gasp serve --port 5984 --dir .gasp/db   # then url = http://127.0.0.1:5984 in config/*.cfg')
+    .action(async (_options: ServeOptions, command: Command) => {
+      const options = command.optsWithGlobals<ServeOptions>();
+      const port = parsePort(options.port);
+      const log = loggerFor(options);
+      const server = await startPreparedServer(options.dir, port, log);
+      print(`serving ${server.url.origin} (data in ${server.dir}); Ctrl-C stops`);
+      const signal = await untilSignalled();
+      log.info({ signal }, 'stopping the embedded database');
+      await server.stop();
+      print('stopped');
+    });
+}

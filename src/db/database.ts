@@ -1,0 +1,140 @@
+import type { Couch } from './couch.js';
+import { DbError, NotFoundError } from './errors.js';
+
+export interface StoredDoc {
+  _id: string;
+  _rev?: string;
+}
+
+export interface WriteResult {
+  id: string;
+  rev: string;
+}
+
+/** One row of a `_bulk_docs` answer: each document wins or loses on its own. */
+export type BulkRow = { id: string; ok: true; rev: string } | { id: string; ok: false; error: string; reason: string };
+
+export interface ViewParams {
+  key?: unknown;
+  keys?: unknown[];
+  startkey?: unknown;
+  endkey?: unknown;
+  limit?: number;
+  skip?: number;
+  descending?: boolean;
+  include_docs?: boolean;
+  reduce?: boolean;
+  group?: boolean;
+  group_level?: number;
+  inclusive_end?: boolean;
+  /** `false` reads the index as it is (fast; may lag behind writes); `lazy` reads it and updates after. */
+  update?: 'true' | 'false' | 'lazy';
+}
+
+export interface ViewRow<K, V, D> {
+  id?: string;
+  key: K;
+  value: V;
+  doc?: D | null;
+}
+
+export interface ViewResult<K, V, D> {
+  total_rows?: number;
+  offset?: number;
+  rows: Array<ViewRow<K, V, D>>;
+}
+
+/** CouchDB's raw `_bulk_docs` row. */
+interface RawBulkRow {
+  id?: string;
+  rev?: string;
+  ok?: boolean;
+  error?: string;
+  reason?: string;
+}
+
+/** One CouchDB database. Every request goes through its Couch, so errors and retries are handled once. */
+export class Database {
+  constructor(
+    readonly couch: Couch,
+    readonly name: string,
+  ) {}
+
+  info(): Promise<{ db_name: string; doc_count: number; update_seq: unknown }> {
+    return this.couch.request({ db: this.name });
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      await this.info();
+      return true;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /** Creates the database; true if it was created, false if it was already there. */
+  async create(): Promise<boolean> {
+    try {
+      await this.couch.request({ method: 'PUT', db: this.name });
+      return true;
+    } catch (error) {
+      if (error instanceof DbError && error.statusCode === 412) return false;
+      throw error;
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.couch.request({ method: 'DELETE', db: this.name });
+  }
+
+  get<T extends StoredDoc>(id: string, qs?: Record<string, unknown>): Promise<T> {
+    return this.couch.request({ db: this.name, doc: id, ...(qs !== undefined && { qs }) });
+  }
+
+  /** The document, or undefined when there is none. */
+  async find<T extends StoredDoc>(id: string): Promise<T | undefined> {
+    try {
+      return await this.get<T>(id);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Writes one document; a stale or missing `_rev` on an existing id throws ConflictError. */
+  async put(doc: StoredDoc): Promise<WriteResult> {
+    const answer = await this.couch.request<{ id: string; rev: string }>({ method: 'PUT', db: this.name, doc: doc._id, body: doc });
+    return { id: answer.id, rev: answer.rev };
+  }
+
+  /**
+   * Writes many documents in one request. Rows answer one by one: a conflict is that row's answer,
+   * not a failed batch. A retried request may answer `conflict` for a row the first try wrote,
+   * so callers that must know re-read those documents.
+   */
+  async bulkDocs(docs: readonly StoredDoc[]): Promise<BulkRow[]> {
+    if (docs.length === 0) return [];
+    const rows = await this.couch.request<RawBulkRow[]>({ method: 'POST', db: this.name, path: '_bulk_docs', body: { docs } });
+    return rows.map((row, index): BulkRow => {
+      const id = row.id ?? docs[index]?._id ?? '';
+      if (row.error === undefined && row.rev !== undefined) return { id, ok: true, rev: row.rev };
+      return { id, ok: false, error: row.error ?? 'unknown', reason: row.reason ?? row.error ?? 'no reason given' };
+    });
+  }
+
+  /** Queries a view; `keys` goes in a POST body, so any number of keys fits. */
+  view<K = unknown, V = unknown, D = unknown>(designDoc: string, view: string, params: ViewParams = {}): Promise<ViewResult<K, V, D>> {
+    const { keys, ...qs } = params;
+    const path = `_design/${designDoc}/_view/${view}`;
+    if (keys !== undefined) return this.couch.request({ method: 'POST', db: this.name, path, qs, body: { keys } });
+    return this.couch.request({ db: this.name, path, qs });
+  }
+
+  allDocs<D = unknown>(params: ViewParams = {}): Promise<ViewResult<string, { rev: string }, D>> {
+    const { keys, ...qs } = params;
+    if (keys !== undefined) return this.couch.request({ method: 'POST', db: this.name, path: '_all_docs', qs, body: { keys } });
+    return this.couch.request({ db: this.name, path: '_all_docs', qs });
+  }
+}

@@ -1,0 +1,121 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import type { Database } from './database.js';
+import { ConflictError } from './errors.js';
+
+export interface ViewSource {
+  map: string;
+  reduce?: string;
+}
+
+export interface DesignDoc {
+  _id: string;
+  _rev?: string;
+  language: 'javascript';
+  views: Record<string, ViewSource>;
+}
+
+const BUILT_IN_REDUCES = ['_count', '_sum', '_stats'];
+
+function listFolders(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => statSync(join(dir, name)).isDirectory())
+    .sort();
+}
+
+/** A view function's source, checked to compile as one JavaScript function expression. */
+function readFunction(file: string, problems: string[]): string {
+  const source = readFileSync(file, 'utf8').trim();
+  try {
+    const compiled: unknown = new Function(`return (${source}\n);`)();
+    if (typeof compiled !== 'function') problems.push(`${file}: is not a function (expected function (doc) { … emit(key, value) … })`);
+  } catch (error) {
+    problems.push(`${file}: does not compile: ${(error as Error).message} (expected function (doc) { … emit(key, value) … })`);
+  }
+  return source;
+}
+
+/**
+ * Reads design documents from `views/<ddoc>/views/<view>/map.js` and optional `reduce.js`
+ * (a JavaScript reduce function, or one of CouchDB's built-ins `_count`, `_sum`, `_stats`).
+ */
+export function loadDesignDocs(dir: string): DesignDoc[] {
+  if (!existsSync(dir)) throw new InputError([`${dir}: no such folder (expected design documents as views/<ddoc>/views/<view>/map.js)`]);
+  const problems: string[] = [];
+  const docs: DesignDoc[] = [];
+  for (const ddoc of listFolders(dir)) {
+    const viewsDir = join(dir, ddoc, 'views');
+    if (!existsSync(viewsDir)) {
+      problems.push(`${join(dir, ddoc)}: has no views folder (expected ${viewsDir}/<view>/map.js)`);
+      continue;
+    }
+    const views: Record<string, ViewSource> = {};
+    for (const view of listFolders(viewsDir)) {
+      const mapFile = join(viewsDir, view, 'map.js');
+      const reduceFile = join(viewsDir, view, 'reduce.js');
+      if (!existsSync(mapFile)) {
+        problems.push(`${join(viewsDir, view)}: has no map.js (expected a map function)`);
+        continue;
+      }
+      const source: ViewSource = { map: readFunction(mapFile, problems) };
+      if (existsSync(reduceFile)) {
+        const reduce = readFileSync(reduceFile, 'utf8').trim();
+        source.reduce = BUILT_IN_REDUCES.includes(reduce) ? reduce : readFunction(reduceFile, problems);
+      }
+      views[view] = source;
+    }
+    docs.push({ _id: `_design/${ddoc}`, language: 'javascript', views });
+  }
+  if (problems.length > 0) throw new InputError(problems);
+  return docs;
+}
+
+export type PushOutcome = 'created' | 'updated' | 'unchanged';
+
+export interface PushResult {
+  database: string;
+  id: string;
+  outcome: PushOutcome;
+  views: string[];
+}
+
+/** The parts CouchDB runs; a design doc whose parts are the same needs no write (and no re-index). */
+function sameContent(a: Pick<DesignDoc, 'language' | 'views'>, b: Pick<DesignDoc, 'language' | 'views'>): boolean {
+  const canonical = (doc: Pick<DesignDoc, 'language' | 'views'>) =>
+    JSON.stringify([
+      doc.language ?? 'javascript',
+      Object.entries(doc.views ?? {})
+        .sort(([x], [y]) => x.localeCompare(y))
+        .map(([name, view]) => [name, view.map, view.reduce ?? null]),
+    ]);
+  return canonical(a) === canonical(b);
+}
+
+/** Writes each design document whose content differs from the stored one; unchanged ones are not written. */
+export async function pushDesignDocs(db: Database, docs: readonly DesignDoc[]): Promise<PushResult[]> {
+  const results: PushResult[] = [];
+  for (const doc of docs) {
+    results.push(await pushOne(db, doc));
+  }
+  return results;
+}
+
+async function pushOne(db: Database, doc: DesignDoc, triesLeft = 3): Promise<PushResult> {
+  const stored = await db.find<DesignDoc>(doc._id);
+  const result = { database: db.name, id: doc._id, views: Object.keys(doc.views) };
+  if (stored !== undefined && sameContent(stored, doc)) return { ...result, outcome: 'unchanged' };
+  try {
+    await db.put({ ...stored, ...doc, ...(stored?._rev !== undefined && { _rev: stored._rev }) });
+  } catch (error) {
+    // another push wrote it in between: look again
+    if (error instanceof ConflictError && triesLeft > 1) return pushOne(db, doc, triesLeft - 1);
+    throw error;
+  }
+  return { ...result, outcome: stored === undefined ? 'created' : 'updated' };
+}
+
+/** Queries a view so CouchDB builds its index now rather than on the first real query. */
+export async function buildIndex(db: Database, designDoc: string, view: string): Promise<void> {
+  await db.view(designDoc, view, { limit: 0, reduce: false });
+}

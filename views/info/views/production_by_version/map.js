@@ -1,0 +1,4 @@
+function (doc) {
+  if (doc.type !== 'production_information') return;
+  emit(doc.rat_version, null);
+}
