@@ -99,7 +99,8 @@ const ratSection = asSection(z.unknown().transform((raw, ctx): RatScheme => {
       versions.set(version, { ...entry, setup: template });
     }
   }
-  if (versions.size === 0 && ctx.value !== undefined) {
+  const versionLines = entries.filter(([key]) => key !== 'setup' && key !== 'cvmfs' && !key.startsWith('setup.'));
+  if (versionLines.length === 0) {
     ctx.addIssue({ code: 'custom', message: 'lists no RAT version (expected at least one line such as 7.0.8 = CVMFS)' });
   }
   return {

@@ -1,0 +1,115 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/config.js';
+import { InputError } from '../src/errors.js';
+import { runGasp } from './support/cli.js';
+import { folderWith } from './support/files.js';
+
+const SITE = 'backend = local\nstorage = file:///tmp/gasp-test-storage\n[rat]\n7.0.8 = CVMFS\n';
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  const file = join(folderWith({ 'gasp.cfg': text }), 'gasp.cfg');
+  try {
+    loadConfig(file, { env });
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return (error as InputError).problems.map((line) => line.replace(file, 'FILE'));
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('a malformed config file', () => {
+  it.each([
+    ['[couchdb]\nurl = htp:/x\n', 'FILE: [couchdb] url: "htp:/x" is not an http(s) URL (expected http(s)://host:port)'],
+    ['[couchdb]\nurl = nonsense\n', 'FILE: [couchdb] url: "nonsense" is not a URL (expected http(s)://host:port)'],
+    ['[couchdb]\ndatabase = Data Production\n', 'FILE: [couchdb] database: "Data Production" is not allowed (expected a CouchDB database name such as data-production)'],
+    ['[couchdb]\ntimeout = soon\n', 'FILE: [couchdb] timeout: "soon" is not a number (expected seconds, more than 0 and at most 3600)'],
+    ['[couchdb]\npasword = x\n', 'FILE: [couchdb] pasword: unknown key (expected one of: url, database, user, password_file, password_env, password, timeout)'],
+    ['[client]\nmode = mc\n', 'FILE: [client] mode: "mc" is not allowed (expected production | processing)'],
+    ['[client]\nqueue = fifo\n', 'FILE: [client] queue: "fifo" is not allowed (expected priority | runlevel | newfirst | serial)'],
+    ['[client]\ninterval = 0\n', 'FILE: [client] interval: "0" is not more than 0 (expected seconds, more than 0)'],
+    ['[client]\nmax_claim = 2.5\n', 'FILE: [client] max_claim: "2.5" is not a whole number (expected a whole number from 1 to 10000)'],
+    ['[logging]\nlevel = loud\n', 'FILE: [logging] level: "loud" is not allowed (expected fatal | error | warn | info | debug | trace | silent)'],
+    ['[database]\nurl = http://x:1\n', 'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging])'],
+    ['[couchdb]\nuser = u\npassword_env = NOT_SET_ANYWHERE\n', 'FILE: [couchdb] password_env: $NOT_SET_ANYWHERE is not set (expected the password in that environment variable)'],
+    ['[couchdb]\npassword_env = PW\n', 'FILE: [couchdb] user: is missing (expected a CouchDB user name to go with the password)'],
+  ])('%j is reported as one line naming file, section and key', (text, expected) => {
+    expect(problemsOf(text, { PW: 'x' })).toEqual([expected]);
+  });
+
+  it('reports every problem at once, one line each', () => {
+    const problems = problemsOf('[couchdb]\nurl = htp:/x\ntimeout = -1\n[client]\nmode = mc\nqueue = fifo\n[logging]\nlevel = loud\n');
+    expect(problems).toHaveLength(5);
+    expect(problems.every((line) => line.startsWith('FILE: ['))).toBe(true);
+  });
+
+  it('never shows a password written into the URL', () => {
+    const problems = problemsOf('[couchdb]\nurl = http://admin:hunter2@couch.example.org:5984\n');
+    expect(problems.join('\n')).not.toContain('hunter2');
+    expect(problems).toEqual(['FILE: [couchdb] url: has a user or password in it (expected them in user and password_file or password_env)']);
+  });
+
+  it('names the environment variable when the bad value came from one', () => {
+    const problems = problemsOf('[couchdb]\nurl = http://127.0.0.1:5984\n', { GASP_COUCHDB_URL: 'ftp://x' });
+    expect(problems).toEqual(['FILE (with GASP_COUCHDB_URL): [couchdb] url: "ftp://x" is not an http(s) URL (expected http(s)://host:port)']);
+  });
+
+  it('names a missing file', () => {
+    expect(() => loadConfig('/nonexistent/gasp.cfg')).toThrow('/nonexistent/gasp.cfg: no such file (expected an ini file)');
+  });
+});
+
+describe('a valid config file', () => {
+  it('fills defaults by mode and lets the environment override keys', () => {
+    const dir = folderWith({ 'gasp.cfg': '[client]\nmode = processing\n' });
+    const config = loadConfig(join(dir, 'gasp.cfg'), { env: { GASP_CLIENT_QUEUE: 'newfirst', GASP_COUCHDB_TIMEOUT: '2.5' } });
+    expect(config.couchdb.database).toBe('data-processing');
+    expect(config.couchdb.url.href).toBe('http://127.0.0.1:5984/');
+    expect(config.couchdb.timeoutMs).toBe(2500);
+    expect(config.client.queue).toBe('newfirst');
+    expect(config.client.siteFile).toBe(join(dir, '..', 'sites', 'local.ini'));
+  });
+
+  it('reads the password from password_file, and warns about a literal password', () => {
+    const dir = folderWith({ pw: 's3cret\n', 'a.cfg': '[couchdb]\nuser = u\npassword_file = pw\n', 'b.cfg': '[couchdb]\nuser = u\npassword = s3cret\n' });
+    const fromFile = loadConfig(join(dir, 'a.cfg'), { env: {} });
+    expect(fromFile.couchdb.password?.reveal()).toBe('s3cret');
+    expect(fromFile.warnings).toEqual([]);
+    const literal = loadConfig(join(dir, 'b.cfg'), { env: {} });
+    expect(literal.couchdb.password?.reveal()).toBe('s3cret');
+    expect(literal.warnings).toHaveLength(1);
+    expect(JSON.stringify(literal)).not.toContain('s3cret');
+  });
+});
+
+describe('gasp config check', () => {
+  it('prints the resolved config with the password as *** and exits 0', async () => {
+    const dir = folderWith({ 'site.ini': SITE, 'gasp.cfg': '[couchdb]\nuser = shifter\npassword_env = GASP_TEST_PW\n[client]\nsite = site.ini\n' });
+    const text = await runGasp(['config', 'check', join(dir, 'gasp.cfg')], { env: { GASP_TEST_PW: 'pa55word' } });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('***');
+    expect(text.stdout).toContain('shifter');
+    const json = await runGasp(['config', 'check', '--json', join(dir, 'gasp.cfg')], { env: { GASP_TEST_PW: 'pa55word' } });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).couchdb.password).toBe('***');
+    expect(text.stdout + text.stderr + json.stdout + json.stderr).not.toContain('pa55word');
+  });
+
+  it('prints one line per problem, no stack trace, and exits 2', async () => {
+    const dir = folderWith({ 'gasp.cfg': '[couchdb]\nurl = htp:/x\n[client]\nqueue = fifo\n' });
+    const result = await runGasp(['config', 'check', join(dir, 'gasp.cfg')]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `${join(dir, 'gasp.cfg')}: [couchdb] url: "htp:/x" is not an http(s) URL (expected http(s)://host:port)`,
+      `${join(dir, 'gasp.cfg')}: [client] queue: "fifo" is not allowed (expected priority | runlevel | newfirst | serial)`,
+    ]);
+  });
+
+  it('checks the site file the config names', async () => {
+    const dir = folderWith({ 'site.ini': 'backend = pbs\nstorage = file:///x\n[rat]\n7.0.8 = CVMFS\n', 'gasp.cfg': '[client]\nsite = site.ini\n' });
+    const result = await runGasp(['config', 'check', join(dir, 'gasp.cfg')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${join(dir, 'site.ini')}: backend: "pbs" is not allowed (expected local | slurm | condor | dirac | dry)`);
+  });
+});

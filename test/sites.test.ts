@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../src/errors.js';
+import { canRun, ratSetupLine } from '../src/sites/rat.js';
+import { loadSite, loadSites } from '../src/sites/site.js';
+import { runGasp } from './support/cli.js';
+import { folderWith } from './support/files.js';
+
+const GOOD = 'name = t\nbackend = slurm\nstorage = file:///data/out\n[rat]\n7.0.8 = CVMFS\n';
+
+function problemsOf(text: string): string[] {
+  const file = join(folderWith({ 'site.ini': text }), 'site.ini');
+  try {
+    loadSite(file);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return (error as InputError).problems.map((line) => line.replace(file, 'FILE'));
+  }
+  throw new Error('expected the site file to be refused');
+}
+
+describe('a malformed site file', () => {
+  it.each([
+    ['backend = pbs\nstorage = file:///x\n[rat]\n7.0.8 = CVMFS\n', 'FILE: backend: "pbs" is not allowed (expected local | slurm | condor | dirac | dry)'],
+    ['storage = file:///x\n[rat]\n7.0.8 = CVMFS\n', 'FILE: backend: is missing (expected local | slurm | condor | dirac | dry)'],
+    ['backend = local\nstorage = file:///x\nmax_jobs = many\n[rat]\n7.0.8 = CVMFS\n', 'FILE: max_jobs: "many" is not a whole number (expected a whole number from 1 to 100000)'],
+    ['backend = local\nstorage = file:///x\nmodes = production, mc\n[rat]\n7.0.8 = CVMFS\n', 'FILE: modes: "production, mc" has "mc", which is not allowed (expected a comma list of production, processing)'],
+    ['backend = local\nstorage = /data\n[rat]\n7.0.8 = CVMFS\n', 'FILE: storage: "/data" is neither a file:// URL nor a command with {src} and {dest} (expected a file:// URL or a copy command with {src} and {dest})'],
+    ['backend = local\nstorage = file:///x\n', 'FILE: [rat]: is missing (expected a [rat] section listing the RAT versions this site has)'],
+    ['backend = local\nstorage = file:///x\n[rat]\ncvmfs = /cvmfs/x\n', 'FILE: [rat]: lists no RAT version (expected at least one line such as 7.0.8 = CVMFS)'],
+    ['backend = local\nstorage = file:///x\n[rat]\n7.0.8 = env.sh\n', 'FILE: [rat] 7.0.8: "env.sh" is neither CVMFS nor an absolute path (expected CVMFS or the absolute path of an env script)'],
+    ['backend = local\nstorage = file:///x\n[rat]\nlatest = CVMFS\n', 'FILE: [rat] latest: unknown key (expected setup, cvmfs, a RAT version such as 7.0.8 = CVMFS or = /path/to/env.sh, or setup.<version>)'],
+    ['backend = local\nstorage = file:///x\n[rat]\n7.0.8 = CVMFS\nsetup = source {root}/env.sh\n', 'FILE: [rat] setup: "source {root}/env.sh" uses {root}, which is not known (expected a set-up line using {cvmfs}, {version}, {script})'],
+    ['backend = local\nstorage = file:///x\n[rat]\n7.0.8 = CVMFS\nsetup.7.0.9 = source x\n', 'FILE: [rat] setup.7.0.9: overrides RAT 7.0.9, which [rat] does not list (expected 7.0.9 = CVMFS or a path too)'],
+    [`${GOOD}[slurm]\ntime = forever\n`, 'FILE: [slurm] time: "forever" is not allowed (expected a Slurm time limit such as 12:00:00 or 1-00:00:00)'],
+    [`${GOOD}[slurm]\nnodes = 4\n`, 'FILE: [slurm] nodes: unknown key (expected one of: partition, account, qos, time, mem)'],
+    [`${GOOD}[condor]\nuniverse = grid\n`, 'FILE: [condor] universe: "grid" is not allowed (expected vanilla | docker | container)'],
+    [`${GOOD}[dirac]\ncpu_time = -5\n`, 'FILE: [dirac] cpu_time: "-5" is not more than 0 (expected seconds of CPU time, more than 0)'],
+    [`${GOOD}[pbs]\nqueue = long\n`, 'FILE: [pbs]: unknown (expected one of: name, backend, max_jobs, modes, storage, [rat], [local], [slurm], [condor], [dirac])'],
+  ])('%j is reported as one line naming file, section and key', (text, expected) => {
+    expect(problemsOf(text)).toEqual([expected]);
+  });
+
+  it('lists every problem of every file in a folder, and duplicate site names', () => {
+    const dir = folderWith({ 'a.ini': GOOD, 'b.ini': GOOD, 'c.ini': 'backend = pbs\nstorage = /x\n[rat]\n7.0.8 = CVMFS\n' });
+    expect(() => loadSites(dir)).toThrow(InputError);
+    try {
+      loadSites(dir);
+    } catch (error) {
+      const problems = (error as InputError).problems;
+      expect(problems).toHaveLength(3);
+      expect(problems[2]).toBe(`${join(dir, 'b.ini')}: name: "t" is also the name of ${join(dir, 'a.ini')} (expected each site to have its own name)`);
+    }
+  });
+});
+
+describe('the RAT versions of a site', () => {
+  const dir = folderWith({
+    'site.ini': [
+      'backend = local',
+      'storage = file:///x',
+      '[rat]',
+      'cvmfs = /cvmfs/snoplus.egi.eu',
+      '7.0.8 = CVMFS',
+      '7.0.9 = CVMFS',
+      'setup.7.0.9 = source {cvmfs}/sw/{version}/env_rat-{version}-patched.sh',
+      "6.18.9 = /home/rat/my env $(rm -rf ~)'s.sh",
+    ].join('\n'),
+  });
+  const site = loadSite(join(dir, 'site.ini'));
+
+  it('sets up a CVMFS version with the default line', () => {
+    expect(ratSetupLine(site.rat, '7.0.8')).toBe('source /cvmfs/snoplus.egi.eu/sw/7.0.8/env_rat-7.0.8.sh');
+  });
+
+  it('lets one version override the set-up line', () => {
+    expect(ratSetupLine(site.rat, '7.0.9')).toBe('source /cvmfs/snoplus.egi.eu/sw/7.0.9/env_rat-7.0.9-patched.sh');
+  });
+
+  it('quotes an env script path so the shell runs nothing in it', () => {
+    expect(ratSetupLine(site.rat, '6.18.9')).toBe(`source '/home/rat/my env $(rm -rf ~)'\\''s.sh'`);
+  });
+
+  it('never offers a version the site does not list', () => {
+    expect(canRun(site.rat, '7.0.8')).toBe(true);
+    expect(canRun(site.rat, '7.1.0')).toBe(false);
+    expect(ratSetupLine(site.rat, '7.1.0')).toBeUndefined();
+  });
+});
+
+describe('gasp sites check', () => {
+  it('lists the bundled example sites with backend and RAT versions', async () => {
+    const result = await runGasp(['sites', 'check', 'sites', '--json']);
+    expect(result.code).toBe(0);
+    const sites = JSON.parse(result.stdout) as Array<{ name: string; backend: string; rat_versions: string[] }>;
+    expect(sites.map((site) => site.backend).sort()).toEqual(['condor', 'dirac', 'local', 'slurm']);
+    expect(sites.find((site) => site.backend === 'local')?.rat_versions).toContain('7.0.8');
+  });
+
+  it('exits 2 naming the file when one is broken', async () => {
+    const dir = folderWith({ 'x.ini': 'backend = pbs\nstorage = file:///x\n[rat]\n7.0.8 = CVMFS\n' });
+    const result = await runGasp(['sites', 'check', dir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(`${join(dir, 'x.ini')}: backend: "pbs" is not allowed (expected local | slurm | condor | dirac | dry)`);
+  });
+});
