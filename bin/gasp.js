@@ -4,4 +4,7 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const args = process.argv.slice(2);
+// `npm start` alone runs the whole chain on the embedded database; `npm start -- ARGS` is `gasp ARGS`
+const startedByNpm = process.env.npm_lifecycle_event === 'start';
+process.exitCode = await main(args.length === 0 && startedByNpm ? ['demo'] : args);

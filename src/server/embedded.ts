@@ -83,7 +83,7 @@ export class EmbeddedServer {
   #claimFolder(): void {
     try {
       const pid = Number(readFileSync(this.#pidFile, 'utf8').trim());
-      if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
         throw new UnavailableError(`${this.dir} is already served by process ${pid}; stop it first or choose another --dir`);
       }
     } catch (error) {
@@ -111,7 +111,8 @@ export class EmbeddedServer {
     const deadline = Date.now() + this.#startTimeoutMs;
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        const why = this.#stderrTail.at(-1) ?? `exit code ${child.exitCode ?? child.signalCode}`;
+        // node ends a crash report with its version line; the error line says more
+        const why = this.#stderrTail.find((line) => /error/i.test(line)) ?? this.#stderrTail.at(-1) ?? `exit code ${child.exitCode ?? child.signalCode}`;
         throw new UnavailableError(`the embedded database did not start: ${why}`);
       }
       try {
