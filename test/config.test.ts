@@ -20,7 +20,8 @@ function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 
 describe('a malformed config file', () => {
   it.each([
-    ['[couchdb]\nurl = htp:/x\n', 'FILE: [couchdb] url: "htp:/x" is not an http(s) URL (expected http(s)://host:port)'],
+    ['[couchdb]\nurl = htp:/x\n', 'FILE: [couchdb] url: "htp:/x" is not a URL (expected http(s)://host:port)'],
+    ['[couchdb]\nurl = ftp://x\n', 'FILE: [couchdb] url: "ftp://x" is not an http(s) URL (expected http(s)://host:port)'],
     ['[couchdb]\nurl = nonsense\n', 'FILE: [couchdb] url: "nonsense" is not a URL (expected http(s)://host:port)'],
     ['[couchdb]\ndatabase = Data Production\n', 'FILE: [couchdb] database: "Data Production" is not allowed (expected a CouchDB database name such as data-production)'],
     ['[couchdb]\ntimeout = soon\n', 'FILE: [couchdb] timeout: "soon" is not a number (expected seconds, more than 0 and at most 3600)'],
@@ -38,15 +39,20 @@ describe('a malformed config file', () => {
   });
 
   it('reports every problem at once, one line each', () => {
-    const problems = problemsOf('[couchdb]\nurl = htp:/x\ntimeout = -1\n[client]\nmode = mc\nqueue = fifo\n[logging]\nlevel = loud\n');
-    expect(problems).toHaveLength(5);
+    const problems = problemsOf(
+      '[couchdb]\nurl = htp:/x\ntimeout = -1\npassword_file = /nonexistent/pw\n[client]\nmode = mc\nqueue = fifo\n[logging]\nlevel = loud\n',
+    );
+    expect(problems).toHaveLength(7);
+    expect(problems).toContain('FILE: [couchdb] password_file: cannot read "/nonexistent/pw" (ENOENT) (expected a file holding the password)');
     expect(problems.every((line) => line.startsWith('FILE: ['))).toBe(true);
   });
 
   it('never shows a password written into the URL', () => {
     const problems = problemsOf('[couchdb]\nurl = http://admin:hunter2@couch.example.org:5984\n');
     expect(problems.join('\n')).not.toContain('hunter2');
-    expect(problems).toEqual(['FILE: [couchdb] url: has a user or password in it (expected them in user and password_file or password_env)']);
+    expect(problems).toEqual([
+      'FILE: [couchdb] url: "http://admin:***@couch.example.org:5984" has a user or password in it (put them in user and password_file or password_env) (expected http(s)://host:port)',
+    ]);
   });
 
   it('names the environment variable when the bad value came from one', () => {
@@ -101,7 +107,7 @@ describe('gasp config check', () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toEqual([
-      `${join(dir, 'gasp.cfg')}: [couchdb] url: "htp:/x" is not an http(s) URL (expected http(s)://host:port)`,
+      `${join(dir, 'gasp.cfg')}: [couchdb] url: "htp:/x" is not a URL (expected http(s)://host:port)`,
       `${join(dir, 'gasp.cfg')}: [client] queue: "fifo" is not allowed (expected priority | runlevel | newfirst | serial)`,
     ]);
   });

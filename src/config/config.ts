@@ -6,6 +6,7 @@ import { Secret } from '../secret.js';
 import {
   httpUrl,
   iniFile,
+  Invalid,
   integer,
   matching,
   oneOf,
@@ -15,7 +16,7 @@ import {
   text,
   withDefault,
 } from './fields.js';
-import { readIni, validateIni, type IniValues } from './ini-file.js';
+import { describeIssues, readIni, type IniValues } from './ini-file.js';
 
 export const MODES = ['production', 'processing'] as const;
 export type Mode = (typeof MODES)[number];
@@ -27,9 +28,15 @@ export type QueueOrder = (typeof QUEUE_ORDERS)[number];
 const DATABASE_NAME = /^[a-z][a-z0-9_$()+/-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+const couchUrl = (value: string): URL => {
+  const url = httpUrl(value);
+  if (url.username !== '' || url.password !== '') throw new Invalid('has a user or password in it (put them in user and password_file or password_env)');
+  return url;
+};
+
 const configSections = {
   couchdb: {
-    url: withDefault('http(s)://host:port', httpUrl, new URL('http://127.0.0.1:5984')),
+    url: withDefault('http(s)://host:port', couchUrl, new URL('http://127.0.0.1:5984')),
     database: optional('a CouchDB database name such as data-production', matching(DATABASE_NAME)),
     user: optional('a CouchDB user name', text),
     password_file: optional('a file holding the password', text),
@@ -121,25 +128,42 @@ function applyEnvironment(values: IniValues, env: NodeJS.ProcessEnv): string[] {
   return applied;
 }
 
-/** Reads, validates and resolves a config file; throws InputError listing every problem. */
-export function loadConfig(file: string, options: LoadOptions = {}): Config {
-  const env = options.env ?? process.env;
-  const values = readIni(file);
-  const overridden = applyEnvironment(values, env);
-  const where = overridden.length > 0 ? `${file} (with ${overridden.join(', ')})` : file;
-  const parsed = validateIni(where, values, configSchema);
+interface Credentials {
+  user?: string;
+  password?: Secret;
+  passwordSource?: string;
+}
+
+/**
+ * The user and password from the raw [couchdb] values. Works on raw text so that its problems are
+ * reported together with the schema's, in one list.
+ */
+function resolveCredentials(
+  raw: unknown,
+  where: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  fromEnvironment: readonly string[],
+): Credentials & { problems: string[]; warnings: string[] } {
+  const values = typeof raw === 'object' && raw !== null ? (raw as IniValues) : {};
+  const read = (key: string): string | undefined => {
+    const value = values[key];
+    return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+  };
   const problems: string[] = [];
   const warnings: string[] = [];
-  const { couchdb, client, logging } = parsed;
-
-  const sources = (['password_file', 'password_env', 'password'] as const).filter((key) => couchdb[key] !== undefined);
+  const user = read('user');
+  const sources = ['password_file', 'password_env', 'password'].filter((key) => read(key) !== undefined);
   if (sources.length > 1) {
     problems.push(`${where}: [couchdb] ${sources.join(', ')}: more than one password source (expected one of them)`);
   }
   let password: Secret | undefined;
   let passwordSource: string | undefined;
-  if (couchdb.password_file !== undefined) {
-    const path = resolve(dirname(file), couchdb.password_file);
+  const passwordFile = read('password_file');
+  const passwordEnv = read('password_env');
+  const literal = read('password');
+  if (passwordFile !== undefined) {
+    const path = resolve(dirname(file), passwordFile);
     passwordSource = `password_file ${path}`;
     try {
       password = new Secret(readFileSync(path, 'utf8').trim());
@@ -147,31 +171,44 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
       problems.push(`${where}: [couchdb] password_file: cannot read "${path}" (${code}) (expected a file holding the password)`);
     }
-  } else if (couchdb.password_env !== undefined) {
-    const value = env[couchdb.password_env];
-    passwordSource = `password_env ${couchdb.password_env}`;
+  } else if (passwordEnv !== undefined && ENV_NAME.test(passwordEnv)) {
+    passwordSource = `password_env ${passwordEnv}`;
+    const value = env[passwordEnv];
     if (value === undefined || value === '') {
-      problems.push(
-        `${where}: [couchdb] password_env: $${couchdb.password_env} is not set (expected the password in that environment variable)`,
-      );
+      problems.push(`${where}: [couchdb] password_env: $${passwordEnv} is not set (expected the password in that environment variable)`);
     } else {
       password = new Secret(value);
     }
-  } else if (couchdb.password !== undefined && overridden.includes(envName('couchdb', 'password'))) {
-    password = new Secret(couchdb.password);
-    passwordSource = envName('couchdb', 'password');
-  } else if (couchdb.password !== undefined) {
-    password = new Secret(couchdb.password);
-    passwordSource = 'password in the file';
-    warnings.push(`${where}: [couchdb] password: a password in the file is readable by anyone who can read it (better: password_file or password_env)`);
+  } else if (literal !== undefined) {
+    password = new Secret(literal);
+    const name = envName('couchdb', 'password');
+    passwordSource = fromEnvironment.includes(name) ? name : 'password in the file';
+    if (!fromEnvironment.includes(name)) {
+      warnings.push(`${where}: [couchdb] password: a password in the file is readable by anyone who can read it (better: password_file or password_env)`);
+    }
   }
-  if (password !== undefined && couchdb.user === undefined) {
+  if (passwordSource !== undefined && user === undefined) {
     problems.push(`${where}: [couchdb] user: is missing (expected a CouchDB user name to go with the password)`);
   }
-  if (couchdb.url.username !== '' || couchdb.url.password !== '') {
-    problems.push(`${where}: [couchdb] url: has a user or password in it (expected them in user and password_file or password_env)`);
-  }
-  if (problems.length > 0) throw new InputError(problems);
+  return {
+    problems,
+    warnings,
+    ...(user !== undefined && { user }),
+    ...(password !== undefined && { password, passwordSource }),
+  };
+}
+
+/** Reads, validates and resolves a config file; throws InputError listing every problem. */
+export function loadConfig(file: string, options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const values = readIni(file);
+  const overridden = applyEnvironment(values, env);
+  const where = overridden.length > 0 ? `${file} (with ${overridden.join(', ')})` : file;
+  const parsed = configSchema.safeParse(values);
+  const credentials = resolveCredentials(values.couchdb, where, file, env, overridden);
+  const problems = [...(parsed.success ? [] : describeIssues(where, values, parsed.error.issues)), ...credentials.problems];
+  if (!parsed.success || problems.length > 0) throw new InputError(problems);
+  const { couchdb, client, logging } = parsed.data;
 
   const mode = options.mode ?? client.mode;
   const siteFile = client.site.includes('/') || client.site.endsWith('.ini')
@@ -182,8 +219,8 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     couchdb: {
       url: couchdb.url,
       database: couchdb.database ?? `data-${mode}`,
-      ...(couchdb.user !== undefined && { user: couchdb.user }),
-      ...(password !== undefined && { password, passwordSource }),
+      ...(credentials.user !== undefined && { user: credentials.user }),
+      ...(credentials.password !== undefined && { password: credentials.password, passwordSource: credentials.passwordSource }),
       timeoutMs: Math.round(couchdb.timeout * 1000),
     },
     client: {
@@ -195,6 +232,6 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       maxClaim: client.max_claim,
     },
     logging: { level: logging.level },
-    warnings,
+    warnings: credentials.warnings,
   };
 }

@@ -158,6 +158,7 @@ export function matching(pattern: RegExp): FieldParser<string> {
 }
 
 export const httpUrl: FieldParser<URL> = (value) => {
+  if (!/^[a-z][a-z0-9+.-]*:\/\/./i.test(value)) throw new Invalid('is not a URL');
   let url: URL;
   try {
     url = new URL(value);
