@@ -1,21 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
-import { InputError } from '../src/errors.js';
 import { runGasp } from './support/cli.js';
-import { folderWith } from './support/files.js';
+import { folderWith, problemsOf } from './support/files.js';
 
 const SITE = 'backend = local\nstorage = file:///tmp/gasp-test-storage\n[rat]\n7.0.8 = CVMFS\n';
 
-function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
-  const file = join(folderWith({ 'gasp.cfg': text }), 'gasp.cfg');
-  try {
-    loadConfig(file, { env });
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    return (error as InputError).problems.map((line) => line.replace(file, 'FILE'));
-  }
-  throw new Error('expected the config to be refused');
+function configProblems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  return problemsOf((file) => loadConfig(file, { env }), 'gasp.cfg', text);
 }
 
 describe('a malformed config file', () => {
@@ -35,11 +27,11 @@ describe('a malformed config file', () => {
     ['[couchdb]\nuser = u\npassword_env = NOT_SET_ANYWHERE\n', 'FILE: [couchdb] password_env: $NOT_SET_ANYWHERE is not set (expected the password in that environment variable)'],
     ['[couchdb]\npassword_env = PW\n', 'FILE: [couchdb] user: is missing (expected a CouchDB user name to go with the password)'],
   ])('%j is reported as one line naming file, section and key', (text, expected) => {
-    expect(problemsOf(text, { PW: 'x' })).toEqual([expected]);
+    expect(configProblems(text, { PW: 'x' })).toEqual([expected]);
   });
 
   it('reports every problem at once, one line each', () => {
-    const problems = problemsOf(
+    const problems = configProblems(
       '[couchdb]\nurl = htp:/x\ntimeout = -1\npassword_file = /nonexistent/pw\n[client]\nmode = mc\nqueue = fifo\n[logging]\nlevel = loud\n',
     );
     expect(problems).toHaveLength(7);
@@ -48,7 +40,7 @@ describe('a malformed config file', () => {
   });
 
   it('never shows a password written into the URL', () => {
-    const problems = problemsOf('[couchdb]\nurl = http://admin:hunter2@couch.example.org:5984\n');
+    const problems = configProblems('[couchdb]\nurl = http://admin:hunter2@couch.example.org:5984\n');
     expect(problems.join('\n')).not.toContain('hunter2');
     expect(problems).toEqual([
       'FILE: [couchdb] url: "http://admin:***@couch.example.org:5984" has a user or password in it (put them in user and password_file or password_env) (expected http(s)://host:port)',
@@ -56,7 +48,7 @@ describe('a malformed config file', () => {
   });
 
   it('names the environment variable when the bad value came from one', () => {
-    const problems = problemsOf('[couchdb]\nurl = http://127.0.0.1:5984\n', { GASP_COUCHDB_URL: 'ftp://x' });
+    const problems = configProblems('[couchdb]\nurl = http://127.0.0.1:5984\n', { GASP_COUCHDB_URL: 'ftp://x' });
     expect(problems).toEqual(['FILE (with GASP_COUCHDB_URL): [couchdb] url: "ftp://x" is not an http(s) URL (expected http(s)://host:port)']);
   });
 

@@ -4,20 +4,11 @@ import { InputError } from '../src/errors.js';
 import { canRun, ratSetupLine } from '../src/sites/rat.js';
 import { loadSite, loadSites } from '../src/sites/site.js';
 import { runGasp } from './support/cli.js';
-import { folderWith } from './support/files.js';
+import { folderWith, problemsOf } from './support/files.js';
 
 const GOOD = 'name = t\nbackend = slurm\nstorage = file:///data/out\n[rat]\n7.0.8 = CVMFS\n';
 
-function problemsOf(text: string): string[] {
-  const file = join(folderWith({ 'site.ini': text }), 'site.ini');
-  try {
-    loadSite(file);
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    return (error as InputError).problems.map((line) => line.replace(file, 'FILE'));
-  }
-  throw new Error('expected the site file to be refused');
-}
+const siteProblems = (text: string): string[] => problemsOf(loadSite, 'site.ini', text);
 
 describe('a malformed site file', () => {
   it.each([
@@ -38,7 +29,7 @@ describe('a malformed site file', () => {
     [`${GOOD}[dirac]\ncpu_time = -5\n`, 'FILE: [dirac] cpu_time: "-5" is not more than 0 (expected seconds of CPU time, more than 0)'],
     [`${GOOD}[pbs]\nqueue = long\n`, 'FILE: [pbs]: unknown (expected one of: name, backend, max_jobs, modes, storage, [rat], [local], [slurm], [condor], [dirac])'],
   ])('%j is reported as one line naming file, section and key', (text, expected) => {
-    expect(problemsOf(text)).toEqual([expected]);
+    expect(siteProblems(text)).toEqual([expected]);
   });
 
   it('lists every problem of every file in a folder, and duplicate site names', () => {
