@@ -40,21 +40,19 @@ export function required<T>(expected: string, parse: FieldParser<T>): z.ZodType<
       return z.NEVER;
     }
     return parseField(expected, parse, raw, ctx);
-  }) as unknown as z.ZodType<T>;
+  });
 }
 
 export function withDefault<T>(expected: string, parse: FieldParser<T>, fallback: T): z.ZodType<T> {
   return z
     .unknown()
-    .transform((raw, ctx): T => (isAbsent(raw) ? fallback : parseField(expected, parse, raw, ctx))) as unknown as z.ZodType<T>;
+    .transform((raw, ctx): T => (isAbsent(raw) ? fallback : parseField(expected, parse, raw, ctx)));
 }
 
 export function optional<T>(expected: string, parse: FieldParser<T>): z.ZodType<T | undefined> {
   return z
     .unknown()
-    .transform((raw, ctx): T | undefined => (isAbsent(raw) ? undefined : parseField(expected, parse, raw, ctx))) as unknown as z.ZodType<
-    T | undefined
-  >;
+    .transform((raw, ctx): T | undefined => (isAbsent(raw) ? undefined : parseField(expected, parse, raw, ctx)));
 }
 
 /**

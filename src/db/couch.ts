@@ -60,6 +60,7 @@ export class Couch {
     }
     // parseUrl: false keeps a path such as https://host/couchdb as the server, not a database
     const server = nano({ url: this.url, headers, parseUrl: false } as nano.Configuration);
+    // nano passes `signal` through to fetch, but its RequestOptions type does not declare it
     this.#request = server.request as unknown as NanoRequest;
     this.#log = (options.log ?? silentLogger).child({ component: 'db' });
     this.#retry = options.retry ?? COMMAND_RETRY;
