@@ -32,7 +32,9 @@ export function loggerFor(options: GlobalOptions, config?: Config): Logger {
 /** Loads the config a command was pointed at and logs its warnings. */
 export function loadCommandConfig(options: ConfigOptions): { config: Config; log: Logger } {
   const file = options.config ?? defaultConfigFile(options.mode ?? 'production');
-  const config = loadConfig(file, { ...(options.mode !== undefined && { mode: options.mode }) });
+  // only the default file may be absent: a file the user named must exist
+  const missingIsEmpty = options.config === undefined && process.env.GASP_CONFIG === undefined;
+  const config = loadConfig(file, { missingIsEmpty, ...(options.mode !== undefined && { mode: options.mode }) });
   const log = loggerFor(options, config);
   for (const warning of config.warnings) log.warn(warning);
   return { config, log };

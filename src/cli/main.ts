@@ -8,6 +8,7 @@ import { scrubCredentials } from '../scrub.js';
 import { registerConfigCheck } from './config-check.js';
 import { logLevelOption } from './context.js';
 import { registerDemo } from './demo.js';
+import { registerMakeProduction } from './make-production.js';
 import { registerServe } from './serve.js';
 import { registerSitesCheck } from './sites-check.js';
 import { registerViewsPush } from './views-push.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   // subcommands inherit exitOverride and showHelpAfterError from here
   registerServe(program);
   registerViewsPush(program);
+  registerMakeProduction(program);
   registerConfigCheck(program);
   registerSitesCheck(program);
   registerDemo(program);

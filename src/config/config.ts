@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { EVENT_MODES, type EventMode } from '../model/event-mode.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { Secret } from '../secret.js';
 import {
@@ -13,6 +15,7 @@ import {
   optional,
   positiveNumber,
   section,
+  show,
   text,
   withDefault,
 } from './fields.js';
@@ -33,6 +36,36 @@ const couchUrl = (value: string): URL => {
   if (url.username !== '' || url.password !== '') throw new Invalid('has a user or password in it (put them in user and password_file or password_env)');
   return url;
 };
+
+export const DEFAULT_PHASES = ['teloaded', 'scint', 'water', 'partial'] as const;
+/** Solar and reactor-neutrino generators: they set their own rate. */
+export const DEFAULT_INTERNAL_RATE_GENERATORS = ['solar', 'reacibd'] as const;
+
+const names = (value: string): string[] => {
+  const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (items.length === 0) throw new Invalid('is empty');
+  const bad = items.find((item) => !/^[\w.-]+$/.test(item));
+  if (bad !== undefined) throw new Invalid(`has ${show(bad)}, which is not a name`);
+  return [...new Set(items)];
+};
+
+/** [production.modes]: `<module glob> = <event mode>`, in file order (the first match wins). */
+const modeOverrides = z.unknown().transform((raw, ctx): ModeOverride[] => {
+  if (raw === undefined) return [];
+  if (typeof raw !== 'object' || raw === null) {
+    ctx.addIssue({ code: 'custom', message: 'is a value (expected a [production.modes] section of <module glob> = <event mode>)' });
+    return z.NEVER;
+  }
+  const overrides: ModeOverride[] = [];
+  for (const [pattern, mode] of Object.entries(raw)) {
+    if (typeof mode === 'string' && (EVENT_MODES as readonly string[]).includes(mode.trim())) {
+      overrides.push({ pattern, mode: mode.trim() as EventMode });
+    } else {
+      ctx.addIssue({ code: 'custom', path: [pattern], message: `${show(mode)} is not an event mode (expected ${EVENT_MODES.join(' | ')})` });
+    }
+  }
+  return overrides;
+});
 
 const configSections = {
   couchdb: {
@@ -55,12 +88,21 @@ const configSections = {
   logging: {
     level: withDefault(LOG_LEVELS.join(' | '), oneOf(LOG_LEVELS), 'info'),
   },
+  production: {
+    phases: withDefault('a comma list of folders under mac/production', names, [...DEFAULT_PHASES]),
+    internal_rate_generators: withDefault('a comma list of RAT generator names', names, [...DEFAULT_INTERNAL_RATE_GENERATORS]),
+    modes: modeOverrides,
+  },
 };
+
+/** Keys that hold a nested section, which no environment variable can override. */
+const NESTED_KEYS = new Set(['production.modes']);
 
 const configSchema = iniFile({
   couchdb: section(configSections.couchdb),
   client: section(configSections.client),
   logging: section(configSections.logging),
+  production: section(configSections.production),
 });
 
 export interface CouchConfig {
@@ -83,11 +125,27 @@ export interface ClientConfig {
   maxClaim: number;
 }
 
+/** An event mode for the modules whose names match a glob such as `Water*`, from [production.modes]. */
+export interface ModeOverride {
+  pattern: string;
+  mode: EventMode;
+}
+
+export interface ProductionConfig {
+  /** Folders under mac/production that make-production scans. */
+  phases: string[];
+  /** Generators that set their own rate, so a macro adding one is time-based. */
+  internalRateGenerators: string[];
+  modeOverrides: ModeOverride[];
+}
+
 export interface Config {
+  /** The file, as messages name it (with "(not found: defaults)" when it was absent). */
   file: string;
   couchdb: CouchConfig;
   client: ClientConfig;
   logging: { level: LogLevel };
+  production: ProductionConfig;
   /** Accepted but unwise settings, one line each, for the caller to log. */
   warnings: string[];
 }
@@ -96,6 +154,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Set by a command-line option; wins over the file and the environment. */
   mode?: Mode;
+  /** A file that does not exist counts as an empty one: defaults and the environment only. */
+  missingIsEmpty?: boolean;
 }
 
 export function defaultConfigFile(mode: Mode, env: NodeJS.ProcessEnv = process.env): string {
@@ -110,7 +170,9 @@ export function envName(sectionName: string, key: string): string {
 /** Every key an environment variable may override, for help text and the README. */
 export function overridableKeys(): Array<{ section: string; key: string; env: string }> {
   return Object.entries(configSections).flatMap(([sectionName, shape]) =>
-    Object.keys(shape).map((key) => ({ section: sectionName, key, env: envName(sectionName, key) })),
+    Object.keys(shape)
+      .filter((key) => !NESTED_KEYS.has(`${sectionName}.${key}`))
+      .map((key) => ({ section: sectionName, key, env: envName(sectionName, key) })),
   );
 }
 
@@ -201,21 +263,23 @@ function resolveCredentials(
 /** Reads, validates and resolves a config file; throws InputError listing every problem. */
 export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
-  const values = readIni(file);
+  const absent = options.missingIsEmpty === true && !existsSync(file);
+  const values = absent ? {} : readIni(file);
   const overridden = applyEnvironment(values, env);
-  const where = overridden.length > 0 ? `${file} (with ${overridden.join(', ')})` : file;
+  const label = absent ? `${file} (not found: defaults)` : file;
+  const where = overridden.length > 0 ? `${label} (with ${overridden.join(', ')})` : label;
   const parsed = configSchema.safeParse(values);
   const credentials = resolveCredentials(values.couchdb, where, file, env, overridden);
   const problems = [...(parsed.success ? [] : describeIssues(where, values, parsed.error.issues)), ...credentials.problems];
   if (!parsed.success || problems.length > 0) throw new InputError(problems);
-  const { couchdb, client, logging } = parsed.data;
+  const { couchdb, client, logging, production } = parsed.data;
 
   const mode = options.mode ?? client.mode;
   const siteFile = client.site.includes('/') || client.site.endsWith('.ini')
     ? resolve(dirname(file), client.site)
     : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
   return {
-    file,
+    file: label,
     couchdb: {
       url: couchdb.url,
       database: couchdb.database ?? `data-${mode}`,
@@ -232,6 +296,11 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       maxClaim: client.max_claim,
     },
     logging: { level: logging.level },
+    production: {
+      phases: production.phases,
+      internalRateGenerators: production.internal_rate_generators,
+      modeOverrides: production.modes,
+    },
     warnings: credentials.warnings,
   };
 }

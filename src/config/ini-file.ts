@@ -18,13 +18,26 @@ export function readIni(file: string): IniValues {
   return ini.parse(source) as IniValues;
 }
 
-/** Where a problem is: `[section] key`, or `key` for a key outside any section. */
+const isSection = (value: unknown): value is IniValues => typeof value === 'object' && value !== null;
+
+/**
+ * Where a problem is: `[section] key`, `key` for a key outside any section, and
+ * `[section.sub] key` for a key of a nested section such as [production.modes].
+ */
 export function place(values: IniValues, path: readonly PropertyKey[]): string {
-  const [first, second, ...rest] = path.map(String);
-  if (first === undefined) return '';
-  const firstIsSection = typeof values[first] === 'object' && values[first] !== null;
-  if (second === undefined) return firstIsSection ? `[${first}]` : first;
-  return [`[${first}] ${second}`, ...rest].join('.');
+  const names = path.map(String);
+  let value: unknown = values;
+  let depth = 0;
+  while (depth < names.length - 1 && isSection(value) && isSection(value[names[depth] ?? ''])) {
+    value = value[names[depth] ?? ''];
+    depth += 1;
+  }
+  // a key below a section the file does not have yet
+  if (depth === 0 && names.length >= 2) depth = 1;
+  const section = names.slice(0, depth).join('.');
+  const key = names.slice(depth).join('.');
+  if (section === '') return isSection(values[key]) ? `[${key}]` : key;
+  return key === '' ? `[${section}]` : `[${section}] ${key}`;
 }
 
 /**

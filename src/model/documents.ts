@@ -1,3 +1,4 @@
+import type { EventMode } from './event-mode.js';
 import type { PassStatus } from './status.js';
 
 /**
@@ -59,13 +60,29 @@ export interface DataDoc {
   files: Array<{ path: string; size: number; checksum?: string; events?: number }>;
 }
 
+/** One production module: a macro of the release, what it needs and what it makes. */
+export interface ProductionModule {
+  /** The macro, relative to the release folder. */
+  path: string;
+  phase: string;
+  event_mode: EventMode;
+  /** Data types in the order the macro adds them: ratds, ntuple, soc, other_ratds, other_ntuple. */
+  outputs: string[];
+  /** For each other_<kind> output: what its file name adds (`_scintFit`). */
+  other_suffix?: Record<string, string>;
+  /** The macro's `${field}`s, in order of first appearance. */
+  template: string[];
+  /** Of the macro's bytes, so a pass records exactly what it ran. */
+  sha256: string;
+}
+
 /** One per RAT version: what each production module is and makes. */
 export interface ProductionInfoDoc {
   _id: string;
   _rev?: string;
   type: 'production_information';
   rat_version: string;
-  modules: Record<string, unknown>;
+  modules: Record<string, ProductionModule>;
 }
 
 export function jobId(module: string, run: number): string {

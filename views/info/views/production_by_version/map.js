@@ -1,4 +1,4 @@
 function (doc) {
   if (doc.type !== 'production_information') return;
-  emit(doc.rat_version, null);
+  emit(doc.rat_version, doc.modules ? Object.keys(doc.modules).length : 0);
 }

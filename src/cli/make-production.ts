@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { couchFromConfig } from '../db/couch.js';
+import { writeFileAtomic } from '../files.js';
+import type { ProductionModule } from '../model/documents.js';
+import { describeDiff, storeInfoDoc, type InfoDoc, type StoreResult } from '../production/info-store.js';
+import { makeProductionInfo } from '../production/production-info.js';
+import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
+
+interface MakeProductionOptions extends ConfigOptions {
+  version?: string;
+  output?: string;
+  upload?: boolean;
+  dryRun?: boolean;
+  phase?: string[];
+  internalRate?: string[];
+}
+
+function printModules(modules: Record<string, ProductionModule>): void {
+  const rows = Object.entries(modules).map(([name, module]) => [
+    name,
+    module.event_mode,
+    module.outputs.join(', '),
+    module.template.map((field) => `\${${field}}`).join(' '),
+  ]);
+  const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
+  for (const row of rows) print(`  ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}`);
+}
+
+/** Prints what storing an information document did (or would do), one line per changed module. */
+export function printStoreResult(database: string, doc: InfoDoc, result: StoreResult, dryRun: boolean): void {
+  const verb = dryRun && result.outcome !== 'unchanged' ? `would be ${result.outcome}` : result.outcome;
+  print(`${database} ${doc._id}: ${verb}`);
+  for (const line of describeDiff(result.diff)) print(`  ${line}`);
+}
+
+export function registerMakeProduction(program: Command): void {
+  program
+    .command('make-production')
+    .description('scan a RAT release\'s production macros and write its production-information document')
+    .argument('<ratdir>', 'the RAT release folder (such as $RATROOT)')
+    .option('--version <version>', 'RAT version (default: the release\'s VERSION file, else its folder name)')
+    .addOption(configOption())
+    .option('-o, --output <file>', 'file to write (default: production_information_<x>_<y>_<z>.json)')
+    .option('--upload', 'store the document in the database (idempotent: unchanged content writes nothing)')
+    .option('--dry-run', 'show what would be written and uploaded; write nothing')
+    .option('--phase <name...>', 'scan this phase folder too, this time only')
+    .option('--internal-rate <generator...>', 'treat this generator as setting its own rate, this time only')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gasp make-production $RATROOT --upload\n  gasp make-production /cvmfs/snoplus.egi.eu/sw/7.0.9/rat-7.0.9 --phase bismsb --dry-run --upload',
+    )
+    .action(async (ratDir: string, _options: MakeProductionOptions, command: Command) => {
+      const options = command.optsWithGlobals<MakeProductionOptions>();
+      const { config, log: rootLog } = loadCommandConfig(options);
+      const log = rootLog.child({ component: 'make-production' });
+      const made = makeProductionInfo({
+        ratDir,
+        production: config.production,
+        ...(options.version !== undefined && { version: options.version }),
+        ...(options.phase !== undefined && { extraPhases: options.phase }),
+        ...(options.internalRate !== undefined && { extraInternalRate: options.internalRate }),
+      });
+      for (const warning of made.warnings) log.warn(warning);
+      const { doc } = made;
+      const names = Object.keys(doc.modules);
+      print(`RAT ${made.version.version} (from ${made.version.source})`);
+      print(`read ${made.macrosRead} macros: ${names.length} modules`);
+      printModules(doc.modules);
+      const dryRun = options.dryRun === true;
+      const output = options.output ?? `${doc._id}.json`;
+      if (dryRun) {
+        print(`dry run: would write ${output}`);
+      } else {
+        writeFileAtomic(output, `${JSON.stringify(doc, null, 2)}\n`);
+        print(`wrote ${output}`);
+      }
+      if (options.upload === true) {
+        const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+        printStoreResult(db.name, doc, await storeInfoDoc(db, doc, { dryRun }), dryRun);
+      }
+    });
+}

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
+
+/** RAT's output processors and the data type each writes. */
+export const OUTPUT_PROCESSORS: Readonly<Record<string, string>> = { outroot: 'ratds', outntuple: 'ntuple', outsoc: 'soc' };
+
+/** File endings each data type's file name may carry, longest first. */
+const ENDINGS: Readonly<Record<string, string[]>> = {
+  ratds: ['.root'],
+  ntuple: ['.ntuple.root', '.root'],
+  soc: ['.soc.root', '.root'],
+};
+
+export interface MacroFacts {
+  /** The macro sets a generator rate or adds a generator that has its own rate. */
+  rateBased: boolean;
+  generators: string[];
+  /** Data types in the order the macro adds them; a second of a kind is `other_<kind>`. */
+  outputs: string[];
+  /** For each `other_<kind>`: what its file name adds, from its `/rat/procset file`. */
+  otherSuffix: Record<string, string>;
+  /** Every `${field}`, in order of first appearance. */
+  template: string[];
+  sha256: string;
+}
+
+export interface MacroReading {
+  facts: MacroFacts;
+  /** Each names the file and line: `path:12: …`. */
+  problems: string[];
+}
+
+const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `"${OUTPUT}_scintFit.ntuple.root"` → `_scintFit` for an ntuple. */
+export function suffixOf(fileValue: string, dataType: string): string {
+  let name = basename(fileValue.replace(/^["']|["']$/g, ''));
+  name = name.replace(/^(\$\{[^}]*\})+/, '');
+  const ending = (ENDINGS[dataType] ?? ['.root']).find((candidate) => name.endsWith(candidate));
+  return ending === undefined ? name : name.slice(0, -ending.length);
+}
+
+/** The template fields of one line, in order; problems for an unclosed `${` or a bad name. */
+function fieldsOf(line: string, where: string, problems: string[]): string[] {
+  const fields: string[] = [];
+  let from = 0;
+  for (;;) {
+    const start = line.indexOf('${', from);
+    if (start < 0) return fields;
+    const end = line.indexOf('}', start + 2);
+    if (end < 0) {
+      problems.push(`${where}: unclosed "\${" (expected \${name} on one line)`);
+      return fields;
+    }
+    const name = line.slice(start + 2, end);
+    if (FIELD.test(name)) fields.push(name);
+    else problems.push(`${where}: "\${${name}}" is not a template field (expected a name of letters, digits and _)`);
+    from = end + 1;
+  }
+}
+
+/**
+ * Reads what make-production needs from a Geant4/RAT macro. Lines whose first character (after
+ * spaces) is `#` are comments and count for nothing, template fields included.
+ */
+export function readMacro(text: string, file: string, internalRateGenerators: ReadonlySet<string>): MacroReading {
+  const problems: string[] = [];
+  const facts: MacroFacts = {
+    rateBased: false,
+    generators: [],
+    outputs: [],
+    otherSuffix: {},
+    template: [],
+    sha256: createHash('sha256').update(text).digest('hex'),
+  };
+  /** The output the latest /rat/proc line added, which a following /rat/procset file names. */
+  let latestOutput: { dataType: string; line: number } | undefined;
+  const awaitingSuffix = new Map<string, number>();
+
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    const where = `${file}:${index + 1}`;
+    if (line === '' || line.startsWith('#')) return;
+    for (const field of fieldsOf(line, where, problems)) {
+      if (!facts.template.includes(field)) facts.template.push(field);
+    }
+    const [command, first, ...rest] = line.split(/\s+/);
+    if (command === '/generator/rate/set') facts.rateBased = true;
+    if (command === '/generator/add' && first !== undefined) {
+      facts.generators.push(first);
+      if (internalRateGenerators.has(first)) facts.rateBased = true;
+    }
+    if (command === '/rat/proc' || command === '/rat/proclast') {
+      const kind = first === undefined ? undefined : OUTPUT_PROCESSORS[first];
+      latestOutput = undefined;
+      if (kind === undefined) return;
+      const other = `other_${kind}`;
+      if (!facts.outputs.includes(kind)) {
+        facts.outputs.push(kind);
+      } else if (!facts.outputs.includes(other)) {
+        facts.outputs.push(other);
+        awaitingSuffix.set(other, index + 1);
+      } else {
+        problems.push(`${where}: a third ${first} processor (expected at most two of a kind: ${kind} and ${other})`);
+        return;
+      }
+      latestOutput = { dataType: kind, line: index + 1 };
+    }
+    if (command === '/rat/procset' && first === 'file' && latestOutput !== undefined) {
+      const other = `other_${latestOutput.dataType}`;
+      if (awaitingSuffix.has(other) && facts.otherSuffix[other] === undefined) {
+        facts.otherSuffix[other] = suffixOf(rest.join(' '), latestOutput.dataType);
+        awaitingSuffix.delete(other);
+      }
+    }
+  });
+  for (const [other, line] of awaitingSuffix) {
+    problems.push(`${file}:${line}: a second output processor has no /rat/procset file (expected one naming the ${other} file)`);
+  }
+  return { facts, problems };
+}

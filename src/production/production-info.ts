@@ -1,0 +1,37 @@
+import type { ProductionConfig } from '../config/config.js';
+import { productionInfoId, type ProductionInfoDoc } from '../model/documents.js';
+import { scanRelease } from './scan.js';
+import { releaseVersion, type ReleaseVersion } from './version.js';
+
+export interface MakeProductionOptions {
+  ratDir: string;
+  version?: string;
+  production: ProductionConfig;
+  /** Phases and internal-rate generators added for this run only. */
+  extraPhases?: readonly string[];
+  extraInternalRate?: readonly string[];
+}
+
+export interface MadeProductionInfo {
+  doc: ProductionInfoDoc;
+  version: ReleaseVersion;
+  warnings: string[];
+  macrosRead: number;
+}
+
+/** The production-information document for a release, from its macros. Throws InputError with every problem. */
+export function makeProductionInfo(options: MakeProductionOptions): MadeProductionInfo {
+  const version = releaseVersion(options.ratDir, options.version);
+  const { modules, warnings, macrosRead } = scanRelease({
+    ratDir: options.ratDir,
+    phases: [...new Set([...options.production.phases, ...(options.extraPhases ?? [])])],
+    internalRateGenerators: [...options.production.internalRateGenerators, ...(options.extraInternalRate ?? [])],
+    modeOverrides: options.production.modeOverrides,
+  });
+  return {
+    doc: { _id: productionInfoId(version.version), type: 'production_information', rat_version: version.version, modules },
+    version,
+    warnings,
+    macrosRead,
+  };
+}

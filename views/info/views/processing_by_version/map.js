@@ -1,0 +1,4 @@
+function (doc) {
+  if (doc.type !== 'processing_information') return;
+  emit(doc.rat_version, doc.modules ? Object.keys(doc.modules).length : 0);
+}
