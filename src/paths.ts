@@ -4,3 +4,6 @@ import { fileURLToPath } from 'node:url';
 export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export const BUNDLED_VIEWS = fileURLToPath(new URL('../views', import.meta.url));
+
+/** The fixture RAT release bundled for the demo and the tests (test/fixtures/rat-7.0.8; not real RAT). */
+export const FIXTURE_RELEASE = fileURLToPath(new URL('../test/fixtures/rat-7.0.8', import.meta.url));

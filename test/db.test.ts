@@ -33,6 +33,12 @@ describe('documents', () => {
     expect((await test.db.get('bulk-a'))._rev).toBe(rows[0]?.ok === true ? rows[0].rev : 'missing');
   });
 
+  it('says to push the views when a design document is missing', async () => {
+    const error = await test.db.view('passes', 'ready').catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect((error as Error).message).toBe(`${test.db.name} has no view passes/ready (run gasp views push)`);
+  });
+
   it('does not retry a request CouchDB calls wrong (4xx)', async () => {
     const { log, lines } = captureLog();
     const couch = testCouch({ log, retry: { attempts: 5, baseMs: 2_000, maxMs: 2_000 } });

@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
+import { join } from 'node:path';
+import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../config/config.js';
 import { Couch } from '../db/couch.js';
-import { STANDARD_DATABASES } from '../db/setup.js';
+import { writeFileAtomic } from '../files.js';
+import { FIXTURE_RELEASE } from '../paths.js';
+import { storeInfoDoc } from '../production/info-store.js';
+import { loadProcessingInfo } from '../production/processing-info.js';
+import { makeProductionInfo } from '../production/production-info.js';
 import { loggerFor, print, type GlobalOptions } from './context.js';
+import { printStoreResult } from './make-production.js';
 import { startPreparedServer, untilSignalled } from './serve.js';
 
 interface DemoOptions extends GlobalOptions {
@@ -12,21 +19,39 @@ interface DemoOptions extends GlobalOptions {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('the whole chain on the embedded database (what `npm start` runs)')
-    .option('-d, --dir <folder>', 'folder for the demo database', '.gasp/demo')
+    .description('the whole chain on the embedded database with the bundled fixture release (what `npm start` runs)')
+    .option('-d, --dir <folder>', 'folder for the demo database and files', '.gasp/demo')
     .option('--keep', 'keep the database running at the end, until Ctrl-C')
     .addHelpText('after', '\nExample:\n  npm start            # the same as: npx gasp demo\n  npx gasp demo --keep')
     .action(async (_options: DemoOptions, command: Command) => {
       const options = command.optsWithGlobals<DemoOptions>();
       const log = loggerFor(options);
-      print(`starting the embedded database in ${options.dir}`);
+      print(`1. starting the embedded database in ${options.dir}`);
       const server = await startPreparedServer(options.dir, 0, log);
       try {
         const couch = new Couch({ url: server.url, log });
-        for (const name of STANDARD_DATABASES) {
-          const counts = await couch.use(name).view<[string], number>('passes', 'by_status', { group_level: 1 });
+        const production = couch.use('data-production');
+        const processing = couch.use('data-processing');
+
+        print(`2. production information for the fixture release ${FIXTURE_RELEASE}`);
+        const made = makeProductionInfo({
+          ratDir: FIXTURE_RELEASE,
+          production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] },
+        });
+        for (const warning of made.warnings) log.warn(warning);
+        const file = join(server.dir, `${made.doc._id}.json`);
+        writeFileAtomic(file, `${JSON.stringify(made.doc, null, 2)}\n`);
+        print(`   RAT ${made.version.version}: ${made.macrosRead} macros, ${Object.keys(made.doc.modules).length} modules; wrote ${file}`);
+        printStoreResult(production.name, made.doc, await storeInfoDoc(production, made.doc), false);
+
+        const processingInfo = loadProcessingInfo(join(FIXTURE_RELEASE, 'processing_information_7_0_8.json'));
+        printStoreResult(processing.name, processingInfo, await storeInfoDoc(processing, processingInfo), false);
+
+        print('3. summary');
+        for (const db of [production, processing]) {
+          const counts = await db.view<[string], number>('passes', 'by_status', { group_level: 1 });
           const summary = counts.rows.map((row) => `${row.key[0]} ${row.value}`).join(', ');
-          print(`${name}: ${summary === '' ? 'no passes yet' : summary}`);
+          print(`   ${db.name}: ${summary === '' ? 'no passes yet' : summary}`);
         }
         print(`the database is at ${server.url.origin}`);
         if (options.keep === true) {

@@ -8,6 +8,7 @@ import { scrubCredentials } from '../scrub.js';
 import { registerConfigCheck } from './config-check.js';
 import { logLevelOption } from './context.js';
 import { registerDemo } from './demo.js';
+import { registerInfo } from './info.js';
 import { registerMakeProduction } from './make-production.js';
 import { registerServe } from './serve.js';
 import { registerSitesCheck } from './sites-check.js';
@@ -21,15 +22,19 @@ export function buildProgram(): Command {
     .version(version)
     .addOption(logLevelOption())
     .exitOverride()
+    // program options only before the command, so a command may have its own --version (make-production)
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ showGlobalOptions: true });
   // subcommands inherit exitOverride and showHelpAfterError from here
   registerServe(program);
   registerViewsPush(program);
   registerMakeProduction(program);
+  registerInfo(program);
   registerConfigCheck(program);
   registerSitesCheck(program);
   registerDemo(program);
+  addLogLevelToLeaves(program);
   const envHelp = overridableKeys()
     .map(({ section, key, env }) => `  ${env.padEnd(26)} [${section}] ${key}`)
     .join('\n');
@@ -37,8 +42,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Every command that runs something takes --log-level after its name too. */
+function addLogLevelToLeaves(command: Command): void {
+  for (const sub of command.commands) {
+    if (sub.commands.length > 0) addLogLevelToLeaves(sub);
+    else if (sub.name() !== 'help') sub.addOption(logLevelOption());
+  }
+}
+
 /** Runs the command line; returns the exit code. Errors are one clear line each, never a stack trace. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `gasp … | head` closes the pipe early: that is the reader being done, not an error
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync([...argv], { from: 'user' });

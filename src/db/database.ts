@@ -125,11 +125,17 @@ export class Database {
   }
 
   /** Queries a view; `keys` goes in a POST body, so any number of keys fits. */
-  view<K = unknown, V = unknown, D = unknown>(designDoc: string, view: string, params: ViewParams = {}): Promise<ViewResult<K, V, D>> {
+  async view<K = unknown, V = unknown, D = unknown>(designDoc: string, view: string, params: ViewParams = {}): Promise<ViewResult<K, V, D>> {
     const { keys, ...qs } = params;
     const path = `_design/${designDoc}/_view/${view}`;
-    if (keys !== undefined) return this.couch.request({ method: 'POST', db: this.name, path, qs, body: { keys } });
-    return this.couch.request({ db: this.name, path, qs });
+    try {
+      if (keys !== undefined) return await this.couch.request({ method: 'POST', db: this.name, path, qs, body: { keys } });
+      return await this.couch.request({ db: this.name, path, qs });
+    } catch (error) {
+      if (!(error instanceof NotFoundError) || error.reason === 'no_db_file' || error.reason === 'Database does not exist.') throw error;
+      const details = { statusCode: 404, request: error.request, ...(error.reason !== undefined && { reason: error.reason }) };
+      throw new NotFoundError(details, `${this.name} has no view ${designDoc}/${view} (run gasp views push)`);
+    }
   }
 
   allDocs<D = unknown>(params: ViewParams = {}): Promise<ViewResult<string, { rev: string }, D>> {

@@ -85,6 +85,27 @@ export interface ProductionInfoDoc {
   modules: Record<string, ProductionModule>;
 }
 
+/** One processing module: its level, macro, outputs and the modules it needs first. */
+export interface ProcessingModule {
+  /** sub_run: a job per subrun file; run: one per run; run_zdab / run_root: one per run over its raw / ROOT files. */
+  level: 'sub_run' | 'run' | 'run_zdab' | 'run_root';
+  path: string;
+  outputs: string[];
+  prerequisites: string[];
+  /** Reads the run's raw data. */
+  raw_processor: boolean;
+}
+
+/** One per RAT version, written by hand: processing modules and which run types need them. */
+export interface ProcessingInfoDoc {
+  _id: string;
+  _rev?: string;
+  type: 'processing_information';
+  rat_version: string;
+  modules: Record<string, ProcessingModule>;
+  run_types: Record<string, string[]>;
+}
+
 export function jobId(module: string, run: number): string {
   return `job:${module}:${run}`;
 }
@@ -92,4 +113,8 @@ export function jobId(module: string, run: number): string {
 /** `production_information_7_0_8` for RAT 7.0.8: the name production managers already use. */
 export function productionInfoId(ratVersion: string): string {
   return `production_information_${ratVersion.replaceAll('.', '_')}`;
+}
+
+export function processingInfoId(ratVersion: string): string {
+  return `processing_information_${ratVersion.replaceAll('.', '_')}`;
 }

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { z } from 'zod';
+import { show } from '../config/fields.js';
+import { InputError } from '../errors.js';
+import { processingInfoId } from '../model/documents.js';
+import type { ProcessingInfoDoc } from '../model/documents.js';
+import { RAT_VERSION } from '../sites/rat.js';
+
+export const PROCESSING_LEVELS = ['sub_run', 'run', 'run_zdab', 'run_root'] as const;
+
+/** A zod error message that says what was expected, whether the value was missing or wrong. */
+const expecting = (what: string) => (issue: { input: unknown }) =>
+  issue.input === undefined ? `is missing (expected ${what})` : `${show(issue.input)} is not allowed (expected ${what})`;
+
+const names = (one: string, list: string) =>
+  z.array(z.string({ error: expecting(one) }).min(1, { error: expecting(one) }), { error: expecting(list) });
+
+const moduleSchema = z.strictObject(
+  {
+    level: z.enum(PROCESSING_LEVELS, { error: expecting(PROCESSING_LEVELS.join(' | ')) }),
+    path: z.string({ error: expecting('the macro path, relative to the release') }).min(1, { error: expecting('the macro path') }),
+    outputs: names('a data type such as ratds', 'a list of data types such as ["ratds", "ntuple"]'),
+    prerequisites: names('a module name', 'a list of module names').default([]),
+    raw_processor: z.boolean({ error: expecting('true or false: whether the module reads the raw data') }).default(false),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected level, path, outputs, prerequisites, raw_processor)' : expecting('an object')(issue)) },
+);
+
+const fileSchema = z.strictObject(
+  {
+    rat_version: z.string({ error: expecting('a RAT version such as 7.0.8') }).regex(RAT_VERSION, { error: expecting('a RAT version such as 7.0.8') }),
+    modules: z.record(z.string(), moduleSchema, { error: expecting('an object of module name → module') }),
+    run_types: z.record(z.string(), names('a module name', 'a list of module names'), { error: expecting('an object of run type → module names') }),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected rat_version, modules, run_types)' : expecting('an object')(issue)) },
+);
+
+/** Cycles among prerequisites, each as `A → B → A`. */
+function cycles(prerequisites: ReadonlyMap<string, readonly string[]>): string[][] {
+  const found: string[][] = [];
+  const done = new Set<string>();
+  const visit = (name: string, trail: string[]) => {
+    const at = trail.indexOf(name);
+    if (at >= 0) {
+      found.push([...trail.slice(at), name]);
+      return;
+    }
+    if (done.has(name)) return;
+    for (const next of prerequisites.get(name) ?? []) visit(next, [...trail, name]);
+    done.add(name);
+  };
+  for (const name of prerequisites.keys()) visit(name, []);
+  return found;
+}
+
+/** Reads and validates a processing-information file; throws InputError listing every problem. */
+export function loadProcessingInfo(file: string): ProcessingInfoDoc {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code !== undefined ? `cannot be read (${code})` : `is not JSON: ${(error as Error).message}`;
+    throw new InputError([`${file}: ${why} (expected a processing_information_<x>_<y>_<z>.json file)`]);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InputError(parsed.error.issues.flatMap((issue) => {
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+      return keys.map((key) => {
+        const path = [...issue.path, ...(key === undefined ? [] : [key])].map(String).join('.');
+        return `${file}: ${path === '' ? '' : `${path}: `}${issue.message}`;
+      });
+    }));
+  }
+  const info = parsed.data;
+  const problems: string[] = [];
+  const modules = Object.keys(info.modules);
+  const known = `one of ${modules.join(', ')}`;
+  for (const [name, module] of Object.entries(info.modules)) {
+    for (const prerequisite of module.prerequisites) {
+      if (!(prerequisite in info.modules)) problems.push(`${file}: modules.${name}.prerequisites: "${prerequisite}" is not a module (expected ${known})`);
+    }
+  }
+  const graph = new Map(Object.entries(info.modules).map(([name, module]) => [name, module.prerequisites.filter((other) => other in info.modules)]));
+  for (const cycle of cycles(graph)) {
+    problems.push(`${file}: modules.${cycle[0] ?? ''}.prerequisites: a cycle ${cycle.join(' → ')} (expected prerequisites that end)`);
+  }
+  for (const [runType, members] of Object.entries(info.run_types)) {
+    for (const member of members) {
+      if (!(member in info.modules)) problems.push(`${file}: run_types.${runType}: "${member}" is not a module (expected ${known})`);
+    }
+  }
+  const named = /^processing_information_(.+)\.json$/.exec(basename(file))?.[1];
+  const id = processingInfoId(info.rat_version);
+  if (named !== undefined && `processing_information_${named}` !== id) {
+    problems.push(`${file}: rat_version: "${info.rat_version}" does not match the file name (expected ${named.replaceAll('_', '.')})`);
+  }
+  if (problems.length > 0) throw new InputError(problems);
+  return { _id: id, type: 'processing_information', rat_version: info.rat_version, modules: info.modules, run_types: info.run_types };
+}
