@@ -39,12 +39,13 @@ describe('a malformed config file', () => {
     expect(problems.every((line) => line.startsWith('FILE: ['))).toBe(true);
   });
 
-  it('never shows a password written into the URL', () => {
-    const problems = configProblems('[couchdb]\nurl = http://admin:hunter2@couch.example.org:5984\n');
-    expect(problems.join('\n')).not.toContain('hunter2');
-    expect(problems).toEqual([
-      'FILE: [couchdb] url: "http://admin:***@couch.example.org:5984" has a user or password in it (put them in user and password_file or password_env) (expected http(s)://host:port)',
-    ]);
+  it.each(['hunter2', 'hun/ter2', 'p@ss@word', 'secret word', 'a:b'])('never shows a password written into the URL (%s)', (password) => {
+    const problems = configProblems(`[couchdb]\nurl = http://admin:${password}@couch.example.org:5984\n`);
+    expect(problems.join('\n')).not.toContain(password);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^FILE: \[couchdb\] url: "http:\/\/\*\*\*@couch\.example\.org:5984" (has a user or password in it|is not a URL)/);
+    const fromEnv = configProblems('', { GASP_COUCHDB_URL: `https://admin:${password}@couch.example.org` });
+    expect(fromEnv.join('\n')).not.toContain(password);
   });
 
   it('names the environment variable when the bad value came from one', () => {
@@ -66,6 +67,18 @@ describe('a valid config file', () => {
     expect(config.couchdb.timeoutMs).toBe(2500);
     expect(config.client.queue).toBe('newfirst');
     expect(config.client.siteFile).toBe(join(dir, '..', 'sites', 'local.ini'));
+  });
+
+  it('reads a password_file under ~/ from the home folder', () => {
+    const home = folderWith({ 'pw': 'from-home\n' });
+    const dir = folderWith({ 'gasp.cfg': '[couchdb]\nuser = u\npassword_file = ~/pw\n' });
+    const previous = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      expect(loadConfig(join(dir, 'gasp.cfg'), { env: {} }).couchdb.password?.reveal()).toBe('from-home');
+    } finally {
+      process.env.HOME = previous;
+    }
   });
 
   it('reads the password from password_file, and warns about a literal password', () => {

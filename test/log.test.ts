@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { scrubCredentials } from '../src/scrub.js';
 import { Secret } from '../src/secret.js';
 import { captureLog } from './support/log.js';
 
@@ -18,5 +19,14 @@ describe('logs', () => {
     expect(`${secret}`).toBe('***');
     expect(JSON.stringify({ secret })).toBe('{"secret":"***"}');
     expect(secret.reveal()).toBe('hunter2');
+  });
+});
+
+describe('scrubbing credentials from text', () => {
+  it.each([
+    ['GET http://admin:hunter2@couch:5984/db failed', 'GET http://***@couch:5984/db failed'],
+    ['see https://u:p@ss/w@rd@host/x and http://plain/y', 'see https://***@host/x and http://plain/y'],
+  ])('%s', (text, scrubbed) => {
+    expect(scrubCredentials(text)).toBe(scrubbed);
   });
 });

@@ -18,6 +18,15 @@ describe('a malformed site file', () => {
     ['backend = local\nstorage = file:///x\nmodes = production, mc\n[rat]\n7.0.8 = CVMFS\n', 'FILE: modes: "production, mc" has "mc", which is not allowed (expected a comma list of production, processing)'],
     ['backend = local\nstorage = /data\n[rat]\n7.0.8 = CVMFS\n', 'FILE: storage: "/data" is neither a file:// URL nor a command with {src} and {dest} (expected a file:// URL or a copy command with {src} and {dest})'],
     ['backend = local\nstorage = file:///x\n', 'FILE: [rat]: is missing (expected a [rat] section listing the RAT versions this site has)'],
+    ['backend = local\nstorage = file:///x\nrat = 7.0.8\n', 'FILE: [rat]: is a value, not a section (expected a [rat] section listing the RAT versions this site has)'],
+    [
+      'backend = local\nstorage = file://data/out\n[rat]\n7.0.8 = CVMFS\n',
+      'FILE: storage: "file://data/out" has a host name where the folder should start; file:///folder takes three slashes (expected a file:// URL or a copy command with {src} and {dest})',
+    ],
+    [
+      'backend = local\nstorage = gfal-copy "{src}" {dest}\n[rat]\n7.0.8 = CVMFS\n',
+      'FILE: storage: "gfal-copy \\"{src}\\" {dest}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected a file:// URL or a copy command with {src} and {dest})',
+    ],
     ['backend = local\nstorage = file:///x\n[rat]\ncvmfs = /cvmfs/x\n', 'FILE: [rat]: lists no RAT version (expected at least one line such as 7.0.8 = CVMFS)'],
     ['backend = local\nstorage = file:///x\n[rat]\n7.0.8 = env.sh\n', 'FILE: [rat] 7.0.8: "env.sh" is neither CVMFS nor an absolute path (expected CVMFS or the absolute path of an env script)'],
     ['backend = local\nstorage = file:///x\n[rat]\nlatest = CVMFS\n', 'FILE: [rat] latest: unknown key (expected setup, cvmfs, a RAT version such as 7.0.8 = CVMFS or = /path/to/env.sh, or setup.<version>)'],
@@ -30,6 +39,10 @@ describe('a malformed site file', () => {
     [`${GOOD}[pbs]\nqueue = long\n`, 'FILE: [pbs]: unknown (expected one of: name, backend, max_jobs, modes, storage, [rat], [local], [slurm], [condor], [dirac])'],
   ])('%j is reported as one line naming file, section and key', (text, expected) => {
     expect(siteProblems(text)).toEqual([expected]);
+  });
+
+  it('reports the other problems of a file that also lacks [rat]', () => {
+    expect(siteProblems('backend = pbs\nstorage = /x\nmax_jobs = -1\n')).toHaveLength(4);
   });
 
   it('lists every problem of every file in a folder, and duplicate site names', () => {

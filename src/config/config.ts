@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { EVENT_MODES, type EventMode } from '../model/event-mode.js';
@@ -15,6 +16,7 @@ import {
   optional,
   positiveNumber,
   section,
+  sectionsOf,
   show,
   text,
   withDefault,
@@ -225,7 +227,7 @@ function resolveCredentials(
   const passwordEnv = read('password_env');
   const literal = read('password');
   if (passwordFile !== undefined) {
-    const path = resolve(dirname(file), passwordFile);
+    const path = passwordFile.startsWith('~/') ? join(homedir(), passwordFile.slice(2)) : resolve(dirname(file), passwordFile);
     passwordSource = `password_file ${path}`;
     try {
       password = new Secret(readFileSync(path, 'utf8').trim());
@@ -270,7 +272,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const where = overridden.length > 0 ? `${label} (with ${overridden.join(', ')})` : label;
   const parsed = configSchema.safeParse(values);
   const credentials = resolveCredentials(values.couchdb, where, file, env, overridden);
-  const problems = [...(parsed.success ? [] : describeIssues(where, values, parsed.error.issues)), ...credentials.problems];
+  const problems = [...(parsed.success ? [] : describeIssues(where, values, parsed.error.issues, sectionsOf(configSchema))), ...credentials.problems];
   if (!parsed.success || problems.length > 0) throw new InputError(problems);
   const { couchdb, client, logging, production } = parsed.data;
 

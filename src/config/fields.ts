@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { scrubCredentials } from '../scrub.js';
+import { scrubValue } from '../scrub.js';
 
 /**
  * Field types for ini files. Each knows what it expects, so every problem reads
@@ -13,7 +13,7 @@ export type FieldParser<T> = (text: string) => T;
 
 /** A value as it appears in a message: quoted, with any URL password scrubbed. */
 export function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(scrubCredentials(value)) : String(value);
+  return typeof value === 'string' ? JSON.stringify(scrubValue(value)) : String(value);
 }
 
 function parseField<T>(expected: string, parse: FieldParser<T>, raw: unknown, ctx: z.RefinementCtx): T | typeof z.NEVER {
@@ -92,16 +92,26 @@ export function asSection<T extends z.ZodType>(schema: T): T {
   return schema;
 }
 
+const fileSections = new WeakMap<z.ZodType, ReadonlySet<string>>();
+
+/** The keys of a file schema that are sections, so messages can say `[rat]` even when it is absent. */
+export function sectionsOf(schema: z.ZodType): ReadonlySet<string> {
+  return fileSections.get(schema) ?? new Set();
+}
+
 /** The whole file: its sections and any keys outside a section. */
 export function iniFile<S extends z.ZodRawShape>(shape: S) {
   const keys = Object.keys(shape);
-  const known = keys.map((key) => (sections.has(shape[key] as z.ZodType) ? `[${key}]` : key)).join(', ');
-  return z.preprocess(
+  const sectionKeys = new Set(keys.filter((key) => sections.has(shape[key] as z.ZodType)));
+  const known = keys.map((key) => (sectionKeys.has(key) ? `[${key}]` : key)).join(', ');
+  const schema = z.preprocess(
     withEveryKey(keys),
     z.strictObject(shape, {
       error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown (expected one of: ${known})` : undefined),
     }),
   );
+  fileSections.set(schema, sectionKeys);
+  return schema;
 }
 
 // ---- parsers -------------------------------------------------------------------------------

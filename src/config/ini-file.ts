@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import ini from 'ini';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { sectionsOf } from './fields.js';
 
 export type IniValues = Record<string, unknown>;
 
@@ -24,7 +25,7 @@ const isSection = (value: unknown): value is IniValues => typeof value === 'obje
  * Where a problem is: `[section] key`, `key` for a key outside any section, and
  * `[section.sub] key` for a key of a nested section such as [production.modes].
  */
-export function place(values: IniValues, path: readonly PropertyKey[]): string {
+export function place(values: IniValues, path: readonly PropertyKey[], sectionNames: ReadonlySet<string> = new Set()): string {
   const names = path.map(String);
   let value: unknown = values;
   let depth = 0;
@@ -36,7 +37,7 @@ export function place(values: IniValues, path: readonly PropertyKey[]): string {
   if (depth === 0 && names.length >= 2) depth = 1;
   const section = names.slice(0, depth).join('.');
   const key = names.slice(depth).join('.');
-  if (section === '') return isSection(values[key]) ? `[${key}]` : key;
+  if (section === '') return isSection(values[key]) || sectionNames.has(key) ? `[${key}]` : key;
   return key === '' ? `[${section}]` : `[${section}] ${key}`;
 }
 
@@ -47,16 +48,21 @@ export function place(values: IniValues, path: readonly PropertyKey[]): string {
 export function validateIni<S extends z.ZodType>(file: string, values: IniValues, schema: S): z.output<S> {
   const result = schema.safeParse(values);
   if (result.success) return result.data;
-  throw new InputError(describeIssues(file, values, result.error.issues));
+  throw new InputError(describeIssues(file, values, result.error.issues, sectionsOf(schema)));
 }
 
-export function describeIssues(file: string, values: IniValues, issues: readonly z.core.$ZodIssue[]): string[] {
+export function describeIssues(
+  file: string,
+  values: IniValues,
+  issues: readonly z.core.$ZodIssue[],
+  sectionNames: ReadonlySet<string> = new Set(),
+): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
     for (const key of keys) {
       const path = key === undefined ? issue.path : [...issue.path, key];
-      const where = place(values, path);
+      const where = place(values, path, sectionNames);
       lines.push(where === '' ? `${file}: ${issue.message}` : `${file}: ${where}: ${issue.message}`);
     }
   }

@@ -30,11 +30,15 @@ export type BackendKind = (typeof BACKENDS)[number];
 export type Storage = { kind: 'file'; root: string } | { kind: 'copy'; command: string[] };
 
 const storage = (value: string): Storage => {
-  if (value.startsWith('file://')) {
-    const root = new URL(value).pathname;
+  if (value.startsWith('file:')) {
+    const url = new URL(value);
+    // file://data/out would make "data" the host and write to /out
+    if (url.hostname !== '' && url.hostname !== 'localhost') throw new Invalid('has a host name where the folder should start; file:///folder takes three slashes');
+    const root = decodeURIComponent(url.pathname);
     if (root === '/' || root === '') throw new Invalid('names no folder');
     return { kind: 'file', root };
   }
+  if (/["'\\]/.test(value)) throw new Invalid('has quotes or backslashes, but it is split on spaces and never run by a shell');
   const command = value.split(/\s+/).filter((word) => word !== '');
   if (!value.includes('{src}') || !value.includes('{dest}')) throw new Invalid('is neither a file:// URL nor a command with {src} and {dest}');
   return { kind: 'copy', command };
@@ -54,7 +58,12 @@ const RAT_KEYS_EXPECTED = 'setup, cvmfs, a RAT version such as 7.0.8 = CVMFS or 
 
 /** [rat]: `setup` and `cvmfs`, then one key per RAT version, and `setup.<version>` to override one. */
 const ratSection = asSection(z.unknown().transform((raw, ctx): RatScheme => {
-  const entries = typeof raw === 'object' && raw !== null ? Object.entries(raw) : [];
+  if (typeof raw !== 'object' || raw === null) {
+    const message = raw === undefined ? 'is missing' : `is a value, not a section`;
+    ctx.addIssue({ code: 'custom', message: `${message} (expected a [rat] section listing the RAT versions this site has)` });
+    return z.NEVER;
+  }
+  const entries = Object.entries(raw);
   const problem = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
   const values = new Map(entries.map(([key, value]) => [key, typeof value === 'string' ? value.trim() : value]));
   const read = (key: string, parse: (value: string) => string, expected: string): string | undefined => {
@@ -163,9 +172,6 @@ export interface Site {
 /** Reads and validates a site file; throws InputError listing every problem. */
 export function loadSite(file: string): Site {
   const values = readIni(file);
-  if (values.rat === undefined) {
-    throw new InputError([`${file}: [rat]: is missing (expected a [rat] section listing the RAT versions this site has)`]);
-  }
   const fields = validateIni(file, values, siteSchema);
   return {
     file,
