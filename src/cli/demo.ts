@@ -9,7 +9,8 @@ import { loadProcessingInfo } from '../production/processing-info.js';
 import { makeProductionInfo } from '../production/production-info.js';
 import { loggerFor, print, type GlobalOptions } from './context.js';
 import { printStoreResult } from './make-production.js';
-import { startPreparedServer, untilSignalled } from './serve.js';
+import { StartAborted } from '../server/embedded.js';
+import { startPreparedServer, stopOnSignal } from './serve.js';
 
 interface DemoOptions extends GlobalOptions {
   dir: string;
@@ -27,12 +28,18 @@ export function registerDemo(program: Command): void {
       const options = command.optsWithGlobals<DemoOptions>();
       const log = loggerFor(options);
       print(`1. starting the embedded database in ${options.dir}`);
-      const server = await startPreparedServer(options.dir, 0, log);
+      const stop = stopOnSignal();
+      const server = await startPreparedServer(options.dir, 0, log, stop);
+      // Ctrl-C between steps stops the chain and the database
+      const checkpoint = () => {
+        if (stop.signal.aborted) throw new StartAborted('stopped by a signal');
+      };
       try {
-        const couch = new Couch({ url: server.url, log });
+        const couch = new Couch({ url: server.url, log, signal: stop.signal });
         const production = couch.use('data-production');
         const processing = couch.use('data-processing');
 
+        checkpoint();
         print(`2. production information for the fixture release ${FIXTURE_RELEASE}`);
         const made = makeProductionInfo({
           ratDir: FIXTURE_RELEASE,
@@ -47,6 +54,7 @@ export function registerDemo(program: Command): void {
         const processingInfo = loadProcessingInfo(join(FIXTURE_RELEASE, 'processing_information_7_0_8.json'));
         printStoreResult(processing.name, processingInfo, await storeInfoDoc(processing, processingInfo), false);
 
+        checkpoint();
         print('3. summary');
         for (const db of [production, processing]) {
           const counts = await db.view<[string], number>('passes', 'by_status', { group_level: 1 });
@@ -56,7 +64,7 @@ export function registerDemo(program: Command): void {
         print(`the database is at ${server.url.origin}`);
         if (options.keep === true) {
           print('Ctrl-C stops it');
-          await untilSignalled();
+          await stop.signalled;
         }
       } finally {
         await server.stop();

@@ -5,7 +5,7 @@ import { describePushes, setUpDatabases, STANDARD_DATABASES } from '../db/setup.
 import { InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BUNDLED_VIEWS } from '../paths.js';
-import { EmbeddedServer } from '../server/embedded.js';
+import { EmbeddedServer, StartAborted } from '../server/embedded.js';
 import { loggerFor, print, type GlobalOptions } from './context.js';
 
 interface ServeOptions extends GlobalOptions {
@@ -19,12 +19,17 @@ export function parsePort(text: string): number {
   return port;
 }
 
-/** Starts the embedded server, creates both databases and pushes the views into them. */
-export async function startPreparedServer(dir: string, port: number, log: Logger): Promise<EmbeddedServer> {
+/**
+ * Starts the embedded server, creates both databases and pushes the views into them. A signal
+ * during start-up (see `stopOnSignal`) stops what has started and throws StartAborted.
+ */
+export async function startPreparedServer(dir: string, port: number, log: Logger, stop: SignalStop): Promise<EmbeddedServer> {
   const designDocs = loadDesignDocs(BUNDLED_VIEWS);
-  const server = await EmbeddedServer.start({ dir, port, log });
+  const server = await EmbeddedServer.start({ dir, port, log, signal: stop.signal });
+  stop.onForce(() => server.killNow());
   try {
-    const setups = await setUpDatabases(new Couch({ url: server.url, log }), STANDARD_DATABASES, designDocs);
+    const setups = await setUpDatabases(new Couch({ url: server.url, log, signal: stop.signal }), STANDARD_DATABASES, designDocs);
+    if (stop.signal.aborted) throw new StartAborted('stopped before the embedded database was ready');
     for (const setup of setups) {
       print(`${setup.database}: ${setup.created ? 'created' : 'found'}; design documents ${describePushes(setup.designDocs)}`);
     }
@@ -35,18 +40,38 @@ export async function startPreparedServer(dir: string, port: number, log: Logger
   return server;
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second SIGINT exits at once. */
-export function untilSignalled(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
+export interface SignalStop {
+  /** Aborted on the first SIGINT or SIGTERM. */
+  signal: AbortSignal;
+  /** Resolves with the first signal. */
+  signalled: Promise<NodeJS.Signals>;
+  /** What a second SIGINT does before exiting at once. */
+  onForce(kill: () => void): void;
+}
+
+/**
+ * Signal handling for a command that runs until stopped, installed before anything starts so a
+ * signal during start-up still stops cleanly. The first SIGINT or SIGTERM asks for a graceful stop;
+ * a second SIGINT kills what runs and exits at once.
+ */
+export function stopOnSignal(): SignalStop {
+  const controller = new AbortController();
+  let force = () => {};
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
-      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGINT', () => {
+        force();
+        process.exit(130);
+      });
+      controller.abort();
       resolve(signal);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  return { signal: controller.signal, signalled, onForce: (kill) => (force = kill) };
 }
 
 export function registerServe(program: Command): void {
@@ -60,9 +85,17 @@ export function registerServe(program: Command): void {
       const options = command.optsWithGlobals<ServeOptions>();
       const port = parsePort(options.port);
       const log = loggerFor(options);
-      const server = await startPreparedServer(options.dir, port, log);
+      const stop = stopOnSignal();
+      let server: EmbeddedServer;
+      try {
+        server = await startPreparedServer(options.dir, port, log, stop);
+      } catch (error) {
+        if (!(error instanceof StartAborted)) throw error;
+        print('stopped before it was ready');
+        return;
+      }
       print(`serving ${server.url.origin} (data in ${server.dir}); Ctrl-C stops`);
-      const signal = await untilSignalled();
+      const signal = await stop.signalled;
       log.info({ signal }, 'stopping the embedded database');
       await server.stop();
       print('stopped');
