@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildIndex, loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
+import { UnreachableError } from '../src/db/errors.js';
 import { InputError } from '../src/errors.js';
 import type { DataDoc, JobDoc, Pass, ProductionInfoDoc } from '../src/model/documents.js';
 import { jobId, productionInfoId } from '../src/model/documents.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { runGasp } from './support/cli.js';
-import { uniqueName, useTestDatabase } from './support/couch.js';
+import { testCouch, uniqueName, useTestDatabase } from './support/couch.js';
 
 const test = useTestDatabase('views');
 
@@ -43,6 +44,17 @@ describe('gasp views push', () => {
     await pushDesignDocs(test.db, loadDesignDocs(BUNDLED_VIEWS));
   });
 
+  it('pushes to the databases of both config files by default', async () => {
+    const env = { GASP_COUCHDB_URL: inject('couchUrl') };
+    const result = await runGasp(['views', 'push', '--create'], { env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('data-production _design/passes: created');
+    expect(result.stdout).toContain('data-processing _design/passes: created');
+    const onlyProcessing = await runGasp(['views', 'push', '--mode', 'processing'], { env });
+    expect(onlyProcessing.stdout).not.toContain('data-production');
+    await Promise.all(['data-production', 'data-processing'].map((name) => testCouch().use(name).destroy()));
+  });
+
   it('refuses a view that does not compile, naming the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gasp-views-'));
     cpSync(BUNDLED_VIEWS, dir, { recursive: true });
@@ -73,7 +85,13 @@ describe('gasp views push', () => {
     const second = await runGasp(args, { env });
     expect(second.code).toBe(0);
     expect(second.stdout.trim().split('\n')).toEqual(['data', 'info', 'jobs', 'passes'].map((ddoc) => `${name} _design/${ddoc}: unchanged`));
-    await runGasp(['views', 'push', '--db', name, '--wait'], { env });
+    const map = join(mkdtempSync(join(tmpdir(), 'gasp-views-')), 'views');
+    cpSync(BUNDLED_VIEWS, map, { recursive: true });
+    writeFileSync(join(map, 'jobs', 'views', 'by_label', 'map.js'), readFileSync(join(map, 'jobs', 'views', 'by_label', 'map.js'), 'utf8').replace('pass.status);', 'pass.status );'));
+    const waited = await runGasp(['views', 'push', '--db', name, '--dir', map, '--wait'], { env });
+    expect(waited.code).toBe(0);
+    expect(waited.stdout).toMatch(new RegExp(`${name} _design/jobs: updated; building its 1 view now\\n  indexing ${name} jobs/by_label: done in \\d+\\.\\d s`));
+    await testCouch().use(name).destroy();
     const missing = await runGasp(['views', 'push', '--db', uniqueName('absent')], { env });
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim()).toMatch(/^database "t-absent-\w+" does not exist on http:\/\/127\.0\.0\.1:\d+ \(create it, or pass --create\)$/);
@@ -160,9 +178,9 @@ describe('views on seeded documents', () => {
     expect(info.rows.map((row) => row.id)).toEqual(['production_information_7_0_8']);
   });
 
-  it('builds an index on request, so --wait returns with the view ready', async () => {
-    await expect(buildIndex(test.db, 'passes', 'ready')).resolves.toBeUndefined();
-    const stale = await test.db.view('passes', 'ready', { update: 'false', startkey: ['priority'], endkey: ['priority', {}] });
-    expect(stale.rows).toHaveLength(3);
+  it('builds an index without the request timeout, however long it takes', async () => {
+    const impatient = testCouch({ timeoutMs: 1, retry: { attempts: 1, baseMs: 1, maxMs: 1 } }).use(test.db.name);
+    await expect(impatient.view('passes', 'by_status', { reduce: false })).rejects.toBeInstanceOf(UnreachableError);
+    await expect(buildIndex(impatient, 'passes', 'ready')).resolves.toBeUndefined();
   });
 });

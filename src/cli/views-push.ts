@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
-import { buildIndex, loadDesignDocs, pushDesignDocs, type PushResult } from '../db/design-docs.js';
-import { STANDARD_DATABASES } from '../db/setup.js';
+import type { Database } from '../db/database.js';
+import { buildIndex, indexProgress, loadDesignDocs, pushDesignDocs, type PushResult } from '../db/design-docs.js';
 import { UnavailableError } from '../errors.js';
 import { BUNDLED_VIEWS } from '../paths.js';
-import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
+import { MODES } from '../config/config.js';
+import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
 interface ViewsPushOptions extends ConfigOptions {
   db?: string[];
@@ -20,42 +21,79 @@ function describe(result: PushResult, waiting: boolean): string {
   return `${result.outcome}; ${rebuild}`;
 }
 
+/**
+ * Builds one view's index, reporting progress: a line rewritten in place on a terminal, else a
+ * line every 10 s. The percentage comes from CouchDB's _active_tasks; PouchDB Server gives only time.
+ */
+async function buildIndexWithProgress(db: Database, ddoc: string, view: string): Promise<void> {
+  const started = Date.now();
+  const seconds = () => ((Date.now() - started) / 1000).toFixed(0);
+  const tty = process.stdout.isTTY === true;
+  const label = `  indexing ${db.name} ${ddoc}/${view}`;
+  if (tty) process.stdout.write(`${label} …`);
+  let lastLine = Date.now();
+  const timer = setInterval(() => {
+    void indexProgress(db, ddoc).then((percent) => {
+      const progress = `${percent === undefined ? '' : `${percent}%, `}${seconds()} s`;
+      if (tty) process.stdout.write(`\r${label} … ${progress}   `);
+      else if (Date.now() - lastLine >= 10_000) {
+        lastLine = Date.now();
+        print(`${label}: ${progress}`);
+      }
+    });
+  }, 2_000);
+  try {
+    await buildIndex(db, ddoc, view);
+  } finally {
+    clearInterval(timer);
+  }
+  const done = `done in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+  print(tty ? `\r${label}: ${done}   ` : `${label}: ${done}`);
+}
+
+/** Which databases to push to, on which servers: `--db` names, else each config's database. */
+function targets(options: ViewsPushOptions): Database[] {
+  const explicitConfig = options.config !== undefined || process.env.GASP_CONFIG !== undefined;
+  const modes = options.mode !== undefined || explicitConfig ? [options.mode] : MODES;
+  const found: Database[] = [];
+  for (const mode of modes) {
+    const { config, log } = loadCommandConfig({ ...options, ...(mode !== undefined && { mode }) });
+    const couch = couchFromConfig(config.couchdb, { log });
+    for (const name of options.db ?? [config.couchdb.database]) {
+      if (!found.some((db) => db.name === name && db.couch.url === couch.url)) found.push(couch.use(name));
+    }
+  }
+  return found;
+}
+
 export function registerViewsPush(program: Command): void {
   const views = program.command('views').description('design documents (the views every client queries)');
   views
     .command('push')
     .description('write the design documents from views/ into the databases, only those that changed')
     .addOption(configOption())
-    .option('--db <name...>', `databases to push to (default: ${STANDARD_DATABASES.join(' and ')})`)
+    .addOption(modeOption())
+    .option('--db <name...>', 'databases to push to (default: the [couchdb] database of -c, else of config/production.cfg and config/processing.cfg)')
     .option('--dir <folder>', 'design documents folder (default: the views/ bundled with gasp)')
-    .option('--wait', 'query every changed view so its index is built before returning')
+    .option('--wait', 'query every changed view so its index is built before returning, with progress')
     .option('--create', 'create a database that does not exist yet')
-    .addHelpText('after', '\nExamples:\n  gasp views push -c config/production.cfg\n  gasp views push --db data-processing --wait')
+    .addHelpText('after', '\nExamples:\n  gasp views push                       # data-production and data-processing\n  gasp views push -c config/processing.cfg --wait')
     .action(async (_options: ViewsPushOptions, command: Command) => {
       const options = command.optsWithGlobals<ViewsPushOptions>();
-      const { config, log } = loadCommandConfig(options);
       const docs = loadDesignDocs(options.dir ?? BUNDLED_VIEWS);
-      const couch = couchFromConfig(config.couchdb, { log });
-      for (const name of options.db ?? STANDARD_DATABASES) {
-        const db = couch.use(name);
+      for (const db of targets(options)) {
         if (!(await db.exists())) {
           if (options.create !== true) {
-            throw new UnavailableError(`database "${name}" does not exist on ${couch.url} (create it, or pass --create)`);
+            throw new UnavailableError(`database "${db.name}" does not exist on ${db.couch.url} (create it, or pass --create)`);
           }
           await db.create();
-          print(`${name}: created the database`);
+          print(`${db.name}: created the database`);
         }
-        const results = await pushDesignDocs(db, docs);
-        for (const result of results) {
-          print(`${name} ${result.id}: ${describe(result, options.wait === true)}`);
+        for (const result of await pushDesignDocs(db, docs)) {
+          print(`${db.name} ${result.id}: ${describe(result, options.wait === true)}`);
           if (options.wait !== true || result.outcome === 'unchanged') continue;
           const ddoc = result.id.replace(/^_design\//, '');
-          for (const view of result.views) {
-            const started = Date.now();
-            process.stdout.write(`  indexing ${ddoc}/${view} … `);
-            await buildIndex(db, ddoc, view);
-            print(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-          }
+          for (const view of result.views) await buildIndexWithProgress(db, ddoc, view);
         }
       }
     });

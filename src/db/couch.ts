@@ -30,9 +30,11 @@ export interface CouchRequest {
   path?: string;
   qs?: Record<string, unknown>;
   body?: unknown;
+  /** This request's timeout; 0 waits as long as the server takes (building a large view index). */
+  timeoutMs?: number;
 }
 
-type NanoRequest = (options: CouchRequest & { method: string; signal: AbortSignal }) => Promise<unknown>;
+type NanoRequest = (options: Omit<CouchRequest, 'timeoutMs'> & { method: string; signal: AbortSignal }) => Promise<unknown>;
 
 /**
  * A CouchDB server: the one place requests are made. Every request gets a timeout, its errors
@@ -77,7 +79,9 @@ export class Couch {
     for (let attempt = 1; ; attempt++) {
       let error: DbError;
       try {
-        const answer = (await this.#request({ ...request, method, signal: AbortSignal.timeout(this.#timeoutMs) })) as T;
+        const { timeoutMs = this.#timeoutMs, ...rest } = request;
+        const signal = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : new AbortController().signal;
+        const answer = (await this.#request({ ...rest, method, signal })) as T;
         this.#reachable(attempt);
         return answer;
       } catch (thrown) {

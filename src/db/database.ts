@@ -31,6 +31,11 @@ export interface ViewParams {
   update?: 'true' | 'false' | 'lazy';
 }
 
+/** How a query waits: the request timeout, or 0 for as long as an index build takes. */
+export interface QueryOptions {
+  timeoutMs?: number;
+}
+
 export interface ViewRow<K, V, D> {
   id?: string;
   key: K;
@@ -125,12 +130,17 @@ export class Database {
   }
 
   /** Queries a view; `keys` goes in a POST body, so any number of keys fits. */
-  async view<K = unknown, V = unknown, D = unknown>(designDoc: string, view: string, params: ViewParams = {}): Promise<ViewResult<K, V, D>> {
+  async view<K = unknown, V = unknown, D = unknown>(
+    designDoc: string,
+    view: string,
+    params: ViewParams = {},
+    options: QueryOptions = {},
+  ): Promise<ViewResult<K, V, D>> {
     const { keys, ...qs } = params;
     const path = `_design/${designDoc}/_view/${view}`;
     try {
-      if (keys !== undefined) return await this.couch.request({ method: 'POST', db: this.name, path, qs, body: { keys } });
-      return await this.couch.request({ db: this.name, path, qs });
+      if (keys !== undefined) return await this.couch.request({ method: 'POST', db: this.name, path, qs, body: { keys }, ...options });
+      return await this.couch.request({ db: this.name, path, qs, ...options });
     } catch (error) {
       if (!(error instanceof NotFoundError) || error.reason === 'no_db_file' || error.reason === 'Database does not exist.') throw error;
       const details = { statusCode: 404, request: error.request, ...(error.reason !== undefined && { reason: error.reason }) };

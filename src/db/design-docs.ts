@@ -115,7 +115,38 @@ async function pushOne(db: Database, doc: DesignDoc, triesLeft = 3): Promise<Pus
   return { ...result, outcome: stored === undefined ? 'created' : 'updated' };
 }
 
-/** Queries a view so CouchDB builds its index now rather than on the first real query. */
+/** Queries a view so CouchDB builds its index now rather than on the first real query; waits as long as that takes. */
 export async function buildIndex(db: Database, designDoc: string, view: string): Promise<void> {
-  await db.view(designDoc, view, { limit: 0, reduce: false });
+  await db.view(designDoc, view, { limit: 0, reduce: false }, { timeoutMs: 0 });
+}
+
+interface ActiveTask {
+  type?: string;
+  database?: string;
+  design_document?: string;
+  changes_done?: number;
+  total_changes?: number;
+}
+
+/**
+ * How far CouchDB is with indexing a design document, 0–100, from `_active_tasks` (summed over
+ * the database's shards); undefined when the server does not say (PouchDB Server, or no task).
+ */
+export async function indexProgress(db: Database, designDoc: string): Promise<number | undefined> {
+  let tasks: ActiveTask[];
+  try {
+    tasks = await db.couch.request<ActiveTask[]>({ path: '_active_tasks', timeoutMs: 5_000 });
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(tasks)) return undefined;
+  // CouchDB 3 names a shard "shards/<range>/<db>.<suffix>"
+  const shardOf = (database: string) => database.replace(/^shards\/[^/]+\//, '').replace(/\.\d+$/, '');
+  const ours = tasks.filter(
+    (task) => task.type === 'indexer' && task.design_document === `_design/${designDoc}` && shardOf(task.database ?? '') === db.name,
+  );
+  const total = ours.reduce((sum, task) => sum + (task.total_changes ?? 0), 0);
+  if (ours.length === 0 || total === 0) return undefined;
+  const done = ours.reduce((sum, task) => sum + (task.changes_done ?? 0), 0);
+  return Math.min(100, Math.round((100 * done) / total));
 }
