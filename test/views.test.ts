@@ -14,7 +14,7 @@ import { testCouch, uniqueName, useTestDatabase } from './support/couch.js';
 const test = useTestDatabase('views');
 
 function pass(fields: Partial<Pass> & Pick<Pass, 'status'>): Pass {
-  return { pass: 1, rat_version: '7.0.8', label: 'mc-2026', priority: 0, created: '2026-11-01T00:00:00Z', ...fields };
+  return { pass: 1, rat_version: '7.0.8', label: 'mc-2026', priority: 0, created: '2026-11-01T00:00:00Z', attempts: [], ...fields };
 }
 
 function job(module: string, run: number, passes: Pass[]): JobDoc {

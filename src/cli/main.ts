@@ -8,10 +8,12 @@ import { scrubCredentials } from '../scrub.js';
 import { registerConfigCheck } from './config-check.js';
 import { logLevelOption } from './context.js';
 import { registerDemo } from './demo.js';
+import { registerExactly } from './exactly.js';
 import { registerInfo } from './info.js';
 import { registerMakeProduction } from './make-production.js';
 import { registerServe } from './serve.js';
 import { registerSitesCheck } from './sites-check.js';
+import { registerSubmit } from './submit.js';
 import { registerViewsPush } from './views-push.js';
 
 const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerViewsPush(program);
   registerMakeProduction(program);
   registerInfo(program);
+  registerSubmit(program);
+  registerExactly(program);
   registerConfigCheck(program);
   registerSitesCheck(program);
   registerDemo(program);

@@ -1,5 +1,6 @@
 import type { EventMode } from './event-mode.js';
 import type { PassStatus } from './status.js';
+import type { TemplateValues } from './template.js';
 
 /**
  * Document shapes in both databases. Field names are snake_case because they are CouchDB's and the
@@ -9,6 +10,10 @@ import type { PassStatus } from './status.js';
 export interface Subjob {
   /** Subrun or subfile index; 0 where the module works on the whole run. */
   index: number;
+  /** For a run_number pass split by ev_per_run: this subjob's events. */
+  events?: number;
+  /** For a sub_run processing pass: the raw file it reads. */
+  file?: string;
   backend_id?: string;
   exit_code?: number;
   started?: string;
@@ -22,6 +27,20 @@ export interface Attempt {
   finished?: string;
 }
 
+/** How much a pass simulates: events (number, run_number), live time (time), or repeats of a run (run). */
+export interface PassAmount {
+  events?: number;
+  seconds?: number;
+  repeats?: number;
+}
+
+/** A prerequisite of a processing pass: a specific pass of another module on the same run. */
+export interface PassRef {
+  module: string;
+  run: number;
+  pass: number;
+}
+
 export interface Pass {
   pass: number;
   status: PassStatus;
@@ -30,10 +49,22 @@ export interface Pass {
   priority: number;
   /** ISO time the pass was requested: the serial queue order. */
   created: string;
+  event_mode?: EventMode;
+  amount?: PassAmount;
+  template?: TemplateValues;
+  macro_sha256?: string;
   ratdb_tag?: string;
+  /** The request it came from, and where in it: a resubmission finds what it already wrote. */
+  request?: string;
+  /** 1, or 2, 3 … for each --new-pass resubmission of the same request. */
+  request_generation?: number;
+  request_entry?: number;
+  request_index?: number;
+  /** Processing: the passes this one needs first. */
+  prerequisites?: PassRef[];
   /** The site that holds the pass; absent while it waits. */
   site?: string;
-  attempts?: Attempt[];
+  attempts: Attempt[];
   subjobs?: Subjob[];
 }
 

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { couchFromConfig } from '../db/couch.js';
+import { writeFileAtomic } from '../files.js';
+import { formatExactly, type ExactlyLine } from '../submit/exactly.js';
+import { InputError } from '../errors.js';
+import { LABEL } from '../submit/request.js';
+import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+
+export function registerExactly(program: Command): void {
+  program
+    .command('exactly')
+    .description('write the .exactly file of a label from the database (one line per job: module<TAB>run<TAB>pass)')
+    .requiredOption('--label <label>', 'the label whose jobs to list')
+    .option('-o, --output <file>', 'file to write, or - for standard output (default: <label>.exactly)')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .addHelpText('after', '\nExample:\n  gasp exactly --label mc-2026-bi214 -o bi214.exactly')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<ConfigOptions & { label: string; output?: string }>();
+      if (!LABEL.test(options.label)) throw new InputError([`--label: "${options.label}" is not a label (expected letters, digits, _ . + -)`]);
+      const { config, log } = loadCommandConfig(options);
+      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const rows = await db.view<[string, string, number, number]>('jobs', 'by_label', { startkey: [options.label], endkey: [options.label, {}] });
+      const lines: ExactlyLine[] = rows.rows.map((row) => ({ module: row.key[1], run: row.key[2], pass: row.key[3] }));
+      const text = formatExactly(lines);
+      const output = options.output ?? `${options.label}.exactly`;
+      if (output === '-') {
+        process.stdout.write(text);
+        return;
+      }
+      writeFileAtomic(output, text);
+      print(`${output}: ${lines.length} jobs with label ${options.label} in ${db.name}`);
+    });
+}

@@ -1,0 +1,133 @@
+import type { Command } from 'commander';
+import { couchFromConfig } from '../db/couch.js';
+import { InputError } from '../errors.js';
+import { addToExactly } from '../submit/exactly.js';
+import type { PlannedEntry, SubmitPlan } from '../submit/plan.js';
+import { submitRequestFile } from '../submit/submit.js';
+import type { SubmitResult, SubmittedJob } from '../submit/write.js';
+import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
+import { progressBar } from './progress.js';
+
+interface SubmitOptions extends ConfigOptions {
+  runlist?: string;
+  ratdbTag?: string;
+  outlist?: string;
+  priority?: string;
+  dryRun?: boolean;
+  testingNodb?: boolean;
+  json?: boolean;
+  requestId?: string;
+  newPass?: boolean;
+  productionInfo?: string;
+}
+
+function describeAmount(entry: PlannedEntry): string {
+  const events = entry.jobs.reduce((sum, job) => sum + (job.amount.events ?? 0), 0);
+  const seconds = entry.jobs.reduce((sum, job) => sum + (job.amount.seconds ?? 0), 0);
+  if (entry.eventMode === 'time') return `${seconds / 86_400} days of live time`;
+  if (entry.eventMode === 'run') return `${entry.jobs[0]?.amount.repeats ?? 1}× each run`;
+  return `${events} events`;
+}
+
+function describeRuns(jobs: readonly SubmittedJob[]): string {
+  const runs = jobs.map((job) => job.run).sort((a, b) => a - b);
+  if (runs.length === 0) return 'no runs';
+  const first = runs[0] ?? 0;
+  const last = runs.at(-1) ?? 0;
+  return runs.length === 1 ? `run ${first}` : last - first + 1 === runs.length ? `runs ${first}–${last}` : `${runs.length} runs ${first}…${last}`;
+}
+
+function printPlan(plan: SubmitPlan, result: SubmitResult): void {
+  for (const entry of plan.entries) {
+    const jobs = result.jobs.filter((job) => job.entry === entry.entry);
+    const passes = [...new Set(jobs.map((job) => job.pass))].sort((a, b) => a - b).join(', ');
+    const template = Object.entries(entry.template)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(' ');
+    print(
+      `  modules[${entry.entry}] ${entry.module}: ${entry.eventMode}, ${entry.jobs.length} jobs, ${describeAmount(entry)}, ${describeRuns(jobs)}, pass ${passes}, label ${entry.label}, priority ${entry.priority}${template === '' ? '' : `, ${template}`}`,
+    );
+  }
+  const events = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.events ?? 0), 0);
+  const seconds = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.seconds ?? 0), 0);
+  print(`  total: ${result.jobs.length} jobs, ${events} events, ${seconds / 86_400} days of live time; RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
+}
+
+/** Jobs by label, for one `.exactly` file per label (or all in -o). */
+function byLabel(jobs: readonly SubmittedJob[]): Map<string, SubmittedJob[]> {
+  const groups = new Map<string, SubmittedJob[]>();
+  for (const job of jobs) groups.set(job.label, [...(groups.get(job.label) ?? []), job]);
+  return groups;
+}
+
+export function registerSubmit(program: Command): void {
+  program
+    .command('submit')
+    .description('turn a jobs.json request into job documents (all or nothing; safe to run again) and write an .exactly file')
+    .argument('<jobs.json>', 'the request: {"rat_v", "label", "modules": [...]}')
+    .addOption(configOption())
+    .option('-L, --runlist <file>', 'run numbers (one per line) for run-by-run modules that list none')
+    .option('-t, --ratdb-tag <tag>', 'RATDB tag every pass records')
+    .option('-o, --outlist <file>', '.exactly file to add the jobs to (default: <label>.exactly, one per label)')
+    .option('--priority <n>', 'priority of every pass, whatever the request says')
+    .option('--dry-run', 'print the plan and totals; write nothing')
+    .option('--testing-nodb', 'the same as --dry-run (the old name)')
+    .option('--json', 'print the result as JSON')
+    .option('--request-id <id>', 'name the request (default: derived from its content and options)')
+    .option('--new-pass', 'submit again a request already submitted: another pass for each of its jobs')
+    .option('--production-info <file>', 'read production information from this file instead of the database')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gasp submit jobs.json --dry-run\n  gasp submit jobs.json -L runs.txt -t ratdb-2026 -o bi214.exactly',
+    )
+    .action(async (file: string, _options: SubmitOptions, command: Command) => {
+      const options = command.optsWithGlobals<SubmitOptions>();
+      let priority: number | undefined;
+      if (options.priority !== undefined) {
+        if (!/^-?\d+$/.test(options.priority)) throw new InputError([`--priority: "${options.priority}" is not a whole number (expected such as 10)`]);
+        priority = Number(options.priority);
+      }
+      const dryRun = options.dryRun === true || options.testingNodb === true;
+      const { config, log } = loadCommandConfig(options);
+      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const bar = progressBar('writing jobs');
+      let outcome;
+      try {
+        outcome = await submitRequestFile(db, file, {
+          dryRun,
+          onProgress: bar.update,
+          ...(options.runlist !== undefined && { runListFile: options.runlist }),
+          ...(options.ratdbTag !== undefined && { ratdbTag: options.ratdbTag }),
+          ...(priority !== undefined && { priority }),
+          ...(options.requestId !== undefined && { requestId: options.requestId }),
+          ...(options.newPass !== undefined && { newPass: options.newPass }),
+          ...(options.productionInfo !== undefined && { infoFile: options.productionInfo }),
+        });
+      } finally {
+        bar.stop();
+      }
+      const { plan, result } = outcome;
+      if (options.json === true) {
+        print(JSON.stringify({ dry_run: dryRun, ...result }, null, 2));
+      } else {
+        print(`${file}: request ${result.requestId}${result.generation > 1 ? ` (pass generation ${result.generation})` : ''}`);
+        printPlan(plan, result);
+      }
+      if (dryRun) {
+        if (options.json !== true) print(`dry run: would write ${result.written} jobs; nothing written`);
+        return;
+      }
+      if (options.json !== true) {
+        print(
+          result.alreadySubmitted
+            ? `already submitted: all ${result.jobs.length} jobs are in ${db.name}; nothing written (--new-pass adds another pass to each)`
+            : `submitted ${result.written} jobs to ${db.name}${result.written < result.jobs.length ? ` (${result.jobs.length - result.written} were there from an earlier run)` : ''}`,
+        );
+      }
+      const groups = options.outlist !== undefined ? new Map([[options.outlist, result.jobs]]) : new Map([...byLabel(result.jobs)].map(([label, jobs]) => [`${label}.exactly`, jobs]));
+      for (const [out, jobs] of groups) {
+        const { added, total } = addToExactly(out, jobs);
+        if (options.json !== true) print(`${out}: ${added} jobs added, ${total} in all`);
+      }
+    });
+}

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
+import { show } from './config/fields.js';
+import { InputError } from './errors.js';
+
+/** `line:column` of a character offset, both from 1. */
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return `${line}:${offset - before.lastIndexOf('\n')}`;
+}
+
+/**
+ * Reads a JSON file a person wrote. A syntax error (a missing or trailing comma) is one line with
+ * the line and column: `jobs.json:12:5: Expected ',' or '}' after property value`.
+ */
+export function readJsonFile(file: string, expected: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new InputError([`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code})`} (expected ${expected})`]);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = /at position (\d+)/.exec(message)?.[1];
+    const where = position === undefined ? file : `${file}:${lineAndColumn(text, Number(position))}`;
+    const why = message.replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
+    throw new InputError([`${where}: ${why} (expected ${expected})`]);
+  }
+}
+
+/** A zod error message that says what was expected, whether the value was missing or wrong. */
+export const expecting =
+  (what: string) =>
+  (issue: { input: unknown }): string =>
+    issue.input === undefined ? `is missing (expected ${what})` : `${show(issue.input)} is not allowed (expected ${what})`;
+
+/** `modules[3].template.radius`: a JSON path as people read it. */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text === '' ? String(part) : `${text}.${String(part)}`), '');
+}
+
+/** One line per zod issue: `file: path: message`, unknown keys one by one. */
+export function describeJsonIssues(file: string, issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): string[] {
+  return issues.flatMap((issue) => {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    return keys.map((key) => {
+      const path = jsonPath([...prefix, ...issue.path, ...(key === undefined ? [] : [key])]);
+      return `${file}: ${path === '' ? '' : `${path}: `}${issue.message}`;
+    });
+  });
+}

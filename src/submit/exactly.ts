@@ -1,0 +1,65 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { InputError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
+
+/** One job of an `.exactly` file: `module<TAB>run<TAB>pass`. */
+export interface ExactlyLine {
+  module: string;
+  run: number;
+  pass: number;
+}
+
+function compare(a: ExactlyLine, b: ExactlyLine): number {
+  return a.module < b.module ? -1 : a.module > b.module ? 1 : a.run - b.run || a.pass - b.pass;
+}
+
+/** The file's text: sorted by module, run, pass, each job once. */
+export function formatExactly(lines: readonly ExactlyLine[]): string {
+  const seen = new Set<string>();
+  const text: string[] = [];
+  for (const line of [...lines].sort(compare)) {
+    const row = `${line.module}\t${line.run}\t${line.pass}`;
+    if (seen.has(row)) continue;
+    seen.add(row);
+    text.push(row);
+  }
+  return text.length === 0 ? '' : `${text.join('\n')}\n`;
+}
+
+/** The one reader of the format; a bad line is an error naming file and line. */
+export function parseExactly(text: string, file: string): ExactlyLine[] {
+  const lines: ExactlyLine[] = [];
+  const problems: string[] = [];
+  text.split(/\r?\n/).forEach((row, index) => {
+    if (row.trim() === '' || row.startsWith('#')) return;
+    const [module, run, pass, ...rest] = row.split('\t');
+    if (module === undefined || module === '' || !/^\d+$/.test(run ?? '') || !/^\d+$/.test(pass ?? '') || rest.length > 0) {
+      problems.push(`${file}:${index + 1}: ${JSON.stringify(row)} is not a job (expected module<TAB>run<TAB>pass)`);
+      return;
+    }
+    lines.push({ module, run: Number(run), pass: Number(pass) });
+  });
+  if (problems.length > 0) throw new InputError(problems);
+  return lines;
+}
+
+export function readExactly(file: string): ExactlyLine[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new InputError([`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code})`} (expected an .exactly file)`]);
+  }
+  return parseExactly(text, file);
+}
+
+/** Adds jobs to an `.exactly` file (creating it), keeping it sorted and each job once; written whole or not at all. */
+export function addToExactly(file: string, lines: readonly ExactlyLine[]): { added: number; total: number } {
+  const existing = existsSync(file) ? readExactly(file) : [];
+  const before = new Set(existing.map((line) => `${line.module}\t${line.run}\t${line.pass}`));
+  const text = formatExactly([...existing, ...lines]);
+  writeFileAtomic(file, text);
+  const total = text === '' ? 0 : text.trimEnd().split('\n').length;
+  return { added: total - before.size, total };
+}

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import type { PassAmount, ProductionInfoDoc, Subjob } from '../model/documents.js';
+import type { EventMode } from '../model/event-mode.js';
+import { FILLED_BY_GASP, requestFields, type TemplateValues } from '../model/template.js';
+import { jsonPath } from '../json-file.js';
+import type { JobsRequest, RequestEntry } from './request.js';
+
+/** Live-time units as requests write them, in seconds. */
+const TIME_UNITS: Readonly<Record<string, number>> = Object.fromEntries(
+  (
+    [
+      [['s', 'sec', 'secs', 'second', 'seconds'], 1],
+      [['min', 'mins', 'minute', 'minutes'], 60],
+      [['h', 'hr', 'hrs', 'hour', 'hours'], 3_600],
+      [['d', 'day', 'days'], 86_400],
+    ] as const
+  ).flatMap(([names, seconds]) => names.map((name) => [name, seconds])),
+);
+
+/** The fields each request format needs; any other amount field does not belong. */
+const FORMAT_FIELDS: Readonly<Record<EventMode, ReadonlyArray<keyof RequestEntry>>> = {
+  time: ['t_run', 't_format', 'n_runs'],
+  number: ['n_ev', 'ev_per_run'],
+  run: ['n_runs', 'run_numbers'],
+  run_number: ['n_ev', 'ev_per_run', 'run_numbers'],
+};
+const AMOUNT_FIELDS: ReadonlyArray<keyof RequestEntry> = ['t_run', 't_format', 'n_runs', 'n_ev', 'ev_per_run', 'run_numbers'];
+
+export interface PlannedJob {
+  entry: number;
+  /** Which job of its entry, from 0: with `entry`, what identifies it across resubmissions. */
+  index: number;
+  /** Set for run-by-run formats; generic (time, number) jobs get the next free runs when written. */
+  run?: number;
+  amount: PassAmount;
+  subjobs?: Subjob[];
+}
+
+export interface PlannedEntry {
+  entry: number;
+  module: string;
+  label: string;
+  priority: number;
+  eventMode: EventMode;
+  template: TemplateValues;
+  macroSha256: string;
+  jobs: PlannedJob[];
+}
+
+export interface SubmitPlan {
+  ratVersion: string;
+  ratdbTag?: string;
+  entries: PlannedEntry[];
+}
+
+export interface PlanOptions {
+  /** From -L: run numbers for run-by-run entries that list none. */
+  runList?: readonly number[];
+  ratdbTag?: string;
+  /** From --priority: every pass gets it, whatever the file says. */
+  priority?: number;
+}
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+export function closest(name: string, candidates: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  const exact = candidates.find((candidate) => candidate.toLowerCase() === lower);
+  if (exact !== undefined) return exact;
+  let best: { candidate: string; score: number } | undefined;
+  for (const candidate of candidates) {
+    const score = distance(lower, candidate.toLowerCase());
+    if (best === undefined || score < best.score) best = { candidate, score };
+  }
+  return best !== undefined && best.score <= Math.max(2, Math.floor(name.length / 4)) ? best.candidate : undefined;
+}
+
+/** Which format an entry is written in, from the fields it has (and the module's mode where both would fit). */
+function formatOf(entry: RequestEntry, moduleMode: EventMode | undefined): EventMode | undefined {
+  if (entry.t_run !== undefined || entry.t_format !== undefined) return 'time';
+  if (entry.n_ev !== undefined || entry.ev_per_run !== undefined) {
+    return entry.run_numbers !== undefined || moduleMode === 'run_number' ? 'run_number' : 'number';
+  }
+  if (entry.n_runs !== undefined || entry.run_numbers !== undefined) return 'run';
+  return undefined;
+}
+
+function split(total: number, per: number): number[] {
+  const count = Math.ceil(total / per);
+  return Array.from({ length: count }, (_, index) => (index === count - 1 ? total - per * (count - 1) : per));
+}
+
+/**
+ * Checks a request against the production information and turns it into jobs. Pure: every
+ * problem, each with its path in the file, and no I/O.
+ */
+export function planRequest(request: JobsRequest, info: ProductionInfoDoc, options: PlanOptions = {}): { plan: SubmitPlan; problems: string[] } {
+  const problems: string[] = [];
+  const entries: PlannedEntry[] = [];
+  const names = Object.keys(info.modules);
+  request.entries.forEach((entry, index) => {
+    if (entry === undefined) return;
+    const at = (...path: PropertyKey[]) => `${request.file}: ${jsonPath(['modules', index, ...path])}`;
+    const before = problems.length;
+    const module = info.modules[entry.module];
+    if (module === undefined) {
+      const guess = closest(entry.module, names);
+      problems.push(
+        `${at('module')}: no module "${entry.module}" in production information ${info.rat_version}${guess === undefined ? '' : ` (did you mean "${guess}"?)`}`,
+      );
+    }
+    const label = entry.label ?? request.label;
+    if (label === undefined) problems.push(`${at('label')}: is missing (expected a label here or at the top level)`);
+
+    const format = formatOf(entry, module?.event_mode);
+    if (format === undefined) {
+      problems.push(`${at()}: has no amount (expected t_run, t_format, n_runs; or n_ev, ev_per_run; or n_runs, run_numbers)`);
+    } else {
+      const needed = FORMAT_FIELDS[format];
+      for (const field of needed) {
+        if (entry[field] === undefined && !(field === 'run_numbers' && options.runList !== undefined)) {
+          const hint = field === 'run_numbers' ? ', or -L RUNLIST' : '';
+          problems.push(`${at(field)}: is missing (expected ${needed.join(', ')} for a ${format} request${hint})`);
+        }
+      }
+      for (const field of AMOUNT_FIELDS) {
+        if (entry[field] !== undefined && !needed.includes(field)) problems.push(`${at(field)}: does not belong in a ${format} request (expected ${needed.join(', ')})`);
+      }
+      if (module !== undefined && module.event_mode !== format) {
+        problems.push(`${at()}: a ${format} request for ${entry.module}, whose event mode is ${module.event_mode} (expected ${FORMAT_FIELDS[module.event_mode].join(', ')})`);
+      }
+      if (entry.t_format !== undefined && TIME_UNITS[entry.t_format.trim().toLowerCase()] === undefined) {
+        problems.push(`${at('t_format')}: "${entry.t_format}" is not a time unit (expected day, h, min or s)`);
+      }
+    }
+    const runs = entry.run_numbers ?? options.runList;
+    if (runs !== undefined && new Set(runs).size !== runs.length) problems.push(`${at('run_numbers')}: lists a run twice (expected each run once)`);
+
+    const template = entry.template ?? {};
+    if (module !== undefined) {
+      const fields = requestFields(module.template);
+      const missing = fields.filter((field) => !(field in template));
+      if (missing.length > 0) problems.push(`${at('template')}: misses ${missing.join(', ')} (expected values for ${fields.join(', ')})`);
+      for (const key of Object.keys(template)) {
+        if ((FILLED_BY_GASP as readonly string[]).includes(key)) problems.push(`${at('template', key)}: is filled in by gasp (leave it out)`);
+        else if (!fields.includes(key)) {
+          problems.push(`${at('template', key)}: is not a template field of ${entry.module} (expected ${fields.length === 0 ? 'none' : fields.join(', ')})`);
+        }
+      }
+    }
+    if (problems.length > before || module === undefined || format === undefined || label === undefined) return;
+
+    const jobs: PlannedJob[] = [];
+    if (format === 'time') {
+      const seconds = (entry.t_run ?? 0) * (TIME_UNITS[(entry.t_format ?? '').trim().toLowerCase()] ?? 0);
+      for (let job = 0; job < (entry.n_runs ?? 0); job++) jobs.push({ entry: index, index: job, amount: { seconds } });
+    } else if (format === 'number') {
+      split(entry.n_ev ?? 0, entry.ev_per_run ?? 1).forEach((events, job) => jobs.push({ entry: index, index: job, amount: { events } }));
+    } else if (format === 'run') {
+      (runs ?? []).forEach((run, job) => jobs.push({ entry: index, index: job, run, amount: { repeats: entry.n_runs ?? 1 } }));
+    } else {
+      const parts = split(entry.n_ev ?? 0, entry.ev_per_run ?? 1);
+      (runs ?? []).forEach((run, job) =>
+        jobs.push({ entry: index, index: job, run, amount: { events: entry.n_ev ?? 0 }, subjobs: parts.map((events, part) => ({ index: part, events })) }),
+      );
+    }
+    entries.push({
+      entry: index,
+      module: entry.module,
+      label,
+      priority: options.priority ?? entry.priority ?? 0,
+      eventMode: format,
+      template,
+      macroSha256: module.sha256,
+      jobs,
+    });
+  });
+  return {
+    plan: { ratVersion: info.rat_version, ...(options.ratdbTag !== undefined && { ratdbTag: options.ratdbTag }), entries },
+    problems,
+  };
+}
+
+/** Derived from everything that shapes the jobs, so the same request gets the same id. */
+export function requestId(request: JobsRequest, options: PlanOptions): string {
+  const canonical = JSON.stringify([request.raw, options.runList ?? null, options.ratdbTag ?? null, options.priority ?? null]);
+  return `req-${createHash('sha256').update(canonical).digest('hex').slice(0, 16)}`;
+}

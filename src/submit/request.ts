@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { describeJsonIssues, expecting, readJsonFile } from '../json-file.js';
+import { InputError } from '../errors.js';
+import { RAT_VERSION } from '../sites/rat.js';
+
+/** Labels name `.exactly` files and select jobs, so they stay plain. */
+export const LABEL = /^[A-Za-z0-9][\w.+-]*$/;
+const LABEL_EXPECTED = 'a label of letters, digits, _ . + - such as mc-2026-bi214';
+
+const positiveInteger = (what: string) => z.number({ error: expecting(what) }).int({ error: expecting(what) }).positive({ error: expecting(what) });
+const positiveNumber = (what: string) => z.number({ error: expecting(what) }).positive({ error: expecting(what) });
+
+const ENTRY_KEYS = ['module', 'label', 'template', 'priority', 't_run', 't_format', 'n_runs', 'n_ev', 'ev_per_run', 'run_numbers'];
+
+/** One element of `modules`: which fields it has decides its request format (see plan.ts). */
+export const entrySchema = z.strictObject(
+  {
+    module: z.string({ error: expecting('a module name from the production information') }).min(1, { error: expecting('a module name') }),
+    label: z.string({ error: expecting(LABEL_EXPECTED) }).regex(LABEL, { error: expecting(LABEL_EXPECTED) }).optional(),
+    template: z
+      .record(z.string(), z.union([z.string(), z.number()], { error: expecting('a string or a number') }), {
+        error: expecting('an object of template field → value'),
+      })
+      .optional(),
+    priority: z.number({ error: expecting('a whole number') }).int({ error: expecting('a whole number') }).optional(),
+    t_run: positiveNumber('the live time of one run, more than 0').optional(),
+    t_format: z.string({ error: expecting('a time unit such as day, h, min or s') }).optional(),
+    n_runs: positiveInteger('a whole number of runs, more than 0').optional(),
+    n_ev: positiveInteger('a whole number of events, more than 0').optional(),
+    ev_per_run: positiveInteger('a whole number of events per run, more than 0').optional(),
+    run_numbers: z
+      .array(z.number({ error: expecting('a run number') }).int({ error: expecting('a run number') }).nonnegative({ error: expecting('a run number') }), {
+        error: expecting('a list of run numbers'),
+      })
+      .min(1, { error: expecting('at least one run number') })
+      .optional(),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key (expected ${ENTRY_KEYS.join(', ')})` : expecting('an object')(issue)) },
+);
+export type RequestEntry = z.output<typeof entrySchema>;
+
+const topSchema = z.strictObject(
+  {
+    rat_v: z.string({ error: expecting('a RAT version such as 7.0.8') }).regex(RAT_VERSION, { error: expecting('a RAT version such as 7.0.8') }),
+    label: z.string({ error: expecting(LABEL_EXPECTED) }).regex(LABEL, { error: expecting(LABEL_EXPECTED) }).optional(),
+    modules: z.array(z.unknown(), { error: expecting('a list of module requests') }).min(1, { error: expecting('at least one module request') }),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected rat_v, label, modules)' : expecting('an object')(issue)) },
+);
+
+export interface JobsRequest {
+  file: string;
+  ratVersion: string;
+  label?: string;
+  /** Entries in file order; an entry that failed validation is undefined (its problems are reported). */
+  entries: Array<RequestEntry | undefined>;
+  /** The parsed JSON, for the request id. */
+  raw: unknown;
+}
+
+/**
+ * Reads jobs.json and checks its shape: every problem, each with its path (`modules[3].n_ev`).
+ * Returns the request and the problems; entries with problems are kept out of planning.
+ */
+export function readJobsRequest(file: string): { request?: JobsRequest; problems: string[] } {
+  const raw = readJsonFile(file, 'a jobs.json request: {"rat_v", "label", "modules": [...]}');
+  const top = topSchema.safeParse(raw);
+  if (!top.success) return { problems: describeJsonIssues(file, top.error.issues) };
+  const problems: string[] = [];
+  const entries = top.data.modules.map((value, index) => {
+    const entry = entrySchema.safeParse(value);
+    if (entry.success) return entry.data;
+    problems.push(...describeJsonIssues(file, entry.error.issues, ['modules', index]));
+    return undefined;
+  });
+  return {
+    request: { file, ratVersion: top.data.rat_v, ...(top.data.label !== undefined && { label: top.data.label }), entries, raw },
+    problems,
+  };
+}
+
+/** A run list file: one run number per line; `#` comments and blank lines are ignored. */
+export function readRunList(file: string): number[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new InputError([`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code})`} (expected a run list: one run number per line)`]);
+  }
+  return parseRunList(text, file);
+}
+
+export function parseRunList(text: string, file: string): number[] {
+  const runs: number[] = [];
+  const problems: string[] = [];
+  text.split(/\r?\n/).forEach((line, index) => {
+    const content = line.replace(/#.*/, '').trim();
+    if (content === '') return;
+    if (!/^\d+$/.test(content)) problems.push(`${file}:${index + 1}: "${content}" is not a run number (expected one run number per line)`);
+    else runs.push(Number(content));
+  });
+  if (problems.length > 0) throw new InputError(problems);
+  if (runs.length === 0) throw new InputError([`${file}: has no run numbers (expected one run number per line)`]);
+  return runs;
+}

@@ -1,0 +1,73 @@
+import type { Database } from '../db/database.js';
+import { NotFoundError } from '../db/errors.js';
+import { InputError } from '../errors.js';
+import { readJsonFile } from '../json-file.js';
+import { productionInfoId, type ProductionInfoDoc } from '../model/documents.js';
+import { planRequest, requestId, type PlanOptions, type SubmitPlan } from './plan.js';
+import { readJobsRequest, readRunList } from './request.js';
+import { submitPlan, type SubmitResult } from './write.js';
+
+export interface SubmitRequestOptions {
+  /** -L: a run list file for run-by-run entries without run_numbers. */
+  runListFile?: string;
+  ratdbTag?: string;
+  priority?: number;
+  requestId?: string;
+  newPass?: boolean;
+  dryRun?: boolean;
+  /** Read production information from this file (make-production's output) instead of the database. */
+  infoFile?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+async function productionInfo(db: Database, file: string, version: string, infoFile?: string): Promise<ProductionInfoDoc | string> {
+  if (infoFile !== undefined) {
+    const doc = readJsonFile(infoFile, 'a production_information_<x>_<y>_<z>.json file') as Partial<ProductionInfoDoc>;
+    if (doc.type !== 'production_information' || typeof doc.modules !== 'object') {
+      throw new InputError([`${infoFile}: is not production information (expected the file make-production writes)`]);
+    }
+    if (doc.rat_version !== version) return `${file}: rat_v: "${version}" is not the version of ${infoFile} (${String(doc.rat_version)})`;
+    return doc as ProductionInfoDoc;
+  }
+  try {
+    return await db.get<ProductionInfoDoc>(productionInfoId(version));
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    return `${file}: rat_v: no production information for RAT ${version} in ${db.name} (expected gasp make-production --upload for that release first)`;
+  }
+}
+
+/** Problems in the order of the file's entries (a stable sort keeps each entry's own order). */
+function byEntry(problems: string[]): string[] {
+  const entryOf = (line: string) => Number(/: modules\[(\d+)\]/.exec(line)?.[1] ?? -1);
+  return [...problems].sort((a, b) => entryOf(a) - entryOf(b));
+}
+
+/**
+ * Validates a jobs.json request completely, then writes its jobs. All or nothing: any problem in the
+ * request (every one is reported) writes nothing.
+ */
+export async function submitRequestFile(
+  db: Database,
+  file: string,
+  options: SubmitRequestOptions = {},
+): Promise<{ plan: SubmitPlan; result: SubmitResult }> {
+  const { request, problems } = readJobsRequest(file);
+  const planOptions: PlanOptions = {
+    ...(options.runListFile !== undefined && { runList: readRunList(options.runListFile) }),
+    ...(options.ratdbTag !== undefined && { ratdbTag: options.ratdbTag }),
+    ...(options.priority !== undefined && { priority: options.priority }),
+  };
+  if (request === undefined) throw new InputError(problems);
+  const info = await productionInfo(db, file, request.ratVersion, options.infoFile);
+  if (typeof info === 'string') throw new InputError([...problems, info]);
+  const planned = planRequest(request, info, planOptions);
+  if (problems.length + planned.problems.length > 0) throw new InputError(byEntry([...problems, ...planned.problems]));
+  const result = await submitPlan(db, planned.plan, {
+    requestId: options.requestId ?? requestId(request, planOptions),
+    ...(options.newPass !== undefined && { newPass: options.newPass }),
+    ...(options.dryRun !== undefined && { dryRun: options.dryRun }),
+    ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
+  });
+  return { plan: planned.plan, result };
+}
