@@ -17,7 +17,8 @@ export interface SubmitRequestOptions {
   dryRun?: boolean;
   /** Read production information from this file (make-production's output) instead of the database. */
   infoFile?: string;
-  onProgress?: (done: number, total: number) => void;
+  onProgress?: (done: number, total: number) => void | Promise<void>;
+  batchSize?: number;
 }
 
 async function productionInfo(db: Database, file: string, version: string, infoFile?: string): Promise<ProductionInfoDoc | string> {
@@ -68,6 +69,7 @@ export async function submitRequestFile(
     ...(options.newPass !== undefined && { newPass: options.newPass }),
     ...(options.dryRun !== undefined && { dryRun: options.dryRun }),
     ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
+    ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
   });
   return { plan: planned.plan, result };
 }

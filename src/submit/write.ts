@@ -31,7 +31,8 @@ export interface SubmitOptions {
   dryRun?: boolean;
   batchSize?: number;
   now?: Date;
-  onProgress?: (done: number, total: number) => void;
+  /** Called after each batch; a returned promise is awaited. */
+  onProgress?: (done: number, total: number) => void | Promise<void>;
 }
 
 interface RequestRowValue {
@@ -200,7 +201,7 @@ export async function submitPlan(db: Database, plan: SubmitPlan, options: Submit
         else if (answer.error === 'conflict') conflicted.push(...target.items);
         else throw new DbError({ statusCode: 400, error: answer.error, reason: answer.reason, request: `POST ${db.couch.url}/${db.name}/_bulk_docs (${answer.id})` });
       });
-      options.onProgress?.(written, pending.length);
+      await options.onProgress?.(written, pending.length);
     }
     if (conflicted.length === 0) break;
     if (round >= MAX_CONFLICT_ROUNDS) {

@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Couch } from '../src/db/couch.js';
+import type { Database } from '../src/db/database.js';
+import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
+import { UnreachableError } from '../src/db/errors.js';
+import type { JobDoc, ProductionInfoDoc } from '../src/model/documents.js';
+import { BUNDLED_VIEWS } from '../src/paths.js';
+import { EmbeddedServer } from '../src/server/embedded.js';
+import { submitRequestFile } from '../src/submit/submit.js';
+
+/** This file runs its own server, to take it away in the middle of a submit. */
+const dir = mkdtempSync(join(tmpdir(), 'gasp-outage-db-'));
+let server: EmbeddedServer;
+let port: number;
+
+const INFO: ProductionInfoDoc = {
+  _id: 'production_information_7_0_8',
+  type: 'production_information',
+  rat_version: '7.0.8',
+  modules: { ScintSolar: { path: 'mac/production/scint/solar.mac', phase: 'scint', event_mode: 'time', outputs: ['ratds'], template: [], sha256: 'x' } },
+};
+
+function database(name: string, attempts = 2): Database {
+  return new Couch({ url: server.url, retry: { attempts, baseMs: 100, maxMs: 400 } }).use(name);
+}
+
+async function prepare(name: string): Promise<{ db: Database; file: string }> {
+  const db = database(name);
+  await db.create();
+  await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
+  await db.put(INFO);
+  const file = join(mkdtempSync(join(tmpdir(), 'gasp-outage-')), 'jobs.json');
+  writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'outage', modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 10 }] }));
+  return { db, file };
+}
+
+async function passesPerRun(db: Database): Promise<Array<[number, number]>> {
+  const all = await db.allDocs<JobDoc>({ include_docs: true, startkey: 'job:', endkey: 'job:\uffff' });
+  return all.rows.flatMap((row) => (row.doc ? [[row.doc.run, row.doc.passes.length] as [number, number]] : [])).sort((a, b) => a[0] - b[0]);
+}
+
+beforeAll(async () => {
+  server = await EmbeddedServer.start({ dir });
+  port = server.port;
+});
+afterAll(async () => {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a submit interrupted by a database outage', () => {
+  it('completes what is missing when run again, duplicating nothing', async () => {
+    const { db, file } = await prepare('interrupted');
+    let batches = 0;
+    const error = await submitRequestFile(db, file, {
+      batchSize: 3,
+      onProgress: async () => {
+        batches += 1;
+        if (batches === 1) await server.stop();
+      },
+    }).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(UnreachableError);
+
+    server = await EmbeddedServer.start({ dir, port });
+    expect(await passesPerRun(db)).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 1],
+    ]);
+    const { result } = await submitRequestFile(db, file, { batchSize: 3 });
+    expect(result.written).toBe(7);
+    expect(result.jobs).toHaveLength(10);
+    expect(await passesPerRun(db)).toEqual(Array.from({ length: 10 }, (_, index) => [index + 1, 1]));
+    const again = await submitRequestFile(db, file);
+    expect(again.result.alreadySubmitted).toBe(true);
+  });
+
+  it('rides out a database that crashes and comes back in the middle, in one run', async () => {
+    const { file } = await prepare('restarted');
+    const patient = database('restarted', 40);
+    let batches = 0;
+    const { result } = await submitRequestFile(patient, file, {
+      batchSize: 2,
+      onProgress: () => {
+        batches += 1;
+        // the supervisor starts it again; the client's retries carry the submit through
+        if (batches === 2 && server.pid !== undefined) process.kill(server.pid, 'SIGKILL');
+      },
+    });
+    expect(server.restarts).toBeGreaterThanOrEqual(1);
+    expect(result.jobs).toHaveLength(10);
+    expect(await passesPerRun(patient)).toEqual(Array.from({ length: 10 }, (_, index) => [index + 1, 1]));
+  });
+});
