@@ -90,7 +90,8 @@ describe('gasp views push', () => {
     writeFileSync(join(map, 'jobs', 'views', 'by_label', 'map.js'), readFileSync(join(map, 'jobs', 'views', 'by_label', 'map.js'), 'utf8').replace('pass.status);', 'pass.status );'));
     const waited = await runGasp(['views', 'push', '--db', name, '--dir', map, '--wait'], { env });
     expect(waited.code).toBe(0);
-    expect(waited.stdout).toMatch(new RegExp(`${name} _design/jobs: updated; building its 1 view now\\n  indexing ${name} jobs/by_label: done in \\d+\\.\\d s`));
+    expect(waited.stdout).toMatch(new RegExp(`${name} _design/jobs: updated; building its 3 views now\\n  indexing ${name} jobs/by_label: done in \\d+\\.\\d s\\n`));
+    expect(waited.stdout.match(/ {2}indexing .* done in/g)).toHaveLength(3);
     await testCouch().use(name).destroy();
     const missing = await runGasp(['views', 'push', '--db', uniqueName('absent')], { env });
     expect(missing.code).toBe(1);
