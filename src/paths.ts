@@ -7,3 +7,6 @@ export const BUNDLED_VIEWS = fileURLToPath(new URL('../views', import.meta.url))
 
 /** The fixture RAT release bundled for the demo and the tests (test/fixtures/rat-7.0.8; not real RAT). */
 export const FIXTURE_RELEASE = fileURLToPath(new URL('../test/fixtures/rat-7.0.8', import.meta.url));
+
+/** The fixture request `npm start` submits. */
+export const FIXTURE_JOBS = fileURLToPath(new URL('../test/fixtures/jobs.json', import.meta.url));

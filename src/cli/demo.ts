@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../config/config.js';
 import { Couch } from '../db/couch.js';
 import { writeFileAtomic } from '../files.js';
-import { FIXTURE_RELEASE } from '../paths.js';
+import { FIXTURE_JOBS, FIXTURE_RELEASE } from '../paths.js';
+import { addJobsToExactly } from '../submit/exactly.js';
+import { submitRequestFile } from '../submit/submit.js';
 import { storeInfoDoc } from '../production/info-store.js';
 import { loadProcessingInfo } from '../production/processing-info.js';
 import { makeProductionInfo } from '../production/production-info.js';
@@ -55,7 +57,17 @@ export function registerDemo(program: Command): void {
         printStoreResult(processing.name, processingInfo, await storeInfoDoc(processing, processingInfo), false);
 
         checkpoint();
-        print('3. summary');
+        print(`3. submitting ${FIXTURE_JOBS}`);
+        const { result } = await submitRequestFile(production, FIXTURE_JOBS);
+        print(
+          result.alreadySubmitted
+            ? `   already submitted (request ${result.requestId}): ${result.jobs.length} jobs`
+            : `   submitted ${result.written} jobs (request ${result.requestId})`,
+        );
+        for (const { file, total } of addJobsToExactly(result.jobs, { dir: server.dir })) print(`   ${file}: ${total} jobs`);
+
+        checkpoint();
+        print('4. summary');
         for (const db of [production, processing]) {
           const counts = await db.view<[string], number>('passes', 'by_status', { group_level: 1 });
           const summary = counts.rows.map((row) => `${row.key[0]} ${row.value}`).join(', ');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
-import { addToExactly } from '../submit/exactly.js';
+import { addJobsToExactly } from '../submit/exactly.js';
 import type { PlannedEntry, SubmitPlan } from '../submit/plan.js';
 import { submitRequestFile } from '../submit/submit.js';
 import type { SubmitResult, SubmittedJob } from '../submit/write.js';
@@ -51,13 +51,6 @@ function printPlan(plan: SubmitPlan, result: SubmitResult): void {
   const events = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.events ?? 0), 0);
   const seconds = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.seconds ?? 0), 0);
   print(`  total: ${result.jobs.length} jobs, ${events} events, ${seconds / 86_400} days of live time; RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
-}
-
-/** Jobs by label, for one `.exactly` file per label (or all in -o). */
-function byLabel(jobs: readonly SubmittedJob[]): Map<string, SubmittedJob[]> {
-  const groups = new Map<string, SubmittedJob[]>();
-  for (const job of jobs) groups.set(job.label, [...(groups.get(job.label) ?? []), job]);
-  return groups;
 }
 
 export function registerSubmit(program: Command): void {
@@ -124,9 +117,7 @@ export function registerSubmit(program: Command): void {
             : `submitted ${result.written} jobs to ${db.name}${result.written < result.jobs.length ? ` (${result.jobs.length - result.written} were there from an earlier run)` : ''}`,
         );
       }
-      const groups = options.outlist !== undefined ? new Map([[options.outlist, result.jobs]]) : new Map([...byLabel(result.jobs)].map(([label, jobs]) => [`${label}.exactly`, jobs]));
-      for (const [out, jobs] of groups) {
-        const { added, total } = addToExactly(out, jobs);
+      for (const { file: out, added, total } of addJobsToExactly(result.jobs, { ...(options.outlist !== undefined && { output: options.outlist }) })) {
         if (options.json !== true) print(`${out}: ${added} jobs added, ${total} in all`);
       }
     });

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 
@@ -62,4 +63,20 @@ export function addToExactly(file: string, lines: readonly ExactlyLine[]): { add
   writeFileAtomic(file, text);
   const total = text === '' ? 0 : text.trimEnd().split('\n').length;
   return { added: total - before.size, total };
+}
+
+/**
+ * Adds a submission's jobs to `.exactly` files: all to `output` when given, else one
+ * `<label>.exactly` per label in `dir`.
+ */
+export function addJobsToExactly(
+  jobs: ReadonlyArray<ExactlyLine & { label: string }>,
+  where: { output?: string; dir?: string } = {},
+): Array<{ file: string; added: number; total: number }> {
+  const groups = new Map<string, ExactlyLine[]>();
+  for (const job of jobs) {
+    const file = where.output ?? join(where.dir ?? '.', `${job.label}.exactly`);
+    groups.set(file, [...(groups.get(file) ?? []), job]);
+  }
+  return [...groups].map(([file, lines]) => ({ file, ...addToExactly(file, lines) }));
 }
