@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { visit } from 'jsonc-parser';
 import type { z } from 'zod';
 import { show } from './config/fields.js';
 import { InputError } from './errors.js';
@@ -22,8 +23,9 @@ export function readJsonFile(file: string, expected: string): unknown {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new InputError([`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code})`} (expected ${expected})`]);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch (error) {
     const message = (error as Error).message;
     const position = /at position (\d+)/.exec(message)?.[1];
@@ -31,6 +33,29 @@ export function readJsonFile(file: string, expected: string): unknown {
     const why = message.replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
     throw new InputError([`${where}: ${why} (expected ${expected})`]);
   }
+  const duplicates = duplicateKeys(text).map(({ key, line, column }) => `${file}:${line}:${column}: "${key}" appears twice in one object (expected each key once)`);
+  if (duplicates.length > 0) throw new InputError(duplicates);
+  return parsed;
+}
+
+/** Keys given twice in one object: JSON.parse would keep the last and lose the first without a word. */
+function duplicateKeys(text: string): Array<{ key: string; line: number; column: number }> {
+  const found: Array<{ key: string; line: number; column: number }> = [];
+  const open: Array<Set<string>> = [];
+  visit(text, {
+    onObjectBegin: () => {
+      open.push(new Set());
+    },
+    onObjectEnd: () => {
+      open.pop();
+    },
+    onObjectProperty: (key, _offset, _length, line, character) => {
+      const keys = open.at(-1);
+      if (keys?.has(key)) found.push({ key, line: line + 1, column: character + 1 });
+      keys?.add(key);
+    },
+  });
+  return found;
 }
 
 /** A zod error message that says what was expected, whether the value was missing or wrong. */

@@ -69,6 +69,24 @@ describe('a valid config file', () => {
     expect(config.client.siteFile).toBe(join(dir, '..', 'sites', 'local.ini'));
   });
 
+  it('reads [production] phases, internal-rate generators and [production.modes]', () => {
+    const dir = folderWith({ 'gasp.cfg': '[production]\nphases = water, bismsb\ninternal_rate_generators = solar, alphan\n[production.modes]\nWater* = run\nScint*Po210 = run_number\n' });
+    expect(loadConfig(join(dir, 'gasp.cfg'), { env: {} }).production).toEqual({
+      phases: ['water', 'bismsb'],
+      internalRateGenerators: ['solar', 'alphan'],
+      modeOverrides: [
+        { pattern: 'Water*', mode: 'run' },
+        { pattern: 'Scint*Po210', mode: 'run_number' },
+      ],
+    });
+    expect(configProblems('[production.modes]\nWater* = forever\n')).toEqual([
+      'FILE: [production.modes] Water*: "forever" is not an event mode (expected run | run_number | time | number)',
+    ]);
+    expect(configProblems('[production]\nphases = water, ..\n')).toEqual([
+      'FILE: [production] phases: "water, .." has "..", which is not a folder name (expected a comma list of folder names under mac/production)',
+    ]);
+  });
+
   it('reads a password_file under ~/ from the home folder', () => {
     const home = folderWith({ 'pw': 'from-home\n' });
     const dir = folderWith({ 'gasp.cfg': '[couchdb]\nuser = u\npassword_file = ~/pw\n' });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ratArguments } from '../src/model/event-mode.js';
 import { readMacro, suffixOf } from '../src/production/macro.js';
@@ -41,6 +42,24 @@ describe('reading a macro', () => {
   it('lists template fields once each, in order of first appearance, ignoring comments', () => {
     const { facts } = read(['# ${commented}', '/a ${b} ${a}', '/c ${b}${c}']);
     expect(facts.template).toEqual(['b', 'a', 'c']);
+  });
+
+  it('treats everything from a word starting with # as a comment, as Geant4 does', () => {
+    const { facts, problems } = read([
+      '/rat/proclast outroot # see ${NOTE}',
+      '/rat/procset file "${OUTPUT}.root"',
+      '/rat/proclast outroot',
+      '/rat/procset file "${OUTPUT}_fit.root" # the fit',
+      '/generator/add decaychain Bi214 # use ${ later',
+    ]);
+    expect(problems).toEqual([]);
+    expect(facts.template).toEqual(['OUTPUT']);
+    expect(facts.otherSuffix).toEqual({ other_ratds: '_fit' });
+  });
+
+  it('hashes the bytes on disk, whatever their encoding', () => {
+    const latin1 = Buffer.from('/rat/proc outroot\n# caf\xe9\n', 'latin1');
+    expect(readMacro(latin1, 'x.mac', INTERNAL).facts.sha256).toBe(createHash('sha256').update(latin1).digest('hex'));
   });
 
   it('reports an unclosed ${ with file and line', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -121,25 +121,61 @@ describe('gasp make-production', () => {
 
   it('shows exactly the changed module in the diff; --dry-run writes nothing', async () => {
     const copy = copyOfFixtureRelease();
-    const made = makeProductionInfo({ ratDir: copy, production: DEFAULTS });
-    await storeInfoDoc(test.db, { ...made.doc, _id: 'production_information_7_0_8_diff' });
+    const made = makeProductionInfo({ ratDir: copy, version: '7.0.9', production: DEFAULTS });
+    const first = await storeInfoDoc(test.db, made.doc);
+    expect(first.outcome).toBe('created');
     const macro = join(copy, 'mac/production/teloaded/tl208.mac');
     writeFileSync(macro, readFileSync(macro, 'utf8').replace('/generator/rate/set ${rate}', '/generator/rate/set ${rate}\n/rat/db/set X ${seed}'));
-    const changed = makeProductionInfo({ ratDir: copy, production: DEFAULTS });
-    const doc = { ...changed.doc, _id: 'production_information_7_0_8_diff' };
-    const dry = await storeInfoDoc(test.db, doc, { dryRun: true });
+    const changed = makeProductionInfo({ ratDir: copy, version: '7.0.9', production: DEFAULTS });
+    const dry = await storeInfoDoc(test.db, changed.doc, { dryRun: true });
     expect(dry).toEqual({ outcome: 'updated', diff: { added: [], removed: [], changed: { TeloadedTl208: ['sha256', 'template'] } } });
-    const before = (await test.db.get('production_information_7_0_8_diff'))._rev;
-    expect(before?.startsWith('1-')).toBe(true);
-    const stored = await storeInfoDoc(test.db, doc);
-    expect(stored.outcome).toBe('updated');
-    expect(stored.rev?.startsWith('2-')).toBe(true);
 
     const out = mkdtempSync(join(tmpdir(), 'gasp-out-'));
-    const cli = await runGasp(['make-production', copy, '--upload', '--dry-run', '--version', '7.0.8'], { cwd: out, env: env() });
+    const cli = await runGasp(['make-production', copy, '--upload', '--dry-run', '--version', '7.0.9'], { cwd: out, env: env() });
     expect(cli.code).toBe(0);
-    expect(cli.stdout).toContain('production_information_7_0_8: would be updated\n  ~ TeloadedTl208 (sha256, template)\n');
-    expect(existsSync(join(out, 'production_information_7_0_8.json'))).toBe(false);
+    expect(cli.stdout).toContain('production_information_7_0_9: would be updated\n  ~ TeloadedTl208 (sha256, template)\n');
+    expect(existsSync(join(out, 'production_information_7_0_9.json'))).toBe(false);
+    expect((await test.db.get('production_information_7_0_9'))._rev).toBe(first.rev);
+
+    const stored = await storeInfoDoc(test.db, changed.doc);
+    expect(stored.outcome).toBe('updated');
+    expect(stored.rev?.startsWith('2-')).toBe(true);
+  });
+
+  it('lists modules added and removed', async () => {
+    const copy = copyOfFixtureRelease();
+    const before = makeProductionInfo({ ratDir: copy, version: '7.0.10', production: DEFAULTS });
+    await storeInfoDoc(test.db, before.doc);
+    rmSync(join(copy, 'mac/production/partial/po210.mac'));
+    writeFileSync(join(copy, 'mac/production/partial/bi210.mac'), '/rat/proc outroot\n');
+    const out = mkdtempSync(join(tmpdir(), 'gasp-out-'));
+    const cli = await runGasp(['make-production', copy, '--upload', '--version', '7.0.10'], { cwd: out, env: env() });
+    expect(cli.stdout).toContain('production_information_7_0_10: updated\n  + PartialBi210\n  - PartialPo210\n');
+  });
+
+  it('scans --phase folders and treats --internal-rate generators as rate-based, this time only', async () => {
+    const copy = copyOfFixtureRelease();
+    mkdirSync(join(copy, 'mac/production/bismsb'));
+    writeFileSync(join(copy, 'mac/production/bismsb/alpha.mac'), '/rat/proc outroot\n/generator/add alphan fill\n');
+    const plain = makeProductionInfo({ ratDir: copy, production: DEFAULTS });
+    expect(plain.doc.modules.BismsbAlpha).toBeUndefined();
+    const more = makeProductionInfo({ ratDir: copy, production: DEFAULTS, extraPhases: ['bismsb'], extraInternalRate: ['alphan'] });
+    expect(more.doc.modules.BismsbAlpha?.event_mode).toBe('time');
+  });
+
+  it('follows a symbolic link to a subfolder, and a link loop ends', () => {
+    const copy = copyOfFixtureRelease();
+    renameSync(join(copy, 'mac/production/teloaded/perylene'), join(copy, 'perylene-elsewhere'));
+    symlinkSync(join(copy, 'perylene-elsewhere'), join(copy, 'mac/production/teloaded/perylene'));
+    symlinkSync(join(copy, 'mac/production/water'), join(copy, 'mac/production/water/loop'));
+    const made = makeProductionInfo({ ratDir: copy, production: DEFAULTS });
+    expect(made.doc.modules.TeloadedPeryleneBi214?.path).toBe('mac/production/teloaded/perylene/bi214.mac');
+    expect(Object.keys(made.doc.modules)).toHaveLength(6);
+  });
+
+  it('warns about a [production.modes] glob that matches no module', () => {
+    const made = makeProductionInfo({ ratDir: FIXTURE_RELEASE, production: { ...DEFAULTS, modeOverrides: [{ pattern: 'teloaded*', mode: 'run' }] } });
+    expect(made.warnings).toContain('[production.modes] teloaded*: matches no module (module names are case-sensitive, such as TeloadedTl208)');
   });
 });
 
@@ -167,6 +203,28 @@ describe('bad input to make-production', () => {
       '{R}/mac/production/partial/po210.mac:3: unclosed "${" (expected ${name} on one line)',
     ],
     ['an unknown version format', (release) => writeFileSync(join(release, 'VERSION'), 'seven\n'), '{R}/VERSION: "seven" is not a RAT version (expected x.y.z such as 7.0.8, or pass --version)'],
+    [
+      'a phase that is a file',
+      (release) => {
+        rmSync(join(release, 'mac/production/water'), { recursive: true });
+        writeFileSync(join(release, 'mac/production/water'), 'not a folder');
+        for (const phase of ['teloaded', 'scint', 'partial']) rmSync(join(release, 'mac/production', phase), { recursive: true });
+      },
+      '{R}/mac/production: has none of the phases teloaded, scint, water, partial (expected a folder per phase; see [production] phases)',
+    ],
+    [
+      'VERSION that is a folder',
+      (release) => {
+        rmSync(join(release, 'VERSION'));
+        mkdirSync(join(release, 'VERSION'));
+      },
+      '{R}/VERSION: cannot be read (EISDIR) (expected the release\'s version, or pass --version)',
+    ],
+    [
+      'an empty second-output suffix',
+      (release) => writeFileSync(join(release, 'mac/production/partial/po210.mac'), '/rat/proc outroot\n/rat/procset file "${OUTPUT}.root"\n/rat/proc outroot\n/rat/procset file "${OUTPUT}.root"\n'),
+      '{R}/mac/production/partial/po210.mac:4: the second ratds file adds nothing to the name (expected a suffix such as ${OUTPUT}_fit)',
+    ],
   ];
 
   it.each(cases)('%s: one line naming the path, exit 2, nothing written', async (_name, breakIt, expected) => {
@@ -187,6 +245,23 @@ describe('bad input to make-production', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(`${join(release, 'mac/production/partial')}: phase folder not found; scanning the others`);
     expect(result.stdout).toContain('read 6 macros: 5 modules');
+  });
+
+  it('names a missing release folder whatever its name, and an empty RATDIR', async () => {
+    const missing = await runGasp(['make-production', '/nonexistent/nope']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe('/nonexistent/nope: no such folder (expected a RAT release, such as $RATROOT)');
+    const empty = await runGasp(['make-production', '']);
+    expect(empty.stderr.trim()).toBe('RATDIR: is empty (expected a RAT release folder, such as $RATROOT)');
+  });
+
+  it('refuses --phase .. and -o into a missing folder with exit 2', async () => {
+    const phase = await runGasp(['make-production', FIXTURE_RELEASE, '--phase', '..']);
+    expect(phase.code).toBe(2);
+    expect(phase.stderr.trim()).toBe('--phase: ".." is not a phase folder name (expected one folder name such as water)');
+    const output = await runGasp(['make-production', FIXTURE_RELEASE, '-o', '/nonexistent/x.json']);
+    expect(output.code).toBe(2);
+    expect(output.stderr.trim()).toBe('-o: the folder of "/nonexistent/x.json" does not exist (expected a file in an existing folder)');
   });
 
   it('refuses a bad --version with exit 2', async () => {

@@ -52,6 +52,18 @@ describe('processing information', () => {
     expect(problemsWith(change)).toEqual([expected]);
   });
 
+  it('refuses a module given twice, which JSON.parse would merge without a word', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gasp-processing-')), 'processing_information_7_0_8.json');
+    writeFileSync(file, readFileSync(EXAMPLE, 'utf8').replace('"Analysis": {', '"Processing": {'));
+    expect(() => loadProcessingInfo(file)).toThrow(`${file}:11:5: "Processing" appears twice in one object (expected each key once)`);
+  });
+
+  it('does not take an object\'s built-in names for modules', () => {
+    expect(problemsWith((info) => void (info.modules.Analysis!.prerequisites = ['constructor']))).toEqual([
+      'FILE: modules.Analysis.prerequisites: "constructor" is not a module (expected one of Processing, Analysis, CalibrationN16, Monitoring)',
+    ]);
+  });
+
   it('reports every problem at once', () => {
     const problems = problemsWith((info) => {
       info.modules.Analysis!.prerequisites = ['Nothing'];

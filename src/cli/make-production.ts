@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { InputError } from '../errors.js';
 import { couchFromConfig } from '../db/couch.js';
 import { writeFileAtomic } from '../files.js';
 import type { ProductionModule } from '../model/documents.js';
@@ -51,6 +54,9 @@ export function registerMakeProduction(program: Command): void {
     )
     .action(async (ratDir: string, _options: MakeProductionOptions, command: Command) => {
       const options = command.optsWithGlobals<MakeProductionOptions>();
+      if (options.output !== undefined && !existsSync(dirname(resolve(options.output)))) {
+        throw new InputError([`-o: the folder of "${options.output}" does not exist (expected a file in an existing folder)`]);
+      }
       const { config, log: rootLog } = loadCommandConfig(options);
       const log = rootLog.child({ component: 'make-production' });
       const made = makeProductionInfo({

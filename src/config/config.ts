@@ -51,6 +51,13 @@ const names = (value: string): string[] => {
   return [...new Set(items)];
 };
 
+const folderNames = (value: string): string[] => {
+  const items = names(value);
+  const bad = items.find((item) => item === '.' || item === '..');
+  if (bad !== undefined) throw new Invalid(`has ${show(bad)}, which is not a folder name`);
+  return items;
+};
+
 /** [production.modes]: `<module glob> = <event mode>`, in file order (the first match wins). */
 const modeOverrides = z.unknown().transform((raw, ctx): ModeOverride[] => {
   if (raw === undefined) return [];
@@ -91,7 +98,7 @@ const configSections = {
     level: withDefault(LOG_LEVELS.join(' | '), oneOf(LOG_LEVELS), 'info'),
   },
   production: {
-    phases: withDefault('a comma list of folders under mac/production', names, [...DEFAULT_PHASES]),
+    phases: withDefault('a comma list of folder names under mac/production', folderNames, [...DEFAULT_PHASES]),
     internal_rate_generators: withDefault('a comma list of RAT generator names', names, [...DEFAULT_INTERNAL_RATE_GENERATORS]),
     modes: modeOverrides,
   },

@@ -63,7 +63,8 @@ function fieldsOf(line: string, where: string, problems: string[]): string[] {
  * Reads what make-production needs from a Geant4/RAT macro. Lines whose first character (after
  * spaces) is `#` are comments and count for nothing, template fields included.
  */
-export function readMacro(text: string, file: string, internalRateGenerators: ReadonlySet<string>): MacroReading {
+export function readMacro(bytes: Buffer | string, file: string, internalRateGenerators: ReadonlySet<string>): MacroReading {
+  const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
   const problems: string[] = [];
   const facts: MacroFacts = {
     rateBased: false,
@@ -71,19 +72,22 @@ export function readMacro(text: string, file: string, internalRateGenerators: Re
     outputs: [],
     otherSuffix: {},
     template: [],
-    sha256: createHash('sha256').update(text).digest('hex'),
+    // of the bytes on disk, so `sha256sum` of the macro gives the same
+    sha256: createHash('sha256').update(bytes).digest('hex'),
   };
   /** The output the latest /rat/proc line added, which a following /rat/procset file names. */
   let latestOutput: { dataType: string; line: number } | undefined;
   const awaitingSuffix = new Map<string, number>();
 
+  const fields = new Set<string>();
   text.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trim();
+    // as Geant4 reads it: from the first word starting with # on, the line is a comment
+    const words = raw.trim().split(/\s+/);
+    const comment = words.findIndex((word) => word.startsWith('#'));
+    const line = (comment < 0 ? words : words.slice(0, comment)).join(' ');
     const where = `${file}:${index + 1}`;
-    if (line === '' || line.startsWith('#')) return;
-    for (const field of fieldsOf(line, where, problems)) {
-      if (!facts.template.includes(field)) facts.template.push(field);
-    }
+    if (line === '') return;
+    for (const field of fieldsOf(line, where, problems)) fields.add(field);
     const [command, first, ...rest] = line.split(/\s+/);
     if (command === '/generator/rate/set') facts.rateBased = true;
     if (command === '/generator/add' && first !== undefined) {
@@ -109,11 +113,14 @@ export function readMacro(text: string, file: string, internalRateGenerators: Re
     if (command === '/rat/procset' && first === 'file' && latestOutput !== undefined) {
       const other = `other_${latestOutput.dataType}`;
       if (awaitingSuffix.has(other) && facts.otherSuffix[other] === undefined) {
-        facts.otherSuffix[other] = suffixOf(rest.join(' '), latestOutput.dataType);
+        const suffix = suffixOf(rest.join(' '), latestOutput.dataType);
+        if (suffix === '') problems.push(`${where}: the second ${latestOutput.dataType} file adds nothing to the name (expected a suffix such as \${OUTPUT}_fit)`);
+        else facts.otherSuffix[other] = suffix;
         awaitingSuffix.delete(other);
       }
     }
   });
+  facts.template = [...fields];
   for (const [other, line] of awaitingSuffix) {
     problems.push(`${file}:${line}: a second output processor has no /rat/procset file (expected one naming the ${other} file)`);
   }

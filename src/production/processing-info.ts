@@ -1,17 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { show } from '../config/fields.js';
 import { InputError } from '../errors.js';
+import { describeJsonIssues, expecting, readJsonFile } from '../json-file.js';
 import { processingInfoId } from '../model/documents.js';
 import type { ProcessingInfoDoc } from '../model/documents.js';
 import { RAT_VERSION } from '../sites/rat.js';
 
 export const PROCESSING_LEVELS = ['sub_run', 'run', 'run_zdab', 'run_root'] as const;
-
-/** A zod error message that says what was expected, whether the value was missing or wrong. */
-const expecting = (what: string) => (issue: { input: unknown }) =>
-  issue.input === undefined ? `is missing (expected ${what})` : `${show(issue.input)} is not allowed (expected ${what})`;
 
 const names = (one: string, list: string) =>
   z.array(z.string({ error: expecting(one) }).min(1, { error: expecting(one) }), { error: expecting(list) });
@@ -56,40 +51,25 @@ function cycles(prerequisites: ReadonlyMap<string, readonly string[]>): string[]
 
 /** Reads and validates a processing-information file; throws InputError listing every problem. */
 export function loadProcessingInfo(file: string): ProcessingInfoDoc {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code !== undefined ? `cannot be read (${code})` : `is not JSON: ${(error as Error).message}`;
-    throw new InputError([`${file}: ${why} (expected a processing_information_<x>_<y>_<z>.json file)`]);
-  }
+  const raw = readJsonFile(file, 'a processing_information_<x>_<y>_<z>.json file');
   const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new InputError(parsed.error.issues.flatMap((issue) => {
-      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
-      return keys.map((key) => {
-        const path = [...issue.path, ...(key === undefined ? [] : [key])].map(String).join('.');
-        return `${file}: ${path === '' ? '' : `${path}: `}${issue.message}`;
-      });
-    }));
-  }
+  if (!parsed.success) throw new InputError(describeJsonIssues(file, parsed.error.issues));
   const info = parsed.data;
   const problems: string[] = [];
   const modules = Object.keys(info.modules);
   const known = `one of ${modules.join(', ')}`;
   for (const [name, module] of Object.entries(info.modules)) {
     for (const prerequisite of module.prerequisites) {
-      if (!(prerequisite in info.modules)) problems.push(`${file}: modules.${name}.prerequisites: "${prerequisite}" is not a module (expected ${known})`);
+      if (!Object.hasOwn(info.modules, prerequisite)) problems.push(`${file}: modules.${name}.prerequisites: "${prerequisite}" is not a module (expected ${known})`);
     }
   }
-  const graph = new Map(Object.entries(info.modules).map(([name, module]) => [name, module.prerequisites.filter((other) => other in info.modules)]));
+  const graph = new Map(Object.entries(info.modules).map(([name, module]) => [name, module.prerequisites.filter((other) => Object.hasOwn(info.modules, other))]));
   for (const cycle of cycles(graph)) {
     problems.push(`${file}: modules.${cycle[0] ?? ''}.prerequisites: a cycle ${cycle.join(' → ')} (expected prerequisites that end)`);
   }
   for (const [runType, members] of Object.entries(info.run_types)) {
     for (const member of members) {
-      if (!(member in info.modules)) problems.push(`${file}: run_types.${runType}: "${member}" is not a module (expected ${known})`);
+      if (!Object.hasOwn(info.modules, member)) problems.push(`${file}: run_types.${runType}: "${member}" is not a module (expected ${known})`);
     }
   }
   const named = /^processing_information_(.+)\.json$/.exec(basename(file))?.[1];

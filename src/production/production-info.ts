@@ -1,6 +1,7 @@
 import type { ProductionConfig } from '../config/config.js';
 import { productionInfoId, type ProductionInfoDoc } from '../model/documents.js';
-import { scanRelease } from './scan.js';
+import { InputError } from '../errors.js';
+import { checkPhaseName, checkReleaseFolder, scanRelease } from './scan.js';
 import { releaseVersion, type ReleaseVersion } from './version.js';
 
 export interface MakeProductionOptions {
@@ -21,6 +22,9 @@ export interface MadeProductionInfo {
 
 /** The production-information document for a release, from its macros. Throws InputError with every problem. */
 export function makeProductionInfo(options: MakeProductionOptions): MadeProductionInfo {
+  checkReleaseFolder(options.ratDir);
+  const badPhases = (options.extraPhases ?? []).flatMap((phase) => checkPhaseName(phase) ?? []);
+  if (badPhases.length > 0) throw new InputError(badPhases.map((why) => `--phase: ${why}`));
   const version = releaseVersion(options.ratDir, options.version);
   const { modules, warnings, macrosRead } = scanRelease({
     ratDir: options.ratDir,

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { ModeOverride } from '../config/config.js';
 import { InputError } from '../errors.js';
@@ -39,20 +39,58 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
-function eventModeFor(name: string, rateBased: boolean, overrides: readonly ModeOverride[]): EventMode {
+function eventModeFor(name: string, rateBased: boolean, overrides: readonly ModeOverride[], used: Set<ModeOverride>): EventMode {
   const override = overrides.find((candidate) => globToRegExp(candidate.pattern).test(name));
-  if (override !== undefined) return override.mode;
+  if (override !== undefined) {
+    used.add(override);
+    return override.mode;
+  }
   return rateBased ? 'time' : 'number';
 }
 
-function macrosUnder(dir: string): string[] {
+const isFolder = (path: string): boolean => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Every `.mac` below `dir`, in name order, following symbolic links (CVMFS releases use them) but
+ * never into a folder already seen; dot-files (editor locks) are skipped. Unreadable folders are problems.
+ */
+function macrosUnder(dir: string, problems: string[], seen = new Set<string>()): string[] {
+  let real: string;
+  let names: string[];
+  try {
+    real = realpathSync(dir);
+    if (seen.has(real)) return [];
+    seen.add(real);
+    names = readdirSync(dir).sort((a, b) => a.localeCompare(b));
+  } catch (error) {
+    problems.push(`${dir}: cannot be listed (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a readable folder of macros)`);
+    return [];
+  }
   const found: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...macrosUnder(path));
-    else if (entry.name.endsWith('.mac')) found.push(path);
+  for (const name of names) {
+    if (name.startsWith('.')) continue;
+    const path = join(dir, name);
+    if (isFolder(path)) found.push(...macrosUnder(path, problems, seen));
+    else if (name.endsWith('.mac')) found.push(path);
   }
   return found;
+}
+
+/** Checks the release folder before anything else reads it. */
+export function checkReleaseFolder(ratDir: string): void {
+  if (ratDir.trim() === '') throw new InputError(['RATDIR: is empty (expected a RAT release folder, such as $RATROOT)']);
+  if (!isFolder(ratDir)) throw new InputError([`${ratDir}: no such folder (expected a RAT release, such as $RATROOT)`]);
+}
+
+/** A phase is one plain folder name under mac/production. */
+export function checkPhaseName(phase: string): string | undefined {
+  return /^[\w-][\w.-]*$/.test(phase) && phase !== '..' ? undefined : `"${phase}" is not a phase folder name (expected one folder name such as water)`;
 }
 
 /**
@@ -61,14 +99,14 @@ function macrosUnder(dir: string): string[] {
  */
 export function scanRelease(options: ScanOptions): ScanResult {
   const { ratDir } = options;
-  if (!existsSync(ratDir) || !statSync(ratDir).isDirectory()) {
-    throw new InputError([`${ratDir}: no such folder (expected a RAT release, such as $RATROOT)`]);
-  }
+  checkReleaseFolder(ratDir);
+  const badPhases = options.phases.flatMap((phase) => checkPhaseName(phase) ?? []);
+  if (badPhases.length > 0) throw new InputError(badPhases.map((why) => `phases: ${why}`));
   const productionDir = join(ratDir, 'mac', 'production');
-  if (!existsSync(productionDir)) {
+  if (!isFolder(productionDir)) {
     throw new InputError([`${productionDir}: no such folder (expected the release's production macros there)`]);
   }
-  const present = options.phases.filter((phase) => existsSync(join(productionDir, phase)));
+  const present = options.phases.filter((phase) => isFolder(join(productionDir, phase)));
   const missing = options.phases.filter((phase) => !present.includes(phase));
   if (present.length === 0) {
     throw new InputError([`${productionDir}: has none of the phases ${options.phases.join(', ')} (expected a folder per phase; see [production] phases)`]);
@@ -80,14 +118,15 @@ export function scanRelease(options: ScanOptions): ScanResult {
   const internalRate = new Set(options.internalRateGenerators);
   let macrosRead = 0;
 
+  const usedPatterns = new Set<ModeOverride>();
   for (const phase of present) {
-    for (const file of macrosUnder(join(productionDir, phase))) {
+    for (const file of macrosUnder(join(productionDir, phase), problems)) {
       const path = relative(ratDir, file);
       // messages name the file as the user can open it; the document keeps the release-relative path
       const shown = join(ratDir, path);
-      let text: string;
+      let bytes: Buffer;
       try {
-        text = readFileSync(file, 'utf8');
+        bytes = readFileSync(file);
       } catch (error) {
         problems.push(`${shown}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a readable macro)`);
         continue;
@@ -100,7 +139,7 @@ export function scanRelease(options: ScanOptions): ScanResult {
         continue;
       }
       sources.set(name, path);
-      const { facts, problems: macroProblems } = readMacro(text, shown, internalRate);
+      const { facts, problems: macroProblems } = readMacro(bytes, shown, internalRate);
       problems.push(...macroProblems);
       if (facts.outputs.length === 0) {
         warnings.push(`${shown}: adds no output processor (outroot, outntuple, outsoc); left out`);
@@ -109,7 +148,7 @@ export function scanRelease(options: ScanOptions): ScanResult {
       modules[name] = {
         path,
         phase,
-        event_mode: eventModeFor(name, facts.rateBased, options.modeOverrides),
+        event_mode: eventModeFor(name, facts.rateBased, options.modeOverrides, usedPatterns),
         outputs: facts.outputs,
         ...(Object.keys(facts.otherSuffix).length > 0 && { other_suffix: facts.otherSuffix }),
         template: facts.template,
@@ -118,6 +157,9 @@ export function scanRelease(options: ScanOptions): ScanResult {
     }
   }
   if (problems.length > 0) throw new InputError(problems);
+  for (const override of options.modeOverrides) {
+    if (!usedPatterns.has(override)) warnings.push(`[production.modes] ${override.pattern}: matches no module (module names are case-sensitive, such as TeloadedTl208)`);
+  }
   const sorted = Object.fromEntries(Object.entries(modules).sort(([a], [b]) => a.localeCompare(b)));
   return { modules: sorted, warnings, macrosRead };
 }

@@ -19,7 +19,12 @@ export function releaseVersion(ratDir: string, explicit?: string): ReleaseVersio
   }
   const versionFile = join(ratDir, 'VERSION');
   if (existsSync(versionFile)) {
-    const text = readFileSync(versionFile, 'utf8').trim();
+    let text: string;
+    try {
+      text = readFileSync(versionFile, 'utf8').trim();
+    } catch (error) {
+      throw new InputError([`${versionFile}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected the release's version, or pass --version)`]);
+    }
     if (!RAT_VERSION.test(text)) throw new InputError([`${versionFile}: "${text}" is not a RAT version (${EXPECTED}, or pass --version)`]);
     return { version: text, source: `${versionFile}` };
   }
