@@ -18,7 +18,8 @@ function lineAndColumn(text: string, offset: number): string {
 export function readJsonFile(file: string, expected: string): unknown {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // `-` is standard input, so another program can pipe documents in
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new InputError([`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code})`} (expected ${expected})`]);

@@ -12,6 +12,8 @@ import { registerExactly } from './exactly.js';
 import { registerInfo } from './info.js';
 import { registerMakeProduction } from './make-production.js';
 import { registerServe } from './serve.js';
+import { registerProcess } from './process.js';
+import { registerRuns } from './runs.js';
 import { registerSitesCheck } from './sites-check.js';
 import { registerSubmit } from './submit.js';
 import { registerViewsPush } from './views-push.js';
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerSubmit(program);
   registerExactly(program);
+  registerRuns(program);
+  registerProcess(program);
   registerConfigCheck(program);
   registerSitesCheck(program);
   registerDemo(program);

@@ -13,7 +13,10 @@ export type FieldParser<T> = (text: string) => T;
 
 /** A value as it appears in a message: quoted, with any URL password scrubbed. */
 export function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(scrubValue(value)) : String(value);
+  if (typeof value === 'string') return JSON.stringify(scrubValue(value));
+  if (typeof value !== 'object' || value === null) return String(value);
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function parseField<T>(expected: string, parse: FieldParser<T>, raw: unknown, ctx: z.RefinementCtx): T | typeof z.NEVER {

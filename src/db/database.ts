@@ -49,6 +49,21 @@ export interface ViewResult<K, V, D> {
   rows: Array<ViewRow<K, V, D>>;
 }
 
+export interface ChangesParams {
+  /** Opaque: CouchDB 3 gives strings, PouchDB numbers; pass back what last_seq was. */
+  since?: unknown;
+  limit?: number;
+  include_docs?: boolean;
+  /** `_view` with `view` = `ddoc/view`: only documents that view emits for. */
+  filter?: '_view';
+  view?: string;
+}
+
+export interface ChangesPage<D> {
+  results: Array<{ id: string; seq: unknown; deleted?: boolean; doc?: D }>;
+  last_seq: unknown;
+}
+
 /** CouchDB's raw `_bulk_docs` row. */
 interface RawBulkRow {
   id?: string;
@@ -109,7 +124,7 @@ export class Database {
   }
 
   /** Writes one document; a stale or missing `_rev` on an existing id throws ConflictError. */
-  async put(doc: StoredDoc): Promise<WriteResult> {
+  async put<T extends StoredDoc>(doc: T): Promise<WriteResult> {
     const answer = await this.couch.request<{ id: string; rev: string }>({ method: 'PUT', db: this.name, doc: doc._id, body: doc });
     return { id: answer.id, rev: answer.rev };
   }
@@ -119,7 +134,7 @@ export class Database {
    * not a failed batch. A retried request may answer `conflict` for a row the first try wrote,
    * so callers that must know re-read those documents.
    */
-  async bulkDocs(docs: readonly StoredDoc[]): Promise<BulkRow[]> {
+  async bulkDocs<T extends StoredDoc>(docs: readonly T[]): Promise<BulkRow[]> {
     if (docs.length === 0) return [];
     const rows = await this.couch.request<RawBulkRow[]>({ method: 'POST', db: this.name, path: '_bulk_docs', body: { docs } });
     return rows.map((row, index): BulkRow => {
@@ -146,6 +161,11 @@ export class Database {
       const details = { statusCode: 404, request: error.request, ...(error.reason !== undefined && { reason: error.reason }) };
       throw new NotFoundError(details, `${this.name} has no view ${designDoc}/${view} (run gasp views push)`);
     }
+  }
+
+  /** One page of the changes feed (a plain request: no long-held connection to lose). */
+  changes<D = unknown>(params: ChangesParams): Promise<ChangesPage<D>> {
+    return this.couch.request({ db: this.name, path: '_changes', qs: { ...params } });
   }
 
   allDocs<D = unknown>(params: ViewParams = {}): Promise<ViewResult<string, { rev: string }, D>> {

@@ -60,7 +60,8 @@ export interface Pass {
   request_generation?: number;
   request_entry?: number;
   request_index?: number;
-  /** Processing: the passes this one needs first. */
+  /** Processing: the module's level, and the passes this one needs first. */
+  level?: ProcessingModule['level'];
   prerequisites?: PassRef[];
   /** The site that holds the pass; absent while it waits. */
   site?: string;
@@ -114,6 +115,20 @@ export interface ProductionInfoDoc {
   type: 'production_information';
   rat_version: string;
   modules: Record<string, ProductionModule>;
+}
+
+/** A detector run, registered by `gasp runs add`: processing jobs are made from it. */
+export interface RunDoc {
+  _id: string;
+  _rev?: string;
+  type: 'run';
+  run: number;
+  run_type: string;
+  subfiles: Array<{ name: string; size: number; checksum: string }>;
+}
+
+export function runId(run: number): string {
+  return `run:${run}`;
 }
 
 /** One processing module: its level, macro, outputs and the modules it needs first. */

@@ -10,8 +10,8 @@ export interface PassToAdd {
   /** Whether a stored pass is this one, written by an earlier try. */
   isOurs(pass: Pass): boolean;
   make(passNumber: number): Pass;
-  /** Filled in: where the pass went. */
-  placed?: { run: number; pass: number };
+  /** Filled in: where the pass went, and whether it was there before this call. */
+  placed?: { run: number; pass: number; existing?: boolean };
 }
 
 export interface AppendOptions {
@@ -23,6 +23,13 @@ export interface AppendOptions {
 }
 
 const MAX_CONFLICT_ROUNDS = 5;
+
+export interface AppendResult {
+  /** Passes this call wrote (or, in a dry run, would write). */
+  written: number;
+  /** Passes found already there before writing: an earlier run wrote them. */
+  existing: number;
+}
 
 async function fetchJobs(db: Database, ids: readonly string[]): Promise<Map<string, JobDoc>> {
   const found = new Map<string, JobDoc>();
@@ -43,9 +50,9 @@ async function highestRun(db: Database, module: string): Promise<number> {
  * Adds passes to job documents in `_bulk_docs` batches: a new document per new (module, run), the
  * next pass number on an existing one. A conflict (another writer on the document) is re-read and
  * tried again; a pass an earlier try already wrote counts as written; a generic run someone else
- * took meanwhile is replaced by the next free one. Returns how many passes were written.
+ * took meanwhile is replaced by the next free one.
  */
-export async function appendPasses(db: Database, additions: readonly PassToAdd[], options: AppendOptions = {}): Promise<number> {
+export async function appendPasses(db: Database, additions: readonly PassToAdd[], options: AppendOptions = {}): Promise<AppendResult> {
   const allocated = new Set<PassToAdd>();
   const nextRun = new Map<string, number>();
   const allocate = async (module: string, fresh: boolean): Promise<number> => {
@@ -61,7 +68,7 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
     allocated.add(item);
   }
 
-  const build = async (items: readonly PassToAdd[]) => {
+  const build = async (items: readonly PassToAdd[], first: boolean) => {
     const idOf = (item: PassToAdd) => jobId(item.module, runOf(item));
     let stored = await fetchJobs(db, [...new Set(items.map(idOf))]);
     const taken = items.filter((item) => allocated.has(item) && stored.has(idOf(item)) && !stored.get(idOf(item))?.passes.some((pass) => item.isOurs(pass)));
@@ -81,7 +88,7 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
       }
       const ours = target.doc.passes.find((pass) => item.isOurs(pass));
       if (ours !== undefined) {
-        item.placed = { run: runOf(item), pass: ours.pass };
+        item.placed = { run: runOf(item), pass: ours.pass, existing: first };
         landed += 1;
         continue;
       }
@@ -93,10 +100,11 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
     return { targets: [...docs.values()].filter((target) => target.items.length > 0), landed };
   };
 
-  let { targets, landed } = await build(additions);
-  if (options.dryRun === true) return targets.reduce((sum, target) => sum + target.items.length, 0);
+  let { targets, landed } = await build(additions, true);
+  const existing = landed;
+  if (options.dryRun === true) return { written: targets.reduce((sum, target) => sum + target.items.length, 0), existing };
   const batchSize = options.batchSize ?? 500;
-  let written = landed;
+  let written = 0;
   for (let round = 1; targets.length > 0; round++) {
     const conflicted: PassToAdd[] = [];
     for (let start = 0; start < targets.length; start += batchSize) {
@@ -109,7 +117,7 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
         else if (answer.error === 'conflict') conflicted.push(...target.items);
         else throw new DbError({ statusCode: 400, error: answer.error, reason: answer.reason, request: `POST ${db.couch.url}/${db.name}/_bulk_docs (${answer.id})` });
       });
-      await options.onProgress?.(written, additions.length);
+      await options.onProgress?.(written + existing, additions.length);
     }
     if (conflicted.length === 0) break;
     if (round >= MAX_CONFLICT_ROUNDS) {
@@ -118,8 +126,9 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
         `${conflicted.length} passes met conflicts ${MAX_CONFLICT_ROUNDS} times (other writers on the same documents); run the same command again to complete them`,
       );
     }
-    ({ targets, landed } = await build(conflicted));
+    // a conflicted pass found there now was written by this call's own earlier try
+    ({ targets, landed } = await build(conflicted, false));
     written += landed;
   }
-  return written;
+  return { written, existing };
 }

@@ -97,7 +97,7 @@ export async function submitPlan(db: Database, plan: SubmitPlan, options: Submit
       make: (number) => makePass(entry, job, number),
     });
   }
-  const written = additions.size === 0 ? 0 : await appendPasses(db, [...additions.values()], options);
+  const { written } = additions.size === 0 ? { written: 0 } : await appendPasses(db, [...additions.values()], options);
   return {
     requestId,
     generation,

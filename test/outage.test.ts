@@ -6,15 +6,27 @@ import { Couch } from '../src/db/couch.js';
 import type { Database } from '../src/db/database.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { UnreachableError } from '../src/db/errors.js';
-import type { JobDoc, ProductionInfoDoc } from '../src/model/documents.js';
+import type { JobDoc, ProcessingInfoDoc, ProductionInfoDoc } from '../src/model/documents.js';
+import { silentLogger } from '../src/log.js';
+import { followRuns } from '../src/processing/follow.js';
+import { addRuns } from '../src/processing/runs.js';
+import { captureLog } from './support/log.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { EmbeddedServer } from '../src/server/embedded.js';
 import { submitRequestFile } from '../src/submit/submit.js';
 
-/** This file runs its own server, to take it away in the middle of a submit. */
+/** This file runs its own server, to take it away in the middle of the work. */
 const dir = mkdtempSync(join(tmpdir(), 'gasp-outage-db-'));
 let server: EmbeddedServer;
 let port: number;
+
+const PROCESSING: ProcessingInfoDoc = {
+  _id: 'processing_information_7_0_8',
+  type: 'processing_information',
+  rat_version: '7.0.8',
+  modules: { Processing: { level: 'run', path: 'p.mac', outputs: ['ratds'], prerequisites: [], raw_processor: true } },
+  run_types: { Physics: ['Processing'] },
+};
 
 const INFO: ProductionInfoDoc = {
   _id: 'production_information_7_0_8',
@@ -93,5 +105,39 @@ describe('a submit interrupted by a database outage', () => {
     expect(server.restarts).toBeGreaterThanOrEqual(1);
     expect(result.jobs).toHaveLength(10);
     expect(await passesPerRun(patient)).toEqual(Array.from({ length: 10 }, (_, index) => [index + 1, 1]));
+  });
+});
+
+describe('following runs through a database outage', () => {
+  it('reconnects with backoff, logs the outage once each way, and catches the new run', async () => {
+    const name = 'follow';
+    const setup = database(name);
+    await setup.create();
+    await pushDesignDocs(setup, loadDesignDocs(BUNDLED_VIEWS));
+    await setup.put(PROCESSING);
+    const { log, lines } = captureLog();
+    const db = new Couch({ url: server.url, retry: { attempts: 200, baseMs: 100, maxMs: 300 }, log }).use(name);
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const following = followRuns(db, PROCESSING, {
+      label: 'proc',
+      priority: 0,
+      prereqPass: 'latest',
+      intervalMs: 100,
+      signal: controller.signal,
+      log: silentLogger,
+      onProcessed: (runs) => {
+        seen.push(...runs.map((run) => run.run));
+        if (seen.includes(7)) controller.abort();
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await server.stop();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    server = await EmbeddedServer.start({ dir, port });
+    await addRuns(database(name), [{ run: 7, run_type: 'Physics', subfiles: [{ name: 'r7.zdab', size: 1, checksum: 'c' }] }]);
+    await following;
+    expect(seen).toEqual([7]);
+    expect(lines.map((line) => line.msg.split(' (')[0])).toEqual(['CouchDB unavailable', expect.stringMatching(/^CouchDB reachable again/)]);
   });
 });

@@ -1,0 +1,123 @@
+import type { Command } from 'commander';
+import { CLIENT_RETRY } from '../db/backoff.js';
+import { couchFromConfig } from '../db/couch.js';
+import type { Database } from '../db/database.js';
+import { NotFoundError } from '../db/errors.js';
+import { InputError } from '../errors.js';
+import { processingInfoId, runId, type ProcessingInfoDoc, type RunDoc } from '../model/documents.js';
+import { followRuns } from '../processing/follow.js';
+import { processRuns, type ProcessOptions, type ProcessResult } from '../processing/process.js';
+import { RAT_VERSION } from '../sites/rat.js';
+import { LABEL, readRunList } from '../submit/request.js';
+import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
+import { stopOnSignal } from './serve.js';
+
+interface ProcessCommandOptions extends ConfigOptions {
+  run?: string[];
+  first?: string;
+  last?: string;
+  runlist?: string;
+  follow?: boolean;
+  rat: string;
+  prereqPass: string;
+  label?: string;
+  priority: string;
+  dryRun?: boolean;
+  interval: string;
+}
+
+const wholeNumber = (option: string, text: string, problems: string[]): number => {
+  if (!/^\d+$/.test(text)) problems.push(`${option}: "${text}" is not a whole number (expected such as 300000)`);
+  return Number(text);
+};
+
+async function selectedRuns(db: Database, options: ProcessCommandOptions): Promise<RunDoc[]> {
+  let ids: number[] = [];
+  if (options.first !== undefined || options.last !== undefined) {
+    const problems: string[] = [];
+    const first = wholeNumber('--first', options.first ?? '', problems);
+    const last = wholeNumber('--last', options.last ?? '', problems);
+    if (problems.length > 0) throw new InputError(problems);
+    const rows = await db.view<number>('runs', 'by_number', { startkey: first, endkey: last });
+    ids = rows.rows.map((row) => row.key);
+    if (ids.length === 0) throw new InputError([`--first ${first} --last ${last}: no registered runs in that range (gasp runs add registers them)`]);
+  } else if (options.runlist !== undefined) {
+    ids = readRunList(options.runlist);
+  } else {
+    const problems: string[] = [];
+    ids = (options.run ?? []).map((text) => wholeNumber('-R', text, problems));
+    if (problems.length > 0) throw new InputError(problems);
+  }
+  const found = await db.allDocs<RunDoc>({ keys: ids.map(runId), include_docs: true });
+  const docs = found.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+  const missing = ids.filter((id) => !docs.some((doc) => doc.run === id));
+  if (missing.length > 0) throw new InputError(missing.map((run) => `run ${run}: not registered in ${db.name} (expected gasp runs add first)`));
+  return docs;
+}
+
+function printResult(result: ProcessResult, dryRun: boolean): void {
+  const byRun = new Map<number, string[]>();
+  for (const job of result.jobs) {
+    byRun.set(job.run, [...(byRun.get(job.run) ?? []), `${job.module} pass ${job.pass}${job.created ? '' : ' (there already)'}`]);
+  }
+  for (const [run, jobs] of byRun) print(`run ${run}: ${jobs.join(', ')}`);
+  const created = result.jobs.filter((job) => job.created).length;
+  print(`${dryRun ? 'dry run: would create' : 'created'} ${created} jobs for ${byRun.size} runs; ${result.jobs.length - created} were there already`);
+}
+
+export function registerProcess(program: Command): void {
+  program
+    .command('process')
+    .description('create processing jobs for runs: the modules of each run type, prerequisites on the same run')
+    .option('-R, --run <number...>', 'these runs')
+    .option('--first <run>', 'runs from this one…')
+    .option('--last <run>', '…to this one')
+    .option('-L, --runlist <file>', 'runs listed in a file, one per line')
+    .option('--follow', 'keep watching for new runs and create their jobs as they come (Ctrl-C stops)')
+    .requiredOption('--rat <version>', 'RAT version whose processing information to use')
+    .option('--prereq-pass <pass>', 'which pass of a prerequisite to depend on: latest, or a number', 'latest')
+    .option('--label <label>', 'label of the jobs (default: processing-<version>)')
+    .option('--priority <n>', 'priority of the jobs', '0')
+    .option('--dry-run', 'print what would be created; write nothing')
+    .option('--interval <seconds>', 'with --follow: how often to look for new runs', '10')
+    .addOption(configOption())
+    .addHelpText('after', '\nExamples:\n  gasp process -R 300000 300001 --rat 7.0.8\n  gasp process --follow --rat 7.0.8 -c config/processing.cfg')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<ProcessCommandOptions>();
+      const selectors = [options.run !== undefined, options.first !== undefined || options.last !== undefined, options.runlist !== undefined, options.follow === true];
+      const problems: string[] = [];
+      if (selectors.filter(Boolean).length !== 1) problems.push('runs: choose one of -R RUN, --first A --last B, -L RUNLIST or --follow');
+      if (options.follow === true && options.dryRun === true) problems.push('--dry-run: does not go with --follow (expected one of them)');
+      if (!RAT_VERSION.test(options.rat)) problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
+      if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass)) problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
+      if (options.label !== undefined && !LABEL.test(options.label)) problems.push(`--label: "${options.label}" is not a label (expected letters, digits, _ . + -)`);
+      if (!/^-?\d+$/.test(options.priority)) problems.push(`--priority: "${options.priority}" is not a whole number (expected such as 10)`);
+      if (!/^\d+(\.\d+)?$/.test(options.interval) || Number(options.interval) <= 0) problems.push(`--interval: "${options.interval}" is not a number of seconds`);
+      if (problems.length > 0) throw new InputError(problems);
+
+      const { config, log } = loadCommandConfig({ mode: 'processing', ...options });
+      const stop = options.follow === true ? stopOnSignal() : undefined;
+      const couch = couchFromConfig(config.couchdb, { log, ...(stop !== undefined && { retry: CLIENT_RETRY, signal: stop.signal }) });
+      const db = couch.use(config.couchdb.database);
+      let info: ProcessingInfoDoc;
+      try {
+        info = await db.get<ProcessingInfoDoc>(processingInfoId(options.rat));
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        throw new InputError([`--rat: no processing information for RAT ${options.rat} in ${db.name} (expected gasp processing-info upload for it first)`]);
+      }
+      const processOptions: ProcessOptions = {
+        label: options.label ?? `processing-${options.rat}`,
+        priority: Number(options.priority),
+        prereqPass: options.prereqPass === 'latest' ? 'latest' : Number(options.prereqPass),
+        ...(options.dryRun === true && { dryRun: true }),
+      };
+      if (stop !== undefined) {
+        await followRuns(db, info, { ...processOptions, intervalMs: Number(options.interval) * 1000, signal: stop.signal, log, onProcessed: (_runs, result) => printResult(result, false) });
+        return;
+      }
+      const result = await processRuns(db, await selectedRuns(db, options), info, processOptions);
+      for (const line of result.skipped) log.warn(line);
+      printResult(result, options.dryRun === true);
+    });
+}

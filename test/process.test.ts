@@ -1,0 +1,163 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
+import { InputError } from '../src/errors.js';
+import type { JobDoc, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
+import { BUNDLED_VIEWS } from '../src/paths.js';
+import { followRuns } from '../src/processing/follow.js';
+import { processRuns, type ProcessOptions } from '../src/processing/process.js';
+import { addRuns, parseRuns, type RunInput } from '../src/processing/runs.js';
+import { silentLogger } from '../src/log.js';
+import { runGasp } from './support/cli.js';
+import { useTestDatabase } from './support/couch.js';
+import { folderWith } from './support/files.js';
+
+const test = useTestDatabase('process');
+
+/** Written here by hand: Processing per subfile, Analysis after it, Monitoring on its own. */
+const INFO: ProcessingInfoDoc = {
+  _id: 'processing_information_7_0_8',
+  type: 'processing_information',
+  rat_version: '7.0.8',
+  modules: {
+    Processing: { level: 'sub_run', path: 'p.mac', outputs: ['ratds'], prerequisites: [], raw_processor: true },
+    Analysis: { level: 'run_root', path: 'a.mac', outputs: ['ntuple'], prerequisites: ['Processing'], raw_processor: false },
+    Monitoring: { level: 'run_zdab', path: 'm.mac', outputs: ['soc'], prerequisites: [], raw_processor: true },
+  },
+  run_types: { Physics: ['Analysis', 'Processing', 'Monitoring'], Reanalysis: ['Analysis'] },
+};
+
+const OPTIONS: ProcessOptions = { label: 'proc', priority: 2, prereqPass: 'latest' };
+
+function run(number: number, runType = 'Physics', subfiles = 2): RunInput {
+  return {
+    run: number,
+    run_type: runType,
+    subfiles: Array.from({ length: subfiles }, (_, index) => ({ name: `SNOP_${number}_${index}.zdab`, size: 100 + index, checksum: `adler32:${index}` })),
+  };
+}
+
+async function runDocs(...numbers: number[]): Promise<RunDoc[]> {
+  const found = await test.db.allDocs<RunDoc>({ keys: numbers.map((number) => `run:${number}`), include_docs: true });
+  return found.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+}
+
+const job = (module: string, number: number) => test.db.get<JobDoc>(`job:${module}:${number}`);
+
+beforeAll(async () => {
+  await pushDesignDocs(test.db, loadDesignDocs(BUNDLED_VIEWS));
+  await test.db.put(INFO);
+});
+
+describe('gasp runs add', () => {
+  it('adds new runs, updates a changed one and leaves the same one alone', async () => {
+    expect(await addRuns(test.db, [run(1), run(2)])).toEqual([
+      { run: 1, outcome: 'added' },
+      { run: 2, outcome: 'added' },
+    ]);
+    expect(await addRuns(test.db, [run(1), run(2, 'Physics', 3)])).toEqual([
+      { run: 1, outcome: 'unchanged' },
+      { run: 2, outcome: 'updated' },
+    ]);
+    expect((await runDocs(2))[0]?.subfiles).toHaveLength(3);
+  });
+
+  it.each([
+    [{ run: -1, run_type: 'Physics', subfiles: [{ name: 'a', size: 1, checksum: 'c' }] }, 'runs.json: run: -1 is not allowed (expected a run number)'],
+    [{ run: 5, subfiles: [{ name: 'a', size: 1, checksum: 'c' }] }, 'runs.json: run_type: is missing (expected a run type such as Physics)'],
+    [{ run: 5, run_type: 'Physics', subfiles: [] }, 'runs.json: subfiles: [] is not allowed (expected at least one raw subfile)'],
+    [{ run: 5, run_type: 'Physics', subfiles: [{ name: 'a', size: 1 }] }, 'runs.json: subfiles[0].checksum: is missing (expected a checksum such as adler32:0a1b2c3d)'],
+  ])('refuses %j with one line naming where', (value, expected) => {
+    expect(() => parseRuns(value, 'runs.json')).toThrow(InputError);
+    try {
+      parseRuns(value, 'runs.json');
+    } catch (error) {
+      expect((error as InputError).problems).toEqual([expected]);
+    }
+  });
+
+  it('reads runs from standard input', async () => {
+    const env = { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name };
+    const dir = folderWith({ 'runs.json': JSON.stringify([run(50), run(51)]) });
+    const result = await runGasp(['runs', 'add', join(dir, 'runs.json')], { env });
+    expect(result.stdout.trim().split('\n').at(-1)).toBe(`2 added, 0 updated, 0 unchanged in ${test.db.name}`);
+  });
+});
+
+describe('gasp process', () => {
+  it('creates the run type\'s modules, a subjob per subfile, and prerequisites on the specific pass', async () => {
+    await addRuns(test.db, [run(100), run(101, 'Physics', 1)]);
+    const result = await processRuns(test.db, await runDocs(100, 101), INFO, OPTIONS);
+    expect(result.skipped).toEqual([]);
+    expect(result.jobs.map((item) => `${item.run} ${item.module} ${item.pass} ${item.created}`)).toEqual([
+      '100 Analysis 1 true',
+      '100 Monitoring 1 true',
+      '100 Processing 1 true',
+      '101 Analysis 1 true',
+      '101 Monitoring 1 true',
+      '101 Processing 1 true',
+    ]);
+    const processing = (await job('Processing', 100)).passes[0];
+    expect(processing).toMatchObject({ status: 'waiting', level: 'sub_run', label: 'proc', priority: 2, rat_version: '7.0.8' });
+    expect(processing?.subjobs).toEqual([
+      { index: 0, file: 'SNOP_100_0.zdab' },
+      { index: 1, file: 'SNOP_100_1.zdab' },
+    ]);
+    expect((await job('Analysis', 100)).passes[0]?.prerequisites).toEqual([{ module: 'Processing', run: 100, pass: 1 }]);
+    expect((await job('Monitoring', 100)).passes[0]?.subjobs).toBeUndefined();
+  });
+
+  it('creates nothing the second time for the same runs and version', async () => {
+    const again = await processRuns(test.db, await runDocs(100), INFO, OPTIONS);
+    expect(again.jobs.every((item) => !item.created)).toBe(true);
+    expect((await job('Processing', 100)).passes).toHaveLength(1);
+  });
+
+  it('points a module outside the run type at the prerequisite\'s existing pass, and skips it when there is none', async () => {
+    await addRuns(test.db, [run(100, 'Reanalysis'), run(200, 'Reanalysis')]);
+    const existing = await test.db.get<JobDoc>('job:Processing:100');
+    await test.db.put({ ...existing, passes: [...existing.passes, { ...existing.passes[0]!, pass: 2, request: 'other' }] });
+    const reanalysis = { ...INFO, _id: 'x', rat_version: '7.0.9' };
+    const result = await processRuns(test.db, await runDocs(100, 200), reanalysis, { ...OPTIONS, prereqPass: 2 });
+    expect(result.jobs.map((item) => `${item.run} ${item.module} ${item.pass}`)).toEqual(['100 Analysis 2']);
+    expect((await job('Analysis', 100)).passes[1]?.prerequisites).toEqual([{ module: 'Processing', run: 100, pass: 2 }]);
+    expect(result.skipped).toEqual(['run 200: Analysis needs Processing, which has no pass 2 on this run; no job']);
+  });
+
+  it('skips a run whose type the processing information does not know', async () => {
+    await addRuns(test.db, [run(300, 'Maintenance')]);
+    const result = await processRuns(test.db, await runDocs(300), INFO, OPTIONS);
+    expect(result.jobs).toEqual([]);
+    expect(result.skipped).toEqual(['run 300: run type "Maintenance" has no modules in the processing information for RAT 7.0.8']);
+  });
+
+  it('follows new runs and creates their jobs as they come', async () => {
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const following = followRuns(test.db, INFO, {
+      ...OPTIONS,
+      intervalMs: 100,
+      signal: controller.signal,
+      log: silentLogger,
+      onProcessed: (runs) => {
+        seen.push(...runs.map((item) => item.run));
+        if (seen.includes(400)) controller.abort();
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await addRuns(test.db, [run(400)]);
+    await following;
+    expect(seen).toContain(400);
+    expect((await job('Analysis', 400)).passes[0]?.prerequisites).toEqual([{ module: 'Processing', run: 400, pass: 1 }]);
+  });
+
+  it('says what is wrong with its options, with exit code 2', async () => {
+    const result = await runGasp(['process', '--rat', '7', '--prereq-pass', 'first', '-R', '1', '--follow']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'runs: choose one of -R RUN, --first A --last B, -L RUNLIST or --follow',
+      '--rat: "7" is not a RAT version (expected x.y.z such as 7.0.8)',
+      '--prereq-pass: "first" is neither latest nor a pass number',
+    ]);
+  });
+});
