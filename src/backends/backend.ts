@@ -1,0 +1,54 @@
+import { GaspError } from '../errors.js';
+import type { BackendKind } from '../sites/site.js';
+
+/** One job ready for a batch system: where it runs, what it runs, where its logs go. */
+export interface PreparedJob {
+  /** For the batch system's listings: gasp-<module>-<run>-p<pass>-s<subjob>. */
+  name: string;
+  /** Absolute: the job's own folder, holding its spec.json and later its outputs and manifest. */
+  workdir: string;
+  /** The argument array to run in `workdir`: the wrapper and its spec. */
+  command: string[];
+  stdout: string;
+  stderr: string;
+}
+
+/** Where a job is: a backend never calls an unknown job "running"; it is "lost". */
+export type BackendState = 'queued' | 'running' | 'completed' | 'failed' | 'lost';
+
+export interface BackendStatus {
+  state: BackendState;
+  exitCode?: number;
+  /** What the batch system said, for `gasp why`: "CANCELLED", "held", "Stalled"… */
+  reason?: string;
+}
+
+/**
+ * What every backend does, the same way. Submitting gives one id per job, in order; status is one
+ * call for many ids; a failure to reach the batch system throws BackendUnavailableError (the
+ * client retries), never a job failure.
+ */
+export interface Backend {
+  readonly kind: BackendKind;
+  submit(jobs: readonly PreparedJob[]): Promise<string[]>;
+  status(ids: readonly string[]): Promise<Map<string, BackendStatus>>;
+  cancel(ids: readonly string[]): Promise<void>;
+}
+
+/** The batch system could not be reached or answered with an error: worth trying again later. */
+export class BackendUnavailableError extends GaspError {
+  override readonly code = 'E_BACKEND_UNAVAILABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendUnavailableError';
+  }
+}
+
+/** The site cannot work as configured (a command not installed, an answer we cannot read): a person must look. */
+export class BackendError extends GaspError {
+  override readonly code = 'E_BACKEND';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}

@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { BackendError, BackendUnavailableError } from './backend.js';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CommandOptions {
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** Runs a batch-system command; tests of HTCondor and DIRAC put recorded answers in its place. */
+export type CommandRunner = (argv: readonly string[], options?: CommandOptions) => Promise<CommandResult>;
+
+/**
+ * Runs a command from an argument array, never through a shell. A command that is not installed is
+ * a BackendError naming it; a command that hangs past the timeout is BackendUnavailableError.
+ */
+export const runCommand: CommandRunner = (argv, options = {}) =>
+  new Promise((resolve, reject) => {
+    const [program, ...args] = argv;
+    if (program === undefined) return reject(new BackendError('no command to run'));
+    const child = spawn(program, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new BackendUnavailableError(`${program} did not answer within ${(options.timeoutMs ?? 60_000) / 1000}s`));
+    }, options.timeoutMs ?? 60_000);
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(error.code === 'ENOENT' ? new BackendError(`${program}: command not found (is it installed and on PATH here?)`) : new BackendUnavailableError(`${program}: ${error.message}`));
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+  });
+
+/** The last non-empty line of a command's error output, for messages. */
+export function lastLine(text: string): string {
+  return text.trim().split('\n').at(-1)?.trim() ?? '';
+}

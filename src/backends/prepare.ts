@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../files.js';
+import type { Pass, ProductionModule } from '../model/documents.js';
+import { ratArguments } from '../model/event-mode.js';
+import { PACKAGE_ROOT } from '../paths.js';
+import { ratSetupLine } from '../sites/rat.js';
+import type { Site } from '../sites/site.js';
+import { BackendError, type PreparedJob } from './backend.js';
+
+/** The wrapper every backend runs (bin/gasp-job: Python 3 and bash, for worker nodes without Node). */
+export const JOB_WRAPPER = join(PACKAGE_ROOT, 'bin', 'gasp-job');
+
+/** File endings of each data type; a second output of a kind adds its suffix before the ending. */
+const ENDINGS: Readonly<Record<string, string>> = { ratds: '.root', ntuple: '.ntuple.root', soc: '.soc.root' };
+
+export interface JobToPrepare {
+  module: string;
+  run: number;
+  pass: Pass;
+  subjob: number;
+  production: ProductionModule;
+}
+
+/** What the wrapper reads (spec.json); its fields are the wrapper's contract. */
+export interface JobSpec {
+  version: 1;
+  job: { module: string; run: number; pass: number; subjob: number; label: string };
+  rat: { version: string; setup: string };
+  macro: { path: string; sha256: string; template: Record<string, string | number> };
+  rat_args: string[];
+  fields: Record<string, string>;
+  outputs: Array<{ data_type: string; file: string }>;
+  storage: { kind: 'file'; root: string; path: string } | { kind: 'copy'; command: string[]; path: string };
+  events: number | null;
+}
+
+/** Output names follow the macros' convention: `${OUTPUT}.root`, `${OUTPUT}.ntuple.root`, `${OUTPUT}_fit.ntuple.root`. */
+export function outputFiles(base: string, production: ProductionModule): Array<{ data_type: string; file: string }> {
+  return production.outputs.map((dataType) => {
+    const kind = dataType.replace(/^other_/, '');
+    const suffix = dataType.startsWith('other_') ? (production.other_suffix?.[dataType] ?? '_other') : '';
+    return { data_type: dataType, file: `${base}${suffix}${ENDINGS[kind] ?? '.root'}` };
+  });
+}
+
+export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
+  const { pass } = job;
+  const setup = ratSetupLine(site.rat, pass.rat_version);
+  if (setup === undefined) throw new BackendError(`site ${site.name}: no set-up for RAT ${pass.rat_version} in ${site.file} [rat]`);
+  const mode = pass.event_mode ?? job.production.event_mode;
+  const events = pass.subjobs?.[job.subjob]?.events ?? pass.amount?.events;
+  const base = `${job.module}_r${job.run}_p${pass.pass}_s${job.subjob}`;
+  const path = `${pass.label}/${job.module}/${job.run}/${pass.pass}`;
+  return {
+    version: 1,
+    job: { module: job.module, run: job.run, pass: pass.pass, subjob: job.subjob, label: pass.label },
+    rat: { version: pass.rat_version, setup },
+    macro: { path: job.production.path, sha256: pass.macro_sha256 ?? job.production.sha256, template: pass.template ?? {} },
+    rat_args: ratArguments(mode, { run: job.run, ...(events !== undefined && { events }), ...(pass.amount?.seconds !== undefined && { seconds: pass.amount.seconds }) }),
+    fields: { OUTPUT: base, RUN: String(job.run), ...(events !== undefined && { NEVENTS: String(events) }) },
+    outputs: outputFiles(base, job.production),
+    storage: site.storage.kind === 'file' ? { kind: 'file', root: site.storage.root, path } : { kind: 'copy', command: site.storage.command, path },
+    events: events ?? null,
+  };
+}
+
+/** Makes the job's folder and its spec.json; the returned job is ready for any backend. */
+export function prepareJob(site: Site, job: JobToPrepare, workRoot: string): PreparedJob {
+  const spec = jobSpec(site, job);
+  const workdir = resolve(workRoot, job.pass.label, job.module, String(job.run), `p${job.pass.pass}`, `s${job.subjob}`);
+  mkdirSync(workdir, { recursive: true });
+  writeFileAtomic(join(workdir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
+  return {
+    name: `gasp-${job.module}-${job.run}-p${job.pass.pass}-s${job.subjob}`,
+    workdir,
+    command: [JOB_WRAPPER, 'spec.json'],
+    stdout: join(workdir, 'job.out'),
+    stderr: join(workdir, 'job.err'),
+  };
+}

@@ -1,0 +1,70 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backends/backend.js';
+import { DryBackend } from '../src/backends/dry.js';
+import { LocalBackend } from '../src/backends/local.js';
+import { finished, scriptJob, waitFor } from './support/backends.js';
+
+interface Candidate {
+  name: string;
+  /** A backend whose jobs end with `exitCode` (real backends: the script's exit; dry: its chosen outcome). */
+  make(exitCode: number): Backend;
+  /** Dry jobs end at once: there is nothing running to cancel. */
+  runsJobs: boolean;
+}
+
+const candidates: Candidate[] = [
+  { name: 'dry', make: (exitCode) => new DryBackend(exitCode === 0 ? {} : { outcome: 'failed', exitCode }), runsJobs: false },
+  { name: 'local', make: () => new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-local-state-')), maxJobs: 4 }), runsJobs: true },
+];
+
+describe.each(candidates)('the $name backend keeps the Backend contract', ({ make, runsJobs }) => {
+  it('gives each job its own id, and finds a submitted job by status', async () => {
+    const backend = make(0);
+    const ids = await backend.submit([scriptJob('a', 'exit 0'), scriptJob('b', 'exit 0')]);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    const statuses = await backend.status(ids);
+    for (const id of ids) expect(['queued', 'running', 'completed']).toContain(statuses.get(id)?.state);
+  });
+
+  it('reports a finished job\'s exit code', async () => {
+    const backend = make(3);
+    const [id = ''] = await backend.submit([scriptJob('fails', 'sleep 0.2; exit 3')]);
+    expect(await waitFor(backend, id, finished)).toMatchObject({ state: 'failed', exitCode: 3 });
+    const ok = make(0);
+    const [good = ''] = await ok.submit([scriptJob('works', 'exit 0')]);
+    expect(await waitFor(ok, good, finished)).toMatchObject({ state: 'completed', exitCode: 0 });
+  });
+
+  it('reports an unknown id as lost, not as running', async () => {
+    const backend = make(0);
+    const id = runsJobs ? 'local-nothing-000000' : 'dry-999999';
+    expect((await backend.status([id])).get(id)?.state).toBe('lost');
+  });
+
+  it.runIf(runsJobs)('stops a job it is asked to cancel', async () => {
+    const backend = make(0);
+    const job = scriptJob('long', 'sleep 30; echo finished');
+    const [id = ''] = await backend.submit([job]);
+    await waitFor(backend, id, (status) => status.state === 'running');
+    await backend.cancel([id]);
+    const status = await waitFor(backend, id, finished);
+    expect(status.state).toBe('failed');
+    expect(status.reason).toBe('canceled');
+  });
+});
+
+describe('the local backend', () => {
+  it('finds its jobs again after a client restart, and refuses more than max_jobs', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'gasp-local-state-'));
+    const first = new LocalBackend({ stateDir, maxJobs: 2 });
+    const ids = await first.submit([scriptJob('x', 'sleep 1; exit 0'), scriptJob('y', 'sleep 1; exit 4')]);
+    await expect(first.submit([scriptJob('z', 'exit 0')])).rejects.toThrow('local backend: 1 jobs asked, room for 0 (max_jobs 2)');
+    const restarted = new LocalBackend({ stateDir, maxJobs: 2 });
+    expect(await waitFor(restarted, ids[0] ?? '', finished)).toMatchObject({ state: 'completed', exitCode: 0 });
+    expect(await waitFor(restarted, ids[1] ?? '', finished)).toMatchObject({ state: 'failed', exitCode: 4 });
+  });
+});

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { LocalBackend } from '../src/backends/local.js';
+import { JOB_WRAPPER, jobSpec, prepareJob, type JobToPrepare } from '../src/backends/prepare.js';
+import type { Pass } from '../src/model/documents.js';
+import { makeProductionInfo } from '../src/production/production-info.js';
+import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
+import { loadSite } from '../src/sites/site.js';
+import { FIXTURE_RELEASE } from './support/fixture.js';
+import { finished, waitFor } from './support/backends.js';
+
+const INFO = makeProductionInfo({
+  ratDir: FIXTURE_RELEASE,
+  production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] },
+}).doc;
+
+/** A site file for this machine: the fixture release set up by its env script, storage in a temporary folder. */
+function fixtureSite(storage = mkdtempSync(join(tmpdir(), 'gasp-storage-')), env = join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')) {
+  const dir = mkdtempSync(join(tmpdir(), 'gasp-site-'));
+  writeFileSync(join(dir, 'here.ini'), `backend = local\nmax_jobs = 4\nstorage = file://${storage}\n[rat]\n7.0.8 = ${env}\n`);
+  return { site: loadSite(join(dir, 'here.ini')), storage };
+}
+
+function tl208(overrides: Partial<Pass> = {}): JobToPrepare {
+  const production = INFO.modules.TeloadedTl208;
+  if (production === undefined) throw new Error('fixture lost TeloadedTl208');
+  const pass: Pass = {
+    pass: 1,
+    status: 'submitted',
+    rat_version: '7.0.8',
+    label: 'wrap',
+    priority: 0,
+    created: '2026-11-23T00:00:00Z',
+    event_mode: 'time',
+    amount: { seconds: 3600 },
+    template: { geometry: 'te', fill_volume: 'av', rate: 2 },
+    macro_sha256: production.sha256,
+    attempts: [],
+    ...overrides,
+  };
+  return { module: 'TeloadedTl208', run: 7, pass, subjob: 0, production };
+}
+
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+interface Manifest {
+  exit_code: number;
+  failed_stage?: string;
+  error?: string;
+  rat_version: string;
+  macro_sha256: string;
+  outputs: Array<{ data_type: string; file: string; size: number; sha256: string; adler32: string; url: string }>;
+}
+
+/** Runs the wrapper in a job folder directly, as a batch node would. */
+function runWrapper(workdir: string, env: NodeJS.ProcessEnv = {}): { code: number | null; manifest: Manifest } {
+  const run = spawnSync(JOB_WRAPPER, ['spec.json'], { cwd: workdir, env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { code: run.status, manifest: JSON.parse(readFileSync(join(workdir, 'manifest.json'), 'utf8')) as Manifest };
+}
+
+describe('the job wrapper', () => {
+  it('runs a fixture job through the local backend: outputs in storage, a manifest whose checksums match them', async () => {
+    const { site, storage } = fixtureSite();
+    const job = prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    const backend = new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 2 });
+    const [id = ''] = await backend.submit([job]);
+    expect(await waitFor(backend, id, finished)).toMatchObject({ state: 'completed', exitCode: 0 });
+    const manifest = JSON.parse(readFileSync(join(job.workdir, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest).toMatchObject({ exit_code: 0, rat_version: '7.0.8', macro_sha256: INFO.modules.TeloadedTl208?.sha256 });
+    expect(manifest.outputs.map((output) => output.data_type)).toEqual(['ratds', 'ntuple', 'other_ntuple']);
+    for (const output of manifest.outputs) {
+      const stored = join(storage, 'wrap/TeloadedTl208/7/1', output.file);
+      expect(output.url).toBe(`file://${stored}`);
+      expect(sha256(stored)).toBe(output.sha256);
+      expect(readFileSync(stored).length).toBe(output.size);
+      expect(output.adler32).toMatch(/^[0-9a-f]{8}$/);
+    }
+    expect(readFileSync(job.stdout, 'utf8')).toContain('fake rat: wrote TeloadedTl208_r7_p1_s0.root');
+    const macro = readFileSync(join(job.workdir, 'job.mac'), 'utf8');
+    expect(macro).toContain('/rat/procset file "TeloadedTl208_r7_p1_s0_scintFit.ntuple.root"');
+    expect(macro).toContain('/generator/rate/set 2');
+  });
+
+  it('passes the event mode as RAT arguments', () => {
+    const { site } = fixtureSite();
+    expect(jobSpec(site, tl208()).rat_args).toEqual(['-T', '3600']);
+    expect(jobSpec(site, tl208({ event_mode: 'number', amount: { events: 500 } })).rat_args).toEqual(['-N', '500']);
+    expect(jobSpec(site, tl208({ event_mode: 'run_number', amount: { events: 30 }, subjobs: [{ index: 0, events: 20 }, { index: 1, events: 10 }] })).rat_args).toEqual([
+      '-n',
+      '7',
+      '-N',
+      '20',
+    ]);
+  });
+
+  it('stages the same output twice safely, and tells set-up, RAT and staging failures apart by exit code', () => {
+    const { site, storage } = fixtureSite();
+    const work = mkdtempSync(join(tmpdir(), 'gasp-work-'));
+    const job = prepareJob(site, tl208(), work);
+    expect(runWrapper(job.workdir).code).toBe(0);
+    const again = runWrapper(job.workdir);
+    expect(again.code).toBe(0);
+    expect(sha256(join(storage, 'wrap/TeloadedTl208/7/1/TeloadedTl208_r7_p1_s0.root'))).toBe(again.manifest.outputs[0]?.sha256);
+
+    const ratFails = runWrapper(job.workdir, { GASP_FAKE_RAT_EXIT: '3' });
+    expect(ratFails).toMatchObject({ code: 20, manifest: { exit_code: 20, failed_stage: 'rat', error: 'rat exited with 3' } });
+
+    const noSetup = fixtureSite(storage, '/nonexistent/env_rat-7.0.8.sh').site;
+    const setupFails = runWrapper(prepareJob(noSetup, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-'))).workdir);
+    expect(setupFails.code).toBe(10);
+    expect(setupFails.manifest.failed_stage).toBe('setup');
+    expect(setupFails.manifest.error).toMatch(/^RAT 7.0.8 set-up failed: .*nonexistent/);
+
+    const blocked = join(mkdtempSync(join(tmpdir(), 'gasp-storage-')), 'file-not-folder');
+    writeFileSync(blocked, '');
+    const stagingFails = runWrapper(prepareJob(fixtureSite(blocked).site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-'))).workdir);
+    expect(stagingFails.code).toBe(30);
+    expect(stagingFails.manifest.failed_stage).toBe('staging');
+  });
+
+  it('refuses a macro that differs from the production information', () => {
+    const { site } = fixtureSite();
+    const job = prepareJob(site, tl208({ macro_sha256: '0'.repeat(64) }), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    const run = runWrapper(job.workdir);
+    expect(run.code).toBe(10);
+    expect(run.manifest.error).toContain('differs from the production information (sha256)');
+  });
+});
