@@ -2,9 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Backend } from '../src/backends/backend.js';
+import { BackendUnavailableError, type Backend } from '../src/backends/backend.js';
 import { DryBackend } from '../src/backends/dry.js';
 import { LocalBackend } from '../src/backends/local.js';
+import { SlurmBackend } from '../src/backends/slurm.js';
+import { runCommand } from '../src/backends/command.js';
+import { slurmAvailable, slurmSite } from './support/slurm.js';
 import { finished, scriptJob, waitFor } from './support/backends.js';
 
 interface Candidate {
@@ -18,6 +21,8 @@ interface Candidate {
 const candidates: Candidate[] = [
   { name: 'dry', make: (exitCode) => new DryBackend(exitCode === 0 ? {} : { outcome: 'failed', exitCode }), runsJobs: false },
   { name: 'local', make: () => new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-local-state-')), maxJobs: 4 }), runsJobs: true },
+  // a real Slurm on localhost: scripts/slurm-localhost.sh, started by .ci/run
+  ...(slurmAvailable ? [{ name: 'slurm', make: () => new SlurmBackend(slurmSite()), runsJobs: true }] : []),
 ];
 
 describe.each(candidates)('the $name backend keeps the Backend contract', ({ make, runsJobs }) => {
@@ -41,7 +46,8 @@ describe.each(candidates)('the $name backend keeps the Backend contract', ({ mak
 
   it('reports an unknown id as lost, not as running', async () => {
     const backend = make(0);
-    const id = runsJobs ? 'local-nothing-000000' : 'dry-999999';
+    const unknown: Record<string, string> = { dry: 'dry-999999', local: 'local-nothing-000000', slurm: '999999' };
+    const id = unknown[backend.kind] ?? '';
     expect((await backend.status([id])).get(id)?.state).toBe('lost');
   });
 
@@ -54,6 +60,19 @@ describe.each(candidates)('the $name backend keeps the Backend contract', ({ mak
     const status = await waitFor(backend, id, finished);
     expect(status.state).toBe('failed');
     expect(status.reason).toBe('canceled');
+  });
+});
+
+describe.runIf(slurmAvailable)('the Slurm backend', () => {
+  it('calls an unreachable Slurm unavailable (the client retries), not a job failure', async () => {
+    const failing = new SlurmBackend(slurmSite(), async (argv) => ({ code: 1, stdout: '', stderr: `${argv[0]}: error: Unable to contact slurm controller (connect failure)` }));
+    await expect(failing.status(['1'])).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+
+  it('says which command is missing where Slurm is not installed', async () => {
+    const site = slurmSite();
+    const missing = new SlurmBackend(site, (argv, options) => runCommand([`/nonexistent/${argv[0] ?? ''}`, ...argv.slice(1)], options));
+    await expect(missing.submit([scriptJob('x', 'exit 0')])).rejects.toThrow('/nonexistent/sbatch: command not found');
   });
 });
 
