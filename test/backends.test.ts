@@ -69,6 +69,12 @@ describe.runIf(slurmAvailable)('the Slurm backend', () => {
     await expect(failing.status(['1'])).rejects.toBeInstanceOf(BackendUnavailableError);
   });
 
+  it('calls a job Slurm refuses a site problem, not an outage', async () => {
+    const site = slurmSite();
+    const greedy = new SlurmBackend({ ...site, slurm: { ...site.slurm, mem: '999999G' } });
+    await expect(greedy.submit([scriptJob('big', 'exit 0')])).rejects.toThrow(/sbatch failed \(exit 1\): .*check \[slurm\] in/);
+  });
+
   it('says which command is missing where Slurm is not installed', async () => {
     const site = slurmSite();
     const missing = new SlurmBackend(site, (argv, options) => runCommand([`/nonexistent/${argv[0] ?? ''}`, ...argv.slice(1)], options));

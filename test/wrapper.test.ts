@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backends/backend.js';
 import { LocalBackend } from '../src/backends/local.js';
+import { SlurmBackend } from '../src/backends/slurm.js';
+import { slurmAvailable } from './support/slurm.js';
 import { JOB_WRAPPER, jobSpec, prepareJob, type JobToPrepare } from '../src/backends/prepare.js';
 import type { Pass } from '../src/model/documents.js';
 import { makeProductionInfo } from '../src/production/production-info.js';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
-import { loadSite } from '../src/sites/site.js';
+import { loadSite, type Site } from '../src/sites/site.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { finished, waitFor } from './support/backends.js';
 
@@ -21,7 +24,7 @@ const INFO = makeProductionInfo({
 /** A site file for this machine: the fixture release set up by its env script, storage in a temporary folder. */
 function fixtureSite(storage = mkdtempSync(join(tmpdir(), 'gasp-storage-')), env = join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')) {
   const dir = mkdtempSync(join(tmpdir(), 'gasp-site-'));
-  writeFileSync(join(dir, 'here.ini'), `backend = local\nmax_jobs = 4\nstorage = file://${storage}\n[rat]\n7.0.8 = ${env}\n`);
+  writeFileSync(join(dir, 'here.ini'), `backend = local\nmax_jobs = 4\nstorage = file://${storage}\n[rat]\n7.0.8 = ${env}\n[slurm]\npartition = debug\ntime = 00:10:00\nmem = 100M\n`);
   return { site: loadSite(join(dir, 'here.ini')), storage };
 }
 
@@ -63,10 +66,16 @@ function runWrapper(workdir: string, env: NodeJS.ProcessEnv = {}): { code: numbe
 }
 
 describe('the job wrapper', () => {
-  it('runs a fixture job through the local backend: outputs in storage, a manifest whose checksums match them', async () => {
+  const through: Array<[string, (site: Site) => Backend]> = [
+    ['local', () => new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 2 })],
+    // a real Slurm on localhost where one runs (CI starts it): scripts/slurm-localhost.sh
+    ...(slurmAvailable ? [['slurm', (site: Site) => new SlurmBackend(site)] as [string, (site: Site) => Backend]] : []),
+  ];
+
+  it.each(through)('runs a fixture job through %s: outputs in storage, a manifest whose checksums match them', async (_name, makeBackend) => {
     const { site, storage } = fixtureSite();
     const job = prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
-    const backend = new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 2 });
+    const backend = makeBackend(site);
     const [id = ''] = await backend.submit([job]);
     expect(await waitFor(backend, id, finished)).toMatchObject({ state: 'completed', exitCode: 0 });
     const manifest = JSON.parse(readFileSync(join(job.workdir, 'manifest.json'), 'utf8')) as Manifest;

@@ -64,8 +64,11 @@ export class SlurmBackend implements Backend {
     return this.#run(argv, { timeoutMs: 60_000 });
   }
 
-  #unavailable(program: string, result: CommandResult): BackendUnavailableError {
-    return new BackendUnavailableError(`site ${this.#site.name}: ${program} failed (exit ${result.code}): ${lastLine(result.stderr) || 'no message'}`);
+  /** A controller that does not answer is worth another try; a refused job (bad partition, too much memory) is not. */
+  #unavailable(program: string, result: CommandResult): BackendUnavailableError | BackendError {
+    const message = `site ${this.#site.name}: ${program} failed (exit ${result.code}): ${lastLine(result.stderr) || 'no message'}`;
+    const transient = /unable to contact|socket timed out|temporarily unable|connection refused|try again|slurm_load_jobs error: (?!Invalid)/i;
+    return program !== 'sbatch' || transient.test(result.stderr) ? new BackendUnavailableError(message) : new BackendError(`${message} (check [slurm] in ${this.#site.file})`);
   }
 
   async submit(jobs: readonly PreparedJob[]): Promise<string[]> {
