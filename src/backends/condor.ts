@@ -1,0 +1,130 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Site } from '../sites/site.js';
+import { BackendError, BackendUnavailableError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
+import { lastLine, runCommand, type CommandResult, type CommandRunner } from './command.js';
+
+/**
+ * HTCondor: condor_submit -terse with a submit file per job, then condor_q -json for all ids in one
+ * call and condor_history -json for those that left the queue; condor_rm to cancel.
+ * HTCondor cannot be installed here: this backend is tested against recorded command output
+ * (test/fixtures/recorded/condor), taken from HTCondor's documentation.
+ */
+
+/** JobStatus numbers of a job ClassAd. */
+const JOB_STATUS: Readonly<Record<number, BackendStatus['state']>> = { 1: 'queued', 2: 'running', 3: 'failed', 4: 'completed', 5: 'queued', 6: 'running', 7: 'queued' };
+
+interface JobAd {
+  ClusterId?: number;
+  ProcId?: number;
+  JobStatus?: number;
+  ExitCode?: number;
+  ExitBySignal?: boolean;
+  ExitSignal?: number;
+  HoldReason?: string;
+  RemoveReason?: string;
+}
+
+const ATTRIBUTES = 'ClusterId,ProcId,JobStatus,ExitCode,ExitBySignal,ExitSignal,HoldReason,RemoveReason';
+
+/** A value for a submit file: new-style arguments quoting, one word each. */
+function submitArguments(words: readonly string[]): string {
+  return `"${words.map((word) => `'${word.replaceAll("'", "''").replaceAll('"', '""')}'`).join(' ')}"`;
+}
+
+export function statusFromAd(ad: JobAd): BackendStatus {
+  const state = JOB_STATUS[ad.JobStatus ?? 0];
+  if (state === undefined) return { state: 'running', reason: `unknown JobStatus ${ad.JobStatus}` };
+  if (ad.JobStatus === 5) return { state: 'queued', reason: `held: ${ad.HoldReason ?? 'no reason given'}` };
+  if (ad.JobStatus === 3) return { state: 'failed', exitCode: 143, reason: ad.RemoveReason?.startsWith('via condor_rm') === true ? 'canceled' : `removed: ${ad.RemoveReason ?? 'no reason given'}` };
+  if (ad.JobStatus === 4) {
+    const exitCode = ad.ExitBySignal === true ? 128 + (ad.ExitSignal ?? 0) : (ad.ExitCode ?? 0);
+    return exitCode === 0 ? { state: 'completed', exitCode } : { state: 'failed', exitCode };
+  }
+  return { state };
+}
+
+export class CondorBackend implements Backend {
+  readonly kind = 'condor';
+  readonly #site: Site;
+  readonly #run: CommandRunner;
+
+  constructor(site: Site, run: CommandRunner = runCommand) {
+    this.#site = site;
+    this.#run = run;
+  }
+
+  #failed(program: string, result: CommandResult): BackendUnavailableError {
+    return new BackendUnavailableError(`site ${this.#site.name}: ${program} failed (exit ${result.code}): ${lastLine(result.stderr) || 'no message'}`);
+  }
+
+  #submitFile(job: PreparedJob): string {
+    const { universe, request_memory, request_disk, requirements, accounting_group } = this.#site.condor;
+    const [executable = '', ...args] = job.command;
+    const lines = [
+      `universe = ${universe}`,
+      `executable = ${executable}`,
+      `arguments = ${submitArguments(args)}`,
+      `initialdir = ${job.workdir}`,
+      `output = ${job.stdout}`,
+      `error = ${job.stderr}`,
+      `log = ${join(job.workdir, 'condor.log')}`,
+      `request_memory = ${request_memory}`,
+      `request_disk = ${request_disk}`,
+      `batch_name = ${job.name}`,
+      'getenv = True',
+      'should_transfer_files = NO',
+    ];
+    if (requirements !== undefined) lines.push(`requirements = ${requirements}`);
+    if (accounting_group !== undefined) lines.push(`accounting_group = ${accounting_group}`);
+    return `${lines.join('\n')}\nqueue 1\n`;
+  }
+
+  async submit(jobs: readonly PreparedJob[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const job of jobs) {
+      const file = join(job.workdir, 'job.sub');
+      writeFileSync(file, this.#submitFile(job));
+      const result = await this.#run(['condor_submit', '-terse', file], { cwd: job.workdir });
+      if (result.code !== 0) throw this.#failed('condor_submit', result);
+      const id = /^(\d+\.\d+)\s+-/.exec(result.stdout.trim())?.[1];
+      if (id === undefined) throw new BackendError(`site ${this.#site.name}: condor_submit answered ${JSON.stringify(result.stdout.trim())}, not a job id`);
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  async #ads(program: 'condor_q' | 'condor_history', ids: readonly string[]): Promise<Map<string, JobAd>> {
+    const result = await this.#run([program, '-json', '-attributes', ATTRIBUTES, ...ids]);
+    if (result.code !== 0) throw this.#failed(program, result);
+    const text = result.stdout.trim();
+    let ads: JobAd[] = [];
+    if (text !== '') {
+      try {
+        ads = JSON.parse(text) as JobAd[];
+      } catch {
+        throw new BackendError(`site ${this.#site.name}: ${program} -json answered something that is not JSON: ${JSON.stringify(text.slice(0, 80))}`);
+      }
+    }
+    return new Map(ads.map((ad) => [`${ad.ClusterId ?? ''}.${ad.ProcId ?? ''}`, ad]));
+  }
+
+  async status(ids: readonly string[]): Promise<Map<string, BackendStatus>> {
+    const answers = new Map<string, BackendStatus>();
+    if (ids.length === 0) return answers;
+    const queued = await this.#ads('condor_q', ids);
+    const gone = ids.filter((id) => !queued.has(id));
+    const history = gone.length > 0 ? await this.#ads('condor_history', gone) : new Map<string, JobAd>();
+    for (const id of ids) {
+      const ad = queued.get(id) ?? history.get(id);
+      answers.set(id, ad === undefined ? { state: 'lost', reason: 'HTCondor no longer knows this job' } : statusFromAd(ad));
+    }
+    return answers;
+  }
+
+  async cancel(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const result = await this.#run(['condor_rm', ...ids]);
+    if (result.code !== 0 && !/couldn't find|not found|no jobs/i.test(result.stderr + result.stdout)) throw this.#failed('condor_rm', result);
+  }
+}
