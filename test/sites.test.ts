@@ -101,6 +101,13 @@ describe('gasp sites check', () => {
     expect(sites.find((site) => site.backend === 'local')?.rat_versions).toContain('7.0.8');
   });
 
+  it('warns about an env script that is not on this machine', async () => {
+    const dir = folderWith({ 'x.ini': 'backend = local\nstorage = file:///x\n[rat]\n7.0.8 = /nonexistent/env.sh\n' });
+    const result = await runGasp(['sites', 'check', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stderr.trim()).toBe(`${join(dir, 'x.ini')}: [rat] 7.0.8: warning: env script /nonexistent/env.sh is not on this machine`);
+  });
+
   it('exits 2 naming the file when one is broken', async () => {
     const dir = folderWith({ 'x.ini': 'backend = pbs\nstorage = file:///x\n[rat]\n7.0.8 = CVMFS\n' });
     const result = await runGasp(['sites', 'check', dir]);

@@ -94,6 +94,11 @@ describe('the job wrapper', () => {
     expect(macro).toContain('/generator/rate/set 2');
   });
 
+  it('refuses a pass whose RAT version the site cannot set up, naming the site', () => {
+    const { site } = fixtureSite();
+    expect(() => jobSpec(site, tl208({ rat_version: '7.1.0' }))).toThrow(`site here: no set-up for RAT 7.1.0 in ${site.file} [rat]`);
+  });
+
   it('passes the event mode as RAT arguments', () => {
     const { site } = fixtureSite();
     expect(jobSpec(site, tl208()).rat_args).toEqual(['-T', '3600']);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { loadSites, type Site } from '../sites/site.js';
 import { print } from './context.js';
 
@@ -22,7 +23,16 @@ export function registerSitesCheck(program: Command): void {
     .option('--json', 'print the sites as JSON')
     .addHelpText('after', '\nExample:\n  gasp sites check sites/')
     .action((dir: string, options: { json?: boolean }) => {
-      const summaries = loadSites(dir).map(siteSummary);
+      const sites = loadSites(dir);
+      // a site file may be checked away from its site, so a missing script is a warning, not an error
+      for (const site of sites) {
+        for (const entry of site.rat.versions.values()) {
+          if (entry.source === 'script' && !existsSync(entry.script)) {
+            process.stderr.write(`${site.file}: [rat] ${entry.version}: warning: env script ${entry.script} is not on this machine\n`);
+          }
+        }
+      }
+      const summaries = sites.map(siteSummary);
       if (options.json === true) {
         print(JSON.stringify(summaries, null, 2));
         return;
