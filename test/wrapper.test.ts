@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/backend.js';
 import { LocalBackend } from '../src/backends/local.js';
@@ -134,6 +134,22 @@ describe('the job wrapper', () => {
     const stagingFails = runWrapper(prepareJob(fixtureSite(blocked).site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-'))).workdir);
     expect(stagingFails.code).toBe(30);
     expect(stagingFails.manifest.failed_stage).toBe('staging');
+  });
+
+  it('lets two wrappers stage the same outputs at once: one file each, no lock or partial left', async () => {
+    const { site, storage } = fixtureSite();
+    const jobs = [0, 1].map(() => prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-'))));
+    const runs = await Promise.all(
+      jobs.map(
+        (job) =>
+          new Promise<number | null>((resolve) => {
+            spawn(JOB_WRAPPER, ['spec.json'], { cwd: job.workdir, stdio: 'ignore' }).once('exit', (code) => resolve(code));
+          }),
+      ),
+    );
+    expect(runs).toEqual([0, 0]);
+    const folder = join(storage, 'wrap/TeloadedTl208/7/1');
+    expect(readdirSync(folder).sort()).toEqual(['TeloadedTl208_r7_p1_s0.ntuple.root', 'TeloadedTl208_r7_p1_s0.root', 'TeloadedTl208_r7_p1_s0_scintFit.ntuple.root']);
   });
 
   it('refuses a macro that differs from the production information', () => {
