@@ -12,7 +12,9 @@ import { lastLine, runCommand, type CommandResult, type CommandRunner } from './
  */
 
 const MAJOR_STATUS: Readonly<Record<string, BackendStatus['state']>> = {
+  Submitting: 'queued',
   Received: 'queued',
+  Scouting: 'queued',
   Checking: 'queued',
   Staging: 'queued',
   Waiting: 'queued',
@@ -20,6 +22,8 @@ const MAJOR_STATUS: Readonly<Record<string, BackendStatus['state']>> = {
   Rescheduled: 'queued',
   Running: 'running',
   Completing: 'running',
+  // the application ended and its outputs are being uploaded
+  Completed: 'running',
   Stalled: 'running',
   Done: 'completed',
   Failed: 'failed',
@@ -108,13 +112,15 @@ export class DiracBackend implements Backend {
     if (ids.length === 0) return new Map();
     const result = await this.#call(['dirac-wms-job-status', ...ids]);
     const known = parseDiracStatus(result.stdout);
-    if (result.code !== 0 && known.size === 0 && !/no job|not found|does not exist/i.test(result.stdout + result.stderr)) throw this.#failed('dirac-wms-job-status', result);
+    // an unknown id gets no line at all (exit 0): it is lost
+    if (result.code !== 0) throw this.#failed('dirac-wms-job-status', result);
     return new Map(ids.map((id) => [id, known.get(id) ?? { state: 'lost', reason: 'DIRAC does not know this job' }]));
   }
 
   async cancel(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const result = await this.#call(['dirac-wms-job-kill', ...ids]);
-    if (result.code !== 0 && !/no job|not found|does not exist/i.test(result.stdout + result.stderr)) throw this.#failed('dirac-wms-job-kill', result);
+    // DIRAC drops unknown ids without a word ("Killed jobs "), which is what we want
+    if (result.code !== 0) throw this.#failed('dirac-wms-job-kill', result);
   }
 }

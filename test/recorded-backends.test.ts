@@ -1,0 +1,133 @@
+/**
+ * HTCondor and DIRAC cannot be installed here: their backends are tested against recorded command
+ * output (test/fixtures/recorded, from the tools' documentation and source; see its README).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BackendError, BackendUnavailableError } from '../src/backends/backend.js';
+import type { CommandResult, CommandRunner } from '../src/backends/command.js';
+import { CondorBackend } from '../src/backends/condor.js';
+import { DiracBackend } from '../src/backends/dirac.js';
+import { loadSite } from '../src/sites/site.js';
+import { scriptJob } from './support/backends.js';
+import { folderWith } from './support/files.js';
+
+const RECORDED = join(import.meta.dirname, 'fixtures', 'recorded');
+const recorded = (tool: string, file: string) => readFileSync(join(RECORDED, tool, file), 'utf8');
+
+/** Answers each command from a recording; keeps every call for the test to read. */
+function recordings(answers: Record<string, (argv: readonly string[]) => CommandResult>): { run: CommandRunner; calls: string[][] } {
+  const calls: string[][] = [];
+  const run: CommandRunner = async (argv) => {
+    calls.push([...argv]);
+    const program = argv[0] === 'bash' ? (argv[5] ?? '') : (argv[0] ?? '');
+    const answer = answers[program];
+    if (answer === undefined) throw new Error(`no recording for ${program}`);
+    return answer(argv);
+  };
+  return { run, calls };
+}
+
+const ok = (stdout: string): CommandResult => ({ code: 0, stdout, stderr: '' });
+
+function site(backend: string, section: string) {
+  return loadSite(join(folderWith({ 'site.ini': `name = ${backend}-site\nbackend = ${backend}\nstorage = file:///data\n[rat]\n7.0.8 = CVMFS\n${section}` }), 'site.ini'));
+}
+
+describe('the HTCondor backend (recorded output)', () => {
+  const condorSite = site('condor', '[condor]\nrequest_memory = 2G\naccounting_group = group_snoplus\n');
+
+  it('submits with a submit file and reads the id from condor_submit -terse', async () => {
+    const { run, calls } = recordings({ condor_submit: () => ok(recorded('condor', 'condor_submit-terse.txt')) });
+    const job = scriptJob('condor', 'exit 0');
+    expect(await new CondorBackend(condorSite, run).submit([job])).toEqual(['123.0']);
+    expect(calls[0]).toEqual(['condor_submit', '-terse', join(job.workdir, 'job.sub')]);
+    const submitFile = readFileSync(join(job.workdir, 'job.sub'), 'utf8');
+    expect(submitFile).toContain(`executable = ${job.command[0]}`);
+    expect(submitFile).toContain('request_memory = 2G');
+    expect(submitFile).toContain('accounting_group = group_snoplus');
+    expect(submitFile.trim().endsWith('queue 1')).toBe(true);
+  });
+
+  it('reads queue and history in one call each: running, held, completed, exit code, removed, lost', async () => {
+    const { run, calls } = recordings({
+      condor_q: (argv) => ok(argv.includes('123.0') ? recorded('condor', 'condor_q-json-running.json') : recorded('condor', 'condor_q-json-none.txt')),
+      condor_history: () =>
+        ok(
+          `[\n${[recorded('condor', 'condor_history-json-exit3.json'), recorded('condor', 'condor_history-json-removed.json').replace('123', '125')]
+            .map((text) => text.trim().slice(1, -1).trim())
+            .join(',\n')}\n]\n`,
+        ),
+    });
+    const statuses = await new CondorBackend(condorSite, run).status(['123.0', '124.0', '125.0', '999.0']);
+    expect(Object.fromEntries(statuses)).toEqual({
+      '123.0': { state: 'running' },
+      '124.0': { state: 'failed', exitCode: 3 },
+      '125.0': { state: 'failed', exitCode: 143, reason: 'canceled' },
+      '999.0': { state: 'lost', reason: 'HTCondor no longer knows this job' },
+    });
+    expect(calls.map((call) => call[0])).toEqual(['condor_q', 'condor_history']);
+    const held = recordings({ condor_q: () => ok(recorded('condor', 'condor_q-json-held.json')), condor_history: () => ok(recorded('condor', 'condor_history-json-none.txt')) });
+    expect((await new CondorBackend(condorSite, held.run).status(['123.0'])).get('123.0')).toEqual({ state: 'queued', reason: 'held: via condor_hold (by user alice)' });
+    const done = recordings({ condor_q: () => ok(''), condor_history: () => ok(recorded('condor', 'condor_history-json-completed.json')) });
+    expect((await new CondorBackend(condorSite, done.run).status(['123.0'])).get('123.0')).toEqual({ state: 'completed', exitCode: 0 });
+  });
+
+  it('cancels with condor_rm, an unknown job being no error', async () => {
+    const { run, calls } = recordings({
+      condor_rm: (argv) => (argv.includes('999.0') ? { code: 1, stdout: '', stderr: recorded('condor', 'condor_rm-unknown-stderr.txt') } : ok(recorded('condor', 'condor_rm.txt'))),
+    });
+    await new CondorBackend(condorSite, run).cancel(['123.0']);
+    await new CondorBackend(condorSite, run).cancel(['999.0']);
+    expect(calls).toEqual([['condor_rm', '123.0'], ['condor_rm', '999.0']]);
+  });
+
+  it('calls a schedd that does not answer unavailable, and an answer it cannot read a site problem', async () => {
+    const down = recordings({ condor_q: () => ({ code: 1, stdout: '', stderr: "\n-- Failed to fetch ads from: <127.0.0.1:9618> : schedd\nCEDAR:6001:Failed to connect\n" }) });
+    await expect(new CondorBackend(condorSite, down.run).status(['1.0'])).rejects.toBeInstanceOf(BackendUnavailableError);
+    const garbled = recordings({ condor_q: () => ok('-- Schedd: x : <127.0.0.1>\n ID OWNER\n') });
+    await expect(new CondorBackend(condorSite, garbled.run).status(['1.0'])).rejects.toThrow(BackendError);
+    const refused = recordings({ condor_submit: () => ({ code: 1, stdout: '', stderr: recorded('condor', 'condor_submit-error-noexec-stderr.txt') }) });
+    await expect(new CondorBackend(condorSite, refused.run).submit([scriptJob('c', 'exit 0')])).rejects.toThrow("condor_submit failed (exit 1): ERROR: No 'executable' parameter was provided");
+  });
+});
+
+describe('the DIRAC backend (recorded output)', () => {
+  const diracSite = site('dirac', '[dirac]\nsetup = /cvmfs/dirac.egi.eu/dirac/bashrc_egi\nsites = LCG.RAL.uk, LCG.QMUL.uk\nbanned_sites = LCG.Bad.xx\n');
+
+  it('submits a JDL after sourcing the DIRAC set-up, and reads the id', async () => {
+    const { run, calls } = recordings({ 'dirac-wms-job-submit': () => ok(recorded('dirac', 'dirac-wms-job-submit.txt')) });
+    const job = scriptJob('dirac', 'exit 0');
+    expect(await new DiracBackend(diracSite, run).submit([job])).toEqual(['1234']);
+    expect(calls[0]).toEqual(['bash', '-c', 'source "$1" && shift && exec "$@"', 'gasp-dirac', '/cvmfs/dirac.egi.eu/dirac/bashrc_egi', 'dirac-wms-job-submit', join(job.workdir, 'job.jdl')]);
+    const jdl = readFileSync(join(job.workdir, 'job.jdl'), 'utf8');
+    expect(jdl).toContain('Executable = "job.sh";');
+    expect(jdl).toContain('Site = {"LCG.RAL.uk", "LCG.QMUL.uk"};');
+    expect(jdl).toContain('BannedSites = {"LCG.Bad.xx"};');
+    expect(jdl).toContain('OutputSandbox = {"job.out", "job.err", "manifest.json"};');
+  });
+
+  it('reads the status of many jobs in one call, in both line formats, an unknown id being lost', async () => {
+    const { run, calls } = recordings({
+      'dirac-wms-job-status': () => ok(recorded('dirac', 'dirac-wms-job-status.txt') + recorded('dirac', 'dirac-wms-job-status-legacy-docs.txt').replace('1234', '1236').replace('Done', 'Failed')),
+    });
+    const statuses = await new DiracBackend(diracSite, run).status(['1234', '1235', '1236', '9999']);
+    expect(Object.fromEntries(statuses)).toEqual({
+      '1234': { state: 'completed', exitCode: 0 },
+      '1235': { state: 'queued' },
+      '1236': { state: 'failed', exitCode: 1, reason: 'Execution Complete' },
+      '9999': { state: 'lost', reason: 'DIRAC does not know this job' },
+    });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('kills jobs, an unknown id being no error; a refused JDL is unavailable with DIRAC\'s words', async () => {
+    const { run } = recordings({
+      'dirac-wms-job-kill': () => ok(recorded('dirac', 'dirac-wms-job-kill-unknown.txt')),
+      'dirac-wms-job-submit': () => ({ code: 2, stdout: recorded('dirac', 'dirac-wms-job-submit-error.txt'), stderr: '' }),
+    });
+    await new DiracBackend(diracSite, run).cancel(['9999']);
+    await expect(new DiracBackend(diracSite, run).submit([scriptJob('d', 'exit 0')])).rejects.toThrow('dirac-wms-job-submit failed (exit 2): ERROR job.jdl: Invalid job description ( 1501 : Invalid job JDL)');
+  });
+});
