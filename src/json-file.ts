@@ -1,8 +1,28 @@
 import { readFileSync } from 'node:fs';
-import { visit } from 'jsonc-parser';
+import { parse, printParseErrorCode, visit, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
 import { show } from './config/fields.js';
 import { InputError } from './errors.js';
+
+/** Syntax errors as someone editing JSON by hand would say them. */
+const SYNTAX: Readonly<Record<string, string>> = {
+  InvalidSymbol: 'a character JSON does not allow',
+  InvalidNumberFormat: 'a number JSON does not allow',
+  PropertyNameExpected: 'a "name" was expected (a trailing comma?)',
+  ValueExpected: 'a value was expected (a trailing comma?)',
+  ColonExpected: 'a colon is missing',
+  CommaExpected: 'a comma is missing',
+  CloseBraceExpected: 'a } is missing',
+  CloseBracketExpected: 'a ] is missing',
+  EndOfFileExpected: 'text after the end of the JSON',
+  InvalidCommentToken: 'a comment (JSON has none)',
+  UnexpectedEndOfComment: 'an unfinished comment',
+  UnexpectedEndOfString: 'a string with no closing quote',
+  UnexpectedEndOfNumber: 'an unfinished number',
+  InvalidUnicode: 'a bad \\u escape',
+  InvalidEscapeCharacter: 'a bad \\ escape',
+  InvalidCharacter: 'a character strings may not hold',
+};
 
 /** `line:column` of a character offset, both from 1. */
 function lineAndColumn(text: string, offset: number): string {
@@ -24,15 +44,14 @@ export function readJsonFile(file: string, expected: string): unknown {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new InputError([`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code})`} (expected ${expected})`]);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text) as unknown;
-  } catch (error) {
-    const message = (error as Error).message;
-    const position = /at position (\d+)/.exec(message)?.[1];
-    const where = position === undefined ? file : `${file}:${lineAndColumn(text, Number(position))}`;
-    const why = message.replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
-    throw new InputError([`${where}: ${why} (expected ${expected})`]);
+  if (text.trim() === '') throw new InputError([`${file}: is empty (expected ${expected})`]);
+  // jsonc-parser gives the place of every syntax error (JSON.parse does not always)
+  const errors: ParseError[] = [];
+  const parsed = parse(text, errors, { allowTrailingComma: false, disallowComments: true, allowEmptyContent: false }) as unknown;
+  const first = errors[0];
+  if (first !== undefined) {
+    const why = SYNTAX[printParseErrorCode(first.error)] ?? printParseErrorCode(first.error);
+    throw new InputError([`${file}:${lineAndColumn(text, first.offset)}: ${why} (expected ${expected})`]);
   }
   const duplicates = duplicateKeys(text).map(({ key, line, column }) => `${file}:${line}:${column}: "${key}" appears twice in one object (expected each key once)`);
   if (duplicates.length > 0) throw new InputError(duplicates);

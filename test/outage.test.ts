@@ -6,6 +6,9 @@ import { Couch } from '../src/db/couch.js';
 import type { Database } from '../src/db/database.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { UnreachableError } from '../src/db/errors.js';
+import { UnavailableError } from '../src/errors.js';
+import { spawn } from 'node:child_process';
+import { GASP_BIN, runGasp } from './support/cli.js';
 import type { JobDoc, ProcessingInfoDoc, ProductionInfoDoc } from '../src/model/documents.js';
 import { silentLogger } from '../src/log.js';
 import { followRuns } from '../src/processing/follow.js';
@@ -106,6 +109,64 @@ describe('a submit interrupted by a database outage', () => {
     expect(result.jobs).toHaveLength(10);
     expect(await passesPerRun(patient)).toEqual(Array.from({ length: 10 }, (_, index) => [index + 1, 1]));
   });
+});
+
+describe('submitting the same request more than once', () => {
+  it('lets one submit of a request write at a time; the other is told to wait, and nothing is written twice', async () => {
+    const { db, file } = await prepare('racing');
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = submitRequestFile(db, file, { batchSize: 2, onProgress: () => held });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await submitRequestFile(db, file).catch((thrown: unknown) => thrown);
+    expect(second).toBeInstanceOf(UnavailableError);
+    expect((second as Error).message).toMatch(/^submit:req-\w+ is being written by process \d+ on .* \(its lease ends .*\); run the same command again after that$/);
+    release();
+    await first;
+    expect((await submitRequestFile(db, file)).result.alreadySubmitted).toBe(true);
+    expect(await passesPerRun(db)).toEqual(Array.from({ length: 10 }, (_, index) => [index + 1, 1]));
+  });
+
+  it('completes an interrupted --new-pass instead of starting another generation', async () => {
+    const { db, file } = await prepare('newpass');
+    await submitRequestFile(db, file);
+    let batches = 0;
+    const interrupted = await submitRequestFile(db, file, {
+      newPass: true,
+      batchSize: 3,
+      onProgress: () => {
+        batches += 1;
+        if (batches === 1) throw new Error('killed');
+      },
+    }).catch((thrown: unknown) => thrown);
+    expect((interrupted as Error).message).toBe('killed');
+    const resumed = await submitRequestFile(db, file, { newPass: true });
+    expect(resumed.result.generation).toBe(2);
+    expect(resumed.result.written).toBe(7);
+    expect(await passesPerRun(db)).toEqual(Array.from({ length: 10 }, (_, index) => [index + 1, 2]));
+  });
+
+  it('completes a submit killed with SIGKILL when run again', async () => {
+    const { db, file } = await prepare('killed');
+    const big = join(mkdtempSync(join(tmpdir(), 'gasp-killed-')), 'jobs.json');
+    writeFileSync(big, JSON.stringify({ rat_v: '7.0.8', label: 'killed', modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 3000 }] }));
+    void file;
+    const env = { GASP_COUCHDB_URL: server.url.origin, GASP_COUCHDB_DATABASE: 'killed' };
+    const child = spawn(process.execPath, [GASP_BIN, 'submit', big], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    for (let waited = 0; waited < 200 && (await db.info()).doc_count < 600; waited++) await new Promise((resolve) => setTimeout(resolve, 50));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const partial = (await passesPerRun(db)).length;
+    expect(partial).toBeGreaterThan(0);
+    const rerun = await runGasp(['submit', big, '--json'], { env, cwd: mkdtempSync(join(tmpdir(), 'gasp-killed-out-')) });
+    expect(rerun.code).toBe(0);
+    const result = JSON.parse(rerun.stdout) as { written: number; jobs: unknown[] };
+    expect(result.jobs).toHaveLength(3000);
+    expect(result.written).toBe(3000 - partial);
+    const runs = await passesPerRun(db);
+    expect(runs).toHaveLength(3000);
+    expect(runs.every(([, passes]) => passes === 1)).toBe(true);
+  }, 60_000);
 });
 
 describe('following runs through a database outage', () => {

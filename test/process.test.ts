@@ -8,7 +8,8 @@ import { followRuns } from '../src/processing/follow.js';
 import { processRuns, type ProcessOptions } from '../src/processing/process.js';
 import { addRuns, parseRuns, type RunInput } from '../src/processing/runs.js';
 import { silentLogger } from '../src/log.js';
-import { runGasp } from './support/cli.js';
+import { spawnSync } from 'node:child_process';
+import { GASP_BIN, runGasp } from './support/cli.js';
 import { useTestDatabase } from './support/couch.js';
 import { folderWith } from './support/files.js';
 
@@ -76,11 +77,14 @@ describe('gasp runs add', () => {
     }
   });
 
-  it('reads runs from standard input', async () => {
+  it('reads runs from a file and from standard input', async () => {
     const env = { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name };
     const dir = folderWith({ 'runs.json': JSON.stringify([run(50), run(51)]) });
     const result = await runGasp(['runs', 'add', join(dir, 'runs.json')], { env });
     expect(result.stdout.trim().split('\n').at(-1)).toBe(`2 added, 0 updated, 0 unchanged in ${test.db.name}`);
+    const piped = spawnSync(process.execPath, [GASP_BIN, 'runs', 'add', '-'], { input: JSON.stringify(run(52)), env: { ...process.env, ...env }, encoding: 'utf8' });
+    expect(piped.status).toBe(0);
+    expect(piped.stdout.trim().split('\n')).toEqual(['run 52: added', `1 added, 0 updated, 0 unchanged in ${test.db.name}`]);
   });
 });
 
@@ -124,6 +128,15 @@ describe('gasp process', () => {
     expect(result.skipped).toEqual(['run 200: Analysis needs Processing, which has no pass 2 on this run; no job']);
   });
 
+  it('gives a waiting sub_run pass subjobs for subfiles that arrived later', async () => {
+    await addRuns(test.db, [run(500, 'Physics', 2)]);
+    await processRuns(test.db, await runDocs(500), INFO, OPTIONS);
+    await addRuns(test.db, [run(500, 'Physics', 3)]);
+    const again = await processRuns(test.db, await runDocs(500), INFO, OPTIONS);
+    expect(again.skipped).toEqual([]);
+    expect((await job('Processing', 500)).passes[0]?.subjobs?.map((subjob) => subjob.file)).toEqual(['SNOP_500_0.zdab', 'SNOP_500_1.zdab', 'SNOP_500_2.zdab']);
+  });
+
   it('skips a run whose type the processing information does not know', async () => {
     await addRuns(test.db, [run(300, 'Maintenance')]);
     const result = await processRuns(test.db, await runDocs(300), INFO, OPTIONS);
@@ -159,5 +172,8 @@ describe('gasp process', () => {
       '--rat: "7" is not a RAT version (expected x.y.z such as 7.0.8)',
       '--prereq-pass: "first" is neither latest nor a pass number',
     ]);
+    const backwards = await runGasp(['process', '--first', '102', '--last', '100', '--rat', '7.0.8'], { env: { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name } });
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr.trim()).toBe('--first 102 --last 100: the first run is after the last (expected --first <= --last)');
   });
 });

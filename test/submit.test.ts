@@ -141,6 +141,31 @@ describe('a request with problems', () => {
     expect((await test.db.info()).doc_count).toBe(before);
   });
 
+  it('names a module like "constructor" as unknown, and refuses an entry that would make too many jobs', async () => {
+    const file = requestFile([
+      { module: 'constructor', n_ev: 1, ev_per_run: 1 },
+      { module: 'ScintBi214', n_ev: 100_000_000, ev_per_run: 1, template: { radius: 1 } },
+    ]);
+    const error = (await submitRequestFile(test.db, file).catch((thrown: unknown) => thrown)) as InputError;
+    expect(error.problems.map((line) => line.replace(file, 'FILE'))).toEqual([
+      'FILE: modules[0].module: no module "constructor" in production information 7.0.8',
+      'FILE: modules[1]: makes 100000000 jobs (expected at most 100000 per entry; raise ev_per_run or t_run, or split the request)',
+    ]);
+  });
+
+  it('reports the entries\' problems even when the top level is wrong, and a run listed twice in -L by file and line', async () => {
+    const file = requestFile([{ module: 'ScintBI214', n_ev: 0, ev_per_run: 1 }], { rat_v: '7.0.8', label: 'a b' });
+    const error = (await submitRequestFile(test.db, file).catch((thrown: unknown) => thrown)) as InputError;
+    expect(error.problems.map((line) => line.replace(file, 'FILE'))).toEqual([
+      'FILE: label: "a b" is not allowed (expected a label of letters, digits, _ . + - such as mc-2026-bi214)',
+      'FILE: modules[0].n_ev: 0 is not allowed (expected a whole number of events, more than 0)',
+    ]);
+    const runs = join(work(), 'runs.txt');
+    writeFileSync(runs, '5\n6\n5\n');
+    const twice = (await submitRequestFile(test.db, requestFile([{ module: 'WaterRunByRun', n_runs: 1 }]), { runListFile: runs }).catch((thrown: unknown) => thrown)) as InputError;
+    expect(twice.problems).toEqual([`${runs}:3: run 5 is listed again (first on line 1; expected each run once)`]);
+  });
+
   it('writes nothing when one entry of many is wrong, and names every problem', async () => {
     const before = (await test.db.info()).doc_count;
     const file = requestFile([
@@ -158,7 +183,10 @@ describe('a request with problems', () => {
     writeFileSync(join(dir, 'comma.json'), '{\n  "rat_v": "7.0.8",\n  "modules": [\n    {"module": "ScintSolar",}\n  ]\n}\n');
     const result = await runGasp(['submit', join(dir, 'comma.json'), '--dry-run'], { env: { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name } });
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe(`${join(dir, 'comma.json')}:4:29: Expected double-quoted property name (expected a jobs.json request: {"rat_v", "label", "modules": [...]})`);
+    expect(result.stderr.trim()).toBe(`${join(dir, 'comma.json')}:4:29: a "name" was expected (a trailing comma?) (expected a jobs.json request: {"rat_v", "label", "modules": [...]})`);
+    writeFileSync(join(dir, 'array.json'), '{"rat_v": "7.0.8", "modules": [\n  {"module": "ScintSolar"},\n]}\n');
+    const array = await runGasp(['submit', join(dir, 'array.json'), '--dry-run'], { env: { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name } });
+    expect(array.stderr.trim()).toBe(`${join(dir, 'array.json')}:3:1: a value was expected (a trailing comma?) (expected a jobs.json request: {"rat_v", "label", "modules": [...]})`);
     const file = requestFile([{ module: 'ScintSolar', t_run: 1, t_format: 'day', n_runs: 1 }], { rat_v: '7.1.0', label: 'x' });
     const unknown = (await submitRequestFile(test.db, file).catch((thrown: unknown) => thrown)) as InputError;
     expect(unknown.problems).toEqual([`${file}: rat_v: no production information for RAT 7.1.0 in ${test.db.name} (expected gasp make-production --upload for that release first)`]);
@@ -211,6 +239,21 @@ describe('gasp submit from the command line', () => {
     expect(result.generation).toBe(2);
     expect(result.jobs.map((job) => job.pass)).toEqual([2, 2]);
     expect(readFileSync(join(dir, 'newpass.exactly'), 'utf8').trim().split('\n')).toHaveLength(4);
+  });
+
+  it('refuses an .exactly file it could not add to before writing any job', async () => {
+    const dir = work();
+    const file = join(dir, 'jobs.json');
+    writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'outfile', modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 2 }] }));
+    const before = (await test.db.info()).doc_count;
+    const missing = await runGasp(['submit', file, '-o', '/nonexistent/x.exactly'], { cwd: dir, env: env() });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe('/nonexistent/x.exactly: its folder does not exist (expected an .exactly file in an existing folder)');
+    writeFileSync(join(dir, 'outfile.exactly'), 'not an exactly line\n');
+    const garbled = await runGasp(['submit', file], { cwd: dir, env: env() });
+    expect(garbled.code).toBe(2);
+    expect(garbled.stderr.trim()).toBe(`outfile.exactly:1: "not an exactly line" is not a job (expected module<TAB>run<TAB>pass)`);
+    expect((await test.db.info()).doc_count).toBe(before);
   });
 
   it('refuses a bad --priority with exit 2', async () => {

@@ -37,6 +37,7 @@ async function selectedRuns(db: Database, options: ProcessCommandOptions): Promi
     const problems: string[] = [];
     const first = wholeNumber('--first', options.first ?? '', problems);
     const last = wholeNumber('--last', options.last ?? '', problems);
+    if (problems.length === 0 && first > last) problems.push(`--first ${first} --last ${last}: the first run is after the last (expected --first <= --last)`);
     if (problems.length > 0) throw new InputError(problems);
     const rows = await db.view<number>('runs', 'by_number', { startkey: first, endkey: last });
     ids = rows.rows.map((row) => row.key);

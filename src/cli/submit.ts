@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
-import { addJobsToExactly } from '../submit/exactly.js';
+import { addJobsToExactly, checkExactlyTarget, exactlyFileFor } from '../submit/exactly.js';
 import type { PlannedEntry, SubmitPlan } from '../submit/plan.js';
 import { submitRequestFile } from '../submit/submit.js';
 import type { SubmitResult, SubmittedJob } from '../submit/write.js';
@@ -38,8 +38,14 @@ function describeRuns(jobs: readonly SubmittedJob[]): string {
 }
 
 function printPlan(plan: SubmitPlan, result: SubmitResult): void {
+  const byEntry = new Map<number, SubmittedJob[]>();
+  for (const job of result.jobs) {
+    const group = byEntry.get(job.entry);
+    if (group === undefined) byEntry.set(job.entry, [job]);
+    else group.push(job);
+  }
   for (const entry of plan.entries) {
-    const jobs = result.jobs.filter((job) => job.entry === entry.entry);
+    const jobs = byEntry.get(entry.entry) ?? [];
     const passes = [...new Set(jobs.map((job) => job.pass))].sort((a, b) => a - b).join(', ');
     const template = Object.entries(entry.template)
       .map(([key, value]) => `${key}=${value}`)
@@ -95,6 +101,13 @@ export function registerSubmit(program: Command): void {
           ...(options.requestId !== undefined && { requestId: options.requestId }),
           ...(options.newPass !== undefined && { newPass: options.newPass }),
           ...(options.productionInfo !== undefined && { infoFile: options.productionInfo }),
+          // the .exactly files must take the jobs before any job is written
+          beforeWrite: (plan) => {
+            if (dryRun) return;
+            for (const label of new Set(plan.entries.map((entry) => entry.label))) {
+              checkExactlyTarget(exactlyFileFor(label, { ...(options.outlist !== undefined && { output: options.outlist }) }));
+            }
+          },
         });
       } finally {
         bar.stop();

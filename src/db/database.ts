@@ -129,6 +129,11 @@ export class Database {
     return { id: answer.id, rev: answer.rev };
   }
 
+  /** Deletes one revision of a document; a stale `rev` throws ConflictError. */
+  async remove(id: string, rev: string): Promise<void> {
+    await this.couch.request({ method: 'DELETE', db: this.name, doc: id, qs: { rev } });
+  }
+
   /**
    * Writes many documents in one request. Rows answer one by one: a conflict is that row's answer,
    * not a failed batch. A retried request may answer `conflict` for a row the first try wrote,

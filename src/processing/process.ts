@@ -129,10 +129,52 @@ export async function processRuns(db: Database, runs: readonly RunDoc[], info: P
     for (const item of additions) {
       if (item.placed !== undefined) placed.set(key(item.module, item.run), { pass: item.placed.pass, created: item.placed.existing !== true });
     }
+    const existing = additions.filter((item) => item.placed?.existing === true && info.modules[item.module]?.level === 'sub_run');
+    if (existing.length > 0 && options.dryRun !== true) skipped.push(...(await addNewSubfiles(db, existing, work, request)));
   }
   const jobs = [...placed].map(([name, value]) => {
     const [module = '', run = '0'] = name.split(':');
     return { module, run: Number(run), pass: value.pass, created: value.created };
   });
   return { jobs: jobs.sort((a, b) => a.run - b.run || a.module.localeCompare(b.module)), skipped };
+}
+
+/**
+ * A run registered again with more subfiles: a sub_run pass still waiting gets subjobs for the new
+ * ones (the _rev check keeps this from racing a client claiming it); a pass already taken is left,
+ * with a line saying so.
+ */
+async function addNewSubfiles(
+  db: Database,
+  items: ReadonlyArray<{ module: string; run: number }>,
+  work: ReadonlyArray<{ run: RunDoc }>,
+  request: string,
+): Promise<string[]> {
+  const lines: string[] = [];
+  const found = await db.allDocs<JobDoc>({ keys: items.map((item) => jobId(item.module, item.run)), include_docs: true });
+  const updates: JobDoc[] = [];
+  for (const row of found.rows) {
+    const doc = row.doc;
+    if (doc === undefined || doc === null) continue;
+    const run = work.find((candidate) => candidate.run.run === doc.run)?.run;
+    const pass = doc.passes.find((candidate) => candidate.request === request);
+    if (run === undefined || pass === undefined) continue;
+    const known = new Set((pass.subjobs ?? []).map((subjob) => subjob.file));
+    const fresh = run.subfiles.filter((file) => !known.has(file.name));
+    if (fresh.length === 0) continue;
+    if (pass.status !== 'waiting') {
+      lines.push(`run ${run.run}: ${doc.module} pass ${pass.pass} is ${pass.status}; ${fresh.length} new subfiles are not in it (retry the pass to include them)`);
+      continue;
+    }
+    const start = pass.subjobs?.length ?? 0;
+    const subjobs = [...(pass.subjobs ?? []), ...fresh.map((file, offset) => ({ index: start + offset, file: file.name }))];
+    updates.push({ ...doc, passes: doc.passes.map((candidate) => (candidate === pass ? { ...pass, subjobs } : candidate)) });
+  }
+  if (updates.length > 0) {
+    const answers = await db.bulkDocs(updates);
+    for (const answer of answers) {
+      if (!answer.ok) lines.push(`${answer.id}: changed meanwhile; its new subfiles were not added (run process again)`);
+    }
+  }
+  return lines;
 }

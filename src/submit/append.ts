@@ -55,8 +55,11 @@ async function highestRun(db: Database, module: string): Promise<number> {
 export async function appendPasses(db: Database, additions: readonly PassToAdd[], options: AppendOptions = {}): Promise<AppendResult> {
   const allocated = new Set<PassToAdd>();
   const nextRun = new Map<string, number>();
-  const allocate = async (module: string, fresh: boolean): Promise<number> => {
-    const last = fresh || !nextRun.has(module) ? await highestRun(db, module) : 0;
+  /** Modules whose highest run was read in this round: read once a round, then counted here. */
+  let readThisRound = new Set<string>();
+  const allocate = async (module: string): Promise<number> => {
+    const last = readThisRound.has(module) ? 0 : await highestRun(db, module);
+    readThisRound.add(module);
     const run = Math.max(last, nextRun.get(module) ?? 0) + 1;
     nextRun.set(module, run);
     return run;
@@ -64,7 +67,7 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
   const runOf = (item: PassToAdd) => item.placed?.run ?? item.run ?? 0;
   for (const item of additions) {
     if (item.run !== undefined) continue;
-    item.placed = { run: await allocate(item.module, false), pass: 0 };
+    item.placed = { run: await allocate(item.module), pass: 0 };
     allocated.add(item);
   }
 
@@ -73,7 +76,8 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
     let stored = await fetchJobs(db, [...new Set(items.map(idOf))]);
     const taken = items.filter((item) => allocated.has(item) && stored.has(idOf(item)) && !stored.get(idOf(item))?.passes.some((pass) => item.isOurs(pass)));
     if (taken.length > 0) {
-      for (const item of taken) item.placed = { run: await allocate(item.module, true), pass: 0 };
+      readThisRound = new Set();
+      for (const item of taken) item.placed = { run: await allocate(item.module), pass: 0 };
       stored = new Map([...stored, ...(await fetchJobs(db, [...new Set(taken.map(idOf))]))]);
     }
     const docs = new Map<string, { doc: JobDoc; items: PassToAdd[] }>();

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { InputError, UnavailableError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 
 /** One job of an `.exactly` file: `module<TAB>run<TAB>pass`. */
@@ -55,14 +55,56 @@ export function readExactly(file: string): ExactlyLine[] {
   return parseExactly(text, file);
 }
 
+const LOCK_WAIT_MS = 30_000;
+const STALE_LOCK_MS = 300_000;
+
+/** Holds `<file>.lock` (created exclusively) while `work` runs: two submits adding to one file both keep their lines. */
+function withFileLock<T>(file: string, work: () => T): T {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) rmSync(lock, { force: true });
+      } catch {
+        // released meanwhile
+      }
+      if (Date.now() > deadline) throw new UnavailableError(`${file}: another process holds ${lock}; remove it if none does`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+  try {
+    return work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+/** Checks before anything is written that the file can be added to: its folder exists and what it holds reads. */
+export function checkExactlyTarget(file: string): void {
+  if (!existsSync(dirname(resolve(file)))) throw new InputError([`${file}: its folder does not exist (expected an .exactly file in an existing folder)`]);
+  if (existsSync(file)) readExactly(file);
+}
+
 /** Adds jobs to an `.exactly` file (creating it), keeping it sorted and each job once; written whole or not at all. */
 export function addToExactly(file: string, lines: readonly ExactlyLine[]): { added: number; total: number } {
-  const existing = existsSync(file) ? readExactly(file) : [];
-  const before = new Set(existing.map((line) => `${line.module}\t${line.run}\t${line.pass}`));
-  const text = formatExactly([...existing, ...lines]);
-  writeFileAtomic(file, text);
-  const total = text === '' ? 0 : text.trimEnd().split('\n').length;
-  return { added: total - before.size, total };
+  return withFileLock(file, () => {
+    const existing = existsSync(file) ? readExactly(file) : [];
+    const before = new Set(existing.map((line) => `${line.module}\t${line.run}\t${line.pass}`));
+    const text = formatExactly([...existing, ...lines]);
+    writeFileAtomic(file, text);
+    const total = text === '' ? 0 : text.trimEnd().split('\n').length;
+    return { added: total - before.size, total };
+  });
+}
+
+/** The file a label's jobs go to: `output` when given, else `<dir>/<label>.exactly`. */
+export function exactlyFileFor(label: string, where: { output?: string; dir?: string }): string {
+  return where.output ?? join(where.dir ?? '.', `${label}.exactly`);
 }
 
 /**
@@ -75,8 +117,10 @@ export function addJobsToExactly(
 ): Array<{ file: string; added: number; total: number }> {
   const groups = new Map<string, ExactlyLine[]>();
   for (const job of jobs) {
-    const file = where.output ?? join(where.dir ?? '.', `${job.label}.exactly`);
-    groups.set(file, [...(groups.get(file) ?? []), job]);
+    const file = exactlyFileFor(job.label, where);
+    const group = groups.get(file);
+    if (group === undefined) groups.set(file, [job]);
+    else group.push(job);
   }
   return [...groups].map(([file, lines]) => ({ file, ...addToExactly(file, lines) }));
 }

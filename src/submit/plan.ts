@@ -61,6 +61,18 @@ export interface PlanOptions {
   priority?: number;
 }
 
+/** More than this in one entry is a typo (an ev_per_run of 1), not a request. */
+export const MAX_JOBS_PER_ENTRY = 100_000;
+
+function countJobs(format: EventMode | undefined, entry: RequestEntry, runs: readonly number[] | undefined): number {
+  const parts = Math.ceil((entry.n_ev ?? 0) / (entry.ev_per_run ?? 1));
+  if (format === 'time') return entry.n_runs ?? 0;
+  if (format === 'number') return parts;
+  if (format === 'run') return runs?.length ?? 0;
+  if (format === 'run_number') return (runs?.length ?? 0) * parts;
+  return 0;
+}
+
 /** Edit distance, for "did you mean". */
 function distance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
@@ -86,6 +98,11 @@ export function closest(name: string, candidates: readonly string[]): string | u
   return best !== undefined && best.score <= Math.max(2, Math.floor(name.length / 4)) ? best.candidate : undefined;
 }
 
+function noModule(name: string, info: ProductionInfoDoc, names: readonly string[]): string {
+  const guess = closest(name, names);
+  return `no module "${name}" in production information ${info.rat_version}${guess === undefined ? '' : ` (did you mean "${guess}"?)`}`;
+}
+
 /** Which format an entry is written in, from the fields it has (and the module's mode where both would fit). */
 function formatOf(entry: RequestEntry, moduleMode: EventMode | undefined): EventMode | undefined {
   if (entry.t_run !== undefined || entry.t_format !== undefined) return 'time';
@@ -109,17 +126,17 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
   const problems: string[] = [];
   const entries: PlannedEntry[] = [];
   const names = Object.keys(info.modules);
+  for (const { index, module } of request.broken) {
+    if (module === undefined || Object.hasOwn(info.modules, module)) continue;
+    problems.push(`${request.file}: ${jsonPath(['modules', index, 'module'])}: ${noModule(module, info, names)}`);
+  }
   request.entries.forEach((entry, index) => {
     if (entry === undefined) return;
     const at = (...path: PropertyKey[]) => `${request.file}: ${jsonPath(['modules', index, ...path])}`;
     const before = problems.length;
-    const module = info.modules[entry.module];
-    if (module === undefined) {
-      const guess = closest(entry.module, names);
-      problems.push(
-        `${at('module')}: no module "${entry.module}" in production information ${info.rat_version}${guess === undefined ? '' : ` (did you mean "${guess}"?)`}`,
-      );
-    }
+    // own properties only: "constructor" is not a module
+    const module = Object.hasOwn(info.modules, entry.module) ? info.modules[entry.module] : undefined;
+    if (module === undefined) problems.push(`${at('module')}: ${noModule(entry.module, info, names)}`);
     const label = entry.label ?? request.label;
     if (label === undefined) problems.push(`${at('label')}: is missing (expected a label here or at the top level)`);
 
@@ -144,8 +161,14 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
         problems.push(`${at('t_format')}: "${entry.t_format}" is not a time unit (expected day, h, min or s)`);
       }
     }
-    const runs = entry.run_numbers ?? options.runList;
-    if (runs !== undefined && new Set(runs).size !== runs.length) problems.push(`${at('run_numbers')}: lists a run twice (expected each run once)`);
+    const runs = format === 'run' || format === 'run_number' ? (entry.run_numbers ?? options.runList) : undefined;
+    if (entry.run_numbers !== undefined && new Set(entry.run_numbers).size !== entry.run_numbers.length) {
+      problems.push(`${at('run_numbers')}: lists a run twice (expected each run once)`);
+    }
+    const jobCount = countJobs(format, entry, runs);
+    if (jobCount > MAX_JOBS_PER_ENTRY) {
+      problems.push(`${at()}: makes ${jobCount} jobs (expected at most ${MAX_JOBS_PER_ENTRY} per entry; raise ev_per_run or t_run, or split the request)`);
+    }
 
     const template = entry.template ?? {};
     if (module !== undefined) {

@@ -49,12 +49,20 @@ const topSchema = z.strictObject(
   { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected rat_v, label, modules)' : expecting('an object')(issue)) },
 );
 
+/** An entry that failed its shape check, kept so its module name can still be checked. */
+export interface BrokenEntry {
+  index: number;
+  module?: string;
+}
+
 export interface JobsRequest {
   file: string;
   ratVersion: string;
   label?: string;
   /** Entries in file order; an entry that failed validation is undefined (its problems are reported). */
   entries: Array<RequestEntry | undefined>;
+  /** Entries that failed their shape check: their module names are still checked. */
+  broken: BrokenEntry[];
   /** The parsed JSON, for the request id. */
   raw: unknown;
 }
@@ -66,16 +74,21 @@ export interface JobsRequest {
 export function readJobsRequest(file: string): { request?: JobsRequest; problems: string[] } {
   const raw = readJsonFile(file, 'a jobs.json request: {"rat_v", "label", "modules": [...]}');
   const top = topSchema.safeParse(raw);
-  if (!top.success) return { problems: describeJsonIssues(file, top.error.issues) };
-  const problems: string[] = [];
-  const entries = top.data.modules.map((value, index) => {
+  const problems = top.success ? [] : describeJsonIssues(file, top.error.issues);
+  // the entries are checked even when the top level is wrong, so every problem shows at once
+  const values = typeof raw === 'object' && raw !== null && Array.isArray((raw as { modules?: unknown }).modules) ? ((raw as { modules: unknown[] }).modules) : [];
+  const broken: BrokenEntry[] = [];
+  const entries = values.map((value, index) => {
     const entry = entrySchema.safeParse(value);
     if (entry.success) return entry.data;
     problems.push(...describeJsonIssues(file, entry.error.issues, ['modules', index]));
+    const module = (value as { module?: unknown } | null)?.module;
+    broken.push({ index, ...(typeof module === 'string' && { module }) });
     return undefined;
   });
+  if (!top.success) return { problems };
   return {
-    request: { file, ratVersion: top.data.rat_v, ...(top.data.label !== undefined && { label: top.data.label }), entries, raw },
+    request: { file, ratVersion: top.data.rat_v, ...(top.data.label !== undefined && { label: top.data.label }), entries, broken, raw },
     problems,
   };
 }
@@ -95,11 +108,19 @@ export function readRunList(file: string): number[] {
 export function parseRunList(text: string, file: string): number[] {
   const runs: number[] = [];
   const problems: string[] = [];
+  const seen = new Map<number, number>();
   text.split(/\r?\n/).forEach((line, index) => {
     const content = line.replace(/#.*/, '').trim();
     if (content === '') return;
-    if (!/^\d+$/.test(content)) problems.push(`${file}:${index + 1}: "${content}" is not a run number (expected one run number per line)`);
-    else runs.push(Number(content));
+    if (!/^\d+$/.test(content)) {
+      problems.push(`${file}:${index + 1}: "${content}" is not a run number (expected one run number per line)`);
+      return;
+    }
+    const run = Number(content);
+    const earlier = seen.get(run);
+    if (earlier !== undefined) problems.push(`${file}:${index + 1}: run ${run} is listed again (first on line ${earlier}; expected each run once)`);
+    else runs.push(run);
+    seen.set(run, earlier ?? index + 1);
   });
   if (problems.length > 0) throw new InputError(problems);
   if (runs.length === 0) throw new InputError([`${file}: has no run numbers (expected one run number per line)`]);

@@ -19,6 +19,8 @@ export interface SubmitRequestOptions {
   infoFile?: string;
   onProgress?: (done: number, total: number) => void | Promise<void>;
   batchSize?: number;
+  /** Called with the validated plan before anything is written: a place to refuse (a bad output file). */
+  beforeWrite?: (plan: SubmitPlan) => void;
 }
 
 async function productionInfo(db: Database, file: string, version: string, infoFile?: string): Promise<ProductionInfoDoc | string> {
@@ -64,6 +66,7 @@ export async function submitRequestFile(
   if (typeof info === 'string') throw new InputError([...problems, info]);
   const planned = planRequest(request, info, planOptions);
   if (problems.length + planned.problems.length > 0) throw new InputError(byEntry([...problems, ...planned.problems]));
+  options.beforeWrite?.(planned.plan);
   const result = await submitPlan(db, planned.plan, {
     requestId: options.requestId ?? requestId(request, planOptions),
     ...(options.newPass !== undefined && { newPass: options.newPass }),

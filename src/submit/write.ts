@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.js';
 import type { Pass } from '../model/documents.js';
 import { appendPasses, type PassToAdd } from './append.js';
+import { Lease } from './lease.js';
 import type { PlannedEntry, PlannedJob, SubmitPlan } from './plan.js';
 
 export interface SubmittedJob {
@@ -52,9 +53,23 @@ const keyOf = (entry: number, index: number) => `${entry}:${index}`;
  */
 export async function submitPlan(db: Database, plan: SubmitPlan, options: SubmitOptions): Promise<SubmitResult> {
   const { requestId } = options;
+  // one submit of a request at a time: a second waits rather than racing the first
+  const lease = options.dryRun === true ? undefined : await Lease.take(db, `submit:${requestId}`);
+  try {
+    return await writeRequest(db, plan, options, lease);
+  } finally {
+    await lease?.release();
+  }
+}
+
+async function writeRequest(db: Database, plan: SubmitPlan, options: SubmitOptions, lease: Lease | undefined): Promise<SubmitResult> {
+  const { requestId } = options;
   const rows = (await db.view<RequestKey, RequestRowValue>('jobs', 'by_request', { startkey: [requestId], endkey: [requestId, {}] })).rows;
   const latest = rows.reduce((highest, row) => Math.max(highest, row.key[1]), 0);
-  const generation = options.newPass === true ? latest + 1 : Math.max(latest, 1);
+  const planned = plan.entries.reduce((sum, entry) => sum + entry.jobs.length, 0);
+  const latestComplete = rows.filter((row) => row.key[1] === latest).length >= planned;
+  // --new-pass after an interrupted --new-pass completes that generation instead of starting another
+  const generation = options.newPass === true && (latest === 0 || latestComplete) ? latest + 1 : Math.max(latest, 1);
   const done = new Map<string, RequestRowValue>();
   const firstRuns = new Map<string, number>();
   for (const row of rows) {
@@ -97,7 +112,17 @@ export async function submitPlan(db: Database, plan: SubmitPlan, options: Submit
       make: (number) => makePass(entry, job, number),
     });
   }
-  const { written } = additions.size === 0 ? { written: 0 } : await appendPasses(db, [...additions.values()], options);
+  const progress = options.onProgress;
+  const { written } =
+    additions.size === 0
+      ? { written: 0 }
+      : await appendPasses(db, [...additions.values()], {
+          ...options,
+          onProgress: async (done, total) => {
+            await lease?.renew();
+            await progress?.(done, total);
+          },
+        });
   return {
     requestId,
     generation,
