@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { parse, printParseErrorCode, visit, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
 import { show } from './config/fields.js';
 import { InputError } from './errors.js';
+import { readUserFile } from './files.js';
 
 /** Syntax errors as someone editing JSON by hand would say them. */
 const SYNTAX: Readonly<Record<string, string>> = {
@@ -36,14 +36,8 @@ function lineAndColumn(text: string, offset: number): string {
  * the line and column: `jobs.json:12:5: Expected ',' or '}' after property value`.
  */
 export function readJsonFile(file: string, expected: string): unknown {
-  let text: string;
-  try {
-    // `-` is standard input, so another program can pipe documents in
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new InputError([`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code})`} (expected ${expected})`]);
-  }
+  // `-` is standard input, so another program can pipe documents in
+  const text = readUserFile(file, expected);
   if (text.trim() === '') throw new InputError([`${file}: is empty (expected ${expected})`]);
   // jsonc-parser gives the place of every syntax error (JSON.parse does not always)
   const errors: ParseError[] = [];

@@ -1,22 +1,14 @@
-import { readFileSync } from 'node:fs';
 import ini from 'ini';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { readUserFile } from '../files.js';
 import { sectionsOf } from './fields.js';
 
 export type IniValues = Record<string, unknown>;
 
 /** Reads and parses an ini file; an unreadable file is one input problem naming it. */
 export function readIni(file: string): IniValues {
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code})`;
-    throw new InputError([`${file}: ${why} (expected an ini file)`]);
-  }
-  return ini.parse(source) as IniValues;
+  return ini.parse(readUserFile(file, 'an ini file')) as IniValues;
 }
 
 const isSection = (value: unknown): value is IniValues => typeof value === 'object' && value !== null;

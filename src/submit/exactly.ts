@@ -1,7 +1,7 @@
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, UnavailableError } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { readUserFile, writeFileAtomic } from '../files.js';
 
 /** One job of an `.exactly` file: `module<TAB>run<TAB>pass`. */
 export interface ExactlyLine {
@@ -45,14 +45,7 @@ export function parseExactly(text: string, file: string): ExactlyLine[] {
 }
 
 export function readExactly(file: string): ExactlyLine[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new InputError([`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code})`} (expected an .exactly file)`]);
-  }
-  return parseExactly(text, file);
+  return parseExactly(readUserFile(file, 'an .exactly file'), file);
 }
 
 const LOCK_WAIT_MS = 30_000;

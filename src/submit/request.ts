@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { describeJsonIssues, expecting, readJsonFile } from '../json-file.js';
 import { InputError } from '../errors.js';
+import { readUserFile } from '../files.js';
 import { RAT_VERSION } from '../sites/rat.js';
 
 /** Labels name `.exactly` files and select jobs, so they stay plain. */
@@ -95,14 +95,7 @@ export function readJobsRequest(file: string): { request?: JobsRequest; problems
 
 /** A run list file: one run number per line; `#` comments and blank lines are ignored. */
 export function readRunList(file: string): number[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new InputError([`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code})`} (expected a run list: one run number per line)`]);
-  }
-  return parseRunList(text, file);
+  return parseRunList(readUserFile(file, 'a run list: one run number per line'), file);
 }
 
 export function parseRunList(text: string, file: string): number[] {
