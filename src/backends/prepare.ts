@@ -65,14 +65,20 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
   };
 }
 
+/** Where a job's files live: spec.json, job.out, job.err, its outputs and manifest.json. */
+export function jobFolder(workRoot: string, module: string, run: number, pass: Pass, subjob: number): string {
+  return resolve(workRoot, pass.label, module, String(run), `p${pass.pass}`, `s${subjob}`);
+}
+
 /** Makes the job's folder and its spec.json; the returned job is ready for any backend. */
-export function prepareJob(site: Site, job: JobToPrepare, workRoot: string): PreparedJob {
+export function prepareJob(site: Site, job: JobToPrepare, workRoot: string, token?: string): PreparedJob {
   const spec = jobSpec(site, job);
-  const workdir = resolve(workRoot, job.pass.label, job.module, String(job.run), `p${job.pass.pass}`, `s${job.subjob}`);
+  const workdir = jobFolder(workRoot, job.module, job.run, job.pass, job.subjob);
   mkdirSync(workdir, { recursive: true });
   writeFileAtomic(join(workdir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
   return {
-    name: `gasp-${job.module}-${job.run}-p${job.pass.pass}-s${job.subjob}`,
+    // the claim token in the name lets a restarted client find the job in its batch system
+    name: `gasp-${job.module}-${job.run}-p${job.pass.pass}-s${job.subjob}${token === undefined ? '' : `-${token.slice(0, 8)}`}`,
     workdir,
     command: [JOB_WRAPPER, 'spec.json'],
     stdout: join(workdir, 'job.out'),

@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createBackend } from '../backends/create.js';
+import type { ClientContext } from '../client/context.js';
+import { enqueue } from '../client/enqueue.js';
+import { loadSite, type Site } from '../sites/site.js';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../config/config.js';
 import { Couch } from '../db/couch.js';
 import { writeFileAtomic } from '../files.js';
@@ -17,6 +22,26 @@ import { startPreparedServer, stopOnSignal } from './serve.js';
 interface DemoOptions extends GlobalOptions {
   dir: string;
   keep?: boolean;
+}
+
+/** A site on this machine: the local backend, the fixture release set up by its env script, storage in the demo folder. */
+function demoSite(dir: string): Site {
+  const file = join(dir, 'demo-site.ini');
+  writeFileSync(
+    file,
+    [
+      'name = demo',
+      'backend = local',
+      'max_jobs = 4',
+      `storage = file://${join(dir, 'storage')}`,
+      '[rat]',
+      `7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}`,
+      '[local]',
+      `workdir = ${join(dir, 'jobs')}`,
+      '',
+    ].join('\n'),
+  );
+  return loadSite(file);
 }
 
 export function registerDemo(program: Command): void {
@@ -67,12 +92,31 @@ export function registerDemo(program: Command): void {
         for (const { file, total } of addJobsToExactly(result.jobs, { dir: server.dir })) print(`   ${file}: ${total} jobs`);
 
         checkpoint();
-        print('4. summary');
+        print('4. running the jobs with the local backend (the fixture release\'s stand-in rat)');
+        const site = demoSite(server.dir);
+        const ctx: ClientContext = {
+          db: production,
+          site,
+          backend: createBackend(site),
+          mode: 'production',
+          queue: 'priority',
+          maxClaim: 50,
+          workRoot: join(server.dir, 'jobs'),
+          leaseSeconds: 600,
+          log: log.child({ component: 'enqueue', site: site.name }),
+          now: () => new Date(),
+          info: new Map(),
+        };
+        await enqueue(ctx, { submit: true, monitor: true, intervalMs: 300, untilIdle: true, signal: stop.signal });
+
+        checkpoint();
+        print('5. summary');
         for (const db of [production, processing]) {
           const counts = await db.view<[string], number>('passes', 'by_status', { group_level: 1 });
           const summary = counts.rows.map((row) => `${row.key[0]} ${row.value}`).join(', ');
           print(`   ${db.name}: ${summary === '' ? 'no passes yet' : summary}`);
         }
+        print(`   outputs: ${join(server.dir, 'storage')}; job folders (logs, manifests): ${join(server.dir, 'jobs')}`);
         print(`the database is at ${server.url.origin}`);
         if (options.keep === true) {
           print('Ctrl-C stops it');

@@ -10,6 +10,7 @@ import type { TemplateValues } from './template.js';
 export interface Subjob {
   /** Subrun or subfile index; 0 where the module works on the whole run. */
   index: number;
+  state?: 'submitted' | 'queued' | 'running' | 'completed' | 'failed' | 'lost';
   /** For a run_number pass split by ev_per_run: this subjob's events. */
   events?: number;
   /** For a sub_run processing pass: the raw file it reads. */
@@ -22,9 +23,11 @@ export interface Subjob {
 
 export interface Attempt {
   site: string;
-  status: PassStatus;
+  status: PassStatus | 'lost';
   started: string;
   finished?: string;
+  token?: string;
+  reason?: string;
 }
 
 /** How much a pass simulates: events (number, run_number), live time (time), or repeats of a run (run). */
@@ -65,6 +68,11 @@ export interface Pass {
   prerequisites?: PassRef[];
   /** The site that holds the pass; absent while it waits. */
   site?: string;
+  /**
+   * Written when a site claims the pass, before any backend call: the token names its jobs, so a
+   * restarted client finds them; the lease ends unless the site renews it.
+   */
+  claim?: { token: string; at: string; lease_until: string };
   attempts: Attempt[];
   subjobs?: Subjob[];
 }
@@ -73,6 +81,7 @@ export interface Pass {
 export interface JobDoc {
   _id: string;
   _rev?: string;
+  _attachments?: Record<string, { content_type: string; data?: string; stub?: boolean }>;
   type: 'job';
   module: string;
   run: number;
@@ -89,7 +98,7 @@ export interface DataDoc {
   pass: number;
   label: string;
   data_type: string;
-  files: Array<{ path: string; size: number; checksum?: string; events?: number }>;
+  files: Array<{ subjob: number; name: string; size: number; adler32: string; sha256: string; events: number | null; url: string }>;
 }
 
 /** One production module: a macro of the release, what it needs and what it makes. */

@@ -12,7 +12,9 @@ function (doc) {
       pass: pass.pass,
       rat_version: pass.rat_version,
       label: pass.label,
-      priority: pass.priority
+      priority: pass.priority,
+      created: pass.created,
+      prerequisites: pass.prerequisites || null
     };
     emit(['priority', -pass.priority, pass.created, doc.run, doc.module, pass.pass], summary);
     emit(['run', doc.run, -pass.priority, doc.module, pass.pass], summary);

@@ -1,0 +1,36 @@
+import type { Backend } from '../backends/backend.js';
+import type { Mode, QueueOrder } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../log.js';
+import type { ProductionInfoDoc } from '../model/documents.js';
+import type { Site } from '../sites/site.js';
+
+/** Everything a client cycle needs, passed first to each step (tests build their own). */
+export interface ClientContext {
+  db: Database;
+  site: Site;
+  backend: Backend;
+  mode: Mode;
+  queue: QueueOrder;
+  maxClaim: number;
+  /** Where job folders go (spec.json, logs, outputs, manifest). */
+  workRoot: string;
+  /** How long a claim holds without renewal; a site that dies frees its passes after this. */
+  leaseSeconds: number;
+  log: Logger;
+  now: () => Date;
+  /** Production information by RAT version, read once. */
+  info: Map<string, ProductionInfoDoc>;
+}
+
+export interface CycleStats {
+  claimed: number;
+  submitted: number;
+  running: number;
+  completed: number;
+  failed: number;
+  lost: number;
+  ms: number;
+}
+
+export const emptyStats = (): CycleStats => ({ claimed: 0, submitted: 0, running: 0, completed: 0, failed: 0, lost: 0, ms: 0 });

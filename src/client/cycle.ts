@@ -1,0 +1,124 @@
+import type { JobDoc, PassRef } from '../model/documents.js';
+import { jobId } from '../model/documents.js';
+import type { PassStatus } from '../model/status.js';
+import { decide, type ReadyPass } from '../queue/decide.js';
+import { claimPasses, type ClaimedPass } from './claim.js';
+import { emptyStats, type ClientContext, type CycleStats } from './context.js';
+import { dispatchPasses, subjobsOf } from './dispatch.js';
+import { monitorPasses } from './monitor.js';
+import { updatePasses } from './update.js';
+
+export interface CycleOptions {
+  submit: boolean;
+  monitor: boolean;
+  pausedLabels?: ReadonlySet<string>;
+}
+
+type ReadyRow = Omit<ReadyPass, 'prerequisites'> & { prerequisites: PassRef[] | null };
+
+/** The view's order key for each queue order (newfirst reads `run` backwards). */
+const VIEW_ORDER = { priority: 'priority', runlevel: 'run', newfirst: 'run', serial: 'created' } as const;
+
+/** Passes of any site whose lease ran out (the site died): back to waiting, as a new attempt. */
+async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<void> {
+  const now = ctx.now().toISOString();
+  const rows = await ctx.db.view<[string, string, string, number, number], string | null>('passes', 'locked_by_site');
+  const expired = rows.rows.filter((row) => (row.key[1] === 'submitted' || row.key[1] === 'running') && row.value !== null && row.value < now);
+  if (expired.length === 0) return;
+  const landed = await updatePasses(
+    ctx,
+    expired.map((row) => ({
+      id: row.id ?? jobId(row.key[2], row.key[3]),
+      pass: row.key[4],
+      apply: (stored) => {
+        if (stored.claim === undefined || stored.claim.lease_until >= now || (stored.status !== 'submitted' && stored.status !== 'running')) return undefined;
+        const token = stored.claim.token;
+        const { site: _site, claim: _claim, ...rest } = stored;
+        return {
+          ...rest,
+          status: 'waiting',
+          ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(({ index, events, file }) => ({ index, ...(events !== undefined && { events }), ...(file !== undefined && { file }) })) }),
+          attempts: stored.attempts.map((attempt) => (attempt.token === token ? { ...attempt, status: 'lost', finished: now, reason: `lease of site ${stored.site ?? '?'} expired` } : attempt)),
+        };
+      },
+    })),
+  );
+  stats.lost += landed.length;
+  if (landed.length > 0) ctx.log.warn({ passes: landed.length }, 'returned passes whose site stopped renewing its lease');
+}
+
+async function prerequisiteStatuses(ctx: ClientContext, candidates: readonly ReadyPass[]): Promise<(ref: PassRef) => PassStatus | undefined> {
+  const refs = candidates.flatMap((pass) => pass.prerequisites ?? []);
+  if (refs.length === 0) return () => undefined;
+  const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(refs.map((ref) => jobId(ref.module, ref.run)))], include_docs: true });
+  const docs = new Map(found.rows.flatMap((row) => (row.doc ? [[row.doc._id, row.doc] as const] : [])));
+  return (ref) => docs.get(jobId(ref.module, ref.run))?.passes.find((pass) => pass.pass === ref.pass)?.status;
+}
+
+/** Passes this site claimed earlier whose jobs are not all submitted (a backend that did not answer). */
+async function unsubmitted(ctx: ClientContext): Promise<ClaimedPass[]> {
+  const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', { startkey: [ctx.site.name, 'submitted'], endkey: [ctx.site.name, 'submitted', {}] });
+  if (rows.rows.length === 0) return [];
+  const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(rows.rows.map((row) => row.id ?? ''))], include_docs: true });
+  return found.rows.flatMap((row) =>
+    row.doc
+      ? row.doc.passes
+          .filter((pass) => pass.site === ctx.site.name && pass.status === 'submitted' && subjobsOf(pass).some((subjob) => subjob.backend_id === undefined))
+          .map((pass) => ({ doc: row.doc as JobDoc, pass }))
+      : [],
+  );
+}
+
+/**
+ * One cycle: return expired leases, monitor what this site runs, then decide, claim (one bulk
+ * write) and submit. Returns the counts for the cycle's stats line.
+ */
+export async function runCycle(ctx: ClientContext, options: CycleOptions): Promise<CycleStats> {
+  const started = Date.now();
+  const stats = emptyStats();
+  await returnExpired(ctx, stats);
+  if (options.monitor) await monitorPasses(ctx, stats);
+  if (options.submit) {
+    const retry = await unsubmitted(ctx);
+    const running = (await ctx.db.view<unknown, number>('passes', 'locked_by_site', { startkey: [ctx.site.name, 'running'], endkey: [ctx.site.name, 'submitted', {}] })).rows.length;
+    const order = VIEW_ORDER[ctx.queue];
+    const descending = ctx.queue === 'newfirst';
+    const range = descending ? { startkey: [order, {}], endkey: [order] } : { startkey: [order], endkey: [order, {}] };
+    const room = Math.max(0, ctx.site.maxJobs - running);
+    const ready = await ctx.db.view<unknown, ReadyRow>('passes', 'ready', { ...range, descending, limit: Math.max(room * 4, ctx.maxClaim) });
+    const candidates: ReadyPass[] = ready.rows.map(({ value }) => ({ ...value, prerequisites: value.prerequisites ?? [] }));
+    const decision = decide(
+      candidates,
+      {
+        name: ctx.site.name,
+        mode: ctx.mode,
+        modes: ctx.site.modes,
+        ratVersions: new Set(ctx.site.rat.versions.keys()),
+        maxJobs: ctx.site.maxJobs,
+        running,
+        maxClaim: ctx.maxClaim,
+        pausedLabels: options.pausedLabels ?? new Set(),
+      },
+      ctx.queue,
+      await prerequisiteStatuses(ctx, candidates),
+    );
+    if (decision.unsatisfied.length > 0) {
+      await updatePasses(
+        ctx,
+        decision.unsatisfied.map(({ pass, because }) => ({
+          id: jobId(pass.module, pass.run),
+          pass: pass.pass,
+          apply: (stored) => (stored.status === 'waiting' && stored.site === undefined ? { ...stored, status: 'unsatisfied' } : undefined),
+        })),
+      );
+      for (const { pass, because } of decision.unsatisfied) {
+        ctx.log.warn({ module: pass.module, run: pass.run, pass: pass.pass }, `unsatisfied: its prerequisite ${because.module} pass ${because.pass} failed`);
+      }
+    }
+    const claimed = await claimPasses(ctx, decision.claim);
+    stats.claimed = claimed.length;
+    stats.submitted = await dispatchPasses(ctx, [...retry, ...claimed]);
+  }
+  stats.ms = Date.now() - started;
+  return stats;
+}

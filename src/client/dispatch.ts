@@ -1,0 +1,90 @@
+import PQueue from 'p-queue';
+import { BackendError } from '../backends/backend.js';
+import { prepareJob } from '../backends/prepare.js';
+import { NotFoundError } from '../db/errors.js';
+import { productionInfoId, type JobDoc, type Pass, type ProductionInfoDoc } from '../model/documents.js';
+import type { ClaimedPass } from './claim.js';
+import type { ClientContext } from './context.js';
+import { updatePasses } from './update.js';
+
+const CONCURRENT_SUBMITS = 4;
+
+async function productionInfo(ctx: ClientContext, version: string): Promise<ProductionInfoDoc | undefined> {
+  const known = ctx.info.get(version);
+  if (known !== undefined) return known;
+  try {
+    const doc = await ctx.db.get<ProductionInfoDoc>(productionInfoId(version));
+    ctx.info.set(version, doc);
+    return doc;
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** The subjobs of a pass: those it lists, or one for the whole job. */
+export const subjobsOf = (pass: Pass) => pass.subjobs ?? [{ index: 0 }];
+
+/**
+ * Submits claimed passes' jobs to the backend, a few at a time (p-queue), then records each
+ * backend id. The claim (with its token) is already written, so a job is only ever submitted for a
+ * pass this site holds. A batch system that does not answer leaves the pass claimed for the next
+ * cycle; a site problem (BackendError) fails the pass with the reason.
+ */
+export async function dispatchPasses(ctx: ClientContext, claimed: readonly ClaimedPass[]): Promise<number> {
+  const queue = new PQueue({ concurrency: CONCURRENT_SUBMITS });
+  const ids = new Map<string, Map<number, string>>();
+  const failures = new Map<string, string>();
+  const key = (doc: JobDoc, pass: Pass) => `${doc._id}#${pass.pass}`;
+  for (const { doc, pass } of claimed) {
+    const info = await productionInfo(ctx, pass.rat_version);
+    const production = info?.modules[doc.module];
+    if (production === undefined) {
+      failures.set(key(doc, pass), `no production information for ${doc.module} in RAT ${pass.rat_version}`);
+      continue;
+    }
+    for (const subjob of subjobsOf(pass).filter((candidate) => candidate.backend_id === undefined)) {
+      void queue.add(async () => {
+        try {
+          const job = prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: subjob.index, production }, ctx.workRoot, pass.claim?.token);
+          const [id] = await ctx.backend.submit([job]);
+          if (id === undefined) return;
+          const perPass = ids.get(key(doc, pass)) ?? new Map<number, string>();
+          perPass.set(subjob.index, id);
+          ids.set(key(doc, pass), perPass);
+        } catch (error) {
+          if (error instanceof BackendError) failures.set(key(doc, pass), error.message);
+          else ctx.log.warn({ job: doc._id, pass: pass.pass, error: (error as Error).message }, 'submit failed; trying again next cycle');
+        }
+      });
+    }
+  }
+  await queue.onIdle();
+  const now = ctx.now().toISOString();
+  const changes = claimed.flatMap(({ doc, pass }) => {
+    const failure = failures.get(key(doc, pass));
+    const submitted = ids.get(key(doc, pass));
+    if (failure === undefined && submitted === undefined) return [];
+    return [
+      {
+        id: doc._id,
+        pass: pass.pass,
+        apply: (stored: Pass): Pass | undefined => {
+          if (stored.site !== ctx.site.name || stored.claim?.token !== pass.claim?.token) return undefined;
+          if (failure !== undefined) {
+            return { ...stored, status: 'failed', attempts: stored.attempts.map((attempt) => (attempt.token === pass.claim?.token ? { ...attempt, status: 'failed', finished: now, reason: failure } : attempt)) };
+          }
+          const subjobs = subjobsOf(stored).map((subjob) => {
+            const backendId = submitted?.get(subjob.index);
+            return backendId === undefined ? subjob : { ...subjob, backend_id: backendId, state: 'submitted' as const, started: now };
+          });
+          return { ...stored, subjobs };
+        },
+      },
+    ];
+  });
+  await updatePasses(ctx, changes);
+  for (const [passKey, reason] of failures) ctx.log.error({ pass: passKey }, reason);
+  return [...ids.values()].reduce((sum, perPass) => sum + perPass.size, 0);
+}
+

@@ -1,0 +1,52 @@
+import { sleep } from '../db/backoff.js';
+import { DbError } from '../db/errors.js';
+import { BackendUnavailableError } from '../backends/backend.js';
+import type { ClientContext, CycleStats } from './context.js';
+import { runCycle, type CycleOptions } from './cycle.js';
+
+export interface EnqueueOptions extends CycleOptions {
+  intervalMs: number;
+  /** Run this many cycles, then stop (`--once` is 1). */
+  cycles?: number;
+  /** Monitor every N cycles only. */
+  monitorEvery?: number;
+  signal: AbortSignal;
+  /** Stop once a cycle finds nothing held and nothing claimed (the demo: run until done). */
+  untilIdle?: boolean;
+  onCycle?: (stats: CycleStats, cycle: number) => void;
+}
+
+/**
+ * The long-running client: a cycle, its stats line, a pause, again, until the signal. A cycle that
+ * meets a database or batch-system outage is logged and the loop backs off and goes on; the next
+ * cycle picks up where this one left (claims are in the database, not in memory).
+ */
+export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Promise<void> {
+  let failures = 0;
+  for (let cycle = 1; !options.signal.aborted; cycle++) {
+    const monitor = options.monitor && (options.monitorEvery === undefined || cycle % options.monitorEvery === 1 || options.monitorEvery === 1);
+    let stats: CycleStats | undefined;
+    try {
+      stats = await runCycle(ctx, { ...options, monitor });
+      if (failures > 0) ctx.log.info({ after: failures }, 'cycles work again');
+      failures = 0;
+      ctx.log.info({ cycle, ...stats }, `cycle ${cycle}: claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost} (${stats.ms} ms)`);
+      options.onCycle?.(stats, cycle);
+    } catch (error) {
+      if (!(error instanceof DbError) && !(error instanceof BackendUnavailableError)) throw error;
+      failures += 1;
+      if (failures === 1) ctx.log.warn({ error: error.message }, 'cycle failed; backing off, nothing is lost');
+    }
+    if (options.cycles !== undefined && cycle >= options.cycles) break;
+    if (options.untilIdle === true && stats !== undefined && (await idle(ctx))) break;
+    await sleep(failures === 0 ? options.intervalMs : Math.min(options.intervalMs * 2 ** failures, 300_000), options.signal);
+  }
+}
+
+/** Nothing waiting that this site could take, and nothing it holds. */
+async function idle(ctx: ClientContext): Promise<boolean> {
+  const held = await ctx.db.view('passes', 'locked_by_site', { startkey: [ctx.site.name, 'running'], endkey: [ctx.site.name, 'submitted', {}], limit: 1 });
+  if (held.rows.length > 0) return false;
+  const ready = await ctx.db.view('passes', 'ready', { startkey: ['created'], endkey: ['created', {}], limit: 1 });
+  return ready.rows.length === 0;
+}

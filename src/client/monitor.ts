@@ -1,0 +1,149 @@
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendStatus } from '../backends/backend.js';
+import { jobFolder } from '../backends/prepare.js';
+import type { JobDoc, Pass, Subjob } from '../model/documents.js';
+import type { ClientContext, CycleStats } from './context.js';
+import { subjobsOf } from './dispatch.js';
+import { readManifest, recordData, verifyManifest, type Manifest } from './record.js';
+import { updatePasses, type PassChange } from './update.js';
+
+/** The tail of a log kept in the database; the whole file stays at the site. */
+export const LOG_TAIL_BYTES = 8 * 1024;
+
+function tail(path: string): string {
+  if (!existsSync(path)) return '';
+  const size = statSync(path).size;
+  const length = Math.min(size, LOG_TAIL_BYTES);
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, buffer, 0, length, size - length);
+  } finally {
+    closeSync(fd);
+  }
+  return buffer.toString('utf8');
+}
+
+/** The passes this site holds that a backend may be running. */
+async function heldPasses(ctx: ClientContext): Promise<Array<{ doc: JobDoc; pass: Pass }>> {
+  const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', { startkey: [ctx.site.name], endkey: [ctx.site.name, {}] });
+  const active = rows.rows.filter((row) => row.key[1] === 'submitted' || row.key[1] === 'running');
+  if (active.length === 0) return [];
+  const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(active.map((row) => row.id ?? ''))], include_docs: true });
+  return found.rows.flatMap((row) =>
+    row.doc ? row.doc.passes.filter((pass) => pass.site === ctx.site.name && (pass.status === 'submitted' || pass.status === 'running')).map((pass) => ({ doc: row.doc as JobDoc, pass })) : [],
+  );
+}
+
+/**
+ * One status call for every job of every pass this site holds, then each pass moves on: running;
+ * completed (outputs verified and recorded), failed or partFail when all its jobs ended; back to
+ * waiting, as a new attempt, when a job is lost (the backend forgot it and it left no manifest).
+ * The claims' leases are renewed on the way.
+ */
+export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Promise<void> {
+  const held = await heldPasses(ctx);
+  if (held.length === 0) return;
+  const ids = held.flatMap(({ pass }) => subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined ? [] : [subjob.backend_id])));
+  const statuses = ids.length === 0 ? new Map<string, BackendStatus>() : await ctx.backend.status(ids);
+  const now = ctx.now();
+  const leaseUntil = new Date(now.getTime() + ctx.leaseSeconds * 1000).toISOString();
+  const changes: PassChange[] = [];
+  for (const { doc, pass } of held) {
+    const token = pass.claim?.token;
+    const manifests: Array<{ subjob: number; manifest: Manifest }> = [];
+    const attachments: Record<string, { content_type: string; data: string }> = {};
+    let lost = false;
+    let problem: string | undefined;
+    const subjobs: Subjob[] = [];
+    for (const subjob of subjobsOf(pass)) {
+      if (subjob.backend_id === undefined) {
+        subjobs.push(subjob);
+        continue;
+      }
+      const status = statuses.get(subjob.backend_id) ?? { state: 'lost' as const };
+      const folder = jobFolder(ctx.workRoot, doc.module, doc.run, pass, subjob.index);
+      const manifest = readManifest(join(folder, 'manifest.json'));
+      const ended = status.state === 'completed' || status.state === 'failed' || (status.state === 'lost' && manifest !== undefined);
+      if (status.state === 'lost' && manifest === undefined) lost = true;
+      if (!ended) {
+        subjobs.push({ ...subjob, state: status.state === 'lost' ? 'lost' : status.state });
+        continue;
+      }
+      const exitCode = manifest?.exit_code ?? status.exitCode ?? 1;
+      let state: Subjob['state'] = exitCode === 0 ? 'completed' : 'failed';
+      if (state === 'completed' && manifest !== undefined) {
+        const wrong = await verifyManifest(manifest);
+        if (wrong !== undefined) {
+          state = 'failed';
+          problem = wrong;
+        } else {
+          manifests.push({ subjob: subjob.index, manifest });
+        }
+      } else if (state === 'completed') {
+        state = 'failed';
+        problem = 'the job left no manifest';
+      } else {
+        problem = manifest?.error ?? status.reason ?? `exit code ${exitCode}`;
+      }
+      for (const stream of ['out', 'err'] as const) {
+        attachments[`p${pass.pass}-s${subjob.index}.${stream}`] = { content_type: 'text/plain', data: Buffer.from(tail(join(folder, `job.${stream}`))).toString('base64') };
+      }
+      subjobs.push({ ...subjob, state, exit_code: exitCode, finished: now.toISOString() });
+    }
+    if (lost) {
+      stats.lost += 1;
+      changes.push({
+        id: doc._id,
+        pass: pass.pass,
+        apply: (stored) => {
+          if (stored.claim?.token !== token) return undefined;
+          const { site: _site, claim: _claim, ...rest } = stored;
+          return {
+            ...rest,
+            status: 'waiting',
+            ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(({ index, events, file }) => ({ index, ...(events !== undefined && { events }), ...(file !== undefined && { file }) })) }),
+            attempts: stored.attempts.map((attempt) => (attempt.token === token ? { ...attempt, status: 'lost', finished: now.toISOString(), reason: 'the backend no longer knows the job and it left no manifest' } : attempt)),
+          };
+        },
+      });
+      continue;
+    }
+    const finished = subjobs.every((subjob) => subjob.state === 'completed' || subjob.state === 'failed');
+    if (finished) {
+      const good = subjobs.filter((subjob) => subjob.state === 'completed').length;
+      if (manifests.length > 0) await recordData(ctx, doc, pass, manifests);
+      const status: Pass['status'] = good === subjobs.length ? 'completed' : good === 0 ? 'failed' : 'partFail';
+      stats[status === 'completed' ? 'completed' : 'failed'] += 1;
+      changes.push({
+        id: doc._id,
+        pass: pass.pass,
+        attachments,
+        apply: (stored) =>
+          stored.claim?.token !== token
+            ? undefined
+            : {
+                ...stored,
+                status,
+                subjobs,
+                attempts: stored.attempts.map((attempt) =>
+                  attempt.token === token ? { ...attempt, status, finished: now.toISOString(), ...(problem !== undefined && { reason: problem }) } : attempt,
+                ),
+              },
+      });
+      continue;
+    }
+    const running = subjobs.some((subjob) => subjob.state === 'running');
+    if (running) stats.running += 1;
+    changes.push({
+      id: doc._id,
+      pass: pass.pass,
+      apply: (stored) =>
+        stored.claim?.token !== token || stored.claim === undefined
+          ? undefined
+          : { ...stored, status: running ? 'running' : stored.status, subjobs, claim: { ...stored.claim, lease_until: leaseUntil } },
+    });
+  }
+  await updatePasses(ctx, changes);
+}

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { DataDoc, JobDoc, Pass } from '../model/documents.js';
+import { UnavailableError } from '../errors.js';
+import type { ClientContext } from './context.js';
+
+/** What the job wrapper (bin/gasp-job) writes as manifest.json. */
+export interface Manifest {
+  exit_code: number;
+  failed_stage?: string;
+  error?: string;
+  outputs: Array<{ data_type: string; file: string; size: number; adler32: string; sha256: string; events: number | null; url: string }>;
+}
+
+export function readManifest(file: string): Manifest | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+function sha256Of(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+/**
+ * Checks a manifest against storage: each file:// output exists with the stated size and sha256.
+ * Outputs staged by a copy command to remote storage are taken on the manifest's word.
+ * Returns what is wrong, or undefined.
+ */
+export async function verifyManifest(manifest: Manifest): Promise<string | undefined> {
+  if (manifest.outputs.length === 0) return 'the manifest lists no outputs';
+  for (const output of manifest.outputs) {
+    if (!output.url.startsWith('file://')) continue;
+    const path = fileURLToPath(output.url);
+    if (!existsSync(path)) return `${output.url} is not in storage`;
+    if (statSync(path).size !== output.size) return `${output.url} has ${statSync(path).size} bytes, the manifest says ${output.size}`;
+    if ((await sha256Of(path)) !== output.sha256) return `${output.url} does not match its sha256 in the manifest`;
+  }
+  return undefined;
+}
+
+/**
+ * One data document per (job, pass, data type), listing each subjob's file. Written once: the same
+ * manifests again change nothing.
+ */
+export async function recordData(ctx: ClientContext, doc: JobDoc, pass: Pass, manifests: ReadonlyArray<{ subjob: number; manifest: Manifest }>): Promise<number> {
+  const byType = new Map<string, DataDoc['files']>();
+  for (const { subjob, manifest } of manifests) {
+    for (const output of manifest.outputs) {
+      const files = byType.get(output.data_type) ?? [];
+      files.push({ subjob, name: output.file, size: output.size, adler32: output.adler32, sha256: output.sha256, events: output.events, url: output.url });
+      byType.set(output.data_type, files);
+    }
+  }
+  const ids = [...byType.keys()].map((type) => `data:${doc.module}:${doc.run}:${pass.pass}:${type}`);
+  const stored = await ctx.db.allDocs<DataDoc>({ keys: ids, include_docs: true });
+  const existing = new Map(stored.rows.flatMap((row) => (row.doc ? [[row.doc._id, row.doc] as const] : [])));
+  const writes: DataDoc[] = [];
+  for (const [type, files] of byType) {
+    const id = `data:${doc.module}:${doc.run}:${pass.pass}:${type}`;
+    const sorted = files.sort((a, b) => a.subjob - b.subjob);
+    const before = existing.get(id);
+    if (before !== undefined && JSON.stringify(before.files) === JSON.stringify(sorted)) continue;
+    writes.push({
+      _id: id,
+      ...(before?._rev !== undefined && { _rev: before._rev }),
+      type: 'data',
+      module: doc.module,
+      run: doc.run,
+      pass: pass.pass,
+      label: pass.label,
+      data_type: type,
+      files: sorted,
+    });
+  }
+  if (writes.length === 0) return 0;
+  const answers = await ctx.db.bulkDocs(writes);
+  const failed = answers.filter((answer) => !answer.ok);
+  if (failed.length > 0) throw new UnavailableError(`data documents not written (changed meanwhile): ${failed.map((answer) => answer.id).join(', ')}; trying again next cycle`);
+  return writes.length;
+}

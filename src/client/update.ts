@@ -1,0 +1,49 @@
+import type { JobDoc, Pass } from '../model/documents.js';
+import type { ClientContext } from './context.js';
+
+export interface PassChange {
+  /** Job document id. */
+  id: string;
+  pass: number;
+  /** The new pass from the stored one; undefined leaves it (the pass moved on meanwhile). */
+  apply(pass: Pass, doc: JobDoc): Pass | undefined;
+  attachments?: Record<string, { content_type: string; data: string }>;
+}
+
+const ROUNDS = 4;
+
+/**
+ * Applies changes to passes with bulk writes: documents read fresh, each change applied to the
+ * stored pass, conflicts read again and re-applied. Returns the changes that landed.
+ */
+export async function updatePasses(ctx: ClientContext, changes: readonly PassChange[]): Promise<PassChange[]> {
+  const landed: PassChange[] = [];
+  let pending = [...changes];
+  for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
+    const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(pending.map((change) => change.id))], include_docs: true });
+    const docs = new Map<string, { doc: JobDoc; changes: PassChange[] }>();
+    for (const row of found.rows) if (row.doc) docs.set(row.doc._id, { doc: { ...row.doc, passes: [...row.doc.passes] }, changes: [] });
+    for (const change of pending) {
+      const target = docs.get(change.id);
+      if (target === undefined) continue;
+      const index = target.doc.passes.findIndex((pass) => pass.pass === change.pass);
+      const current = target.doc.passes[index];
+      const next = current === undefined ? undefined : change.apply(current, target.doc);
+      if (next === undefined) continue;
+      target.doc.passes[index] = next;
+      if (change.attachments !== undefined) target.doc._attachments = { ...target.doc._attachments, ...change.attachments };
+      target.changes.push(change);
+    }
+    const writes = [...docs.values()].filter((target) => target.changes.length > 0);
+    const answers = await ctx.db.bulkDocs(writes.map((target) => target.doc));
+    pending = [];
+    answers.forEach((answer, position) => {
+      const target = writes[position];
+      if (target === undefined) return;
+      if (answer.ok) landed.push(...target.changes);
+      else pending.push(...target.changes);
+    });
+  }
+  if (pending.length > 0) ctx.log.warn({ passes: pending.length }, 'passes changed by others in every round; trying again next cycle');
+  return landed;
+}

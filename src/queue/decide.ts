@@ -1,0 +1,97 @@
+import type { Mode, QueueOrder } from '../config/config.js';
+import type { PassRef } from '../model/documents.js';
+import type { PassStatus } from '../model/status.js';
+
+/** A waiting pass as the `passes/ready` view gives it, plus what only its document says. */
+export interface ReadyPass {
+  module: string;
+  run: number;
+  pass: number;
+  rat_version: string;
+  label: string;
+  priority: number;
+  /** ISO time it was requested. */
+  created: string;
+  prerequisites?: PassRef[];
+}
+
+/** What the site is and has now. */
+export interface SiteState {
+  name: string;
+  mode: Mode;
+  modes: readonly Mode[];
+  ratVersions: ReadonlySet<string>;
+  maxJobs: number;
+  /** Passes this site holds that are submitted or running. */
+  running: number;
+  maxClaim: number;
+  pausedLabels: ReadonlySet<string>;
+}
+
+export interface Decision {
+  claim: ReadyPass[];
+  /** Passes whose prerequisite failed: they become `unsatisfied`. */
+  unsatisfied: Array<{ pass: ReadyPass; because: PassRef }>;
+  /** Why the others were left, counted, for the stats line. */
+  skipped: Record<'ratVersion' | 'paused' | 'prerequisite' | 'noRoom', number>;
+}
+
+const FAILED: readonly PassStatus[] = ['failed', 'partFail', 'unsatisfied', 'canceled', 'deleted'];
+
+/** Queue orders: priority, larger first then oldest; runlevel, smallest run first; newfirst, largest run first; serial, oldest first. */
+export function compareFor(order: QueueOrder): (a: ReadyPass, b: ReadyPass) => number {
+  const tie = (a: ReadyPass, b: ReadyPass) => a.run - b.run || a.module.localeCompare(b.module) || a.pass - b.pass;
+  switch (order) {
+    case 'priority':
+      return (a, b) => b.priority - a.priority || a.created.localeCompare(b.created) || tie(a, b);
+    case 'runlevel':
+      return (a, b) => a.run - b.run || b.priority - a.priority || tie(a, b);
+    case 'newfirst':
+      return (a, b) => b.run - a.run || b.priority - a.priority || tie(a, b);
+    case 'serial':
+      return (a, b) => a.created.localeCompare(b.created) || tie(a, b);
+  }
+}
+
+/**
+ * Which waiting passes this site claims now, in queue order. Pure: the same inputs give the same
+ * answer; `statusOf` says how a prerequisite pass stands.
+ */
+export function decide(
+  candidates: readonly ReadyPass[],
+  site: SiteState,
+  order: QueueOrder,
+  statusOf: (ref: PassRef) => PassStatus | undefined,
+): Decision {
+  const decision: Decision = { claim: [], unsatisfied: [], skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 } };
+  if (!site.modes.includes(site.mode)) {
+    decision.skipped.noRoom = candidates.length;
+    return decision;
+  }
+  const room = Math.max(0, Math.min(site.maxJobs - site.running, site.maxClaim));
+  for (const pass of [...candidates].sort(compareFor(order))) {
+    if (!site.ratVersions.has(pass.rat_version)) {
+      decision.skipped.ratVersion += 1;
+      continue;
+    }
+    if (site.pausedLabels.has(pass.label)) {
+      decision.skipped.paused += 1;
+      continue;
+    }
+    const failed = pass.prerequisites?.find((ref) => FAILED.includes(statusOf(ref) ?? 'waiting'));
+    if (failed !== undefined) {
+      decision.unsatisfied.push({ pass, because: failed });
+      continue;
+    }
+    if (pass.prerequisites?.some((ref) => statusOf(ref) !== 'completed')) {
+      decision.skipped.prerequisite += 1;
+      continue;
+    }
+    if (decision.claim.length >= room) {
+      decision.skipped.noRoom += 1;
+      continue;
+    }
+    decision.claim.push(pass);
+  }
+  return decision;
+}
