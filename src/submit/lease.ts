@@ -65,9 +65,22 @@ export class Lease {
 
   /** Keeps the lease while the work goes on. */
   async renew(): Promise<void> {
-    const doc = { ...this.#doc, expires: new Date(Date.now() + LEASE_SECONDS * 1000).toISOString() };
-    const written = await this.db.put(doc);
-    this.#doc = { ...doc, _rev: written.rev };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const doc = { ...this.#doc, expires: new Date(Date.now() + LEASE_SECONDS * 1000).toISOString() };
+      try {
+        const written = await this.db.put(doc);
+        this.#doc = { ...doc, _rev: written.rev };
+        return;
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        // a retried write that had landed: the stored lease is still ours, with a newer revision
+        const stored = await this.db.find<LeaseDoc>(this.#doc._id);
+        if (stored === undefined || stored.host !== this.#doc.host || stored.pid !== this.#doc.pid) {
+          throw new UnavailableError(`${this.name}: another process took over this work (its lease had run out); stopping here`);
+        }
+        this.#doc = stored;
+      }
+    }
   }
 
   /** Best effort: a lease that cannot be removed (the database is down) ends by itself. */
