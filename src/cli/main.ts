@@ -8,6 +8,7 @@ import { scrubCredentials } from '../scrub.js';
 import { registerConfigCheck } from './config-check.js';
 import { logLevelOption } from './context.js';
 import { registerDemo } from './demo.js';
+import { registerEnqueue } from './enqueue.js';
 import { registerExactly } from './exactly.js';
 import { registerInfo } from './info.js';
 import { registerMakeProduction } from './make-production.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerSubmit(program);
   registerExactly(program);
   registerRuns(program);
+  registerEnqueue(program);
   registerProcess(program);
   registerConfigCheck(program);
   registerSitesCheck(program);

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { createBackend } from '../backends/create.js';
+import type { ClientContext } from '../client/context.js';
+import { enqueue } from '../client/enqueue.js';
+import { QUEUE_ORDERS, type QueueOrder } from '../config/config.js';
+import { CLIENT_RETRY } from '../db/backoff.js';
+import { couchFromConfig } from '../db/couch.js';
+import { InputError } from '../errors.js';
+import { loadSite } from '../sites/site.js';
+import { configOption, loadCommandConfig, modeOption, type ConfigOptions } from './context.js';
+import { stopOnSignal } from './serve.js';
+
+interface EnqueueCommandOptions extends ConfigOptions {
+  queue?: string;
+  interval?: string;
+  once?: boolean;
+  mononly?: boolean;
+  nomon?: boolean;
+  steps?: string;
+  maxClaim?: string;
+  lease?: string;
+}
+
+const positive = (option: string, text: string | undefined, problems: string[]): number | undefined => {
+  if (text === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) problems.push(`${option}: "${text}" is not a number more than 0`);
+  return Number(text);
+};
+
+export function registerEnqueue(program: Command): void {
+  program
+    .command('enqueue')
+    .description('the site client: claim ready passes, submit them to the site\'s backend, monitor them, record their outputs; one stats line per cycle')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .option('--queue <order>', `queue order: ${QUEUE_ORDERS.join(', ')} (default: the config file)`)
+    .option('--interval <seconds>', 'pause between cycles (default: the config file)')
+    .option('--once', 'run one cycle and stop (for cron and tests)')
+    .option('--mononly', 'only monitor what this site runs; claim nothing')
+    .option('--nomon', 'only claim and submit; do not monitor')
+    .option('--steps <n>', 'monitor every n cycles only')
+    .option('--max-claim <n>', 'passes claimed per cycle at most (default: the config file)')
+    .option('--lease <seconds>', 'how long a claim holds without this client renewing it', '900')
+    .addHelpText('after', '\nExamples:\n  gasp enqueue -c config/production.cfg\n  gasp enqueue -c config/processing.cfg --queue runlevel --once')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<EnqueueCommandOptions>();
+      const problems: string[] = [];
+      if (options.queue !== undefined && !(QUEUE_ORDERS as readonly string[]).includes(options.queue)) problems.push(`--queue: "${options.queue}" is not a queue order (expected ${QUEUE_ORDERS.join(' | ')})`);
+      if (options.mononly === true && options.nomon === true) problems.push('--mononly: does not go with --nomon (expected one of them)');
+      const interval = positive('--interval', options.interval, problems);
+      const steps = positive('--steps', options.steps, problems);
+      const maxClaim = positive('--max-claim', options.maxClaim, problems);
+      const lease = positive('--lease', options.lease, problems);
+      if (problems.length > 0) throw new InputError(problems);
+
+      const { config, log } = loadCommandConfig(options);
+      const site = loadSite(config.client.siteFile);
+      if (!site.modes.includes(config.client.mode)) {
+        throw new InputError([`${site.file}: modes: site ${site.name} does not run ${config.client.mode} (expected ${config.client.mode} in modes)`]);
+      }
+      const stop = stopOnSignal();
+      const clientLog = log.child({ component: 'enqueue', site: site.name, mode: config.client.mode });
+      const ctx: ClientContext = {
+        db: couchFromConfig(config.couchdb, { log, retry: CLIENT_RETRY, signal: stop.signal }).use(config.couchdb.database),
+        site,
+        backend: createBackend(site),
+        mode: config.client.mode,
+        queue: (options.queue as QueueOrder | undefined) ?? config.client.queue,
+        maxClaim: maxClaim ?? config.client.maxClaim,
+        workRoot: resolve(site.local.workdir),
+        leaseSeconds: lease ?? 900,
+        log: clientLog,
+        now: () => new Date(),
+        info: new Map(),
+      };
+      clientLog.info({ database: config.couchdb.database, backend: site.backend, queue: ctx.queue }, `enqueue started for site ${site.name}`);
+      await enqueue(ctx, {
+        submit: options.mononly !== true,
+        monitor: options.nomon !== true,
+        intervalMs: (interval ?? config.client.intervalSeconds) * 1000,
+        ...(options.once === true && { cycles: 1 }),
+        ...(steps !== undefined && { monitorEvery: steps }),
+        signal: stop.signal,
+      });
+      clientLog.info('enqueue stopped');
+    });
+}
