@@ -1,0 +1,146 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backends/backend.js';
+import { DryBackend } from '../src/backends/dry.js';
+import { LocalBackend } from '../src/backends/local.js';
+import { claimPasses } from '../src/client/claim.js';
+import type { ClientContext } from '../src/client/context.js';
+import { runCycle } from '../src/client/cycle.js';
+import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
+import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
+import { silentLogger } from '../src/log.js';
+import type { DataDoc, JobDoc } from '../src/model/documents.js';
+import { BUNDLED_VIEWS } from '../src/paths.js';
+import { makeProductionInfo } from '../src/production/production-info.js';
+import { loadSite } from '../src/sites/site.js';
+import { submitRequestFile } from '../src/submit/submit.js';
+import type { Database } from '../src/db/database.js';
+import { testCouch, uniqueName } from './support/couch.js';
+import { FIXTURE_RELEASE } from './support/fixture.js';
+
+const INFO = makeProductionInfo({
+  ratDir: FIXTURE_RELEASE,
+  production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] },
+}).doc;
+
+/** A database with the views, the fixture's production information and `n` Po210 jobs waiting. */
+async function databaseWithJobs(n: number): Promise<Database> {
+  const db = testCouch({ retry: { attempts: 5, baseMs: 50, maxMs: 200 } }).use(uniqueName('enqueue'));
+  await db.create();
+  await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
+  await db.put(INFO);
+  const file = join(mkdtempSync(join(tmpdir(), 'gasp-enqueue-')), 'jobs.json');
+  writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'enq', modules: [{ module: 'PartialPo210', n_ev: 10 * n, ev_per_run: 10, template: { fill_volume: 'lower' } }] }));
+  await submitRequestFile(db, file);
+  return db;
+}
+
+function context(db: Database, name: string, backend: Backend, maxJobs = 50): ClientContext {
+  const dir = mkdtempSync(join(tmpdir(), `gasp-site-${name}-`));
+  writeFileSync(
+    join(dir, 'site.ini'),
+    `name = ${name}\nbackend = local\nmax_jobs = ${maxJobs}\nstorage = file://${join(dir, 'storage')}\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n`,
+  );
+  return {
+    db,
+    site: loadSite(join(dir, 'site.ini')),
+    backend,
+    mode: 'production',
+    queue: 'priority',
+    maxClaim: 50,
+    workRoot: join(dir, 'jobs'),
+    leaseSeconds: 600,
+    log: silentLogger,
+    now: () => new Date(),
+    info: new Map(),
+  };
+}
+
+async function jobs(db: Database): Promise<JobDoc[]> {
+  const all = await db.allDocs<JobDoc>({ include_docs: true, startkey: 'job:', endkey: 'job:\uffff' });
+  return all.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+}
+
+const CYCLE = { submit: true, monitor: true } as const;
+
+
+describe('the enqueue client', () => {
+  it('never lets two clients on one database run the same pass', async () => {
+    const db = await databaseWithJobs(30);
+    const [a, b] = [new DryBackend(), new DryBackend()];
+    const sites = [context(db, 'site-a', a, 20), context(db, 'site-b', b, 20)];
+    for (let round = 0; round < 6; round++) await Promise.all(sites.map((ctx) => runCycle(ctx, CYCLE)));
+    const passes = (await jobs(db)).flatMap((doc) => doc.passes);
+    expect(passes).toHaveLength(30);
+    expect(passes.every((pass) => pass.status === 'completed' && pass.attempts.length === 1)).toBe(true);
+    // every pass ran once, on one of the two sites (which one is the race's business)
+    expect(a.submitted.length + b.submitted.length).toBe(30);
+    expect(new Set([...a.submitted, ...b.submitted].map((job) => job.name.replace(/-[0-9a-f]{8}$/, ''))).size).toBe(30);
+  });
+
+  it('runs fixture jobs through the local backend and records verified outputs as data documents', async () => {
+    const db = await databaseWithJobs(2);
+    const ctx = context(db, 'local', new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 }));
+    let stats = await runCycle(ctx, CYCLE);
+    expect(stats).toMatchObject({ claimed: 2, submitted: 2 });
+    for (let wait = 0; wait < 50 && stats.completed < 2; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      stats = await runCycle(ctx, CYCLE);
+    }
+    expect(stats.completed).toBe(2);
+    const data = await db.allDocs<DataDoc>({ include_docs: true, startkey: 'data:', endkey: 'data:\uffff' });
+    expect(data.rows.map((row) => row.id).sort()).toEqual(['data:PartialPo210:1:1:ratds', 'data:PartialPo210:2:1:ratds']);
+    expect(data.rows[0]?.doc?.files[0]).toMatchObject({ subjob: 0, name: 'PartialPo210_r1_p1_s0.root', url: expect.stringMatching(/^file:\/\//) });
+    const job = (await jobs(db))[0];
+    expect(Object.keys(job?._attachments ?? {}).sort()).toEqual(['p1-s0.err', 'p1-s0.out']);
+  });
+
+  it('fails a pass whose stored output does not match its manifest', async () => {
+    const db = await databaseWithJobs(1);
+    const ctx = context(db, 'corrupt', new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 }));
+    await runCycle(ctx, { submit: true, monitor: false });
+    const storage = join(ctx.site.storage.kind === 'file' ? ctx.site.storage.root : '', 'enq/PartialPo210/1/1/PartialPo210_r1_p1_s0.root');
+    for (let wait = 0; wait < 50; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if ((await ctx.backend.status([(await jobs(db))[0]?.passes[0]?.subjobs?.[0]?.backend_id ?? ''])).values().next().value?.state === 'completed') break;
+    }
+    writeFileSync(storage, 'corrupted');
+    await runCycle(ctx, CYCLE);
+    const pass = (await jobs(db))[0]?.passes[0];
+    expect(pass?.status).toBe('failed');
+    expect(pass?.attempts[0]?.reason).toMatch(/has 9 bytes, the manifest says \d+/);
+  });
+
+  it('submits a pass claimed before a crash exactly once after the restart', async () => {
+    const db = await databaseWithJobs(3);
+    const backend = new DryBackend();
+    const ctx = context(db, 'crashy', backend);
+    const ready = await db.view<unknown, { module: string; run: number; pass: number; rat_version: string; label: string; priority: number; created: string }>('passes', 'ready', { startkey: ['priority'], endkey: ['priority', {}] });
+    // claimed, then the client died before submitting anything
+    await claimPasses(ctx, ready.rows.map((row) => row.value));
+    expect(backend.submitted).toHaveLength(0);
+    const restarted = context(db, 'crashy', backend);
+    await runCycle(restarted, CYCLE);
+    await runCycle(restarted, CYCLE);
+    expect(backend.submitted).toHaveLength(3);
+    expect((await jobs(db)).every((doc) => doc.passes[0]?.status === 'completed' && doc.passes[0].attempts.length === 1)).toBe(true);
+  });
+
+  it('returns the passes of a site whose lease expired, and another site runs them', async () => {
+    const db = await databaseWithJobs(2);
+    const dead = context(db, 'dead-site', new DryBackend());
+    const ready = await db.view<unknown, { module: string; run: number; pass: number; rat_version: string; label: string; priority: number; created: string }>('passes', 'ready', { startkey: ['priority'], endkey: ['priority', {}] });
+    await claimPasses({ ...dead, leaseSeconds: -1 }, ready.rows.map((row) => row.value));
+    const alive = context(db, 'alive-site', new DryBackend());
+    const first = await runCycle(alive, CYCLE);
+    expect(first.lost).toBe(2);
+    await runCycle(alive, CYCLE);
+    const passes = (await jobs(db)).map((doc) => doc.passes[0]);
+    expect(passes.map((pass) => [pass?.status, pass?.site, pass?.attempts.map((attempt) => attempt.status)])).toEqual([
+      ['completed', 'alive-site', ['lost', 'completed']],
+      ['completed', 'alive-site', ['lost', 'completed']],
+    ]);
+  });
+});
