@@ -35,6 +35,14 @@ describe.each(candidates)('the $name backend keeps the Backend contract', ({ mak
     for (const id of ids) expect(['queued', 'running', 'completed']).toContain(statuses.get(id)?.state);
   });
 
+  it('finds a submitted job again by its name, for a client that restarts', async () => {
+    const backend = make(0);
+    const job = scriptJob(`named-${Date.now().toString(36)}`, 'sleep 1; exit 0');
+    const [id] = await backend.submit([job]);
+    const found = await backend.lookup([job.name, 'gasp-never-submitted']);
+    expect(Object.fromEntries(found)).toEqual({ [job.name]: id });
+  });
+
   it('reports a finished job\'s exit code', async () => {
     const backend = make(3);
     const [id = ''] = await backend.submit([scriptJob('fails', 'sleep 0.2; exit 3')]);

@@ -6,6 +6,7 @@ import type { Backend } from '../src/backends/backend.js';
 import { DryBackend } from '../src/backends/dry.js';
 import { LocalBackend } from '../src/backends/local.js';
 import { claimPasses } from '../src/client/claim.js';
+import { prepareJob } from '../src/backends/prepare.js';
 import type { ClientContext } from '../src/client/context.js';
 import { runCycle } from '../src/client/cycle.js';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
@@ -126,6 +127,22 @@ describe('the enqueue client', () => {
     await runCycle(restarted, CYCLE);
     expect(backend.submitted).toHaveLength(3);
     expect((await jobs(db)).every((doc) => doc.passes[0]?.status === 'completed' && doc.passes[0].attempts.length === 1)).toBe(true);
+  });
+
+  it('finds a job that reached the backend before the client died, instead of submitting it again', async () => {
+    const db = await databaseWithJobs(2);
+    const backend = new DryBackend();
+    const ctx = context(db, 'killed-after-submit', backend);
+    const ready = await db.view<unknown, { module: string; run: number; pass: number; rat_version: string; label: string; priority: number; created: string }>('passes', 'ready', { startkey: ['priority'], endkey: ['priority', {}] });
+    const claimed = await claimPasses(ctx, ready.rows.map((row) => row.value));
+    // the jobs reached the backend, then the client died before writing their ids
+    const production = INFO.modules.PartialPo210;
+    if (production === undefined) throw new Error('fixture lost PartialPo210');
+    await backend.submit(claimed.map(({ doc, pass }) => prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: 0, production }, ctx.workRoot, pass.claim?.token)));
+    await runCycle(context(db, 'killed-after-submit', backend), CYCLE);
+    await runCycle(context(db, 'killed-after-submit', backend), CYCLE);
+    expect(backend.submitted).toHaveLength(2);
+    expect((await jobs(db)).map((doc) => doc.passes[0]?.status)).toEqual(['completed', 'completed']);
   });
 
   it('returns the passes of a site whose lease expired, and another site runs them', async () => {

@@ -33,6 +33,11 @@ export interface Backend {
   submit(jobs: readonly PreparedJob[]): Promise<string[]>;
   status(ids: readonly string[]): Promise<Map<string, BackendStatus>>;
   cancel(ids: readonly string[]): Promise<void>;
+  /**
+   * The ids of jobs submitted under these names, for a client that restarts not knowing whether its
+   * last submit reached the batch system. A name it cannot find is absent from the answer.
+   */
+  lookup(names: readonly string[]): Promise<Map<string, string>>;
 }
 
 /** The batch system could not be reached or answered with an error: worth trying again later. */

@@ -122,6 +122,20 @@ export class CondorBackend implements Backend {
     return answers;
   }
 
+  async lookup(names: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (names.length === 0) return found;
+    const constraint = names.map((name) => `JobBatchName == ${JSON.stringify(name)}`).join(' || ');
+    for (const program of ['condor_q', 'condor_history'] as const) {
+      const result = await this.#run([program, '-json', '-attributes', 'ClusterId,ProcId,JobBatchName', '-constraint', constraint]);
+      if (result.code !== 0) throw this.#failed(program, result);
+      const text = result.stdout.trim();
+      const ads = text === '' ? [] : (JSON.parse(text) as Array<JobAd & { JobBatchName?: string }>);
+      for (const ad of ads) if (ad.JobBatchName !== undefined) found.set(ad.JobBatchName, `${ad.ClusterId ?? ''}.${ad.ProcId ?? ''}`);
+    }
+    return found;
+  }
+
   async cancel(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const result = await this.#run(['condor_rm', ...ids]);

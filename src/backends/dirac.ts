@@ -79,6 +79,7 @@ export class DiracBackend implements Backend {
     const [executable = '', ...args] = job.command;
     const lines = [
       `JobName = ${jdlString(job.name)};`,
+      `JobGroup = ${jdlString(job.name)};`,
       `Executable = ${jdlString(basename(executable))};`,
       `Arguments = ${jdlString(args.join(' '))};`,
       `StdOutput = ${jdlString(basename(job.stdout))};`,
@@ -115,6 +116,21 @@ export class DiracBackend implements Backend {
     // an unknown id gets no line at all (exit 0): it is lost
     if (result.code !== 0) throw this.#failed('dirac-wms-job-status', result);
     return new Map(ids.map((id) => [id, known.get(id) ?? { state: 'lost', reason: 'DIRAC does not know this job' }]));
+  }
+
+  /**
+   * DIRAC is asked by job group (the job's name, set in the JDL): dirac-wms-select-jobs lists the ids.
+   * Not confirmed against a live DIRAC; see test/fixtures/recorded/README.md.
+   */
+  async lookup(names: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const name of names) {
+      const result = await this.#call(['dirac-wms-select-jobs', `--JobGroup=${name}`]);
+      if (result.code !== 0) throw this.#failed('dirac-wms-select-jobs', result);
+      const id = /(\d+)/.exec(result.stdout.split('\n').find((line) => /\d/.test(line)) ?? '')?.[1];
+      if (id !== undefined) found.set(name, id);
+    }
+    return found;
   }
 
   async cancel(ids: readonly string[]): Promise<void> {

@@ -22,13 +22,23 @@ export class DryBackend implements Backend {
     this.#outcome = { state: outcome, exitCode: options.exitCode ?? (outcome === 'completed' ? 0 : 20) };
   }
 
+  readonly #byName = new Map<string, string>();
+
   async submit(jobs: readonly PreparedJob[]): Promise<string[]> {
     this.submitted.push(...jobs);
-    return jobs.map(() => {
+    return jobs.map((job) => {
       const id = `dry-${++this.#next}`;
       this.#ended.set(id, this.#outcome);
+      this.#byName.set(job.name, id);
       return id;
     });
+  }
+
+  async lookup(names: readonly string[]): Promise<Map<string, string>> {
+    return new Map(names.flatMap((name) => {
+      const id = this.#byName.get(name);
+      return id === undefined ? [] : [[name, id] as const];
+    }));
   }
 
   async status(ids: readonly string[]): Promise<Map<string, BackendStatus>> {

@@ -105,6 +105,16 @@ export class LocalBackend implements Backend {
     return isOurs(record.pid, this.#path(id, 'exit')) ? { state: 'running' } : { state: 'lost', reason: 'its process is gone without an exit code' };
   }
 
+  async lookup(names: readonly string[]): Promise<Map<string, string>> {
+    const wanted = new Set(names);
+    const found = new Map<string, string>();
+    for (const file of readdirSync(this.#stateDir).filter((name) => name.endsWith('.json'))) {
+      const record = JSON.parse(readFileSync(join(this.#stateDir, file), 'utf8')) as LocalRecord;
+      if (wanted.has(record.name)) found.set(record.name, file.slice(0, -'.json'.length));
+    }
+    return found;
+  }
+
   async cancel(ids: readonly string[]): Promise<void> {
     for (const id of ids) {
       if (!existsSync(this.#path(id, 'json')) || existsSync(this.#path(id, 'exit'))) continue;

@@ -119,6 +119,17 @@ export class SlurmBackend implements Backend {
     return answers;
   }
 
+  async lookup(names: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (names.length === 0) return found;
+    const queue = await this.#call(['squeue', '-h', '-o', '%i %j', `--name=${names.join(',')}`]);
+    if (queue.code !== 0) throw this.#unavailable('squeue', queue);
+    const accounting = await this.#call(['sacct', '-n', '-P', '-X', '-o', 'JobID,JobName', `--name=${names.join(',')}`]);
+    const lines = [...queue.stdout.split('\n').map((line) => line.trim().split(/\s+/)), ...(accounting.code === 0 ? accounting.stdout.split('\n').map((line) => line.trim().split('|')) : [])];
+    for (const [id, name] of lines) if (id !== undefined && name !== undefined && names.includes(name)) found.set(name, id);
+    return found;
+  }
+
   async cancel(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const result = await this.#call(['scancel', ...ids]);

@@ -7,6 +7,8 @@ import type { ClientContext } from './context.js';
 export interface ClaimedPass {
   doc: JobDoc;
   pass: Pass;
+  /** Claimed in an earlier cycle (or by a client that died): its jobs may have reached the backend already. */
+  earlier?: boolean;
 }
 
 /**

@@ -64,7 +64,7 @@ async function unsubmitted(ctx: ClientContext): Promise<ClaimedPass[]> {
     row.doc
       ? row.doc.passes
           .filter((pass) => pass.site === ctx.site.name && pass.status === 'submitted' && subjobsOf(pass).some((subjob) => subjob.backend_id === undefined))
-          .map((pass) => ({ doc: row.doc as JobDoc, pass }))
+          .map((pass) => ({ doc: row.doc as JobDoc, pass, earlier: true }))
       : [],
   );
 }

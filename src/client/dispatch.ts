@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import { BackendError } from '../backends/backend.js';
+import { BackendError, type PreparedJob } from '../backends/backend.js';
 import { prepareJob } from '../backends/prepare.js';
 import { NotFoundError } from '../db/errors.js';
 import { productionInfoId, type JobDoc, type Pass, type ProductionInfoDoc } from '../model/documents.js';
@@ -36,6 +36,12 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
   const ids = new Map<string, Map<number, string>>();
   const failures = new Map<string, string>();
   const key = (doc: JobDoc, pass: Pass) => `${doc._id}#${pass.pass}`;
+  const record = (doc: JobDoc, pass: Pass, subjob: number, id: string) => {
+    const perPass = ids.get(key(doc, pass)) ?? new Map<number, string>();
+    perPass.set(subjob, id);
+    ids.set(key(doc, pass), perPass);
+  };
+  const work: Array<{ doc: JobDoc; pass: Pass; subjob: number; job: PreparedJob }> = [];
   for (const { doc, pass } of claimed) {
     const info = await productionInfo(ctx, pass.rat_version);
     const production = info?.modules[doc.module];
@@ -44,20 +50,33 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
       continue;
     }
     for (const subjob of subjobsOf(pass).filter((candidate) => candidate.backend_id === undefined)) {
-      void queue.add(async () => {
-        try {
-          const job = prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: subjob.index, production }, ctx.workRoot, pass.claim?.token);
-          const [id] = await ctx.backend.submit([job]);
-          if (id === undefined) return;
-          const perPass = ids.get(key(doc, pass)) ?? new Map<number, string>();
-          perPass.set(subjob.index, id);
-          ids.set(key(doc, pass), perPass);
-        } catch (error) {
-          if (error instanceof BackendError) failures.set(key(doc, pass), error.message);
-          else ctx.log.warn({ job: doc._id, pass: pass.pass, error: (error as Error).message }, 'submit failed; trying again next cycle');
-        }
-      });
+      try {
+        work.push({ doc, pass, subjob: subjob.index, job: prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: subjob.index, production }, ctx.workRoot, pass.claim?.token) });
+      } catch (error) {
+        if (!(error instanceof BackendError)) throw error;
+        failures.set(key(doc, pass), error.message);
+      }
     }
+  }
+  // a pass claimed earlier may have reached the backend before its client died: find it by name, never submit it twice
+  const earlier = new Set(claimed.filter((item) => item.earlier === true).map((item) => key(item.doc, item.pass)));
+  const names = work.filter((item) => earlier.has(key(item.doc, item.pass))).map((item) => item.job.name);
+  const known = names.length === 0 ? new Map<string, string>() : await ctx.backend.lookup(names);
+  for (const { doc, pass, subjob, job } of work) {
+    const found = known.get(job.name);
+    if (found !== undefined) {
+      record(doc, pass, subjob, found);
+      continue;
+    }
+    void queue.add(async () => {
+      try {
+        const [id] = await ctx.backend.submit([job]);
+        if (id !== undefined) record(doc, pass, subjob, id);
+      } catch (error) {
+        if (error instanceof BackendError) failures.set(key(doc, pass), error.message);
+        else ctx.log.warn({ job: doc._id, pass: pass.pass, error: (error as Error).message }, 'submit failed; trying again next cycle');
+      }
+    });
   }
   await queue.onIdle();
   const now = ctx.now().toISOString();
