@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,9 @@ import { runCycle } from '../src/client/cycle.js';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { silentLogger } from '../src/log.js';
-import type { DataDoc, JobDoc } from '../src/model/documents.js';
+import type { DataDoc, JobDoc, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
+import { processRuns } from '../src/processing/process.js';
+import { addRuns } from '../src/processing/runs.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { makeProductionInfo } from '../src/production/production-info.js';
 import { loadSite } from '../src/sites/site.js';
@@ -159,5 +161,46 @@ describe('the enqueue client', () => {
       ['completed', 'alive-site', ['lost', 'completed']],
       ['completed', 'alive-site', ['lost', 'completed']],
     ]);
+  });
+});
+
+describe('the enqueue client in processing mode', () => {
+  const PROCESSING: ProcessingInfoDoc = {
+    _id: 'processing_information_7_0_8',
+    type: 'processing_information',
+    rat_version: '7.0.8',
+    modules: {
+      Processing: { level: 'sub_run', path: 'mac/processing/processing.mac', outputs: ['ratds'], prerequisites: [], raw_processor: true },
+      Analysis: { level: 'run_root', path: 'mac/processing/analysis.mac', outputs: ['ntuple'], prerequisites: ['Processing'], raw_processor: false },
+    },
+    run_types: { Physics: ['Processing', 'Analysis'] },
+  };
+
+  it('runs a subjob per subfile, then the module whose prerequisite completed; a failed prerequisite makes it unsatisfied', async () => {
+    const db = testCouch().use(uniqueName('processing'));
+    await db.create();
+    await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
+    await db.put(PROCESSING);
+    await addRuns(db, [1, 2].map((run) => ({ run, run_type: 'Physics', subfiles: [0, 1, 2].map((index) => ({ name: `r${run}_${index}.zdab`, size: 1, checksum: 'c' })) })));
+    const runs = (await db.allDocs<RunDoc>({ keys: ['run:1', 'run:2'], include_docs: true })).rows.flatMap((row) => (row.doc ? [row.doc] : []));
+    await processRuns(db, runs, PROCESSING, { label: 'proc', priority: 0, prereqPass: 'latest' });
+    // run 2's Processing fails before any client takes it
+    const failing = await db.get<JobDoc>('job:Processing:2');
+    await db.put({ ...failing, passes: failing.passes.map((pass) => ({ ...pass, status: 'failed' as const })) });
+
+    const backend = new DryBackend();
+    const ctx = { ...context(db, 'proc-site', backend), mode: 'processing' as const };
+    for (let cycle = 0; cycle < 4; cycle++) await runCycle(ctx, CYCLE);
+    expect(backend.submitted.filter((job) => job.name.startsWith('gasp-Processing-1-')).map((job) => job.name.replace(/-[0-9a-f]{8}$/, ''))).toEqual([
+      'gasp-Processing-1-p1-s0',
+      'gasp-Processing-1-p1-s1',
+      'gasp-Processing-1-p1-s2',
+    ]);
+    const status = async (id: string) => (await db.get<JobDoc>(id)).passes[0]?.status;
+    expect(await status('job:Processing:1')).toBe('completed');
+    expect(await status('job:Analysis:1')).toBe('completed');
+    expect(await status('job:Analysis:2')).toBe('unsatisfied');
+    const spec = JSON.parse(readFileSync(join(backend.submitted[0]?.workdir ?? '', 'spec.json'), 'utf8')) as { rat_args: string[] };
+    expect(spec.rat_args).toEqual(['-i', 'r1_0.zdab']);
   });
 });

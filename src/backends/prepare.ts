@@ -20,6 +20,8 @@ export interface JobToPrepare {
   pass: Pass;
   subjob: number;
   production: ProductionModule;
+  /** RAT's arguments when they do not follow from an event mode (processing: the input file or run). */
+  ratArgs?: string[];
 }
 
 /** What the wrapper reads (spec.json); its fields are the wrapper's contract. */
@@ -57,7 +59,7 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
     job: { module: job.module, run: job.run, pass: pass.pass, subjob: job.subjob, label: pass.label },
     rat: { version: pass.rat_version, setup },
     macro: { path: job.production.path, sha256: pass.macro_sha256 ?? job.production.sha256, template: pass.template ?? {} },
-    rat_args: ratArguments(mode, { run: job.run, ...(events !== undefined && { events }), ...(pass.amount?.seconds !== undefined && { seconds: pass.amount.seconds }) }),
+    rat_args: job.ratArgs ?? ratArguments(mode, { run: job.run, ...(events !== undefined && { events }), ...(pass.amount?.seconds !== undefined && { seconds: pass.amount.seconds }) }),
     fields: { OUTPUT: base, RUN: String(job.run), ...(events !== undefined && { NEVENTS: String(events) }) },
     outputs: outputFiles(base, job.production),
     storage: site.storage.kind === 'file' ? { kind: 'file', root: site.storage.root, path } : { kind: 'copy', command: site.storage.command, path },

@@ -2,7 +2,7 @@ import type { Backend } from '../backends/backend.js';
 import type { Mode, QueueOrder } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
-import type { ProductionInfoDoc } from '../model/documents.js';
+import type { ProcessingInfoDoc, ProductionInfoDoc } from '../model/documents.js';
 import type { Site } from '../sites/site.js';
 
 /** Everything a client cycle needs, passed first to each step (tests build their own). */
@@ -19,8 +19,8 @@ export interface ClientContext {
   leaseSeconds: number;
   log: Logger;
   now: () => Date;
-  /** Production information by RAT version, read once. */
-  info: Map<string, ProductionInfoDoc>;
+  /** Production and processing information by RAT version, read once. */
+  info: Map<string, ProductionInfoDoc | ProcessingInfoDoc>;
 }
 
 export interface CycleStats {

@@ -1,25 +1,44 @@
 import PQueue from 'p-queue';
 import { BackendError, type PreparedJob } from '../backends/backend.js';
-import { prepareJob } from '../backends/prepare.js';
+import { prepareJob, type JobToPrepare } from '../backends/prepare.js';
 import { NotFoundError } from '../db/errors.js';
-import { productionInfoId, type JobDoc, type Pass, type ProductionInfoDoc } from '../model/documents.js';
+import { processingInfoId, productionInfoId, type JobDoc, type Pass, type ProcessingInfoDoc, type ProductionInfoDoc, type Subjob } from '../model/documents.js';
 import type { ClaimedPass } from './claim.js';
 import type { ClientContext } from './context.js';
 import { updatePasses } from './update.js';
 
 const CONCURRENT_SUBMITS = 4;
 
-async function productionInfo(ctx: ClientContext, version: string): Promise<ProductionInfoDoc | undefined> {
-  const known = ctx.info.get(version);
+async function information(ctx: ClientContext, id: string): Promise<ProductionInfoDoc | ProcessingInfoDoc | undefined> {
+  const known = ctx.info.get(id);
   if (known !== undefined) return known;
   try {
-    const doc = await ctx.db.get<ProductionInfoDoc>(productionInfoId(version));
-    ctx.info.set(version, doc);
+    const doc = await ctx.db.get<ProductionInfoDoc | ProcessingInfoDoc>(id);
+    ctx.info.set(id, doc);
     return doc;
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
     throw error;
   }
+}
+
+/**
+ * What a pass's job runs: a production module, or a processing module (its macro, reading the
+ * subjob's raw file for sub_run, else the run). Undefined when the information lacks the module.
+ */
+async function moduleFor(ctx: ClientContext, doc: JobDoc, pass: Pass, subjob: Subjob): Promise<Pick<JobToPrepare, 'production' | 'ratArgs'> | undefined> {
+  if (pass.level === undefined) {
+    const info = (await information(ctx, productionInfoId(pass.rat_version))) as ProductionInfoDoc | undefined;
+    const production = info?.modules[doc.module];
+    return production === undefined ? undefined : { production };
+  }
+  const info = (await information(ctx, processingInfoId(pass.rat_version))) as ProcessingInfoDoc | undefined;
+  const processing = info?.modules[doc.module];
+  if (processing === undefined) return undefined;
+  return {
+    production: { path: processing.path, phase: 'processing', event_mode: 'run', outputs: processing.outputs, template: [], sha256: '' },
+    ratArgs: pass.level === 'sub_run' && subjob.file !== undefined ? ['-i', subjob.file] : ['-r', String(doc.run)],
+  };
 }
 
 /** The subjobs of a pass: those it lists, or one for the whole job. */
@@ -43,15 +62,14 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
   };
   const work: Array<{ doc: JobDoc; pass: Pass; subjob: number; job: PreparedJob }> = [];
   for (const { doc, pass } of claimed) {
-    const info = await productionInfo(ctx, pass.rat_version);
-    const production = info?.modules[doc.module];
-    if (production === undefined) {
-      failures.set(key(doc, pass), `no production information for ${doc.module} in RAT ${pass.rat_version}`);
-      continue;
-    }
     for (const subjob of subjobsOf(pass).filter((candidate) => candidate.backend_id === undefined)) {
+      const definition = await moduleFor(ctx, doc, pass, subjob);
+      if (definition === undefined) {
+        failures.set(key(doc, pass), `no ${pass.level === undefined ? 'production' : 'processing'} information for ${doc.module} in RAT ${pass.rat_version}`);
+        break;
+      }
       try {
-        work.push({ doc, pass, subjob: subjob.index, job: prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: subjob.index, production }, ctx.workRoot, pass.claim?.token) });
+        work.push({ doc, pass, subjob: subjob.index, job: prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: subjob.index, ...definition }, ctx.workRoot, pass.claim?.token) });
       } catch (error) {
         if (!(error instanceof BackendError)) throw error;
         failures.set(key(doc, pass), error.message);
