@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { describe, expect, inject, it } from 'vitest';
+import { GASP_BIN, runGasp } from './support/cli.js';
 import type { Backend } from '../src/backends/backend.js';
 import { DryBackend } from '../src/backends/dry.js';
 import { LocalBackend } from '../src/backends/local.js';
@@ -202,5 +204,35 @@ describe('the enqueue client in processing mode', () => {
     expect(await status('job:Analysis:2')).toBe('unsatisfied');
     const spec = JSON.parse(readFileSync(join(backend.submitted[0]?.workdir ?? '', 'spec.json'), 'utf8')) as { rat_args: string[] };
     expect(spec.rat_args).toEqual(['-i', 'r1_0.zdab']);
+  });
+});
+
+describe('gasp enqueue from the command line', () => {
+  it('runs one cycle with --once, says what it did in one line, and stops cleanly on SIGTERM', async () => {
+    const db = await databaseWithJobs(2);
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-enqueue-cli-'));
+    writeFileSync(join(dir, 'dry.ini'), `name = dry-site\nbackend = dry\nmax_jobs = 10\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`);
+    writeFileSync(join(dir, 'gasp.cfg'), `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n[client]\nsite = dry.ini\ninterval = 1\n`);
+    const once = await runGasp(['enqueue', '-c', join(dir, 'gasp.cfg'), '--once']);
+    expect(once.code).toBe(0);
+    expect(once.stderr).toMatch(/cycle 1: claimed 2, submitted 2, running 0, completed 0, failed 0, lost 0 \(\d+ ms\)/);
+    const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let wait = 0; wait < 100 && !stderr.includes('cycle 1:'); wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('enqueue stopped');
+  });
+
+  it('refuses bad options with exit 2', async () => {
+    const result = await runGasp(['enqueue', '--queue', 'fifo', '--mononly', '--nomon', '--interval', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      '--queue: "fifo" is not a queue order (expected priority | runlevel | newfirst | serial)',
+      '--mononly: does not go with --nomon (expected one of them)',
+      '--interval: "0" is not a number more than 0',
+    ]);
   });
 });

@@ -67,6 +67,11 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
   };
 }
 
+/** The job's name in the batch system: the claim token in it lets a restarted client find the job. */
+export function jobName(module: string, run: number, pass: number, subjob: number, token?: string): string {
+  return `gasp-${module}-${run}-p${pass}-s${subjob}${token === undefined ? '' : `-${token.slice(0, 8)}`}`;
+}
+
 /** Where a job's files live: spec.json, job.out, job.err, its outputs and manifest.json. */
 export function jobFolder(workRoot: string, module: string, run: number, pass: Pass, subjob: number): string {
   return resolve(workRoot, pass.label, module, String(run), `p${pass.pass}`, `s${subjob}`);
@@ -79,8 +84,7 @@ export function prepareJob(site: Site, job: JobToPrepare, workRoot: string, toke
   mkdirSync(workdir, { recursive: true });
   writeFileAtomic(join(workdir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
   return {
-    // the claim token in the name lets a restarted client find the job in its batch system
-    name: `gasp-${job.module}-${job.run}-p${job.pass.pass}-s${job.subjob}${token === undefined ? '' : `-${token.slice(0, 8)}`}`,
+    name: jobName(job.module, job.run, job.pass.pass, job.subjob, token),
     workdir,
     command: [JOB_WRAPPER, 'spec.json'],
     stdout: join(workdir, 'job.out'),

@@ -56,7 +56,7 @@ async function prerequisiteStatuses(ctx: ClientContext, candidates: readonly Rea
 }
 
 /** Passes this site claimed earlier whose jobs are not all submitted (a backend that did not answer). */
-async function unsubmitted(ctx: ClientContext): Promise<ClaimedPass[]> {
+export async function unsubmitted(ctx: ClientContext): Promise<ClaimedPass[]> {
   const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', { startkey: [ctx.site.name, 'submitted'], endkey: [ctx.site.name, 'submitted', {}] });
   if (rows.rows.length === 0) return [];
   const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(rows.rows.map((row) => row.id ?? ''))], include_docs: true });

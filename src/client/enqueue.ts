@@ -1,8 +1,11 @@
 import { sleep } from '../db/backoff.js';
 import { DbError } from '../db/errors.js';
 import { BackendUnavailableError } from '../backends/backend.js';
+import { jobName } from '../backends/prepare.js';
 import type { ClientContext, CycleStats } from './context.js';
-import { runCycle, type CycleOptions } from './cycle.js';
+import { runCycle, unsubmitted, type CycleOptions } from './cycle.js';
+import { subjobsOf } from './dispatch.js';
+import { updatePasses } from './update.js';
 
 export interface EnqueueOptions extends CycleOptions {
   intervalMs: number;
@@ -40,6 +43,44 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
     if (options.cycles !== undefined && cycle >= options.cycles) break;
     if (options.untilIdle === true && stats !== undefined && (await idle(ctx))) break;
     await sleep(failures === 0 ? options.intervalMs : Math.min(options.intervalMs * 2 ** failures, 300_000), options.signal);
+  }
+  if (options.signal.aborted) await releaseUnsubmitted(ctx);
+}
+
+/**
+ * On the way out: passes this site claimed whose jobs never reached the backend go back to waiting
+ * for any site, instead of waiting for their lease to run out. A job the backend knows by name is
+ * kept (it was submitted; the next client records it).
+ */
+export async function releaseUnsubmitted(ctx: ClientContext): Promise<number> {
+  try {
+    const held = await unsubmitted(ctx);
+    const names = new Map<string, string>();
+    for (const { doc, pass } of held) for (const subjob of subjobsOf(pass)) names.set(jobName(doc.module, doc.run, pass.pass, subjob.index, pass.claim?.token), doc._id);
+    const known = names.size === 0 ? new Map<string, string>() : await ctx.backend.lookup([...names.keys()]);
+    const free = held.filter(({ doc, pass }) => subjobsOf(pass).every((subjob) => subjob.backend_id === undefined) && ![...known.keys()].some((name) => names.get(name) === doc._id));
+    const now = ctx.now().toISOString();
+    const landed = await updatePasses(
+      ctx,
+      free.map(({ doc, pass }) => ({
+        id: doc._id,
+        pass: pass.pass,
+        apply: (stored) => {
+          if (stored.claim?.token !== pass.claim?.token || stored.status !== 'submitted' || subjobsOf(stored).some((subjob) => subjob.backend_id !== undefined)) return undefined;
+          const { site: _site, claim: _claim, ...rest } = stored;
+          return {
+            ...rest,
+            status: 'waiting',
+            attempts: stored.attempts.map((attempt) => (attempt.token === pass.claim?.token ? { ...attempt, status: 'lost', finished: now, reason: 'released when its client stopped before submitting it' } : attempt)),
+          };
+        },
+      })),
+    );
+    if (landed.length > 0) ctx.log.info({ passes: landed.length }, 'released claims not yet submitted');
+    return landed.length;
+  } catch (error) {
+    ctx.log.warn({ error: (error as Error).message }, 'could not release unsubmitted claims; their leases will end');
+    return 0;
   }
 }
 
