@@ -11,6 +11,10 @@ import { spawn } from 'node:child_process';
 import { GASP_BIN, runGasp } from './support/cli.js';
 import type { JobDoc, ProcessingInfoDoc, ProductionInfoDoc } from '../src/model/documents.js';
 import { silentLogger } from '../src/log.js';
+import { DryBackend } from '../src/backends/dry.js';
+import type { ClientContext } from '../src/client/context.js';
+import { enqueue } from '../src/client/enqueue.js';
+import { loadSite } from '../src/sites/site.js';
 import { followRuns } from '../src/processing/follow.js';
 import { addRuns } from '../src/processing/runs.js';
 import { captureLog } from './support/log.js';
@@ -201,4 +205,43 @@ describe('following runs through a database outage', () => {
     expect(seen).toEqual([7]);
     expect(lines.map((line) => line.msg.split(' (')[0])).toEqual(['CouchDB unavailable', expect.stringMatching(/^CouchDB reachable again/)]);
   });
+});
+
+describe('the enqueue client through a database outage', () => {
+  it('backs off while the database is away and completes every pass once it is back', async () => {
+    const { db, file } = await prepare('enqueue-outage');
+    await submitRequestFile(db, file);
+    const { log, lines } = captureLog();
+    const client = new Couch({ url: server.url, retry: { attempts: 2, baseMs: 50, maxMs: 100 }, log }).use('enqueue-outage');
+    const siteDir = mkdtempSync(join(tmpdir(), 'gasp-outage-site-'));
+    writeFileSync(join(siteDir, 'site.ini'), `name = outage-site\nbackend = dry\nmax_jobs = 3\nstorage = file://${siteDir}/storage\n[rat]\n7.0.8 = CVMFS\n`);
+    const backend = new DryBackend();
+    const ctx: ClientContext = {
+      db: client,
+      site: loadSite(join(siteDir, 'site.ini')),
+      backend,
+      mode: 'production',
+      queue: 'priority',
+      maxClaim: 3,
+      workRoot: join(siteDir, 'jobs'),
+      leaseSeconds: 600,
+      log,
+      now: () => new Date(),
+      info: new Map(),
+    };
+    const controller = new AbortController();
+    let cycles = 0;
+    const running = enqueue(ctx, { submit: true, monitor: true, intervalMs: 100, untilIdle: true, signal: controller.signal, onCycle: () => (cycles += 1) });
+    while (cycles < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    await server.stop();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    server = await EmbeddedServer.start({ dir, port });
+    await running;
+    const passes = (await passesPerRun(db)).length;
+    expect(passes).toBe(10);
+    const all = await db.allDocs<JobDoc>({ include_docs: true, startkey: 'job:', endkey: 'job:\uffff' });
+    expect(all.rows.every((row) => row.doc?.passes[0]?.status === 'completed')).toBe(true);
+    expect(backend.submitted).toHaveLength(10);
+    expect(lines.some((line) => line.msg === 'cycle failed; backing off, nothing is lost')).toBe(true);
+  }, 60_000);
 });

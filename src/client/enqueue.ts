@@ -28,20 +28,20 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
   let failures = 0;
   for (let cycle = 1; !options.signal.aborted; cycle++) {
     const monitor = options.monitor && (options.monitorEvery === undefined || cycle % options.monitorEvery === 1 || options.monitorEvery === 1);
-    let stats: CycleStats | undefined;
+    let done = false;
     try {
-      stats = await runCycle(ctx, { ...options, monitor });
+      const stats = await runCycle(ctx, { ...options, monitor });
       if (failures > 0) ctx.log.info({ after: failures }, 'cycles work again');
       failures = 0;
       ctx.log.info({ cycle, ...stats }, `cycle ${cycle}: claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost} (${stats.ms} ms)`);
       options.onCycle?.(stats, cycle);
+      done = options.untilIdle === true && (await idle(ctx));
     } catch (error) {
       if (!(error instanceof DbError) && !(error instanceof BackendUnavailableError)) throw error;
       failures += 1;
       if (failures === 1) ctx.log.warn({ error: error.message }, 'cycle failed; backing off, nothing is lost');
     }
-    if (options.cycles !== undefined && cycle >= options.cycles) break;
-    if (options.untilIdle === true && stats !== undefined && (await idle(ctx))) break;
+    if (done || (options.cycles !== undefined && cycle >= options.cycles)) break;
     await sleep(failures === 0 ? options.intervalMs : Math.min(options.intervalMs * 2 ** failures, 300_000), options.signal);
   }
   if (options.signal.aborted) await releaseUnsubmitted(ctx);
