@@ -33,7 +33,7 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
       const stats = await runCycle(ctx, { ...options, monitor });
       if (failures > 0) ctx.log.info({ after: failures }, 'cycles work again');
       failures = 0;
-      ctx.log.info({ cycle, ...stats }, `cycle ${cycle}: claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost} (${stats.ms} ms)`);
+      ctx.log.info({ cycle, stats }, `cycle ${cycle}: claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost} (${stats.ms} ms)`);
       options.onCycle?.(stats, cycle);
       done = options.untilIdle === true && (await idle(ctx));
     } catch (error) {
