@@ -97,7 +97,7 @@ describe('the enqueue client', () => {
     expect(stats.completed).toBe(2);
     const data = await db.allDocs<DataDoc>({ include_docs: true, startkey: 'data:', endkey: 'data:\uffff' });
     expect(data.rows.map((row) => row.id).sort()).toEqual(['data:PartialPo210:1:1:ratds', 'data:PartialPo210:2:1:ratds']);
-    expect(data.rows[0]?.doc?.files[0]).toMatchObject({ subjob: 0, name: 'PartialPo210_r1_p1_s0.root', url: expect.stringMatching(/^file:\/\//) });
+    expect(data.rows[0]?.doc?.files[0]).toMatchObject({ subjob: 0, name: 'PartialPo210_r1_p1_s0.root', guid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/), url: expect.stringMatching(/^file:\/\//) });
     const job = (await jobs(db))[0];
     expect(Object.keys(job?._attachments ?? {}).sort()).toEqual(['p1-s0.err', 'p1-s0.out']);
   });

@@ -119,7 +119,7 @@ describe('views on seeded documents', () => {
         pass: 1,
         label: 'bi-2026',
         data_type: 'ntuple',
-        files: ['a', 'b'].map((name, subjob) => ({ subjob, name: `${name}.ntuple.root`, size: 10, adler32: '00000001', sha256: 'x', events: null, url: `file:///data/${name}.ntuple.root` })),
+        files: ['a', 'b'].map((name, subjob) => ({ subjob, name: `${name}.ntuple.root`, guid: `guid-${name}`, size: 10, adler32: '00000001', sha256: 'x', events: null, url: `file:///data/${name}.ntuple.root` })),
       },
       { _id: productionInfoId('7.0.8'), type: 'production_information', rat_version: '7.0.8', modules: {} },
     ];

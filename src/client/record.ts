@@ -49,6 +49,12 @@ export async function verifyManifest(manifest: Manifest): Promise<string | undef
   return undefined;
 }
 
+/** A file's GUID, derived from where it is stored, so recording it again gives the same one. */
+export function guidOf(url: string): string {
+  const hex = createHash('sha256').update(url).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
 /**
  * One data document per (job, pass, data type), listing each subjob's file. Written once: the same
  * manifests again change nothing.
@@ -58,7 +64,7 @@ export async function recordData(ctx: ClientContext, doc: JobDoc, pass: Pass, ma
   for (const { subjob, manifest } of manifests) {
     for (const output of manifest.outputs) {
       const files = byType.get(output.data_type) ?? [];
-      files.push({ subjob, name: output.file, size: output.size, adler32: output.adler32, sha256: output.sha256, events: output.events, url: output.url });
+      files.push({ subjob, name: output.file, guid: guidOf(output.url), size: output.size, adler32: output.adler32, sha256: output.sha256, events: output.events, url: output.url });
       byType.set(output.data_type, files);
     }
   }

@@ -98,7 +98,7 @@ export interface DataDoc {
   pass: number;
   label: string;
   data_type: string;
-  files: Array<{ subjob: number; name: string; size: number; adler32: string; sha256: string; events: number | null; url: string }>;
+  files: Array<{ subjob: number; name: string; guid: string; size: number; adler32: string; sha256: string; events: number | null; url: string }>;
 }
 
 /** One production module: a macro of the release, what it needs and what it makes. */
