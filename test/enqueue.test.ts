@@ -8,7 +8,8 @@ import type { Backend } from '../src/backends/backend.js';
 import { DryBackend } from '../src/backends/dry.js';
 import { LocalBackend } from '../src/backends/local.js';
 import { claimPasses } from '../src/client/claim.js';
-import { prepareJob } from '../src/backends/prepare.js';
+import { jobFolder, prepareJob } from '../src/backends/prepare.js';
+import { readManifest, recordData } from '../src/client/record.js';
 import type { ClientContext } from '../src/client/context.js';
 import { runCycle } from '../src/client/cycle.js';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
@@ -100,6 +101,15 @@ describe('the enqueue client', () => {
     expect(data.rows[0]?.doc?.files[0]).toMatchObject({ subjob: 0, name: 'PartialPo210_r1_p1_s0.root', guid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/), url: expect.stringMatching(/^file:\/\//) });
     const job = (await jobs(db))[0];
     expect(Object.keys(job?._attachments ?? {}).sort()).toEqual(['p1-s0.err', 'p1-s0.out']);
+    // recording the same manifest again changes nothing
+    const pass = job?.passes[0];
+    if (job === undefined || pass === undefined) throw new Error('no job');
+    const manifest = readManifest(join(jobFolder(ctx.workRoot, job.module, job.run, pass, 0), 'manifest.json'));
+    if (manifest === undefined) throw new Error('no manifest');
+    const revs = data.rows.map((row) => row.doc?._rev);
+    expect(await recordData(ctx, job, pass, [{ subjob: 0, manifest }])).toBe(0);
+    const again = await db.allDocs<DataDoc>({ include_docs: true, startkey: 'data:', endkey: 'data:\uffff' });
+    expect(again.rows.map((row) => row.doc?._rev)).toEqual(revs);
   });
 
   it('fails a pass whose stored output does not match its manifest', async () => {
