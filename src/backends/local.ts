@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BackendError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
+import { writeFileAtomic } from '../files.js';
+import { BackendError, BackendUnavailableError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
 
 interface LocalRecord {
   pid: number;
@@ -47,6 +48,15 @@ export class LocalBackend implements Backend {
     mkdirSync(this.#stateDir, { recursive: true });
   }
 
+  /** A job's record; undefined when it is missing or unreadable (a crash mid-write). */
+  #record(id: string): LocalRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(this.#path(id, 'json'), 'utf8')) as LocalRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
   #path(id: string, ending: string): string {
     if (!/^local-[\w-]+$/.test(id)) throw new BackendError(`${id} is not a local job id`);
     return join(this.#stateDir, `${id}.${ending}`);
@@ -58,14 +68,14 @@ export class LocalBackend implements Backend {
       if (!name.endsWith('.json')) return false;
       const id = name.slice(0, -'.json'.length);
       if (existsSync(join(this.#stateDir, `${id}.exit`))) return false;
-      const record = JSON.parse(readFileSync(join(this.#stateDir, name), 'utf8')) as LocalRecord;
-      return isOurs(record.pid, join(this.#stateDir, `${id}.exit`));
+      const record = this.#record(id);
+      return record !== undefined && isOurs(record.pid, join(this.#stateDir, `${id}.exit`));
     }).length;
   }
 
   async submit(jobs: readonly PreparedJob[]): Promise<string[]> {
     const free = this.#maxJobs - this.running();
-    if (jobs.length > free) throw new BackendError(`local backend: ${jobs.length} jobs asked, room for ${Math.max(0, free)} (max_jobs ${this.#maxJobs})`);
+    if (jobs.length > free) throw new BackendUnavailableError(`local backend: ${jobs.length} jobs asked, room for ${Math.max(0, free)} (max_jobs ${this.#maxJobs}); trying again next cycle`);
     return jobs.map((job) => {
       const id = `local-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
       const out = openSync(job.stdout, 'a');
@@ -79,7 +89,7 @@ export class LocalBackend implements Backend {
         if (child.pid === undefined) throw new BackendError(`local backend: could not start ${job.command[0] ?? 'the job'}`);
         child.unref();
         const record: LocalRecord = { pid: child.pid, name: job.name, workdir: job.workdir, started: new Date().toISOString() };
-        writeFileSync(this.#path(id, 'json'), JSON.stringify(record));
+        writeFileAtomic(this.#path(id, 'json'), JSON.stringify(record));
       } finally {
         closeSync(out);
         closeSync(err);
@@ -101,24 +111,25 @@ export class LocalBackend implements Backend {
       const exitCode = Number(readFileSync(this.#path(id, 'exit'), 'utf8').trim());
       return exitCode === 0 ? { state: 'completed', exitCode } : { state: 'failed', exitCode };
     }
-    const record = JSON.parse(readFileSync(this.#path(id, 'json'), 'utf8')) as LocalRecord;
-    return isOurs(record.pid, this.#path(id, 'exit')) ? { state: 'running' } : { state: 'lost', reason: 'its process is gone without an exit code' };
+    const record = this.#record(id);
+    return record !== undefined && isOurs(record.pid, this.#path(id, 'exit')) ? { state: 'running' } : { state: 'lost', reason: 'its process is gone without an exit code' };
   }
 
   async lookup(names: readonly string[]): Promise<Map<string, string>> {
     const wanted = new Set(names);
     const found = new Map<string, string>();
     for (const file of readdirSync(this.#stateDir).filter((name) => name.endsWith('.json'))) {
-      const record = JSON.parse(readFileSync(join(this.#stateDir, file), 'utf8')) as LocalRecord;
-      if (wanted.has(record.name)) found.set(record.name, file.slice(0, -'.json'.length));
+      const id = file.slice(0, -'.json'.length);
+      const record = this.#record(id);
+      if (record !== undefined && wanted.has(record.name)) found.set(record.name, id);
     }
     return found;
   }
 
   async cancel(ids: readonly string[]): Promise<void> {
     for (const id of ids) {
-      if (!existsSync(this.#path(id, 'json')) || existsSync(this.#path(id, 'exit'))) continue;
-      const record = JSON.parse(readFileSync(this.#path(id, 'json'), 'utf8')) as LocalRecord;
+      const record = this.#record(id);
+      if (record === undefined || existsSync(this.#path(id, 'exit'))) continue;
       writeFileSync(this.#path(id, 'canceled'), new Date().toISOString());
       try {
         // the launcher leads its own process group (detached), so this stops the wrapper and rat too

@@ -74,7 +74,9 @@ export function jobName(module: string, run: number, pass: number, subjob: numbe
 
 /** Where a job's files live: spec.json, job.out, job.err, its outputs and manifest.json. */
 export function jobFolder(workRoot: string, module: string, run: number, pass: Pass, subjob: number): string {
-  return resolve(workRoot, pass.label, module, String(run), `p${pass.pass}`, `s${subjob}`);
+  // one folder per attempt (the claim token), so a new attempt never reads an old attempt's manifest
+  const attempt = pass.claim?.token === undefined ? '' : `-${pass.claim.token.slice(0, 8)}`;
+  return resolve(workRoot, pass.label, module, String(run), `p${pass.pass}`, `s${subjob}${attempt}`);
 }
 
 /** Makes the job's folder and its spec.json; the returned job is ready for any backend. */

@@ -99,7 +99,7 @@ export class SlurmBackend implements Backend {
     }
     const gone = ids.filter((id) => !answers.has(id));
     if (gone.length === 0) return answers;
-    const accounting = await this.#call(['sacct', '-n', '-P', '-X', '-o', 'JobID,State,ExitCode', '-j', gone.join(',')]);
+    const accounting = await this.#call(['sacct', '-n', '-P', '-X', '-S', 'now-30days', '-o', 'JobID,State,ExitCode', '-j', gone.join(',')]);
     if (accounting.code === 0) {
       for (const line of accounting.stdout.split('\n')) {
         const [id, state, exit] = line.trim().split('|');
@@ -124,7 +124,8 @@ export class SlurmBackend implements Backend {
     if (names.length === 0) return found;
     const queue = await this.#call(['squeue', '-h', '-o', '%i %j', `--name=${names.join(',')}`]);
     if (queue.code !== 0) throw this.#unavailable('squeue', queue);
-    const accounting = await this.#call(['sacct', '-n', '-P', '-X', '-o', 'JobID,JobName', `--name=${names.join(',')}`]);
+    // sacct's default window is today only: a job that ended before midnight is still ours
+    const accounting = await this.#call(['sacct', '-n', '-P', '-X', '-S', 'now-7days', '-o', 'JobID,JobName', `--name=${names.join(',')}`]);
     const lines = [...queue.stdout.split('\n').map((line) => line.trim().split(/\s+/)), ...(accounting.code === 0 ? accounting.stdout.split('\n').map((line) => line.trim().split('|')) : [])];
     for (const [id, name] of lines) if (id !== undefined && name !== undefined && names.includes(name)) found.set(name, id);
     return found;

@@ -20,6 +20,7 @@ interface EnqueueCommandOptions extends ConfigOptions {
   steps?: string;
   maxClaim?: string;
   lease?: string;
+  pause?: string[];
 }
 
 const positive = (option: string, text: string | undefined, problems: string[]): number | undefined => {
@@ -42,6 +43,7 @@ export function registerEnqueue(program: Command): void {
     .option('--steps <n>', 'monitor every n cycles only')
     .option('--max-claim <n>', 'passes claimed per cycle at most (default: the config file)')
     .option('--lease <seconds>', 'how long a claim holds without this client renewing it', '900')
+    .option('--pause <label...>', 'leave passes with these labels waiting')
     .addHelpText('after', '\nExamples:\n  gasp enqueue -c config/production.cfg\n  gasp enqueue -c config/processing.cfg --queue runlevel --once')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<EnqueueCommandOptions>();
@@ -82,6 +84,7 @@ export function registerEnqueue(program: Command): void {
         ...(options.once === true && { cycles: 1 }),
         ...(steps !== undefined && { monitorEvery: steps }),
         signal: stop.signal,
+        ...(options.pause !== undefined && { pausedLabels: new Set(options.pause) }),
       });
       clientLog.info('enqueue stopped');
     });

@@ -1,7 +1,7 @@
 import type { JobDoc, PassRef } from '../model/documents.js';
 import { jobId } from '../model/documents.js';
 import type { PassStatus } from '../model/status.js';
-import { decide, type ReadyPass } from '../queue/decide.js';
+import { decide, type Decision, type ReadyPass, type SiteState } from '../queue/decide.js';
 import { claimPasses, type ClaimedPass } from './claim.js';
 import { emptyStats, type ClientContext, type CycleStats } from './context.js';
 import { dispatchPasses, subjobsOf } from './dispatch.js';
@@ -12,6 +12,38 @@ export interface CycleOptions {
   submit: boolean;
   monitor: boolean;
   pausedLabels?: ReadonlySet<string>;
+  signal?: AbortSignal;
+}
+
+/** Ready rows read at a time; more pages are read while the site can take more than it found. */
+const PAGE = 200;
+const MAX_PAGES = 25;
+
+/**
+ * Reads the ready passes in queue order page by page, deciding as it goes, until the site has all
+ * it can take or the queue ends: passes this site cannot run at the head never starve it.
+ */
+async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Decision> {
+  const order = VIEW_ORDER[ctx.queue];
+  const descending = ctx.queue === 'newfirst';
+  const range = descending ? { startkey: [order, {}], endkey: [order] } : { startkey: [order], endkey: [order, {}] };
+  const room = Math.max(0, Math.min(site.maxJobs - site.running, site.maxClaim));
+  const total: Decision = { claim: [], unsatisfied: [], skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 } };
+  for (let page = 0; page < MAX_PAGES && total.claim.length < room; page++) {
+    const rows = await ctx.db.view<unknown, ReadyRow>('passes', 'ready', { ...range, descending, limit: PAGE, skip: page * PAGE });
+    const candidates: ReadyPass[] = rows.rows.map(({ value }) => ({ ...value, prerequisites: value.prerequisites ?? [] }));
+    const decision = decide(
+      candidates,
+      { ...site, running: site.running + total.claim.length, maxClaim: site.maxClaim - total.claim.length },
+      ctx.queue,
+      await prerequisiteStatuses(ctx, candidates),
+    );
+    total.claim.push(...decision.claim);
+    total.unsatisfied.push(...decision.unsatisfied);
+    for (const reason of ['ratVersion', 'paused', 'prerequisite'] as const) total.skipped[reason] += decision.skipped[reason];
+    if (rows.rows.length < PAGE) break;
+  }
+  return total;
 }
 
 type ReadyRow = Omit<ReadyPass, 'prerequisites'> & { prerequisites: PassRef[] | null };
@@ -23,7 +55,8 @@ const VIEW_ORDER = { priority: 'priority', runlevel: 'run', newfirst: 'run', ser
 async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<void> {
   const now = ctx.now().toISOString();
   const rows = await ctx.db.view<[string, string, string, number, number], string | null>('passes', 'locked_by_site');
-  const expired = rows.rows.filter((row) => (row.key[1] === 'submitted' || row.key[1] === 'running') && row.value !== null && row.value < now);
+  // this site's own passes are renewed by its monitoring, never returned by it
+  const expired = rows.rows.filter((row) => row.key[0] !== ctx.site.name && row.value !== null && row.value < now);
   if (expired.length === 0) return;
   const landed = await updatePasses(
     ctx,
@@ -81,27 +114,17 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   if (options.submit) {
     const retry = await unsubmitted(ctx);
     const running = (await ctx.db.view<unknown, number>('passes', 'locked_by_site', { startkey: [ctx.site.name, 'running'], endkey: [ctx.site.name, 'submitted', {}] })).rows.length;
-    const order = VIEW_ORDER[ctx.queue];
-    const descending = ctx.queue === 'newfirst';
-    const range = descending ? { startkey: [order, {}], endkey: [order] } : { startkey: [order], endkey: [order, {}] };
-    const room = Math.max(0, ctx.site.maxJobs - running);
-    const ready = await ctx.db.view<unknown, ReadyRow>('passes', 'ready', { ...range, descending, limit: Math.max(room * 4, ctx.maxClaim) });
-    const candidates: ReadyPass[] = ready.rows.map(({ value }) => ({ ...value, prerequisites: value.prerequisites ?? [] }));
-    const decision = decide(
-      candidates,
-      {
-        name: ctx.site.name,
-        mode: ctx.mode,
-        modes: ctx.site.modes,
-        ratVersions: new Set(ctx.site.rat.versions.keys()),
-        maxJobs: ctx.site.maxJobs,
-        running,
-        maxClaim: ctx.maxClaim,
-        pausedLabels: options.pausedLabels ?? new Set(),
-      },
-      ctx.queue,
-      await prerequisiteStatuses(ctx, candidates),
-    );
+    const siteState = {
+      name: ctx.site.name,
+      mode: ctx.mode,
+      modes: ctx.site.modes,
+      ratVersions: new Set(ctx.site.rat.versions.keys()),
+      maxJobs: ctx.site.maxJobs,
+      running,
+      maxClaim: ctx.maxClaim,
+      pausedLabels: options.pausedLabels ?? new Set<string>(),
+    };
+    const decision = await decideFromView(ctx, siteState);
     if (decision.unsatisfied.length > 0) {
       await updatePasses(
         ctx,
@@ -115,9 +138,12 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
         ctx.log.warn({ module: pass.module, run: pass.run, pass: pass.pass }, `unsatisfied: its prerequisite ${because.module} pass ${because.pass} failed`);
       }
     }
-    const claimed = await claimPasses(ctx, decision.claim);
+    // a signal during monitoring means: claim nothing new
+    const claimed = options.signal?.aborted === true ? [] : await claimPasses(ctx, decision.claim);
     stats.claimed = claimed.length;
-    stats.submitted = await dispatchPasses(ctx, [...retry, ...claimed]);
+    const dispatched = await dispatchPasses(ctx, [...retry, ...claimed]);
+    stats.submitted = dispatched.submitted;
+    stats.failed += dispatched.failed;
   }
   stats.ms = Date.now() - started;
   return stats;

@@ -50,7 +50,16 @@ export const subjobsOf = (pass: Pass) => pass.subjobs ?? [{ index: 0 }];
  * pass this site holds. A batch system that does not answer leaves the pass claimed for the next
  * cycle; a site problem (BackendError) fails the pass with the reason.
  */
-export async function dispatchPasses(ctx: ClientContext, claimed: readonly ClaimedPass[]): Promise<number> {
+export interface DispatchResult {
+  /** Jobs handed to the backend now. */
+  submitted: number;
+  /** Jobs found in the backend by name (submitted before a crash) and recorded. */
+  recovered: number;
+  /** Passes failed because the site cannot run them. */
+  failed: number;
+}
+
+export async function dispatchPasses(ctx: ClientContext, claimed: readonly ClaimedPass[]): Promise<DispatchResult> {
   const queue = new PQueue({ concurrency: CONCURRENT_SUBMITS });
   const ids = new Map<string, Map<number, string>>();
   const failures = new Map<string, string>();
@@ -80,16 +89,22 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
   const earlier = new Set(claimed.filter((item) => item.earlier === true).map((item) => key(item.doc, item.pass)));
   const names = work.filter((item) => earlier.has(key(item.doc, item.pass))).map((item) => item.job.name);
   const known = names.length === 0 ? new Map<string, string>() : await ctx.backend.lookup(names);
+  let recovered = 0;
+  let submitted = 0;
   for (const { doc, pass, subjob, job } of work) {
     const found = known.get(job.name);
     if (found !== undefined) {
       record(doc, pass, subjob, found);
+      recovered += 1;
       continue;
     }
     void queue.add(async () => {
       try {
         const [id] = await ctx.backend.submit([job]);
-        if (id !== undefined) record(doc, pass, subjob, id);
+        if (id !== undefined) {
+          record(doc, pass, subjob, id);
+          submitted += 1;
+        }
       } catch (error) {
         if (error instanceof BackendError) failures.set(key(doc, pass), error.message);
         else ctx.log.warn({ job: doc._id, pass: pass.pass, error: (error as Error).message }, 'submit failed; trying again next cycle');
@@ -122,6 +137,6 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
   });
   await updatePasses(ctx, changes);
   for (const [passKey, reason] of failures) ctx.log.error({ pass: passKey }, reason);
-  return [...ids.values()].reduce((sum, perPass) => sum + perPass.size, 0);
+  return { submitted, recovered, failed: failures.size };
 }
 

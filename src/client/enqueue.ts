@@ -1,6 +1,5 @@
 import { sleep } from '../db/backoff.js';
-import { DbError } from '../db/errors.js';
-import { BackendUnavailableError } from '../backends/backend.js';
+import { GaspError } from '../errors.js';
 import { jobName } from '../backends/prepare.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { runCycle, unsubmitted, type CycleOptions } from './cycle.js';
@@ -30,16 +29,18 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
     const monitor = options.monitor && (options.monitorEvery === undefined || cycle % options.monitorEvery === 1 || options.monitorEvery === 1);
     let done = false;
     try {
-      const stats = await runCycle(ctx, { ...options, monitor });
+      const stats = await runCycle(ctx, { ...options, monitor, signal: options.signal });
       if (failures > 0) ctx.log.info({ after: failures }, 'cycles work again');
       failures = 0;
       ctx.log.info({ cycle, stats }, `cycle ${cycle}: claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost} (${stats.ms} ms)`);
       options.onCycle?.(stats, cycle);
       done = options.untilIdle === true && (await idle(ctx));
     } catch (error) {
-      if (!(error instanceof DbError) && !(error instanceof BackendUnavailableError)) throw error;
+      // a client that runs for months backs off and tries again rather than exit: its state is in the database
       failures += 1;
-      if (failures === 1) ctx.log.warn({ error: error.message }, 'cycle failed; backing off, nothing is lost');
+      const message = error instanceof Error ? error.message : String(error);
+      const expected = error instanceof GaspError;
+      if (failures === 1) ctx.log[expected ? 'warn' : 'error']({ error: message }, 'cycle failed; backing off, nothing is lost');
     }
     if (done || (options.cycles !== undefined && cycle >= options.cycles)) break;
     await sleep(failures === 0 ? options.intervalMs : Math.min(options.intervalMs * 2 ** failures, 300_000), options.signal);

@@ -45,10 +45,23 @@ async function heldPasses(ctx: ClientContext): Promise<Array<{ doc: JobDoc; pass
 export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Promise<void> {
   const held = await heldPasses(ctx);
   if (held.length === 0) return;
-  const ids = held.flatMap(({ pass }) => subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined ? [] : [subjob.backend_id])));
-  const statuses = ids.length === 0 ? new Map<string, BackendStatus>() : await ctx.backend.status(ids);
   const now = ctx.now();
   const leaseUntil = new Date(now.getTime() + ctx.leaseSeconds * 1000).toISOString();
+  // renew before asking the backend, so a batch system that does not answer never costs the claims;
+  // only leases past half their time are written
+  const halfway = new Date(now.getTime() + (ctx.leaseSeconds * 1000) / 2).toISOString();
+  await updatePasses(
+    ctx,
+    held
+      .filter(({ pass }) => pass.claim !== undefined && pass.claim.lease_until < halfway)
+      .map(({ doc, pass }) => ({
+        id: doc._id,
+        pass: pass.pass,
+        apply: (stored) => (stored.claim?.token !== pass.claim?.token || stored.claim === undefined ? undefined : { ...stored, claim: { ...stored.claim, lease_until: leaseUntil } }),
+      })),
+  );
+  const ids = held.flatMap(({ pass }) => subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined ? [] : [subjob.backend_id])));
+  const statuses = ids.length === 0 ? new Map<string, BackendStatus>() : await ctx.backend.status(ids);
   const changes: PassChange[] = [];
   for (const { doc, pass } of held) {
     const token = pass.claim?.token;
@@ -95,6 +108,11 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Prom
     }
     if (lost) {
       stats.lost += 1;
+      // the whole pass runs again: its siblings still running are stopped first, so none runs twice
+      const active = subjobs.flatMap((subjob) =>
+        subjob.backend_id !== undefined && (subjob.state === 'queued' || subjob.state === 'running' || subjob.state === 'submitted') ? [subjob.backend_id] : [],
+      );
+      if (active.length > 0) await ctx.backend.cancel(active);
       changes.push({
         id: doc._id,
         pass: pass.pass,
@@ -136,14 +154,15 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Prom
       continue;
     }
     const running = subjobs.some((subjob) => subjob.state === 'running');
-    if (running) stats.running += 1;
+    // held and not finished: queued or running at the backend
+    stats.running += 1;
     changes.push({
       id: doc._id,
       pass: pass.pass,
       apply: (stored) =>
         stored.claim?.token !== token || stored.claim === undefined
           ? undefined
-          : { ...stored, status: running ? 'running' : stored.status, subjobs, claim: { ...stored.claim, lease_until: leaseUntil } },
+          : { ...stored, status: running ? 'running' : stored.status, subjobs },
     });
   }
   await updatePasses(ctx, changes);
