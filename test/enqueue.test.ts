@@ -107,7 +107,7 @@ describe('the enqueue client', () => {
     const manifest = readManifest(join(jobFolder(ctx.workRoot, job.module, job.run, pass, 0), 'manifest.json'));
     if (manifest === undefined) throw new Error('no manifest');
     const revs = data.rows.map((row) => row.doc?._rev);
-    expect(await recordData(ctx, job, pass, [{ subjob: 0, manifest }])).toBe(0);
+    expect(await recordData(ctx, [{ doc: job, pass, manifests: [{ subjob: 0, manifest }] }])).toBe(0);
     const again = await db.allDocs<DataDoc>({ include_docs: true, startkey: 'data:', endkey: 'data:\uffff' });
     expect(again.rows.map((row) => row.doc?._rev)).toEqual(revs);
   });
@@ -157,6 +157,25 @@ describe('the enqueue client', () => {
     await runCycle(context(db, 'killed-after-submit', backend), CYCLE);
     expect(backend.submitted).toHaveLength(2);
     expect((await jobs(db)).map((doc) => doc.passes[0]?.status)).toEqual(['completed', 'completed']);
+  });
+
+  it('never expires its own claims, even when it does not monitor (--nomon)', async () => {
+    const db = await databaseWithJobs(2);
+    const backend = new DryBackend();
+    const ctx = { ...context(db, 'busy-site', backend), leaseSeconds: -1 };
+    await runCycle(ctx, { submit: true, monitor: false });
+    const second = await runCycle(ctx, { submit: true, monitor: false });
+    expect(second.lost).toBe(0);
+    expect(backend.submitted).toHaveLength(2);
+  });
+
+  it('reads past waiting passes it cannot run, so they never starve it', async () => {
+    const db = await databaseWithJobs(3);
+    const file = join(mkdtempSync(join(tmpdir(), 'gasp-enqueue-')), 'jobs.json');
+    writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'paused-label', modules: [{ module: 'PartialPo210', n_ev: 2500, ev_per_run: 10, template: { fill_volume: 'x' }, priority: 10 }] }));
+    await submitRequestFile(db, file);
+    const stats = await runCycle(context(db, 'picky', new DryBackend()), { submit: true, monitor: true, pausedLabels: new Set(['paused-label']) });
+    expect(stats.claimed).toBe(3);
   });
 
   it('returns the passes of a site whose lease expired, and another site runs them', async () => {

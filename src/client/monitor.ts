@@ -1,11 +1,11 @@
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendStatus } from '../backends/backend.js';
 import { jobFolder } from '../backends/prepare.js';
 import type { JobDoc, Pass, Subjob } from '../model/documents.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { subjobsOf } from './dispatch.js';
-import { readManifest, recordData, verifyManifest, type Manifest } from './record.js';
+import { readManifest, recordData, verifyManifest, type Manifest, type PassOutputs } from './record.js';
 import { updatePasses, type PassChange } from './update.js';
 
 /** The tail of a log kept in the database; the whole file stays at the site. */
@@ -63,6 +63,7 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Prom
   const ids = held.flatMap(({ pass }) => subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined ? [] : [subjob.backend_id])));
   const statuses = ids.length === 0 ? new Map<string, BackendStatus>() : await ctx.backend.status(ids);
   const changes: PassChange[] = [];
+  const outputs: PassOutputs[] = [];
   for (const { doc, pass } of held) {
     const token = pass.claim?.token;
     const manifests: Array<{ subjob: number; manifest: Manifest }> = [];
@@ -87,7 +88,7 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Prom
       const exitCode = manifest?.exit_code ?? status.exitCode ?? 1;
       let state: Subjob['state'] = exitCode === 0 ? 'completed' : 'failed';
       if (state === 'completed' && manifest !== undefined) {
-        const wrong = await verifyManifest(manifest);
+        const wrong = await verifyManifest(manifest, expectedOutputs(folder));
         if (wrong !== undefined) {
           state = 'failed';
           problem = wrong;
@@ -132,7 +133,7 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Prom
     const finished = subjobs.every((subjob) => subjob.state === 'completed' || subjob.state === 'failed');
     if (finished) {
       const good = subjobs.filter((subjob) => subjob.state === 'completed').length;
-      if (manifests.length > 0) await recordData(ctx, doc, pass, manifests);
+      if (manifests.length > 0) outputs.push({ doc, pass, manifests });
       const status: Pass['status'] = good === subjobs.length ? 'completed' : good === 0 ? 'failed' : 'partFail';
       stats[status === 'completed' ? 'completed' : 'failed'] += 1;
       changes.push({
@@ -165,5 +166,17 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Prom
           : { ...stored, status: running ? 'running' : stored.status, subjobs },
     });
   }
+  // outputs first: a pass is completed only once its data documents are written
+  await recordData(ctx, outputs);
   await updatePasses(ctx, changes);
+}
+
+/** The output files the job's spec.json promised, to check the manifest lists them all. */
+function expectedOutputs(folder: string): string[] {
+  try {
+    const spec = JSON.parse(readFileSync(join(folder, 'spec.json'), 'utf8')) as { outputs?: Array<{ file: string }> };
+    return (spec.outputs ?? []).map((output) => output.file);
+  } catch {
+    return [];
+  }
 }

@@ -37,8 +37,11 @@ function sha256Of(path: string): Promise<string> {
  * Outputs staged by a copy command to remote storage are taken on the manifest's word.
  * Returns what is wrong, or undefined.
  */
-export async function verifyManifest(manifest: Manifest): Promise<string | undefined> {
+export async function verifyManifest(manifest: Manifest, expected: readonly string[] = []): Promise<string | undefined> {
   if (manifest.outputs.length === 0) return 'the manifest lists no outputs';
+  const listed = new Set(manifest.outputs.map((output) => output.file));
+  const missing = expected.filter((file) => !listed.has(file));
+  if (missing.length > 0) return `the manifest does not list ${missing.join(', ')}`;
   for (const output of manifest.outputs) {
     if (!output.url.startsWith('file://')) continue;
     const path = fileURLToPath(output.url);
@@ -55,39 +58,38 @@ export function guidOf(url: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+export interface PassOutputs {
+  doc: JobDoc;
+  pass: Pass;
+  manifests: ReadonlyArray<{ subjob: number; manifest: Manifest }>;
+}
+
 /**
- * One data document per (job, pass, data type), listing each subjob's file. Written once: the same
- * manifests again change nothing.
+ * One data document per (job, pass, data type), listing each subjob's file, for many passes in one
+ * read and one write. Written once: the same manifests again change nothing. Returns how many
+ * documents were written.
  */
-export async function recordData(ctx: ClientContext, doc: JobDoc, pass: Pass, manifests: ReadonlyArray<{ subjob: number; manifest: Manifest }>): Promise<number> {
-  const byType = new Map<string, DataDoc['files']>();
-  for (const { subjob, manifest } of manifests) {
-    for (const output of manifest.outputs) {
-      const files = byType.get(output.data_type) ?? [];
-      files.push({ subjob, name: output.file, guid: guidOf(output.url), size: output.size, adler32: output.adler32, sha256: output.sha256, events: output.events, url: output.url });
-      byType.set(output.data_type, files);
+export async function recordData(ctx: ClientContext, passes: readonly PassOutputs[]): Promise<number> {
+  const wanted = new Map<string, DataDoc>();
+  for (const { doc, pass, manifests } of passes) {
+    for (const { subjob, manifest } of manifests) {
+      for (const output of manifest.outputs) {
+        const id = `data:${doc.module}:${doc.run}:${pass.pass}:${output.data_type}`;
+        const data = wanted.get(id) ?? { _id: id, type: 'data', module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, data_type: output.data_type, files: [] };
+        data.files.push({ subjob, name: output.file, guid: guidOf(output.url), size: output.size, adler32: output.adler32, sha256: output.sha256, events: output.events, url: output.url });
+        wanted.set(id, data);
+      }
     }
   }
-  const ids = [...byType.keys()].map((type) => `data:${doc.module}:${doc.run}:${pass.pass}:${type}`);
-  const stored = await ctx.db.allDocs<DataDoc>({ keys: ids, include_docs: true });
+  if (wanted.size === 0) return 0;
+  const stored = await ctx.db.allDocs<DataDoc>({ keys: [...wanted.keys()], include_docs: true });
   const existing = new Map(stored.rows.flatMap((row) => (row.doc ? [[row.doc._id, row.doc] as const] : [])));
   const writes: DataDoc[] = [];
-  for (const [type, files] of byType) {
-    const id = `data:${doc.module}:${doc.run}:${pass.pass}:${type}`;
-    const sorted = files.sort((a, b) => a.subjob - b.subjob);
+  for (const [id, data] of wanted) {
+    data.files.sort((a, b) => a.subjob - b.subjob);
     const before = existing.get(id);
-    if (before !== undefined && JSON.stringify(before.files) === JSON.stringify(sorted)) continue;
-    writes.push({
-      _id: id,
-      ...(before?._rev !== undefined && { _rev: before._rev }),
-      type: 'data',
-      module: doc.module,
-      run: doc.run,
-      pass: pass.pass,
-      label: pass.label,
-      data_type: type,
-      files: sorted,
-    });
+    if (before !== undefined && JSON.stringify(before.files) === JSON.stringify(data.files)) continue;
+    writes.push({ ...data, ...(before?._rev !== undefined && { _rev: before._rev }) });
   }
   if (writes.length === 0) return 0;
   const answers = await ctx.db.bulkDocs(writes);
