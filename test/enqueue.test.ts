@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -264,4 +264,36 @@ describe('gasp enqueue from the command line', () => {
       '--interval: "0" is not a number more than 0',
     ]);
   });
+});
+
+describe('gasp enqueue killed with SIGKILL at any moment', () => {
+  it('runs every job exactly once across restarts', async () => {
+    const db = await databaseWithJobs(6);
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-kill9-'));
+    writeFileSync(
+      join(dir, 'local.ini'),
+      `name = kill9\nbackend = local\nmax_jobs = 3\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n[local]\nworkdir = ${dir}/jobs\n`,
+    );
+    writeFileSync(join(dir, 'gasp.cfg'), `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n[client]\nsite = local.ini\ninterval = 0.2\n`);
+    const start = () => spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg'), '--log-level', 'error'], { stdio: 'ignore', env: { ...process.env, GASP_FAKE_RAT_SECONDS: '0.3' } });
+    for (const delay of [900, 1300, 1100, 1500]) {
+      const child = start();
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    const last = start();
+    for (let wait = 0; wait < 150; wait++) {
+      const passes = (await jobs(db)).flatMap((doc) => doc.passes);
+      if (passes.every((pass) => pass.status === 'completed')) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    last.kill('SIGTERM');
+    await new Promise((resolve) => last.once('exit', resolve));
+    const passes = (await jobs(db)).flatMap((doc) => doc.passes);
+    expect(passes.map((pass) => pass.status)).toEqual(Array.from({ length: 6 }, () => 'completed'));
+    // one local job record per run of the wrapper: six passes, six runs
+    const records = readdirSync(join(dir, 'jobs', '.local-backend')).filter((name) => name.endsWith('.json'));
+    expect(records).toHaveLength(6);
+  }, 90_000);
 });
