@@ -3,6 +3,7 @@ import type { JobDoc, Pass } from '../model/documents.js';
 import { jobId } from '../model/documents.js';
 import type { ReadyPass } from '../queue/decide.js';
 import type { ClientContext } from './context.js';
+import { freshSubjob } from './update.js';
 
 export interface ClaimedPass {
   doc: JobDoc;
@@ -39,7 +40,7 @@ export async function claimPasses(ctx: ClientContext, chosen: readonly ReadyPass
       site: ctx.site.name,
       claim: { token, at: now.toISOString(), lease_until: leaseUntil },
       attempts: [...pass.attempts, { site: ctx.site.name, status: 'submitted', started: now.toISOString(), token }],
-      ...(pass.subjobs !== undefined && { subjobs: pass.subjobs.map(({ index: subjob, events, file }) => ({ index: subjob, ...(events !== undefined && { events }), ...(file !== undefined && { file }) })) }),
+      ...(pass.subjobs !== undefined && { subjobs: pass.subjobs.map(freshSubjob) }),
     };
     target.doc.passes[index] = taken;
     target.passes.push(taken);

@@ -6,7 +6,7 @@ import { claimPasses, type ClaimedPass } from './claim.js';
 import { emptyStats, type ClientContext, type CycleStats } from './context.js';
 import { dispatchPasses, subjobsOf } from './dispatch.js';
 import { monitorPasses } from './monitor.js';
-import { updatePasses } from './update.js';
+import { backToWaiting, updatePasses } from './update.js';
 
 export interface CycleOptions {
   submit: boolean;
@@ -65,14 +65,7 @@ async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<voi
       pass: row.key[4],
       apply: (stored) => {
         if (stored.claim === undefined || stored.claim.lease_until >= now || (stored.status !== 'submitted' && stored.status !== 'running')) return undefined;
-        const token = stored.claim.token;
-        const { site: _site, claim: _claim, ...rest } = stored;
-        return {
-          ...rest,
-          status: 'waiting',
-          ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(({ index, events, file }) => ({ index, ...(events !== undefined && { events }), ...(file !== undefined && { file }) })) }),
-          attempts: stored.attempts.map((attempt) => (attempt.token === token ? { ...attempt, status: 'lost', finished: now, reason: `lease of site ${stored.site ?? '?'} expired` } : attempt)),
-        };
+        return backToWaiting(stored, stored.claim.token, now, `lease of site ${stored.site ?? '?'} expired`);
       },
     })),
   );

@@ -4,7 +4,7 @@ import { jobName } from '../backends/prepare.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { runCycle, unsubmitted, type CycleOptions } from './cycle.js';
 import { subjobsOf } from './dispatch.js';
-import { updatePasses } from './update.js';
+import { backToWaiting, updatePasses } from './update.js';
 
 export interface EnqueueOptions extends CycleOptions {
   intervalMs: number;
@@ -66,15 +66,10 @@ export async function releaseUnsubmitted(ctx: ClientContext): Promise<number> {
       free.map(({ doc, pass }) => ({
         id: doc._id,
         pass: pass.pass,
-        apply: (stored) => {
-          if (stored.claim?.token !== pass.claim?.token || stored.status !== 'submitted' || subjobsOf(stored).some((subjob) => subjob.backend_id !== undefined)) return undefined;
-          const { site: _site, claim: _claim, ...rest } = stored;
-          return {
-            ...rest,
-            status: 'waiting',
-            attempts: stored.attempts.map((attempt) => (attempt.token === pass.claim?.token ? { ...attempt, status: 'lost', finished: now, reason: 'released when its client stopped before submitting it' } : attempt)),
-          };
-        },
+        apply: (stored) =>
+          stored.claim?.token !== pass.claim?.token || stored.status !== 'submitted' || subjobsOf(stored).some((subjob) => subjob.backend_id !== undefined)
+            ? undefined
+            : backToWaiting(stored, pass.claim?.token, now, 'released when its client stopped before submitting it'),
       })),
     );
     if (landed.length > 0) ctx.log.info({ passes: landed.length }, 'released claims not yet submitted');

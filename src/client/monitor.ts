@@ -6,7 +6,7 @@ import type { JobDoc, Pass, Subjob } from '../model/documents.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { subjobsOf } from './dispatch.js';
 import { readManifest, recordData, verifyManifest, type Manifest, type PassOutputs } from './record.js';
-import { updatePasses, type PassChange } from './update.js';
+import { backToWaiting, updatePasses, type PassChange } from './update.js';
 
 /** The tail of a log kept in the database; the whole file stays at the site. */
 export const LOG_TAIL_BYTES = 8 * 1024;
@@ -117,16 +117,8 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Prom
       changes.push({
         id: doc._id,
         pass: pass.pass,
-        apply: (stored) => {
-          if (stored.claim?.token !== token) return undefined;
-          const { site: _site, claim: _claim, ...rest } = stored;
-          return {
-            ...rest,
-            status: 'waiting',
-            ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(({ index, events, file }) => ({ index, ...(events !== undefined && { events }), ...(file !== undefined && { file }) })) }),
-            attempts: stored.attempts.map((attempt) => (attempt.token === token ? { ...attempt, status: 'lost', finished: now.toISOString(), reason: 'the backend no longer knows the job and it left no manifest' } : attempt)),
-          };
-        },
+        apply: (stored) =>
+          stored.claim?.token !== token ? undefined : backToWaiting(stored, token, now.toISOString(), 'the backend no longer knows the job and it left no manifest'),
       });
       continue;
     }

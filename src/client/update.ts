@@ -1,4 +1,4 @@
-import type { JobDoc, Pass } from '../model/documents.js';
+import type { JobDoc, Pass, Subjob } from '../model/documents.js';
 import type { ClientContext } from './context.js';
 
 export interface PassChange {
@@ -46,4 +46,23 @@ export async function updatePasses(ctx: ClientContext, changes: readonly PassCha
   }
   if (pending.length > 0) ctx.log.warn({ passes: pending.length }, 'passes changed by others in every round; trying again next cycle');
   return landed;
+}
+
+/** A subjob as it was before any attempt: its index and what it reads or makes, nothing of a run. */
+export function freshSubjob({ index, events, file }: Subjob): Subjob {
+  return { index, ...(events !== undefined && { events }), ...(file !== undefined && { file }) };
+}
+
+/**
+ * The pass back to waiting, for any site to take, with the attempt that held it closed as lost and
+ * why. Its history (attempts) stays.
+ */
+export function backToWaiting(stored: Pass, token: string | undefined, finished: string, reason: string): Pass {
+  const { site: _site, claim: _claim, ...rest } = stored;
+  return {
+    ...rest,
+    status: 'waiting',
+    ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(freshSubjob) }),
+    attempts: stored.attempts.map((attempt) => (attempt.token === token ? { ...attempt, status: 'lost', finished, reason } : attempt)),
+  };
 }
