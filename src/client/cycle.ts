@@ -30,7 +30,9 @@ async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Deci
   const room = Math.max(0, Math.min(site.maxJobs - site.running, site.maxClaim));
   const total: Decision = { claim: [], unsatisfied: [], skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 } };
   for (let page = 0; page < MAX_PAGES && total.claim.length < room; page++) {
-    const rows = await ctx.db.view<unknown, ReadyRow>('passes', 'ready', { ...range, descending, limit: PAGE, skip: page * PAGE });
+    // read the index as it is and let it catch up after (update=lazy): claims check each document's
+    // status and _rev anyway, so a stale row costs a skipped claim, never a wrong one
+    const rows = await ctx.db.view<unknown, ReadyRow>('passes', 'ready', { ...range, descending, limit: PAGE, skip: page * PAGE, update: 'lazy' });
     const candidates: ReadyPass[] = rows.rows.map(({ value }) => ({ ...value, prerequisites: value.prerequisites ?? [] }));
     const decision = decide(
       candidates,
@@ -54,7 +56,8 @@ const VIEW_ORDER = { priority: 'priority', runlevel: 'run', newfirst: 'run', ser
 /** Passes of any site whose lease ran out (the site died): back to waiting, as a new attempt. */
 async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<void> {
   const now = ctx.now().toISOString();
-  const rows = await ctx.db.view<[string, string, string, number, number], string | null>('passes', 'locked_by_site');
+  // lazy: a lease that just ran out is seen a cycle later, and each change is checked on the document
+  const rows = await ctx.db.view<[string, string, string, number, number], string | null>('passes', 'locked_by_site', { update: 'lazy' });
   // this site's own passes are renewed by its monitoring, never returned by it
   const expired = rows.rows.filter((row) => row.key[0] !== ctx.site.name && row.value !== null && row.value < now);
   if (expired.length === 0) return;
@@ -83,7 +86,11 @@ async function prerequisiteStatuses(ctx: ClientContext, candidates: readonly Rea
 
 /** Passes this site claimed earlier whose jobs are not all submitted (a backend that did not answer). */
 export async function unsubmitted(ctx: ClientContext): Promise<ClaimedPass[]> {
-  const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', { startkey: [ctx.site.name, 'submitted'], endkey: [ctx.site.name, 'submitted', {}] });
+  const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', {
+    startkey: [ctx.site.name, 'submitted'],
+    endkey: [ctx.site.name, 'submitted', {}],
+    update: 'lazy',
+  });
   if (rows.rows.length === 0) return [];
   const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(rows.rows.map((row) => row.id ?? ''))], include_docs: true });
   return found.rows.flatMap((row) =>

@@ -27,7 +27,8 @@ function tail(path: string): string {
 
 /** The passes this site holds that a backend may be running. */
 async function heldPasses(ctx: ClientContext): Promise<Array<{ doc: JobDoc; pass: Pass }>> {
-  const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', { startkey: [ctx.site.name], endkey: [ctx.site.name, {}] });
+  // lazy: a pass claimed this cycle is monitored from the next; each one is read fresh below
+  const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', { startkey: [ctx.site.name], endkey: [ctx.site.name, {}], update: 'lazy' });
   const active = rows.rows.filter((row) => row.key[1] === 'submitted' || row.key[1] === 'running');
   if (active.length === 0) return [];
   const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(active.map((row) => row.id ?? ''))], include_docs: true });
