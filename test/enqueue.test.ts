@@ -152,7 +152,7 @@ describe('the enqueue client', () => {
     // the jobs reached the backend, then the client died before writing their ids
     const production = INFO.modules.PartialPo210;
     if (production === undefined) throw new Error('fixture lost PartialPo210');
-    await backend.submit(claimed.map(({ doc, pass }) => prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: 0, production }, ctx.workRoot, pass.claim?.token)));
+    await backend.submit(await Promise.all(claimed.map(({ doc, pass }) => prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: 0, production }, ctx.workRoot, pass.claim?.token))));
     await runCycle(context(db, 'killed-after-submit', backend), CYCLE);
     await runCycle(context(db, 'killed-after-submit', backend), CYCLE);
     expect(backend.submitted).toHaveLength(2);

@@ -74,7 +74,7 @@ describe('the job wrapper', () => {
 
   it.each(through)('runs a fixture job through %s: outputs in storage, a manifest whose checksums match them', async (_name, makeBackend) => {
     const { site, storage } = fixtureSite();
-    const job = prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    const job = await prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
     const backend = makeBackend(site);
     const [id = ''] = await backend.submit([job]);
     expect(await waitFor(backend, id, finished)).toMatchObject({ state: 'completed', exitCode: 0 });
@@ -111,10 +111,10 @@ describe('the job wrapper', () => {
     ]);
   });
 
-  it('stages the same output twice safely, and tells set-up, RAT and staging failures apart by exit code', () => {
+  it('stages the same output twice safely, and tells set-up, RAT and staging failures apart by exit code', async () => {
     const { site, storage } = fixtureSite();
     const work = mkdtempSync(join(tmpdir(), 'gasp-work-'));
-    const job = prepareJob(site, tl208(), work);
+    const job = await prepareJob(site, tl208(), work);
     expect(runWrapper(job.workdir).code).toBe(0);
     const again = runWrapper(job.workdir);
     expect(again.code).toBe(0);
@@ -124,21 +124,21 @@ describe('the job wrapper', () => {
     expect(ratFails).toMatchObject({ code: 20, manifest: { exit_code: 20, failed_stage: 'rat', error: 'rat exited with 3' } });
 
     const noSetup = fixtureSite(storage, '/nonexistent/env_rat-7.0.8.sh').site;
-    const setupFails = runWrapper(prepareJob(noSetup, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-'))).workdir);
+    const setupFails = runWrapper((await prepareJob(noSetup, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))).workdir);
     expect(setupFails.code).toBe(10);
     expect(setupFails.manifest.failed_stage).toBe('setup');
     expect(setupFails.manifest.error).toMatch(/^RAT 7.0.8 set-up failed: .*nonexistent/);
 
     const blocked = join(mkdtempSync(join(tmpdir(), 'gasp-storage-')), 'file-not-folder');
     writeFileSync(blocked, '');
-    const stagingFails = runWrapper(prepareJob(fixtureSite(blocked).site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-'))).workdir);
+    const stagingFails = runWrapper((await prepareJob(fixtureSite(blocked).site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))).workdir);
     expect(stagingFails.code).toBe(30);
     expect(stagingFails.manifest.failed_stage).toBe('staging');
   });
 
   it('lets two wrappers stage the same outputs at once: one file each, no lock or partial left', async () => {
     const { site, storage } = fixtureSite();
-    const jobs = [0, 1].map(() => prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-'))));
+    const jobs = await Promise.all([0, 1].map(() => prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))));
     const runs = await Promise.all(
       jobs.map(
         (job) =>
@@ -152,9 +152,9 @@ describe('the job wrapper', () => {
     expect(readdirSync(folder).sort()).toEqual(['TeloadedTl208_r7_p1_s0.ntuple.root', 'TeloadedTl208_r7_p1_s0.root', 'TeloadedTl208_r7_p1_s0_scintFit.ntuple.root']);
   });
 
-  it('refuses a macro that differs from the production information', () => {
+  it('refuses a macro that differs from the production information', async () => {
     const { site } = fixtureSite();
-    const job = prepareJob(site, tl208({ macro_sha256: '0'.repeat(64) }), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    const job = await prepareJob(site, tl208({ macro_sha256: '0'.repeat(64) }), mkdtempSync(join(tmpdir(), 'gasp-work-')));
     const run = runWrapper(job.workdir);
     expect(run.code).toBe(10);
     expect(run.manifest.error).toContain('differs from the production information (sha256)');

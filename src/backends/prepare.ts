@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../files.js';
 import type { Pass, ProductionModule } from '../model/documents.js';
 import { ratArguments } from '../model/event-mode.js';
 import { PACKAGE_ROOT } from '../paths.js';
@@ -79,12 +78,17 @@ export function jobFolder(workRoot: string, module: string, run: number, pass: P
   return resolve(workRoot, pass.label, module, String(run), `p${pass.pass}`, `s${subjob}${attempt}`);
 }
 
-/** Makes the job's folder and its spec.json; the returned job is ready for any backend. */
-export function prepareJob(site: Site, job: JobToPrepare, workRoot: string, token?: string): PreparedJob {
+/**
+ * Makes the job's folder and its spec.json (written whole: a temporary name, then a rename); the
+ * returned job is ready for any backend. Asynchronous, so a cycle prepares many jobs at once.
+ */
+export async function prepareJob(site: Site, job: JobToPrepare, workRoot: string, token?: string): Promise<PreparedJob> {
   const spec = jobSpec(site, job);
   const workdir = jobFolder(workRoot, job.module, job.run, job.pass, job.subjob);
-  mkdirSync(workdir, { recursive: true });
-  writeFileAtomic(join(workdir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
+  await mkdir(workdir, { recursive: true });
+  const file = join(workdir, 'spec.json');
+  await writeFile(`${file}.${process.pid}.tmp`, `${JSON.stringify(spec, null, 2)}\n`);
+  await rename(`${file}.${process.pid}.tmp`, file);
   return {
     name: jobName(job.module, job.run, job.pass.pass, job.subjob, token),
     workdir,

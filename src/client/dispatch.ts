@@ -8,6 +8,7 @@ import type { ClientContext } from './context.js';
 import { updatePasses } from './update.js';
 
 const CONCURRENT_SUBMITS = 4;
+const PREPARE_AT_ONCE = 64;
 
 async function information(ctx: ClientContext, id: string): Promise<ProductionInfoDoc | ProcessingInfoDoc | undefined> {
   const known = ctx.info.get(id);
@@ -70,6 +71,7 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
     ids.set(key(doc, pass), perPass);
   };
   const work: Array<{ doc: JobDoc; pass: Pass; subjob: number; job: PreparedJob }> = [];
+  const toPrepare: Array<{ doc: JobDoc; pass: Pass; subjob: number; prepare: () => Promise<PreparedJob> }> = [];
   for (const { doc, pass } of claimed) {
     for (const subjob of subjobsOf(pass).filter((candidate) => candidate.backend_id === undefined)) {
       const definition = await moduleFor(ctx, doc, pass, subjob);
@@ -77,13 +79,20 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
         failures.set(key(doc, pass), `no ${pass.level === undefined ? 'production' : 'processing'} information for ${doc.module} in RAT ${pass.rat_version}`);
         break;
       }
-      try {
-        work.push({ doc, pass, subjob: subjob.index, job: prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: subjob.index, ...definition }, ctx.workRoot, pass.claim?.token) });
-      } catch (error) {
-        if (!(error instanceof BackendError)) throw error;
-        failures.set(key(doc, pass), error.message);
-      }
+      const job: JobToPrepare = { module: doc.module, run: doc.run, pass, subjob: subjob.index, ...definition };
+      toPrepare.push({ doc, pass, subjob: subjob.index, prepare: () => prepareJob(ctx.site, job, ctx.workRoot, pass.claim?.token) });
     }
+  }
+  // job folders are written many at a time: one at a time, they were most of a cycle's cost
+  for (let start = 0; start < toPrepare.length; start += PREPARE_AT_ONCE) {
+    const prepared = await Promise.allSettled(toPrepare.slice(start, start + PREPARE_AT_ONCE).map((item) => item.prepare()));
+    prepared.forEach((outcome, offset) => {
+      const item = toPrepare[start + offset];
+      if (item === undefined) return;
+      if (outcome.status === 'fulfilled') work.push({ doc: item.doc, pass: item.pass, subjob: item.subjob, job: outcome.value });
+      else if (outcome.reason instanceof BackendError) failures.set(key(item.doc, item.pass), outcome.reason.message);
+      else throw outcome.reason;
+    });
   }
   // a pass claimed earlier may have reached the backend before its client died: find it by name, never submit it twice
   const earlier = new Set(claimed.filter((item) => item.earlier === true).map((item) => key(item.doc, item.pass)));
