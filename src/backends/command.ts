@@ -46,3 +46,14 @@ export const runCommand: CommandRunner = (argv, options = {}) =>
 export function lastLine(text: string): string {
   return text.trim().split('\n').at(-1)?.trim() ?? '';
 }
+
+/**
+ * A batch-system command that exited non-zero, as one line naming the site, the command and the
+ * last thing it said. Worth another try (BackendUnavailableError) unless `refused` says the batch
+ * system turned the job down for good, which needs a person (BackendError).
+ */
+export function commandFailure(site: string, program: string, result: CommandResult, refused = false): BackendUnavailableError | BackendError {
+  const said = lastLine(result.stderr) || lastLine(result.stdout) || 'no message';
+  const message = `site ${site}: ${program} failed (exit ${result.code}): ${said}`;
+  return refused ? new BackendError(message) : new BackendUnavailableError(message);
+}

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Site } from '../sites/site.js';
-import { BackendError, BackendUnavailableError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
-import { lastLine, runCommand, type CommandResult, type CommandRunner } from './command.js';
+import { BackendError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
+import { commandFailure, runCommand, type CommandRunner } from './command.js';
 
 /**
  * HTCondor: condor_submit -terse with a submit file per job, then condor_q -json for all ids in one
@@ -54,10 +54,6 @@ export class CondorBackend implements Backend {
     this.#run = run;
   }
 
-  #failed(program: string, result: CommandResult): BackendUnavailableError {
-    return new BackendUnavailableError(`site ${this.#site.name}: ${program} failed (exit ${result.code}): ${lastLine(result.stderr) || 'no message'}`);
-  }
-
   #submitFile(job: PreparedJob): string {
     const { universe, request_memory, request_disk, requirements, accounting_group } = this.#site.condor;
     const [executable = '', ...args] = job.command;
@@ -86,7 +82,7 @@ export class CondorBackend implements Backend {
       const file = join(job.workdir, 'job.sub');
       writeFileSync(file, this.#submitFile(job));
       const result = await this.#run(['condor_submit', '-terse', file], { cwd: job.workdir });
-      if (result.code !== 0) throw this.#failed('condor_submit', result);
+      if (result.code !== 0) throw commandFailure(this.#site.name, 'condor_submit', result);
       const id = /^(\d+\.\d+)\s+-/.exec(result.stdout.trim())?.[1];
       if (id === undefined) throw new BackendError(`site ${this.#site.name}: condor_submit answered ${JSON.stringify(result.stdout.trim())}, not a job id`);
       ids.push(id);
@@ -96,7 +92,7 @@ export class CondorBackend implements Backend {
 
   async #ads(program: 'condor_q' | 'condor_history', ids: readonly string[]): Promise<Map<string, JobAd>> {
     const result = await this.#run([program, '-json', '-attributes', ATTRIBUTES, ...ids]);
-    if (result.code !== 0) throw this.#failed(program, result);
+    if (result.code !== 0) throw commandFailure(this.#site.name, program, result);
     const text = result.stdout.trim();
     let ads: JobAd[] = [];
     if (text !== '') {
@@ -128,7 +124,7 @@ export class CondorBackend implements Backend {
     const constraint = names.map((name) => `JobBatchName == ${JSON.stringify(name)}`).join(' || ');
     for (const program of ['condor_q', 'condor_history'] as const) {
       const result = await this.#run([program, '-json', '-attributes', 'ClusterId,ProcId,JobBatchName', '-constraint', constraint]);
-      if (result.code !== 0) throw this.#failed(program, result);
+      if (result.code !== 0) throw commandFailure(this.#site.name, program, result);
       const text = result.stdout.trim();
       const ads = text === '' ? [] : (JSON.parse(text) as Array<JobAd & { JobBatchName?: string }>);
       for (const ad of ads) if (ad.JobBatchName !== undefined) found.set(ad.JobBatchName, `${ad.ClusterId ?? ''}.${ad.ProcId ?? ''}`);
@@ -139,6 +135,6 @@ export class CondorBackend implements Backend {
   async cancel(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const result = await this.#run(['condor_rm', ...ids]);
-    if (result.code !== 0 && !/couldn't find|not found|no jobs/i.test(result.stderr + result.stdout)) throw this.#failed('condor_rm', result);
+    if (result.code !== 0 && !/couldn't find|not found|no jobs/i.test(result.stderr + result.stdout)) throw commandFailure(this.#site.name, 'condor_rm', result);
   }
 }

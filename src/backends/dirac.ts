@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Site } from '../sites/site.js';
-import { BackendError, BackendUnavailableError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
-import { lastLine, runCommand, type CommandResult, type CommandRunner } from './command.js';
+import { BackendError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
+import { commandFailure, lastLine, runCommand, type CommandResult, type CommandRunner } from './command.js';
 
 /**
  * DIRAC: a JDL per job and dirac-wms-job-submit, one dirac-wms-job-status call for all ids,
@@ -70,10 +70,6 @@ export class DiracBackend implements Backend {
     return this.#run(command, { timeoutMs: 120_000, ...(cwd !== undefined && { cwd }) });
   }
 
-  #failed(program: string, result: CommandResult): BackendUnavailableError {
-    return new BackendUnavailableError(`site ${this.#site.name}: ${program} failed (exit ${result.code}): ${lastLine(result.stderr) || lastLine(result.stdout) || 'no message'}`);
-  }
-
   jdl(job: PreparedJob): string {
     const { cpu_time, platform, sites, banned_sites, group } = this.#site.dirac;
     const [executable = '', ...args] = job.command;
@@ -102,7 +98,7 @@ export class DiracBackend implements Backend {
       writeFileSync(file, this.jdl(job));
       const result = await this.#call(['dirac-wms-job-submit', file], job.workdir);
       const id = /JobID\s*=\s*(\d+)/.exec(result.stdout)?.[1];
-      if (result.code !== 0) throw this.#failed('dirac-wms-job-submit', result);
+      if (result.code !== 0) throw commandFailure(this.#site.name, 'dirac-wms-job-submit', result);
       if (id === undefined) throw new BackendError(`site ${this.#site.name}: dirac-wms-job-submit answered ${JSON.stringify(lastLine(result.stdout))}, not a job id`);
       ids.push(id);
     }
@@ -114,7 +110,7 @@ export class DiracBackend implements Backend {
     const result = await this.#call(['dirac-wms-job-status', ...ids]);
     const known = parseDiracStatus(result.stdout);
     // an unknown id gets no line at all (exit 0): it is lost
-    if (result.code !== 0) throw this.#failed('dirac-wms-job-status', result);
+    if (result.code !== 0) throw commandFailure(this.#site.name, 'dirac-wms-job-status', result);
     return new Map(ids.map((id) => [id, known.get(id) ?? { state: 'lost', reason: 'DIRAC does not know this job' }]));
   }
 
@@ -126,7 +122,7 @@ export class DiracBackend implements Backend {
     const found = new Map<string, string>();
     for (const name of names) {
       const result = await this.#call(['dirac-wms-select-jobs', `--JobGroup=${name}`]);
-      if (result.code !== 0) throw this.#failed('dirac-wms-select-jobs', result);
+      if (result.code !== 0) throw commandFailure(this.#site.name, 'dirac-wms-select-jobs', result);
       const id = /(\d+)/.exec(result.stdout.split('\n').find((line) => /\d/.test(line)) ?? '')?.[1];
       if (id !== undefined) found.set(name, id);
     }
@@ -137,6 +133,6 @@ export class DiracBackend implements Backend {
     if (ids.length === 0) return;
     const result = await this.#call(['dirac-wms-job-kill', ...ids]);
     // DIRAC drops unknown ids without a word ("Killed jobs "), which is what we want
-    if (result.code !== 0) throw this.#failed('dirac-wms-job-kill', result);
+    if (result.code !== 0) throw commandFailure(this.#site.name, 'dirac-wms-job-kill', result);
   }
 }

@@ -1,6 +1,6 @@
 import type { Site } from '../sites/site.js';
 import { BackendError, BackendUnavailableError, type Backend, type BackendState, type BackendStatus, type PreparedJob } from './backend.js';
-import { lastLine, runCommand, type CommandResult, type CommandRunner } from './command.js';
+import { commandFailure, runCommand, type CommandResult, type CommandRunner } from './command.js';
 
 const STATES: Readonly<Record<string, BackendState>> = {
   PENDING: 'queued',
@@ -66,9 +66,10 @@ export class SlurmBackend implements Backend {
 
   /** A controller that does not answer is worth another try; a refused job (bad partition, too much memory) is not. */
   #unavailable(program: string, result: CommandResult): BackendUnavailableError | BackendError {
-    const message = `site ${this.#site.name}: ${program} failed (exit ${result.code}): ${lastLine(result.stderr) || 'no message'}`;
     const transient = /unable to contact|socket timed out|temporarily unable|connection refused|try again|slurm_load_jobs error: (?!Invalid)/i;
-    return program !== 'sbatch' || transient.test(result.stderr) ? new BackendUnavailableError(message) : new BackendError(`${message} (check [slurm] in ${this.#site.file})`);
+    const refused = program === 'sbatch' && !transient.test(result.stderr);
+    const failure = commandFailure(this.#site.name, program, result, refused);
+    return refused ? new BackendError(`${failure.message} (check [slurm] in ${this.#site.file})`) : failure;
   }
 
   async submit(jobs: readonly PreparedJob[]): Promise<string[]> {
