@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../files.js';
+import { commandLineOf, isAlive } from '../processes.js';
 import { BackendError, BackendUnavailableError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
 
 interface LocalRecord {
@@ -20,16 +21,7 @@ const LAUNCHER = 'exitfile=$1; shift; "$@"; code=$?; echo $code > "$exitfile.tmp
 
 /** Whether `pid` is still our launcher: alive, and (where /proc tells) running with our exit file. */
 function isOurs(pid: number, exitFile: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(exitFile);
-  } catch {
-    return true;
-  }
+  return isAlive(pid) && (commandLineOf(pid)?.includes(exitFile) ?? true);
 }
 
 /**

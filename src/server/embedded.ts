@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { backoffDelay, sleep, type RetryPolicy } from '../db/backoff.js';
 import { UnavailableError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { commandLineOf, isAlive } from '../processes.js';
 import { freePort, isPortFree } from './ports.js';
 
 export interface EmbeddedServerOptions {
@@ -35,24 +36,11 @@ function pouchdbServerBin(): string {
   return createRequire(import.meta.url).resolve('pouchdb-server/bin/pouchdb-server');
 }
 
-function isAlive(pid: number | undefined): pid is number {
-  if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Whether `pid` is a PouchDB Server on `dir` (Linux /proc; elsewhere we never claim it is). */
 function isServerFor(pid: number, dir: string): boolean {
-  try {
-    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return command.some((word) => word.includes('pouchdb-server')) && command.includes(dir);
-  } catch {
-    return false;
-  }
+  const command = commandLineOf(pid);
+  return command !== undefined && command.some((word) => word.includes('pouchdb-server')) && command.includes(dir);
 }
 
 function exitOf(child: ChildProcess): Promise<void> {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
 import { ConflictError } from '../db/errors.js';
 import { UnavailableError } from '../errors.js';
+import { isAlive } from '../processes.js';
 
 interface LeaseDoc {
   _id: string;
@@ -16,15 +17,6 @@ export const LEASE_SECONDS = 60;
 
 /** Leases this process holds now: one of ours not in here is left from a call that failed to release it. */
 const heldHere = new Set<string>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * One writer at a time for something named (a request): a document only one process can create,
@@ -47,7 +39,7 @@ export class Lease {
       const held = await db.find<LeaseDoc>(`lease:${name}`);
       const ours = held !== undefined && held.host === hostname() && held.pid === process.pid;
       const stale =
-        held === undefined || Date.parse(held.expires) < now() || (held.host === hostname() && !alive(held.pid)) || (ours && !heldHere.has(name));
+        held === undefined || Date.parse(held.expires) < now() || (held.host === hostname() && !isAlive(held.pid)) || (ours && !heldHere.has(name));
       if (!stale) {
         throw new UnavailableError(`${name} is being written by process ${held.pid} on ${held.host} (its lease ends ${held.expires}); run the same command again after that`);
       }
