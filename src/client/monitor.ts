@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BackendStatus } from '../backends/backend.js';
 import { jobFolder } from '../backends/prepare.js';
 import type { JobDoc, Pass, Subjob } from '../model/documents.js';
+import { ACTIVE_STATUSES, type PassStatus } from '../model/status.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { subjobsOf } from './dispatch.js';
 import { readManifest, recordData, verifyManifest, type Manifest, type PassOutputs } from './record.js';
@@ -29,11 +30,11 @@ function tail(path: string): string {
 async function heldPasses(ctx: ClientContext): Promise<Array<{ doc: JobDoc; pass: Pass }>> {
   // lazy: a pass claimed this cycle is monitored from the next; each one is read fresh below
   const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', { startkey: [ctx.site.name], endkey: [ctx.site.name, {}], update: 'lazy' });
-  const active = rows.rows.filter((row) => row.key[1] === 'submitted' || row.key[1] === 'running');
+  const active = rows.rows.filter((row) => ACTIVE_STATUSES.includes(row.key[1] as PassStatus));
   if (active.length === 0) return [];
   const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(active.map((row) => row.id ?? ''))], include_docs: true });
   return found.rows.flatMap((row) =>
-    row.doc ? row.doc.passes.filter((pass) => pass.site === ctx.site.name && (pass.status === 'submitted' || pass.status === 'running')).map((pass) => ({ doc: row.doc as JobDoc, pass })) : [],
+    row.doc ? row.doc.passes.filter((pass) => pass.site === ctx.site.name && ACTIVE_STATUSES.includes(pass.status)).map((pass) => ({ doc: row.doc as JobDoc, pass })) : [],
   );
 }
 

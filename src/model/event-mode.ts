@@ -24,11 +24,6 @@ const NEEDS: Record<EventMode, Array<keyof EventAmount>> = {
   number: ['events'],
 };
 
-/** The amounts a mode needs, for messages: `run and events`. */
-export function amountsFor(mode: EventMode): Array<keyof EventAmount> {
-  return NEEDS[mode];
-}
-
 /** RAT's command-line arguments for an amount in a mode; throws if the amount lacks what the mode needs. */
 export function ratArguments(mode: EventMode, amount: EventAmount): string[] {
   const missing = NEEDS[mode].filter((key) => amount[key] === undefined);

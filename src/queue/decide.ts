@@ -1,6 +1,6 @@
 import type { Mode, QueueOrder } from '../config/config.js';
 import type { PassRef } from '../model/documents.js';
-import type { PassStatus } from '../model/status.js';
+import { FINAL_STATUSES, type PassStatus } from '../model/status.js';
 
 /** A waiting pass as the `passes/ready` view gives it, plus what only its document says. */
 export interface ReadyPass {
@@ -36,7 +36,8 @@ export interface Decision {
   skipped: Record<'ratVersion' | 'paused' | 'prerequisite' | 'noRoom', number>;
 }
 
-const FAILED: readonly PassStatus[] = ['failed', 'partFail', 'unsatisfied', 'canceled', 'deleted'];
+/** A prerequisite in one of these will never complete. */
+const FAILED: readonly PassStatus[] = FINAL_STATUSES.filter((status) => status !== 'completed');
 
 /** Queue orders: priority, larger first then oldest; runlevel, smallest run first; newfirst, largest run first; serial, oldest first. */
 export function compareFor(order: QueueOrder): (a: ReadyPass, b: ReadyPass) => number {
