@@ -9,6 +9,7 @@ import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { loadSite } from '../sites/site.js';
 import { configOption, loadCommandConfig, modeOption, type ConfigOptions } from './context.js';
+import { positiveNumber } from './numbers.js';
 import { stopOnSignal } from './serve.js';
 
 interface EnqueueCommandOptions extends ConfigOptions {
@@ -23,11 +24,8 @@ interface EnqueueCommandOptions extends ConfigOptions {
   pause?: string[];
 }
 
-const positive = (option: string, text: string | undefined, problems: string[]): number | undefined => {
-  if (text === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) problems.push(`${option}: "${text}" is not a number more than 0`);
-  return Number(text);
-};
+const positive = (option: string, text: string | undefined, problems: string[]): number | undefined =>
+  text === undefined ? undefined : positiveNumber(option, text, problems);
 
 export function registerEnqueue(program: Command): void {
   program

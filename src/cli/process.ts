@@ -10,6 +10,7 @@ import { processRuns, type ProcessOptions, type ProcessResult } from '../process
 import { RAT_VERSION } from '../sites/rat.js';
 import { LABEL, readRunList } from '../submit/request.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
+import { positiveNumber, wholeNumber } from './numbers.js';
 import { stopOnSignal } from './serve.js';
 
 interface ProcessCommandOptions extends ConfigOptions {
@@ -26,17 +27,14 @@ interface ProcessCommandOptions extends ConfigOptions {
   interval: string;
 }
 
-const wholeNumber = (option: string, text: string, problems: string[]): number => {
-  if (!/^\d+$/.test(text)) problems.push(`${option}: "${text}" is not a whole number (expected such as 300000)`);
-  return Number(text);
-};
+const runNumber = (option: string, text: string, problems: string[]): number => wholeNumber(option, text, problems, '300000');
 
 async function selectedRuns(db: Database, options: ProcessCommandOptions): Promise<RunDoc[]> {
   let ids: number[] = [];
   if (options.first !== undefined || options.last !== undefined) {
     const problems: string[] = [];
-    const first = wholeNumber('--first', options.first ?? '', problems);
-    const last = wholeNumber('--last', options.last ?? '', problems);
+    const first = runNumber('--first', options.first ?? '', problems);
+    const last = runNumber('--last', options.last ?? '', problems);
     if (problems.length === 0 && first > last) problems.push(`--first ${first} --last ${last}: the first run is after the last (expected --first <= --last)`);
     if (problems.length > 0) throw new InputError(problems);
     const rows = await db.view<number>('runs', 'by_number', { startkey: first, endkey: last });
@@ -46,7 +44,7 @@ async function selectedRuns(db: Database, options: ProcessCommandOptions): Promi
     ids = readRunList(options.runlist);
   } else {
     const problems: string[] = [];
-    ids = (options.run ?? []).map((text) => wholeNumber('-R', text, problems));
+    ids = (options.run ?? []).map((text) => runNumber('-R', text, problems));
     if (problems.length > 0) throw new InputError(problems);
   }
   const found = await db.allDocs<RunDoc>({ keys: ids.map(runId), include_docs: true });
@@ -92,8 +90,8 @@ export function registerProcess(program: Command): void {
       if (!RAT_VERSION.test(options.rat)) problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
       if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass)) problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
       if (options.label !== undefined && !LABEL.test(options.label)) problems.push(`--label: "${options.label}" is not a label (expected letters, digits, _ . + -)`);
-      if (!/^-?\d+$/.test(options.priority)) problems.push(`--priority: "${options.priority}" is not a whole number (expected such as 10)`);
-      if (!/^\d+(\.\d+)?$/.test(options.interval) || Number(options.interval) <= 0) problems.push(`--interval: "${options.interval}" is not a number of seconds`);
+      wholeNumber('--priority', options.priority, problems, '10', true);
+      positiveNumber('--interval', options.interval, problems);
       if (problems.length > 0) throw new InputError(problems);
 
       const { config, log } = loadCommandConfig({ mode: 'processing', ...options });

@@ -6,6 +6,7 @@ import type { PlannedEntry, SubmitPlan } from '../submit/plan.js';
 import { submitRequestFile } from '../submit/submit.js';
 import type { SubmitResult, SubmittedJob } from '../submit/write.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
+import { wholeNumber } from './numbers.js';
 import { progressBar } from './progress.js';
 
 interface SubmitOptions extends ConfigOptions {
@@ -83,8 +84,9 @@ export function registerSubmit(program: Command): void {
       const options = command.optsWithGlobals<SubmitOptions>();
       let priority: number | undefined;
       if (options.priority !== undefined) {
-        if (!/^-?\d+$/.test(options.priority)) throw new InputError([`--priority: "${options.priority}" is not a whole number (expected such as 10)`]);
-        priority = Number(options.priority);
+        const problems: string[] = [];
+        priority = wholeNumber('--priority', options.priority, problems, '10', true);
+        if (problems.length > 0) throw new InputError(problems);
       }
       const dryRun = options.dryRun === true || options.testingNodb === true;
       const { config, log } = loadCommandConfig(options);
