@@ -30,6 +30,8 @@ export interface BackendStatus {
  */
 export interface Backend {
   readonly kind: BackendKind;
+  /** Whether its jobs run the wrapper and so leave a manifest and outputs to record (not so for dry). */
+  readonly runsWrapper: boolean;
   submit(jobs: readonly PreparedJob[]): Promise<string[]>;
   status(ids: readonly string[]): Promise<Map<string, BackendStatus>>;
   cancel(ids: readonly string[]): Promise<void>;

@@ -46,6 +46,7 @@ export function statusFromAd(ad: JobAd): BackendStatus {
 
 export class CondorBackend implements Backend {
   readonly kind = 'condor';
+  readonly runsWrapper = true;
   readonly #site: Site;
   readonly #run: CommandRunner;
 

@@ -55,6 +55,7 @@ export function parseDiracStatus(text: string): Map<string, BackendStatus> {
 
 export class DiracBackend implements Backend {
   readonly kind = 'dirac';
+  readonly runsWrapper = true;
   readonly #site: Site;
   readonly #run: CommandRunner;
 

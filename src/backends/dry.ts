@@ -12,6 +12,7 @@ export interface DryOptions {
  */
 export class DryBackend implements Backend {
   readonly kind = 'dry';
+  readonly runsWrapper = false;
   readonly submitted: PreparedJob[] = [];
   readonly #ended = new Map<string, BackendStatus>();
   readonly #outcome: BackendStatus;

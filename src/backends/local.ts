@@ -31,6 +31,7 @@ function isOurs(pid: number, exitFile: string): boolean {
  */
 export class LocalBackend implements Backend {
   readonly kind = 'local';
+  readonly runsWrapper = true;
   readonly #stateDir: string;
   readonly #maxJobs: number;
 

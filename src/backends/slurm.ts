@@ -52,6 +52,7 @@ function statusOf(state: string, exit?: string): BackendStatus {
  */
 export class SlurmBackend implements Backend {
   readonly kind = 'slurm';
+  readonly runsWrapper = true;
   readonly #site: Site;
   readonly #run: CommandRunner;
 

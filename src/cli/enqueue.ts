@@ -75,6 +75,9 @@ export function registerEnqueue(program: Command): void {
         info: new Map(),
       };
       clientLog.info({ database: config.couchdb.database, backend: site.backend, queue: ctx.queue }, `enqueue started for site ${site.name}`);
+      if (!ctx.backend.runsWrapper) {
+        clientLog.warn('backend dry runs nothing: its jobs end at once with no outputs, and it forgets them when this process stops');
+      }
       await enqueue(ctx, {
         submit: options.mononly !== true,
         monitor: options.nomon !== true,

@@ -97,8 +97,7 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Prom
         } else {
           manifests.push({ subjob: subjob.index, manifest });
         }
-      } else if (state === 'completed' && ctx.backend.kind !== 'dry') {
-        // (the dry backend runs nothing, so it leaves nothing to record)
+      } else if (state === 'completed' && ctx.backend.runsWrapper) {
         state = 'failed';
         problem = 'the job left no manifest';
       } else {
