@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Site } from '../sites/site.js';
+import { BatchBackend } from './batch.js';
 import { BackendError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
-import { commandFailure, runCommand, type CommandRunner } from './command.js';
+import { commandFailure } from './command.js';
 
 /**
  * HTCondor: condor_submit -terse with a submit file per job, then condor_q -json for all ids in one
@@ -44,19 +44,11 @@ export function statusFromAd(ad: JobAd): BackendStatus {
   return { state };
 }
 
-export class CondorBackend implements Backend {
+export class CondorBackend extends BatchBackend implements Backend {
   readonly kind = 'condor';
-  readonly runsWrapper = true;
-  readonly #site: Site;
-  readonly #run: CommandRunner;
-
-  constructor(site: Site, run: CommandRunner = runCommand) {
-    this.#site = site;
-    this.#run = run;
-  }
 
   #submitFile(job: PreparedJob): string {
-    const { universe, request_memory, request_disk, requirements, accounting_group } = this.#site.condor;
+    const { universe, request_memory, request_disk, requirements, accounting_group } = this.site.condor;
     const [executable = '', ...args] = job.command;
     const lines = [
       `universe = ${universe}`,
@@ -82,25 +74,25 @@ export class CondorBackend implements Backend {
     for (const job of jobs) {
       const file = join(job.workdir, 'job.sub');
       writeFileSync(file, this.#submitFile(job));
-      const result = await this.#run(['condor_submit', '-terse', file], { cwd: job.workdir });
-      if (result.code !== 0) throw commandFailure(this.#site.name, 'condor_submit', result);
+      const result = await this.run(['condor_submit', '-terse', file], { cwd: job.workdir });
+      if (result.code !== 0) throw commandFailure(this.site.name, 'condor_submit', result);
       const id = /^(\d+\.\d+)\s+-/.exec(result.stdout.trim())?.[1];
-      if (id === undefined) throw new BackendError(`site ${this.#site.name}: condor_submit answered ${JSON.stringify(result.stdout.trim())}, not a job id`);
+      if (id === undefined) throw new BackendError(`site ${this.site.name}: condor_submit answered ${JSON.stringify(result.stdout.trim())}, not a job id`);
       ids.push(id);
     }
     return ids;
   }
 
   async #ads(program: 'condor_q' | 'condor_history', ids: readonly string[]): Promise<Map<string, JobAd>> {
-    const result = await this.#run([program, '-json', '-attributes', ATTRIBUTES, ...ids]);
-    if (result.code !== 0) throw commandFailure(this.#site.name, program, result);
+    const result = await this.run([program, '-json', '-attributes', ATTRIBUTES, ...ids]);
+    if (result.code !== 0) throw commandFailure(this.site.name, program, result);
     const text = result.stdout.trim();
     let ads: JobAd[] = [];
     if (text !== '') {
       try {
         ads = JSON.parse(text) as JobAd[];
       } catch {
-        throw new BackendError(`site ${this.#site.name}: ${program} -json answered something that is not JSON: ${JSON.stringify(text.slice(0, 80))}`);
+        throw new BackendError(`site ${this.site.name}: ${program} -json answered something that is not JSON: ${JSON.stringify(text.slice(0, 80))}`);
       }
     }
     return new Map(ads.map((ad) => [`${ad.ClusterId ?? ''}.${ad.ProcId ?? ''}`, ad]));
@@ -124,8 +116,8 @@ export class CondorBackend implements Backend {
     if (names.length === 0) return found;
     const constraint = names.map((name) => `JobBatchName == ${JSON.stringify(name)}`).join(' || ');
     for (const program of ['condor_q', 'condor_history'] as const) {
-      const result = await this.#run([program, '-json', '-attributes', 'ClusterId,ProcId,JobBatchName', '-constraint', constraint]);
-      if (result.code !== 0) throw commandFailure(this.#site.name, program, result);
+      const result = await this.run([program, '-json', '-attributes', 'ClusterId,ProcId,JobBatchName', '-constraint', constraint]);
+      if (result.code !== 0) throw commandFailure(this.site.name, program, result);
       const text = result.stdout.trim();
       const ads = text === '' ? [] : (JSON.parse(text) as Array<JobAd & { JobBatchName?: string }>);
       for (const ad of ads) if (ad.JobBatchName !== undefined) found.set(ad.JobBatchName, `${ad.ClusterId ?? ''}.${ad.ProcId ?? ''}`);
@@ -135,7 +127,7 @@ export class CondorBackend implements Backend {
 
   async cancel(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    const result = await this.#run(['condor_rm', ...ids]);
-    if (result.code !== 0 && !/couldn't find|not found|no jobs/i.test(result.stderr + result.stdout)) throw commandFailure(this.#site.name, 'condor_rm', result);
+    const result = await this.run(['condor_rm', ...ids]);
+    if (result.code !== 0 && !/couldn't find|not found|no jobs/i.test(result.stderr + result.stdout)) throw commandFailure(this.site.name, 'condor_rm', result);
   }
 }

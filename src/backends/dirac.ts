@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Site } from '../sites/site.js';
+import { BatchBackend } from './batch.js';
 import { BackendError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
-import { commandFailure, lastLine, runCommand, type CommandResult, type CommandRunner } from './command.js';
+import { commandFailure, lastLine, type CommandResult } from './command.js';
 
 /**
  * DIRAC: a JDL per job and dirac-wms-job-submit, one dirac-wms-job-status call for all ids,
@@ -53,26 +53,18 @@ export function parseDiracStatus(text: string): Map<string, BackendStatus> {
   return answers;
 }
 
-export class DiracBackend implements Backend {
+export class DiracBackend extends BatchBackend implements Backend {
   readonly kind = 'dirac';
-  readonly runsWrapper = true;
-  readonly #site: Site;
-  readonly #run: CommandRunner;
-
-  constructor(site: Site, run: CommandRunner = runCommand) {
-    this.#site = site;
-    this.#run = run;
-  }
 
   /** Runs a DIRAC command after its set-up script; the arguments reach bash as "$@", never as text. */
   #call(argv: string[], cwd?: string): Promise<CommandResult> {
-    const setup = this.#site.dirac.setup;
+    const setup = this.site.dirac.setup;
     const command = setup === undefined ? argv : ['bash', '-c', 'source "$1" && shift && exec "$@"', 'gasp-dirac', setup, ...argv];
-    return this.#run(command, { timeoutMs: 120_000, ...(cwd !== undefined && { cwd }) });
+    return this.run(command, { timeoutMs: 120_000, ...(cwd !== undefined && { cwd }) });
   }
 
   jdl(job: PreparedJob): string {
-    const { cpu_time, platform, sites, banned_sites, group } = this.#site.dirac;
+    const { cpu_time, platform, sites, banned_sites, group } = this.site.dirac;
     const [executable = '', ...args] = job.command;
     const lines = [
       `JobName = ${jdlString(job.name)};`,
@@ -99,8 +91,8 @@ export class DiracBackend implements Backend {
       writeFileSync(file, this.jdl(job));
       const result = await this.#call(['dirac-wms-job-submit', file], job.workdir);
       const id = /JobID\s*=\s*(\d+)/.exec(result.stdout)?.[1];
-      if (result.code !== 0) throw commandFailure(this.#site.name, 'dirac-wms-job-submit', result);
-      if (id === undefined) throw new BackendError(`site ${this.#site.name}: dirac-wms-job-submit answered ${JSON.stringify(lastLine(result.stdout))}, not a job id`);
+      if (result.code !== 0) throw commandFailure(this.site.name, 'dirac-wms-job-submit', result);
+      if (id === undefined) throw new BackendError(`site ${this.site.name}: dirac-wms-job-submit answered ${JSON.stringify(lastLine(result.stdout))}, not a job id`);
       ids.push(id);
     }
     return ids;
@@ -111,7 +103,7 @@ export class DiracBackend implements Backend {
     const result = await this.#call(['dirac-wms-job-status', ...ids]);
     const known = parseDiracStatus(result.stdout);
     // an unknown id gets no line at all (exit 0): it is lost
-    if (result.code !== 0) throw commandFailure(this.#site.name, 'dirac-wms-job-status', result);
+    if (result.code !== 0) throw commandFailure(this.site.name, 'dirac-wms-job-status', result);
     return new Map(ids.map((id) => [id, known.get(id) ?? { state: 'lost', reason: 'DIRAC does not know this job' }]));
   }
 
@@ -123,7 +115,7 @@ export class DiracBackend implements Backend {
     const found = new Map<string, string>();
     for (const name of names) {
       const result = await this.#call(['dirac-wms-select-jobs', `--JobGroup=${name}`]);
-      if (result.code !== 0) throw commandFailure(this.#site.name, 'dirac-wms-select-jobs', result);
+      if (result.code !== 0) throw commandFailure(this.site.name, 'dirac-wms-select-jobs', result);
       const id = /(\d+)/.exec(result.stdout.split('\n').find((line) => /\d/.test(line)) ?? '')?.[1];
       if (id !== undefined) found.set(name, id);
     }
@@ -134,6 +126,6 @@ export class DiracBackend implements Backend {
     if (ids.length === 0) return;
     const result = await this.#call(['dirac-wms-job-kill', ...ids]);
     // DIRAC drops unknown ids without a word ("Killed jobs "), which is what we want
-    if (result.code !== 0) throw commandFailure(this.#site.name, 'dirac-wms-job-kill', result);
+    if (result.code !== 0) throw commandFailure(this.site.name, 'dirac-wms-job-kill', result);
   }
 }

@@ -1,6 +1,6 @@
-import type { Site } from '../sites/site.js';
+import { BatchBackend } from './batch.js';
 import { BackendError, BackendUnavailableError, type Backend, type BackendState, type BackendStatus, type PreparedJob } from './backend.js';
-import { commandFailure, runCommand, type CommandResult, type CommandRunner } from './command.js';
+import { commandFailure, type CommandResult } from './command.js';
 
 const STATES: Readonly<Record<string, BackendState>> = {
   PENDING: 'queued',
@@ -50,31 +50,23 @@ function statusOf(state: string, exit?: string): BackendStatus {
  * Slurm: `sbatch --parsable` per job (an argument array), one `squeue` call for all ids, then
  * `sacct` for those that left the queue, then `scontrol show job` where accounting is off.
  */
-export class SlurmBackend implements Backend {
+export class SlurmBackend extends BatchBackend implements Backend {
   readonly kind = 'slurm';
-  readonly runsWrapper = true;
-  readonly #site: Site;
-  readonly #run: CommandRunner;
-
-  constructor(site: Site, run: CommandRunner = runCommand) {
-    this.#site = site;
-    this.#run = run;
-  }
 
   async #call(argv: string[]): Promise<CommandResult> {
-    return this.#run(argv, { timeoutMs: 60_000 });
+    return this.run(argv, { timeoutMs: 60_000 });
   }
 
   /** A controller that does not answer is worth another try; a refused job (bad partition, too much memory) is not. */
   #unavailable(program: string, result: CommandResult): BackendUnavailableError | BackendError {
     const transient = /unable to contact|socket timed out|temporarily unable|connection refused|try again|slurm_load_jobs error: (?!Invalid)/i;
     const refused = program === 'sbatch' && !transient.test(result.stderr);
-    const failure = commandFailure(this.#site.name, program, result, refused);
-    return refused ? new BackendError(`${failure.message} (check [slurm] in ${this.#site.file})`) : failure;
+    const failure = commandFailure(this.site.name, program, result, refused);
+    return refused ? new BackendError(`${failure.message} (check [slurm] in ${this.site.file})`) : failure;
   }
 
   async submit(jobs: readonly PreparedJob[]): Promise<string[]> {
-    const { partition, account, qos, time, mem } = this.#site.slurm;
+    const { partition, account, qos, time, mem } = this.site.slurm;
     const ids: string[] = [];
     for (const job of jobs) {
       const argv = ['sbatch', '--parsable', `--job-name=${job.name}`, `--chdir=${job.workdir}`, `--output=${job.stdout}`, `--error=${job.stderr}`, `--time=${time}`, `--mem=${mem}`];
@@ -84,7 +76,7 @@ export class SlurmBackend implements Backend {
       const result = await this.#call([...argv, ...job.command]);
       if (result.code !== 0) throw this.#unavailable('sbatch', result);
       const id = /^(\d+)/.exec(result.stdout.trim())?.[1];
-      if (id === undefined) throw new BackendError(`site ${this.#site.name}: sbatch answered ${JSON.stringify(result.stdout.trim())}, not a job id`);
+      if (id === undefined) throw new BackendError(`site ${this.site.name}: sbatch answered ${JSON.stringify(result.stdout.trim())}, not a job id`);
       ids.push(id);
     }
     return ids;
