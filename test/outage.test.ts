@@ -10,13 +10,12 @@ import { UnavailableError } from '../src/errors.js';
 import { spawn } from 'node:child_process';
 import { GASP_BIN, runGasp } from './support/cli.js';
 import type { JobDoc, ProcessingInfoDoc, ProductionInfoDoc } from '../src/model/documents.js';
-import { silentLogger } from '../src/log.js';
 import { DryBackend } from '../src/backends/dry.js';
 import type { ClientContext } from '../src/client/context.js';
 import { enqueue } from '../src/client/enqueue.js';
 import { loadSite } from '../src/sites/site.js';
-import { followRuns } from '../src/processing/follow.js';
 import { addRuns } from '../src/processing/runs.js';
+import { followUntilSeen } from './support/follow.js';
 import { captureLog } from './support/log.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { EmbeddedServer } from '../src/server/embedded.js';
@@ -182,27 +181,13 @@ describe('following runs through a database outage', () => {
     await setup.put(PROCESSING);
     const { log, lines } = captureLog();
     const db = new Couch({ url: server.url, retry: { attempts: 200, baseMs: 100, maxMs: 300 }, log }).use(name);
-    const controller = new AbortController();
-    const seen: number[] = [];
-    const following = followRuns(db, PROCESSING, {
-      label: 'proc',
-      priority: 0,
-      prereqPass: 'latest',
-      intervalMs: 100,
-      signal: controller.signal,
-      log: silentLogger,
-      onProcessed: (runs) => {
-        seen.push(...runs.map((run) => run.run));
-        if (seen.includes(7)) controller.abort();
-      },
-    });
+    const following = followUntilSeen(db, PROCESSING, 7);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await server.stop();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     server = await EmbeddedServer.start({ dir, port });
     await addRuns(database(name), [{ run: 7, run_type: 'Physics', subfiles: [{ name: 'r7.zdab', size: 1, checksum: 'c' }] }]);
-    await following;
-    expect(seen).toEqual([7]);
+    expect(await following).toEqual([7]);
     expect(lines.map((line) => line.msg.split(' (')[0])).toEqual(['CouchDB unavailable', expect.stringMatching(/^CouchDB reachable again/)]);
   });
 });

@@ -4,13 +4,12 @@ import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { InputError } from '../src/errors.js';
 import type { JobDoc, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
-import { followRuns } from '../src/processing/follow.js';
 import { processRuns, type ProcessOptions } from '../src/processing/process.js';
 import { addRuns, parseRuns, type RunInput } from '../src/processing/runs.js';
-import { silentLogger } from '../src/log.js';
 import { spawnSync } from 'node:child_process';
 import { GASP_BIN, runGasp } from './support/cli.js';
 import { useTestDatabase } from './support/couch.js';
+import { followUntilSeen } from './support/follow.js';
 import { folderWith } from './support/files.js';
 
 const test = useTestDatabase('process');
@@ -145,21 +144,10 @@ describe('gasp process', () => {
   });
 
   it('follows new runs and creates their jobs as they come', async () => {
-    const controller = new AbortController();
-    const seen: number[] = [];
-    const following = followRuns(test.db, INFO, {
-      ...OPTIONS,
-      intervalMs: 100,
-      signal: controller.signal,
-      log: silentLogger,
-      onProcessed: (runs) => {
-        seen.push(...runs.map((item) => item.run));
-        if (seen.includes(400)) controller.abort();
-      },
-    });
+    const following = followUntilSeen(test.db, INFO, 400);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await addRuns(test.db, [run(400)]);
-    await following;
+    const seen = await following;
     expect(seen).toContain(400);
     expect((await job('Analysis', 400)).passes[0]?.prerequisites).toEqual([{ module: 'Processing', run: 400, pass: 1 }]);
   });
