@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     // dispatch: claimed and submitted per second by one client (dry) vs raw _bulk_docs updates of the same documents
     const raw = await freshDatabase(couch, 'bench-raw');
     await seed(raw, size);
-    await raw.view('passes', 'ready', { limit: 0 });
+    await raw.view('passes', 'ready_priority', { limit: 0 });
     let started = performance.now();
     for (let start = 1; start <= size; start += 500) {
       const found = await raw.allDocs<JobDoc>({ keys: Array.from({ length: Math.min(500, size - start + 1) }, (_, index) => jobId('PartialPo210', start + index)), include_docs: true });
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
 
     const dispatchDb = await freshDatabase(couch, 'bench-dispatch');
     await seed(dispatchDb, size);
-    await dispatchDb.view('passes', 'ready', { limit: 0 });
+    await dispatchDb.view('passes', 'ready_priority', { limit: 0 });
     const dry = new DryBackend();
     const ctx = context(dispatchDb, dry, work);
     started = performance.now();

@@ -77,7 +77,7 @@ describe('gasp serve', () => {
     const couch = new Couch({ url: new URL(`http://127.0.0.1:${port}`) });
     for (const name of ['data-production', 'data-processing']) {
       const ddoc = await couch.use(name).get<{ _id: string; views: Record<string, unknown> }>('_design/passes');
-      expect(Object.keys(ddoc.views)).toContain('ready');
+      expect(Object.keys(ddoc.views)).toContain('ready_priority');
     }
     const pouchdb = serverPidIn(dir);
     expect(pouchdb).toBeDefined();

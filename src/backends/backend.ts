@@ -1,5 +1,6 @@
 import { GaspError } from '../errors.js';
 import type { BackendKind } from '../sites/site.js';
+import type { JobSpec } from './prepare.js';
 
 /** One job ready for a batch system: where it runs, what it runs, where its logs go. */
 export interface PreparedJob {
@@ -11,6 +12,8 @@ export interface PreparedJob {
   command: string[];
   stdout: string;
   stderr: string;
+  /** What the job runs, as its spec.json says (absent for a job made by hand, as in tests). */
+  spec?: JobSpec;
 }
 
 /** Where a job is: a backend never calls an unknown job "running"; it is "lost". */

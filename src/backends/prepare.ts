@@ -81,19 +81,23 @@ export function jobFolder(workRoot: string, module: string, run: number, pass: P
 /**
  * Makes the job's folder and its spec.json (written whole: a temporary name, then a rename); the
  * returned job is ready for any backend. Asynchronous, so a cycle prepares many jobs at once.
+ * `write: false` (a backend that runs no wrapper, such as dry) checks the spec and writes nothing.
  */
-export async function prepareJob(site: Site, job: JobToPrepare, workRoot: string, token?: string): Promise<PreparedJob> {
+export async function prepareJob(site: Site, job: JobToPrepare, workRoot: string, token?: string, { write = true } = {}): Promise<PreparedJob> {
   const spec = jobSpec(site, job);
   const workdir = jobFolder(workRoot, job.module, job.run, job.pass, job.subjob);
-  await mkdir(workdir, { recursive: true });
-  const file = join(workdir, 'spec.json');
-  await writeFile(`${file}.${process.pid}.tmp`, `${JSON.stringify(spec, null, 2)}\n`);
-  await rename(`${file}.${process.pid}.tmp`, file);
+  if (write) {
+    await mkdir(workdir, { recursive: true });
+    const file = join(workdir, 'spec.json');
+    await writeFile(`${file}.${process.pid}.tmp`, `${JSON.stringify(spec, null, 2)}\n`);
+    await rename(`${file}.${process.pid}.tmp`, file);
+  }
   return {
     name: jobName(job.module, job.run, job.pass.pass, job.subjob, token),
     workdir,
     command: [JOB_WRAPPER, 'spec.json'],
     stdout: join(workdir, 'job.out'),
     stderr: join(workdir, 'job.err'),
+    spec,
   };
 }

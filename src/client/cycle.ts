@@ -2,9 +2,10 @@ import type { JobDoc, PassRef } from '../model/documents.js';
 import { jobId } from '../model/documents.js';
 import type { PassStatus } from '../model/status.js';
 import { decide, type Decision, type ReadyPass, type SiteState } from '../queue/decide.js';
-import { claimPasses, type ClaimedPass } from './claim.js';
+import { claimPasses } from './claim.js';
 import { emptyStats, type ClientContext, type CycleStats } from './context.js';
-import { dispatchPasses, subjobsOf } from './dispatch.js';
+import { dispatchPasses } from './dispatch.js';
+import { readHeld, unsubmitted } from './held.js';
 import { monitorPasses } from './monitor.js';
 import { backToWaiting, updatePasses } from './update.js';
 
@@ -15,8 +16,11 @@ export interface CycleOptions {
   signal?: AbortSignal;
 }
 
-/** Ready rows read at a time; more pages are read while the site can take more than it found. */
-const PAGE = 200;
+/**
+ * Ready rows read at a time: twice the room, so one read is usually enough even when the head of
+ * the queue holds passes this site cannot run.
+ */
+const pageSize = (room: number) => Math.min(5_000, Math.max(200, 2 * room));
 const MAX_PAGES = 25;
 
 /**
@@ -24,15 +28,15 @@ const MAX_PAGES = 25;
  * it can take or the queue ends: passes this site cannot run at the head never starve it.
  */
 async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Decision> {
-  const order = VIEW_ORDER[ctx.queue];
+  const view = READY_VIEW[ctx.queue];
   const descending = ctx.queue === 'newfirst';
-  const range = descending ? { startkey: [order, {}], endkey: [order] } : { startkey: [order], endkey: [order, {}] };
   const room = Math.max(0, Math.min(site.maxJobs - site.running, site.maxClaim));
   const total: Decision = { claim: [], unsatisfied: [], skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 } };
-  for (let page = 0; page < MAX_PAGES && total.claim.length < room; page++) {
-    // read the index as it is and let it catch up after (update=lazy): claims check each document's
-    // status and _rev anyway, so a stale row costs a skipped claim, never a wrong one
-    const rows = await ctx.db.view<unknown, ReadyRow>('passes', 'ready', { ...range, descending, limit: PAGE, skip: page * PAGE, update: 'lazy' });
+  const page = pageSize(room);
+  for (let index = 0; index < MAX_PAGES && total.claim.length < room; index++) {
+    // read fresh, so a cycle sees every pass submitted before it; claims still check each
+    // document's status and _rev, since another site may claim between the read and the write
+    const rows = await ctx.db.view<unknown, ReadyRow>('passes', view, { descending, limit: page, skip: index * page });
     const candidates: ReadyPass[] = rows.rows.map(({ value }) => ({ ...value, prerequisites: value.prerequisites ?? [] }));
     const decision = decide(
       candidates,
@@ -43,29 +47,38 @@ async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Deci
     total.claim.push(...decision.claim);
     total.unsatisfied.push(...decision.unsatisfied);
     for (const reason of ['ratVersion', 'paused', 'prerequisite'] as const) total.skipped[reason] += decision.skipped[reason];
-    if (rows.rows.length < PAGE) break;
+    if (rows.rows.length < page) break;
   }
   return total;
 }
 
 type ReadyRow = Omit<ReadyPass, 'prerequisites'> & { prerequisites: PassRef[] | null };
 
-/** The view's order key for each queue order (newfirst reads `run` backwards). */
-const VIEW_ORDER = { priority: 'priority', runlevel: 'run', newfirst: 'run', serial: 'created' } as const;
+/** The ready view of each queue order (newfirst reads `ready_run` backwards). */
+export const READY_VIEW = { priority: 'ready_priority', runlevel: 'ready_run', newfirst: 'ready_run', serial: 'ready_created' } as const;
 
-/** Passes of any site whose lease ran out (the site died): back to waiting, as a new attempt. */
+/** When each client last looked for expired leases. */
+const leasesChecked = new WeakMap<ClientContext, number>();
+
+/**
+ * Passes of any site whose lease ran out (the site died): back to waiting, as a new attempt. Looked
+ * for once a minute (a quarter of the lease, if shorter), not every cycle: leases last far longer, and
+ * each read makes the server bring the view's index up to date.
+ */
 async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<void> {
-  const now = ctx.now().toISOString();
-  // lazy: a lease that just ran out is seen a cycle later, and each change is checked on the document
-  const rows = await ctx.db.view<[string, string, string, number, number], string | null>('passes', 'locked_by_site', { update: 'lazy' });
+  const at = ctx.now().getTime();
+  if (at - (leasesChecked.get(ctx) ?? -Infinity) < Math.min(60_000, (ctx.leaseSeconds * 1000) / 4)) return;
+  leasesChecked.set(ctx, at);
+  const now = new Date(at).toISOString();
+  const rows = await ctx.db.view<string, [string, number]>('passes', 'leases', { endkey: now, inclusive_end: false });
   // this site's own passes are renewed by its monitoring, never returned by it
-  const expired = rows.rows.filter((row) => row.key[0] !== ctx.site.name && row.value !== null && row.value < now);
+  const expired = rows.rows.filter((row) => row.id !== undefined && row.value[0] !== ctx.site.name);
   if (expired.length === 0) return;
   const landed = await updatePasses(
     ctx,
     expired.map((row) => ({
-      id: row.id ?? jobId(row.key[2], row.key[3]),
-      pass: row.key[4],
+      id: row.id as string,
+      pass: row.value[1],
       apply: (stored) => {
         if (stored.claim === undefined || stored.claim.lease_until >= now || (stored.status !== 'submitted' && stored.status !== 'running')) return undefined;
         return backToWaiting(stored, stored.claim.token, now, `lease of site ${stored.site ?? '?'} expired`);
@@ -84,24 +97,6 @@ async function prerequisiteStatuses(ctx: ClientContext, candidates: readonly Rea
   return (ref) => docs.get(jobId(ref.module, ref.run))?.passes.find((pass) => pass.pass === ref.pass)?.status;
 }
 
-/** Passes this site claimed earlier whose jobs are not all submitted (a backend that did not answer). */
-export async function unsubmitted(ctx: ClientContext): Promise<ClaimedPass[]> {
-  const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', {
-    startkey: [ctx.site.name, 'submitted'],
-    endkey: [ctx.site.name, 'submitted', {}],
-    update: 'lazy',
-  });
-  if (rows.rows.length === 0) return [];
-  const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(rows.rows.map((row) => row.id ?? ''))], include_docs: true });
-  return found.rows.flatMap((row) =>
-    row.doc
-      ? row.doc.passes
-          .filter((pass) => pass.site === ctx.site.name && pass.status === 'submitted' && subjobsOf(pass).some((subjob) => subjob.backend_id === undefined))
-          .map((pass) => ({ doc: row.doc as JobDoc, pass, earlier: true }))
-      : [],
-  );
-}
-
 /**
  * One cycle: return expired leases, monitor what this site runs, then decide, claim (one bulk
  * write) and submit. Returns the counts for the cycle's stats line.
@@ -110,10 +105,13 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   const started = Date.now();
   const stats = emptyStats();
   await returnExpired(ctx, stats);
-  if (options.monitor) await monitorPasses(ctx, stats);
+  const held = await readHeld(ctx);
+  const before = stats.completed + stats.failed + stats.lost;
+  if (options.monitor) await monitorPasses(ctx, stats, held);
   if (options.submit) {
-    const retry = await unsubmitted(ctx);
-    const running = (await ctx.db.view<unknown, number>('passes', 'locked_by_site', { startkey: [ctx.site.name, 'running'], endkey: [ctx.site.name, 'submitted', {}] })).rows.length;
+    const retry = await unsubmitted(ctx, held);
+    // what monitoring just ended no longer counts against the site's limit
+    const running = held.length - (stats.completed + stats.failed + stats.lost - before);
     const siteState = {
       name: ctx.site.name,
       mode: ctx.mode,

@@ -80,7 +80,7 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
         break;
       }
       const job: JobToPrepare = { module: doc.module, run: doc.run, pass, subjob: subjob.index, ...definition };
-      toPrepare.push({ doc, pass, subjob: subjob.index, prepare: () => prepareJob(ctx.site, job, ctx.workRoot, pass.claim?.token) });
+      toPrepare.push({ doc, pass, subjob: subjob.index, prepare: () => prepareJob(ctx.site, job, ctx.workRoot, pass.claim?.token, { write: ctx.backend.runsWrapper }) });
     }
   }
   // job folders are written many at a time: one at a time, they were most of a cycle's cost
@@ -144,8 +144,9 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
       },
     ];
   });
-  await updatePasses(ctx, changes);
-  for (const [passKey, reason] of failures) ctx.log.error({ pass: passKey }, reason);
+  // the documents were just written by the claim (or read fresh for an earlier one): no second read
+  await updatePasses(ctx, changes, new Map(claimed.map(({ doc }) => [doc._id, doc])));
+  for (const [pass, reason] of failures) ctx.log.error({ pass }, reason);
   return { submitted, recovered, failed: failures.size };
 }
 

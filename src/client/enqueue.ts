@@ -2,7 +2,8 @@ import { sleep } from '../db/backoff.js';
 import { GaspError } from '../errors.js';
 import { jobName } from '../backends/prepare.js';
 import type { ClientContext, CycleStats } from './context.js';
-import { runCycle, unsubmitted, type CycleOptions } from './cycle.js';
+import { READY_VIEW, runCycle, type CycleOptions } from './cycle.js';
+import { unsubmitted } from './held.js';
 import { subjobsOf } from './dispatch.js';
 import { backToWaiting, updatePasses } from './update.js';
 
@@ -82,8 +83,8 @@ export async function releaseUnsubmitted(ctx: ClientContext): Promise<number> {
 
 /** Nothing waiting that this site could take, and nothing it holds. */
 async function idle(ctx: ClientContext): Promise<boolean> {
-  const held = await ctx.db.view('passes', 'locked_by_site', { startkey: [ctx.site.name, 'running'], endkey: [ctx.site.name, 'submitted', {}], limit: 1 });
+  const held = await ctx.db.view('passes', 'locked_by_site', { startkey: [ctx.site.name], endkey: [ctx.site.name, {}], limit: 1 });
   if (held.rows.length > 0) return false;
-  const ready = await ctx.db.view('passes', 'ready', { startkey: ['created'], endkey: ['created', {}], limit: 1 });
+  const ready = await ctx.db.view('passes', READY_VIEW[ctx.queue], { limit: 1 });
   return ready.rows.length === 0;
 }

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import type { BackendStatus } from '../backends/backend.js';
 import { jobFolder } from '../backends/prepare.js';
 import type { JobDoc, Pass, Subjob } from '../model/documents.js';
-import { ACTIVE_STATUSES, type PassStatus } from '../model/status.js';
+import { ACTIVE_STATUSES } from '../model/status.js';
 import type { ClientContext, CycleStats } from './context.js';
+import type { HeldRow } from './held.js';
 import { subjobsOf } from './dispatch.js';
 import { readManifest, recordData, verifyManifest, type Manifest, type PassOutputs } from './record.js';
 import { backToWaiting, updatePasses, type PassChange } from './update.js';
@@ -13,7 +14,6 @@ import { backToWaiting, updatePasses, type PassChange } from './update.js';
 export const LOG_TAIL_BYTES = 8 * 1024;
 
 function tail(path: string): string {
-  if (!existsSync(path)) return '';
   const size = statSync(path).size;
   const length = Math.min(size, LOG_TAIL_BYTES);
   const buffer = Buffer.alloc(length);
@@ -26,13 +26,10 @@ function tail(path: string): string {
   return buffer.toString('utf8');
 }
 
-/** The passes this site holds that a backend may be running. */
-async function heldPasses(ctx: ClientContext): Promise<Array<{ doc: JobDoc; pass: Pass }>> {
-  // lazy: a pass claimed this cycle is monitored from the next; each one is read fresh below
-  const rows = await ctx.db.view<[string, string, string, number, number]>('passes', 'locked_by_site', { startkey: [ctx.site.name], endkey: [ctx.site.name, {}], update: 'lazy' });
-  const active = rows.rows.filter((row) => ACTIVE_STATUSES.includes(row.key[1] as PassStatus));
-  if (active.length === 0) return [];
-  const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(active.map((row) => row.id ?? ''))], include_docs: true });
+/** The passes this site holds that a backend may be running, read fresh from the held rows. */
+async function heldPasses(ctx: ClientContext, held: readonly HeldRow[]): Promise<Array<{ doc: JobDoc; pass: Pass }>> {
+  if (held.length === 0) return [];
+  const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(held.map((row) => row.id))], include_docs: true });
   return found.rows.flatMap((row) =>
     row.doc ? row.doc.passes.filter((pass) => pass.site === ctx.site.name && ACTIVE_STATUSES.includes(pass.status)).map((pass) => ({ doc: row.doc as JobDoc, pass })) : [],
   );
@@ -44,8 +41,8 @@ async function heldPasses(ctx: ClientContext): Promise<Array<{ doc: JobDoc; pass
  * waiting, as a new attempt, when a job is lost (the backend forgot it and it left no manifest).
  * The claims' leases are renewed on the way.
  */
-export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Promise<void> {
-  const held = await heldPasses(ctx);
+export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows: readonly HeldRow[]): Promise<void> {
+  const held = await heldPasses(ctx, rows);
   if (held.length === 0) return;
   const now = ctx.now();
   const leaseUntil = new Date(now.getTime() + ctx.leaseSeconds * 1000).toISOString();
@@ -104,7 +101,9 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats): Prom
         problem = manifest?.error ?? status.reason ?? `exit code ${exitCode}`;
       }
       for (const stream of ['out', 'err'] as const) {
-        attachments[`p${pass.pass}-s${subjob.index}.${stream}`] = { content_type: 'text/plain', data: Buffer.from(tail(join(folder, `job.${stream}`))).toString('base64') };
+        const log = join(folder, `job.${stream}`);
+        // no log file (a dry job, a job that never started): no attachment
+        if (existsSync(log)) attachments[`p${pass.pass}-s${subjob.index}.${stream}`] = { content_type: 'text/plain', data: Buffer.from(tail(log)).toString('base64') };
       }
       subjobs.push({ ...subjob, state, exit_code: exitCode, finished: now.toISOString() });
     }

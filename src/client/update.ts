@@ -14,15 +14,21 @@ const ROUNDS = 4;
 
 /**
  * Applies changes to passes with bulk writes: documents read fresh, each change applied to the
- * stored pass, conflicts read again and re-applied. Returns the changes that landed.
+ * stored pass, conflicts read again and re-applied. Returns the changes that landed. Documents the
+ * caller has just written (`known`, with their new `_rev`) are not read again first: if one changed
+ * meanwhile, its write conflicts and the next round reads it.
  */
-export async function updatePasses(ctx: ClientContext, changes: readonly PassChange[]): Promise<PassChange[]> {
+export async function updatePasses(ctx: ClientContext, changes: readonly PassChange[], known?: ReadonlyMap<string, JobDoc>): Promise<PassChange[]> {
   const landed: PassChange[] = [];
   let pending = [...changes];
   for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
-    const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(pending.map((change) => change.id))], include_docs: true });
+    const ids = [...new Set(pending.map((change) => change.id))];
+    const inHand = round === 0 && known !== undefined ? ids.flatMap((id) => known.get(id) ?? []) : [];
+    const held = new Set(inHand.map((doc) => doc._id));
+    const toRead = ids.filter((id) => !held.has(id));
+    const found = toRead.length === 0 ? [] : (await ctx.db.allDocs<JobDoc>({ keys: toRead, include_docs: true })).rows.flatMap((row) => row.doc ?? []);
     const docs = new Map<string, { doc: JobDoc; changes: PassChange[] }>();
-    for (const row of found.rows) if (row.doc) docs.set(row.doc._id, { doc: { ...row.doc, passes: [...row.doc.passes] }, changes: [] });
+    for (const doc of [...inHand, ...found]) docs.set(doc._id, { doc: { ...doc, passes: [...doc.passes] }, changes: [] });
     for (const change of pending) {
       const target = docs.get(change.id);
       if (target === undefined) continue;

@@ -141,7 +141,12 @@ export class Database {
    */
   async bulkDocs<T extends StoredDoc>(docs: readonly T[]): Promise<BulkRow[]> {
     if (docs.length === 0) return [];
-    const rows = await this.couch.request<RawBulkRow[]>({ method: 'POST', db: this.name, path: '_bulk_docs', body: { docs } });
+    const answer = await this.couch.request<RawBulkRow[]>({ method: 'POST', db: this.name, path: '_bulk_docs', body: { docs } });
+    // PouchDB Server answers updates out of order (CouchDB keeps it): rows are matched by id, so a
+    // caller never takes another document's win, loss or _rev for its own
+    const byId = new Map(answer.flatMap((row) => (row.id === undefined ? [] : [[row.id, row] as const])));
+    const unique = byId.size === docs.length && docs.every((doc) => byId.has(doc._id));
+    const rows = unique ? docs.map((doc) => byId.get(doc._id) as RawBulkRow) : answer;
     return rows.map((row, index): BulkRow => {
       const id = row.id ?? docs[index]?._id ?? '';
       if (row.error === undefined && row.rev !== undefined) return { id, ok: true, rev: row.rev };
@@ -156,7 +161,10 @@ export class Database {
     params: ViewParams = {},
     options: QueryOptions = {},
   ): Promise<ViewResult<K, V, D>> {
-    const { keys, ...qs } = params;
+    const { keys, ...rest } = params;
+    // CouchDB reads `update`; PouchDB Server only the older `stale`, which CouchDB 3 still takes with the same meaning
+    const stale = params.update === 'lazy' ? 'update_after' : params.update === 'false' ? 'ok' : undefined;
+    const qs = stale === undefined ? rest : { ...rest, stale };
     const path = `_design/${designDoc}/_view/${view}`;
     try {
       if (keys !== undefined) return await this.couch.request({ method: 'POST', db: this.name, path, qs, body: { keys }, ...options });

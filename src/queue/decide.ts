@@ -2,7 +2,7 @@ import type { Mode, QueueOrder } from '../config/config.js';
 import type { PassRef } from '../model/documents.js';
 import { FINAL_STATUSES, type PassStatus } from '../model/status.js';
 
-/** A waiting pass as the `passes/ready` view gives it, plus what only its document says. */
+/** A waiting pass as the `passes/ready_*` views give it, plus what only its document says. */
 export interface ReadyPass {
   module: string;
   run: number;
