@@ -1,4 +1,4 @@
-import type { JobDoc } from '../model/documents.js';
+import type { JobDoc, Subjob } from '../model/documents.js';
 import type { ClaimedPass } from './claim.js';
 import type { ClientContext } from './context.js';
 import { subjobsOf } from './dispatch.js';
@@ -10,6 +10,11 @@ export interface HeldRow {
   pass: number;
   /** `claimed` until every job of the pass has its backend id. */
   state: 'claimed' | 'submitted' | 'running';
+  token: string | null;
+  /** When the claim's lease ends. */
+  lease: string | null;
+  /** Each job's backend id and last recorded state, in subjob order. */
+  jobs: Array<[backendId: string | null, state: Subjob['state'] | null]>;
 }
 
 /**
@@ -17,11 +22,11 @@ export interface HeldRow {
  * monitoring, the job count and the search for unsubmitted claims.
  */
 export async function readHeld(ctx: ClientContext): Promise<HeldRow[]> {
-  const rows = await ctx.db.view<[string, HeldRow['state'], string, number, number]>('passes', 'locked_by_site', {
+  const rows = await ctx.db.view<[string, HeldRow['state'], string, number, number], Pick<HeldRow, 'token' | 'lease' | 'jobs'>>('passes', 'locked_by_site', {
     startkey: [ctx.site.name],
     endkey: [ctx.site.name, {}],
   });
-  return rows.rows.flatMap((row) => (row.id === undefined ? [] : [{ id: row.id, pass: row.key[4], state: row.key[1] }]));
+  return rows.rows.flatMap((row) => (row.id === undefined ? [] : [{ id: row.id, pass: row.key[4], state: row.key[1], ...row.value }]));
 }
 
 /** Passes this site claimed earlier whose jobs are not all submitted (a backend that did not answer, a client that stopped). */

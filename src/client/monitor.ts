@@ -26,24 +26,36 @@ function tail(path: string): string {
   return buffer.toString('utf8');
 }
 
-/** The passes this site holds that a backend may be running, read fresh from the held rows. */
-async function heldPasses(ctx: ClientContext, held: readonly HeldRow[]): Promise<Array<{ doc: JobDoc; pass: Pass }>> {
-  if (held.length === 0) return [];
-  const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(held.map((row) => row.id))], include_docs: true });
-  return found.rows.flatMap((row) =>
-    row.doc ? row.doc.passes.filter((pass) => pass.site === ctx.site.name && ACTIVE_STATUSES.includes(pass.status)).map((pass) => ({ doc: row.doc as JobDoc, pass })) : [],
-  );
+/** Passes whose documents are read and moved on at a time, so memory stays flat however many a site holds. */
+const PAGE = 500;
+
+/** The documents of these held passes, read fresh; a pass that moved on meanwhile (another token) is left out. */
+async function heldPasses(ctx: ClientContext, rows: readonly HeldRow[]): Promise<Array<{ doc: JobDoc; pass: Pass }>> {
+  const wanted = new Map(rows.map((row) => [`${row.id}#${row.pass}`, row.token]));
+  const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(rows.map((row) => row.id))], include_docs: true });
+  return found.rows.flatMap((row) => {
+    const doc = row.doc;
+    if (!doc) return [];
+    return doc.passes
+      .filter((pass) => pass.site === ctx.site.name && ACTIVE_STATUSES.includes(pass.status) && wanted.get(`${doc._id}#${pass.pass}`) === (pass.claim?.token ?? null))
+      .map((pass) => ({ doc, pass }));
+  });
+}
+
+/** Whether the backend's answer changes what the pass records: a job's state, its end, a lost job. */
+function moved(row: HeldRow, statuses: ReadonlyMap<string, BackendStatus>): boolean {
+  return row.jobs.some(([id, state]) => id !== null && statuses.get(id)?.state !== state);
 }
 
 /**
  * One status call for every job of every pass this site holds, then each pass moves on: running;
  * completed (outputs verified and recorded), failed or partFail when all its jobs ended; back to
  * waiting, as a new attempt, when a job is lost (the backend forgot it and it left no manifest).
- * The claims' leases are renewed on the way.
+ * The claims' leases are renewed on the way. What to ask comes from the held rows; only the
+ * documents of passes whose jobs moved are read, a page at a time.
  */
 export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows: readonly HeldRow[]): Promise<void> {
-  const held = await heldPasses(ctx, rows);
-  if (held.length === 0) return;
+  if (rows.length === 0) return;
   const now = ctx.now();
   const leaseUntil = new Date(now.getTime() + ctx.leaseSeconds * 1000).toISOString();
   // renew before asking the backend, so a batch system that does not answer never costs the claims;
@@ -51,16 +63,26 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows:
   const halfway = new Date(now.getTime() + (ctx.leaseSeconds * 1000) / 2).toISOString();
   await updatePasses(
     ctx,
-    held
-      .filter(({ pass }) => pass.claim !== undefined && pass.claim.lease_until < halfway)
-      .map(({ doc, pass }) => ({
-        id: doc._id,
-        pass: pass.pass,
-        apply: (stored) => (stored.claim?.token !== pass.claim?.token || stored.claim === undefined ? undefined : { ...stored, claim: { ...stored.claim, lease_until: leaseUntil } }),
+    rows
+      .filter((row) => row.token !== null && row.lease !== null && row.lease < halfway)
+      .map((row) => ({
+        id: row.id,
+        pass: row.pass,
+        apply: (stored) => (stored.claim?.token !== row.token || stored.claim === undefined ? undefined : { ...stored, claim: { ...stored.claim, lease_until: leaseUntil } }),
       })),
   );
-  const ids = held.flatMap(({ pass }) => subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined ? [] : [subjob.backend_id])));
+  const ids = rows.flatMap((row) => row.jobs.flatMap(([id]) => (id === null ? [] : [id])));
   const statuses = ids.length === 0 ? new Map<string, BackendStatus>() : await ctx.backend.status(ids);
+  const moving = rows.filter((row) => moved(row, statuses));
+  // the others are queued or running as recorded: nothing to read or write
+  stats.running += rows.length - moving.length;
+  for (let start = 0; start < moving.length; start += PAGE) {
+    await movePasses(ctx, stats, await heldPasses(ctx, moving.slice(start, start + PAGE)), statuses, now);
+  }
+}
+
+/** Records what the backend said of these passes' jobs. */
+async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyArray<{ doc: JobDoc; pass: Pass }>, statuses: ReadonlyMap<string, BackendStatus>, now: Date): Promise<void> {
   const changes: PassChange[] = [];
   const outputs: PassOutputs[] = [];
   for (const { doc, pass } of held) {
