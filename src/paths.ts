@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The folder gasp is installed in: the bundled views/, config/ and sites/ live here. */
@@ -10,3 +11,6 @@ export const FIXTURE_RELEASE = fileURLToPath(new URL('../test/fixtures/rat-7.0.8
 
 /** The fixture request `npm start` submits. */
 export const FIXTURE_JOBS = fileURLToPath(new URL('../test/fixtures/jobs.json', import.meta.url));
+
+/** This gasp's version, from its package.json (heartbeats and `--version` say it). */
+export const GASP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

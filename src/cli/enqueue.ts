@@ -11,6 +11,10 @@ import { loadSite } from '../sites/site.js';
 import { configOption, loadCommandConfig, modeOption, type ConfigOptions } from './context.js';
 import { positiveNumber } from './numbers.js';
 import { stopOnSignal } from './serve.js';
+import { ServerClock } from '../coordination/clock.js';
+import { AlreadyRunningError, describeHolder, SiteHeartbeat } from '../coordination/heartbeat.js';
+import { Leadership } from '../coordination/leader.js';
+import { GASP_VERSION } from '../paths.js';
 
 interface EnqueueCommandOptions extends ConfigOptions {
   queue?: string;
@@ -74,19 +78,44 @@ export function registerEnqueue(program: Command): void {
         now: () => new Date(),
         info: new Map(),
       };
-      clientLog.info({ database: config.couchdb.database, backend: site.backend, queue: ctx.queue }, `enqueue started for site ${site.name}`);
+      const submit = options.mononly !== true;
+      const { serialize, heartbeatSeconds, staleSeconds, conflictDelaySeconds } = config.coordination;
+      const clock = new ServerClock(ctx.db.couch);
+      const heartbeat = new SiteHeartbeat(ctx.db, clock, { site: site.name, mode: ctx.mode, version: GASP_VERSION, heartbeatSeconds, staleSeconds, takesTurns: serialize && submit });
+      // refuses here, naming the live client, if this site already runs in this mode
+      const replaced = await heartbeat.start();
+      if (replaced !== undefined) clientLog.warn({ host: replaced.host, pid: replaced.pid }, `took over from a client of this site that died or went stale (${describeHolder(replaced)}, last heartbeat ${Math.round(clock.ageSeconds(replaced.beat))} s ago)`);
+      let taken: AlreadyRunningError | undefined;
+      const lost = new AbortController();
+      heartbeat.keepBeating(
+        (error) => {
+          taken = error;
+          lost.abort();
+        },
+        (error) => clientLog.warn({ error: error.message }, 'heartbeat not written; trying again at the next one'),
+      );
+      const turn = serialize && submit ? new Leadership(ctx.db, clock, { site: site.name, mode: ctx.mode, staleSeconds, conflictDelaySeconds }, clientLog) : undefined;
+      clientLog.info({ database: config.couchdb.database, backend: site.backend, queue: ctx.queue, serialize }, `enqueue started for site ${site.name}`);
       if (!ctx.backend.runsWrapper) {
         clientLog.warn('backend dry runs nothing: its jobs end at once with no outputs, and it forgets them when this process stops');
       }
-      await enqueue(ctx, {
-        submit: options.mononly !== true,
-        monitor: options.nomon !== true,
-        intervalMs: (interval ?? config.client.intervalSeconds) * 1000,
-        ...(options.once === true && { cycles: 1 }),
-        ...(steps !== undefined && { monitorEvery: steps }),
-        signal: stop.signal,
-        ...(options.pause !== undefined && { pausedLabels: new Set(options.pause) }),
-      });
+      try {
+        await enqueue(ctx, {
+          submit,
+          monitor: options.nomon !== true,
+          intervalMs: (interval ?? config.client.intervalSeconds) * 1000,
+          ...(options.once === true && { cycles: 1 }),
+          ...(steps !== undefined && { monitorEvery: steps }),
+          signal: AbortSignal.any([stop.signal, lost.signal]),
+          siteLost: lost.signal,
+          ...(options.pause !== undefined && { pausedLabels: new Set(options.pause) }),
+          ...(turn !== undefined && { turn }),
+        });
+      } finally {
+        // not ours any more if another client took the site over
+        if (taken === undefined) await heartbeat.stop().catch((error: unknown) => clientLog.warn({ error: (error as Error).message }, 'could not mark the site stopped; its heartbeat will go stale'));
+      }
+      if (taken !== undefined) throw taken;
       clientLog.info('enqueue stopped');
     });
 }

@@ -1,9 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { overridableKeys } from '../config/config.js';
 import { GaspError } from '../errors.js';
-import { PACKAGE_ROOT } from '../paths.js';
+import { GASP_VERSION } from '../paths.js';
 import { scrubCredentials } from '../scrub.js';
 import { registerConfigCheck } from './config-check.js';
 import { logLevelOption } from './context.js';
@@ -19,12 +17,11 @@ import { registerSitesCheck } from './sites-check.js';
 import { registerSubmit } from './submit.js';
 import { registerViewsPush } from './views-push.js';
 
-const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command('gasp')
     .description('Run simulation and data-processing campaigns on many computing sites from one CouchDB job database.')
-    .version(version)
+    .version(GASP_VERSION)
     .addOption(logLevelOption())
     .exitOverride()
     // program options only before the command, so a command may have its own --version (make-production)

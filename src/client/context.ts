@@ -31,6 +31,8 @@ export interface CycleStats {
   failed: number;
   lost: number;
   ms: number;
+  /** Submission is serialized and it was another site's turn. */
+  waitingTurn?: boolean;
 }
 
 export const emptyStats = (): CycleStats => ({ claimed: 0, submitted: 0, running: 0, completed: 0, failed: 0, lost: 0, ms: 0 });

@@ -14,6 +14,13 @@ export interface CycleOptions {
   monitor: boolean;
   pausedLabels?: ReadonlySet<string>;
   signal?: AbortSignal;
+  /** Serialized submission: the site submits only in its turn, and hands over after it. */
+  turn?: Turn;
+}
+
+export interface Turn {
+  myTurn(): Promise<boolean>;
+  handOver(): Promise<void>;
 }
 
 /**
@@ -108,7 +115,9 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   const held = await readHeld(ctx);
   const before = stats.completed + stats.failed + stats.lost;
   if (options.monitor) await monitorPasses(ctx, stats, held);
-  if (options.submit) {
+  const submit = options.submit && (options.turn === undefined || (await options.turn.myTurn()));
+  if (options.submit && !submit) stats.waitingTurn = true;
+  if (submit) {
     const retry = await unsubmitted(ctx, held);
     // what monitoring just ended no longer counts against the site's limit
     const running = held.length - (stats.completed + stats.failed + stats.lost - before);
@@ -142,6 +151,7 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
     const dispatched = await dispatchPasses(ctx, [...retry, ...claimed]);
     stats.submitted = dispatched.submitted;
     stats.failed += dispatched.failed;
+    await options.turn?.handOver();
   }
   stats.ms = Date.now() - started;
   return stats;

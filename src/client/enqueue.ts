@@ -17,6 +17,8 @@ export interface EnqueueOptions extends CycleOptions {
   /** Stop once a cycle finds nothing held and nothing claimed (the demo: run until done). */
   untilIdle?: boolean;
   onCycle?: (stats: CycleStats, cycle: number) => void;
+  /** Aborted when another client took this site over: its claims are that client's now, left as they are. */
+  siteLost?: AbortSignal;
 }
 
 /**
@@ -33,7 +35,7 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
       const stats = await runCycle(ctx, { ...options, monitor, signal: options.signal });
       if (failures > 0) ctx.log.info({ after: failures }, 'cycles work again');
       failures = 0;
-      ctx.log.info({ cycle, stats }, `cycle ${cycle}: claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost} (${stats.ms} ms)`);
+      ctx.log.info({ cycle, stats }, `cycle ${cycle}: ${stats.waitingTurn === true ? "not this site's turn to submit, " : ''}claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost} (${stats.ms} ms)`);
       options.onCycle?.(stats, cycle);
       done = options.untilIdle === true && (await idle(ctx));
     } catch (error) {
@@ -46,7 +48,7 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
     if (done || (options.cycles !== undefined && cycle >= options.cycles)) break;
     await sleep(failures === 0 ? options.intervalMs : Math.min(options.intervalMs * 2 ** failures, 300_000), options.signal);
   }
-  if (options.signal.aborted) await releaseUnsubmitted(ctx);
+  if (options.signal.aborted && options.siteLost?.aborted !== true) await releaseUnsubmitted(ctx);
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   show,
   text,
   withDefault,
+  yesNo,
 } from './fields.js';
 import { describeIssues, readIni, type IniValues } from './ini-file.js';
 
@@ -97,6 +98,12 @@ const configSections = {
   logging: {
     level: withDefault(LOG_LEVELS.join(' | '), oneOf(LOG_LEVELS), 'info'),
   },
+  coordination: {
+    serialize: withDefault('yes or no', yesNo, false),
+    heartbeat: withDefault('seconds, more than 0', positiveNumber(86_400), 600),
+    stale: withDefault('seconds, more than heartbeat', positiveNumber(7 * 86_400), 1800),
+    conflict_delay: withDefault('seconds, more than 0', positiveNumber(86_400), 60),
+  },
   production: {
     phases: withDefault('a comma list of folder names under mac/production', folderNames, [...DEFAULT_PHASES]),
     internal_rate_generators: withDefault('a comma list of RAT generator names', names, [...DEFAULT_INTERNAL_RATE_GENERATORS]),
@@ -111,8 +118,20 @@ const configSchema = iniFile({
   couchdb: section(configSections.couchdb),
   client: section(configSections.client),
   logging: section(configSections.logging),
+  coordination: section(configSections.coordination),
   production: section(configSections.production),
 });
+
+/** How the sites sharing a database take turns and tell each other they are alive. */
+export interface CoordinationConfig {
+  /** Only one site submits at a time (the leader), handing over in turn. */
+  serialize: boolean;
+  heartbeatSeconds: number;
+  /** A site whose last heartbeat is older than this is dead to the others. */
+  staleSeconds: number;
+  /** After losing a race for the leader document, wait this long before trying again. */
+  conflictDelaySeconds: number;
+}
 
 export interface CouchConfig {
   url: URL;
@@ -154,6 +173,7 @@ export interface Config {
   couchdb: CouchConfig;
   client: ClientConfig;
   logging: { level: LogLevel };
+  coordination: CoordinationConfig;
   production: ProductionConfig;
   /** Accepted but unwise settings, one line each, for the caller to log. */
   warnings: string[];
@@ -280,8 +300,12 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const parsed = configSchema.safeParse(values);
   const credentials = resolveCredentials(values.couchdb, where, file, env, overridden);
   const problems = [...(parsed.success ? [] : describeIssues(where, values, parsed.error.issues, sectionsOf(configSchema))), ...credentials.problems];
+  if (parsed.success && parsed.data.coordination.stale <= parsed.data.coordination.heartbeat) {
+    const { stale, heartbeat } = parsed.data.coordination;
+    problems.push(`${where}: [coordination] stale: "${stale}" is not more than heartbeat (${heartbeat}) (expected seconds, more than heartbeat: a live site would look dead between two heartbeats)`);
+  }
   if (!parsed.success || problems.length > 0) throw new InputError(problems);
-  const { couchdb, client, logging, production } = parsed.data;
+  const { couchdb, client, logging, coordination, production } = parsed.data;
 
   const mode = options.mode ?? client.mode;
   const siteFile = client.site.includes('/') || client.site.endsWith('.ini')
@@ -305,6 +329,12 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       maxClaim: client.max_claim,
     },
     logging: { level: logging.level },
+    coordination: {
+      serialize: coordination.serialize,
+      heartbeatSeconds: coordination.heartbeat,
+      staleSeconds: coordination.stale,
+      conflictDelaySeconds: coordination.conflict_delay,
+    },
     production: {
       phases: production.phases,
       internalRateGenerators: production.internal_rate_generators,

@@ -161,6 +161,12 @@ export function positiveNumber(max = Number.MAX_SAFE_INTEGER): FieldParser<numbe
   };
 }
 
+export const yesNo: FieldParser<boolean> = (value) => {
+  if (/^(yes|true|on|1)$/i.test(value)) return true;
+  if (/^(no|false|off|0)$/i.test(value)) return false;
+  throw new Invalid('is not yes or no');
+};
+
 export function matching(pattern: RegExp): FieldParser<string> {
   return (value) => {
     if (!pattern.test(value)) throw new Invalid('is not allowed');

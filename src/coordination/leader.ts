@@ -1,0 +1,83 @@
+import type { Database } from '../db/database.js';
+import { ConflictError } from '../db/errors.js';
+import type { Logger } from '../log.js';
+import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
+import type { ServerClock } from './clock.js';
+import { siteBeats } from './sites.js';
+
+export interface LeaderOptions {
+  site: string;
+  mode: string;
+  staleSeconds: number;
+  conflictDelaySeconds: number;
+}
+
+/**
+ * Serialized submission: one leader document names the one site that may claim and submit now.
+ * It is taken by a revision race (a 409 means another site won: wait `conflict_delay`); the leader
+ * hands it to the next active site in alphabetical order after each turn; any active site replaces
+ * a leader whose heartbeat went stale. Monitoring is never serialized.
+ */
+export class Leadership {
+  #waitUntil = 0;
+
+  constructor(
+    readonly db: Database,
+    readonly clock: ServerClock,
+    readonly options: LeaderOptions,
+    readonly log: Logger,
+  ) {}
+
+  /** Sites of this mode that are alive and take turns, in alphabetical order. */
+  async turnTakers(): Promise<string[]> {
+    const beats = await siteBeats(this.db, this.clock, this.options.staleSeconds);
+    return beats
+      .filter((beat) => beat.state === 'active' && beat.doc.mode === this.options.mode && beat.doc.takes_turns)
+      .map((beat) => beat.doc.site)
+      .sort();
+  }
+
+  /** Whether this site may claim and submit now; takes the lead when nobody holds it or its holder is stale. */
+  async myTurn(): Promise<boolean> {
+    const leader = await this.db.find<LeaderDoc>(LEADER_ID);
+    if (leader?.site === this.options.site) return true;
+    if (Date.now() < this.#waitUntil) return false;
+    if (leader !== undefined && (await this.turnTakers()).includes(leader.site)) return false;
+    const taken = await this.#write(leader, this.options.site);
+    if (taken) this.log.info({ leader: this.options.site, was: leader?.site }, leader === undefined ? 'leads: nobody held the lead' : `leads: took over from ${leader.site}, whose heartbeat is stale`);
+    return taken;
+  }
+
+  /** After this site's turn: the next active site in alphabetical order leads (itself, if it is alone). */
+  async handOver(): Promise<void> {
+    const leader = await this.db.find<LeaderDoc>(LEADER_ID);
+    if (leader?.site !== this.options.site) return;
+    const others = (await this.turnTakers()).filter((site) => site !== this.options.site);
+    const next = others.find((site) => site > this.options.site) ?? others[0];
+    if (next === undefined) return;
+    if (await this.#write(leader, next)) this.log.debug({ leader: next }, `handed the lead to ${next}`);
+  }
+
+  /** The leader document naming `site`, written over `previous` by its `_rev`: false if another site was first. */
+  async #write(previous: LeaderDoc | undefined, site: string): Promise<boolean> {
+    await this.clock.sync();
+    const doc: LeaderDoc = {
+      _id: LEADER_ID,
+      ...(previous?._rev !== undefined && { _rev: previous._rev }),
+      type: 'leader',
+      site,
+      since: this.clock.now().toISOString(),
+      term: (previous?.term ?? 0) + 1,
+      by: this.options.site,
+    };
+    try {
+      await this.db.put(doc);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      this.#waitUntil = Date.now() + this.options.conflictDelaySeconds * 1000;
+      this.log.debug({ wait: this.options.conflictDelaySeconds }, 'another site changed the lead first; waiting');
+      return false;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/** Documents sites use to coordinate, kept in the job database of their mode beside the jobs. */
+
+/** Who runs a client or holds a lock: enough for a shifter to find the process. */
+export interface Holder {
+  site: string;
+  host: string;
+  pid: number;
+  /** Unique per process: tells a restarted client from the one before it on the same host. */
+  instance: string;
+}
+
+/** One per (site, mode): the client that runs it, written every heartbeat (server time). */
+export interface HeartbeatDoc extends Holder {
+  _id: string;
+  _rev?: string;
+  type: 'heartbeat';
+  mode: string;
+  version: string;
+  /** It takes its turn as the leader that submits (serialized submission). */
+  takes_turns: boolean;
+  started: string;
+  beat: string;
+  /** Set when the client stopped cleanly: the site is not running, and not stale either. */
+  stopped?: string;
+}
+
+/** The one site that may submit now, where the config serializes submission. */
+export interface LeaderDoc {
+  _id: typeof LEADER_ID;
+  _rev?: string;
+  type: 'leader';
+  site: string;
+  since: string;
+  /** Counts hand-overs and take-overs. */
+  term: number;
+  /** Who wrote it: the site handing over, or the one taking over from a stale leader. */
+  by: string;
+}
+
+/** A named cross-site lock (`gasp lock-run`). */
+export interface LockDoc {
+  _id: string;
+  _rev?: string;
+  type: 'lock';
+  name: string;
+  holder: Holder;
+  command: string;
+  taken: string;
+  renewed: string;
+}
+
+export const LEADER_ID = 'coordination:leader';
+export const HEARTBEAT_PREFIX = 'coordination:heartbeat:';
+export const heartbeatId = (site: string, mode: string) => `${HEARTBEAT_PREFIX}${site}:${mode}`;
+export const lockId = (name: string) => `coordination:lock:${name}`;
