@@ -7,6 +7,7 @@ import { registerConfigCheck } from './config-check.js';
 import { logLevelOption } from './context.js';
 import { registerDemo } from './demo.js';
 import { registerEnqueue } from './enqueue.js';
+import { registerLockRun } from './lock-run.js';
 import { registerExactly } from './exactly.js';
 import { registerInfo } from './info.js';
 import { registerMakeProduction } from './make-production.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerExactly(program);
   registerRuns(program);
   registerEnqueue(program);
+  registerLockRun(program);
   registerProcess(program);
   registerConfigCheck(program);
   registerSitesCheck(program);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { loadSites, type Site } from '../sites/site.js';
 import { print } from './context.js';
+import { registerSitesStatus } from './sites-status.js';
 
 function siteSummary(site: Site) {
   return {
@@ -15,7 +16,7 @@ function siteSummary(site: Site) {
 }
 
 export function registerSitesCheck(program: Command): void {
-  const sites = program.command('sites').description('check site files');
+  const sites = program.command('sites').description('check site files; see which sites run on a database');
   sites
     .command('check')
     .description('validate every site file in a folder; list each site, its backend and its RAT versions')
@@ -45,4 +46,5 @@ export function registerSitesCheck(program: Command): void {
         );
       }
     });
+  registerSitesStatus(sites);
 }

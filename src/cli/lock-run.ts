@@ -1,0 +1,113 @@
+import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { basename } from 'node:path';
+import { ServerClock } from '../coordination/clock.js';
+import { describeHolder } from '../coordination/heartbeat.js';
+import { NamedLock } from '../coordination/lock.js';
+import { sleep } from '../db/backoff.js';
+import { couchFromConfig } from '../db/couch.js';
+import { GaspError, InputError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { configOption, loadCommandConfig, modeOption, type ConfigOptions } from './context.js';
+import { positiveNumber } from './numbers.js';
+
+/** Exit code when another site holds the lock (EX_TEMPFAIL: try again later). */
+export const LOCK_HELD = 75;
+
+class LockHeldError extends GaspError {
+  override readonly code = 'E_LOCK_HELD';
+  override readonly exitCode = LOCK_HELD;
+}
+
+interface LockRunOptions extends ConfigOptions {
+  name?: string;
+  wait?: string;
+}
+
+const LOCK_NAME = /^[\w.-]{1,100}$/;
+
+/** Runs the command (an argument array, no shell) with the terminal's streams; signals pass through. Resolves to its exit code. */
+function runCommand(argv: readonly string[], log: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    const [program, ...args] = argv as [string, ...string[]];
+    const child = spawn(program, args, { stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const done = (code: number) => {
+      process.removeListener('SIGINT', forward);
+      process.removeListener('SIGTERM', forward);
+      resolve(code);
+    };
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      log.error(`${program}: ${error.code === 'ENOENT' ? 'command not found' : error.message}`);
+      done(127);
+    });
+    // killed by a signal: 128 + its number, as a shell says it
+    child.once('exit', (code, signal) => done(code ?? 128 + (signal === null ? 0 : constants.signals[signal])));
+  });
+}
+
+export function registerLockRun(program: Command): void {
+  program
+    .command('lock-run')
+    .description('run a command while holding a named lock shared by every site on the database: one site at a time runs it (for cron jobs)')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .option('--name <name>', 'the lock\'s name (default: the command\'s file name)')
+    .option('--wait <seconds>', 'wait this long for the lock when another site holds it (default: do not wait; exit 75)')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .addHelpText(
+      'after',
+      `
+The lock is renewed while the command runs and released when it ends; a holder that stopped
+renewing for [coordination] stale seconds is replaced. The command's exit code is gasp's; 75 means
+another site holds the lock and the command did not run.
+
+Example:
+  gasp lock-run -c config/processing.cfg --name nightly-runs -- ./process-new-runs.sh --since yesterday`,
+    )
+    .action(async (argv: string[], _options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<LockRunOptions>();
+      const problems: string[] = [];
+      const name = options.name ?? basename(argv[0] ?? '');
+      if (!LOCK_NAME.test(name)) problems.push(`--name: "${name}" is not a lock name (expected letters, digits, _ . - and at most 100 of them)`);
+      const wait = options.wait === undefined ? 0 : positiveNumber('--wait', options.wait, problems);
+      if (problems.length > 0) throw new InputError(problems);
+
+      const { config, log } = loadCommandConfig(options);
+      const lockLog = log.child({ component: 'lock-run', lock: name });
+      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const clock = new ServerClock(db.couch);
+      const { staleSeconds } = config.coordination;
+      const lock = new NamedLock(db, clock, name, { site: config.client.site, staleSeconds, command: argv.join(' ') });
+      const deadline = Date.now() + (wait ?? 0) * 1000;
+      let attempt = await lock.tryTake();
+      while (!attempt.taken && Date.now() < deadline) {
+        await sleep(Math.min(5_000, Math.max(200, deadline - Date.now())));
+        attempt = await lock.tryTake();
+      }
+      if (!attempt.taken) {
+        const { holder, taken } = attempt.holder;
+        throw new LockHeldError(`lock ${name} is held by site ${holder.site} (${describeHolder({ ...holder, taken })}, running: ${attempt.holder.command}); not running ${argv.join(' ')}`);
+      }
+      if (attempt.replaced !== undefined) {
+        lockLog.warn(`took over lock ${name} from site ${attempt.replaced.holder.site} (${describeHolder(attempt.replaced.holder)}), which stopped renewing it ${Math.round(clock.ageSeconds(attempt.replaced.renewed))} s ago`);
+      }
+      lockLog.info(`holding lock ${name}; running ${argv.join(' ')}`);
+      // renewed three times per stale window, so one missed renewal (an outage) never loses it
+      const renewal = setInterval(() => {
+        lock.renew().then(
+          (held) => held || lockLog.error(`lock ${name} was taken over by another site while the command runs`),
+          (error: unknown) => lockLog.warn({ error: (error as Error).message }, `could not renew lock ${name}; trying again`),
+        );
+      }, (staleSeconds * 1000) / 3);
+      try {
+        process.exitCode = await runCommand(argv, lockLog);
+      } finally {
+        clearInterval(renewal);
+        await lock.release().catch((error: unknown) => lockLog.warn({ error: (error as Error).message }, `could not release lock ${name}; it frees itself after ${staleSeconds} s`));
+      }
+    });
+}
