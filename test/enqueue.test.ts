@@ -4,70 +4,21 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
 import { GASP_BIN, runGasp } from './support/cli.js';
-import type { Backend } from '../src/backends/backend.js';
 import { DryBackend } from '../src/backends/dry.js';
 import { LocalBackend } from '../src/backends/local.js';
 import { claimPasses } from '../src/client/claim.js';
 import { jobFolder, prepareJob } from '../src/backends/prepare.js';
 import { readManifest, recordData } from '../src/client/record.js';
-import type { ClientContext } from '../src/client/context.js';
 import { runCycle } from '../src/client/cycle.js';
-import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
-import { silentLogger } from '../src/log.js';
 import type { DataDoc, JobDoc, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
 import { processRuns } from '../src/processing/process.js';
 import { addRuns } from '../src/processing/runs.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
-import { makeProductionInfo } from '../src/production/production-info.js';
-import { loadSite } from '../src/sites/site.js';
 import { submitRequestFile } from '../src/submit/submit.js';
-import type { Database } from '../src/db/database.js';
 import { testCouch, uniqueName } from './support/couch.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
-
-const INFO = makeProductionInfo({
-  ratDir: FIXTURE_RELEASE,
-  production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] },
-}).doc;
-
-/** A database with the views, the fixture's production information and `n` Po210 jobs waiting. */
-async function databaseWithJobs(n: number): Promise<Database> {
-  const db = testCouch({ retry: { attempts: 5, baseMs: 50, maxMs: 200 } }).use(uniqueName('enqueue'));
-  await db.create();
-  await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
-  await db.put(INFO);
-  const file = join(mkdtempSync(join(tmpdir(), 'gasp-enqueue-')), 'jobs.json');
-  writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'enq', modules: [{ module: 'PartialPo210', n_ev: 10 * n, ev_per_run: 10, template: { fill_volume: 'lower' } }] }));
-  await submitRequestFile(db, file);
-  return db;
-}
-
-function context(db: Database, name: string, backend: Backend, maxJobs = 50): ClientContext {
-  const dir = mkdtempSync(join(tmpdir(), `gasp-site-${name}-`));
-  writeFileSync(
-    join(dir, 'site.ini'),
-    `name = ${name}\nbackend = local\nmax_jobs = ${maxJobs}\nstorage = file://${join(dir, 'storage')}\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n`,
-  );
-  return {
-    db,
-    site: loadSite(join(dir, 'site.ini')),
-    backend,
-    mode: 'production',
-    queue: 'priority',
-    maxClaim: 50,
-    workRoot: join(dir, 'jobs'),
-    leaseSeconds: 600,
-    log: silentLogger,
-    now: () => new Date(),
-    info: new Map(),
-  };
-}
-
-async function jobs(db: Database): Promise<JobDoc[]> {
-  const all = await db.allDocs<JobDoc>({ include_docs: true, startkey: 'job:', endkey: 'job:\uffff' });
-  return all.rows.flatMap((row) => (row.doc ? [row.doc] : []));
-}
+import { context, databaseWithJobs, INFO, jobs } from './support/jobs.js';
 
 const CYCLE = { submit: true, monitor: true } as const;
 

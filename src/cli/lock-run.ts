@@ -9,6 +9,7 @@ import { sleep } from '../db/backoff.js';
 import { couchFromConfig } from '../db/couch.js';
 import { GaspError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { loadSite } from '../sites/site.js';
 import { configOption, loadCommandConfig, modeOption, type ConfigOptions } from './context.js';
 import { positiveNumber } from './numbers.js';
 
@@ -26,6 +27,9 @@ interface LockRunOptions extends ConfigOptions {
 }
 
 const LOCK_NAME = /^[\w.-]{1,100}$/;
+
+/** A command line as messages and the lock document show it: its first 100 characters. */
+const shorten = (line: string) => (line.length > 100 ? `${line.slice(0, 99)}…` : line);
 
 /** Runs the command (an argument array, no shell) with the terminal's streams; signals pass through. Resolves to its exit code. */
 function runCommand(argv: readonly string[], log: Logger): Promise<number> {
@@ -81,16 +85,17 @@ Example:
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const clock = new ServerClock(db.couch);
       const { staleSeconds } = config.coordination;
-      const lock = new NamedLock(db, clock, name, { site: config.client.site, staleSeconds, command: argv.join(' ') });
+      const site = loadSite(config.client.siteFile).name;
+      const lock = new NamedLock(db, clock, name, { site, staleSeconds, command: shorten(argv.join(' ')) });
       const deadline = Date.now() + (wait ?? 0) * 1000;
       let attempt = await lock.tryTake();
       while (!attempt.taken && Date.now() < deadline) {
-        await sleep(Math.min(5_000, Math.max(200, deadline - Date.now())));
+        await sleep(Math.min(1_000, Math.max(200, deadline - Date.now())));
         attempt = await lock.tryTake();
       }
       if (!attempt.taken) {
         const { holder, taken } = attempt.holder;
-        throw new LockHeldError(`lock ${name} is held by site ${holder.site} (${describeHolder({ ...holder, taken })}, running: ${attempt.holder.command}); not running ${argv.join(' ')}`);
+        throw new LockHeldError(`lock ${name} is held by site ${holder.site} (${describeHolder({ ...holder, taken })}, running: ${attempt.holder.command}); not running ${shorten(argv.join(' '))}`);
       }
       if (attempt.replaced !== undefined) {
         lockLog.warn(`took over lock ${name} from site ${attempt.replaced.holder.site} (${describeHolder(attempt.replaced.holder)}), which stopped renewing it ${Math.round(clock.ageSeconds(attempt.replaced.renewed))} s ago`);

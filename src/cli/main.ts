@@ -69,7 +69,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    // a command that passes on another program's exit code (lock-run) sets it
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     return report(error);
   }

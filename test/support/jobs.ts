@@ -1,0 +1,60 @@
+/** Job databases and site contexts for the client tests: real server, real views, fixture jobs. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Backend } from '../../src/backends/backend.js';
+import type { ClientContext } from '../../src/client/context.js';
+import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../../src/config/config.js';
+import type { Database } from '../../src/db/database.js';
+import { loadDesignDocs, pushDesignDocs } from '../../src/db/design-docs.js';
+import { silentLogger } from '../../src/log.js';
+import type { JobDoc } from '../../src/model/documents.js';
+import { BUNDLED_VIEWS } from '../../src/paths.js';
+import { makeProductionInfo } from '../../src/production/production-info.js';
+import { loadSite } from '../../src/sites/site.js';
+import { submitRequestFile } from '../../src/submit/submit.js';
+import { testCouch, uniqueName } from './couch.js';
+import { FIXTURE_RELEASE } from './fixture.js';
+
+export const INFO = makeProductionInfo({
+  ratDir: FIXTURE_RELEASE,
+  production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] },
+}).doc;
+
+/** A database with the views, the fixture's production information and `n` Po210 jobs waiting. */
+export async function databaseWithJobs(n: number, prefix = 'enqueue'): Promise<Database> {
+  const db = testCouch({ retry: { attempts: 5, baseMs: 50, maxMs: 200 } }).use(uniqueName(prefix));
+  await db.create();
+  await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
+  await db.put(INFO);
+  const file = join(mkdtempSync(join(tmpdir(), 'gasp-enqueue-')), 'jobs.json');
+  writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'enq', modules: [{ module: 'PartialPo210', n_ev: 10 * n, ev_per_run: 10, template: { fill_volume: 'lower' } }] }));
+  await submitRequestFile(db, file);
+  return db;
+}
+
+export function context(db: Database, name: string, backend: Backend, maxJobs = 50): ClientContext {
+  const dir = mkdtempSync(join(tmpdir(), `gasp-site-${name}-`));
+  writeFileSync(
+    join(dir, 'site.ini'),
+    `name = ${name}\nbackend = local\nmax_jobs = ${maxJobs}\nstorage = file://${join(dir, 'storage')}\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n`,
+  );
+  return {
+    db,
+    site: loadSite(join(dir, 'site.ini')),
+    backend,
+    mode: 'production',
+    queue: 'priority',
+    maxClaim: 50,
+    workRoot: join(dir, 'jobs'),
+    leaseSeconds: 600,
+    log: silentLogger,
+    now: () => new Date(),
+    info: new Map(),
+  };
+}
+
+export async function jobs(db: Database): Promise<JobDoc[]> {
+  const all = await db.allDocs<JobDoc>({ include_docs: true, startkey: 'job:', endkey: 'job:\uffff' });
+  return all.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+}
