@@ -1,5 +1,5 @@
 function (doc) {
-  // How many passes each site holds (submitted or running), for `gasp sites status` and the
+  // How many passes each site holds (submitted or running), for "gasp sites status" and the
   // dashboard: group_level 1 counts per site, 2 per site and status.
   if (doc.type !== 'job' || !doc.passes) return;
   for (var i = 0; i < doc.passes.length; i++) {
