@@ -53,7 +53,7 @@ export function registerSitesStatus(sites: Command): void {
         print(`no site has run a client on ${config.couchdb.database} yet`);
         return;
       }
-      const width = Math.max(4, ...rows.map((row) => row.site.length));
+      const width = Math.max(4, ...rows.map((row) => row.site.length + 1));
       print(`${'site'.padEnd(width)}  mode        state       last heartbeat  held    host (pid)`);
       for (const row of rows) {
         const age = row.heartbeat_age_s === null ? '-' : `${row.heartbeat_age_s} s ago`;
