@@ -66,10 +66,14 @@ describe('one client per site', () => {
       expect(second.stderr.trim()).toBe(
         `site alpha (production) is already run by host ${hostname()} pid ${first.pid} since ${(await beat)?.started} (last heartbeat ${second.stderr.match(/last heartbeat (\d+) s ago/)?.[1]} s ago); stop that client first, or wait until its heartbeat is older than 30 s`,
       );
+      const status = await runGasp(['sites', 'status', '-c', config, '--json']);
+      expect(JSON.parse(status.stdout)).toMatchObject({ serialize: false, leader: null, sites: [{ site: 'alpha', mode: 'production', state: 'active', host: hostname(), pid: first.pid }] });
     } finally {
       expect(await stop(first)).toBe(0);
     }
     expect((await heartbeatOf(db, 'alpha'))?.stopped).toBeDefined();
+    const stopped = await runGasp(['sites', 'status', '-c', config]);
+    expect(stopped.stdout).toMatch(/^alpha\s+production\s+stopped\s+\d+ s ago\s+0\s+/m);
     expect((await runGasp(['enqueue', '-c', config, '--once'])).code).toBe(0);
   });
 
