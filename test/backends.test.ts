@@ -101,3 +101,19 @@ describe('the local backend', () => {
     expect(await waitFor(restarted, ids[1] ?? '', finished)).toMatchObject({ state: 'failed', exitCode: 4 });
   });
 });
+
+describe('the dry backend', () => {
+  it('knows the jobs in its journal after a restart, including one whose submit failed after it was recorded', async () => {
+    const journal = join(mkdtempSync(join(tmpdir(), 'gasp-dry-')), 'journal.jsonl');
+    // random 0.1 < fail_calls 0.5: every call fails; the first draw (0.1 < 0.5) makes submit fail after recording
+    const failing = new DryBackend({ journal, failCalls: 0.5, random: () => 0.1 });
+    await expect(failing.submit([scriptJob('a', 'true')])).rejects.toThrow('dry backend: submit (after the job was recorded) failed on purpose ([dry] fail_calls)');
+    const restarted = new DryBackend({ journal });
+    const found = await restarted.lookup(['gasp-test-a', 'gasp-test-b']);
+    expect([...found.keys()]).toEqual(['gasp-test-a']);
+    expect((await restarted.status([found.get('gasp-test-a') ?? ''])).get(found.get('gasp-test-a') ?? '')).toEqual({ state: 'completed', exitCode: 0 });
+    const [next] = await restarted.submit([scriptJob('b', 'true')]);
+    expect(next).not.toBe(found.get('gasp-test-a'));
+    await expect(new DryBackend({ journal, failCalls: 1, random: () => 0.9 }).status(['dry-1'])).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+});

@@ -26,6 +26,12 @@ export function createBackend(site: Site, options: BackendOptions = {}): Backend
     case 'dirac':
       return new DiracBackend(site, options.run);
     case 'dry':
-      return new DryBackend(options.dry);
+      // its record of submissions lives with the site's job folders, so a restarted client knows its jobs
+      return new DryBackend({
+        outcome: site.dry.outcome,
+        failCalls: site.dry.fail_calls,
+        journal: join(resolve(site.local.workdir), '.dry-backend', 'journal.jsonl'),
+        ...options.dry,
+      });
   }
 }

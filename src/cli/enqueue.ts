@@ -97,7 +97,7 @@ export function registerEnqueue(program: Command): void {
       const turn = serialize && submit ? new Leadership(ctx.db, clock, { site: site.name, mode: ctx.mode, staleSeconds, conflictDelaySeconds }, clientLog) : undefined;
       clientLog.info({ database: config.couchdb.database, backend: site.backend, queue: ctx.queue, serialize }, `enqueue started for site ${site.name}`);
       if (!ctx.backend.runsWrapper) {
-        clientLog.warn('backend dry runs nothing: its jobs end at once with no outputs, and it forgets them when this process stops');
+        clientLog.warn('backend dry runs nothing: its jobs end at once with no outputs');
       }
       try {
         await enqueue(ctx, {

@@ -161,6 +161,13 @@ export function positiveNumber(max = Number.MAX_SAFE_INTEGER): FieldParser<numbe
   };
 }
 
+export const fraction: FieldParser<number> = (value) => {
+  const number = Number(value);
+  if (value === '' || !Number.isFinite(number)) throw new Invalid('is not a number');
+  if (number < 0 || number > 1) throw new Invalid('is not from 0 to 1');
+  return number;
+};
+
 export const yesNo: FieldParser<boolean> = (value) => {
   if (/^(yes|true|on|1)$/i.test(value)) return true;
   if (/^(no|false|off|0)$/i.test(value)) return false;

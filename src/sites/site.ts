@@ -9,6 +9,7 @@ import {
   Invalid,
   listOf,
   matching,
+  fraction,
   oneOf,
   optional,
   positiveNumber,
@@ -151,6 +152,10 @@ const siteSchema = iniFile({
     sites: optional('a comma list of DIRAC site names', text),
     banned_sites: optional('a comma list of DIRAC site names', text),
   }),
+  dry: section({
+    outcome: withDefault('completed | failed', oneOf(['completed', 'failed'] as const), 'completed'),
+    fail_calls: withDefault('a fraction from 0 to 1', fraction, 0),
+  }),
 });
 
 type SiteFields = z.output<typeof siteSchema>;
@@ -167,6 +172,7 @@ export interface Site {
   slurm: SiteFields['slurm'];
   condor: SiteFields['condor'];
   dirac: SiteFields['dirac'];
+  dry: SiteFields['dry'];
 }
 
 /** Reads and validates a site file; throws InputError listing every problem. */
@@ -185,6 +191,7 @@ export function loadSite(file: string): Site {
     slurm: fields.slurm,
     condor: fields.condor,
     dirac: fields.dirac,
+    dry: fields.dry,
   };
 }
 
