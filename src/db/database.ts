@@ -27,6 +27,8 @@ export interface ViewParams {
   group?: boolean;
   group_level?: number;
   inclusive_end?: boolean;
+  /** With include_docs: each document's `_conflicts`, if it has any. */
+  conflicts?: boolean;
   /** `false` reads the index as it is (fast; may lag behind writes); `lazy` reads it and updates after. */
   update?: 'true' | 'false' | 'lazy';
 }
