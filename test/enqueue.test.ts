@@ -19,6 +19,7 @@ import { submitRequestFile } from '../src/submit/submit.js';
 import { testCouch, uniqueName } from './support/couch.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { context, databaseWithJobs, INFO, jobs } from './support/jobs.js';
+import { captureLog, WARN } from './support/log.js';
 
 const CYCLE = { submit: true, monitor: true } as const;
 
@@ -79,6 +80,31 @@ describe('the enqueue client', () => {
     const pass = (await jobs(db))[0]?.passes[0];
     expect(pass?.status).toBe('failed');
     expect(pass?.attempts[0]?.reason).toMatch(/has 9 bytes, the manifest says \d+/);
+  });
+
+  it('skips a malformed job document and names it once, and goes on with the others', async () => {
+    const db = await databaseWithJobs(3);
+    const good = (await jobs(db))[0];
+    if (good === undefined) throw new Error('no job');
+    const pass = good.passes[0];
+    // the same pass shape three times, each broken in its own way, as hand edits or old tools leave them
+    const { attempts: _attempts, ...noAttempts } = pass ?? ({} as NonNullable<typeof pass>);
+    await db.bulkDocs([
+      { _id: 'job:PartialPo210:900', type: 'job', module: 'PartialPo210', run: 900, passes: [noAttempts] },
+      { _id: 'job:PartialPo210:901', type: 'job', module: 'PartialPo210', run: 901, passes: [{ ...pass, label: 7 }] },
+      { _id: 'job:PartialPo210:902', type: 'job', module: 'PartialPo210', run: 902, passes: { 1: pass } },
+    ]);
+    const { log, lines } = captureLog();
+    const backend = new DryBackend();
+    const ctx = { ...context(db, 'careful', backend), log };
+    const first = await runCycle(ctx, CYCLE);
+    await runCycle(ctx, CYCLE);
+    expect(first.claimed).toBe(3);
+    expect(backend.submitted).toHaveLength(3);
+    expect(lines.filter((line) => line.level === WARN).map((line) => line.msg)).toEqual([
+      'skipped malformed job document job:PartialPo210:900: pass 1: attempts is not a list',
+      'skipped malformed job document job:PartialPo210:901: pass 1: label is not text',
+    ]);
   });
 
   it('submits a pass claimed before a crash exactly once after the restart', async () => {

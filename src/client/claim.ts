@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobDoc, Pass } from '../model/documents.js';
-import { jobId } from '../model/documents.js';
+import { jobId, malformedPass } from '../model/documents.js';
 import type { ReadyPass } from '../queue/decide.js';
 import type { ClientContext } from './context.js';
 import { freshSubjob } from './update.js';
@@ -11,6 +11,9 @@ export interface ClaimedPass {
   /** Claimed in an earlier cycle (or by a client that died): its jobs may have reached the backend already. */
   earlier?: boolean;
 }
+
+/** Malformed documents already named in the log (database/id/rev): once each, not every cycle. */
+const reported = new Set<string>();
 
 /**
  * Claims passes in one `_bulk_docs`: status submitted, this site's lock, a claim token and a lease,
@@ -28,6 +31,14 @@ export async function claimPasses(ctx: ClientContext, chosen: readonly ReadyPass
     const id = jobId(ready.module, ready.run);
     const stored = docs.get(id);
     if (stored === undefined) continue;
+    // a document someone wrote by hand or an older tool left: skipped and named, never the cycle's end
+    const problem = Array.isArray(stored.passes) ? malformedPass(stored.passes.find((pass) => pass?.pass === ready.pass)) : 'passes is not a list';
+    if (problem !== undefined) {
+      const seen = `${ctx.db.name}/${id}/${stored._rev ?? ''}`;
+      if (!reported.has(seen)) ctx.log.warn({ id }, `skipped malformed job document ${id}: ${problem}`);
+      reported.add(seen);
+      continue;
+    }
     const target = claimed.get(id) ?? { doc: { ...stored, passes: [...stored.passes] }, passes: [] };
     const index = target.doc.passes.findIndex((pass) => pass.pass === ready.pass);
     const pass = target.doc.passes[index];

@@ -1,5 +1,5 @@
 import type { EventMode } from './event-mode.js';
-import type { PassStatus } from './status.js';
+import { PASS_STATUSES, type PassStatus } from './status.js';
 import type { TemplateValues } from './template.js';
 
 /**
@@ -172,4 +172,19 @@ export function productionInfoId(ratVersion: string): string {
 
 export function processingInfoId(ratVersion: string): string {
   return `processing_information_${ratVersion.replaceAll('.', '_')}`;
+}
+
+/**
+ * What is wrong with a pass as stored, for a client that must skip a document someone wrote by hand
+ * or an older tool left, rather than fail its whole cycle on it; undefined when it is well formed.
+ */
+export function malformedPass(pass: unknown): string | undefined {
+  if (typeof pass !== 'object' || pass === null) return 'a pass is not an object';
+  const fields = pass as Record<string, unknown>;
+  if (typeof fields.pass !== 'number' || !Number.isInteger(fields.pass)) return `pass: ${JSON.stringify(fields.pass)} is not a whole number`;
+  if (typeof fields.status !== 'string' || !(PASS_STATUSES as readonly string[]).includes(fields.status)) return `pass ${fields.pass}: status ${JSON.stringify(fields.status)} is not one of ${PASS_STATUSES.join(', ')}`;
+  for (const key of ['rat_version', 'label'] as const) if (typeof fields[key] !== 'string') return `pass ${fields.pass}: ${key} is not text`;
+  if (!Array.isArray(fields.attempts)) return `pass ${fields.pass}: attempts is not a list`;
+  if (fields.subjobs !== undefined && !Array.isArray(fields.subjobs)) return `pass ${fields.pass}: subjobs is not a list`;
+  return undefined;
 }
