@@ -191,6 +191,9 @@ async function main(): Promise<number> {
   const attempts = passes.reduce((sum, pass) => sum + pass.attempts.length, 0);
 
   say(`soak figures: passes ${passes.length}, completed ${passes.length - lost}, attempts ${attempts}, backend submissions ${names.length}, client kills ${kills} (starts ${clients.reduce((sum, client) => sum + client.starts, 0)}), database restarts ${restarts}`);
+  const retried = new Map<string, number>();
+  for (const pass of passes) for (const attempt of pass.attempts.slice(0, -1)) retried.set(attempt.reason ?? attempt.status, (retried.get(attempt.reason ?? attempt.status) ?? 0) + 1);
+  say(`  earlier attempts, by why they ended: ${retried.size === 0 ? 'none' : [...retried].map(([why, n]) => `${n} × ${why}`).join('; ')}`);
   say(`  duplicates (an attempt submitted twice): ${duplicates}`);
   say(`  lost (not completed at the end): ${lost}`);
   say(`  completed attempts missing from the backends' records: ${unseen}`);
