@@ -25,6 +25,9 @@ const UNNAMED_FOLDERS = new Set(['calibration']);
 
 const capitalise = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
 
+/** What a module name may hold: it becomes part of job names, folders and batch-system files. */
+export const MODULE_NAME = /^[A-Za-z0-9][\w.+-]*$/;
+
 /** `teloaded/perylene/bi214.mac` → `TeloadedPeryleneBi214`; `water/calibration/n16.mac` → `WaterN16`. */
 export function moduleName(pathInProduction: string): string {
   const parts = pathInProduction.replace(/\.mac$/, '').split('/');
@@ -133,6 +136,11 @@ export function scanRelease(options: ScanOptions): ScanResult {
       }
       macrosRead += 1;
       const name = moduleName(relative(productionDir, file));
+      // module names go into job names, folders and batch-system files: nothing a shell or a submit file reads specially
+      if (!MODULE_NAME.test(name)) {
+        problems.push(`${shown}: gives the module name ${JSON.stringify(name)} (expected a file name of letters, digits, _ . + - only)`);
+        continue;
+      }
       const earlier = sources.get(name);
       if (earlier !== undefined) {
         problems.push(`${shown}: gives the module name ${name}, as ${join(ratDir, earlier)} does (expected one macro per module name)`);

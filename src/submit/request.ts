@@ -19,9 +19,18 @@ export const entrySchema = z.strictObject(
     module: z.string({ error: expecting('a module name from the production information') }).min(1, { error: expecting('a module name') }),
     label: z.string({ error: expecting(LABEL_EXPECTED) }).regex(LABEL, { error: expecting(LABEL_EXPECTED) }).optional(),
     template: z
-      .record(z.string(), z.union([z.string(), z.number()], { error: expecting('a string or a number') }), {
-        error: expecting('an object of template field → value'),
-      })
+      .record(
+        z.string(),
+        z.union(
+          [
+            // a macro takes one command per line: a line break in a value would add commands of its own
+            z.string().regex(/^[^\r\n]*$/, { error: expecting('one line of text (a line break would add a macro command)') }),
+            z.number(),
+          ],
+          { error: expecting('a string or a number') },
+        ),
+        { error: expecting('an object of template field → value') },
+      )
       .optional(),
     priority: z.number({ error: expecting('a whole number') }).int({ error: expecting('a whole number') }).optional(),
     t_run: positiveNumber('the live time of one run, more than 0').optional(),
