@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compactDatabases } from '../src/db/compact.js';
 import { Couch } from '../src/db/couch.js';
 import { ConflictError, DbError, NotFoundError, UnreachableError } from '../src/db/errors.js';
 import { Secret } from '../src/secret.js';
@@ -43,6 +44,19 @@ describe('documents', () => {
       const stored = await test.db.allDocs({ keys: docs.map((doc) => doc._id) });
       expect(answers.map((row) => (row.ok ? row.rev : row.error))).toEqual(stored.rows.map((row) => row.value.rev));
     }
+  });
+
+  it('compacts: the old revisions every claim and heartbeat leave behind are dropped', async () => {
+    let rev = (await test.db.put({ _id: 'churn', beat: 0 })).rev;
+    for (let beat = 1; beat <= 30; beat++) rev = (await test.db.put({ _id: 'churn', _rev: rev, beat })).rev;
+    const { log, lines } = captureLog();
+    await compactDatabases(testCouch(), [test.db.name], log);
+    expect(lines.map((line) => line.msg)).toEqual([expect.stringMatching(new RegExp(`^compacted ${test.db.name}: [\\d.]+ MB before, [\\d.]+ MB after`))]);
+    const history = await until(async () => {
+      const doc = await test.db.get<{ _id: string; _revs_info: Array<{ status: string }> }>('churn', { revs_info: 'true' });
+      return doc._revs_info.filter((info) => info.status === 'available').length === 1 ? doc : undefined;
+    });
+    expect(history._revs_info[0]?.status).toBe('available');
   });
 
   it('says to push the views when a design document is missing', async () => {
@@ -104,3 +118,14 @@ describe('outages', () => {
     }
   });
 });
+
+/** Polls until `probe` gives a value (compaction finishes after its request answers). */
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

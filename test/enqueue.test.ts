@@ -107,6 +107,21 @@ describe('the enqueue client', () => {
     ]);
   });
 
+  it('keeps a pass small however often it is retried: the last 20 attempts, and a count of the older ones', async () => {
+    const db = await databaseWithJobs(1);
+    const sizes: number[] = [];
+    for (let cycle = 0; cycle < 26; cycle++) {
+      // a backend that knows no job: each cycle the pass is lost, back to waiting, and claimed again
+      await runCycle(context(db, 'forgetful', new DryBackend()), CYCLE);
+      sizes.push(JSON.stringify((await jobs(db))[0]).length);
+    }
+    const pass = (await jobs(db))[0]?.passes[0];
+    expect(pass?.attempts).toHaveLength(20);
+    expect(pass?.attempts_dropped).toBe(6);
+    expect(pass?.attempts.slice(0, -1).every((attempt) => attempt.status === 'lost')).toBe(true);
+    expect(sizes.at(-1)).toBeLessThan((sizes[20] ?? 0) * 1.05);
+  });
+
   it('submits a pass claimed before a crash exactly once after the restart', async () => {
     const db = await databaseWithJobs(3);
     const backend = new DryBackend();

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { compactDatabases } from '../db/compact.js';
 import { Couch } from '../db/couch.js';
 import { loadDesignDocs } from '../db/design-docs.js';
 import { describePushes, setUpDatabases, STANDARD_DATABASES } from '../db/setup.js';
@@ -7,10 +8,12 @@ import type { Logger } from '../log.js';
 import { BUNDLED_VIEWS } from '../paths.js';
 import { EmbeddedServer, StartAborted } from '../server/embedded.js';
 import { loggerFor, print, type GlobalOptions } from './context.js';
+import { positiveNumber } from './numbers.js';
 
 interface ServeOptions extends GlobalOptions {
   port: string;
   dir: string;
+  compactHours: string;
 }
 
 export function parsePort(text: string): number {
@@ -80,10 +83,14 @@ export function registerServe(program: Command): void {
     .description('run the embedded CouchDB-compatible server (PouchDB Server) on 127.0.0.1, with both databases and the views')
     .option('-p, --port <port>', 'port to listen on (0: any free port)', '5984')
     .option('-d, --dir <folder>', 'folder for the database files', '.gasp/db')
+    .option('--compact-hours <hours>', 'compact both databases and clean up old view indexes this often (0: never)', '24')
     .addHelpText('after', '\nExample:\n  gasp serve --port 5984 --dir .gasp/db   # then url = http://127.0.0.1:5984 in config/*.cfg')
     .action(async (_options: ServeOptions, command: Command) => {
       const options = command.optsWithGlobals<ServeOptions>();
       const port = parsePort(options.port);
+      const problems: string[] = [];
+      const compactHours = options.compactHours === '0' ? 0 : positiveNumber('--compact-hours', options.compactHours, problems);
+      if (problems.length > 0) throw new InputError(problems);
       const log = loggerFor(options);
       const stop = stopOnSignal();
       let server: EmbeddedServer;
@@ -95,7 +102,14 @@ export function registerServe(program: Command): void {
         return;
       }
       print(`serving ${server.url.origin} (data in ${server.dir}); Ctrl-C stops`);
+      const compaction =
+        compactHours > 0
+          ? setInterval(() => {
+              compactDatabases(new Couch({ url: server.url, log }), STANDARD_DATABASES, log).catch((error: unknown) => log.warn({ error: (error as Error).message }, 'compaction failed; trying again at the next one'));
+            }, compactHours * 3_600_000)
+          : undefined;
       const signal = await stop.signalled;
+      clearInterval(compaction);
       log.info({ signal }, 'stopping the embedded database');
       await server.stop();
       print('stopped');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobDoc, Pass } from '../model/documents.js';
-import { jobId, malformedPass } from '../model/documents.js';
+import { jobId, malformedPass, withAttempt } from '../model/documents.js';
 import type { ReadyPass } from '../queue/decide.js';
 import type { ClientContext } from './context.js';
 import { freshSubjob } from './update.js';
@@ -50,7 +50,7 @@ export async function claimPasses(ctx: ClientContext, chosen: readonly ReadyPass
       status: 'submitted',
       site: ctx.site.name,
       claim: { token, at: now.toISOString(), lease_until: leaseUntil },
-      attempts: [...pass.attempts, { site: ctx.site.name, status: 'submitted', started: now.toISOString(), token }],
+      ...withAttempt(pass, { site: ctx.site.name, status: 'submitted', started: now.toISOString(), token }),
       ...(pass.subjobs !== undefined && { subjobs: pass.subjobs.map(freshSubjob) }),
     };
     target.doc.passes[index] = taken;

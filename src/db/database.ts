@@ -82,7 +82,7 @@ export class Database {
     readonly name: string,
   ) {}
 
-  info(): Promise<{ db_name: string; doc_count: number; update_seq: unknown }> {
+  info(): Promise<{ db_name: string; doc_count: number; update_seq: unknown; disk_size?: number }> {
     return this.couch.request({ db: this.name });
   }
 

@@ -73,7 +73,10 @@ export interface Pass {
    * restarted client finds them; the lease ends unless the site renews it.
    */
   claim?: { token: string; at: string; lease_until: string };
+  /** The latest attempts, oldest first: at most MAX_ATTEMPTS_KEPT, so a pass retried for months stays small. */
   attempts: Attempt[];
+  /** How many older attempts were dropped to keep the document small. */
+  attempts_dropped?: number;
   subjobs?: Subjob[];
 }
 
@@ -187,4 +190,15 @@ export function malformedPass(pass: unknown): string | undefined {
   if (!Array.isArray(fields.attempts)) return `pass ${fields.pass}: attempts is not a list`;
   if (fields.subjobs !== undefined && !Array.isArray(fields.subjobs)) return `pass ${fields.pass}: subjobs is not a list`;
   return undefined;
+}
+
+/** Attempts a pass keeps; older ones are counted in `attempts_dropped`. */
+export const MAX_ATTEMPTS_KEPT = 20;
+
+/** The pass's history with one more attempt, the oldest dropped (and counted) beyond MAX_ATTEMPTS_KEPT. */
+export function withAttempt(pass: Pass, attempt: Attempt): Pick<Pass, 'attempts' | 'attempts_dropped'> {
+  const attempts = [...pass.attempts, attempt];
+  const dropped = Math.max(0, attempts.length - MAX_ATTEMPTS_KEPT);
+  if (dropped === 0) return { attempts };
+  return { attempts: attempts.slice(dropped), attempts_dropped: (pass.attempts_dropped ?? 0) + dropped };
 }
