@@ -91,6 +91,14 @@ describe('the HTCondor backend (recorded output)', () => {
     const refused = recordings({ condor_submit: () => ({ code: 1, stdout: '', stderr: recorded('condor', 'condor_submit-error-noexec-stderr.txt') }) });
     await expect(new CondorBackend(condorSite, refused.run).submit([scriptJob('c', 'exit 0')])).rejects.toThrow("condor_submit failed (exit 1): ERROR: No 'executable' parameter was provided");
   });
+
+  it('refuses a job folder that its submit file would read as a macro, calling no condor command', async () => {
+    const { run, calls } = recordings({});
+    const job = scriptJob('macro', 'exit 0');
+    const hostile = { ...job, workdir: `${job.workdir}/$(touch PWNED)` };
+    await expect(new CondorBackend(condorSite, run).submit([hostile])).rejects.toThrow(/HTCondor would read ".*\$\(touch PWNED\)" as a submit macro or a new line \(expected a \[local\] workdir in .* without "\$\(" or line breaks\)/);
+    expect(calls).toEqual([]);
+  });
 });
 
 describe('the DIRAC backend (recorded output)', () => {

@@ -50,6 +50,11 @@ export class CondorBackend extends BatchBackend implements Backend {
   #submitFile(job: PreparedJob): string {
     const { universe, request_memory, request_disk, requirements, accounting_group } = this.site.condor;
     const [executable = '', ...args] = job.command;
+    // a submit file's values run to the end of the line and expand $(…) as submit macros: a path
+    // holding either would run or read something else than asked
+    for (const path of [executable, job.workdir, job.stdout, job.stderr]) {
+      if (/\$\(|[\r\n]/.test(path)) throw new BackendError(`site ${this.site.name}: HTCondor would read "${path}" as a submit macro or a new line (expected a [local] workdir in ${this.site.file} without "$(" or line breaks)`);
+    }
     const lines = [
       `universe = ${universe}`,
       `executable = ${executable}`,
