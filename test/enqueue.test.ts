@@ -163,6 +163,21 @@ describe('the enqueue client', () => {
     expect(backend.submitted).toHaveLength(2);
   });
 
+  it('renews its leases every cycle, also when it does not monitor, so no other site takes its running passes', async () => {
+    const db = await databaseWithJobs(2);
+    const ctx = { ...context(db, 'no-monitor', new DryBackend()), leaseSeconds: 2 };
+    await runCycle(ctx, { submit: true, monitor: false });
+    const leases = async () => (await jobs(db)).flatMap((doc) => doc.passes.map((pass) => pass.claim?.lease_until ?? ''));
+    const first = await leases();
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await runCycle(ctx, { submit: true, monitor: false });
+    const renewed = await leases();
+    expect(renewed.every((lease, index) => lease > (first[index] ?? ''))).toBe(true);
+    // another site, after the first lease would have ended, finds nothing to return
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await runCycle(context(db, 'other-site', new DryBackend()), CYCLE)).lost).toBe(0);
+  });
+
   it('reads past waiting passes it cannot run, so they never starve it', async () => {
     const db = await databaseWithJobs(3);
     const file = join(mkdtempSync(join(tmpdir(), 'gasp-enqueue-')), 'jobs.json');

@@ -94,6 +94,8 @@ export function registerEnqueue(program: Command): void {
         },
         (error) => clientLog.warn({ error: error.message }, 'heartbeat not written; trying again at the next one'),
       );
+      // leases are written and judged in the server's time too, so a site whose clock is off returns no live pass
+      ctx.now = () => clock.now();
       const turn = serialize && submit ? new Leadership(ctx.db, clock, { site: site.name, mode: ctx.mode, staleSeconds, conflictDelaySeconds }, clientLog) : undefined;
       clientLog.info({ database: config.couchdb.database, backend: site.backend, queue: ctx.queue, serialize }, `enqueue started for site ${site.name}`);
       if (!ctx.backend.runsWrapper) {

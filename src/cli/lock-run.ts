@@ -102,16 +102,14 @@ Example:
       }
       lockLog.info(`holding lock ${name}; running ${argv.join(' ')}`);
       // renewed three times per stale window, so one missed renewal (an outage) never loses it
-      const renewal = setInterval(() => {
-        lock.renew().then(
-          (held) => held || lockLog.error(`lock ${name} was taken over by another site while the command runs`),
-          (error: unknown) => lockLog.warn({ error: (error as Error).message }, `could not renew lock ${name}; trying again`),
-        );
-      }, (staleSeconds * 1000) / 3);
+      lock.keepRenewing(
+        (staleSeconds * 1000) / 3,
+        () => lockLog.error(`lock ${name} was taken over by another site, which found it stale, while the command runs`),
+        (error) => lockLog.warn({ error: error.message }, `could not renew lock ${name}; trying again`),
+      );
       try {
         process.exitCode = await runCommand(argv, lockLog);
       } finally {
-        clearInterval(renewal);
         await lock.release().catch((error: unknown) => lockLog.warn({ error: (error as Error).message }, `could not release lock ${name}; it frees itself after ${staleSeconds} s`));
       }
     });

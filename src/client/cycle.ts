@@ -6,7 +6,7 @@ import { claimPasses } from './claim.js';
 import { emptyStats, type ClientContext, type CycleStats } from './context.js';
 import { dispatchPasses } from './dispatch.js';
 import { readHeld, unsubmitted } from './held.js';
-import { monitorPasses } from './monitor.js';
+import { monitorPasses, renewLeases } from './monitor.js';
 import { backToWaiting, updatePasses } from './update.js';
 
 export interface CycleOptions {
@@ -113,6 +113,7 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   const stats = emptyStats();
   await returnExpired(ctx, stats);
   const held = await readHeld(ctx);
+  await renewLeases(ctx, held);
   const before = stats.completed + stats.failed + stats.lost;
   if (options.monitor) await monitorPasses(ctx, stats, held);
   const submit = options.submit && (options.turn === undefined || (await options.turn.myTurn()));

@@ -26,6 +26,27 @@ function tail(path: string): string {
   return buffer.toString('utf8');
 }
 
+/**
+ * Renews the leases of what this site holds, every cycle and before any backend call, whether or
+ * not this cycle monitors (`--nomon`, `--steps`): a batch system that does not answer never costs
+ * the claims. Only leases past half their time are written.
+ */
+export async function renewLeases(ctx: ClientContext, rows: readonly HeldRow[]): Promise<void> {
+  const now = ctx.now();
+  const leaseUntil = new Date(now.getTime() + ctx.leaseSeconds * 1000).toISOString();
+  const halfway = new Date(now.getTime() + (ctx.leaseSeconds * 1000) / 2).toISOString();
+  await updatePasses(
+    ctx,
+    rows
+      .filter((row) => row.token !== null && row.lease !== null && row.lease < halfway)
+      .map((row) => ({
+        id: row.id,
+        pass: row.pass,
+        apply: (stored) => (stored.claim?.token !== row.token || stored.claim === undefined ? undefined : { ...stored, claim: { ...stored.claim, lease_until: leaseUntil } }),
+      })),
+  );
+}
+
 /** Passes whose documents are read and moved on at a time, so memory stays flat however many a site holds. */
 const PAGE = 500;
 
@@ -42,9 +63,23 @@ async function heldPasses(ctx: ClientContext, rows: readonly HeldRow[]): Promise
   });
 }
 
+/** Subjob states that are final: the backend is not asked about them again. */
+const ENDED: ReadonlyArray<Subjob['state']> = ['completed', 'failed'];
+
+/** The jobs of held passes still worth asking the backend about: submitted, not yet recorded as ended. */
+const askable = (row: HeldRow) => row.jobs.flatMap(([id, state]) => (id === null || ENDED.includes(state ?? undefined) ? [] : [id]));
+
 /** Whether the backend's answer changes what the pass records: a job's state, its end, a lost job. */
 function moved(row: HeldRow, statuses: ReadonlyMap<string, BackendStatus>): boolean {
-  return row.jobs.some(([id, state]) => id !== null && statuses.get(id)?.state !== state);
+  return row.jobs.some(([id, state]) => id !== null && !ENDED.includes(state ?? undefined) && statuses.get(id)?.state !== state);
+}
+
+/** The tail of the job's .out and .err, as attachments of its pass (no log file, no attachment: a dry job). */
+function attachLogs(attachments: Record<string, { content_type: string; data: string }>, folder: string, pass: number, subjob: number): void {
+  for (const stream of ['out', 'err'] as const) {
+    const log = join(folder, `job.${stream}`);
+    if (existsSync(log)) attachments[`p${pass}-s${subjob}.${stream}`] = { content_type: 'text/plain', data: Buffer.from(tail(log)).toString('base64') };
+  }
 }
 
 /**
@@ -57,21 +92,7 @@ function moved(row: HeldRow, statuses: ReadonlyMap<string, BackendStatus>): bool
 export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows: readonly HeldRow[]): Promise<void> {
   if (rows.length === 0) return;
   const now = ctx.now();
-  const leaseUntil = new Date(now.getTime() + ctx.leaseSeconds * 1000).toISOString();
-  // renew before asking the backend, so a batch system that does not answer never costs the claims;
-  // only leases past half their time are written
-  const halfway = new Date(now.getTime() + (ctx.leaseSeconds * 1000) / 2).toISOString();
-  await updatePasses(
-    ctx,
-    rows
-      .filter((row) => row.token !== null && row.lease !== null && row.lease < halfway)
-      .map((row) => ({
-        id: row.id,
-        pass: row.pass,
-        apply: (stored) => (stored.claim?.token !== row.token || stored.claim === undefined ? undefined : { ...stored, claim: { ...stored.claim, lease_until: leaseUntil } }),
-      })),
-  );
-  const ids = rows.flatMap((row) => row.jobs.flatMap(([id]) => (id === null ? [] : [id])));
+  const ids = rows.flatMap(askable);
   const statuses = ids.length === 0 ? new Map<string, BackendStatus>() : await ctx.backend.status(ids);
   const moving = rows.filter((row) => moved(row, statuses));
   // the others are queued or running as recorded: nothing to read or write
@@ -97,8 +118,17 @@ async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyA
         subjobs.push(subjob);
         continue;
       }
-      const status = statuses.get(subjob.backend_id) ?? { state: 'lost' as const };
       const folder = jobFolder(ctx.workRoot, doc.module, doc.run, pass, subjob.index);
+      if (ENDED.includes(subjob.state)) {
+        // ended in an earlier cycle and recorded so: never asked again (a batch system may have
+        // forgotten it by now); its outputs and logs go with the pass when the last job ends
+        const manifest = subjob.state === 'completed' ? readManifest(join(folder, 'manifest.json')) : undefined;
+        if (manifest !== undefined) manifests.push({ subjob: subjob.index, manifest });
+        attachLogs(attachments, folder, pass.pass, subjob.index);
+        subjobs.push(subjob);
+        continue;
+      }
+      const status = statuses.get(subjob.backend_id) ?? { state: 'lost' as const };
       const manifest = readManifest(join(folder, 'manifest.json'));
       const ended = status.state === 'completed' || status.state === 'failed' || (status.state === 'lost' && manifest !== undefined);
       if (status.state === 'lost' && manifest === undefined) lost = true;
@@ -122,11 +152,7 @@ async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyA
       } else {
         problem = manifest?.error ?? status.reason ?? `exit code ${exitCode}`;
       }
-      for (const stream of ['out', 'err'] as const) {
-        const log = join(folder, `job.${stream}`);
-        // no log file (a dry job, a job that never started): no attachment
-        if (existsSync(log)) attachments[`p${pass.pass}-s${subjob.index}.${stream}`] = { content_type: 'text/plain', data: Buffer.from(tail(log)).toString('base64') };
-      }
+      attachLogs(attachments, folder, pass.pass, subjob.index);
       subjobs.push({ ...subjob, state, exit_code: exitCode, finished: now.toISOString() });
     }
     if (lost) {

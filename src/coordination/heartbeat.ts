@@ -6,6 +6,7 @@ import { GaspError } from '../errors.js';
 import { heartbeatId, type HeartbeatDoc, type Holder } from '../model/coordination.js';
 import { isAlive } from '../processes.js';
 import type { ServerClock } from './clock.js';
+import { repeatEvery, type Repeating } from './repeat.js';
 
 /** Another client runs this site in this mode and is alive. */
 export class AlreadyRunningError extends GaspError {
@@ -42,8 +43,7 @@ export class SiteHeartbeat {
   readonly instance = randomUUID();
   readonly id: string;
   #doc: HeartbeatDoc | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #beating: Promise<void> = Promise.resolve();
+  #beats: Repeating | undefined;
 
   constructor(
     readonly db: Database,
@@ -99,10 +99,19 @@ export class SiteHeartbeat {
    * by the database layer, and the next beat tries again.
    */
   keepBeating(onLost: (error: AlreadyRunningError) => void, onError: (error: Error) => void): void {
-    this.#timer = setInterval(() => {
-      this.#beating = this.beat().catch((error: unknown) => (error instanceof AlreadyRunningError ? onLost(error) : onError(error as Error)));
-    }, this.options.heartbeatSeconds * 1000);
-    this.#timer.unref();
+    this.#beats = repeatEvery(this.options.heartbeatSeconds * 1000, () =>
+      this.beat().then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof AlreadyRunningError) {
+            onLost(error);
+            return false;
+          }
+          onError(error as Error);
+          return true;
+        },
+      ),
+    );
   }
 
   async beat(): Promise<void> {
@@ -115,6 +124,11 @@ export class SiteHeartbeat {
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       const taker = await this.db.find<HeartbeatDoc>(this.id);
+      // our own write landed on an earlier try (a retry after a lost answer): still ours
+      if (taker?.instance === this.instance && taker.stopped === undefined) {
+        this.#doc = taker;
+        return;
+      }
       throw new AlreadyRunningError(
         `site ${this.options.site} (${this.options.mode}) was taken over by ${taker === undefined ? 'another client' : describeHolder(taker)}, which found this client's heartbeat stale; stopping`,
       );
@@ -123,8 +137,7 @@ export class SiteHeartbeat {
 
   /** Marks the site stopped, so a restart need not wait for the heartbeat to go stale. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#beating;
+    await this.#beats?.stop();
     const current = this.#doc;
     if (current === undefined) return;
     const now = this.clock.now().toISOString();

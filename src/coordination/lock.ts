@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import { ConflictError, NotFoundError } from '../db/errors.js';
 import { lockId, type Holder, type LockDoc } from '../model/coordination.js';
 import type { ServerClock } from './clock.js';
+import { repeatEvery, type Repeating } from './repeat.js';
 
 export type LockAttempt = { taken: true; replaced?: LockDoc } | { taken: false; holder: LockDoc };
 
@@ -15,6 +16,7 @@ export type LockAttempt = { taken: true; replaced?: LockDoc } | { taken: false; 
 export class NamedLock {
   readonly holder: Holder;
   #doc: LockDoc | undefined;
+  #renewals: Repeating | undefined;
 
   constructor(
     readonly db: Database,
@@ -62,13 +64,37 @@ export class NamedLock {
       return true;
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
+      const stored = await this.db.find<LockDoc>(lockId(this.name));
+      // our own write landed on an earlier try (a retry after a lost answer): still ours
+      if (stored?.holder.instance === this.holder.instance) {
+        this.#doc = stored;
+        return true;
+      }
       this.#doc = undefined;
       return false;
     }
   }
 
+  /** Renews every `ms`, one renewal at a time, until released; `onLost` hears of a take-over. */
+  keepRenewing(ms: number, onLost: () => void, onError: (error: Error) => void): void {
+    this.#renewals = repeatEvery(ms, () =>
+      this.renew().then(
+        (held) => {
+          if (!held) onLost();
+          return held;
+        },
+        (error: unknown) => {
+          onError(error as Error);
+          return true;
+        },
+      ),
+    );
+  }
+
   /** Releases the lock if this holder still has it. */
   async release(): Promise<void> {
+    // a renewal in flight would write the lock back after it was deleted
+    await this.#renewals?.stop();
     const current = this.#doc;
     this.#doc = undefined;
     if (current?._rev === undefined) return;
