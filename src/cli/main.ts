@@ -8,6 +8,7 @@ import { logLevelOption } from './context.js';
 import { registerDemo } from './demo.js';
 import { registerEnqueue } from './enqueue.js';
 import { registerLockRun } from './lock-run.js';
+import { registerShifterTools } from './shifter.js';
 import { registerExactly } from './exactly.js';
 import { registerInfo } from './info.js';
 import { registerMakeProduction } from './make-production.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerRuns(program);
   registerEnqueue(program);
   registerLockRun(program);
+  registerShifterTools(program);
   registerProcess(program);
   registerConfigCheck(program);
   registerSitesCheck(program);

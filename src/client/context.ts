@@ -30,9 +30,11 @@ export interface CycleStats {
   completed: number;
   failed: number;
   lost: number;
+  /** Held passes canceled at a shifter's request. */
+  canceled: number;
   ms: number;
   /** Submission is serialized and it was another site's turn. */
   waitingTurn?: boolean;
 }
 
-export const emptyStats = (): CycleStats => ({ claimed: 0, submitted: 0, running: 0, completed: 0, failed: 0, lost: 0, ms: 0 });
+export const emptyStats = (): CycleStats => ({ claimed: 0, submitted: 0, running: 0, completed: 0, failed: 0, lost: 0, canceled: 0, ms: 0 });

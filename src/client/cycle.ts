@@ -114,14 +114,15 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   await returnExpired(ctx, stats);
   const held = await readHeld(ctx);
   await renewLeases(ctx, held);
-  const before = stats.completed + stats.failed + stats.lost;
+  const ended = () => stats.completed + stats.failed + stats.lost + stats.canceled;
+  const before = ended();
   if (options.monitor) await monitorPasses(ctx, stats, held);
   const submit = options.submit && (options.turn === undefined || (await options.turn.myTurn()));
   if (options.submit && !submit) stats.waitingTurn = true;
   if (submit) {
     const retry = await unsubmitted(ctx, held);
     // what monitoring just ended no longer counts against the site's limit
-    const running = held.length - (stats.completed + stats.failed + stats.lost - before);
+    const running = held.length - (ended() - before);
     const siteState = {
       name: ctx.site.name,
       mode: ctx.mode,

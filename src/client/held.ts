@@ -13,6 +13,8 @@ export interface HeldRow {
   token: string | null;
   /** When the claim's lease ends. */
   lease: string | null;
+  /** A shifter asked to cancel it (`gasp cancel`): this site cancels its jobs. */
+  cancel: boolean;
   /** Each job's backend id and last recorded state, in subjob order. */
   jobs: Array<[backendId: string | null, state: Subjob['state'] | null]>;
 }
@@ -22,7 +24,7 @@ export interface HeldRow {
  * monitoring, the job count and the search for unsubmitted claims.
  */
 export async function readHeld(ctx: ClientContext): Promise<HeldRow[]> {
-  const rows = await ctx.db.view<[string, HeldRow['state'], string, number, number], Pick<HeldRow, 'token' | 'lease' | 'jobs'>>('passes', 'locked_by_site', {
+  const rows = await ctx.db.view<[string, HeldRow['state'], string, number, number], Pick<HeldRow, 'token' | 'lease' | 'jobs' | 'cancel'>>('passes', 'locked_by_site', {
     startkey: [ctx.site.name],
     endkey: [ctx.site.name, {}],
   });

@@ -63,6 +63,23 @@ async function heldPasses(ctx: ClientContext, rows: readonly HeldRow[]): Promise
   });
 }
 
+/** A held pass a shifter cancelled: its jobs stopped in the backend, the pass and its attempt canceled. */
+async function cancelHeld(ctx: ClientContext, doc: JobDoc, pass: Pass, now: string): Promise<PassChange> {
+  const active = subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined || ENDED.includes(subjob.state) ? [] : [subjob.backend_id]));
+  if (active.length > 0) await ctx.backend.cancel(active);
+  ctx.log.info({ job: doc._id, pass: pass.pass, jobs: active.length }, `canceled ${doc.module} run ${doc.run} pass ${pass.pass} as asked (${active.length} jobs stopped)`);
+  const token = pass.claim?.token;
+  return {
+    id: doc._id,
+    pass: pass.pass,
+    apply: (stored) => {
+      if (stored.claim?.token !== token) return undefined;
+      const { site: _site, claim: _claim, cancel_requested: _asked, ...rest } = stored;
+      return { ...rest, status: 'canceled', attempts: stored.attempts.map((attempt) => (attempt.token === token ? { ...attempt, status: 'canceled', finished: now, reason: 'canceled by a shifter' } : attempt)) };
+    },
+  };
+}
+
 /** Subjob states that are final: the backend is not asked about them again. */
 const ENDED: ReadonlyArray<Subjob['state']> = ['completed', 'failed'];
 
@@ -71,7 +88,7 @@ const askable = (row: HeldRow) => row.jobs.flatMap(([id, state]) => (id === null
 
 /** Whether the backend's answer changes what the pass records: a job's state, its end, a lost job. */
 function moved(row: HeldRow, statuses: ReadonlyMap<string, BackendStatus>): boolean {
-  return row.jobs.some(([id, state]) => id !== null && !ENDED.includes(state ?? undefined) && statuses.get(id)?.state !== state);
+  return row.cancel || row.jobs.some(([id, state]) => id !== null && !ENDED.includes(state ?? undefined) && statuses.get(id)?.state !== state);
 }
 
 /** The tail of the job's .out and .err, as attachments of its pass (no log file, no attachment: a dry job). */
@@ -108,6 +125,11 @@ async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyA
   const outputs: PassOutputs[] = [];
   for (const { doc, pass } of held) {
     const token = pass.claim?.token;
+    if (pass.cancel_requested !== undefined) {
+      changes.push(await cancelHeld(ctx, doc, pass, now.toISOString()));
+      stats.canceled += 1;
+      continue;
+    }
     const manifests: Array<{ subjob: number; manifest: Manifest }> = [];
     const attachments: Record<string, { content_type: string; data: string }> = {};
     let lost = false;

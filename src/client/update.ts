@@ -18,7 +18,7 @@ const ROUNDS = 4;
  * caller has just written (`known`, with their new `_rev`) are not read again first: if one changed
  * meanwhile, its write conflicts and the next round reads it.
  */
-export async function updatePasses(ctx: ClientContext, changes: readonly PassChange[], known?: ReadonlyMap<string, JobDoc>): Promise<PassChange[]> {
+export async function updatePasses(ctx: Pick<ClientContext, 'db' | 'log'>, changes: readonly PassChange[], known?: ReadonlyMap<string, JobDoc>): Promise<PassChange[]> {
   const landed: PassChange[] = [];
   let pending = [...changes];
   for (let round = 0; round < ROUNDS && pending.length > 0; round++) {

@@ -75,6 +75,8 @@ export interface Pass {
   claim?: { token: string; at: string; lease_until: string };
   /** The latest attempts, oldest first: at most MAX_ATTEMPTS_KEPT, so a pass retried for months stays small. */
   attempts: Attempt[];
+  /** Set by `gasp cancel` on a held pass: the site that holds it cancels its jobs and marks it canceled. */
+  cancel_requested?: string;
   /** How many older attempts were dropped to keep the document small. */
   attempts_dropped?: number;
   subjobs?: Subjob[];

@@ -18,6 +18,7 @@ function (doc) {
     emit([pass.site, state, doc.module, doc.run, pass.pass], {
       token: pass.claim ? pass.claim.token : null,
       lease: pass.claim ? pass.claim.lease_until : null,
+      cancel: !!pass.cancel_requested,
       jobs: jobs
     });
   }

@@ -1,0 +1,117 @@
+import type { Command } from 'commander';
+import type { PassChange } from '../client/update.js';
+import { freshSubjob } from '../client/update.js';
+import { couchFromConfig } from '../db/couch.js';
+import { InputError } from '../errors.js';
+import type { Pass } from '../model/documents.js';
+import type { PassStatus } from '../model/status.js';
+import { readSelection, selectionOptions, type Selected, type Selection, type SelectionOptions } from '../shifter/selection.js';
+import { AUDIT_PREFIX, describePreview, runTool, type AuditDoc } from '../shifter/tool.js';
+import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+import { wholeNumber } from './numbers.js';
+
+interface ToolOptions extends ConfigOptions, SelectionOptions {
+  yes?: boolean;
+  json?: boolean;
+}
+
+interface ToolSpec {
+  name: string;
+  description: string;
+  defaults: readonly PassStatus[];
+  example: string;
+  /** What applying does to one selected pass; `apply` leaves a pass that moved on alone. */
+  change: (selected: Selected, selection: Selection, now: string) => PassChange;
+}
+
+/** A tool over the selection language: preview by default, change with --yes, audit what changed. */
+function registerTool(program: Command, spec: ToolSpec): void {
+  const command = program.command(spec.name).description(spec.description);
+  selectionOptions(command, spec.defaults)
+    .option('--yes', 'apply the change (without it: only the preview)')
+    .option('--json', 'print the preview and the result as JSON')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .addHelpText('after', `\nWithout --yes nothing changes: it prints how many passes match, by status and module, and the first rows.\n\nExample:\n  ${spec.example}`)
+    .action(async (_options: unknown, cmd: Command) => {
+      const options = cmd.optsWithGlobals<ToolOptions>();
+      const problems: string[] = [];
+      const selection = readSelection(options, spec.defaults, problems);
+      if (problems.length > 0) throw new InputError(problems);
+      const { config, log } = loadCommandConfig(options);
+      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const { yes, json, config: _config, mode: _mode, logLevel: _level, ...given } = options;
+      const now = new Date().toISOString();
+      const result = await runTool(db, log, spec.name, given, selection, yes === true, (selected) => spec.change(selected, selection, now));
+      if (json === true) {
+        print(JSON.stringify(result, null, 2));
+        return;
+      }
+      for (const line of describePreview(spec.name, result.preview)) print(line);
+      if (result.applied) print(`${spec.name}: changed ${result.changed} of ${result.preview.count} passes (the others moved on meanwhile); recorded in the audit`);
+      else if (result.preview.count > 0) print(`nothing changed: add --yes to ${spec.name} these ${result.preview.count} passes`);
+    });
+}
+
+/** A pass back to waiting for any site, as a new attempt: its history stays. */
+function waitingAgain(stored: Pass): Pass {
+  const { site: _site, claim: _claim, cancel_requested: _asked, ...rest } = stored;
+  return { ...rest, status: 'waiting', ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(freshSubjob) }) };
+}
+
+export function registerShifterTools(program: Command): void {
+  registerTool(program, {
+    name: 'retry',
+    description: 'put failed passes back to waiting, as new attempts (their history stays); the last pass of each job unless told',
+    defaults: ['failed', 'partFail'],
+    example: 'gasp retry --label mc-2026-bi214 --status failed --yes',
+    change: ({ doc, pass }, selection) => ({
+      id: doc._id,
+      pass: pass.pass,
+      apply: (stored) => (selection.statuses.includes(stored.status) && stored.site === undefined ? waitingAgain(stored) : undefined),
+    }),
+  });
+  registerTool(program, {
+    name: 'cancel',
+    description: 'cancel passes: waiting ones at once; submitted or running ones are stopped in their backend by the site that holds them',
+    defaults: ['waiting', 'submitted', 'running'],
+    example: 'gasp cancel --module Water* --run 300000-300100 --yes',
+    change: ({ doc, pass }, selection, now) => ({
+      id: doc._id,
+      pass: pass.pass,
+      apply: (stored) => {
+        if (!selection.statuses.includes(stored.status)) return undefined;
+        if (stored.site === undefined) return { ...stored, status: 'canceled' };
+        if (stored.status === 'submitted' || stored.status === 'running') return stored.cancel_requested === undefined ? { ...stored, cancel_requested: now } : undefined;
+        return undefined;
+      },
+    }),
+  });
+  program
+    .command('audit')
+    .description('list the changes shifter tools applied: who, when, which selection, how many passes')
+    .option('-n, --last <n>', 'how many records, newest first', '20')
+    .option('--json', 'print the records as JSON')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .addHelpText('after', '\nExample:\n  gasp audit -n 50')
+    .action(async (_options: unknown, cmd: Command) => {
+      const options = cmd.optsWithGlobals<ConfigOptions & { last: string; json?: boolean }>();
+      const problems: string[] = [];
+      const last = wholeNumber('--last', options.last, problems);
+      if (problems.length > 0) throw new InputError(problems);
+      const { config, log } = loadCommandConfig(options);
+      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const rows = await db.allDocs<AuditDoc>({ startkey: `${AUDIT_PREFIX}\ufff0`, endkey: AUDIT_PREFIX, descending: true, limit: last, include_docs: true });
+      const records = rows.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+      if (options.json === true) {
+        print(JSON.stringify(records, null, 2));
+        return;
+      }
+      if (records.length === 0) print(`no shifter tool has changed anything in ${db.name}`);
+      for (const record of records) {
+        const selection = Object.entries(record.selection).map(([key, value]) => `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}${value === true ? '' : ` ${String(value)}`}`).join(' ');
+        print(`${record.when}  ${record.who}  ${record.tool} ${selection}: ${record.changed} of ${record.selected} passes`);
+      }
+    });
+}

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { updatePasses, type PassChange } from '../client/update.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../log.js';
+import type { PassStatus } from '../model/status.js';
+import { selectPasses, type Selected, type Selection, type SelectionOptions } from './selection.js';
+
+/** What a shifter tool shows before it changes anything. */
+export interface Preview {
+  count: number;
+  byStatus: Record<string, number>;
+  byModule: Record<string, number>;
+  rows: Array<{ module: string; run: number; pass: number; status: PassStatus; site: string | null; label: string }>;
+}
+
+export const PREVIEW_ROWS = 10;
+
+export function preview(selected: readonly Selected[]): Preview {
+  const byStatus: Record<string, number> = {};
+  const byModule: Record<string, number> = {};
+  for (const { doc, pass } of selected) {
+    byStatus[pass.status] = (byStatus[pass.status] ?? 0) + 1;
+    byModule[doc.module] = (byModule[doc.module] ?? 0) + 1;
+  }
+  const rows = selected.slice(0, PREVIEW_ROWS).map(({ doc, pass }) => ({ module: doc.module, run: doc.run, pass: pass.pass, status: pass.status, site: pass.site ?? pass.attempts.at(-1)?.site ?? null, label: pass.label }));
+  return { count: selected.length, byStatus, byModule, rows };
+}
+
+/** The preview as a shifter reads it: counts, then the first rows. */
+export function describePreview(tool: string, shown: Preview): string[] {
+  const counts = (record: Record<string, number>) => Object.entries(record).map(([key, n]) => `${key} ${n}`).join(', ');
+  if (shown.count === 0) return [`${tool}: no pass matches`];
+  const lines = [`${tool}: ${shown.count} passes (${counts(shown.byStatus)}); by module: ${counts(shown.byModule)}`];
+  for (const row of shown.rows) lines.push(`  ${row.module}\t${row.run}\tpass ${row.pass}\t${row.status}${row.site === null ? '' : `\t${row.site}`}\t${row.label}`);
+  if (shown.count > shown.rows.length) lines.push(`  … and ${shown.count - shown.rows.length} more`);
+  return lines;
+}
+
+/** An audit record: who changed what, when, with which selection, how many passes. */
+export interface AuditDoc {
+  _id: string;
+  type: 'audit';
+  tool: string;
+  who: string;
+  when: string;
+  selection: SelectionOptions;
+  selected: number;
+  changed: number;
+}
+
+export const AUDIT_PREFIX = 'audit:';
+
+export interface ToolResult {
+  preview: Preview;
+  applied: boolean;
+  changed: number;
+}
+
+/**
+ * Selects, previews and, only with `yes`, applies a change to every selected pass (bulk writes;
+ * a pass that moved on meanwhile is left alone by its `apply`), then writes an audit record.
+ */
+export async function runTool(
+  db: Database,
+  log: Logger,
+  tool: string,
+  options: SelectionOptions,
+  selection: Selection,
+  yes: boolean,
+  change: (selected: Selected) => PassChange,
+): Promise<ToolResult> {
+  const selected = await selectPasses(db, selection);
+  const shown = preview(selected);
+  if (!yes || selected.length === 0) return { preview: shown, applied: false, changed: 0 };
+  const landed = await updatePasses({ db, log }, selected.map(change));
+  const when = new Date().toISOString();
+  const audit: AuditDoc = { _id: `${AUDIT_PREFIX}${when}:${randomBytes(3).toString('hex')}`, type: 'audit', tool, who: `${userInfo().username}@${hostname()}`, when, selection: options, selected: selected.length, changed: landed.length };
+  await db.put(audit);
+  return { preview: shown, applied: true, changed: landed.length };
+}

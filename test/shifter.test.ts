@@ -1,0 +1,94 @@
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { DryBackend } from '../src/backends/dry.js';
+import { runCycle } from '../src/client/cycle.js';
+import type { Database } from '../src/db/database.js';
+import type { JobDoc, Pass } from '../src/model/documents.js';
+import { runGasp } from './support/cli.js';
+import { folderWith } from './support/files.js';
+import { context, databaseWithJobs, jobs } from './support/jobs.js';
+
+/** Six jobs of label `enq`: runs 1–2 failed, 3 partFail, 4 completed, 5–6 waiting. */
+async function campaign(prefix: string): Promise<Database> {
+  const db = await databaseWithJobs(6, prefix);
+  const statuses: Record<number, Pass['status']> = { 1: 'failed', 2: 'failed', 3: 'partFail', 4: 'completed' };
+  const docs = (await jobs(db)).map((doc): JobDoc => ({
+    ...doc,
+    passes: doc.passes.map((pass) => {
+      const status = statuses[doc.run];
+      return status === undefined ? pass : { ...pass, status, attempts: [{ site: 'ral', status, started: '2026-11-20T10:00:00.000Z', finished: '2026-11-20T11:00:00.000Z', token: 't' }] };
+    }),
+  }));
+  await db.bulkDocs(docs);
+  return db;
+}
+
+async function gasp(db: Database, args: string[]) {
+  const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
+  return runGasp([...args, '-c', join(dir, 'gasp.cfg')], { cwd: dir });
+}
+
+const statusOf = async (db: Database) => Object.fromEntries((await jobs(db)).map((doc) => [doc.run, doc.passes.at(-1)?.status]));
+
+describe('gasp retry', () => {
+  it('previews by default and changes nothing; with --yes puts the failed passes back to waiting, keeping their history, and audits it', async () => {
+    const db = await campaign('retry');
+    const seq = (await db.info()).update_seq;
+    const looked = await gasp(db, ['retry', '--label', 'enq']);
+    expect(looked.code).toBe(0);
+    expect(looked.stdout.split('\n').slice(0, 2)).toEqual(['retry: 3 passes (failed 2, partFail 1); by module: PartialPo210 3', '  PartialPo210\t1\tpass 1\tfailed\tral\tenq']);
+    expect(looked.stdout).toContain('nothing changed: add --yes to retry these 3 passes');
+    expect((await db.info()).update_seq).toEqual(seq);
+
+    const applied = await gasp(db, ['retry', '--label', 'enq', '--status', 'failed', '--yes']);
+    expect(applied.stdout).toContain('retry: changed 2 of 2 passes');
+    expect(await statusOf(db)).toEqual({ 1: 'waiting', 2: 'waiting', 3: 'partFail', 4: 'completed', 5: 'waiting', 6: 'waiting' });
+    expect((await jobs(db)).find((doc) => doc.run === 1)?.passes[0]?.attempts).toHaveLength(1);
+
+    const audit = await gasp(db, ['audit']);
+    expect(audit.stdout.trim()).toMatch(/^\S+Z {2}\S+@\S+ {2}retry --label enq --status failed: 2 of 2 passes$/);
+  });
+
+  it('selects by module glob, run range and status, the last pass only unless told, and refuses a selection it cannot read', async () => {
+    const db = await campaign('select');
+    const json = async (args: string[]) => JSON.parse((await gasp(db, [...args, '--json'])).stdout) as { preview: { count: number; rows: Array<{ run: number }> } };
+    expect((await json(['retry', '--module', 'Partial*', '--run', '2-3'])).preview.rows.map((row) => row.run)).toEqual([2, 3]);
+    expect((await json(['retry', '--module', 'Water*'])).preview.count).toBe(0);
+    expect((await json(['cancel', '--label', 'enq', '--status', 'waiting,completed'])).preview.count).toBe(3);
+    const runs = join(folderWith({ 'runs.txt': '1\n4\n' }), 'runs.txt');
+    expect((await json(['retry', '-L', runs, '--status', 'failed,completed'])).preview.rows.map((row) => row.run)).toEqual([1, 4]);
+    const bad = await gasp(db, ['retry', '--status', 'broken', '--run', '9-1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      '--run: "9-1" is not a run or a range (expected such as 300000 or 300000-300100)',
+      '--status: "broken" is not a status (expected waiting, submitted, running, completed, failed, partFail, unsatisfied, canceled, deleted)',
+      'no selection: give --label, --module, --run, -L or --exactly (a tool never works on every job by default)',
+    ]);
+  });
+});
+
+describe('gasp cancel', () => {
+  it('cancels waiting passes at once, and a running one through the site that holds it, which stops its job in the backend', async () => {
+    const db = await databaseWithJobs(3, 'cancel');
+    const backend = new DryBackend();
+    // jobs that never end on their own: the site holds them as running
+    backend.status = async (ids) => new Map(ids.map((id) => [id, { state: 'running' as const }]));
+    const cancelled: string[] = [];
+    backend.cancel = async (ids) => void cancelled.push(...ids);
+    const ctx = { ...context(db, 'holder', backend), maxClaim: 1 };
+    await runCycle(ctx, { submit: true, monitor: true });
+    await runCycle(ctx, { submit: false, monitor: true });
+    expect(Object.values(await statusOf(db)).sort()).toEqual(['running', 'waiting', 'waiting']);
+
+    const result = await gasp(db, ['cancel', '--label', 'enq', '--yes']);
+    expect(result.stdout).toContain('cancel: changed 3 of 3 passes');
+    expect(Object.values(await statusOf(db)).sort()).toEqual(['canceled', 'canceled', 'running']);
+    const stats = await runCycle(ctx, { submit: true, monitor: true });
+    expect(stats).toMatchObject({ canceled: 1, claimed: 0 });
+    expect(cancelled).toHaveLength(1);
+    const held = (await jobs(db)).flatMap((doc) => doc.passes).find((pass) => pass.attempts.length > 0);
+    expect(held).toMatchObject({ status: 'canceled', attempts: [{ status: 'canceled', reason: 'canceled by a shifter' }] });
+    expect(held?.site).toBeUndefined();
+  });
+});
+
