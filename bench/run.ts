@@ -17,6 +17,7 @@ import { jobId, type JobDoc } from '../src/model/documents.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { makeProductionInfo } from '../src/production/production-info.js';
 import { EmbeddedServer } from '../src/server/embedded.js';
+import { summarize } from '../src/shifter/summary.js';
 import { fakeSlurm } from './fake-slurm.js';
 import { context, freshDatabase, MODULE, siteFile } from './seed.js';
 
@@ -136,6 +137,11 @@ async function idleFigures(couch: Couch, work: string): Promise<void> {
     }
     polls.push(median(times));
     report(`idle cycle, ${history} finished jobs`, median(times), 'ms', undefined, '<= 20 ms');
+    // gasp summary of the whole label, once its index is built (as after views push --wait)
+    await db.view('summary', 'by_label', { limit: 0 }, { timeoutMs: 0 });
+    const summaries: number[] = [];
+    for (let repeat = 0; repeat < 5; repeat++) summaries.push((await timed(async () => (await summarize(db, { label: 'bench' })).passes)).ms);
+    report(`summary of a label, ${history} passes`, median(summaries), 'ms', undefined, '< 1000 ms');
   }
   report('idle cycle growth (large / small history)', polls[1] ?? 0, 'ms', { name: 'small history', value: polls[0] ?? 1 }, '<= 1.5');
 }

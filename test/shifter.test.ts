@@ -92,3 +92,25 @@ describe('gasp cancel', () => {
   });
 });
 
+
+describe('gasp summary', () => {
+  it('counts per status, module and site, the success rate, events produced vs requested and the run time, from the reduce views', async () => {
+    const db = await campaign('summary');
+    const result = await gasp(db, ['summary', '--label', 'enq']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'label enq: 6 passes (completed 1, failed 2, partFail 1, waiting 2)',
+      '  success rate: 25.0% of ended passes completed',
+      '  events: 10 of 60 requested (16.7%)',
+      '  run time: mean 3600 s, spread 0 s over 4 ended passes',
+      '  by module:',
+      '    PartialPo210: completed 1, failed 2, partFail 1, waiting 2',
+      '  by site:',
+      '    ral: completed 1, failed 2, partFail 1',
+      '    (no site yet): waiting 2',
+    ]);
+    const byModule = JSON.parse((await gasp(db, ['summary', '--module', 'Partial*', '--json'])).stdout) as { passes: number; successRate: number };
+    expect(byModule).toMatchObject({ passes: 6, successRate: 0.25 });
+    expect((await gasp(db, ['summary'])).stderr.trim()).toBe('summary: give --label or --module (one of them)');
+  });
+});

@@ -72,7 +72,7 @@ describe('gasp views push', () => {
         }
       }
     }
-    expect(readdirSync(BUNDLED_VIEWS).sort()).toEqual(['data', 'info', 'jobs', 'passes', 'runs', 'sites']);
+    expect(readdirSync(BUNDLED_VIEWS).sort()).toEqual(['data', 'info', 'jobs', 'passes', 'runs', 'sites', 'summary']);
   });
 
   it('says "unchanged" the second time from the command line', async () => {
@@ -84,7 +84,7 @@ describe('gasp views push', () => {
     expect(first.stdout).toContain(`${name} _design/passes: created`);
     const second = await runGasp(args, { env });
     expect(second.code).toBe(0);
-    expect(second.stdout.trim().split('\n')).toEqual(['data', 'info', 'jobs', 'passes', 'runs', 'sites'].map((ddoc) => `${name} _design/${ddoc}: unchanged`));
+    expect(second.stdout.trim().split('\n')).toEqual(['data', 'info', 'jobs', 'passes', 'runs', 'sites', 'summary'].map((ddoc) => `${name} _design/${ddoc}: unchanged`));
     const map = join(mkdtempSync(join(tmpdir(), 'gasp-views-')), 'views');
     cpSync(BUNDLED_VIEWS, map, { recursive: true });
     writeFileSync(join(map, 'jobs', 'views', 'by_label', 'map.js'), readFileSync(join(map, 'jobs', 'views', 'by_label', 'map.js'), 'utf8').replace('pass.status);', 'pass.status );'));

@@ -9,6 +9,7 @@ import { registerDemo } from './demo.js';
 import { registerEnqueue } from './enqueue.js';
 import { registerLockRun } from './lock-run.js';
 import { registerShifterTools } from './shifter.js';
+import { registerSummary } from './summary.js';
 import { registerExactly } from './exactly.js';
 import { registerInfo } from './info.js';
 import { registerMakeProduction } from './make-production.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerEnqueue(program);
   registerLockRun(program);
   registerShifterTools(program);
+  registerSummary(program);
   registerProcess(program);
   registerConfigCheck(program);
   registerSitesCheck(program);
