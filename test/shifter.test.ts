@@ -114,3 +114,25 @@ describe('gasp summary', () => {
     expect((await gasp(db, ['summary'])).stderr.trim()).toBe('summary: give --label or --module (one of them)');
   });
 });
+
+describe('gasp unlock', () => {
+  it("refuses while the site is alive, naming it; releases a dead site's claims for others with --yes, and audits it", async () => {
+    const db = await databaseWithJobs(3, 'unlock');
+    await runCycle(context(db, 'dead-site', new DryBackend()), { submit: true, monitor: false });
+    const beat = { _id: 'coordination:heartbeat:dead-site:production', type: 'heartbeat', site: 'dead-site', mode: 'production', host: 'far-away', pid: 77, instance: 'x', version: 'test', takes_turns: false, started: new Date().toISOString(), beat: new Date().toISOString() };
+    const written = await db.put(beat);
+    const refused = await gasp(db, ['unlock', 'dead-site', '--yes']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toMatch(/^site dead-site is alive \(host far-away pid 77 since .*, last heartbeat \d+ s ago\): its jobs may be running; stop its client first, or add --force$/);
+    // the site died long ago
+    await db.put({ ...beat, _rev: written.rev, beat: '2020-01-01T00:00:00.000Z' });
+    expect((await gasp(db, ['unlock', 'dead-site'])).stdout.trim()).toBe('unlock: site dead-site holds 3 passes; nothing changed: add --yes to release them');
+    expect((await gasp(db, ['unlock', 'dead-site', '--yes'])).stdout.trim()).toBe('unlock: released 3 of 3 passes of site dead-site; recorded in the audit');
+    const passes = (await jobs(db)).flatMap((doc) => doc.passes);
+    expect(passes.every((pass) => pass.status === 'waiting' && pass.site === undefined)).toBe(true);
+    expect(passes[0]?.attempts[0]).toMatchObject({ status: 'lost', reason: expect.stringMatching(/^released by \S+@\S+ \(gasp unlock dead-site\)$/) });
+    expect((await gasp(db, ['audit'])).stdout).toMatch(/unlock --site dead-site: 3 of 3 passes/);
+    // another site takes them now
+    expect((await runCycle(context(db, 'live-site', new DryBackend()), { submit: true, monitor: false })).claimed).toBe(3);
+  });
+});

@@ -6,7 +6,8 @@ import { InputError } from '../errors.js';
 import type { Pass } from '../model/documents.js';
 import type { PassStatus } from '../model/status.js';
 import { readSelection, selectionOptions, type Selected, type Selection, type SelectionOptions } from '../shifter/selection.js';
-import { AUDIT_PREFIX, describePreview, runTool, type AuditDoc } from '../shifter/tool.js';
+import { AUDIT_PREFIX, describePreview, runTool, whoAmI, writeAudit, type AuditDoc } from '../shifter/tool.js';
+import { unlockSite } from '../shifter/unlock.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
 
@@ -87,6 +88,27 @@ export function registerShifterTools(program: Command): void {
       },
     }),
   });
+  program
+    .command('unlock')
+    .description("release a dead site's claims: its submitted and running passes go back to waiting for any site")
+    .argument('<site>', 'the site whose claims to release')
+    .option('--force', "even while the site's client is alive (its jobs may still run: they could run twice)")
+    .option('--yes', 'apply (without it: only how many passes the site holds)')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .addHelpText('after', "\nRefuses while the site's heartbeat is fresh ([coordination] stale), naming its host and pid.\n\nExample:\n  gasp unlock ral --yes")
+    .action(async (site: string, _options: unknown, cmd: Command) => {
+      const options = cmd.optsWithGlobals<ConfigOptions & { force?: boolean; yes?: boolean }>();
+      const { config, log } = loadCommandConfig(options);
+      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const result = await unlockSite(db, log, site, { staleSeconds: config.coordination.staleSeconds, force: options.force === true, apply: options.yes === true, who: whoAmI() });
+      if (options.yes !== true) {
+        print(`unlock: site ${site} holds ${result.held} passes${result.held > 0 ? '; nothing changed: add --yes to release them' : ''}`);
+        return;
+      }
+      await writeAudit(db, 'unlock', { site, ...(options.force === true && { force: true }) }, result.held, result.released);
+      print(`unlock: released ${result.released} of ${result.held} passes of site ${site}; recorded in the audit`);
+    });
   program
     .command('audit')
     .description('list the changes shifter tools applied: who, when, which selection, how many passes')

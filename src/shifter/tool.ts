@@ -44,7 +44,7 @@ export interface AuditDoc {
   tool: string;
   who: string;
   when: string;
-  selection: SelectionOptions;
+  selection: SelectionOptions | Record<string, string | boolean>;
   selected: number;
   changed: number;
 }
@@ -74,8 +74,16 @@ export async function runTool(
   const shown = preview(selected);
   if (!yes || selected.length === 0) return { preview: shown, applied: false, changed: 0 };
   const landed = await updatePasses({ db, log }, selected.map(change));
-  const when = new Date().toISOString();
-  const audit: AuditDoc = { _id: `${AUDIT_PREFIX}${when}:${randomBytes(3).toString('hex')}`, type: 'audit', tool, who: `${userInfo().username}@${hostname()}`, when, selection: options, selected: selected.length, changed: landed.length };
-  await db.put(audit);
+  await writeAudit(db, tool, options, selected.length, landed.length);
   return { preview: shown, applied: true, changed: landed.length };
+}
+
+/** Who runs this tool, as audit records and attempt reasons name them. */
+export const whoAmI = () => `${userInfo().username}@${hostname()}`;
+
+/** One audit record of an applied change. */
+export async function writeAudit(db: Database, tool: string, selection: SelectionOptions | Record<string, string | boolean>, selected: number, changed: number): Promise<void> {
+  const when = new Date().toISOString();
+  const audit: AuditDoc = { _id: `${AUDIT_PREFIX}${when}:${randomBytes(3).toString('hex')}`, type: 'audit', tool, who: whoAmI(), when, selection, selected, changed };
+  await db.put(audit);
 }
