@@ -136,3 +136,42 @@ describe('gasp unlock', () => {
     expect((await runCycle(context(db, 'live-site', new DryBackend()), { submit: true, monitor: false })).claimed).toBe(3);
   });
 });
+
+describe('gasp why', () => {
+  it('gives the reason at every active site for each waiting pass, by the rules the client decides with', async () => {
+    const db = await databaseWithJobs(3, 'why');
+    expect((await gasp(db, ['why', '--label', 'enq'])).stdout.split('\n')[0]).toBe('no gasp enqueue for production is running at any site');
+    // site "full" holds two of the three passes and has room for two
+    await runCycle({ ...context(db, 'full', new DryBackend()), maxClaim: 2 }, { submit: true, monitor: false });
+    const now = new Date().toISOString();
+    const beat = (site: string, capabilities: Record<string, unknown>) => ({
+      _id: `coordination:heartbeat:${site}:production`,
+      type: 'heartbeat',
+      site,
+      mode: 'production',
+      host: 'h',
+      pid: 1,
+      instance: site,
+      version: 'test',
+      takes_turns: false,
+      started: now,
+      beat: now,
+      capabilities: { rat_versions: ['7.0.8'], modes: ['production'], max_jobs: 100, paused_labels: [], claims: true, ...capabilities },
+    });
+    await db.bulkDocs([beat('full', { max_jobs: 2 }), beat('old-rat', { rat_versions: ['7.0.4'] }), beat('pausing', { paused_labels: ['enq'] }), beat('watcher', { claims: false }), beat('able', {})]);
+    const result = await gasp(db, ['why', '--label', 'enq']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^1 waiting pass \(PartialPo210 \d+ pass 1\):$/),
+      '  able: it can take it: at its next cycle, once the passes ahead of it in the queue are claimed',
+      '  full: site full (2 of 2 jobs)',
+      '  old-rat: no RAT 7.0.8 there (it has 7.0.4)',
+      '  pausing: label enq is paused there (--pause)',
+      '  watcher: it only monitors (--mononly)',
+    ]);
+    const waiting = (await jobs(db)).find((doc) => doc.passes[0]?.status === 'waiting');
+    const one = await gasp(db, ['why', 'PartialPo210', String(waiting?.run)]);
+    expect(one.stdout).toContain('  old-rat: no RAT 7.0.8 there (it has 7.0.4)');
+    expect((await gasp(db, ['why'])).stderr.trim()).toBe('why: give --label L, or MODULE RUN [PASS] (one of them)');
+  });
+});

@@ -81,7 +81,16 @@ export function registerEnqueue(program: Command): void {
       const submit = options.mononly !== true;
       const { serialize, heartbeatSeconds, staleSeconds, conflictDelaySeconds } = config.coordination;
       const clock = new ServerClock(ctx.db.couch);
-      const heartbeat = new SiteHeartbeat(ctx.db, clock, { site: site.name, mode: ctx.mode, version: GASP_VERSION, heartbeatSeconds, staleSeconds, takesTurns: serialize && submit });
+      const heartbeat = new SiteHeartbeat(ctx.db, clock, {
+        site: site.name,
+        mode: ctx.mode,
+        version: GASP_VERSION,
+        heartbeatSeconds,
+        staleSeconds,
+        takesTurns: serialize && submit,
+        // what this site can take, so `gasp why` judges waiting passes by the client's own rules
+        capabilities: { rat_versions: [...site.rat.versions.keys()], modes: site.modes, max_jobs: site.maxJobs, paused_labels: options.pause ?? [], claims: submit },
+      });
       // refuses here, naming the live client, if this site already runs in this mode
       const replaced = await heartbeat.start();
       if (replaced !== undefined) clientLog.warn({ host: replaced.host, pid: replaced.pid }, `took over from a client of this site that died or went stale (${describeHolder(replaced)}, last heartbeat ${Math.round(clock.ageSeconds(replaced.beat))} s ago)`);

@@ -10,6 +10,7 @@ import { registerEnqueue } from './enqueue.js';
 import { registerLockRun } from './lock-run.js';
 import { registerShifterTools } from './shifter.js';
 import { registerSummary } from './summary.js';
+import { registerWhy } from './why.js';
 import { registerExactly } from './exactly.js';
 import { registerInfo } from './info.js';
 import { registerMakeProduction } from './make-production.js';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerLockRun(program);
   registerShifterTools(program);
   registerSummary(program);
+  registerWhy(program);
   registerProcess(program);
   registerConfigCheck(program);
   registerSitesCheck(program);

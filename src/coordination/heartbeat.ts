@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
 import { ConflictError } from '../db/errors.js';
 import { GaspError } from '../errors.js';
-import { heartbeatId, type HeartbeatDoc, type Holder } from '../model/coordination.js';
+import { heartbeatId, type HeartbeatDoc, type Holder, type SiteCapabilities } from '../model/coordination.js';
 import { isAlive } from '../processes.js';
 import type { ServerClock } from './clock.js';
 import { repeatEvery, type Repeating } from './repeat.js';
@@ -25,6 +25,7 @@ export interface HeartbeatOptions {
   staleSeconds: number;
   /** It takes turns as the leader (serialized submission, and it submits). */
   takesTurns: boolean;
+  capabilities?: SiteCapabilities;
 }
 
 /** "host vm pid 1234 since …": where a shifter finds the process. */
@@ -80,6 +81,7 @@ export class SiteHeartbeat {
       instance: this.instance,
       version: this.options.version,
       takes_turns: this.options.takesTurns,
+      ...(this.options.capabilities !== undefined && { capabilities: this.options.capabilities }),
       started: now,
       beat: now,
     };

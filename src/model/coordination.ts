@@ -18,10 +18,22 @@ export interface HeartbeatDoc extends Holder {
   version: string;
   /** It takes its turn as the leader that submits (serialized submission). */
   takes_turns: boolean;
+  /** What the site can take, for `gasp why` to judge waiting passes by the client's own rules. */
+  capabilities?: SiteCapabilities;
   started: string;
   beat: string;
   /** Set when the client stopped cleanly: the site is not running, and not stale either. */
   stopped?: string;
+}
+
+export interface SiteCapabilities {
+  rat_versions: string[];
+  modes: string[];
+  max_jobs: number;
+  /** Labels this client leaves waiting (`--pause`). */
+  paused_labels: string[];
+  /** It claims nothing (`--mononly`). */
+  claims: boolean;
 }
 
 /** The one site that may submit now, where the config serializes submission. */

@@ -54,6 +54,25 @@ export function compareFor(order: QueueOrder): (a: ReadyPass, b: ReadyPass) => n
   }
 }
 
+/** Why a site does not take a pass, whatever its room: the rules `decide` and `gasp why` share. */
+export type Blocker =
+  | { kind: 'mode' }
+  | { kind: 'ratVersion' }
+  | { kind: 'paused' }
+  | { kind: 'unsatisfied'; because: PassRef }
+  | { kind: 'prerequisite'; waitingFor: PassRef };
+
+export function blocker(pass: ReadyPass, site: Pick<SiteState, 'mode' | 'modes' | 'ratVersions' | 'pausedLabels'>, statusOf: (ref: PassRef) => PassStatus | undefined): Blocker | undefined {
+  if (!site.modes.includes(site.mode)) return { kind: 'mode' };
+  if (!site.ratVersions.has(pass.rat_version)) return { kind: 'ratVersion' };
+  if (site.pausedLabels.has(pass.label)) return { kind: 'paused' };
+  const failed = pass.prerequisites?.find((ref) => FAILED.includes(statusOf(ref) ?? 'waiting'));
+  if (failed !== undefined) return { kind: 'unsatisfied', because: failed };
+  const pending = pass.prerequisites?.find((ref) => statusOf(ref) !== 'completed');
+  if (pending !== undefined) return { kind: 'prerequisite', waitingFor: pending };
+  return undefined;
+}
+
 /**
  * Which waiting passes this site claims now, in queue order. Pure: the same inputs give the same
  * answer; `statusOf` says how a prerequisite pass stands.
@@ -71,21 +90,13 @@ export function decide(
   }
   const room = Math.max(0, Math.min(site.maxJobs - site.running, site.maxClaim));
   for (const pass of [...candidates].sort(compareFor(order))) {
-    if (!site.ratVersions.has(pass.rat_version)) {
-      decision.skipped.ratVersion += 1;
+    const blocked = blocker(pass, site, statusOf);
+    if (blocked?.kind === 'unsatisfied') {
+      decision.unsatisfied.push({ pass, because: blocked.because });
       continue;
     }
-    if (site.pausedLabels.has(pass.label)) {
-      decision.skipped.paused += 1;
-      continue;
-    }
-    const failed = pass.prerequisites?.find((ref) => FAILED.includes(statusOf(ref) ?? 'waiting'));
-    if (failed !== undefined) {
-      decision.unsatisfied.push({ pass, because: failed });
-      continue;
-    }
-    if (pass.prerequisites?.some((ref) => statusOf(ref) !== 'completed')) {
-      decision.skipped.prerequisite += 1;
+    if (blocked !== undefined) {
+      decision.skipped[blocked.kind === 'mode' ? 'noRoom' : blocked.kind] += 1;
       continue;
     }
     if (decision.claim.length >= room) {

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { couchFromConfig } from '../db/couch.js';
+import { InputError } from '../errors.js';
+import { readSelection } from '../shifter/selection.js';
+import { whyWaiting, type WhyRow } from '../shifter/why.js';
+import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+
+const ROWS_SHOWN = 10;
+
+export function registerWhy(program: Command): void {
+  program
+    .command('why')
+    .description('why waiting passes are not taken: the reason at every active site, by the same rules the client decides with')
+    .argument('[module]', 'a module (with RUN): that job only')
+    .argument('[run]', 'its run number')
+    .argument('[pass]', 'one pass of it (default: its last)')
+    .option('--label <label>', 'every waiting pass of a label')
+    .option('--json', 'print the reasons as JSON')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .addHelpText('after', "\nSites say what they can run in their heartbeats (RAT versions, modes, max_jobs, paused labels).\n\nExamples:\n  gasp why --label mc-2026-bi214\n  gasp why TeloadedBi214 300001")
+    .action(async (module: string | undefined, run: string | undefined, pass: string | undefined, _options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<ConfigOptions & { label?: string; json?: boolean }>();
+      const problems: string[] = [];
+      if ((options.label === undefined) === (module === undefined)) problems.push('why: give --label L, or MODULE RUN [PASS] (one of them)');
+      if (module !== undefined && (run === undefined || !/^\d+$/.test(run))) problems.push(`why: "${run ?? ''}" is not a run number (expected MODULE RUN [PASS])`);
+      if (problems.length > 0) throw new InputError(problems);
+      const selection = readSelection({ ...(options.label !== undefined && { label: options.label }), ...(module !== undefined && { module, run: run ?? '' }), ...(pass !== undefined && { pass }) }, ['waiting'], problems);
+      if (problems.length > 0) throw new InputError(problems);
+      const { config, log } = loadCommandConfig(options);
+      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const answer = await whyWaiting(db, config.client.mode, selection, config.coordination.staleSeconds);
+      if (options.json === true) {
+        print(JSON.stringify(answer, null, 2));
+        return;
+      }
+      for (const line of answer.global) print(line);
+      if (answer.rows.length === 0) {
+        print('no waiting pass matches');
+        return;
+      }
+      // passes with the same reasons together: a label of 10,000 passes reads as a few groups
+      const groups = new Map<string, WhyRow[]>();
+      for (const row of answer.rows) groups.set(row.reasons.join('\n'), [...(groups.get(row.reasons.join('\n')) ?? []), row]);
+      for (const [reasons, rows] of groups) {
+        const first = rows.slice(0, ROWS_SHOWN).map((row) => `${row.module} ${row.run} pass ${row.pass}`).join(', ');
+        print(`${rows.length} waiting ${rows.length === 1 ? 'pass' : 'passes'} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}):`);
+        for (const reason of reasons === '' ? ['no active site to judge by'] : reasons.split('\n')) print(`  ${reason}`);
+      }
+    });
+}
