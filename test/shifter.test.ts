@@ -1,9 +1,13 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { DryBackend } from '../src/backends/dry.js';
+import { LocalBackend } from '../src/backends/local.js';
 import { runCycle } from '../src/client/cycle.js';
 import type { Database } from '../src/db/database.js';
-import type { JobDoc, Pass } from '../src/model/documents.js';
+import type { DataDoc, JobDoc, Pass } from '../src/model/documents.js';
 import { runGasp } from './support/cli.js';
 import { folderWith } from './support/files.js';
 import { context, databaseWithJobs, jobs } from './support/jobs.js';
@@ -16,7 +20,8 @@ async function campaign(prefix: string): Promise<Database> {
     ...doc,
     passes: doc.passes.map((pass) => {
       const status = statuses[doc.run];
-      return status === undefined ? pass : { ...pass, status, attempts: [{ site: 'ral', status, started: '2026-11-20T10:00:00.000Z', finished: '2026-11-20T11:00:00.000Z', token: 't' }] };
+      // ended passes keep the site that ran them, as the client leaves them
+      return status === undefined ? pass : { ...pass, status, site: 'ral', attempts: [{ site: 'ral', status, started: '2026-11-20T10:00:00.000Z', finished: '2026-11-20T11:00:00.000Z', token: 't' }] };
     }),
   }));
   await db.bulkDocs(docs);
@@ -173,5 +178,30 @@ describe('gasp why', () => {
     const one = await gasp(db, ['why', 'PartialPo210', String(waiting?.run)]);
     expect(one.stdout).toContain('  old-rat: no RAT 7.0.8 there (it has 7.0.4)');
     expect((await gasp(db, ['why'])).stderr.trim()).toBe('why: give --label L, or MODULE RUN [PASS] (one of them)');
+  });
+});
+
+describe('gasp delete', () => {
+  it('marks passes deleted and removes their data documents; storage files stay unless --purge-storage', async () => {
+    const db = await databaseWithJobs(2, 'delete');
+    const ctx = context(db, 'local', new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 }));
+    for (let cycle = 0; cycle < 50; cycle++) {
+      await runCycle(ctx, { submit: true, monitor: true });
+      if ((await jobs(db)).every((doc) => doc.passes[0]?.status === 'completed')) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const data = async () => (await db.allDocs<DataDoc>({ startkey: 'data:', endkey: 'data:\uffff', include_docs: true })).rows.flatMap((row) => (row.doc ? [row.doc] : []));
+    const files = (await data()).flatMap((doc) => doc.files.map((file) => fileURLToPath(file.url)));
+    expect(files.map((file) => existsSync(file))).toEqual([true, true]);
+
+    const kept = await gasp(db, ['delete', '--label', 'enq', '--run', '1', '--yes']);
+    expect(kept.stdout.trim().split('\n').slice(-2)).toEqual(['delete: changed 1 of 1 passes (the others moved on meanwhile); recorded in the audit', 'delete: removed 1 data documents; storage files kept (--purge-storage deletes them)']);
+    expect((await data()).map((doc) => doc.run)).toEqual([2]);
+    expect(files.map((file) => existsSync(file))).toEqual([true, true]);
+    const purged = await gasp(db, ['delete', '--label', 'enq', '--run', '2', '--yes', '--purge-storage']);
+    expect(purged.stdout.trim().split('\n').at(-1)).toBe('delete: removed 1 data documents and 1 files in storage');
+    expect(await data()).toEqual([]);
+    expect(files.map((file) => existsSync(file))).toEqual([true, false]);
+    expect((await jobs(db)).map((doc) => doc.passes[0]?.status)).toEqual(['deleted', 'deleted']);
   });
 });

@@ -2,18 +2,21 @@ import type { Command } from 'commander';
 import type { PassChange } from '../client/update.js';
 import { freshSubjob } from '../client/update.js';
 import { couchFromConfig } from '../db/couch.js';
+import type { Database } from '../db/database.js';
 import { InputError } from '../errors.js';
 import type { Pass } from '../model/documents.js';
-import type { PassStatus } from '../model/status.js';
+import { ACTIVE_STATUSES, type PassStatus } from '../model/status.js';
 import { readSelection, selectionOptions, type Selected, type Selection, type SelectionOptions } from '../shifter/selection.js';
-import { AUDIT_PREFIX, describePreview, runTool, whoAmI, writeAudit, type AuditDoc } from '../shifter/tool.js';
+import { AUDIT_PREFIX, describePreview, runTool, whoAmI, writeAudit, type AuditDoc, type ToolResult } from '../shifter/tool.js';
 import { unlockSite } from '../shifter/unlock.js';
+import { removeData } from '../shifter/delete.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
 
 interface ToolOptions extends ConfigOptions, SelectionOptions {
   yes?: boolean;
   json?: boolean;
+  purgeStorage?: boolean;
 }
 
 interface ToolSpec {
@@ -23,12 +26,16 @@ interface ToolSpec {
   example: string;
   /** What applying does to one selected pass; `apply` leaves a pass that moved on alone. */
   change: (selected: Selected, selection: Selection, now: string) => PassChange;
+  /** Options of this tool only. */
+  options?: (command: Command) => Command;
+  /** More work on the passes that changed; returns lines to print. */
+  after?: (db: Database, landed: ToolResult['landed'], options: ToolOptions) => Promise<string[]>;
 }
 
 /** A tool over the selection language: preview by default, change with --yes, audit what changed. */
 function registerTool(program: Command, spec: ToolSpec): void {
   const command = program.command(spec.name).description(spec.description);
-  selectionOptions(command, spec.defaults)
+  (spec.options ?? ((same: Command) => same))(selectionOptions(command, spec.defaults))
     .option('--yes', 'apply the change (without it: only the preview)')
     .option('--json', 'print the preview and the result as JSON')
     .addOption(configOption())
@@ -43,16 +50,21 @@ function registerTool(program: Command, spec: ToolSpec): void {
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const { yes, json, config: _config, mode: _mode, logLevel: _level, ...given } = options;
       const now = new Date().toISOString();
-      const result = await runTool(db, log, spec.name, given, selection, yes === true, (selected) => spec.change(selected, selection, now));
+      const { landed, ...result } = await runTool(db, log, spec.name, given, selection, yes === true, (selected) => spec.change(selected, selection, now));
+      const more = spec.after === undefined || landed.length === 0 ? [] : await spec.after(db, landed, options);
       if (json === true) {
-        print(JSON.stringify(result, null, 2));
+        print(JSON.stringify({ ...result, ...(more.length > 0 && { more }) }, null, 2));
         return;
       }
       for (const line of describePreview(spec.name, result.preview)) print(line);
       if (result.applied) print(`${spec.name}: changed ${result.changed} of ${result.preview.count} passes (the others moved on meanwhile); recorded in the audit`);
       else if (result.preview.count > 0) print(`nothing changed: add --yes to ${spec.name} these ${result.preview.count} passes`);
+      for (const line of more) print(line);
     });
 }
+
+/** A site holds the pass and a backend may run it: only that site changes it (cancel asks it to). */
+const held = (pass: Pass) => ACTIVE_STATUSES.includes(pass.status);
 
 /** A pass back to waiting for any site, as a new attempt: its history stays. */
 function waitingAgain(stored: Pass): Pass {
@@ -69,7 +81,7 @@ export function registerShifterTools(program: Command): void {
     change: ({ doc, pass }, selection) => ({
       id: doc._id,
       pass: pass.pass,
-      apply: (stored) => (selection.statuses.includes(stored.status) && stored.site === undefined ? waitingAgain(stored) : undefined),
+      apply: (stored) => (selection.statuses.includes(stored.status) && !held(stored) ? waitingAgain(stored) : undefined),
     }),
   });
   registerTool(program, {
@@ -82,11 +94,27 @@ export function registerShifterTools(program: Command): void {
       pass: pass.pass,
       apply: (stored) => {
         if (!selection.statuses.includes(stored.status)) return undefined;
-        if (stored.site === undefined) return { ...stored, status: 'canceled' };
-        if (stored.status === 'submitted' || stored.status === 'running') return stored.cancel_requested === undefined ? { ...stored, cancel_requested: now } : undefined;
-        return undefined;
+        if (!held(stored)) return { ...stored, status: 'canceled' };
+        return stored.cancel_requested === undefined ? { ...stored, cancel_requested: now } : undefined;
       },
     }),
+  });
+  registerTool(program, {
+    name: 'delete',
+    description: 'mark passes deleted and remove their data documents; storage files stay unless --purge-storage',
+    defaults: ['waiting', 'completed', 'failed', 'partFail', 'unsatisfied', 'canceled'],
+    example: 'gasp delete --label mc-2026-test --yes',
+    options: (command) => command.option('--purge-storage', 'also delete the output files in file:// storage (remote storage is never touched)'),
+    change: ({ doc, pass }, selection) => ({
+      id: doc._id,
+      pass: pass.pass,
+      // a held pass is left alone: cancel it first, so no site records outputs for a deleted pass
+      apply: (stored) => (selection.statuses.includes(stored.status) && !held(stored) && stored.status !== 'deleted' ? { ...stored, status: 'deleted' } : undefined),
+    }),
+    after: async (db, landed, options) => {
+      const removed = await removeData(db, landed, options.purgeStorage === true);
+      return [`delete: removed ${removed.dataDocuments} data documents${options.purgeStorage === true ? ` and ${removed.files} files in storage` : '; storage files kept (--purge-storage deletes them)'}`];
+    },
   });
   program
     .command('unlock')

@@ -55,6 +55,8 @@ export interface ToolResult {
   preview: Preview;
   applied: boolean;
   changed: number;
+  /** The passes changed, for a tool with more to do on each (delete removes their data documents). */
+  landed: Array<{ id: string; pass: number }>;
 }
 
 /**
@@ -72,10 +74,10 @@ export async function runTool(
 ): Promise<ToolResult> {
   const selected = await selectPasses(db, selection);
   const shown = preview(selected);
-  if (!yes || selected.length === 0) return { preview: shown, applied: false, changed: 0 };
+  if (!yes || selected.length === 0) return { preview: shown, applied: false, changed: 0, landed: [] };
   const landed = await updatePasses({ db, log }, selected.map(change));
   await writeAudit(db, tool, options, selected.length, landed.length);
-  return { preview: shown, applied: true, changed: landed.length };
+  return { preview: shown, applied: true, changed: landed.length, landed: landed.map(({ id, pass }) => ({ id, pass })) };
 }
 
 /** Who runs this tool, as audit records and attempt reasons name them. */
