@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
 import { GASP_BIN, runGasp } from './support/cli.js';
+import { BackendError } from '../src/backends/backend.js';
 import { DryBackend } from '../src/backends/dry.js';
 import { LocalBackend } from '../src/backends/local.js';
 import { claimPasses } from '../src/client/claim.js';
@@ -120,6 +121,28 @@ describe('the enqueue client', () => {
     expect(pass?.attempts_dropped).toBe(6);
     expect(pass?.attempts.slice(0, -1).every((attempt) => attempt.status === 'lost')).toBe(true);
     expect(sizes.at(-1)).toBeLessThan((sizes[20] ?? 0) * 1.05);
+  });
+
+  it('cancels the jobs a pass did submit when another of its jobs is refused, and records them', async () => {
+    const db = await databaseWithJobs(1);
+    const [doc] = await jobs(db);
+    if (doc === undefined) throw new Error('no job');
+    await db.put({ ...doc, passes: doc.passes.map((pass) => ({ ...pass, subjobs: [{ index: 0, events: 5 }, { index: 1, events: 5 }] })) });
+    const backend = new DryBackend();
+    const submit = backend.submit.bind(backend);
+    backend.submit = async (batch) => {
+      if (batch.some((job) => job.name.includes('-s1-'))) throw new BackendError('site refusing: sbatch: error: QOSMaxSubmitJobPerUserLimit');
+      return submit(batch);
+    };
+    const cancelled: string[] = [];
+    backend.cancel = async (ids) => void cancelled.push(...ids);
+    const stats = await runCycle(context(db, 'half-refused', backend), { submit: true, monitor: false });
+    expect(stats.failed).toBe(1);
+    const pass = (await jobs(db))[0]?.passes[0];
+    expect(pass?.status).toBe('failed');
+    expect(pass?.subjobs?.[0]).toMatchObject({ backend_id: cancelled[0], state: 'failed' });
+    expect(pass?.subjobs?.[1]?.backend_id).toBeUndefined();
+    expect(cancelled).toHaveLength(1);
   });
 
   it('submits a pass claimed before a crash exactly once after the restart', async () => {

@@ -121,6 +121,11 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
     });
   }
   await queue.onIdle();
+  // a pass that failed part-way (one subjob refused) must not leave its other jobs running unwatched
+  const orphans = [...failures.keys()].flatMap((failed) => [...(ids.get(failed)?.values() ?? [])]);
+  if (orphans.length > 0) {
+    await ctx.backend.cancel(orphans).catch((error: unknown) => ctx.log.warn({ jobs: orphans, error: (error as Error).message }, 'could not cancel the jobs of a pass that failed part-way; they may still run'));
+  }
   const now = ctx.now().toISOString();
   const changes = claimed.flatMap(({ doc, pass }) => {
     const failure = failures.get(key(doc, pass));
@@ -133,7 +138,12 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
         apply: (stored: Pass): Pass | undefined => {
           if (stored.site !== ctx.site.name || stored.claim?.token !== pass.claim?.token) return undefined;
           if (failure !== undefined) {
-            return { ...stored, status: 'failed', attempts: stored.attempts.map((attempt) => (attempt.token === pass.claim?.token ? { ...attempt, status: 'failed', finished: now, reason: failure } : attempt)) };
+            // the jobs it did submit are recorded, canceled, so the pass says what ran
+            const subjobs = subjobsOf(stored).map((subjob) => {
+              const backendId = submitted?.get(subjob.index);
+              return backendId === undefined ? subjob : { ...subjob, backend_id: backendId, state: 'failed' as const, started: now, finished: now };
+            });
+            return { ...stored, status: 'failed', ...(submitted !== undefined && { subjobs }), attempts: stored.attempts.map((attempt) => (attempt.token === pass.claim?.token ? { ...attempt, status: 'failed', finished: now, reason: failure } : attempt)) };
           }
           const subjobs = subjobsOf(stored).map((subjob) => {
             const backendId = submitted?.get(subjob.index);
