@@ -205,3 +205,23 @@ describe('gasp delete', () => {
     expect((await jobs(db)).map((doc) => doc.passes[0]?.status)).toEqual(['deleted', 'deleted']);
   });
 });
+
+describe('auto-pause', () => {
+  it('pauses a label when most of its last ended passes failed, names the exit codes, and claims none of it until gasp resume', async () => {
+    const db = await databaseWithJobs(8, 'pause');
+    expect((await gasp(db, ['policy', '--label', 'enq', '--pause-after', '2/4'])).stdout.trim().split('\n')[0]).toBe('label enq: pauses when more than 2 of its last 4 ended passes failed');
+    const failing = context(db, 'breaking', new DryBackend({ outcome: 'failed', exitCode: 20 }));
+    const ctx = { ...failing, maxClaim: 4 };
+    await runCycle(ctx, { submit: true, monitor: false });
+    const stats = await runCycle(ctx, { submit: true, monitor: true });
+    expect(stats.failed).toBe(4);
+    // the label paused in the same cycle: nothing more of it was claimed
+    expect(stats.claimed).toBe(0);
+    const policy = await gasp(db, ['policy', '--label', 'enq']);
+    expect(policy.stdout).toMatch(/PAUSED since \S+ by site breaking: 4 of its last 4 ended passes failed \(exit codes: 20 ×4\); gasp resume --label enq/);
+    expect((await gasp(db, ['why', '--label', 'enq'])).stdout).toMatch(/^label enq is paused since \S+ \(site breaking\): 4 of its last 4 ended passes failed/m);
+    expect((await runCycle(context(db, 'healthy', new DryBackend()), { submit: true, monitor: true })).claimed).toBe(0);
+    expect((await gasp(db, ['resume', '--label', 'enq'])).stdout).toMatch(/^label enq resumed \(it was paused since/);
+    expect((await runCycle(context(db, 'healthy', new DryBackend()), { submit: true, monitor: true })).claimed).toBe(4);
+  });
+});

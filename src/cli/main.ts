@@ -11,6 +11,7 @@ import { registerLockRun } from './lock-run.js';
 import { registerShifterTools } from './shifter.js';
 import { registerSummary } from './summary.js';
 import { registerWhy } from './why.js';
+import { registerPolicy } from './policy.js';
 import { registerExactly } from './exactly.js';
 import { registerInfo } from './info.js';
 import { registerMakeProduction } from './make-production.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerShifterTools(program);
   registerSummary(program);
   registerWhy(program);
+  registerPolicy(program);
   registerProcess(program);
   registerConfigCheck(program);
   registerSitesCheck(program);

@@ -5,6 +5,7 @@ import { decide, type Decision, type ReadyPass, type SiteState } from '../queue/
 import { claimPasses } from './claim.js';
 import { emptyStats, type ClientContext, type CycleStats } from './context.js';
 import { dispatchPasses } from './dispatch.js';
+import { pausedLabels } from './auto-pause.js';
 import { readHeld, unsubmitted } from './held.js';
 import { monitorPasses, renewLeases } from './monitor.js';
 import { backToWaiting, updatePasses } from './update.js';
@@ -131,7 +132,8 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
       maxJobs: ctx.site.maxJobs,
       running,
       maxClaim: ctx.maxClaim,
-      pausedLabels: options.pausedLabels ?? new Set<string>(),
+      // labels paused by hand (--pause) or by policy (auto-pause, gasp policy)
+      pausedLabels: new Set([...(options.pausedLabels ?? []), ...(await pausedLabels(ctx.db))]),
     };
     const decision = await decideFromView(ctx, siteState);
     if (decision.unsatisfied.length > 0) {

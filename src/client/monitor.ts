@@ -5,6 +5,7 @@ import { jobFolder } from '../backends/prepare.js';
 import type { JobDoc, Pass, Subjob } from '../model/documents.js';
 import { ACTIVE_STATUSES } from '../model/status.js';
 import type { ClientContext, CycleStats } from './context.js';
+import { pauseFailingLabels } from './auto-pause.js';
 import type { HeldRow } from './held.js';
 import { subjobsOf } from './dispatch.js';
 import { readManifest, recordData, verifyManifest, type Manifest, type PassOutputs } from './record.js';
@@ -112,15 +113,18 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows:
   const ids = rows.flatMap(askable);
   const statuses = ids.length === 0 ? new Map<string, BackendStatus>() : await ctx.backend.status(ids);
   const moving = rows.filter((row) => moved(row, statuses));
+  /** Labels with a pass that failed this cycle: each is checked for auto-pause. */
+  const failing = new Set<string>();
   // the others are queued or running as recorded: nothing to read or write
   stats.running += rows.length - moving.length;
   for (let start = 0; start < moving.length; start += PAGE) {
-    await movePasses(ctx, stats, await heldPasses(ctx, moving.slice(start, start + PAGE)), statuses, now);
+    await movePasses(ctx, stats, await heldPasses(ctx, moving.slice(start, start + PAGE)), statuses, now, failing);
   }
+  if (failing.size > 0) await pauseFailingLabels(ctx.db, ctx.log, failing, `site ${ctx.site.name}`);
 }
 
 /** Records what the backend said of these passes' jobs. */
-async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyArray<{ doc: JobDoc; pass: Pass }>, statuses: ReadonlyMap<string, BackendStatus>, now: Date): Promise<void> {
+async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyArray<{ doc: JobDoc; pass: Pass }>, statuses: ReadonlyMap<string, BackendStatus>, now: Date, failing: Set<string>): Promise<void> {
   const changes: PassChange[] = [];
   const outputs: PassOutputs[] = [];
   for (const { doc, pass } of held) {
@@ -198,6 +202,7 @@ async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyA
       if (manifests.length > 0) outputs.push({ doc, pass, manifests });
       const status: Pass['status'] = good === subjobs.length ? 'completed' : good === 0 ? 'failed' : 'partFail';
       stats[status === 'completed' ? 'completed' : 'failed'] += 1;
+      if (status !== 'completed') failing.add(pass.label);
       changes.push({
         id: doc._id,
         pass: pass.pass,

@@ -4,6 +4,7 @@ import { siteBeats, type SiteBeat } from '../coordination/sites.js';
 import type { Database } from '../db/database.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
 import { jobId, type JobDoc, type PassRef } from '../model/documents.js';
+import { policyId, type PolicyDoc } from '../model/policy.js';
 import type { PassStatus } from '../model/status.js';
 import { blocker, type ReadyPass } from '../queue/decide.js';
 import { selectPasses, type Selection } from './selection.js';
@@ -48,6 +49,11 @@ export async function whyWaiting(db: Database, mode: Mode, selection: Selection,
   if (active.length === 0) {
     const last = ofMode.map((beat) => `${beat.doc.site} ${beat.state} ${Math.round(beat.age)} s ago`).join(', ');
     global.push(`no gasp enqueue for ${mode} is running at any site${last === '' ? '' : ` (last heartbeats: ${last})`}`);
+  }
+  // a label paused by policy is left by every site: said once, not per site
+  for (const label of new Set(selected.map(({ pass }) => pass.label))) {
+    const policy = await db.find<PolicyDoc>(policyId(label));
+    if (policy?.paused !== undefined) global.push(`label ${label} is paused since ${policy.paused.since} (${policy.paused.by}): ${policy.paused.reason}; gasp resume --label ${label}`);
   }
   const statusOf = await prerequisiteStatuses(db, selected.flatMap(({ pass }) => pass.prerequisites ?? []));
   const rows: WhyRow[] = [];
