@@ -34,7 +34,7 @@ export function registerSummary(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .addOption(configOption())
     .addOption(modeOption())
-    .addHelpText('after', '\nRead from the summary/* reduce views: it answers as fast at 100,000 passes as at 10.\n\nExamples:\n  gasp summary --label mc-2026-bi214\n  gasp summary --module Water*')
+    .addHelpText('after', '\nRead from the summary/passes reduce view: no job document is read.\n\nExamples:\n  gasp summary --label mc-2026-bi214\n  gasp summary --module Water*')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ConfigOptions & { label?: string; module?: string; json?: boolean }>();
       const problems: string[] = [];

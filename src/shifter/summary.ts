@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 
-/** The summed value of summary/by_label and summary/by_module, element by element. */
+/** The summed value of summary/passes, element by element. */
 type Sums = [passes: number, eventsAsked: number, eventsDone: number, secondsAsked: number, secondsDone: number, runSeconds: number, runSquares: number, timed: number];
 
 export interface Summary {
@@ -31,14 +31,15 @@ function globToRegExp(glob: string): RegExp {
 export async function summarize(db: Database, scope: { label: string } | { module: string }): Promise<Summary> {
   const byLabel = 'label' in scope;
   const prefix = byLabel ? scope.label : (scope.module.split(/[*?]/)[0] ?? '');
-  const range = byLabel ? { startkey: [prefix], endkey: [prefix, {}] } : { startkey: [prefix], endkey: [`${prefix}\ufff0`, {}] };
-  const rows = await db.view<[string, string, string, string], Sums>('summary', byLabel ? 'by_label' : 'by_module', { ...range, group: true });
+  const kind = byLabel ? 'label' : 'module';
+  const range = byLabel ? { startkey: [kind, prefix], endkey: [kind, prefix, {}] } : { startkey: [kind, prefix], endkey: [kind, `${prefix}\ufff0`, {}] };
+  const rows = await db.view<[string, string, string, string, string], Sums>('summary', 'passes', { ...range, group: true });
   const matches = byLabel ? () => true : (module: string) => globToRegExp(scope.module).test(module);
   const total: Sums = [0, 0, 0, 0, 0, 0, 0, 0];
   const summary: Summary = { scope: byLabel ? `label ${scope.label}` : `module ${scope.module}`, passes: 0, byStatus: {}, byModule: {}, bySite: {}, successRate: null, events: { requested: 0, produced: 0 }, liveSeconds: { requested: 0, produced: 0 }, runSeconds: null };
   let ended = 0;
   for (const { key, value } of rows.rows) {
-    const [first, second, status, site] = key;
+    const [, first, second, status, site] = key;
     const module = byLabel ? second : first;
     if (!matches(module)) continue;
     value.forEach((number, index) => (total[index] = (total[index] ?? 0) + number));
