@@ -5,13 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
 import { SlurmBackend } from '../src/backends/slurm.js';
 import type { Backend } from '../src/backends/backend.js';
-import { runCycle } from '../src/client/cycle.js';
 import type { Database } from '../src/db/database.js';
 import type { JobDoc } from '../src/model/documents.js';
 import { submitRequestFile } from '../src/submit/submit.js';
 import { runGasp } from './support/cli.js';
 import { copyOfFixtureRelease } from './support/fixture.js';
-import { context, databaseWithJobs, INFO, jobs } from './support/jobs.js';
+import { context, databaseWithJobs, INFO, runUntilEnded } from './support/jobs.js';
 import { slurmAvailable, slurmSite } from './support/slurm.js';
 
 /** Values a shell, a submit file or a macro would read specially; each would create a PWNED file if run. */
@@ -39,14 +38,7 @@ async function hostileRequest(prefix: string): Promise<Database> {
 /** Runs cycles until every pass ended, then checks each hostile value reached its macro as plain text. */
 async function runAll(db: Database, backend: Backend, workRoot: string, name: string): Promise<JobDoc[]> {
   // three jobs at a time: the Slurm of the tests has two cores and other test files use it too
-  const ctx = { ...context(db, name, backend, 3), workRoot };
-  for (let cycle = 0; cycle < 150; cycle++) {
-    await runCycle(ctx, { submit: true, monitor: true });
-    const passes = (await jobs(db)).flatMap((doc) => doc.passes);
-    if (passes.every((pass) => pass.status === 'completed' || pass.status === 'failed')) break;
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-  return jobs(db);
+  return runUntilEnded({ ...context(db, name, backend, 3), workRoot }, 300);
 }
 
 describe('hostile values', () => {

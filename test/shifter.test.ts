@@ -10,7 +10,7 @@ import type { Database } from '../src/db/database.js';
 import type { DataDoc, JobDoc, Pass } from '../src/model/documents.js';
 import { runGasp } from './support/cli.js';
 import { folderWith } from './support/files.js';
-import { context, databaseWithJobs, jobs } from './support/jobs.js';
+import { context, databaseWithJobs, jobs, runUntilEnded } from './support/jobs.js';
 
 /** Six jobs of label `enq`: runs 1–2 failed, 3 partFail, 4 completed, 5–6 waiting. */
 async function campaign(prefix: string): Promise<Database> {
@@ -185,11 +185,7 @@ describe('gasp delete', () => {
   it('marks passes deleted and removes their data documents; storage files stay unless --purge-storage', async () => {
     const db = await databaseWithJobs(2, 'delete');
     const ctx = context(db, 'local', new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 }));
-    for (let cycle = 0; cycle < 50; cycle++) {
-      await runCycle(ctx, { submit: true, monitor: true });
-      if ((await jobs(db)).every((doc) => doc.passes[0]?.status === 'completed')) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await runUntilEnded(ctx);
     const data = async () => (await db.allDocs<DataDoc>({ startkey: 'data:', endkey: 'data:\uffff', include_docs: true })).rows.flatMap((row) => (row.doc ? [row.doc] : []));
     const files = (await data()).flatMap((doc) => doc.files.map((file) => fileURLToPath(file.url)));
     expect(files.map((file) => existsSync(file))).toEqual([true, true]);

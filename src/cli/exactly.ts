@@ -3,7 +3,7 @@ import { couchFromConfig } from '../db/couch.js';
 import { writeFileAtomic } from '../files.js';
 import { formatExactly, type ExactlyLine } from '../submit/exactly.js';
 import { InputError } from '../errors.js';
-import { LABEL } from '../submit/request.js';
+import { checkLabel } from '../submit/request.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
 export function registerExactly(program: Command): void {
@@ -17,7 +17,9 @@ export function registerExactly(program: Command): void {
     .addHelpText('after', '\nExample:\n  gasp exactly --label mc-2026-bi214 -o bi214.exactly')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ConfigOptions & { label: string; output?: string }>();
-      if (!LABEL.test(options.label)) throw new InputError([`--label: "${options.label}" is not a label (expected letters, digits, _ . + -)`]);
+      const problems: string[] = [];
+      checkLabel('--label', options.label, problems);
+      if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const rows = await db.view<[string, string, number, number]>('jobs', 'by_label', { startkey: [options.label], endkey: [options.label, {}] });

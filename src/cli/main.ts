@@ -27,7 +27,8 @@ export function buildProgram(): Command {
   const program = new Command('gasp')
     .description('Run simulation and data-processing campaigns on many computing sites from one CouchDB job database.')
     .version(GASP_VERSION)
-    .addOption(logLevelOption())
+    // usable before the command too (gasp --log-level debug enqueue); each command lists its own
+    .addOption(logLevelOption().hideHelp())
     .exitOverride()
     // program options only before the command, so a command may have its own --version (make-production)
     .enablePositionalOptions()

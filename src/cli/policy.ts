@@ -3,7 +3,7 @@ import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_PAUSE_AFTER, policyId, type PolicyDoc } from '../model/policy.js';
 import { whoAmI, writeAudit } from '../shifter/tool.js';
-import { LABEL } from '../submit/request.js';
+import { checkLabel } from '../submit/request.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
 interface PolicyOptions extends ConfigOptions {
@@ -32,7 +32,7 @@ export function registerPolicy(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<PolicyOptions>();
       const problems: string[] = [];
-      if (!LABEL.test(options.label)) problems.push(`--label: "${options.label}" is not a label (expected letters, digits, _ . + -)`);
+      checkLabel('--label', options.label, problems);
       const match = options.pauseAfter === undefined ? undefined : /^(\d+)\/(\d+)$/.exec(options.pauseAfter);
       const [failed, of] = [Number(match?.[1]), Number(match?.[2])];
       if (options.pauseAfter !== undefined && (match === null || match === undefined || of < 1 || failed >= of)) problems.push(`--pause-after: "${options.pauseAfter}" is not n/m with n less than m (expected such as 10/20)`);
@@ -61,7 +61,9 @@ export function registerPolicy(program: Command): void {
     .addHelpText('after', '\nExample:\n  gasp resume --label mc-2026-bi214')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ConfigOptions & { label: string }>();
-      if (!LABEL.test(options.label)) throw new InputError([`--label: "${options.label}" is not a label (expected letters, digits, _ . + -)`]);
+      const problems: string[] = [];
+      checkLabel('--label', options.label, problems);
+      if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const policy = await db.find<PolicyDoc>(policyId(options.label));

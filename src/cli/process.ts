@@ -8,7 +8,7 @@ import { processingInfoId, runId, type ProcessingInfoDoc, type RunDoc } from '..
 import { followRuns } from '../processing/follow.js';
 import { processRuns, type ProcessOptions, type ProcessResult } from '../processing/process.js';
 import { RAT_VERSION } from '../sites/rat.js';
-import { LABEL, readRunList } from '../submit/request.js';
+import { checkLabel, readRunList } from '../submit/request.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
 import { positiveNumber, wholeNumber } from './numbers.js';
 import { stopOnSignal } from './serve.js';
@@ -89,7 +89,7 @@ export function registerProcess(program: Command): void {
       if (options.follow === true && options.dryRun === true) problems.push('--dry-run: does not go with --follow (expected one of them)');
       if (!RAT_VERSION.test(options.rat)) problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
       if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass)) problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
-      if (options.label !== undefined && !LABEL.test(options.label)) problems.push(`--label: "${options.label}" is not a label (expected letters, digits, _ . + -)`);
+      checkLabel('--label', options.label, problems);
       wholeNumber('--priority', options.priority, problems, '10', true);
       positiveNumber('--interval', options.interval, problems);
       if (problems.length > 0) throw new InputError(problems);

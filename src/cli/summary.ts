@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { summarize, type Summary } from '../shifter/summary.js';
-import { LABEL } from '../submit/request.js';
+import { checkLabel } from '../submit/request.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
 const counts = (record: Record<string, number>) =>
@@ -39,7 +39,7 @@ export function registerSummary(program: Command): void {
       const options = command.optsWithGlobals<ConfigOptions & { label?: string; module?: string; json?: boolean }>();
       const problems: string[] = [];
       if ((options.label === undefined) === (options.module === undefined)) problems.push('summary: give --label or --module (one of them)');
-      if (options.label !== undefined && !LABEL.test(options.label)) problems.push(`--label: "${options.label}" is not a label (expected letters, digits, _ . + -)`);
+      checkLabel('--label', options.label, problems);
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);

@@ -1,12 +1,12 @@
-import type { JobDoc, PassRef } from '../model/documents.js';
+import type { PassRef } from '../model/documents.js';
 import { jobId } from '../model/documents.js';
-import type { PassStatus } from '../model/status.js';
 import { decide, type Decision, type ReadyPass, type SiteState } from '../queue/decide.js';
 import { claimPasses } from './claim.js';
 import { emptyStats, type ClientContext, type CycleStats } from './context.js';
 import { dispatchPasses } from './dispatch.js';
 import { pausedLabels } from './auto-pause.js';
 import { readHeld, unsubmitted } from './held.js';
+import { prerequisiteStatuses } from './prerequisites.js';
 import { monitorPasses, renewLeases } from './monitor.js';
 import { backToWaiting, updatePasses } from './update.js';
 
@@ -50,7 +50,7 @@ async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Deci
       candidates,
       { ...site, running: site.running + total.claim.length, maxClaim: site.maxClaim - total.claim.length },
       ctx.queue,
-      await prerequisiteStatuses(ctx, candidates),
+      await prerequisiteStatuses(ctx.db, candidates.flatMap((pass) => pass.prerequisites ?? [])),
     );
     total.claim.push(...decision.claim);
     total.unsatisfied.push(...decision.unsatisfied);
@@ -97,13 +97,6 @@ async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<voi
   if (landed.length > 0) ctx.log.warn({ passes: landed.length }, 'returned passes whose site stopped renewing its lease');
 }
 
-async function prerequisiteStatuses(ctx: ClientContext, candidates: readonly ReadyPass[]): Promise<(ref: PassRef) => PassStatus | undefined> {
-  const refs = candidates.flatMap((pass) => pass.prerequisites ?? []);
-  if (refs.length === 0) return () => undefined;
-  const found = await ctx.db.allDocs<JobDoc>({ keys: [...new Set(refs.map((ref) => jobId(ref.module, ref.run)))], include_docs: true });
-  const docs = new Map(found.rows.flatMap((row) => (row.doc ? [[row.doc._id, row.doc] as const] : [])));
-  return (ref) => docs.get(jobId(ref.module, ref.run))?.passes.find((pass) => pass.pass === ref.pass)?.status;
-}
 
 /**
  * One cycle: return expired leases, monitor what this site runs, then decide, claim (one bulk

@@ -5,6 +5,7 @@ import { InputError } from '../errors.js';
 import type { EventMode } from '../model/event-mode.js';
 import type { ProductionModule } from '../model/documents.js';
 import { readMacro } from './macro.js';
+import { globToRegExp } from '../glob.js';
 
 export interface ScanOptions {
   ratDir: string;
@@ -37,10 +38,6 @@ export function moduleName(pathInProduction: string): string {
     .join('');
 }
 
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`);
-}
 
 function eventModeFor(name: string, rateBased: boolean, overrides: readonly ModeOverride[], used: Set<ModeOverride>): EventMode {
   const override = overrides.find((candidate) => globToRegExp(candidate.pattern).test(name));

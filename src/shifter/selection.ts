@@ -3,7 +3,8 @@ import type { Database } from '../db/database.js';
 import { jobId, type JobDoc, type Pass } from '../model/documents.js';
 import { PASS_STATUSES, type PassStatus } from '../model/status.js';
 import { readExactly } from '../submit/exactly.js';
-import { LABEL, readRunList } from '../submit/request.js';
+import { checkLabel, readRunList } from '../submit/request.js';
+import { globToRegExp } from '../glob.js';
 
 /** Which passes a shifter tool works on: the same options for every tool. */
 export interface Selection {
@@ -52,7 +53,7 @@ export function selectionOptions(command: Command, defaultStatuses: readonly Pas
 export function readSelection(options: SelectionOptions, defaultStatuses: readonly PassStatus[], problems: string[]): Selection {
   const selection: Selection = { statuses: defaultStatuses };
   if (options.label !== undefined) {
-    if (!LABEL.test(options.label)) problems.push(`--label: "${options.label}" is not a label (expected letters, digits, _ . + -)`);
+    checkLabel('--label', options.label, problems);
     selection.label = options.label;
   }
   if (options.module !== undefined) selection.module = options.module;
@@ -89,9 +90,6 @@ export function readSelection(options: SelectionOptions, defaultStatuses: readon
   return selection;
 }
 
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-}
 
 export interface Selected {
   doc: JobDoc;

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { globToRegExp } from '../glob.js';
 
 /** The summed value of summary/passes, element by element. */
 type Sums = [passes: number, eventsAsked: number, eventsDone: number, secondsAsked: number, secondsDone: number, runSeconds: number, runSquares: number, timed: number];
@@ -20,9 +21,6 @@ export interface Summary {
 
 const ENDED = ['completed', 'failed', 'partFail'];
 
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-}
 
 /**
  * A campaign's summary from the reduce views, never a scan of documents: one grouped read of the

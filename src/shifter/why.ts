@@ -1,9 +1,10 @@
 import type { Mode } from '../config/config.js';
 import { ServerClock } from '../coordination/clock.js';
+import { prerequisiteStatuses } from '../client/prerequisites.js';
 import { siteBeats, type SiteBeat } from '../coordination/sites.js';
 import type { Database } from '../db/database.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
-import { jobId, type JobDoc, type PassRef } from '../model/documents.js';
+import type { PassRef } from '../model/documents.js';
 import { policyId, type PolicyDoc } from '../model/policy.js';
 import type { PassStatus } from '../model/status.js';
 import { blocker, type ReadyPass } from '../queue/decide.js';
@@ -93,12 +94,6 @@ function reasonAt(beat: SiteBeat, pass: ReadyPass, statusOf: (ref: PassRef) => P
   return 'it can take it: at its next cycle, once the passes ahead of it in the queue are claimed';
 }
 
-async function prerequisiteStatuses(db: Database, refs: readonly PassRef[]): Promise<(ref: PassRef) => PassStatus | undefined> {
-  if (refs.length === 0) return () => undefined;
-  const found = await db.allDocs<JobDoc>({ keys: [...new Set(refs.map((ref) => jobId(ref.module, ref.run)))], include_docs: true });
-  const docs = new Map(found.rows.flatMap((row) => (row.doc ? [[row.doc._id, row.doc] as const] : [])));
-  return (ref) => docs.get(jobId(ref.module, ref.run))?.passes.find((pass) => pass.pass === ref.pass)?.status;
-}
 
 /** Whether the ready view shows the pass (stale=ok: this asks what the clients see now, without building the index). */
 async function inReadyView(db: Database, pass: ReadyPass): Promise<boolean> {

@@ -6,6 +6,11 @@ import { RAT_VERSION } from '../sites/rat.js';
 
 /** Labels name `.exactly` files and select jobs, so they stay plain. */
 export const LABEL = /^[A-Za-z0-9][\w.+-]*$/;
+
+/** Adds the one-line problem with a label given as an option, if it is not one. */
+export function checkLabel(option: string, label: string | undefined, problems: string[]): void {
+  if (label !== undefined && !LABEL.test(label)) problems.push(`${option}: "${label}" is not a label (expected letters, digits, _ . + -)`);
+}
 const LABEL_EXPECTED = 'a label of letters, digits, _ . + - such as mc-2026-bi214';
 
 const positiveInteger = (what: string) => z.number({ error: expecting(what) }).int({ error: expecting(what) }).positive({ error: expecting(what) });

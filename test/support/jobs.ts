@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '../../src/backends/backend.js';
 import type { ClientContext } from '../../src/client/context.js';
+import { runCycle } from '../../src/client/cycle.js';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../../src/config/config.js';
 import type { Database } from '../../src/db/database.js';
 import { loadDesignDocs, pushDesignDocs } from '../../src/db/design-docs.js';
@@ -57,4 +58,14 @@ export function context(db: Database, name: string, backend: Backend, maxJobs = 
 export async function jobs(db: Database): Promise<JobDoc[]> {
   const all = await db.allDocs<JobDoc>({ include_docs: true, startkey: 'job:', endkey: 'job:\uffff' });
   return all.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+}
+
+/** Runs client cycles until every pass of the database has ended (real jobs take a while), then returns the jobs. */
+export async function runUntilEnded(ctx: ClientContext, pauseMs = 200, cycles = 150): Promise<JobDoc[]> {
+  for (let cycle = 0; cycle < cycles; cycle++) {
+    await runCycle(ctx, { submit: true, monitor: true });
+    if ((await jobs(ctx.db)).every((doc) => doc.passes.every((pass) => pass.status === 'completed' || pass.status === 'failed'))) break;
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  return jobs(ctx.db);
 }
