@@ -8,6 +8,11 @@ import { LocalBackend } from '../src/backends/local.js';
 import { runCycle } from '../src/client/cycle.js';
 import type { Database } from '../src/db/database.js';
 import type { DataDoc, JobDoc, Pass } from '../src/model/documents.js';
+import { loadDesignDocs } from '../src/db/design-docs.js';
+import { readTally, ViewTally } from '../src/db/tally.js';
+import { silentLogger } from '../src/log.js';
+import { BUNDLED_VIEWS } from '../src/paths.js';
+import { summarize } from '../src/shifter/summary.js';
 import { runGasp } from './support/cli.js';
 import { folderWith } from './support/files.js';
 import { context, databaseWithJobs, jobs, runUntilEnded } from './support/jobs.js';
@@ -117,6 +122,34 @@ describe('gasp summary', () => {
     const byModule = JSON.parse((await gasp(db, ['summary', '--module', 'Partial*', '--json'])).stdout) as { passes: number; successRate: number };
     expect(byModule).toMatchObject({ passes: 6, successRate: 0.25 });
     expect((await gasp(db, ['summary'])).stderr.trim()).toBe('summary: give --label or --module (one of them)');
+  });
+});
+
+describe('summary tally', () => {
+  it('gives the same summary as the reduce view, follows retries as they are made, and is used only when it has seen every change', async () => {
+    const db = await campaign('tally');
+    const fromView = await summarize(db, { label: 'enq' });
+    const map = loadDesignDocs(BUNDLED_VIEWS).find((doc) => doc._id === '_design/summary')?.views.passes?.map ?? '';
+    const tally = new ViewTally(db, 'summary', 'passes', map, silentLogger);
+    try {
+      const written = tally.nextWrite();
+      tally.start();
+      await written;
+      expect(await readTally(db, 'summary', 'passes')).toBeDefined();
+      expect(await summarize(db, { label: 'enq' })).toEqual(fromView);
+      expect(await summarize(db, { module: 'Partial*', rat: '7.0.8' })).toMatchObject({ passes: 6, scope: 'module Partial*, RAT 7.0.8' });
+      expect((await summarize(db, { label: 'enq', rat: '9.9.9' })).passes).toBe(0);
+
+      expect((await gasp(db, ['retry', '--label', 'enq', '--yes'])).code).toBe(0);
+      const tallied = await summarize(db, { label: 'enq' });
+      expect(tallied.byStatus).toEqual({ completed: 1, waiting: 5 });
+    } finally {
+      await tally.stop();
+    }
+    // a tally that stopped following is behind the next change, and the view answers instead
+    await db.bulkDocs([{ ...(await jobs(db))[0], _id: 'job:Other:1', _rev: undefined, module: 'Other', run: 1 } as JobDoc]);
+    expect(await readTally(db, 'summary', 'passes', 100)).toBeUndefined();
+    expect((await summarize(db, { label: 'enq' })).passes).toBe(7);
   });
 });
 

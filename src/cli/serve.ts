@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { compactDatabases } from '../db/compact.js';
 import { Couch } from '../db/couch.js';
 import { loadDesignDocs } from '../db/design-docs.js';
+import { ViewTally } from '../db/tally.js';
 import { describePushes, setUpDatabases, STANDARD_DATABASES } from '../db/setup.js';
 import { InputError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -41,6 +42,17 @@ export async function startPreparedServer(dir: string, port: number, log: Logger
     throw error;
   }
   return server;
+}
+
+/** The summary tallies of both databases (see db/tally.ts): gasp summary and the dashboard answer at once at any size. */
+export function startSummaryTallies(couch: Couch, log: Logger): ViewTally[] {
+  const map = loadDesignDocs(BUNDLED_VIEWS).find((doc) => doc._id === '_design/summary')?.views.passes?.map;
+  if (map === undefined) return [];
+  return STANDARD_DATABASES.map((name) => {
+    const tally = new ViewTally(couch.use(name), 'summary', 'passes', map, log);
+    tally.start();
+    return tally;
+  });
 }
 
 export interface SignalStop {
@@ -102,6 +114,7 @@ export function registerServe(program: Command): void {
         return;
       }
       print(`serving ${server.url.origin} (data in ${server.dir}); Ctrl-C stops`);
+      const tallies = startSummaryTallies(new Couch({ url: server.url, log }), log);
       const compaction =
         compactHours > 0
           ? setInterval(() => {
@@ -111,6 +124,7 @@ export function registerServe(program: Command): void {
       const signal = await stop.signalled;
       clearInterval(compaction);
       log.info({ signal }, 'stopping the embedded database');
+      await Promise.all(tallies.map((tally) => tally.stop()));
       await server.stop();
       print('stopped');
     });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { summarize, type Summary } from '../shifter/summary.js';
+import { RAT_VERSION } from '../sites/rat.js';
 import { checkLabel } from '../submit/request.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
@@ -31,19 +32,25 @@ export function registerSummary(program: Command): void {
     .description('a campaign at a glance: passes per status, module and site; success rate; events and live time produced vs requested; run time')
     .option('--label <label>', 'the passes of this label')
     .option('--module <glob>', 'the passes of modules matching this glob')
+    .option('--rat <version>', 'only passes of this RAT version')
     .option('--json', 'print the summary as JSON')
     .addOption(configOption())
     .addOption(modeOption())
-    .addHelpText('after', '\nRead from the summary/passes reduce view: no job document is read.\n\nExamples:\n  gasp summary --label mc-2026-bi214\n  gasp summary --module Water*')
+    .addHelpText(
+      'after',
+      '\nRead from the summary/passes reduce view, or on the embedded server from the tally gasp serve keeps of it: no job document is read.\n\nExamples:\n  gasp summary --label mc-2026-bi214\n  gasp summary --module Water* --rat 7.0.8',
+    )
     .action(async (_options: unknown, command: Command) => {
-      const options = command.optsWithGlobals<ConfigOptions & { label?: string; module?: string; json?: boolean }>();
+      const options = command.optsWithGlobals<ConfigOptions & { label?: string; module?: string; rat?: string; json?: boolean }>();
       const problems: string[] = [];
       if ((options.label === undefined) === (options.module === undefined)) problems.push('summary: give --label or --module (one of them)');
       checkLabel('--label', options.label, problems);
+      if (options.rat !== undefined && !RAT_VERSION.test(options.rat)) problems.push(`--rat: "${options.rat}" is not a RAT version (expected such as 7.0.8)`);
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const summary = await summarize(db, options.label !== undefined ? { label: options.label } : { module: options.module ?? '' });
+      const scope = options.label !== undefined ? { label: options.label } : { module: options.module ?? '' };
+      const summary = await summarize(db, { ...scope, ...(options.rat !== undefined && { rat: options.rat }) });
       if (options.json === true) print(JSON.stringify(summary, null, 2));
       else for (const line of describe(summary)) print(line);
     });

@@ -179,8 +179,8 @@ export class Database {
   }
 
   /** One page of the changes feed (a plain request: no long-held connection to lose). */
-  changes<D = unknown>(params: ChangesParams): Promise<ChangesPage<D>> {
-    return this.couch.request({ db: this.name, path: '_changes', qs: { ...params } });
+  changes<D = unknown>(params: ChangesParams, options: QueryOptions = {}): Promise<ChangesPage<D>> {
+    return this.couch.request({ db: this.name, path: '_changes', qs: { ...params }, ...options });
   }
 
   allDocs<D = unknown>(params: ViewParams = {}): Promise<ViewResult<string, { rev: string }, D>> {

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { readTally } from '../db/tally.js';
 import { globToRegExp } from '../glob.js';
 
 /** The summed value of summary/passes, element by element. */
@@ -21,25 +22,39 @@ export interface Summary {
 
 const ENDED = ['completed', 'failed', 'partFail'];
 
+type SummaryKey = [kind: string, first: string, second: string, status: string, site: string, rat: string];
+
+export type SummaryScope = ({ label: string } | { module: string }) & { rat?: string };
 
 /**
- * A campaign's summary from the reduce views, never a scan of documents: one grouped read of the
- * label's range (or of the modules matching a glob's literal head), so it answers at once at any size.
+ * The grouped rows of summary/passes for a scope: from the tally `gasp serve` keeps when it is
+ * current (PouchDB reduces at query time, over every row), else one grouped read of the view over
+ * the label's range, or the modules matching a glob's literal head.
  */
-export async function summarize(db: Database, scope: { label: string } | { module: string }): Promise<Summary> {
+async function summaryRows(db: Database, scope: SummaryScope): Promise<Array<{ key: SummaryKey; value: Sums }>> {
+  const tallied = await readTally(db, 'summary', 'passes');
+  if (tallied !== undefined) return tallied.map(([key, value]) => ({ key: key as SummaryKey, value: value as Sums }));
   const byLabel = 'label' in scope;
   const prefix = byLabel ? scope.label : (scope.module.split(/[*?]/)[0] ?? '');
   const kind = byLabel ? 'label' : 'module';
   const range = byLabel ? { startkey: [kind, prefix], endkey: [kind, prefix, {}] } : { startkey: [kind, prefix], endkey: [kind, `${prefix}\ufff0`, {}] };
-  const rows = await db.view<[string, string, string, string, string], Sums>('summary', 'passes', { ...range, group: true });
-  const matches = byLabel ? () => true : (module: string) => globToRegExp(scope.module).test(module);
+  return (await db.view<SummaryKey, Sums>('summary', 'passes', { ...range, group: true })).rows;
+}
+
+/** A campaign's summary from the reduce view (or its tally), never a scan of documents. */
+export async function summarize(db: Database, scope: SummaryScope): Promise<Summary> {
+  const byLabel = 'label' in scope;
+  const pattern = byLabel ? undefined : globToRegExp(scope.module);
+  const wanted = ([kind, first, , , , rat]: SummaryKey) =>
+    kind === (byLabel ? 'label' : 'module') && (byLabel ? first === scope.label : (pattern?.test(first) ?? false)) && (scope.rat === undefined || rat === scope.rat);
+  const rows = (await summaryRows(db, scope)).filter((row) => wanted(row.key));
   const total: Sums = [0, 0, 0, 0, 0, 0, 0, 0];
-  const summary: Summary = { scope: byLabel ? `label ${scope.label}` : `module ${scope.module}`, passes: 0, byStatus: {}, byModule: {}, bySite: {}, successRate: null, events: { requested: 0, produced: 0 }, liveSeconds: { requested: 0, produced: 0 }, runSeconds: null };
+  const scopeName = (byLabel ? `label ${scope.label}` : `module ${scope.module}`) + (scope.rat === undefined ? '' : `, RAT ${scope.rat}`);
+  const summary: Summary = { scope: scopeName, passes: 0, byStatus: {}, byModule: {}, bySite: {}, successRate: null, events: { requested: 0, produced: 0 }, liveSeconds: { requested: 0, produced: 0 }, runSeconds: null };
   let ended = 0;
-  for (const { key, value } of rows.rows) {
+  for (const { key, value } of rows) {
     const [, first, second, status, site] = key;
     const module = byLabel ? second : first;
-    if (!matches(module)) continue;
     value.forEach((number, index) => (total[index] = (total[index] ?? 0) + number));
     const count = value[0];
     summary.byStatus[status] = (summary.byStatus[status] ?? 0) + count;

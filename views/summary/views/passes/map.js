@@ -1,5 +1,5 @@
 function (doc) {
-  // Per label, module, status and site, emitted twice: under "label" (label first) and under
+  // Per label, module, status, site and RAT version, emitted twice: under "label" (label first) and under
   // "module" (module first, for --module globs): [passes, events requested, events of completed passes,
   // live seconds requested, live seconds of completed passes, run seconds, run seconds squared,
   // passes with a run time]. Summed (_sum adds arrays element by element), so gasp summary
@@ -15,7 +15,7 @@ function (doc) {
     var run = last && last.finished && last.started ? (Date.parse(last.finished) - Date.parse(last.started)) / 1000 : -1;
     var site = pass.site || (last ? last.site : null) || '-';
     var sums = [1, events, done ? events : 0, seconds, done ? seconds : 0, run >= 0 ? run : 0, run >= 0 ? run * run : 0, run >= 0 ? 1 : 0];
-    emit(['label', pass.label, doc.module, pass.status, site], sums);
-    emit(['module', doc.module, pass.label, pass.status, site], sums);
+    emit(['label', pass.label, doc.module, pass.status, site, pass.rat_version], sums);
+    emit(['module', doc.module, pass.label, pass.status, site, pass.rat_version], sums);
   }
 }
