@@ -42,7 +42,7 @@ const CASES: Array<{ what: string; files?: Record<string, string>; args: string[
   { what: 'jobs.json: no events', files: { 'jobs.json': jobs((request) => ({ ...request, modules: [{ ...JOBS.modules[0], n_ev: 0 }] })) }, args: ['submit', 'jobs.json'], line: /^jobs\.json: modules\[0\]\.n_ev: 0 is not allowed/ },
   { what: 'jobs.json: a key twice', files: { 'jobs.json': '{"rat_v": "7.0.8", "rat_v": "7.0.9", "label": "x", "modules": []}' }, args: ['submit', 'jobs.json'], line: 'jobs.json:1:20: "rat_v" appears twice in one object (expected each key once)' },
   { what: 'jobs.json: a list, not a request', files: { 'jobs.json': '[]' }, args: ['submit', 'jobs.json'], line: /^jobs\.json: .*(expected|is not)/ },
-  { what: 'jobs.json: a misspelt key', files: { 'jobs.json': jobs((request) => ({ ...request, prioirty: 3 })) }, args: ['submit', 'jobs.json'], line: 'jobs.json: prioirty: unknown key (expected rat_v, label, modules)' },
+  { what: 'jobs.json: a misspelt key', files: { 'jobs.json': jobs((request) => ({ ...request, prioirty: 3 })) }, args: ['submit', 'jobs.json'], line: 'jobs.json: prioirty: unknown key (expected rat_v, label, modules, policy)' },
   { what: 'jobs.json: a RAT version with no production information', files: { 'jobs.json': jobs((request) => ({ ...request, rat_v: '9.9.9' })) }, args: ['submit', 'jobs.json'], line: /9\.9\.9/ },
   { what: 'jobs.json: missing', args: ['submit', 'absent.json'], line: /^absent\.json: no such file/ },
   // run lists and run files

@@ -48,6 +48,9 @@ describe('the HTCondor backend (recorded output)', () => {
     expect(submitFile).toContain('request_memory = 2G');
     expect(submitFile).toContain('accounting_group = group_snoplus');
     expect(submitFile.trim().endsWith('queue 1')).toBe(true);
+    // a retry after a failure asks for the label policy's extra memory
+    await new CondorBackend(condorSite, run).submit([{ ...job, extraMemoryMb: 1024 }]);
+    expect(readFileSync(join(job.workdir, 'job.sub'), 'utf8')).toContain('request_memory = 3072M');
   });
 
   it('reads queue and history in one call each: running, held, completed, exit code, removed, lost', async () => {

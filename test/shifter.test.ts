@@ -254,3 +254,50 @@ describe('auto-pause', () => {
     expect((await runCycle(context(db, 'healthy', new DryBackend()), { submit: true, monitor: true })).claimed).toBe(4);
   });
 });
+
+describe('failure policy', () => {
+  it('resubmits a failed pass whose log names a transient error, up to max_attempts, asking for more memory each time', async () => {
+    const db = await databaseWithJobs(1, 'transient');
+    const set = await gasp(db, ['policy', '--label', 'enq', '--retry-on', 'failing with 3', '--max-attempts', '2', '--retry-memory', '1G']);
+    expect(set.stdout).toContain('a failed pass whose log contains "failing with 3" is resubmitted, up to 2 attempts');
+    expect(set.stdout).toContain('each retry after a failure asks for 1024 MB more memory');
+    const backend = new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 });
+    const submitted: Array<number | undefined> = [];
+    const submit = backend.submit.bind(backend);
+    backend.submit = async (prepared) => {
+      submitted.push(...prepared.map((job) => job.extraMemoryMb));
+      return submit(prepared);
+    };
+    process.env.GASP_FAKE_RAT_EXIT = '3';
+    try {
+      const [doc] = await runUntilEnded(context(db, 'flaky', backend));
+      const pass = doc?.passes[0];
+      expect(pass?.status).toBe('failed');
+      expect(pass?.attempts.map((attempt) => attempt.status)).toEqual(['failed', 'failed']);
+      expect(pass?.attempts[0]?.reason).toMatch(/its log says "failing with 3", a transient error by the policy of label enq: resubmitted \(attempt 2 of at most 2\)$/);
+      expect(submitted).toEqual([undefined, 1024]);
+    } finally {
+      delete process.env.GASP_FAKE_RAT_EXIT;
+    }
+  });
+
+  it('leaves a failure whose log names no transient error failed, and takes the policy from the jobs.json request', async () => {
+    const db = await databaseWithJobs(1, 'policy-request');
+    const dir = folderWith({ 'jobs.json': JSON.stringify({ rat_v: '7.0.8', label: 'req', policy: { retry_on: ['Stale file handle'], max_attempts: 4, pause_after: '3/5' }, modules: [{ module: 'PartialPo210', n_ev: 10, ev_per_run: 10, template: { fill_volume: 'lower' } }] }) });
+    expect((await gasp(db, ['submit', join(dir, 'jobs.json')])).code).toBe(0);
+    const shown = (await gasp(db, ['policy', '--label', 'req'])).stdout;
+    expect(shown).toContain('label req: pauses when more than 3 of its last 5 ended passes failed');
+    expect(shown).toContain('a failed pass whose log contains "Stale file handle" is resubmitted, up to 4 attempts');
+    const failing = context(db, 'failing', new DryBackend({ outcome: 'failed', exitCode: 20 }));
+    const passes = (await runUntilEnded(failing)).flatMap((doc) => doc.passes);
+    expect(passes.map((pass) => [pass.label, pass.attempts.map((attempt) => attempt.status)])).toEqual([['enq', ['failed']], ['req', ['failed']]]);
+
+    const broken = folderWith({ 'jobs.json': JSON.stringify({ rat_v: '7.0.8', label: 'req', policy: { retry_on: 'oops', max_attempts: 0, colour: 'red' }, modules: [{ module: 'PartialPo210', n_ev: 10, ev_per_run: 10 }] }) });
+    const refused = await gasp(db, ['submit', join(broken, 'jobs.json')]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('policy.colour: unknown key (expected pause_after, max_attempts, retry_memory, retry_on)');
+    expect(refused.stderr).toContain('policy.max_attempts: 0 is not a whole number from 1 to 20');
+    expect(refused.stderr).toContain('policy.retry_on: "oops" is not a list of texts');
+    expect((await gasp(db, ['policy', '--label', 'req', '--retry-memory', 'lots'])).stderr.trim()).toBe('--retry-memory: "lots" is not a memory size (expected such as 2G or 512M)');
+  });
+});

@@ -1,4 +1,5 @@
 import { GaspError } from '../errors.js';
+import { megabytes } from '../memory.js';
 import type { BackendKind } from '../sites/site.js';
 import type { JobSpec } from './prepare.js';
 
@@ -14,6 +15,15 @@ export interface PreparedJob {
   stderr: string;
   /** What the job runs, as its spec.json says (absent for a job made by hand, as in tests). */
   spec?: JobSpec;
+  /** Megabytes to ask for beyond the site's memory: a retry after failures, by the label's policy. */
+  extraMemoryMb?: number;
+}
+
+/** A site's memory size (`4G`, `4000`, `512M`) with extra megabytes added, in whole megabytes; unchanged without extra. */
+export function withExtraMemory(size: string, extraMb: number | undefined): string {
+  const mb = megabytes(size);
+  if (extraMb === undefined || extraMb <= 0 || mb === undefined) return size;
+  return `${Math.ceil(mb + extraMb)}M`;
 }
 
 /** Where a job is: a backend never calls an unknown job "running"; it is "lost". */

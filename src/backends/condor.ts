@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchBackend } from './batch.js';
-import { BackendError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
+import { BackendError, withExtraMemory, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
 import { commandFailure } from './command.js';
 
 /**
@@ -63,7 +63,7 @@ export class CondorBackend extends BatchBackend implements Backend {
       `output = ${job.stdout}`,
       `error = ${job.stderr}`,
       `log = ${join(job.workdir, 'condor.log')}`,
-      `request_memory = ${request_memory}`,
+      `request_memory = ${withExtraMemory(request_memory, job.extraMemoryMb)}`,
       `request_disk = ${request_disk}`,
       `batch_name = ${job.name}`,
       'getenv = True',

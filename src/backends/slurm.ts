@@ -1,5 +1,5 @@
 import { BatchBackend } from './batch.js';
-import { BackendError, BackendUnavailableError, type Backend, type BackendState, type BackendStatus, type PreparedJob } from './backend.js';
+import { BackendError, BackendUnavailableError, withExtraMemory, type Backend, type BackendState, type BackendStatus, type PreparedJob } from './backend.js';
 import { commandFailure, type CommandResult } from './command.js';
 
 const STATES: Readonly<Record<string, BackendState>> = {
@@ -69,7 +69,7 @@ export class SlurmBackend extends BatchBackend implements Backend {
     const { partition, account, qos, time, mem } = this.site.slurm;
     const ids: string[] = [];
     for (const job of jobs) {
-      const argv = ['sbatch', '--parsable', `--job-name=${job.name}`, `--chdir=${job.workdir}`, `--output=${job.stdout}`, `--error=${job.stderr}`, `--time=${time}`, `--mem=${mem}`];
+      const argv = ['sbatch', '--parsable', `--job-name=${job.name}`, `--chdir=${job.workdir}`, `--output=${job.stdout}`, `--error=${job.stderr}`, `--time=${time}`, `--mem=${withExtraMemory(mem, job.extraMemoryMb)}`];
       if (partition !== undefined) argv.push(`--partition=${partition}`);
       if (account !== undefined) argv.push(`--account=${account}`);
       if (qos !== undefined) argv.push(`--qos=${qos}`);

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
-import { DEFAULT_PAUSE_AFTER, policyId, type PolicyDoc } from '../model/policy.js';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PAUSE_AFTER, policyId, type PolicyDoc } from '../model/policy.js';
+import { policyFields, type PolicySettings } from '../shifter/policy-settings.js';
+import { writePolicies } from '../submit/submit.js';
 import { whoAmI, writeAudit } from '../shifter/tool.js';
 import { checkLabel } from '../submit/request.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
@@ -9,46 +11,66 @@ import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions 
 interface PolicyOptions extends ConfigOptions {
   label: string;
   pauseAfter?: string;
+  maxAttempts?: string;
+  retryMemory?: string;
+  retryOn?: string[];
   pause?: boolean;
 }
 
 const describe = (policy: PolicyDoc | undefined, label: string) => {
   const after = policy?.pause_after ?? DEFAULT_PAUSE_AFTER;
-  const lines = [`label ${label}: pauses when more than ${after.failed} of its last ${after.of} ended passes failed${policy?.pause_after === undefined ? ' (the default)' : ''}`];
+  const fallback = (given: unknown) => (given === undefined ? ' (the default)' : '');
+  const lines = [`label ${label}: pauses when more than ${after.failed} of its last ${after.of} ended passes failed${fallback(policy?.pause_after)}`];
+  const keywords = policy?.retry_on ?? [];
+  lines.push(
+    keywords.length === 0
+      ? '  failed passes stay failed (no retry_on texts set)'
+      : `  a failed pass whose log contains ${keywords.map((keyword) => JSON.stringify(keyword)).join(' or ')} is resubmitted, up to ${policy?.max_attempts ?? DEFAULT_MAX_ATTEMPTS} attempts${fallback(policy?.max_attempts)}`,
+  );
+  if ((policy?.retry_memory_mb ?? 0) > 0) lines.push(`  each retry after a failure asks for ${policy?.retry_memory_mb} MB more memory (Slurm, HTCondor)`);
   lines.push(policy?.paused === undefined ? '  not paused' : `  PAUSED since ${policy.paused.since} by ${policy.paused.by}: ${policy.paused.reason}; gasp resume --label ${label}`);
   return lines;
 };
 
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
 export function registerPolicy(program: Command): void {
   program
     .command('policy')
-    .description("show or set a label's failure policy: when the client pauses it because too many of its passes fail")
+    .description("show or set a label's failure policy: automatic resubmission of transient errors, more memory per retry, and when the client pauses the label")
     .requiredOption('--label <label>', 'the label')
     .option('--pause-after <n/m>', 'pause when more than n of the last m ended passes failed (default 10/20)')
+    .option('--max-attempts <n>', `attempts a pass makes before automatic resubmission stops (default ${DEFAULT_MAX_ATTEMPTS}; gasp retry is not limited)`)
+    .option('--retry-memory <size>', 'memory a batch job asks for beyond the site\'s, per failed attempt before it, such as 2G (Slurm, HTCondor)')
+    .option('--retry-on <text>', 'a failed pass whose log contains this text is resubmitted (repeat for more; replaces the list; "" clears it)', collect)
     .option('--pause', 'pause the label now: no site claims its passes until gasp resume')
     .addOption(configOption())
     .addOption(modeOption())
-    .addHelpText('after', '\nExamples:\n  gasp policy --label mc-2026-bi214\n  gasp policy --label mc-2026-bi214 --pause-after 5/10')
+    .addHelpText(
+      'after',
+      '\nThe same settings go in a jobs.json request as "policy": {"max_attempts": 3, "retry_memory": "2G", "retry_on": ["Connection timed out"], "pause_after": "10/20"}.\n\nExamples:\n  gasp policy --label mc-2026-bi214\n  gasp policy --label mc-2026-bi214 --pause-after 5/10\n  gasp policy --label mc-2026-bi214 --retry-on "Connection timed out" --retry-on "Stale file handle" --max-attempts 4',
+    )
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<PolicyOptions>();
       const problems: string[] = [];
       checkLabel('--label', options.label, problems);
-      const match = options.pauseAfter === undefined ? undefined : /^(\d+)\/(\d+)$/.exec(options.pauseAfter);
-      const [failed, of] = [Number(match?.[1]), Number(match?.[2])];
-      if (options.pauseAfter !== undefined && (match === null || match === undefined || of < 1 || failed >= of)) problems.push(`--pause-after: "${options.pauseAfter}" is not n/m with n less than m (expected such as 10/20)`);
+      const settings: PolicySettings = {
+        ...(options.pauseAfter !== undefined && { pause_after: options.pauseAfter }),
+        ...(options.maxAttempts !== undefined && { max_attempts: options.maxAttempts }),
+        ...(options.retryMemory !== undefined && { retry_memory: options.retryMemory }),
+        ...(options.retryOn !== undefined && { retry_on: options.retryOn.filter((text) => text !== '') }),
+      };
+      const flag = (key: string) => `--${key.replaceAll('_', '-')}`;
+      const fields = policyFields(settings, flag, problems);
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const pause = options.pause === true ? { paused: { since: new Date().toISOString(), reason: 'paused by hand', by: whoAmI() } } : {};
       let policy = await db.find<PolicyDoc>(policyId(options.label));
-      if (options.pauseAfter !== undefined || options.pause === true) {
-        const next: PolicyDoc = {
-          ...(policy ?? { _id: policyId(options.label), type: 'policy', label: options.label }),
-          ...(options.pauseAfter !== undefined && { pause_after: { failed, of } }),
-          ...(options.pause === true && policy?.paused === undefined && { paused: { since: new Date().toISOString(), reason: 'paused by hand', by: whoAmI() } }),
-        };
-        next._rev = (await db.put(next)).rev;
-        policy = next;
-        await writeAudit(db, 'policy', { label: options.label, ...(options.pauseAfter !== undefined && { pauseAfter: options.pauseAfter }), ...(options.pause === true && { pause: true }) }, 1, 1);
+      if (Object.keys(fields).length > 0 || (options.pause === true && policy?.paused === undefined)) {
+        [policy] = await writePolicies(db, new Set([options.label]), { ...fields, ...pause });
+        const given = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, Array.isArray(value) ? value.join(' | ') : String(value)]));
+        await writeAudit(db, 'policy', { label: options.label, ...given, ...(options.pause === true && { pause: true }) }, 1, 1);
       }
       for (const line of describe(policy, options.label)) print(line);
     });

@@ -32,9 +32,11 @@ export interface CycleStats {
   lost: number;
   /** Held passes canceled at a shifter's request. */
   canceled: number;
+  /** Failed passes sent back to waiting by their label's policy (a transient error in the log). */
+  resubmitted: number;
   ms: number;
   /** Submission is serialized and it was another site's turn. */
   waitingTurn?: boolean;
 }
 
-export const emptyStats = (): CycleStats => ({ claimed: 0, submitted: 0, running: 0, completed: 0, failed: 0, lost: 0, canceled: 0, ms: 0 });
+export const emptyStats = (): CycleStats => ({ claimed: 0, submitted: 0, running: 0, completed: 0, failed: 0, lost: 0, canceled: 0, resubmitted: 0, ms: 0 });

@@ -4,7 +4,7 @@ import { decide, type Decision, type ReadyPass, type SiteState } from '../queue/
 import { claimPasses } from './claim.js';
 import { emptyStats, type ClientContext, type CycleStats } from './context.js';
 import { dispatchPasses } from './dispatch.js';
-import { pausedLabels } from './auto-pause.js';
+import { pausedIn, readPolicies } from './auto-pause.js';
 import { readHeld, unsubmitted } from './held.js';
 import { prerequisiteStatuses } from './prerequisites.js';
 import { monitorPasses, renewLeases } from './monitor.js';
@@ -106,11 +106,11 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   const started = Date.now();
   const stats = emptyStats();
   await returnExpired(ctx, stats);
-  const held = await readHeld(ctx);
+  const [held, policies] = await Promise.all([readHeld(ctx), readPolicies(ctx.db)]);
   await renewLeases(ctx, held);
   const ended = () => stats.completed + stats.failed + stats.lost + stats.canceled;
   const before = ended();
-  if (options.monitor) await monitorPasses(ctx, stats, held);
+  const pausedNow = options.monitor ? await monitorPasses(ctx, stats, held, policies) : [];
   const submit = options.submit && (options.turn === undefined || (await options.turn.myTurn()));
   if (options.submit && !submit) stats.waitingTurn = true;
   if (submit) {
@@ -126,7 +126,7 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
       running,
       maxClaim: ctx.maxClaim,
       // labels paused by hand (--pause) or by policy (auto-pause, gasp policy)
-      pausedLabels: new Set([...(options.pausedLabels ?? []), ...(await pausedLabels(ctx.db))]),
+      pausedLabels: new Set([...(options.pausedLabels ?? []), ...pausedIn(policies), ...pausedNow]),
     };
     const decision = await decideFromView(ctx, siteState);
     if (decision.unsatisfied.length > 0) {
@@ -145,7 +145,7 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
     // a signal during monitoring means: claim nothing new
     const claimed = options.signal?.aborted === true ? [] : await claimPasses(ctx, decision.claim);
     stats.claimed = claimed.length;
-    const dispatched = await dispatchPasses(ctx, [...retry, ...claimed]);
+    const dispatched = await dispatchPasses(ctx, [...retry, ...claimed], policies);
     stats.submitted = dispatched.submitted;
     stats.failed += dispatched.failed;
     await options.turn?.handOver();

@@ -1,6 +1,7 @@
 import PQueue from 'p-queue';
 import { BackendError, type PreparedJob } from '../backends/backend.js';
 import { prepareJob, type JobToPrepare } from '../backends/prepare.js';
+import { failedBefore, type PolicyDoc } from '../model/policy.js';
 import { NotFoundError } from '../db/errors.js';
 import { processingInfoId, productionInfoId, type JobDoc, type Pass, type ProcessingInfoDoc, type ProductionInfoDoc, type Subjob } from '../model/documents.js';
 import type { ClaimedPass } from './claim.js';
@@ -60,7 +61,7 @@ export interface DispatchResult {
   failed: number;
 }
 
-export async function dispatchPasses(ctx: ClientContext, claimed: readonly ClaimedPass[]): Promise<DispatchResult> {
+export async function dispatchPasses(ctx: ClientContext, claimed: readonly ClaimedPass[], policies: ReadonlyMap<string, PolicyDoc> = new Map()): Promise<DispatchResult> {
   const queue = new PQueue({ concurrency: CONCURRENT_SUBMITS });
   const ids = new Map<string, Map<number, string>>();
   const failures = new Map<string, string>();
@@ -80,7 +81,10 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
         break;
       }
       const job: JobToPrepare = { module: doc.module, run: doc.run, pass, subjob: subjob.index, ...definition };
-      toPrepare.push({ doc, pass, subjob: subjob.index, prepare: () => prepareJob(ctx.site, job, ctx.workRoot, pass.claim?.token, { write: ctx.backend.runsWrapper }) });
+      // a retry after failures asks for more memory, by the label's policy
+      const extraMemoryMb = (policies.get(pass.label)?.retry_memory_mb ?? 0) * failedBefore(pass);
+      const prepare = async () => ({ ...(await prepareJob(ctx.site, job, ctx.workRoot, pass.claim?.token, { write: ctx.backend.runsWrapper })), ...(extraMemoryMb > 0 && { extraMemoryMb }) });
+      toPrepare.push({ doc, pass, subjob: subjob.index, prepare });
     }
   }
   // job folders are written many at a time: one at a time, they were most of a cycle's cost

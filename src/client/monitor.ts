@@ -6,6 +6,7 @@ import type { JobDoc, Pass, Subjob } from '../model/documents.js';
 import { ACTIVE_STATUSES } from '../model/status.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { pauseFailingLabels } from './auto-pause.js';
+import { attemptsMade, DEFAULT_MAX_ATTEMPTS, matchingKeyword, type PolicyDoc } from '../model/policy.js';
 import type { HeldRow } from './held.js';
 import { subjobsOf } from './dispatch.js';
 import { readManifest, recordData, verifyManifest, type Manifest, type PassOutputs } from './record.js';
@@ -105,10 +106,10 @@ function attachLogs(attachments: Record<string, { content_type: string; data: st
  * completed (outputs verified and recorded), failed or partFail when all its jobs ended; back to
  * waiting, as a new attempt, when a job is lost (the backend forgot it and it left no manifest).
  * The claims' leases are renewed on the way. What to ask comes from the held rows; only the
- * documents of passes whose jobs moved are read, a page at a time.
+ * documents of passes whose jobs moved are read, a page at a time. Returns the labels it paused.
  */
-export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows: readonly HeldRow[]): Promise<void> {
-  if (rows.length === 0) return;
+export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows: readonly HeldRow[], policies: ReadonlyMap<string, PolicyDoc> = new Map()): Promise<string[]> {
+  if (rows.length === 0) return [];
   const now = ctx.now();
   const ids = rows.flatMap(askable);
   const statuses = ids.length === 0 ? new Map<string, BackendStatus>() : await ctx.backend.status(ids);
@@ -118,13 +119,21 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows:
   // the others are queued or running as recorded: nothing to read or write
   stats.running += rows.length - moving.length;
   for (let start = 0; start < moving.length; start += PAGE) {
-    await movePasses(ctx, stats, await heldPasses(ctx, moving.slice(start, start + PAGE)), statuses, now, failing);
+    await movePasses(ctx, stats, await heldPasses(ctx, moving.slice(start, start + PAGE)), statuses, now, failing, policies);
   }
-  if (failing.size > 0) await pauseFailingLabels(ctx.db, ctx.log, failing, `site ${ctx.site.name}`);
+  return failing.size > 0 ? pauseFailingLabels(ctx.db, ctx.log, failing, `site ${ctx.site.name}`) : [];
 }
 
 /** Records what the backend said of these passes' jobs. */
-async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyArray<{ doc: JobDoc; pass: Pass }>, statuses: ReadonlyMap<string, BackendStatus>, now: Date, failing: Set<string>): Promise<void> {
+async function movePasses(
+  ctx: ClientContext,
+  stats: CycleStats,
+  held: ReadonlyArray<{ doc: JobDoc; pass: Pass }>,
+  statuses: ReadonlyMap<string, BackendStatus>,
+  now: Date,
+  failing: Set<string>,
+  policies: ReadonlyMap<string, PolicyDoc>,
+): Promise<void> {
   const changes: PassChange[] = [];
   const outputs: PassOutputs[] = [];
   for (const { doc, pass } of held) {
@@ -201,6 +210,13 @@ async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyA
       const good = subjobs.filter((subjob) => subjob.state === 'completed').length;
       if (manifests.length > 0) outputs.push({ doc, pass, manifests });
       const status: Pass['status'] = good === subjobs.length ? 'completed' : good === 0 ? 'failed' : 'partFail';
+      const again = status === 'completed' ? undefined : resubmission(policies.get(pass.label), pass, attachments, problem);
+      if (again !== undefined && status !== 'completed') {
+        stats.resubmitted += 1;
+        ctx.log.warn({ job: doc._id, pass: pass.pass }, `${doc.module} run ${doc.run} pass ${pass.pass} ${status}: ${again}`);
+        changes.push({ id: doc._id, pass: pass.pass, attachments, apply: (stored) => (stored.claim?.token !== token ? undefined : backToWaiting(stored, token, now.toISOString(), `${problem ?? status}; ${again}`, status)) });
+        continue;
+      }
       stats[status === 'completed' ? 'completed' : 'failed'] += 1;
       if (status !== 'completed') failing.add(pass.label);
       changes.push({
@@ -236,6 +252,19 @@ async function movePasses(ctx: ClientContext, stats: CycleStats, held: ReadonlyA
   // outputs first: a pass is completed only once its data documents are written
   await recordData(ctx, outputs);
   await updatePasses(ctx, changes);
+}
+
+/**
+ * Why a failed pass goes back to waiting by its label's policy: its logs or failure name one of
+ * the policy's transient errors and it has attempts left. Undefined when it stays failed.
+ */
+function resubmission(policy: PolicyDoc | undefined, pass: Pass, logs: Readonly<Record<string, { data: string }>>, problem: string | undefined): string | undefined {
+  const texts = [...Object.values(logs).map((log) => Buffer.from(log.data, 'base64').toString('utf8')), problem ?? ''];
+  const keyword = matchingKeyword(policy, texts);
+  const made = attemptsMade(pass);
+  const most = policy?.max_attempts ?? DEFAULT_MAX_ATTEMPTS;
+  if (keyword === undefined || made >= most) return undefined;
+  return `its log says "${keyword}", a transient error by the policy of label ${pass.label}: resubmitted (attempt ${made + 1} of at most ${most})`;
 }
 
 /** The output files the job's spec.json promised, to check the manifest lists them all. */

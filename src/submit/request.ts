@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { describeJsonIssues, expecting, readJsonFile } from '../json-file.js';
 import { InputError } from '../errors.js';
 import { readUserFile } from '../files.js';
+import type { PolicyDoc } from '../model/policy.js';
+import { policyFields, POLICY_KEYS } from '../shifter/policy-settings.js';
 import { RAT_VERSION } from '../sites/rat.js';
 
 /** Labels name `.exactly` files and select jobs, so they stay plain. */
@@ -59,8 +61,9 @@ const topSchema = z.strictObject(
     rat_v: z.string({ error: expecting('a RAT version such as 7.0.8') }).regex(RAT_VERSION, { error: expecting('a RAT version such as 7.0.8') }),
     label: z.string({ error: expecting(LABEL_EXPECTED) }).regex(LABEL, { error: expecting(LABEL_EXPECTED) }).optional(),
     modules: z.array(z.unknown(), { error: expecting('a list of module requests') }).min(1, { error: expecting('at least one module request') }),
+    policy: z.record(z.string(), z.unknown(), { error: expecting(`an object of ${POLICY_KEYS.join(', ')}`) }).optional(),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected rat_v, label, modules)' : expecting('an object')(issue)) },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected rat_v, label, modules, policy)' : expecting('an object')(issue)) },
 );
 
 /** An entry that failed its shape check, kept so its module name can still be checked. */
@@ -79,6 +82,8 @@ export interface JobsRequest {
   broken: BrokenEntry[];
   /** The parsed JSON, for the request id. */
   raw: unknown;
+  /** The failure policy for every label of the request (`policy` in jobs.json). */
+  policy?: Partial<PolicyDoc>;
 }
 
 /**
@@ -101,8 +106,9 @@ export function readJobsRequest(file: string): { request?: JobsRequest; problems
     return undefined;
   });
   if (!top.success) return { problems };
+  const policy = top.data.policy === undefined ? undefined : policyFields(top.data.policy, (key) => `${file}: policy.${key}`, problems);
   return {
-    request: { file, ratVersion: top.data.rat_v, ...(top.data.label !== undefined && { label: top.data.label }), entries, broken, raw },
+    request: { file, ratVersion: top.data.rat_v, ...(top.data.label !== undefined && { label: top.data.label }), entries, broken, raw, ...(policy !== undefined && { policy }) },
     problems,
   };
 }

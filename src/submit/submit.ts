@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.js';
-import { NotFoundError } from '../db/errors.js';
+import { ConflictError, NotFoundError } from '../db/errors.js';
+import { policyId, type PolicyDoc } from '../model/policy.js';
 import { InputError } from '../errors.js';
 import { readJsonFile } from '../json-file.js';
 import { productionInfoId, type ProductionInfoDoc } from '../model/documents.js';
@@ -40,6 +41,25 @@ async function productionInfo(db: Database, file: string, version: string, infoF
   }
 }
 
+/** Sets these policy fields on each label's policy document, keeping the rest (a pause stays). */
+export async function writePolicies(db: Database, labels: ReadonlySet<string>, fields: Partial<PolicyDoc>): Promise<PolicyDoc[]> {
+  const written: PolicyDoc[] = [];
+  for (const label of labels) {
+    for (;;) {
+      const stored = await db.find<PolicyDoc>(policyId(label));
+      const next: PolicyDoc = { ...(stored ?? { _id: policyId(label), type: 'policy', label }), ...fields };
+      try {
+        next._rev = (await db.put(next)).rev;
+        written.push(next);
+        break;
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+      }
+    }
+  }
+  return written;
+}
+
 /** Problems in the order of the file's entries (a stable sort keeps each entry's own order). */
 function byEntry(problems: string[]): string[] {
   const entryOf = (line: string) => Number(/: modules\[(\d+)\]/.exec(line)?.[1] ?? -1);
@@ -67,6 +87,8 @@ export async function submitRequestFile(
   const planned = planRequest(request, info, planOptions);
   if (problems.length + planned.problems.length > 0) throw new InputError(byEntry([...problems, ...planned.problems]));
   options.beforeWrite?.(planned.plan);
+  // the policy lands before any pass of its labels can run
+  if (request.policy !== undefined && options.dryRun !== true) await writePolicies(db, new Set(planned.plan.entries.map((entry) => entry.label)), request.policy);
   const result = await submitPlan(db, planned.plan, {
     requestId: options.requestId ?? requestId(request, planOptions),
     ...(options.newPass !== undefined && { newPass: options.newPass }),
