@@ -3,6 +3,7 @@ import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PAUSE_AFTER, policyId, type PolicyDoc } from '../model/policy.js';
 import { policyFields, type PolicySettings } from '../shifter/policy-settings.js';
+import { quarantineId, type QuarantineDoc } from '../model/health.js';
 import { writePolicies } from '../submit/submit.js';
 import { whoAmI, writeAudit } from '../shifter/tool.js';
 import { checkLabel } from '../submit/request.js';
@@ -76,26 +77,41 @@ export function registerPolicy(program: Command): void {
     });
   program
     .command('resume')
-    .description('resume a paused label: sites claim its passes again')
-    .requiredOption('--label <label>', 'the label')
+    .description('resume a paused label (sites claim its passes again) or a quarantined site (it claims again)')
+    .option('--label <label>', 'the paused label')
+    .option('--site <site>', 'the quarantined site')
     .addOption(configOption())
     .addOption(modeOption())
-    .addHelpText('after', '\nExample:\n  gasp resume --label mc-2026-bi214')
+    .addHelpText('after', '\nExamples:\n  gasp resume --label mc-2026-bi214\n  gasp resume --site ral')
     .action(async (_options: unknown, command: Command) => {
-      const options = command.optsWithGlobals<ConfigOptions & { label: string }>();
+      const options = command.optsWithGlobals<ConfigOptions & { label?: string; site?: string }>();
       const problems: string[] = [];
+      if ((options.label === undefined) === (options.site === undefined)) problems.push('resume: give --label or --site (one of them)');
       checkLabel('--label', options.label, problems);
+      if (options.site !== undefined && !/^[\w.-]+$/.test(options.site)) problems.push(`--site: "${options.site}" is not a site name (expected letters, digits, _ . -)`);
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const policy = await db.find<PolicyDoc>(policyId(options.label));
+      if (options.site !== undefined) {
+        const quarantine = await db.find<QuarantineDoc>(quarantineId(options.site));
+        if (quarantine?._rev === undefined) {
+          print(`site ${options.site} is not quarantined`);
+          return;
+        }
+        await db.remove(quarantine._id, quarantine._rev);
+        await writeAudit(db, 'resume', { site: options.site }, 1, 1);
+        print(`site ${options.site} resumed: it claims again at its next cycle (it was quarantined since ${quarantine.since}: ${quarantine.reason})`);
+        return;
+      }
+      const label = options.label ?? '';
+      const policy = await db.find<PolicyDoc>(policyId(label));
       if (policy?.paused === undefined) {
-        print(`label ${options.label} is not paused`);
+        print(`label ${label} is not paused`);
         return;
       }
       const { paused: _paused, ...rest } = policy;
       await db.put(rest);
-      await writeAudit(db, 'resume', { label: options.label }, 1, 1);
-      print(`label ${options.label} resumed (it was paused since ${policy.paused.since}: ${policy.paused.reason})`);
+      await writeAudit(db, 'resume', { label }, 1, 1);
+      print(`label ${label} resumed (it was paused since ${policy.paused.since}: ${policy.paused.reason})`);
     });
 }

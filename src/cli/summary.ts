@@ -22,7 +22,10 @@ function describe(summary: Summary): string[] {
   const sorted = (record: Record<string, Record<string, number>>) => Object.entries(record).sort(([a], [b]) => (a === '-' ? 1 : b === '-' ? -1 : a.localeCompare(b)));
   for (const [module, statuses] of sorted(summary.byModule)) lines.push(`    ${module}: ${counts(statuses)}`);
   lines.push('  by site:');
-  for (const [site, statuses] of sorted(summary.bySite)) lines.push(`    ${site === '-' ? '(no site yet)' : site}: ${counts(statuses)}`);
+  for (const [site, statuses] of sorted(summary.bySite)) {
+    const quarantine = summary.quarantined[site];
+    lines.push(`    ${site === '-' ? '(no site yet)' : site}: ${counts(statuses)}${quarantine === undefined ? '' : `; QUARANTINED ${quarantine}`}`);
+  }
   return lines;
 }
 

@@ -35,6 +35,8 @@ export interface CycleStats {
   /** Failed passes sent back to waiting by their label's policy (a transient error in the log). */
   resubmitted: number;
   ms: number;
+  /** Why the site is quarantined: it claimed nothing. */
+  quarantined?: string;
   /** Submission is serialized and it was another site's turn. */
   waitingTurn?: boolean;
 }

@@ -5,6 +5,8 @@ import { claimPasses } from './claim.js';
 import { emptyStats, type ClientContext, type CycleStats } from './context.js';
 import { dispatchPasses } from './dispatch.js';
 import { pausedIn, readPolicies } from './auto-pause.js';
+import { quarantineIfUnhealthy } from './health.js';
+import { quarantineId, type QuarantineDoc } from '../model/health.js';
 import { readHeld, unsubmitted } from './held.js';
 import { prerequisiteStatuses } from './prerequisites.js';
 import { monitorPasses, renewLeases } from './monitor.js';
@@ -106,13 +108,16 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   const started = Date.now();
   const stats = emptyStats();
   await returnExpired(ctx, stats);
-  const [held, policies] = await Promise.all([readHeld(ctx), readPolicies(ctx.db)]);
+  const [held, policies, quarantine] = await Promise.all([readHeld(ctx), readPolicies(ctx.db), ctx.db.find<QuarantineDoc>(quarantineId(ctx.site.name))]);
   await renewLeases(ctx, held);
   const ended = () => stats.completed + stats.failed + stats.lost + stats.canceled;
   const before = ended();
   const pausedNow = options.monitor ? await monitorPasses(ctx, stats, held, policies) : [];
-  const submit = options.submit && (options.turn === undefined || (await options.turn.myTurn()));
-  if (options.submit && !submit) stats.waitingTurn = true;
+  // a quarantined site keeps monitoring what it runs and claims nothing new
+  const quarantined = quarantine ?? (stats.failed > 0 ? await quarantineIfUnhealthy(ctx) : undefined);
+  if (quarantined !== undefined) stats.quarantined = quarantined.reason;
+  const submit = options.submit && quarantined === undefined && (options.turn === undefined || (await options.turn.myTurn()));
+  if (options.submit && quarantined === undefined && !submit) stats.waitingTurn = true;
   if (submit) {
     const retry = await unsubmitted(ctx, held);
     // what monitoring just ended no longer counts against the site's limit

@@ -35,7 +35,7 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
       const stats = await runCycle(ctx, { ...options, monitor, signal: options.signal });
       if (failures > 0) ctx.log.info({ after: failures }, 'cycles work again');
       failures = 0;
-      ctx.log.info({ cycle, stats }, `cycle ${cycle}: ${stats.waitingTurn === true ? "not this site's turn to submit, " : ''}claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost}${stats.canceled > 0 ? `, canceled ${stats.canceled}` : ''}${stats.resubmitted > 0 ? `, resubmitted ${stats.resubmitted}` : ''} (${stats.ms} ms)`);
+      ctx.log.info({ cycle, stats }, `cycle ${cycle}: ${stats.quarantined !== undefined ? `QUARANTINED (${stats.quarantined}; gasp resume --site ${ctx.site.name}), ` : ''}${stats.waitingTurn === true ? "not this site's turn to submit, " : ''}claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost}${stats.canceled > 0 ? `, canceled ${stats.canceled}` : ''}${stats.resubmitted > 0 ? `, resubmitted ${stats.resubmitted}` : ''} (${stats.ms} ms)`);
       options.onCycle?.(stats, cycle);
       done = options.untilIdle === true && (await idle(ctx));
     } catch (error) {

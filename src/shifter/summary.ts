@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { readQuarantines } from '../client/health.js';
 import { readTally } from '../db/tally.js';
 import { globToRegExp } from '../glob.js';
 
@@ -18,6 +19,8 @@ export interface Summary {
   liveSeconds: { requested: number; produced: number };
   /** Wall time of each ended pass's last attempt. */
   runSeconds: { mean: number; spread: number; passes: number } | null;
+  /** Sites of this summary that quarantined themselves, with why. */
+  quarantined: Record<string, string>;
 }
 
 const ENDED = ['completed', 'failed', 'partFail'];
@@ -47,10 +50,11 @@ export async function summarize(db: Database, scope: SummaryScope): Promise<Summ
   const pattern = byLabel ? undefined : globToRegExp(scope.module);
   const wanted = ([kind, first, , , , rat]: SummaryKey) =>
     kind === (byLabel ? 'label' : 'module') && (byLabel ? first === scope.label : (pattern?.test(first) ?? false)) && (scope.rat === undefined || rat === scope.rat);
-  const rows = (await summaryRows(db, scope)).filter((row) => wanted(row.key));
+  const [all, quarantines] = await Promise.all([summaryRows(db, scope), readQuarantines(db)]);
+  const rows = all.filter((row) => wanted(row.key));
   const total: Sums = [0, 0, 0, 0, 0, 0, 0, 0];
   const scopeName = (byLabel ? `label ${scope.label}` : `module ${scope.module}`) + (scope.rat === undefined ? '' : `, RAT ${scope.rat}`);
-  const summary: Summary = { scope: scopeName, passes: 0, byStatus: {}, byModule: {}, bySite: {}, successRate: null, events: { requested: 0, produced: 0 }, liveSeconds: { requested: 0, produced: 0 }, runSeconds: null };
+  const summary: Summary = { scope: scopeName, passes: 0, byStatus: {}, byModule: {}, bySite: {}, successRate: null, events: { requested: 0, produced: 0 }, liveSeconds: { requested: 0, produced: 0 }, runSeconds: null, quarantined: {} };
   let ended = 0;
   for (const { key, value } of rows) {
     const [, first, second, status, site] = key;
@@ -64,6 +68,7 @@ export async function summarize(db: Database, scope: SummaryScope): Promise<Summ
     perSite[status] = (perSite[status] ?? 0) + count;
     if (ENDED.includes(status)) ended += count;
   }
+  for (const [site, quarantine] of quarantines) if (site in summary.bySite) summary.quarantined[site] = `since ${quarantine.since}: ${quarantine.reason}`;
   const [passes, eventsAsked, eventsDone, secondsAsked, secondsDone, runSeconds, runSquares, timed] = total;
   summary.passes = passes;
   summary.successRate = ended === 0 ? null : (summary.byStatus.completed ?? 0) / ended;

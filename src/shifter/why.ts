@@ -1,6 +1,8 @@
 import type { Mode } from '../config/config.js';
 import { ServerClock } from '../coordination/clock.js';
+import { readQuarantines } from '../client/health.js';
 import { prerequisiteStatuses } from '../client/prerequisites.js';
+import type { QuarantineDoc } from '../model/health.js';
 import { siteBeats, type SiteBeat } from '../coordination/sites.js';
 import type { Database } from '../db/database.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
@@ -37,11 +39,12 @@ const refText = (ref: PassRef) => `${ref.module} run ${ref.run} pass ${ref.pass}
 export async function whyWaiting(db: Database, mode: Mode, selection: Selection, staleSeconds: number): Promise<WhyAnswer> {
   const clock = new ServerClock(db.couch);
   await clock.sync();
-  const [beats, leader, held, selected] = await Promise.all([
+  const [beats, leader, held, selected, quarantines] = await Promise.all([
     siteBeats(db, clock, staleSeconds),
     db.find<LeaderDoc>(LEADER_ID),
     db.view<[string], number>('sites', 'held', { group_level: 1 }),
     selectPasses(db, { ...selection, statuses: ['waiting'] }),
+    readQuarantines(db),
   ]);
   const holding = new Map(held.rows.map((row) => [row.key[0], row.value]));
   const ofMode = beats.filter((beat) => beat.doc.mode === mode);
@@ -63,16 +66,17 @@ export async function whyWaiting(db: Database, mode: Mode, selection: Selection,
     const ready: ReadyPass = { module: doc.module, run: doc.run, pass: pass.pass, rat_version: pass.rat_version, label: pass.label, priority: pass.priority, created: pass.created, prerequisites: pass.prerequisites ?? [] };
     // the index is asked about the first passes only: one request each
     if (index < INDEX_CHECKS && !(await inReadyView(db, ready))) unindexed += 1;
-    rows.push({ module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, reasons: active.map((beat) => `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, holding.get(beat.doc.site) ?? 0, leader)}`) });
+    rows.push({ module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, reasons: active.map((beat) => `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, holding.get(beat.doc.site) ?? 0, leader, quarantines.get(beat.doc.site))}`) });
   }
   if (unindexed > 0) global.push(`${unindexed} of the first ${Math.min(INDEX_CHECKS, selected.length)} passes are not in passes/ready_priority yet: the view index is behind (a large submit being indexed), or the views were never pushed (gasp views push)`);
   return { global, rows };
 }
 
-function reasonAt(beat: SiteBeat, pass: ReadyPass, statusOf: (ref: PassRef) => PassStatus | undefined, held: number, leader: LeaderDoc | undefined): string {
+function reasonAt(beat: SiteBeat, pass: ReadyPass, statusOf: (ref: PassRef) => PassStatus | undefined, held: number, leader: LeaderDoc | undefined, quarantine: QuarantineDoc | undefined): string {
   const can = beat.doc.capabilities;
   if (can === undefined) return 'its client is older and does not say what it can run';
   if (!can.claims) return 'it only monitors (--mononly)';
+  if (quarantine !== undefined) return `quarantined since ${quarantine.since}: ${quarantine.reason}; gasp resume --site ${quarantine.site}`;
   const site = { mode: beat.doc.mode as Mode, modes: can.modes as Mode[], ratVersions: new Set(can.rat_versions), pausedLabels: new Set(can.paused_labels) };
   const blocked = blocker(pass, site, statusOf);
   switch (blocked?.kind) {

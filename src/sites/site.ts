@@ -20,6 +20,7 @@ import {
   withDefault,
 } from '../config/fields.js';
 import { readIni, validateIni } from '../config/ini-file.js';
+import { DEFAULT_QUARANTINE_AFTER } from '../model/health.js';
 import { InputError } from '../errors.js';
 import { placeholders } from '../shell.js';
 import { DEFAULT_CVMFS, DEFAULT_RAT_SETUP, RAT_PLACEHOLDERS, RAT_VERSION, type RatScheme, type RatVersion } from './rat.js';
@@ -43,6 +44,14 @@ const storage = (value: string): Storage => {
   const command = value.split(/\s+/).filter((word) => word !== '');
   if (!value.includes('{src}') || !value.includes('{dest}')) throw new Invalid('is neither a file:// URL nor a command with {src} and {dest}');
   return { kind: 'copy', command };
+};
+
+const quarantineRule = (value: string): { failed: number; of: number } | null => {
+  if (value === 'off') return null;
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const [failed, of] = [Number(match?.[1]), Number(match?.[2])];
+  if (match === null || of < 1 || failed >= of) throw new Invalid('is not n/m with n less than m, nor off');
+  return { failed, of };
 };
 
 const SLURM_TIME = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;
@@ -152,6 +161,9 @@ const siteSchema = iniFile({
     sites: optional('a comma list of DIRAC site names', text),
     banned_sites: optional('a comma list of DIRAC site names', text),
   }),
+  health: section({
+    quarantine_after: withDefault('n/m: quarantine after more than n set-up or staging failures among the last m ended passes, or off', quarantineRule, DEFAULT_QUARANTINE_AFTER),
+  }),
   dry: section({
     outcome: withDefault('completed | failed', oneOf(['completed', 'failed'] as const), 'completed'),
     fail_calls: withDefault('a fraction from 0 to 1', fraction, 0),
@@ -173,6 +185,8 @@ export interface Site {
   condor: SiteFields['condor'];
   dirac: SiteFields['dirac'];
   dry: SiteFields['dry'];
+  /** Set-up or staging failures among the last ended passes that quarantine the site; null: never. */
+  quarantineAfter: { failed: number; of: number } | null;
 }
 
 /** Reads and validates a site file; throws InputError listing every problem. */
@@ -192,6 +206,7 @@ export function loadSite(file: string): Site {
     condor: fields.condor,
     dirac: fields.dirac,
     dry: fields.dry,
+    quarantineAfter: fields.health.quarantine_after,
   };
 }
 
