@@ -164,6 +164,7 @@ describe('gasp unlock', () => {
     expect(refused.stderr.trim()).toMatch(/^site dead-site is alive \(host far-away pid 77 since .*, last heartbeat \d+ s ago\): its jobs may be running; stop its client first, or add --force$/);
     // the site died long ago
     await db.put({ ...beat, _rev: written.rev, beat: '2020-01-01T00:00:00.000Z' });
+    expect((await gasp(db, ['why', '--label', 'enq'])).stdout).toMatch(/^3 passes \(.*\) held by dead-site, whose client is stale \(heartbeat \d+ s ago\); its claim's lease ends \S+, then any site takes it again; gasp unlock dead-site releases it now$/m);
     expect((await gasp(db, ['unlock', 'dead-site'])).stdout.trim()).toBe('unlock: site dead-site holds 3 passes; nothing changed: add --yes to release them');
     expect((await gasp(db, ['unlock', 'dead-site', '--yes'])).stdout.trim()).toBe('unlock: released 3 of 3 passes of site dead-site; recorded in the audit');
     const passes = (await jobs(db)).flatMap((doc) => doc.passes);
@@ -196,15 +197,19 @@ describe('gasp why', () => {
       beat: now,
       capabilities: { rat_versions: ['7.0.8'], modes: ['production'], max_jobs: 100, paused_labels: [], claims: true, ...capabilities },
     });
-    await db.bulkDocs([beat('full', { max_jobs: 2 }), beat('old-rat', { rat_versions: ['7.0.4'] }), beat('pausing', { paused_labels: ['enq'] }), beat('watcher', { claims: false }), beat('able', {})]);
+    const turns = { ...beat('turn-taker', {}), takes_turns: true };
+    await db.bulkDocs([beat('full', { max_jobs: 2 }), beat('old-rat', { rat_versions: ['7.0.4'] }), beat('pausing', { paused_labels: ['enq'] }), beat('watcher', { claims: false }), beat('able', {}), turns]);
+    await db.put({ _id: 'coordination:leader', type: 'leader', site: 'able', since: now, term: 1, by: 'able' });
     const result = await gasp(db, ['why', '--label', 'enq']);
     expect(result.code).toBe(0);
     expect(result.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^2 passes \(PartialPo210 \d+ pass 1, PartialPo210 \d+ pass 1\) held by full, whose client is alive \(heartbeat \d+ s ago\): it is submitted there$/),
       expect.stringMatching(/^1 waiting pass \(PartialPo210 \d+ pass 1\):$/),
       '  able: it can take it: at its next cycle, once the passes ahead of it in the queue are claimed',
       '  full: site full (2 of 2 jobs)',
       '  old-rat: no RAT 7.0.8 there (it has 7.0.4)',
       '  pausing: label enq is paused there (--pause)',
+      '  turn-taker: not its turn: submission is serialized and able leads',
       '  watcher: it only monitors (--mononly)',
     ]);
     const waiting = (await jobs(db)).find((doc) => doc.passes[0]?.status === 'waiting');

@@ -10,7 +10,7 @@ const ROWS_SHOWN = 10;
 export function registerWhy(program: Command): void {
   program
     .command('why')
-    .description('why waiting passes are not taken: the reason at every active site, by the same rules the client decides with')
+    .description('why passes do not run: for a waiting pass, the reason at every active site, by the same rules the client decides with; for a held pass, whether its site is alive')
     .argument('[module]', 'a module (with RUN): that job only')
     .argument('[run]', 'its run number')
     .argument('[pass]', 'one pass of it (default: its last)')
@@ -25,7 +25,7 @@ export function registerWhy(program: Command): void {
       if ((options.label === undefined) === (module === undefined)) problems.push('why: give --label L, or MODULE RUN [PASS] (one of them)');
       if (module !== undefined && (run === undefined || !/^\d+$/.test(run))) problems.push(`why: "${run ?? ''}" is not a run number (expected MODULE RUN [PASS])`);
       if (problems.length > 0) throw new InputError(problems);
-      const selection = readSelection({ ...(options.label !== undefined && { label: options.label }), ...(module !== undefined && { module, run: run ?? '' }), ...(pass !== undefined && { pass }) }, ['waiting'], problems);
+      const selection = readSelection({ ...(options.label !== undefined && { label: options.label }), ...(module !== undefined && { module, run: run ?? '' }), ...(pass !== undefined && { pass }) }, ['waiting', 'submitted', 'running'], problems);
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
@@ -35,8 +35,14 @@ export function registerWhy(program: Command): void {
         return;
       }
       for (const line of answer.global) print(line);
+      const heldBy = new Map<string, typeof answer.held>();
+      for (const row of answer.held) heldBy.set(row.reason, [...(heldBy.get(row.reason) ?? []), row]);
+      for (const [reason, rows] of heldBy) {
+        const first = rows.slice(0, ROWS_SHOWN).map((row) => `${row.module} ${row.run} pass ${row.pass}`).join(', ');
+        print(`${rows.length} ${rows.length === 1 ? 'pass' : 'passes'} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}) ${reason}`);
+      }
       if (answer.rows.length === 0) {
-        print('no waiting pass matches');
+        if (answer.held.length === 0) print('no waiting pass matches');
         return;
       }
       // passes with the same reasons together: a label of 10,000 passes reads as a few groups

@@ -21,8 +21,8 @@ export async function removeData(db: Database, passes: ReadonlyArray<{ id: strin
       const doc = byId.get(id);
       return doc === undefined ? [] : [[doc.module, doc.run, pass]];
     });
-    const rows = await Promise.all(keys.map((key) => db.view<unknown[], string, DataDoc>('data', 'by_module_run', { startkey: key, endkey: [...key, {}], include_docs: true })));
-    const docs = rows.flatMap((result) => result.rows.flatMap((row) => (row.doc ? [row.doc] : [])));
+    const rows = keys.length === 0 ? [] : (await db.view<unknown[], string, DataDoc>('data', 'by_pass', { keys, include_docs: true })).rows;
+    const docs = rows.flatMap((row) => (row.doc ? [row.doc] : []));
     if (purgeStorage) {
       for (const file of docs.flatMap((doc) => doc.files)) {
         if (!file.url.startsWith('file://')) continue;

@@ -25,6 +25,8 @@ export interface WhyAnswer {
   /** Said once for every pass: no client runs, or the index lags. */
   global: string[];
   rows: WhyRow[];
+  /** Passes a site holds (submitted or running there): whether that site is alive to run them. */
+  held: Array<Omit<WhyRow, 'reasons'> & { site: string; reason: string }>;
 }
 
 const INDEX_CHECKS = 20;
@@ -39,14 +41,24 @@ const refText = (ref: PassRef) => `${ref.module} run ${ref.run} pass ${ref.pass}
 export async function whyWaiting(db: Database, mode: Mode, selection: Selection, staleSeconds: number): Promise<WhyAnswer> {
   const clock = new ServerClock(db.couch);
   await clock.sync();
-  const [beats, leader, held, selected, quarantines] = await Promise.all([
+  const [beats, leader, heldCounts, selected, quarantines] = await Promise.all([
     siteBeats(db, clock, staleSeconds),
     db.find<LeaderDoc>(LEADER_ID),
     db.view<[string], number>('sites', 'held', { group_level: 1 }),
-    selectPasses(db, { ...selection, statuses: ['waiting'] }),
+    selectPasses(db, { ...selection, statuses: ['waiting', 'submitted', 'running'] }),
     readQuarantines(db),
   ]);
-  const holding = new Map(held.rows.map((row) => [row.key[0], row.value]));
+  const held = selected.filter(({ pass }) => pass.status !== 'waiting').map(({ doc, pass }) => {
+    const site = pass.site ?? '?';
+    const beat = beats.find((candidate) => candidate.doc.site === site && candidate.doc.mode === mode);
+    const lease = pass.claim === undefined ? '' : `; its claim's lease ends ${pass.claim.lease_until}, then any site takes it again`;
+    const reason =
+      beat?.state === 'active'
+        ? `held by ${site}, whose client is alive (heartbeat ${Math.round(beat.age)} s ago): it is ${pass.status} there`
+        : `held by ${site}, whose client is ${beat === undefined ? 'not known' : `${beat.state} (heartbeat ${Math.round(beat.age)} s ago)`}${lease}; gasp unlock ${site} releases it now`;
+    return { module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, site, reason };
+  });
+  const holding = new Map(heldCounts.rows.map((row) => [row.key[0], row.value]));
   const ofMode = beats.filter((beat) => beat.doc.mode === mode);
   const active = ofMode.filter((beat) => beat.state === 'active');
   const global: string[] = [];
@@ -55,21 +67,22 @@ export async function whyWaiting(db: Database, mode: Mode, selection: Selection,
     global.push(`no gasp enqueue for ${mode} is running at any site${last === '' ? '' : ` (last heartbeats: ${last})`}`);
   }
   // a label paused by policy is left by every site: said once, not per site
-  for (const label of new Set(selected.map(({ pass }) => pass.label))) {
+  const waiting = selected.filter(({ pass }) => pass.status === 'waiting');
+  for (const label of new Set(waiting.map(({ pass }) => pass.label))) {
     const policy = await db.find<PolicyDoc>(policyId(label));
     if (policy?.paused !== undefined) global.push(`label ${label} is paused since ${policy.paused.since} (${policy.paused.by}): ${policy.paused.reason}; gasp resume --label ${label}`);
   }
-  const statusOf = await prerequisiteStatuses(db, selected.flatMap(({ pass }) => pass.prerequisites ?? []));
+  const statusOf = await prerequisiteStatuses(db, waiting.flatMap(({ pass }) => pass.prerequisites ?? []));
   const rows: WhyRow[] = [];
   let unindexed = 0;
-  for (const [index, { doc, pass }] of selected.entries()) {
+  for (const [index, { doc, pass }] of waiting.entries()) {
     const ready: ReadyPass = { module: doc.module, run: doc.run, pass: pass.pass, rat_version: pass.rat_version, label: pass.label, priority: pass.priority, created: pass.created, prerequisites: pass.prerequisites ?? [] };
     // the index is asked about the first passes only: one request each
     if (index < INDEX_CHECKS && !(await inReadyView(db, ready))) unindexed += 1;
     rows.push({ module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, reasons: active.map((beat) => `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, holding.get(beat.doc.site) ?? 0, leader, quarantines.get(beat.doc.site))}`) });
   }
-  if (unindexed > 0) global.push(`${unindexed} of the first ${Math.min(INDEX_CHECKS, selected.length)} passes are not in passes/ready_priority yet: the view index is behind (a large submit being indexed), or the views were never pushed (gasp views push)`);
-  return { global, rows };
+  if (unindexed > 0) global.push(`${unindexed} of the first ${Math.min(INDEX_CHECKS, waiting.length)} passes are not in passes/ready_priority yet: the view index is behind (a large submit being indexed), or the views were never pushed (gasp views push)`);
+  return { global, rows, held };
 }
 
 function reasonAt(beat: SiteBeat, pass: ReadyPass, statusOf: (ref: PassRef) => PassStatus | undefined, held: number, leader: LeaderDoc | undefined, quarantine: QuarantineDoc | undefined): string {
