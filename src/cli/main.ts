@@ -10,6 +10,7 @@ import { registerEnqueue } from './enqueue.js';
 import { registerLockRun } from './lock-run.js';
 import { registerShifterTools } from './shifter.js';
 import { registerSummary } from './summary.js';
+import { registerGrab } from './grab.js';
 import { registerWhy } from './why.js';
 import { registerPolicy } from './policy.js';
 import { registerExactly } from './exactly.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerLockRun(program);
   registerShifterTools(program);
   registerSummary(program);
+  registerGrab(program);
   registerWhy(program);
   registerPolicy(program);
   registerProcess(program);

@@ -82,6 +82,12 @@ async function cancelHeld(ctx: ClientContext, doc: JobDoc, pass: Pass, now: stri
   };
 }
 
+/** The wrapper's own account of the run, for timing and the reproducibility record. */
+function ranOf(manifest: Manifest | undefined): Pick<Subjob, 'ran'> {
+  if (manifest?.started === undefined || manifest.finished === undefined) return {};
+  return { ran: { host: manifest.host ?? '?', started: manifest.started, finished: manifest.finished, wrapper_version: manifest.wrapper_version ?? '?' } };
+}
+
 /** Subjob states that are final: the backend is not asked about them again. */
 const ENDED: ReadonlyArray<Subjob['state']> = ['completed', 'failed'];
 
@@ -188,7 +194,7 @@ async function movePasses(
         problem = manifest?.error ?? status.reason ?? `exit code ${exitCode}`;
       }
       attachLogs(attachments, folder, pass.pass, subjob.index);
-      subjobs.push({ ...subjob, state, exit_code: exitCode, finished: now.toISOString() });
+      subjobs.push({ ...subjob, state, exit_code: exitCode, finished: now.toISOString(), ...ranOf(manifest) });
     }
     if (lost) {
       stats.lost += 1;

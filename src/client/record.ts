@@ -8,6 +8,10 @@ import type { ClientContext } from './context.js';
 /** What the job wrapper (bin/gasp-job) writes as manifest.json. */
 export interface Manifest {
   exit_code: number;
+  wrapper_version?: string;
+  host?: string;
+  started?: string;
+  finished?: string;
   failed_stage?: string;
   error?: string;
   outputs: Array<{ data_type: string; file: string; size: number; adler32: string; sha256: string; events: number | null; url: string }>;

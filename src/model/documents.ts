@@ -17,8 +17,11 @@ export interface Subjob {
   file?: string;
   backend_id?: string;
   exit_code?: number;
+  /** When the client submitted it, and when it saw it end. */
   started?: string;
   finished?: string;
+  /** What the job wrapper says of its run (manifest.json): where, when, with which wrapper. */
+  ran?: { host: string; started: string; finished: string; wrapper_version: string };
 }
 
 export interface Attempt {

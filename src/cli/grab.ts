@@ -1,0 +1,117 @@
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { couchFromConfig } from '../db/couch.js';
+import { InputError } from '../errors.js';
+import { grabFiles, type GrabEvent, type GrabFile } from '../grab/grab.js';
+import { listGrabFiles, writeCatalogue } from '../grab/list.js';
+import { readSelection, selectionOptions, type SelectionOptions } from '../shifter/selection.js';
+import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+import { wholeNumber } from './numbers.js';
+
+interface GrabOptions extends ConfigOptions, SelectionOptions {
+  type?: string;
+  dir?: string;
+  parallel: string;
+  copy?: string;
+}
+
+const DEFAULT_STATUSES = ['completed', 'partFail'] as const;
+
+export function bytes(count: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = count;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Progress on a terminal: files, bytes, rate and time left; elsewhere a line per file. */
+function reporter(files: readonly GrabFile[]): { onEvent: (event: GrabEvent) => void; stop: () => void } {
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  const started = Date.now();
+  let done = 0;
+  let count = 0;
+  if (process.stderr.isTTY === true) {
+    const bar = new cliProgress.SingleBar(
+      { stream: process.stderr, format: 'grab [{bar}] {files}/{nfiles} files | {got} of {all} | {rate}/s | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(Math.max(total, 1), 0, { files: 0, nfiles: files.length, got: bytes(0), all: bytes(total), rate: bytes(0) });
+    const payload = () => ({ files: count, nfiles: files.length, got: bytes(done), all: bytes(total), rate: bytes(done / Math.max((Date.now() - started) / 1000, 0.001)) });
+    return {
+      onEvent(event) {
+        if (event.kind === 'bytes') done += event.bytes;
+        else count += 1;
+        if (event.kind === 'present') done += event.file.size;
+        bar.update(done, payload());
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  return {
+    onEvent(event) {
+      if (event.kind === 'bytes') return;
+      count += 1;
+      const at = `[${count}/${files.length}]`;
+      if (event.kind === 'fetched') print(`fetched ${event.file.name} (${bytes(event.bytes)}) ${at}`);
+      if (event.kind === 'present') print(`present ${event.file.name} (verified, not fetched again) ${at}`);
+      if (event.kind === 'failed') print(`FAILED ${event.file.name}: ${event.reason} ${at}`);
+    },
+    stop: () => {},
+  };
+}
+
+export function registerGrab(program: Command): void {
+  const command = program
+    .command('grab')
+    .description("download the output files of a label (or any selection): verified by size and sha256, resumable, with a catalogue beside them");
+  selectionOptions(command, DEFAULT_STATUSES)
+    .option('--type <list>', 'only these data types, comma-separated (such as ntuple,ratds)')
+    .option('-d, --dir <folder>', 'where the files go (default: the label, or "grab")')
+    .option('--parallel <n>', 'files fetched at once', '4')
+    .option('--copy <command>', 'for URLs other than file:// and http(s)://: a command with {src} and {dest}, such as "xrdcp {src} {dest}" (run as an argument list, never through a shell)')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .addHelpText(
+      'after',
+      '\nA file already in the folder and verified is not fetched again, so a grab that was interrupted is resumed by running it again. A file whose size or sha256 is wrong is deleted and reported. catalogue.txt ("<file>, <events>" per line) and manifest.json are written beside the files.\n\nExamples:\n  gasp grab --label mc-2026-bi214 --type ntuple -d bi214\n  gasp grab --exactly mc-2026-bi214.exactly --parallel 8',
+    )
+    .action(async (_options: unknown, cmd: Command) => {
+      const options = cmd.optsWithGlobals<GrabOptions>();
+      const problems: string[] = [];
+      const selection = readSelection(options, DEFAULT_STATUSES, problems);
+      const parallel = wholeNumber('--parallel', options.parallel, problems, '4');
+      if (parallel < 1 || parallel > 64) problems.push(`--parallel: "${options.parallel}" is not from 1 to 64`);
+      const copy = options.copy?.split(/\s+/).filter((word) => word !== '');
+      if (copy !== undefined && (!options.copy?.includes('{src}') || !options.copy.includes('{dest}'))) problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "xrdcp {src} {dest}")`);
+      const types = options.type === undefined ? undefined : new Set(options.type.split(',').map((type) => type.trim()).filter((type) => type !== ''));
+      if (problems.length > 0) throw new InputError(problems);
+      const { config, log } = loadCommandConfig(options);
+      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const files = await listGrabFiles(db, selection, types);
+      if (files.length === 0) {
+        print(`grab: no output files match (passes ${selection.statuses.join(', ')}${types === undefined ? '' : `, types ${[...types].join(', ')}`})`);
+        return;
+      }
+      const dir = options.dir ?? selection.label ?? 'grab';
+      const total = files.reduce((sum, file) => sum + file.size, 0);
+      print(`grab: ${files.length} files, ${bytes(total)}, into ${dir}`);
+      const progress = reporter(files);
+      const started = Date.now();
+      const result = await grabFiles(files, { dir, parallel, ...(copy !== undefined && { copy }), onEvent: progress.onEvent });
+      progress.stop();
+      const seconds = (Date.now() - started) / 1000;
+      const { catalogue } = writeCatalogue(dir, [...result.fetched, ...result.present]);
+      print(
+        `grab: ${result.fetched.length} fetched (${bytes(result.bytes)} in ${seconds.toFixed(1)} s, ${bytes(result.bytes / Math.max(seconds, 0.001))}/s), ${result.present.length} already present, ${result.failed.length} failed; catalogue ${catalogue}`,
+      );
+      for (const { file, reason } of result.failed) print(`  FAILED ${file.name}: ${reason}`);
+      if (result.failed.length > 0) {
+        print('  run the same command again to fetch the failed files');
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,118 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { LocalBackend } from '../src/backends/local.js';
+import type { Database } from '../src/db/database.js';
+import type { DataDoc } from '../src/model/documents.js';
+import { runGasp } from './support/cli.js';
+import { folderWith } from './support/files.js';
+import { context, databaseWithJobs, runUntilEnded } from './support/jobs.js';
+
+let db: Database;
+let data: DataDoc[];
+
+async function gasp(args: string[]) {
+  const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
+  return runGasp([...args, '-c', join(dir, 'gasp.cfg')], { cwd: dir });
+}
+
+beforeAll(async () => {
+  // three passes run by the real wrapper through the local backend, their outputs in file:// storage
+  db = await databaseWithJobs(3, 'grab');
+  const ended = await runUntilEnded(context(db, 'local', new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 })));
+  expect(ended.flatMap((doc) => doc.passes.map((pass) => pass.status))).toEqual(['completed', 'completed', 'completed']);
+  const rows = await db.view<unknown, unknown, DataDoc>('data', 'by_label', { include_docs: true });
+  data = rows.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+}, 120_000);
+
+describe('gasp grab', () => {
+  it("fetches a label's files, verifies them, and writes the catalogue (<file>, <events>) and a JSON manifest beside them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-grab-'));
+    const files = data.flatMap((doc) => doc.files);
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    const result = await gasp(['grab', '--label', 'enq', '-d', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^grab: ${files.length} files, .* into ${dir}$`, 'm'));
+    expect(result.stdout).toMatch(new RegExp(`^grab: ${files.length} fetched \\(.* in .* s, .*/s\\), 0 already present, 0 failed; catalogue ${join(dir, 'catalogue.txt')}$`, 'm'));
+    for (const file of files) expect(readFileSync(join(dir, file.name))).toEqual(readFileSync(fileURLToPath(file.url)));
+    const catalogue = readFileSync(join(dir, 'catalogue.txt'), 'utf8').trim().split('\n');
+    expect(catalogue).toEqual([...files].sort((a, b) => a.name.localeCompare(b.name)).map((file) => `${join(dir, file.name)}, ${file.events ?? '-'}`));
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { files: Array<{ file: string; sha256: string; label: string }> };
+    expect(manifest.files.map((file) => file.file).sort()).toEqual(files.map((file) => file.name).sort());
+    expect(manifest.files.every((file) => file.label === 'enq' && /^[0-9a-f]{64}$/.test(file.sha256))).toBe(true);
+  });
+
+  it('resumes an interrupted grab: files already verified are not fetched again, a half-written .part is replaced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-grab-'));
+    const types = [...new Set(data.map((doc) => doc.data_type))];
+    const first = types[0] ?? '';
+    expect((await gasp(['grab', '--label', 'enq', '--type', first, '-d', dir])).code).toBe(0);
+    const rest = data.filter((doc) => doc.data_type !== first).flatMap((doc) => doc.files);
+    const half = rest[0];
+    if (half !== undefined) writeFileSync(join(dir, `${half.name}.part`), 'half of it');
+    const again = await gasp(['grab', '--label', 'enq', '-d', dir]);
+    expect(again.code).toBe(0);
+    const done = data.filter((doc) => doc.data_type === first).flatMap((doc) => doc.files).length;
+    expect(again.stdout).toContain(`grab: ${rest.length} fetched`);
+    expect(again.stdout).toContain(`${done} already present, 0 failed`);
+    expect(again.stdout.split('\n').filter((line) => line.startsWith('present ')).length).toBe(done);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.part'))).toEqual([]);
+  });
+
+  it('deletes and reports a file whose checksum is wrong, keeps the good ones, and exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-grab-'));
+    const victim = data[0]?.files[0];
+    if (victim === undefined) throw new Error('no output to corrupt');
+    const path = fileURLToPath(victim.url);
+    const original = readFileSync(path);
+    // same size, other bytes: only the sha256 can tell
+    writeFileSync(path, Buffer.from(original.map((byte) => byte ^ 0xff)));
+    try {
+      const result = await gasp(['grab', '--label', 'enq', '-d', dir]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(new RegExp(`^ {2}FAILED ${victim.name}: sha256 [0-9a-f]{12}…, expected ${victim.sha256.slice(0, 12)}…: deleted$`, 'm'));
+      expect(result.stdout).toContain('1 failed');
+      expect(existsSync(join(dir, victim.name))).toBe(false);
+      expect(readFileSync(join(dir, 'catalogue.txt'), 'utf8')).not.toContain(victim.name);
+    } finally {
+      writeFileSync(path, original);
+    }
+    expect((await gasp(['grab', '--label', 'enq', '-d', dir])).stdout).toContain('grab: 1 fetched');
+  });
+
+  it('fetches a file whose storage URL is http://', async () => {
+    const doc = data[1];
+    const file = doc?.files[0];
+    if (doc === undefined || file === undefined) throw new Error('no output to serve');
+    const body = readFileSync(fileURLToPath(file.url));
+    const server = createServer((request, response) => {
+      if (request.url === `/store/${file.name}`) response.end(body);
+      else response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const stored = await db.get<DataDoc>(doc._id);
+    await db.put({ ...stored, files: stored.files.map((one) => (one.name === file.name ? { ...one, url: `http://127.0.0.1:${port}/store/${file.name}` } : one)) });
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'gasp-grab-'));
+      const result = await gasp(['grab', '--label', 'enq', '-d', dir]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`^fetched ${file.name} \\(`, 'm'));
+      expect(readFileSync(join(dir, file.name))).toEqual(body);
+    } finally {
+      server.close();
+      await db.put({ ...(await db.get<DataDoc>(doc._id)), files: stored.files });
+    }
+  });
+
+  it('refuses a bad option in one line with exit 2, and says when nothing matches', async () => {
+    const bad = await gasp(['grab', '--label', 'enq', '--parallel', 'many']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('--parallel: "many" is not a whole number (expected such as 4)');
+    expect((await gasp(['grab', '--label', 'nothing-here'])).stdout.trim()).toBe('grab: no output files match (passes completed, partFail)');
+  });
+});
