@@ -36,7 +36,7 @@ describe('a malformed site file', () => {
     [`${GOOD}[slurm]\nnodes = 4\n`, 'FILE: [slurm] nodes: unknown key (expected one of: partition, account, qos, time, mem)'],
     [`${GOOD}[condor]\nuniverse = grid\n`, 'FILE: [condor] universe: "grid" is not allowed (expected vanilla | docker | container)'],
     [`${GOOD}[dirac]\ncpu_time = -5\n`, 'FILE: [dirac] cpu_time: "-5" is not more than 0 (expected seconds of CPU time, more than 0)'],
-    [`${GOOD}[pbs]\nqueue = long\n`, 'FILE: [pbs]: unknown (expected one of: name, backend, max_jobs, modes, storage, [rat], [local], [slurm], [condor], [dirac], [dry])'],
+    [`${GOOD}[pbs]\nqueue = long\n`, 'FILE: [pbs]: unknown (expected one of: name, backend, max_jobs, modes, storage, [rat], [local], [slurm], [condor], [dirac], [health], [dry])'],
   ])('%j is reported as one line naming file, section and key', (text, expected) => {
     expect(siteProblems(text)).toEqual([expected]);
   });

@@ -11,6 +11,7 @@ import { registerLockRun } from './lock-run.js';
 import { registerShifterTools } from './shifter.js';
 import { registerSummary } from './summary.js';
 import { registerGrab } from './grab.js';
+import { registerTiming } from './timing.js';
 import { registerWhy } from './why.js';
 import { registerPolicy } from './policy.js';
 import { registerExactly } from './exactly.js';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerShifterTools(program);
   registerSummary(program);
   registerGrab(program);
+  registerTiming(program);
   registerWhy(program);
   registerPolicy(program);
   registerProcess(program);
