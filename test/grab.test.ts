@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
 import type { Database } from '../src/db/database.js';
-import type { DataDoc } from '../src/model/documents.js';
+import type { DataDoc, JobDoc, Pass, ProductionInfoDoc } from '../src/model/documents.js';
 import { runGasp } from './support/cli.js';
 import { folderWith } from './support/files.js';
-import { context, databaseWithJobs, runUntilEnded } from './support/jobs.js';
+import { context, databaseWithJobs, INFO, runUntilEnded } from './support/jobs.js';
 
 let db: Database;
 let data: DataDoc[];
@@ -114,5 +114,43 @@ describe('gasp grab', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('--parallel: "many" is not a whole number (expected such as 4)');
     expect((await gasp(['grab', '--label', 'nothing-here'])).stdout.trim()).toBe('grab: no output files match (passes completed, partFail)');
+  });
+});
+
+describe('the reproducibility record', () => {
+  it('gasp show prints what a pass ran and made; gasp submit --like adds an exact copy, and refuses once the macro changed', async () => {
+    const doc = (await db.allDocs<JobDoc>({ startkey: 'job:', endkey: 'job:\uffff', include_docs: true })).rows[0]?.doc;
+    if (!doc) throw new Error('no job');
+    const pass = doc.passes[0] as Pass;
+    const shown = await gasp(['show', doc.module, String(doc.run)]);
+    expect(shown.code).toBe(0);
+    const lines = shown.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`${doc.module} run ${doc.run} pass 1: completed (label enq, priority ${pass.priority}, requested ${pass.created})`);
+    expect(lines[1]).toBe(`  RAT 7.0.8; macro ${INFO.modules[doc.module]?.path} sha256 ${pass.macro_sha256}`);
+    expect(lines[2]).toMatch(/^ {2}event mode \S+: 10 events; template fill_volume=lower; ratdb tag -$/);
+    expect(shown.stdout).toMatch(/^ {4}s0: backend id \S+, completed, exit 0 on \S+ \S+ → \S+, wrapper 1$/m);
+    const mine = await db.view<unknown[], string, DataDoc>('data', 'by_pass', { key: [doc.module, doc.run, 1], include_docs: true });
+    for (const row of mine.rows) for (const file of row.doc?.files ?? []) expect(shown.stdout).toContain(`    ${row.doc?.data_type}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events, sha256 ${file.sha256}, ${file.url}`);
+    expect(lines.at(-1)).toBe(`  to run it again exactly: gasp submit --like ${doc.module} ${doc.run} 1`);
+
+    const cwd = mkdtempSync(join(tmpdir(), 'gasp-like-'));
+    const like = await gasp(['submit', '--like', doc.module, String(doc.run), '1', '-o', join(cwd, 'again.exactly')]);
+    expect(like.code).toBe(0);
+    expect(like.stdout.split('\n')[0]).toBe(`added ${doc.module} run ${doc.run} pass 2, a copy of pass 1: RAT 7.0.8, label enq, priority ${pass.priority}, fill_volume=lower; waiting`);
+    expect(readFileSync(join(cwd, 'again.exactly'), 'utf8')).toBe(`${doc.module}\t${doc.run}\t2\n`);
+    const copy = (await db.get<JobDoc>(doc._id)).passes[1] as Pass;
+    for (const field of ['rat_version', 'label', 'priority', 'event_mode', 'amount', 'template', 'macro_sha256'] as const) expect(copy[field]).toEqual(pass[field]);
+    expect(copy).toMatchObject({ status: 'waiting', attempts: [], like: { pass: 1 } });
+    expect(copy.site).toBeUndefined();
+    expect((await gasp(['show', doc.module, String(doc.run), '2'])).stdout).toContain('  an exact copy of pass 1');
+
+    const info = await db.get<ProductionInfoDoc>(INFO._id);
+    const module = info.modules[doc.module];
+    if (module === undefined) throw new Error('no module');
+    await db.put({ ...info, modules: { ...info.modules, [doc.module]: { ...module, sha256: 'f'.repeat(64) } } });
+    const refused = await gasp(['submit', '--like', doc.module, String(doc.run), '1']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toBe(`--like ${doc.module} ${doc.run} 1: its macro is no longer the one that pass ran (sha256 ${pass.macro_sha256?.slice(0, 12)}…, now ffffffffffff…), so an exact copy cannot run (expected a new request through jobs.json)`);
+    expect((await gasp(['submit', '--like', doc.module, 'x', '1'])).stderr.trim()).toBe(`--like: "${doc.module} x 1" is not MODULE RUN PASS (expected such as TeloadedBi214 300001 1)`);
   });
 });

@@ -12,6 +12,7 @@ import { registerShifterTools } from './shifter.js';
 import { registerSummary } from './summary.js';
 import { registerGrab } from './grab.js';
 import { registerTiming } from './timing.js';
+import { registerShow } from './show.js';
 import { registerWhy } from './why.js';
 import { registerPolicy } from './policy.js';
 import { registerExactly } from './exactly.js';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerSummary(program);
   registerGrab(program);
   registerTiming(program);
+  registerShow(program);
   registerWhy(program);
   registerPolicy(program);
   registerProcess(program);

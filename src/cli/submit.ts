@@ -3,6 +3,7 @@ import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { addJobsToExactly, checkExactlyTarget, exactlyFileFor } from '../submit/exactly.js';
 import type { PlannedEntry, SubmitPlan } from '../submit/plan.js';
+import { submitLike } from '../submit/like.js';
 import { submitRequestFile } from '../submit/submit.js';
 import type { SubmitResult, SubmittedJob } from '../submit/write.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
@@ -20,6 +21,7 @@ interface SubmitOptions extends ConfigOptions {
   requestId?: string;
   newPass?: boolean;
   productionInfo?: string;
+  like?: string[];
 }
 
 function describeAmount(entry: PlannedEntry): string {
@@ -60,11 +62,34 @@ function printPlan(plan: SubmitPlan, result: SubmitResult): void {
   print(`  total: ${result.jobs.length} jobs, ${events} events, ${seconds / 86_400} days of live time; RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
 }
 
+async function submitLikeCommand(file: string | undefined, options: SubmitOptions): Promise<void> {
+  const [module = '', run = '', pass = '', ...extra] = options.like ?? [];
+  const problems: string[] = [];
+  if (options.like === undefined) problems.push('submit: give a jobs.json request, or --like MODULE RUN PASS');
+  else if (file !== undefined) problems.push(`submit: "${file}" and --like do not go together (expected one of them)`);
+  else if (!/^\d+$/.test(run) || !/^[1-9]\d*$/.test(pass) || extra.length > 0) problems.push(`--like: "${options.like.join(' ')}" is not MODULE RUN PASS (expected such as TeloadedBi214 300001 1)`);
+  if (problems.length > 0) throw new InputError(problems);
+  const dryRun = options.dryRun === true || options.testingNodb === true;
+  const { config, log } = loadCommandConfig(options);
+  const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+  const { source, pass: copy } = await submitLike(db, { module, run: Number(run), pass: Number(pass) }, { dryRun });
+  const template = Object.entries(source.template ?? {}).map(([key, value]) => `${key}=${value}`).join(' ');
+  const what = `a copy of pass ${source.pass}: RAT ${source.rat_version}, label ${source.label}, priority ${source.priority}${source.ratdb_tag === undefined ? '' : `, ratdb tag ${source.ratdb_tag}`}${template === '' ? '' : `, ${template}`}`;
+  if (dryRun) {
+    print(`dry run: would add ${module} run ${run} pass ${copy}, ${what}; nothing written`);
+    return;
+  }
+  print(`added ${module} run ${run} pass ${copy}, ${what}; waiting`);
+  for (const { file: out, added, total } of addJobsToExactly([{ module, run: Number(run), pass: copy, label: source.label }], { ...(options.outlist !== undefined && { output: options.outlist }) })) {
+    print(`${out}: ${added} jobs added, ${total} in all`);
+  }
+}
+
 export function registerSubmit(program: Command): void {
   program
     .command('submit')
     .description('turn a jobs.json request into job documents (all or nothing; safe to run again) and write an .exactly file')
-    .argument('<jobs.json>', 'the request: {"rat_v", "label", "modules": [...]}')
+    .argument('[jobs.json]', 'the request: {"rat_v", "label", "modules": [...]}')
     .addOption(configOption())
     .option('-L, --runlist <file>', 'run numbers (one per line) for run-by-run modules that list none')
     .option('-t, --ratdb-tag <tag>', 'RATDB tag every pass records')
@@ -76,12 +101,17 @@ export function registerSubmit(program: Command): void {
     .option('--request-id <id>', 'name the request (default: derived from its content and options)')
     .option('--new-pass', 'submit again a request already submitted: another pass for each of its jobs')
     .option('--production-info <file>', 'read production information from this file instead of the database')
+    .option('--like <module run pass...>', 'instead of a request: add an exact copy of this pass to its job (same RAT version, macro, template values, ratdb tag, amount, label)')
     .addHelpText(
       'after',
-      '\nExamples:\n  gasp submit jobs.json --dry-run\n  gasp submit jobs.json -L runs.txt -t ratdb-2026 -o bi214.exactly',
+      '\nExamples:\n  gasp submit jobs.json --dry-run\n  gasp submit jobs.json -L runs.txt -t ratdb-2026 -o bi214.exactly\n  gasp submit --like TeloadedBi214 300001 1',
     )
-    .action(async (file: string, _options: SubmitOptions, command: Command) => {
+    .action(async (file: string | undefined, _options: SubmitOptions, command: Command) => {
       const options = command.optsWithGlobals<SubmitOptions>();
+      if (options.like !== undefined || file === undefined) {
+        await submitLikeCommand(file, options);
+        return;
+      }
       let priority: number | undefined;
       if (options.priority !== undefined) {
         const problems: string[] = [];

@@ -62,6 +62,8 @@ export interface Pass {
   ratdb_tag?: string;
   /** The request it came from, and where in it: a resubmission finds what it already wrote. */
   request?: string;
+  /** An exact copy of another pass of the same job (`gasp submit --like`): which, and the call that made it. */
+  like?: { pass: number; token: string };
   /** 1, or 2, 3 … for each --new-pass resubmission of the same request. */
   request_generation?: number;
   request_entry?: number;

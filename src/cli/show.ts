@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import { couchFromConfig } from '../db/couch.js';
+import { InputError } from '../errors.js';
+import { jobId, productionInfoId, type DataDoc, type JobDoc, type Pass, type ProductionInfoDoc } from '../model/documents.js';
+import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+
+/** What a pass ran and made: enough to say exactly how its data came to be, and to run it again. */
+export interface PassRecord {
+  module: string;
+  run: number;
+  pass: Pass;
+  /** The macro's path in the release, from the production information of the pass's RAT version. */
+  macro_path: string | null;
+  data: DataDoc[];
+}
+
+function describe(record: PassRecord): string[] {
+  const { module, run, pass } = record;
+  const template = Object.entries(pass.template ?? {}).map(([key, value]) => `${key}=${value}`).join(' ') || '-';
+  const amount = Object.entries(pass.amount ?? {}).map(([key, value]) => `${value} ${key}`).join(', ') || '-';
+  const lines = [
+    `${module} run ${run} pass ${pass.pass}: ${pass.status} (label ${pass.label}, priority ${pass.priority}, requested ${pass.created})`,
+    `  RAT ${pass.rat_version}; macro ${record.macro_path ?? '(not in the production information)'} sha256 ${pass.macro_sha256 ?? '-'}`,
+    `  event mode ${pass.event_mode ?? pass.level ?? '-'}: ${amount}; template ${template}; ratdb tag ${pass.ratdb_tag ?? '-'}`,
+  ];
+  if (pass.like !== undefined) lines.push(`  an exact copy of pass ${pass.like.pass}`);
+  else if (pass.request !== undefined) lines.push(`  request ${pass.request}, entry ${pass.request_entry ?? '-'}, job ${pass.request_index ?? '-'}`);
+  lines.push(`  attempts${pass.attempts_dropped ? ` (${pass.attempts_dropped} older ones not kept)` : ''}:`);
+  pass.attempts.forEach((attempt, index) =>
+    lines.push(`    ${index + 1 + (pass.attempts_dropped ?? 0)}. ${attempt.site} ${attempt.status} ${attempt.started} → ${attempt.finished ?? '…'}${attempt.reason === undefined ? '' : `: ${attempt.reason}`}`),
+  );
+  if (pass.attempts.length === 0) lines.push('    none yet');
+  lines.push('  jobs:');
+  for (const subjob of pass.subjobs ?? []) {
+    const ran = subjob.ran === undefined ? '' : ` on ${subjob.ran.host} ${subjob.ran.started} → ${subjob.ran.finished}, wrapper ${subjob.ran.wrapper_version}`;
+    lines.push(`    s${subjob.index}: backend id ${subjob.backend_id ?? '-'}, ${subjob.state ?? 'not submitted'}${subjob.exit_code === undefined ? '' : `, exit ${subjob.exit_code}`}${ran}`);
+  }
+  lines.push('  data:');
+  for (const doc of record.data) {
+    for (const file of doc.files) lines.push(`    ${doc.data_type}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events, sha256 ${file.sha256}, ${file.url}`);
+  }
+  if (record.data.length === 0) lines.push('    none');
+  lines.push(`  to run it again exactly: gasp submit --like ${module} ${run} ${pass.pass}`);
+  return lines;
+}
+
+export function registerShow(program: Command): void {
+  program
+    .command('show')
+    .description("a pass's reproducibility record: RAT version, macro and its sha256, template values, ratdb tag, site, backend ids, wrapper version, and the data it made")
+    .argument('<module>', 'the module')
+    .argument('<run>', 'the run number')
+    .argument('[pass]', 'the pass (default: the last)')
+    .option('--json', 'print the record as JSON')
+    .addOption(configOption())
+    .addOption(modeOption())
+    .addHelpText('after', '\nExample:\n  gasp show TeloadedBi214 300001 1')
+    .action(async (module: string, run: string, passText: string | undefined, _options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<ConfigOptions & { json?: boolean }>();
+      const problems: string[] = [];
+      if (!/^\d+$/.test(run)) problems.push(`show: "${run}" is not a run number (expected MODULE RUN [PASS])`);
+      if (passText !== undefined && !/^[1-9]\d*$/.test(passText)) problems.push(`show: "${passText}" is not a pass number (expected 1, 2, …)`);
+      if (problems.length > 0) throw new InputError(problems);
+      const { config, log } = loadCommandConfig(options);
+      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+      const doc = await db.find<JobDoc>(jobId(module, Number(run)));
+      const wanted = passText === undefined ? Math.max(0, ...(doc?.passes.map((pass) => pass.pass) ?? [])) : Number(passText);
+      const pass = doc?.passes.find((candidate) => candidate.pass === wanted);
+      if (doc === undefined || pass === undefined) {
+        throw new InputError([`show: ${module} run ${run}${passText === undefined ? '' : ` pass ${passText}`} is not in ${db.name}${doc === undefined ? '' : ` (its passes: ${doc.passes.map((one) => one.pass).join(', ')})`}`]);
+      }
+      const [info, data] = await Promise.all([
+        db.find<ProductionInfoDoc>(productionInfoId(pass.rat_version)),
+        db.view<unknown[], string, DataDoc>('data', 'by_pass', { key: [module, Number(run), pass.pass], include_docs: true }),
+      ]);
+      const record: PassRecord = { module, run: Number(run), pass, macro_path: info?.modules[module]?.path ?? null, data: data.rows.flatMap((row) => (row.doc ? [row.doc] : [])) };
+      if (options.json === true) print(JSON.stringify(record, null, 2));
+      else for (const line of describe(record)) print(line);
+    });
+}
