@@ -13,7 +13,7 @@ interface TimingOptions extends ConfigOptions, SelectionOptions {
 
 const DEFAULT_STATUSES = ['completed', 'failed', 'partFail'] as const;
 
-const number = (value: number | undefined) => (value === undefined ? '-' : value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(1) : value.toPrecision(2));
+const number = (value: number | undefined) => (value === undefined ? '-' : value === 0 ? '0' : value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(1) : value.toPrecision(2));
 const codes = (row: TimingRow) =>
   Object.entries(row.exitCodes)
     .map(([code, n]) => `${code} ×${n}`)

@@ -37,9 +37,9 @@ export function timePerEventChart(times: readonly JobTime[]): string {
     return { type: 'bar' as const, name: module, data: counts, barGap: '0%' };
   });
   return svgOf({
-    title: { text: 'Time per event, by module', left: 'center' },
-    legend: { top: 28 },
-    grid: { top: 70, left: 60, right: 30, bottom: 70 },
+    title: { text: 'Time per event, by module', left: 'center', top: 8 },
+    legend: { top: 42 },
+    grid: { top: 90, left: 60, right: 30, bottom: 70 },
     xAxis: { type: 'category', data: bins, name: 'seconds per event', nameLocation: 'middle', nameGap: 50, axisLabel: { rotate: 40 } },
     yAxis: { type: 'value', name: 'jobs', minInterval: 1 },
     series,
