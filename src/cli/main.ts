@@ -13,6 +13,7 @@ import { registerSummary } from './summary.js';
 import { registerGrab } from './grab.js';
 import { registerTiming } from './timing.js';
 import { registerShow } from './show.js';
+import { registerDashboard } from './dashboard.js';
 import { registerWhy } from './why.js';
 import { registerPolicy } from './policy.js';
 import { registerExactly } from './exactly.js';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerGrab(program);
   registerTiming(program);
   registerShow(program);
+  registerDashboard(program);
   registerWhy(program);
   registerPolicy(program);
   registerProcess(program);

@@ -44,15 +44,16 @@ export async function startPreparedServer(dir: string, port: number, log: Logger
   return server;
 }
 
-/** The summary tallies of both databases (see db/tally.ts): gasp summary and the dashboard answer at once at any size. */
+/** Tallies of every `_sum` view of the summary design document in both databases (see db/tally.ts): gasp summary and the dashboard answer at once at any size. */
 export function startSummaryTallies(couch: Couch, log: Logger): ViewTally[] {
-  const map = loadDesignDocs(BUNDLED_VIEWS).find((doc) => doc._id === '_design/summary')?.views.passes?.map;
-  if (map === undefined) return [];
-  return STANDARD_DATABASES.map((name) => {
-    const tally = new ViewTally(couch.use(name), 'summary', 'passes', map, log);
-    tally.start();
-    return tally;
-  });
+  const views = Object.entries(loadDesignDocs(BUNDLED_VIEWS).find((doc) => doc._id === '_design/summary')?.views ?? {}).filter(([, source]) => source.reduce === '_sum');
+  return STANDARD_DATABASES.flatMap((name) =>
+    views.map(([view, source]) => {
+      const tally = new ViewTally(couch.use(name), 'summary', view, source.map, log);
+      tally.start();
+      return tally;
+    }),
+  );
 }
 
 export interface SignalStop {

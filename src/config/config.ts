@@ -104,6 +104,12 @@ const configSections = {
     stale: withDefault('seconds, more than heartbeat', positiveNumber(7 * 86_400), 1800),
     conflict_delay: withDefault('seconds, more than 0', positiveNumber(86_400), 60),
   },
+  dashboard: {
+    user: optional('a user name for the dashboard page', text),
+    password_file: optional('a file holding the password', text),
+    password_env: optional('the name of an environment variable holding the password', matching(ENV_NAME)),
+    password: optional('a password', text),
+  },
   production: {
     phases: withDefault('a comma list of folder names under mac/production', folderNames, [...DEFAULT_PHASES]),
     internal_rate_generators: withDefault('a comma list of RAT generator names', names, [...DEFAULT_INTERNAL_RATE_GENERATORS]),
@@ -119,6 +125,7 @@ const configSchema = iniFile({
   client: section(configSections.client),
   logging: section(configSections.logging),
   coordination: section(configSections.coordination),
+  dashboard: section(configSections.dashboard),
   production: section(configSections.production),
 });
 
@@ -171,6 +178,8 @@ export interface Config {
   /** The file, as messages name it (with "(not found: defaults)" when it was absent). */
   file: string;
   couchdb: CouchConfig;
+  /** The credential the dashboard asks of its viewers (needed to serve beyond this machine). */
+  dashboard: { credential?: { user: string; password: Secret } };
   client: ClientConfig;
   logging: { level: LogLevel };
   coordination: CoordinationConfig;
@@ -230,6 +239,7 @@ interface Credentials {
  * reported together with the schema's, in one list.
  */
 function resolveCredentials(
+  section: 'couchdb' | 'dashboard',
   raw: unknown,
   where: string,
   file: string,
@@ -246,7 +256,7 @@ function resolveCredentials(
   const user = read('user');
   const sources = ['password_file', 'password_env', 'password'].filter((key) => read(key) !== undefined);
   if (sources.length > 1) {
-    problems.push(`${where}: [couchdb] ${sources.join(', ')}: more than one password source (expected one of them)`);
+    problems.push(`${where}: [${section}] ${sources.join(', ')}: more than one password source (expected one of them)`);
   }
   let password: Secret | undefined;
   let passwordSource: string | undefined;
@@ -260,26 +270,26 @@ function resolveCredentials(
       password = new Secret(readFileSync(path, 'utf8').trim());
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      problems.push(`${where}: [couchdb] password_file: cannot read "${path}" (${code}) (expected a file holding the password)`);
+      problems.push(`${where}: [${section}] password_file: cannot read "${path}" (${code}) (expected a file holding the password)`);
     }
   } else if (passwordEnv !== undefined && ENV_NAME.test(passwordEnv)) {
     passwordSource = `password_env ${passwordEnv}`;
     const value = env[passwordEnv];
     if (value === undefined || value === '') {
-      problems.push(`${where}: [couchdb] password_env: $${passwordEnv} is not set (expected the password in that environment variable)`);
+      problems.push(`${where}: [${section}] password_env: $${passwordEnv} is not set (expected the password in that environment variable)`);
     } else {
       password = new Secret(value);
     }
   } else if (literal !== undefined) {
     password = new Secret(literal);
-    const name = envName('couchdb', 'password');
+    const name = envName(section, 'password');
     passwordSource = fromEnvironment.includes(name) ? name : 'password in the file';
     if (!fromEnvironment.includes(name)) {
-      warnings.push(`${where}: [couchdb] password: a password in the file is readable by anyone who can read it (better: password_file or password_env)`);
+      warnings.push(`${where}: [${section}] password: a password in the file is readable by anyone who can read it (better: password_file or password_env)`);
     }
   }
   if (passwordSource !== undefined && user === undefined) {
-    problems.push(`${where}: [couchdb] user: is missing (expected a CouchDB user name to go with the password)`);
+    problems.push(`${where}: [${section}] user: is missing (expected ${section === 'couchdb' ? 'a CouchDB user name' : 'a user name'} to go with the password)`);
   }
   return {
     problems,
@@ -298,8 +308,10 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const label = absent ? `${file} (not found: defaults)` : file;
   const where = overridden.length > 0 ? `${label} (with ${overridden.join(', ')})` : label;
   const parsed = configSchema.safeParse(values);
-  const credentials = resolveCredentials(values.couchdb, where, file, env, overridden);
-  const problems = [...(parsed.success ? [] : describeIssues(where, values, parsed.error.issues, sectionsOf(configSchema))), ...credentials.problems];
+  const credentials = resolveCredentials('couchdb', values.couchdb, where, file, env, overridden);
+  const viewer = resolveCredentials('dashboard', values.dashboard, where, file, env, overridden);
+  const problems = [...(parsed.success ? [] : describeIssues(where, values, parsed.error.issues, sectionsOf(configSchema))), ...credentials.problems, ...viewer.problems];
+  if (viewer.user !== undefined && viewer.password === undefined) problems.push(`${where}: [dashboard] password_file: is missing (expected a password source to go with user ${viewer.user})`);
   if (parsed.success && parsed.data.coordination.stale <= parsed.data.coordination.heartbeat) {
     const { stale, heartbeat } = parsed.data.coordination;
     problems.push(`${where}: [coordination] stale: "${stale}" is not more than heartbeat (${heartbeat}) (expected seconds, more than heartbeat: a live site would look dead between two heartbeats)`);
@@ -340,6 +352,9 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       internalRateGenerators: production.internal_rate_generators,
       modeOverrides: production.modes,
     },
-    warnings: credentials.warnings,
+    dashboard: {
+      ...(viewer.user !== undefined && viewer.password !== undefined && { credential: { user: viewer.user, password: viewer.password } }),
+    },
+    warnings: [...credentials.warnings, ...viewer.warnings],
   };
 }

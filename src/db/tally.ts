@@ -17,7 +17,7 @@ export interface TallyDoc {
   /** The changes feed position the rows include. */
   seq: unknown;
   written: string;
-  rows: Array<[key: unknown[], value: number[]]>;
+  rows: Array<[key: unknown, value: number[]]>;
 }
 
 export const tallyId = (designDoc: string, view: string) => `_local/gasp-tally-${designDoc}-${view}`;
@@ -130,7 +130,7 @@ export class ViewTally {
   }
 
   async #write(seq: unknown): Promise<void> {
-    const rows = [...this.#sums].map(([key, sums]): [unknown[], number[]] => [JSON.parse(this.#keys[key] ?? 'null') as unknown[], sums]);
+    const rows = [...this.#sums].map(([key, sums]): [unknown, number[]] => [JSON.parse(this.#keys[key] ?? 'null') as unknown, sums]);
     const doc: TallyDoc = { _id: this.#id, seq, written: new Date().toISOString(), rows, ...(this.#rev !== undefined && { _rev: this.#rev }) };
     try {
       this.#rev = (await this.#db.put(doc)).rev;
@@ -141,6 +141,16 @@ export class ViewTally {
     }
     for (const resolve of this.#written.splice(0)) resolve();
   }
+}
+
+/**
+ * The grouped rows of a `_sum` view: from its tally when that is current, else one grouped read of
+ * the view over the range (which PouchDB Server sums at query time).
+ */
+export async function groupedRows<K extends unknown[] | string, V>(db: Database, designDoc: string, view: string, range: { startkey?: unknown; endkey?: unknown } = {}): Promise<Array<{ key: K; value: V }>> {
+  const tallied = await readTally(db, designDoc, view);
+  if (tallied !== undefined) return tallied.map(([key, value]) => ({ key: key as unknown as K, value: (value.length === 1 ? value[0] : value) as V }));
+  return (await db.view<K, V>(designDoc, view, { ...range, group: true })).rows;
 }
 
 /**

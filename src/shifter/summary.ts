@@ -1,10 +1,10 @@
 import type { Database } from '../db/database.js';
 import { readQuarantines } from '../client/health.js';
-import { readTally } from '../db/tally.js';
+import { groupedRows } from '../db/tally.js';
 import { globToRegExp } from '../glob.js';
 
 /** The summed value of summary/passes, element by element. */
-type Sums = [passes: number, eventsAsked: number, eventsDone: number, secondsAsked: number, secondsDone: number, runSeconds: number, runSquares: number, timed: number];
+export type Sums = [passes: number, eventsAsked: number, eventsDone: number, secondsAsked: number, secondsDone: number, runSeconds: number, runSquares: number, timed: number];
 
 export interface Summary {
   /** What was summarised: `label L` or `module GLOB`. */
@@ -25,23 +25,15 @@ export interface Summary {
 
 const ENDED = ['completed', 'failed', 'partFail'];
 
-type SummaryKey = [kind: string, first: string, second: string, status: string, site: string, rat: string];
+export type SummaryKey = [kind: string, first: string, second: string, status: string, site: string, rat: string];
 
 export type SummaryScope = ({ label: string } | { module: string }) & { rat?: string };
 
-/**
- * The grouped rows of summary/passes for a scope: from the tally `gasp serve` keeps when it is
- * current (PouchDB reduces at query time, over every row), else one grouped read of the view over
- * the label's range, or the modules matching a glob's literal head.
- */
-async function summaryRows(db: Database, scope: SummaryScope): Promise<Array<{ key: SummaryKey; value: Sums }>> {
-  const tallied = await readTally(db, 'summary', 'passes');
-  if (tallied !== undefined) return tallied.map(([key, value]) => ({ key: key as SummaryKey, value: value as Sums }));
-  const byLabel = 'label' in scope;
-  const prefix = byLabel ? scope.label : (scope.module.split(/[*?]/)[0] ?? '');
-  const kind = byLabel ? 'label' : 'module';
-  const range = byLabel ? { startkey: [kind, prefix], endkey: [kind, prefix, {}] } : { startkey: [kind, prefix], endkey: [kind, `${prefix}\ufff0`, {}] };
-  return (await db.view<SummaryKey, Sums>('summary', 'passes', { ...range, group: true })).rows;
+/** The label's range of summary/passes, or the modules matching a glob's literal head (for the view; the tally has every row). */
+function rangeOf(scope: SummaryScope): { startkey: unknown; endkey: unknown } {
+  if ('label' in scope) return { startkey: ['label', scope.label], endkey: ['label', scope.label, {}] };
+  const prefix = scope.module.split(/[*?]/)[0] ?? '';
+  return { startkey: ['module', prefix], endkey: ['module', `${prefix}\ufff0`, {}] };
 }
 
 /** A campaign's summary from the reduce view (or its tally), never a scan of documents. */
@@ -50,7 +42,7 @@ export async function summarize(db: Database, scope: SummaryScope): Promise<Summ
   const pattern = byLabel ? undefined : globToRegExp(scope.module);
   const wanted = ([kind, first, , , , rat]: SummaryKey) =>
     kind === (byLabel ? 'label' : 'module') && (byLabel ? first === scope.label : (pattern?.test(first) ?? false)) && (scope.rat === undefined || rat === scope.rat);
-  const [all, quarantines] = await Promise.all([summaryRows(db, scope), readQuarantines(db)]);
+  const [all, quarantines] = await Promise.all([groupedRows<SummaryKey, Sums>(db, 'summary', 'passes', rangeOf(scope)), readQuarantines(db)]);
   const rows = all.filter((row) => wanted(row.key));
   const total: Sums = [0, 0, 0, 0, 0, 0, 0, 0];
   const scopeName = (byLabel ? `label ${scope.label}` : `module ${scope.module}`) + (scope.rat === undefined ? '' : `, RAT ${scope.rat}`);

@@ -33,33 +33,34 @@ const INDEX_CHECKS = 20;
 
 const refText = (ref: PassRef) => `${ref.module} run ${ref.run} pass ${ref.pass}`;
 
-/**
- * For each waiting pass the selection names, why no site takes it, judged for every active site
- * of the mode with the client's own rules (`queue/decide.ts` `blocker`), from what each site's
- * heartbeat says it can run, how full it is, and who leads when submission is serialized.
- */
-export async function whyWaiting(db: Database, mode: Mode, selection: Selection, staleSeconds: number): Promise<WhyAnswer> {
+/** What every judgement reads once: who runs, who leads, how full each site is, who is quarantined. */
+interface Sites {
+  active: SiteBeat[];
+  beats: SiteBeat[];
+  leader: LeaderDoc | undefined;
+  holding: Map<string, number>;
+  quarantines: Map<string, QuarantineDoc>;
+}
+
+async function readSites(db: Database, staleSeconds: number): Promise<Omit<Sites, 'active'>> {
   const clock = new ServerClock(db.couch);
   await clock.sync();
-  const [beats, leader, heldCounts, selected, quarantines] = await Promise.all([
+  const [beats, leader, heldCounts, quarantines] = await Promise.all([
     siteBeats(db, clock, staleSeconds),
     db.find<LeaderDoc>(LEADER_ID),
     db.view<[string], number>('sites', 'held', { group_level: 1 }),
-    selectPasses(db, { ...selection, statuses: ['waiting', 'submitted', 'running'] }),
     readQuarantines(db),
   ]);
-  const held = selected.filter(({ pass }) => pass.status !== 'waiting').map(({ doc, pass }) => {
-    const site = pass.site ?? '?';
-    const beat = beats.find((candidate) => candidate.doc.site === site && candidate.doc.mode === mode);
-    const lease = pass.claim === undefined ? '' : `; its claim's lease ends ${pass.claim.lease_until}, then any site takes it again`;
-    const reason =
-      beat?.state === 'active'
-        ? `held by ${site}, whose client is alive (heartbeat ${Math.round(beat.age)} s ago): it is ${pass.status} there`
-        : `held by ${site}, whose client is ${beat === undefined ? 'not known' : `${beat.state} (heartbeat ${Math.round(beat.age)} s ago)`}${lease}; gasp unlock ${site} releases it now`;
-    return { module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, site, reason };
-  });
-  const holding = new Map(heldCounts.rows.map((row) => [row.key[0], row.value]));
-  const ofMode = beats.filter((beat) => beat.doc.mode === mode);
+  return { beats, leader, holding: new Map(heldCounts.rows.map((row) => [row.key[0], row.value])), quarantines };
+}
+
+/**
+ * Why no site takes these waiting passes, judged for every active site of the mode with the
+ * client's own rules (`queue/decide.ts` `blocker`), from what each site's heartbeat says it can
+ * run, how full it is, and who leads when submission is serialized.
+ */
+async function judge(db: Database, mode: Mode, sites: Omit<Sites, 'active'>, waiting: readonly ReadyPass[]): Promise<{ global: string[]; rows: WhyRow[] }> {
+  const ofMode = sites.beats.filter((beat) => beat.doc.mode === mode);
   const active = ofMode.filter((beat) => beat.state === 'active');
   const global: string[] = [];
   if (active.length === 0) {
@@ -67,22 +68,56 @@ export async function whyWaiting(db: Database, mode: Mode, selection: Selection,
     global.push(`no gasp enqueue for ${mode} is running at any site${last === '' ? '' : ` (last heartbeats: ${last})`}`);
   }
   // a label paused by policy is left by every site: said once, not per site
-  const waiting = selected.filter(({ pass }) => pass.status === 'waiting');
-  for (const label of new Set(waiting.map(({ pass }) => pass.label))) {
+  for (const label of new Set(waiting.map((pass) => pass.label))) {
     const policy = await db.find<PolicyDoc>(policyId(label));
     if (policy?.paused !== undefined) global.push(`label ${label} is paused since ${policy.paused.since} (${policy.paused.by}): ${policy.paused.reason}; gasp resume --label ${label}`);
   }
-  const statusOf = await prerequisiteStatuses(db, waiting.flatMap(({ pass }) => pass.prerequisites ?? []));
-  const rows: WhyRow[] = [];
+  const statusOf = await prerequisiteStatuses(db, waiting.flatMap((pass) => pass.prerequisites ?? []));
+  const rows = waiting.map((ready) => ({
+    module: ready.module,
+    run: ready.run,
+    pass: ready.pass,
+    label: ready.label,
+    reasons: active.map((beat) => `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, sites.holding.get(beat.doc.site) ?? 0, sites.leader, sites.quarantines.get(beat.doc.site))}`),
+  }));
+  return { global, rows };
+}
+
+/** For each pass the selection names: why a waiting one is not taken, and whether a held one's site is alive. */
+export async function whyWaiting(db: Database, mode: Mode, selection: Selection, staleSeconds: number): Promise<WhyAnswer> {
+  const [sites, selected] = await Promise.all([readSites(db, staleSeconds), selectPasses(db, { ...selection, statuses: ['waiting', 'submitted', 'running'] })]);
+  const held = selected.filter(({ pass }) => pass.status !== 'waiting').map(({ doc, pass }) => {
+    const site = pass.site ?? '?';
+    const beat = sites.beats.find((candidate) => candidate.doc.site === site && candidate.doc.mode === mode);
+    const lease = pass.claim === undefined ? '' : `; its claim's lease ends ${pass.claim.lease_until}, then any site takes it again`;
+    const reason =
+      beat?.state === 'active'
+        ? `held by ${site}, whose client is alive (heartbeat ${Math.round(beat.age)} s ago): it is ${pass.status} there`
+        : `held by ${site}, whose client is ${beat === undefined ? 'not known' : `${beat.state} (heartbeat ${Math.round(beat.age)} s ago)`}${lease}; gasp unlock ${site} releases it now`;
+    return { module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, site, reason };
+  });
+  const waiting = selected
+    .filter(({ pass }) => pass.status === 'waiting')
+    .map(({ doc, pass }): ReadyPass => ({ module: doc.module, run: doc.run, pass: pass.pass, rat_version: pass.rat_version, label: pass.label, priority: pass.priority, created: pass.created, prerequisites: pass.prerequisites ?? [] }));
+  const { global, rows } = await judge(db, mode, sites, waiting);
+  // the index is asked about the first passes only: one request each
   let unindexed = 0;
-  for (const [index, { doc, pass }] of waiting.entries()) {
-    const ready: ReadyPass = { module: doc.module, run: doc.run, pass: pass.pass, rat_version: pass.rat_version, label: pass.label, priority: pass.priority, created: pass.created, prerequisites: pass.prerequisites ?? [] };
-    // the index is asked about the first passes only: one request each
-    if (index < INDEX_CHECKS && !(await inReadyView(db, ready))) unindexed += 1;
-    rows.push({ module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, reasons: active.map((beat) => `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, holding.get(beat.doc.site) ?? 0, leader, quarantines.get(beat.doc.site))}`) });
-  }
+  for (const ready of waiting.slice(0, INDEX_CHECKS)) if (!(await inReadyView(db, ready))) unindexed += 1;
   if (unindexed > 0) global.push(`${unindexed} of the first ${Math.min(INDEX_CHECKS, waiting.length)} passes are not in passes/ready_priority yet: the view index is behind (a large submit being indexed), or the views were never pushed (gasp views push)`);
   return { global, rows, held };
+}
+
+/**
+ * The commonest reasons at the head of the queue: the first `limit` ready passes (those sites would
+ * take next), judged as `why` judges them, each reason counted over the passes it holds back.
+ */
+export async function queueHeadReasons(db: Database, mode: Mode, staleSeconds: number, limit: number): Promise<{ global: string[]; reasons: Array<{ reason: string; passes: number }>; judged: number }> {
+  const [sites, ready] = await Promise.all([readSites(db, staleSeconds), db.view<unknown, ReadyPass>('passes', 'ready_priority', { limit })]);
+  const { global, rows } = await judge(db, mode, sites, ready.rows.map((row) => ({ ...row.value, prerequisites: row.value.prerequisites ?? [] })));
+  const counts = new Map<string, number>();
+  for (const row of rows) for (const reason of row.reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  const reasons = [...counts].map(([reason, passes]) => ({ reason, passes })).sort((a, b) => b.passes - a.passes || a.reason.localeCompare(b.reason));
+  return { global, reasons, judged: rows.length };
 }
 
 function reasonAt(beat: SiteBeat, pass: ReadyPass, statusOf: (ref: PassRef) => PassStatus | undefined, held: number, leader: LeaderDoc | undefined, quarantine: QuarantineDoc | undefined): string {
