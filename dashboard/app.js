@@ -58,7 +58,7 @@ const TOOLTIP = { trigger: 'axis', renderMode: 'richText', axisPointer: { type: 
 function stackedByStatus(id, items, nameOf, horizontal) {
   const names = items.map(nameOf);
   const present = STATUSES.filter((status) => items.some((item) => (item.byStatus[status] ?? 0) > 0));
-  const category = { type: 'category', data: names, axisLabel: { width: 160, overflow: 'truncate' } };
+  const category = { type: 'category', data: names, axisLabel: { interval: 0, width: horizontal ? 160 : Math.max(60, 640 / Math.max(names.length, 1)), overflow: 'truncate', hideOverlap: true } };
   const value = { type: 'value', minInterval: 1 };
   chart(id).setOption({
     animation: false,

@@ -17,7 +17,12 @@ import { makeProductionInfo } from '../production/production-info.js';
 import { loggerFor, print, type GlobalOptions } from './context.js';
 import { printStoreResult } from './make-production.js';
 import { StartAborted } from '../server/embedded.js';
-import { startPreparedServer, stopOnSignal } from './serve.js';
+import { startPreparedServer, startSummaryTallies, stopOnSignal } from './serve.js';
+import { startDashboard } from '../dashboard/server.js';
+import { freePortOr } from '../server/ports.js';
+
+/** Where the demo's dashboard listens, or any free port when that one is taken. */
+const DEMO_DASHBOARD_PORT = 8080;
 
 interface DemoOptions extends GlobalOptions {
   dir: string;
@@ -49,7 +54,8 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('the whole chain on the embedded database with the bundled fixture release (what `npm start` runs)')
     .option('-d, --dir <folder>', 'folder for the demo database and files', '.gasp/demo')
-    .option('--keep', 'keep the database running at the end, until Ctrl-C')
+    .option('--keep', 'keep the database and the dashboard running at the end, until Ctrl-C (the default on a terminal)')
+    .option('--no-keep', 'stop at the end, even on a terminal')
     .addHelpText('after', '\nExample:\n  npm start            # the same as: npx gasp demo\n  npx gasp demo --keep')
     .action(async (_options: DemoOptions, command: Command) => {
       const options = command.optsWithGlobals<DemoOptions>();
@@ -57,6 +63,7 @@ export function registerDemo(program: Command): void {
       print(`1. starting the embedded database in ${options.dir}`);
       const stop = stopOnSignal();
       const server = await startPreparedServer(options.dir, 0, log, stop);
+      const tallies = startSummaryTallies(new Couch({ url: server.url, log }), log);
       // Ctrl-C between steps stops the chain and the database
       const checkpoint = () => {
         if (stop.signal.aborted) throw new StartAborted('stopped by a signal');
@@ -118,11 +125,18 @@ export function registerDemo(program: Command): void {
         }
         print(`   outputs: ${join(server.dir, 'storage')}; job folders (logs, manifests): ${join(server.dir, 'jobs')}`);
         print(`the database is at ${server.url.origin}`);
-        if (options.keep === true) {
-          print('Ctrl-C stops it');
+        const dashboard = await startDashboard({ host: '127.0.0.1', port: await freePortOr(DEMO_DASHBOARD_PORT), databases: { production, processing }, staleSeconds: 1800, log });
+        print(`6. the dashboard: ${dashboard.url.href}`);
+        const keep = options.keep ?? process.stdout.isTTY === true;
+        if (keep) {
+          print('Ctrl-C stops the dashboard and the database');
           await stop.signalled;
+        } else {
+          print('   not kept up: the output is not a terminal (npx gasp demo --keep keeps it)');
         }
+        await dashboard.close();
       } finally {
+        await Promise.all(tallies.map((tally) => tally.stop()));
         await server.stop();
       }
       print(`stopped; the data stays in ${server.dir} (npx gasp serve --dir ${options.dir} serves it again)`);

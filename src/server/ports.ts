@@ -21,3 +21,8 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/** This port when nothing listens on it, else 0 (any free port). */
+export async function freePortOr(port: number, host = '127.0.0.1'): Promise<number> {
+  return (await isPortFree(port, host)) ? port : 0;
+}

@@ -67,10 +67,13 @@ async function judge(db: Database, mode: Mode, sites: Omit<Sites, 'active'>, wai
     const last = ofMode.map((beat) => `${beat.doc.site} ${beat.state} ${Math.round(beat.age)} s ago`).join(', ');
     global.push(`no gasp enqueue for ${mode} is running at any site${last === '' ? '' : ` (last heartbeats: ${last})`}`);
   }
-  // a label paused by policy is left by every site: said once, not per site
+  // a label paused by policy is left by every site: why is said once, in full
+  const paused = new Set<string>();
   for (const label of new Set(waiting.map((pass) => pass.label))) {
     const policy = await db.find<PolicyDoc>(policyId(label));
-    if (policy?.paused !== undefined) global.push(`label ${label} is paused since ${policy.paused.since} (${policy.paused.by}): ${policy.paused.reason}; gasp resume --label ${label}`);
+    if (policy?.paused === undefined) continue;
+    paused.add(label);
+    global.push(`label ${label} is paused since ${policy.paused.since} (${policy.paused.by}): ${policy.paused.reason}; gasp resume --label ${label}`);
   }
   const statusOf = await prerequisiteStatuses(db, waiting.flatMap((pass) => pass.prerequisites ?? []));
   const rows = waiting.map((ready) => ({
@@ -78,7 +81,7 @@ async function judge(db: Database, mode: Mode, sites: Omit<Sites, 'active'>, wai
     run: ready.run,
     pass: ready.pass,
     label: ready.label,
-    reasons: active.map((beat) => `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, sites.holding.get(beat.doc.site) ?? 0, sites.leader, sites.quarantines.get(beat.doc.site))}`),
+    reasons: active.map((beat) => `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, sites.holding.get(beat.doc.site) ?? 0, sites.leader, sites.quarantines.get(beat.doc.site), paused)}`),
   }));
   return { global, rows };
 }
@@ -120,10 +123,19 @@ export async function queueHeadReasons(db: Database, mode: Mode, staleSeconds: n
   return { global, reasons, judged: rows.length };
 }
 
-function reasonAt(beat: SiteBeat, pass: ReadyPass, statusOf: (ref: PassRef) => PassStatus | undefined, held: number, leader: LeaderDoc | undefined, quarantine: QuarantineDoc | undefined): string {
+function reasonAt(
+  beat: SiteBeat,
+  pass: ReadyPass,
+  statusOf: (ref: PassRef) => PassStatus | undefined,
+  held: number,
+  leader: LeaderDoc | undefined,
+  quarantine: QuarantineDoc | undefined,
+  pausedByPolicy: ReadonlySet<string>,
+): string {
   const can = beat.doc.capabilities;
   if (can === undefined) return 'its client is older and does not say what it can run';
   if (!can.claims) return 'it only monitors (--mononly)';
+  if (pausedByPolicy.has(pass.label)) return `label ${pass.label} is paused (gasp resume --label ${pass.label})`;
   if (quarantine !== undefined) return `quarantined since ${quarantine.since}: ${quarantine.reason}; gasp resume --site ${quarantine.site}`;
   const site = { mode: beat.doc.mode as Mode, modes: can.modes as Mode[], ratVersions: new Set(can.rat_versions), pausedLabels: new Set(can.paused_labels) };
   const blocked = blocker(pass, site, statusOf);
