@@ -57,6 +57,13 @@ describe('with a password set', () => {
       ['enqueue', '--once', '-c', 'gasp.cfg'],
       ['sites', 'status', '-c', 'gasp.cfg'],
       ['lock-run', '-c', 'gasp.cfg', '--', 'true'],
+      ['summary', '--label', 'vault', '-c', 'gasp.cfg'],
+      ['why', '--label', 'vault', '-c', 'gasp.cfg'],
+      ['policy', '--label', 'vault', '--retry-on', 'Connection timed out', '-c', 'gasp.cfg'],
+      ['grab', '--label', 'vault', '-d', 'grabbed', '-c', 'gasp.cfg'],
+      ['timing', '--label', 'vault', '-c', 'gasp.cfg'],
+      ['show', 'NoSuchModule', '1', '-c', 'gasp.cfg'],
+      ['audit', '-c', 'gasp.cfg'],
       // the same with a server that does not answer, and with a password the server refuses
       ['submit', 'jobs.json', '-c', 'wrong.cfg'],
       ['enqueue', '--once', '-c', 'gasp.cfg', '--log-level', 'debug'],

@@ -23,7 +23,7 @@ export async function pauseFailingLabels(db: Database, log: Logger, labels: Iter
     const policy = await db.find<PolicyDoc>(policyId(label));
     if (policy?.paused !== undefined) continue;
     const { failed: limit, of } = policy?.pause_after ?? DEFAULT_PAUSE_AFTER;
-    const rows = await db.view<[string, string], [string, number | null]>('passes', 'ended_by_label', { startkey: [label, {}], endkey: [label], descending: true, limit: of });
+    const rows = await db.view<[string, string, string], [string, number | null]>('passes', 'ended', { startkey: ['label', label, {}], endkey: ['label', label], descending: true, limit: of });
     const failures = rows.rows.filter((row) => row.value[0] !== 'completed');
     if (failures.length <= limit) continue;
     const codes = new Map<string, number>();

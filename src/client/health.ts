@@ -12,7 +12,7 @@ export interface SiteHealth {
 }
 
 export async function siteHealth(db: Database, site: string, last: number): Promise<SiteHealth> {
-  const rows = await db.view<[string, string], [string, number | null]>('passes', 'ended_by_site', { startkey: [site, {}], endkey: [site], descending: true, limit: last });
+  const rows = await db.view<[string, string, string], [string, number | null]>('passes', 'ended', { startkey: ['site', site, {}], endkey: ['site', site], descending: true, limit: last });
   const byClass = Object.fromEntries(EXIT_CLASSES.map((name) => [name, 0])) as Record<ExitClass, number>;
   let failed = 0;
   for (const { value } of rows.rows) {
