@@ -109,6 +109,24 @@ describe('gasp grab', () => {
     }
   });
 
+  it('never writes outside its folder: a data document naming "../x" is reported, not fetched', async () => {
+    const doc = data[2];
+    const file = doc?.files[0];
+    if (doc === undefined || file === undefined) throw new Error('no output');
+    const stored = await db.get<DataDoc>(doc._id);
+    await db.put({ ...stored, files: stored.files.map((one) => (one.name === file.name ? { ...one, name: '../escaped.root' } : one)) });
+    try {
+      const parent = mkdtempSync(join(tmpdir(), 'gasp-grab-'));
+      const dir = join(parent, 'inside');
+      const result = await gasp(['grab', '--label', 'enq', '-d', dir]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('  FAILED ../escaped.root: not a plain file name: not fetched');
+      expect(existsSync(join(parent, 'escaped.root'))).toBe(false);
+    } finally {
+      await db.put({ ...(await db.get<DataDoc>(doc._id)), files: stored.files });
+    }
+  });
+
   it('refuses a bad option in one line with exit 2, and says when nothing matches', async () => {
     const bad = await gasp(['grab', '--label', 'enq', '--parallel', 'many']);
     expect(bad.code).toBe(2);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,8 @@ function readJournal(dir: string): Map<string, Verified> {
   return entries;
 }
 
+const safeName = (name: string) => name !== '' && name !== '.' && name !== '..' && basename(name) === name && !name.includes('\\') && !name.startsWith(JOURNAL) && name !== 'catalogue.txt' && name !== 'manifest.json';
+
 async function sha256Of(path: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(path), async function* (source: AsyncIterable<Buffer>) {
@@ -128,6 +130,12 @@ export async function grabFiles(files: readonly GrabFile[], options: GrabOptions
   for (const file of files) {
     void queue.add(async () => {
       if (options.signal?.aborted === true) return;
+      // a name from a document is never a path: "../x" would write outside the folder
+      if (!safeName(file.name)) {
+        result.failed.push({ file, reason: 'not a plain file name: not fetched' });
+        event({ kind: 'failed', file, reason: 'not a plain file name: not fetched' });
+        return;
+      }
       const path = join(options.dir, file.name);
       try {
         if (existsSync(path) && statSync(path).size === file.size) {
