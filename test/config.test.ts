@@ -23,7 +23,7 @@ describe('a malformed config file', () => {
     ['[client]\ninterval = 0\n', 'FILE: [client] interval: "0" is not more than 0 (expected seconds, more than 0)'],
     ['[client]\nmax_claim = 2.5\n', 'FILE: [client] max_claim: "2.5" is not a whole number (expected a whole number from 1 to 10000)'],
     ['[logging]\nlevel = loud\n', 'FILE: [logging] level: "loud" is not allowed (expected fatal | error | warn | info | debug | trace | silent)'],
-    ['[database]\nurl = http://x:1\n', 'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [production])'],
+    ['[database]\nurl = http://x:1\n', 'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [dashboard], [production])'],
     ['[coordination]\nserialize = maybe\n', 'FILE: [coordination] serialize: "maybe" is not yes or no (expected yes or no)'],
     ['[coordination]\nheartbeat = 600\nstale = 300\n', 'FILE: [coordination] stale: "300" is not more than heartbeat (600) (expected seconds, more than heartbeat: a live site would look dead between two heartbeats)'],
     ['[couchdb]\nuser = u\npassword_env = NOT_SET_ANYWHERE\n', 'FILE: [couchdb] password_env: $NOT_SET_ANYWHERE is not set (expected the password in that environment variable)'],

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDashboard } from '../src/dashboard/server.js';
@@ -73,10 +74,20 @@ describe('the dashboard API', () => {
     expect(data.waiting).toMatchObject({ judged: 3, reasons: [{ reason: 'ral: label enq is paused (gasp resume --label enq)', passes: 3 }] });
   });
 
-  it('only reads: anything but GET and HEAD is refused', async () => {
+  it('only reads: anything but GET and HEAD is refused, and only from this machine\'s own names', async () => {
     const response = await fetch(new URL('/api/overview', dashboard.url), { method: 'POST' });
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('GET, HEAD');
+    // a page of another site reaching it through a DNS name rebound to 127.0.0.1 is turned away
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      request(new URL('/api/overview', dashboard.url), { headers: { host: `evil.example:${dashboard.url.port}` } }, (answer) => {
+        answer.resume();
+        resolve(answer.statusCode);
+      })
+        .once('error', reject)
+        .end();
+    });
+    expect(status).toBe(421);
   });
 
   it('asks for the credential when one is set, and refuses to serve beyond this machine without one', async () => {

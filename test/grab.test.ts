@@ -53,7 +53,8 @@ describe('gasp grab', () => {
     expect((await gasp(['grab', '--label', 'enq', '--type', first, '-d', dir])).code).toBe(0);
     const rest = data.filter((doc) => doc.data_type !== first).flatMap((doc) => doc.files);
     const half = rest[0];
-    if (half !== undefined) writeFileSync(join(dir, `${half.name}.part`), 'half of it');
+    // a grab killed half-way leaves NAME.<its pid>.part
+    if (half !== undefined) writeFileSync(join(dir, `${half.name}.999999.part`), 'half of it');
     const again = await gasp(['grab', '--label', 'enq', '-d', dir]);
     expect(again.code).toBe(0);
     const done = data.filter((doc) => doc.data_type === first).flatMap((doc) => doc.files).length;

@@ -22,7 +22,8 @@ export interface PreparedJob {
 /** A site's memory size (`4G`, `4000`, `512M`) with extra megabytes added, in whole megabytes; unchanged without extra. */
 export function withExtraMemory(size: string, extraMb: number | undefined): string {
   const mb = megabytes(size);
-  if (extraMb === undefined || extraMb <= 0 || mb === undefined) return size;
+  // 0 asks Slurm for the whole node: nothing more to add
+  if (extraMb === undefined || extraMb <= 0 || mb === undefined || mb === 0) return size;
   return `${Math.ceil(mb + extraMb)}M`;
 }
 

@@ -87,6 +87,7 @@ export function registerGrab(program: Command): void {
       if (parallel < 1 || parallel > 64) problems.push(`--parallel: "${options.parallel}" is not from 1 to 64`);
       const copy = options.copy?.split(/\s+/).filter((word) => word !== '');
       if (copy !== undefined && (!options.copy?.includes('{src}') || !options.copy.includes('{dest}'))) problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "xrdcp {src} {dest}")`);
+      if (options.copy !== undefined && /["'\\]/.test(options.copy)) problems.push(`--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "xrdcp {src} {dest}")`);
       const types = options.type === undefined ? undefined : new Set(options.type.split(',').map((type) => type.trim()).filter((type) => type !== ''));
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);

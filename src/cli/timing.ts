@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { readSelection, selectionOptions, selectPasses, type SelectionOptions } from '../shifter/selection.js';
-import { writePlots } from '../timing/plots.js';
 import { jobTimes, timingTable, type Spread, type TimingRow } from '../timing/timing.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
@@ -60,6 +59,8 @@ export function registerTiming(program: Command): void {
         for (const row of rows) print(row.map((cell, column) => (column < 2 || column === row.length - 1 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ').trimEnd());
       }
       if (options.plots !== undefined) {
+        // ECharts is loaded only to draw: every other command (the months-long enqueue) starts without it
+        const { writePlots } = await import('../timing/plots.js');
         for (const path of writePlots(options.plots, times)) (options.csv === true ? (line: string) => process.stderr.write(`${line}\n`) : print)(`wrote ${path}`);
       }
     });

@@ -41,7 +41,7 @@ const HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
-export const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
+export const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 
 function authorized(request: IncomingMessage, credential: DashboardOptions['credential']): boolean {
   if (credential === undefined) return true;
@@ -55,21 +55,28 @@ function authorized(request: IncomingMessage, credential: DashboardOptions['cred
  * answers GET and HEAD only, and reads the databases through the views.
  */
 export async function startDashboard(options: DashboardOptions): Promise<{ url: URL; close: () => Promise<void> }> {
-  const cache = new Map<Mode, { at: number; answer: Promise<Overview> }>();
+  // one computation at a time per database, reused until FRESH_MS after it finished: slow reads never pile up
+  const cache = new Map<Mode, { done: number | undefined; answer: Promise<Overview> }>();
   const overviewOf = (mode: Mode, db: Database): Promise<Overview> => {
     const cached = cache.get(mode);
-    if (cached !== undefined && Date.now() - cached.at < FRESH_MS) return cached.answer;
-    const answer = overview(db, mode, options.staleSeconds);
-    cache.set(mode, { at: Date.now(), answer });
-    answer.catch(() => cache.delete(mode));
-    return answer;
+    if (cached !== undefined && (cached.done === undefined || Date.now() - cached.done < FRESH_MS)) return cached.answer;
+    const entry: { done: number | undefined; answer: Promise<Overview> } = { done: undefined, answer: overview(db, mode, options.staleSeconds) };
+    cache.set(mode, entry);
+    entry.answer.then(
+      () => (entry.done = Date.now()),
+      () => cache.delete(mode),
+    );
+    return entry.answer;
   };
+  let allowedHosts: Set<string> | undefined;
   const send = (response: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}) => {
     response.writeHead(status, { ...HEADERS, 'content-type': type, 'cache-control': 'no-store', ...extra });
     response.end(body);
   };
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'text/plain', 'the dashboard only reads\n', { allow: 'GET, HEAD' });
+    // without a login, only this machine's own names: another site's page cannot reach it through a rebound DNS name
+    if (options.credential === undefined && !(allowedHosts?.has((request.headers.host ?? '').toLowerCase()) ?? false)) return send(response, 421, 'text/plain', 'not this server\n');
     if (!authorized(request, options.credential)) return send(response, 401, 'text/plain', 'log in with the dashboard credential\n', { 'www-authenticate': 'Basic realm="gasp dashboard", charset="UTF-8"' });
     const url = new URL(request.url ?? '/', 'http://dashboard');
     const file = FILES[url.pathname];
@@ -99,6 +106,7 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
     server.listen(options.port, options.host, resolve);
   });
   const address = server.address() as AddressInfo;
+  allowedHosts = new Set([`127.0.0.1:${address.port}`, `localhost:${address.port}`, `[::1]:${address.port}`, `${options.host}:${address.port}`]);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: new URL(`http://${host}:${address.port}/`),

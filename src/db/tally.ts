@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { sleep } from './backoff.js';
 import type { Database } from './database.js';
+import type { DesignDoc } from './design-docs.js';
 import { NotFoundError } from './errors.js';
 
 /**
@@ -9,13 +11,16 @@ import { NotFoundError } from './errors.js';
  * none of this. A tally keeps the grouped sums of one `_sum` view current from the changes feed, in
  * a long-running process next to the embedded server (`gasp serve`, the dashboard), and writes
  * them to a `_local` document, which neither replicates nor moves the database's update_seq.
- * Readers use it only when it has seen every change they could have seen (see `readTally`).
+ * Readers use it only when it sums the design document's map as it is now and has seen every
+ * change they could have seen (see `readTally`).
  */
 export interface TallyDoc {
   _id: string;
   _rev?: string;
   /** The changes feed position the rows include. */
   seq: unknown;
+  /** sha256 of the map function summed: a tally of another map than the design document's is not read. */
+  map_sha256: string;
   written: string;
   rows: Array<[key: unknown, value: number[]]>;
 }
@@ -25,6 +30,8 @@ export const tallyId = (designDoc: string, view: string) => `_local/gasp-tally-$
 /** Changes read at a time, and the pause between polls once caught up (a reader waits at most about this long). */
 const PAGE = 2_000;
 const POLL_MS = 200;
+
+const mapSha256 = (source: string) => createHash('sha256').update(source.trim()).digest('hex');
 
 type Emit = (key: unknown, value: unknown) => void;
 
@@ -40,6 +47,7 @@ export class ViewTally {
   readonly #id: string;
   readonly #log: Logger;
   readonly #map: (doc: unknown) => void;
+  readonly #mapSha256: string;
   #emitted: Array<[string, number[]]> = [];
   /** Each document's rows, by interned key, so a changed document's old rows come off first. */
   readonly #byDoc = new Map<string, Array<[number, number[]]>>();
@@ -56,6 +64,7 @@ export class ViewTally {
     this.#db = db;
     this.#id = tallyId(designDoc, view);
     this.#log = log.child({ component: 'tally', database: db.name, view: `${designDoc}/${view}` });
+    this.#mapSha256 = mapSha256(mapSource);
     this.#map = compileMap(mapSource, (key, value) => this.#emitted.push([JSON.stringify(key), asNumbers(value)]));
   }
 
@@ -76,24 +85,41 @@ export class ViewTally {
 
   async #follow(): Promise<void> {
     let since: unknown = 0;
-    let first = true;
+    // unwritten changes (also after a failed write): the document is written until it holds them
+    let dirty = true;
     while (!this.#stop.signal.aborted) {
       try {
         // polled, not longpoll: PouchDB Server holds a longpoll past its `timeout`
         const page = await this.#db.changes<unknown>({ since, include_docs: true, limit: PAGE });
         for (const change of page.results) this.#replace(change.id, change.deleted === true ? undefined : change.doc);
-        const moved = page.results.length > 0 || first;
+        dirty ||= page.results.length > 0;
         since = page.last_seq;
-        first = false;
-        if (moved) await this.#write(since);
+        if (dirty) {
+          await this.#write(since);
+          dirty = false;
+        }
         if (page.results.length < PAGE) await sleep(POLL_MS, this.#stop.signal);
       } catch (error) {
         if (this.#stop.signal.aborted) return;
         const missing = error instanceof NotFoundError;
-        this.#log.warn({ error: (error as Error).message }, missing ? 'the database is not there yet; the summary tally waits for it' : 'the summary tally could not follow the changes feed; trying again in 5 s');
+        if (missing) {
+          // deleted (and maybe made again): what was summed belongs to a database that is gone
+          this.#reset();
+          since = 0;
+          dirty = true;
+        }
+        this.#log.warn({ error: (error as Error).message }, missing ? 'the database is not there; the summary tally starts again when it is' : 'the summary tally could not follow the changes feed; trying again in 5 s');
         await sleep(5_000, this.#stop.signal);
       }
     }
+  }
+
+  #reset(): void {
+    this.#byDoc.clear();
+    this.#sums.clear();
+    this.#keys.length = 0;
+    this.#keyIndex.clear();
+    this.#rev = undefined;
   }
 
   #replace(id: string, doc: unknown): void {
@@ -125,13 +151,14 @@ export class ViewTally {
   #add(key: number, value: readonly number[], sign: 1 | -1): void {
     const sums = this.#sums.get(key) ?? [];
     value.forEach((number, index) => (sums[index] = (sums[index] ?? 0) + sign * number));
-    if (sums[0] === 0 && sums.every((number) => number === 0)) this.#sums.delete(key);
+    // the first element counts rows (passes); the others are sums of fractions that may not cancel exactly
+    if (sums[0] === 0) this.#sums.delete(key);
     else this.#sums.set(key, sums);
   }
 
   async #write(seq: unknown): Promise<void> {
     const rows = [...this.#sums].map(([key, sums]): [unknown, number[]] => [JSON.parse(this.#keys[key] ?? 'null') as unknown, sums]);
-    const doc: TallyDoc = { _id: this.#id, seq, written: new Date().toISOString(), rows, ...(this.#rev !== undefined && { _rev: this.#rev }) };
+    const doc: TallyDoc = { _id: this.#id, seq, map_sha256: this.#mapSha256, written: new Date().toISOString(), rows, ...(this.#rev !== undefined && { _rev: this.#rev }) };
     try {
       this.#rev = (await this.#db.put(doc)).rev;
     } catch {
@@ -159,8 +186,9 @@ export async function groupedRows<K extends unknown[] | string, V>(db: Database,
  * and the caller reads the view itself.
  */
 export async function readTally(db: Database, designDoc: string, view: string, waitMs = 1_500): Promise<TallyDoc['rows'] | undefined> {
-  const [info, first] = await Promise.all([db.info(), db.find<TallyDoc>(tallyId(designDoc, view))]);
-  if (first === undefined || typeof info.update_seq !== 'number') return undefined;
+  const [info, first, design] = await Promise.all([db.info(), db.find<TallyDoc>(tallyId(designDoc, view)), db.find<DesignDoc>(`_design/${designDoc}`)]);
+  const map = design?.views[view]?.map;
+  if (first === undefined || typeof info.update_seq !== 'number' || map === undefined || first.map_sha256 !== mapSha256(map)) return undefined;
   const deadline = Date.now() + waitMs;
   for (let tally: TallyDoc | undefined = first; tally !== undefined; tally = await db.find<TallyDoc>(tallyId(designDoc, view))) {
     if (typeof tally.seq === 'number' && tally.seq >= info.update_seq) return tally.rows;

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import { lastLine, runCommand } from '../backends/command.js';
+import { isAlive } from '../processes.js';
 
 /** One output file to fetch, as its data document lists it. */
 export interface GrabFile {
@@ -105,12 +106,23 @@ async function fetchTo(file: GrabFile, part: string, options: GrabOptions, onByt
     await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>), hashing(hash, onBytes), createWriteStream(part));
     return hash.digest('hex');
   }
-  if (options.copy === undefined) throw new Error(`no copy command for ${file.url.split(':')[0]}: URLs (expected --copy 'xrdcp {src} {dest}' or [grab] copy in the config)`);
+  if (options.copy === undefined) throw new Error(`no copy command for ${file.url.split(':')[0]}: URLs (expected --copy 'xrdcp {src} {dest}')`);
   const argv = options.copy.map((word) => word.replaceAll('{src}', file.url).replaceAll('{dest}', part));
   const result = await runCommand(argv, { timeoutMs: COPY_TIMEOUT_MS });
   if (result.code !== 0) throw new Error(`${argv[0] ?? 'copy'} exited with ${result.code}: ${lastLine(result.stderr)}`);
   onBytes(existsSync(part) ? statSync(part).size : 0);
   return sha256Of(part);
+}
+
+/** Half-written files of grabs that were interrupted (their process is gone). */
+function removeLeftovers(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const match = /(?:\.(\d+))?\.part$/.exec(name);
+    if (match === null) continue;
+    const pid = match[1] === undefined ? undefined : Number(match[1]);
+    if (pid !== undefined && pid !== process.pid && isAlive(pid)) continue;
+    rmSync(join(dir, name), { force: true });
+  }
 }
 
 /**
@@ -121,6 +133,7 @@ async function fetchTo(file: GrabFile, part: string, options: GrabOptions, onByt
  */
 export async function grabFiles(files: readonly GrabFile[], options: GrabOptions): Promise<GrabResult> {
   mkdirSync(options.dir, { recursive: true });
+  removeLeftovers(options.dir);
   const verified = readJournal(options.dir);
   const result: GrabResult = { fetched: [], present: [], failed: [], bytes: 0 };
   const event = (happened: GrabEvent) => options.onEvent?.(happened);
@@ -148,7 +161,8 @@ export async function grabFiles(files: readonly GrabFile[], options: GrabOptions
             return;
           }
         }
-        const part = `${path}.part`;
+        // per process: two grabs into one folder never share a half-written file
+        const part = `${path}.${process.pid}.part`;
         let bytes = 0;
         const sha256 = await fetchTo(file, part, options, (count) => {
           bytes += count;
@@ -166,7 +180,7 @@ export async function grabFiles(files: readonly GrabFile[], options: GrabOptions
         result.fetched.push(file);
         event({ kind: 'fetched', file, bytes });
       } catch (error) {
-        rmSync(`${path}.part`, { force: true });
+        rmSync(`${path}.${process.pid}.part`, { force: true });
         const reason = (error as Error).message;
         result.failed.push({ file, reason });
         event({ kind: 'failed', file, reason });

@@ -41,13 +41,14 @@ async function productionInfo(db: Database, file: string, version: string, infoF
   }
 }
 
-/** Sets these policy fields on each label's policy document, keeping the rest (a pause stays). */
-export async function writePolicies(db: Database, labels: ReadonlySet<string>, fields: Partial<PolicyDoc>): Promise<PolicyDoc[]> {
+/** Sets these policy fields on each label's policy document, keeping the rest (a pause stays); with `keep`, only fields it does not have yet. */
+export async function writePolicies(db: Database, labels: ReadonlySet<string>, fields: Partial<PolicyDoc>, { keep = false } = {}): Promise<PolicyDoc[]> {
   const written: PolicyDoc[] = [];
   for (const label of labels) {
     for (;;) {
       const stored = await db.find<PolicyDoc>(policyId(label));
-      const next: PolicyDoc = { ...(stored ?? { _id: policyId(label), type: 'policy', label }), ...fields };
+      const base = stored ?? { _id: policyId(label), type: 'policy' as const, label };
+      const next: PolicyDoc = keep ? { ...fields, ...base } : { ...base, ...fields };
       try {
         next._rev = (await db.put(next)).rev;
         written.push(next);
@@ -87,8 +88,9 @@ export async function submitRequestFile(
   const planned = planRequest(request, info, planOptions);
   if (problems.length + planned.problems.length > 0) throw new InputError(byEntry([...problems, ...planned.problems]));
   options.beforeWrite?.(planned.plan);
-  // the policy lands before any pass of its labels can run
-  if (request.policy !== undefined && options.dryRun !== true) await writePolicies(db, new Set(planned.plan.entries.map((entry) => entry.label)), request.policy);
+  // the policy lands before any pass of its labels can run; what a label's policy already says
+  // (gasp policy, an earlier request) stays, so running a request again undoes no shifter's change
+  if (request.policy !== undefined && options.dryRun !== true) await writePolicies(db, new Set(planned.plan.entries.map((entry) => entry.label)), request.policy, { keep: true });
   const result = await submitPlan(db, planned.plan, {
     requestId: options.requestId ?? requestId(request, planOptions),
     ...(options.newPass !== undefined && { newPass: options.newPass }),

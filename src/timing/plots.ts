@@ -18,6 +18,12 @@ function svgOf(option: echarts.EChartsOption): string {
   }
 }
 
+function push(groups: Map<string, number[]>, key: string, value: number): void {
+  const group = groups.get(key);
+  if (group === undefined) groups.set(key, [value]);
+  else group.push(value);
+}
+
 const round = (value: number) => (value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(1) : value.toPrecision(2));
 
 /** Histogram of time per event, one series per module, over shared bins. */
@@ -25,10 +31,11 @@ export function timePerEventChart(times: readonly JobTime[]): string {
   const perModule = new Map<string, number[]>();
   for (const time of times) {
     if (time.status !== 'completed' || time.wallSeconds === null || time.events === null || time.events <= 0) continue;
-    perModule.set(time.module, [...(perModule.get(time.module) ?? []), time.wallSeconds / time.events]);
+    push(perModule, time.module, time.wallSeconds / time.events);
   }
-  const all = [...perModule.values()].flat();
-  const top = Math.max(...all, 0) || 1;
+  let top = 0;
+  for (const values of perModule.values()) for (const value of values) top = Math.max(top, value);
+  top ||= 1;
   const width = top / BINS;
   const bins = Array.from({ length: BINS }, (_, index) => `${round(index * width)}–${round((index + 1) * width)}`);
   const series = [...perModule.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([module, values]) => {
@@ -49,7 +56,7 @@ export function timePerEventChart(times: readonly JobTime[]): string {
 /** Wall time of completed jobs at each site, as box plots (min, quartiles, max). */
 export function wallBySiteChart(times: readonly JobTime[]): string {
   const perSite = new Map<string, number[]>();
-  for (const time of times) if (time.status === 'completed' && time.wallSeconds !== null) perSite.set(time.site, [...(perSite.get(time.site) ?? []), time.wallSeconds]);
+  for (const time of times) if (time.status === 'completed' && time.wallSeconds !== null) push(perSite, time.site, time.wallSeconds);
   const sites = [...perSite.keys()].sort();
   const quartiles = sites.map((site) => {
     const sorted = [...(perSite.get(site) ?? [])].sort((a, b) => a - b);

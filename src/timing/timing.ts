@@ -83,7 +83,9 @@ export function timingTable(times: readonly JobTime[]): TimingRow[] {
   const groups = new Map<string, JobTime[]>();
   for (const time of times) {
     const key = `${time.module}\u0000${time.site}`;
-    groups.set(key, [...(groups.get(key) ?? []), time]);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [time]);
+    else group.push(time);
   }
   return [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
