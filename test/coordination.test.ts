@@ -157,6 +157,30 @@ describe('serialized submission', () => {
     expect((await jobs(db)).flatMap((doc) => doc.passes).filter((pass) => pass.status === 'completed').length).toBe(submitted.length);
   }, 30_000);
 
+  it('passes over a quarantined site: it hands the lead on, and no site hands it back', async () => {
+    const db = await databaseWithJobs(2, 'coord-quarantine');
+    const clock = new ServerClock(db.couch);
+    const beats = await Promise.all(['alpha', 'beta'].map(async (site) => {
+      const heartbeat = new SiteHeartbeat(db, clock, { site, mode: 'production', version: 'test', heartbeatSeconds: 60, staleSeconds: 120, takesTurns: true });
+      await heartbeat.start();
+      return heartbeat;
+    }));
+    const lead = (site: string) => new Leadership(db, clock, { site, mode: 'production', staleSeconds: 120, conflictDelaySeconds: 0.05 }, silentLogger);
+    try {
+      expect(await lead('alpha').myTurn()).toBe(true);
+      await db.put({ _id: 'quarantine:alpha', type: 'quarantine', site: 'alpha', since: new Date().toISOString(), reason: 'set-up keeps failing', by: 'site alpha' });
+      expect(await lead('alpha').turnTakers()).toEqual(['beta']);
+      // alpha's quarantined cycle hands over; beta, once it led, has nobody to hand back to
+      await runCycle(context(db, 'alpha', new DryBackend()), { submit: true, monitor: true, turn: lead('alpha') });
+      expect((await db.get<LeaderDoc>(LEADER_ID)).site).toBe('beta');
+      expect(await lead('beta').myTurn()).toBe(true);
+      await lead('beta').handOver();
+      expect((await db.get<LeaderDoc>(LEADER_ID)).site).toBe('beta');
+    } finally {
+      await Promise.all(beats.map((heartbeat) => heartbeat.stop()));
+    }
+  });
+
   it('lets another site lead within the stale window after the leader is killed, and takes the killed site back when it restarts', async () => {
     const db = await databaseWithJobs(200, 'coord-kill');
     const config = sitesFolder(db, ['aa', 'bb']);

@@ -309,19 +309,19 @@ describe('failure policy', () => {
 
 describe('site health', () => {
   it('a site whose set-up keeps failing quarantines itself, keeps monitoring, claims nothing, is named by sites status, summary and why, until gasp resume --site', async () => {
-    const db = await databaseWithJobs(10, 'quarantine');
+    const db = await databaseWithJobs(12, 'quarantine');
     const base = context(db, 'broken', new DryBackend({ outcome: 'failed', exitCode: 10 }));
     const ctx = { ...base, maxClaim: 4, site: { ...base.site, quarantineAfter: { failed: 2, of: 4 } } };
     await runCycle(ctx, { submit: true, monitor: false });
     const stats = await runCycle(ctx, { submit: true, monitor: true });
-    expect(stats).toMatchObject({ failed: 4, claimed: 0, quarantined: '4 of its last 4 ended passes failed (setup 4)' });
+    expect(stats).toMatchObject({ failed: 4, claimed: 0, quarantined: '4 of its last 4 ended attempts failed (setup 4)' });
     expect((await runCycle(ctx, { submit: true, monitor: true })).claimed).toBe(0);
 
     const now = new Date().toISOString();
     await db.put({ _id: 'coordination:heartbeat:broken:production', type: 'heartbeat', site: 'broken', mode: 'production', host: 'h', pid: 1, instance: 'x', version: 'test', takes_turns: false, started: now, beat: now, capabilities: { rat_versions: ['7.0.8'], modes: ['production'], max_jobs: 50, paused_labels: [], claims: true } });
-    expect((await gasp(db, ['sites', 'status'])).stdout).toMatch(/^broken: 4 of its last 4 ended passes failed \(setup 4\); QUARANTINED since \S+: 4 of its last 4 ended passes failed \(setup 4\); gasp resume --site broken$/m);
+    expect((await gasp(db, ['sites', 'status'])).stdout).toMatch(/^broken: 4 of its last 4 ended attempts failed \(setup 4\); QUARANTINED since \S+: 4 of its last 4 ended attempts failed \(setup 4\); gasp resume --site broken$/m);
     expect((await gasp(db, ['summary', '--label', 'enq'])).stdout).toMatch(/^ {4}broken: failed 4; QUARANTINED since \S+: 4 of its last 4/m);
-    expect((await gasp(db, ['why', '--label', 'enq'])).stdout).toMatch(/broken: quarantined since \S+: 4 of its last 4 ended passes failed \(setup 4\); gasp resume --site broken/);
+    expect((await gasp(db, ['why', '--label', 'enq'])).stdout).toMatch(/broken: quarantined since \S+: 4 of its last 4 ended attempts failed \(setup 4\); gasp resume --site broken/);
 
     // failures of RAT itself say nothing about the site
     const ratFails = context(db, 'rat-fails', new DryBackend({ outcome: 'failed', exitCode: 20 }));
@@ -330,6 +330,23 @@ describe('site health', () => {
     expect((await runCycle(other, { submit: false, monitor: true })).quarantined).toBeUndefined();
 
     expect((await gasp(db, ['resume', '--site', 'broken'])).stdout).toMatch(/^site broken resumed: it claims again at its next cycle \(it was quarantined since/);
-    expect((await runCycle({ ...ctx, backend: new DryBackend() }, { submit: true, monitor: true })).claimed).toBe(2);
+    // only what ends after the resume counts: one more set-up failure is not five
+    const resumed = { ...ctx, maxClaim: 1 };
+    expect((await runCycle(resumed, { submit: true, monitor: true })).claimed).toBe(1);
+    expect(await runCycle(resumed, { submit: true, monitor: true })).toMatchObject({ failed: 1, claimed: 1 });
+    expect((await runCycle(resumed, { submit: true, monitor: true })).quarantined).toBeUndefined();
+  });
+
+  it('counts failures its policy resubmitted: a site does not burn every attempt of a pass before it stops', async () => {
+    const db = await databaseWithJobs(4, 'requarantine');
+    await gasp(db, ['policy', '--label', 'enq', '--retry-on', 'exit code 10', '--max-attempts', '9']);
+    const base = context(db, 'flaky-site', new DryBackend({ outcome: 'failed', exitCode: 10 }));
+    const ctx = { ...base, maxClaim: 4, site: { ...base.site, quarantineAfter: { failed: 2, of: 4 } } };
+    await runCycle(ctx, { submit: true, monitor: false });
+    const stats = await runCycle(ctx, { submit: true, monitor: true });
+    expect(stats).toMatchObject({ resubmitted: 4, failed: 0, claimed: 0, quarantined: '4 of its last 4 ended attempts failed (setup 4)' });
+    expect((await jobs(db)).map((doc) => [doc.passes[0]?.status, doc.passes[0]?.attempts.map((attempt) => [attempt.status, attempt.exit_code])])).toEqual(
+      Array.from({ length: 4 }, () => ['waiting', [['failed', 10]]]),
+    );
   });
 });

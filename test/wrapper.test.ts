@@ -156,7 +156,9 @@ describe('the job wrapper', () => {
     const { site } = fixtureSite();
     const job = await prepareJob(site, tl208({ macro_sha256: '0'.repeat(64) }), mkdtempSync(join(tmpdir(), 'gasp-work-')));
     const run = runWrapper(job.workdir);
-    expect(run.code).toBe(10);
+    // the job's fault, not the site's: 11, which does not count against the site's health
+    expect(run.code).toBe(11);
+    expect(run.manifest).toMatchObject({ exit_code: 11, failed_stage: 'macro' });
     expect(run.manifest.error).toContain('differs from the production information (sha256)');
   });
 });

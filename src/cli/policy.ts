@@ -3,7 +3,7 @@ import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PAUSE_AFTER, policyId, type PolicyDoc } from '../model/policy.js';
 import { policyFields, type PolicySettings } from '../shifter/policy-settings.js';
-import { quarantineId, type QuarantineDoc } from '../model/health.js';
+import { isQuarantined, quarantineId, type QuarantineDoc } from '../model/health.js';
 import { writePolicies } from '../submit/submit.js';
 import { whoAmI, writeAudit } from '../shifter/tool.js';
 import { checkLabel } from '../submit/request.js';
@@ -94,11 +94,12 @@ export function registerPolicy(program: Command): void {
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       if (options.site !== undefined) {
         const quarantine = await db.find<QuarantineDoc>(quarantineId(options.site));
-        if (quarantine?._rev === undefined) {
+        if (!isQuarantined(quarantine)) {
           print(`site ${options.site} is not quarantined`);
           return;
         }
-        await db.remove(quarantine._id, quarantine._rev);
+        // kept, marked resumed: the site's health counts only what ends from now on
+        await db.put({ ...quarantine, resumed: { at: new Date().toISOString(), by: whoAmI() } });
         await writeAudit(db, 'resume', { site: options.site }, 1, 1);
         print(`site ${options.site} resumed: it claims again at its next cycle (it was quarantined since ${quarantine.since}: ${quarantine.reason})`);
         return;

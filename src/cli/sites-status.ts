@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ServerClock } from '../coordination/clock.js';
 import { siteBeats } from '../coordination/sites.js';
-import { describeHealth, readQuarantines, siteHealth, type SiteHealth } from '../client/health.js';
+import { describeHealth, noHealth, readQuarantines, siteHealth, type SiteHealth } from '../client/health.js';
 import { couchFromConfig } from '../db/couch.js';
 import { DEFAULT_QUARANTINE_AFTER } from '../model/health.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
@@ -52,7 +52,7 @@ export function registerSitesStatus(sites: Command): void {
       const rows = names.flatMap((site): SiteRow[] => {
         const own = beats.filter((beat) => beat.doc.site === site);
         const quarantine = quarantines.get(site);
-        const recent = health.get(site) ?? { site, ended: 0, failed: 0, byClass: { setup: 0, rat: 0, staging: 0, manifest: 0, other: 0 } };
+        const recent = health.get(site) ?? noHealth(site);
         const base = { site, leads: leader?.site === site, held: holding.get(site) ?? 0, recent, quarantined: quarantine === undefined ? null : `since ${quarantine.since}: ${quarantine.reason}` };
         if (own.length === 0) return [{ ...base, mode: '-', state: 'never seen', heartbeat_age_s: null, host: '-', pid: null, version: '-' }];
         return own.map((beat) => ({ ...base, mode: beat.doc.mode, state: beat.state, heartbeat_age_s: Math.round(beat.age), host: beat.doc.host, pid: beat.doc.pid, version: beat.doc.version }));

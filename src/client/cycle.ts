@@ -6,7 +6,7 @@ import { emptyStats, type ClientContext, type CycleStats } from './context.js';
 import { dispatchPasses } from './dispatch.js';
 import { pausedIn, readPolicies } from './auto-pause.js';
 import { quarantineIfUnhealthy } from './health.js';
-import { quarantineId, type QuarantineDoc } from '../model/health.js';
+import { isQuarantined, quarantineId, type QuarantineDoc } from '../model/health.js';
 import { readHeld, unsubmitted } from './held.js';
 import { prerequisiteStatuses } from './prerequisites.js';
 import { monitorPasses, renewLeases } from './monitor.js';
@@ -110,12 +110,19 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   await returnExpired(ctx, stats);
   const [held, policies, quarantine] = await Promise.all([readHeld(ctx), readPolicies(ctx.db), ctx.db.find<QuarantineDoc>(quarantineId(ctx.site.name))]);
   await renewLeases(ctx, held);
-  const ended = () => stats.completed + stats.failed + stats.lost + stats.canceled;
+  const ended = () => stats.completed + stats.failed + stats.lost + stats.canceled + stats.resubmitted;
   const before = ended();
   const pausedNow = options.monitor ? await monitorPasses(ctx, stats, held, policies) : [];
   // a quarantined site keeps monitoring what it runs and claims nothing new
-  const quarantined = quarantine ?? (stats.failed > 0 ? await quarantineIfUnhealthy(ctx) : undefined);
-  if (quarantined !== undefined) stats.quarantined = quarantined.reason;
+  const quarantined = isQuarantined(quarantine) ? quarantine : stats.failed + stats.resubmitted > 0 ? await quarantineIfUnhealthy(ctx, quarantine) : undefined;
+  if (quarantined !== undefined) {
+    stats.quarantined = quarantined.reason;
+    // what it claimed before goes on through the one safe path (a job it may have submitted is found by name, never run twice)
+    const claimedBefore = await unsubmitted(ctx, held);
+    if (claimedBefore.length > 0) stats.submitted += (await dispatchPasses(ctx, claimedBefore, policies)).submitted;
+    // a quarantined leader would hold the lead, and every site's submission, until resumed
+    await options.turn?.handOver();
+  }
   const submit = options.submit && quarantined === undefined && (options.turn === undefined || (await options.turn.myTurn()));
   if (options.submit && quarantined === undefined && !submit) stats.waitingTurn = true;
   if (submit) {

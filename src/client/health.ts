@@ -1,9 +1,9 @@
 import type { Database } from '../db/database.js';
 import { ConflictError } from '../db/errors.js';
-import { EXIT_CLASSES, exitClass, QUARANTINE_PREFIX, quarantineId, SITE_FAULTS, type ExitClass, type QuarantineDoc } from '../model/health.js';
+import { EXIT_CLASSES, exitClass, isQuarantined, QUARANTINE_PREFIX, quarantineId, SITE_FAULTS, type ExitClass, type QuarantineDoc } from '../model/health.js';
 import type { ClientContext } from './context.js';
 
-/** A site's last ended passes: how many failed, by exit-code class. */
+/** A site's last ended attempts: how many failed, by exit-code class. */
 export interface SiteHealth {
   site: string;
   ended: number;
@@ -11,9 +11,12 @@ export interface SiteHealth {
   byClass: Record<ExitClass, number>;
 }
 
-export async function siteHealth(db: Database, site: string, last: number): Promise<SiteHealth> {
-  const rows = await db.view<[string, string, string], [string, number | null]>('passes', 'ended', { startkey: ['site', site, {}], endkey: ['site', site], descending: true, limit: last });
-  const byClass = Object.fromEntries(EXIT_CLASSES.map((name) => [name, 0])) as Record<ExitClass, number>;
+export const noHealth = (site: string): SiteHealth => ({ site, ended: 0, failed: 0, byClass: Object.fromEntries(EXIT_CLASSES.map((name) => [name, 0])) as Record<ExitClass, number> });
+
+/** A site's last `last` ended attempts (after `since`, if given). */
+export async function siteHealth(db: Database, site: string, last: number, since = ''): Promise<SiteHealth> {
+  const rows = await db.view<[string, string, string], [string, number | null]>('passes', 'ended', { startkey: ['site', site, {}], endkey: ['site', site, since], inclusive_end: false, descending: true, limit: last });
+  const { byClass } = noHealth(site);
   let failed = 0;
   for (const { value } of rows.rows) {
     if (value[0] === 'completed') continue;
@@ -26,13 +29,13 @@ export async function siteHealth(db: Database, site: string, last: number): Prom
 /** "3 of its last 10 ended passes failed (setup 2, staging 1)". */
 export function describeHealth(health: SiteHealth): string {
   const classes = EXIT_CLASSES.filter((name) => health.byClass[name] > 0).map((name) => `${name} ${health.byClass[name]}`);
-  return `${health.failed} of its last ${health.ended} ended passes failed${classes.length > 0 ? ` (${classes.join(', ')})` : ''}`;
+  return `${health.failed} of its last ${health.ended} ended attempts failed${classes.length > 0 ? ` (${classes.join(', ')})` : ''}`;
 }
 
-/** Every quarantined site, by name. */
+/** Every site quarantined now, by name. */
 export async function readQuarantines(db: Database): Promise<Map<string, QuarantineDoc>> {
   const rows = await db.allDocs<QuarantineDoc>({ startkey: QUARANTINE_PREFIX, endkey: `${QUARANTINE_PREFIX}\ufff0`, include_docs: true });
-  return new Map(rows.rows.flatMap((row) => (row.doc?.type === 'quarantine' ? [[row.doc.site, row.doc] as const] : [])));
+  return new Map(rows.rows.flatMap((row) => (row.doc?.type === 'quarantine' && isQuarantined(row.doc) ? [[row.doc.site, row.doc] as const] : [])));
 }
 
 /**
@@ -40,13 +43,22 @@ export async function readQuarantines(db: Database): Promise<Map<string, Quarant
  * its last ended passes quarantines itself, so it stops burning passes that would run elsewhere.
  * Returns the record written, or undefined while the site is healthy.
  */
-export async function quarantineIfUnhealthy(ctx: ClientContext): Promise<QuarantineDoc | undefined> {
+export async function quarantineIfUnhealthy(ctx: ClientContext, earlier: QuarantineDoc | undefined): Promise<QuarantineDoc | undefined> {
   const rule = ctx.site.quarantineAfter;
   if (rule === null) return undefined;
-  const health = await siteHealth(ctx.db, ctx.site.name, rule.of);
+  // after a resume, only what ended since counts
+  const health = await siteHealth(ctx.db, ctx.site.name, rule.of, earlier?.resumed?.at);
   const faults = SITE_FAULTS.reduce((sum, name) => sum + health.byClass[name], 0);
   if (faults <= rule.failed) return undefined;
-  const doc: QuarantineDoc = { _id: quarantineId(ctx.site.name), type: 'quarantine', site: ctx.site.name, since: ctx.now().toISOString(), reason: describeHealth(health), by: `site ${ctx.site.name}` };
+  const doc: QuarantineDoc = {
+    _id: quarantineId(ctx.site.name),
+    ...(earlier?._rev !== undefined && { _rev: earlier._rev }),
+    type: 'quarantine',
+    site: ctx.site.name,
+    since: ctx.now().toISOString(),
+    reason: describeHealth(health),
+    by: `site ${ctx.site.name}`,
+  };
   try {
     await ctx.db.put(doc);
   } catch (error) {

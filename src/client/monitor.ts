@@ -152,7 +152,7 @@ async function movePasses(
     const manifests: Array<{ subjob: number; manifest: Manifest }> = [];
     const attachments: Record<string, { content_type: string; data: string }> = {};
     let lost = false;
-    let problem: string | undefined;
+    const problems: string[] = [];
     const subjobs: Subjob[] = [];
     for (const subjob of subjobsOf(pass)) {
       if (subjob.backend_id === undefined) {
@@ -183,15 +183,15 @@ async function movePasses(
         const wrong = await verifyManifest(manifest, expectedOutputs(folder));
         if (wrong !== undefined) {
           state = 'failed';
-          problem = wrong;
+          problems.push(wrong);
         } else {
           manifests.push({ subjob: subjob.index, manifest });
         }
       } else if (state === 'completed' && ctx.backend.runsWrapper) {
         state = 'failed';
-        problem = 'the job left no manifest';
+        problems.push('the job left no manifest');
       } else {
-        problem = manifest?.error ?? status.reason ?? `exit code ${exitCode}`;
+        problems.push(manifest?.error ?? status.reason ?? `exit code ${exitCode}`);
       }
       attachLogs(attachments, folder, pass.pass, subjob.index);
       subjobs.push({ ...subjob, state, exit_code: exitCode, finished: now.toISOString(), ...ranOf(manifest) });
@@ -214,15 +214,20 @@ async function movePasses(
     const finished = subjobs.every((subjob) => subjob.state === 'completed' || subjob.state === 'failed');
     if (finished) {
       const good = subjobs.filter((subjob) => subjob.state === 'completed').length;
-      if (manifests.length > 0) outputs.push({ doc, pass, manifests });
       const status: Pass['status'] = good === subjobs.length ? 'completed' : good === 0 ? 'failed' : 'partFail';
-      const again = status === 'completed' ? undefined : resubmission(policies.get(pass.label), pass, attachments, problem);
+      const problem = problems.length === 0 ? undefined : problems.join('; ');
+      const exitCode = subjobs.find((subjob) => subjob.state === 'failed')?.exit_code ?? 0;
+      // only the failed jobs' logs and reasons say whether the failure was a transient one
+      const failedLogs = subjobs.flatMap((subjob) => (subjob.state === 'failed' ? (['out', 'err'] as const).flatMap((stream) => attachments[`p${pass.pass}-s${subjob.index}.${stream}`] ?? []) : []));
+      const again = status === 'completed' ? undefined : resubmission(policies.get(pass.label), pass, failedLogs, problems);
       if (again !== undefined && status !== 'completed') {
+        // the whole pass runs again and writes its outputs again: none of this attempt's is recorded
         stats.resubmitted += 1;
         ctx.log.warn({ job: doc._id, pass: pass.pass }, `${doc.module} run ${doc.run} pass ${pass.pass} ${status}: ${again}`);
-        changes.push({ id: doc._id, pass: pass.pass, attachments, apply: (stored) => (stored.claim?.token !== token ? undefined : backToWaiting(stored, token, now.toISOString(), `${problem ?? status}; ${again}`, status)) });
+        changes.push({ id: doc._id, pass: pass.pass, attachments, apply: (stored) => (stored.claim?.token !== token ? undefined : backToWaiting(stored, token, now.toISOString(), `${problem ?? status}; ${again}`, status, exitCode)) });
         continue;
       }
+      if (manifests.length > 0) outputs.push({ doc, pass, manifests });
       stats[status === 'completed' ? 'completed' : 'failed'] += 1;
       if (status !== 'completed') failing.add(pass.label);
       changes.push({
@@ -237,7 +242,7 @@ async function movePasses(
                 status,
                 subjobs,
                 attempts: stored.attempts.map((attempt) =>
-                  attempt.token === token ? { ...attempt, status, finished: now.toISOString(), ...(problem !== undefined && { reason: problem }) } : attempt,
+                  attempt.token === token ? { ...attempt, status, finished: now.toISOString(), exit_code: exitCode, ...(problem !== undefined && { reason: problem }) } : attempt,
                 ),
               },
       });
@@ -264,8 +269,8 @@ async function movePasses(
  * Why a failed pass goes back to waiting by its label's policy: its logs or failure name one of
  * the policy's transient errors and it has attempts left. Undefined when it stays failed.
  */
-function resubmission(policy: PolicyDoc | undefined, pass: Pass, logs: Readonly<Record<string, { data: string }>>, problem: string | undefined): string | undefined {
-  const texts = [...Object.values(logs).map((log) => Buffer.from(log.data, 'base64').toString('utf8')), problem ?? ''];
+function resubmission(policy: PolicyDoc | undefined, pass: Pass, logs: ReadonlyArray<{ data: string }>, problems: readonly string[]): string | undefined {
+  const texts = [...logs.map((log) => Buffer.from(log.data, 'base64').toString('utf8')), ...problems];
   const keyword = matchingKeyword(policy, texts);
   const made = attemptsMade(pass);
   const most = policy?.max_attempts ?? DEFAULT_MAX_ATTEMPTS;

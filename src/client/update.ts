@@ -63,12 +63,12 @@ export function freshSubjob({ index, events, file }: Subjob): Subjob {
  * The pass back to waiting, for any site to take, with the attempt that held it closed (as lost,
  * or as failed when resubmitted by its label's policy) and why. Its history (attempts) stays.
  */
-export function backToWaiting(stored: Pass, token: string | undefined, finished: string, reason: string, ended: 'lost' | 'failed' | 'partFail' = 'lost'): Pass {
+export function backToWaiting(stored: Pass, token: string | undefined, finished: string, reason: string, ended: 'lost' | 'failed' | 'partFail' = 'lost', exitCode?: number): Pass {
   const { site: _site, claim: _claim, ...rest } = stored;
   return {
     ...rest,
     status: 'waiting',
     ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(freshSubjob) }),
-    attempts: stored.attempts.map((attempt) => (attempt.token === token ? { ...attempt, status: ended, finished, reason } : attempt)),
+    attempts: stored.attempts.map((attempt) => (attempt.token === token ? { ...attempt, status: ended, finished, reason, ...(exitCode !== undefined && { exit_code: exitCode }) } : attempt)),
   };
 }

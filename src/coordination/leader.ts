@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
 import type { ServerClock } from './clock.js';
 import { siteBeats } from './sites.js';
+import { readQuarantines } from '../client/health.js';
 
 export interface LeaderOptions {
   site: string;
@@ -28,11 +29,11 @@ export class Leadership {
     readonly log: Logger,
   ) {}
 
-  /** Sites of this mode that are alive and take turns, in alphabetical order. */
+  /** Sites of this mode that are alive, take turns and are not quarantined, in alphabetical order. */
   async turnTakers(): Promise<string[]> {
-    const beats = await siteBeats(this.db, this.clock, this.options.staleSeconds);
+    const [beats, quarantines] = await Promise.all([siteBeats(this.db, this.clock, this.options.staleSeconds), readQuarantines(this.db)]);
     return beats
-      .filter((beat) => beat.state === 'active' && beat.doc.mode === this.options.mode && beat.doc.takes_turns)
+      .filter((beat) => beat.state === 'active' && beat.doc.mode === this.options.mode && beat.doc.takes_turns && !quarantines.has(beat.doc.site))
       .map((beat) => beat.doc.site)
       .sort();
   }

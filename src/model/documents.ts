@@ -31,6 +31,8 @@ export interface Attempt {
   finished?: string;
   token?: string;
   reason?: string;
+  /** The first failing job's exit code (0 when all completed), once the attempt ended in the backend. */
+  exit_code?: number;
 }
 
 /** How much a pass simulates: events (number, run_number), live time (time), or repeats of a run (run). */

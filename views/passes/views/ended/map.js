@@ -1,18 +1,23 @@
 function (doc) {
-  // Ended passes in the order they ended, under their label and under their site, with the first
-  // failing exit code: the client reads a label's last few to pause it when most failed (auto-pause),
-  // and a site's last few to quarantine itself when its set-up or staging keeps failing.
+  // Ended passes under their label, in the order they ended, with the first failing exit code:
+  // the client reads a label's last few to pause it when most failed (auto-pause). And every ended
+  // attempt under its site (also the failed ones a policy resubmitted), with its exit code: a site
+  // reads its last few to quarantine itself when its set-up or staging keeps failing.
   if (doc.type !== 'job' || !doc.passes) return;
   for (var i = 0; i < doc.passes.length; i++) {
     var pass = doc.passes[i];
+    var attempts = pass.attempts || [];
+    for (var k = 0; k < attempts.length; k++) {
+      var attempt = attempts[k];
+      if (attempt.site && (attempt.status === 'completed' || attempt.status === 'failed' || attempt.status === 'partFail')) {
+        emit(['site', attempt.site, attempt.finished || ''], [attempt.status, attempt.exit_code === undefined ? null : attempt.exit_code]);
+      }
+    }
     if (pass.status !== 'completed' && pass.status !== 'failed' && pass.status !== 'partFail') continue;
-    var last = pass.attempts && pass.attempts.length ? pass.attempts[pass.attempts.length - 1] : null;
-    var finished = last && last.finished ? last.finished : '';
+    var last = attempts.length ? attempts[attempts.length - 1] : null;
     var code = null;
     var subjobs = pass.subjobs || [];
     for (var j = 0; j < subjobs.length; j++) if (code === null && subjobs[j].exit_code) code = subjobs[j].exit_code;
-    var site = pass.site || (last ? last.site : null);
-    emit(['label', pass.label, finished], [pass.status, code]);
-    if (site) emit(['site', site, finished], [pass.status, code]);
+    emit(['label', pass.label, last && last.finished ? last.finished : ''], [pass.status, code]);
   }
 }
