@@ -4,21 +4,17 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
 import type { Database } from '../src/db/database.js';
 import type { DataDoc, JobDoc, Pass, ProductionInfoDoc } from '../src/model/documents.js';
-import { runGasp } from './support/cli.js';
-import { folderWith } from './support/files.js';
+import { gaspOn } from './support/cli.js';
 import { context, databaseWithJobs, INFO, runUntilEnded } from './support/jobs.js';
 
 let db: Database;
 let data: DataDoc[];
 
-async function gasp(args: string[]) {
-  const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
-  return runGasp([...args, '-c', join(dir, 'gasp.cfg')], { cwd: dir });
-}
+const gasp = (args: string[]) => gaspOn(db, args);
 
 beforeAll(async () => {
   // three passes run by the real wrapper through the local backend, their outputs in file:// storage

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DryBackend } from '../src/backends/dry.js';
 import { LocalBackend } from '../src/backends/local.js';
 import { runCycle } from '../src/client/cycle.js';
@@ -13,7 +13,7 @@ import { readTally, ViewTally } from '../src/db/tally.js';
 import { silentLogger } from '../src/log.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { summarize } from '../src/shifter/summary.js';
-import { runGasp } from './support/cli.js';
+import { gaspOn } from './support/cli.js';
 import { folderWith } from './support/files.js';
 import { context, databaseWithJobs, jobs, runUntilEnded } from './support/jobs.js';
 
@@ -33,10 +33,7 @@ async function campaign(prefix: string): Promise<Database> {
   return db;
 }
 
-async function gasp(db: Database, args: string[]) {
-  const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
-  return runGasp([...args, '-c', join(dir, 'gasp.cfg')], { cwd: dir });
-}
+const gasp = gaspOn;
 
 const statusOf = async (db: Database) => Object.fromEntries((await jobs(db)).map((doc) => [doc.run, doc.passes.at(-1)?.status]));
 

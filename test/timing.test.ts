@@ -2,19 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.js';
 import type { JobDoc, Pass } from '../src/model/documents.js';
-import { runGasp } from './support/cli.js';
-import { folderWith } from './support/files.js';
+import { gaspOn } from './support/cli.js';
 import { databaseWithJobs, jobs } from './support/jobs.js';
 
 let db: Database;
 
-async function gasp(args: string[]) {
-  const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
-  return runGasp([...args, '-c', join(dir, 'gasp.cfg')], { cwd: dir });
-}
+const gasp = (args: string[]) => gaspOn(db, args);
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 10, 20, 10, 0, seconds)).toISOString();
 

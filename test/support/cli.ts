@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+import type { Database } from '../../src/db/database.js';
+import { folderWith } from './files.js';
 
 const GASP = fileURLToPath(new URL('../../bin/gasp.js', import.meta.url));
 
@@ -27,3 +31,9 @@ export function runGasp(args: readonly string[], options: { env?: NodeJS.Process
 }
 
 export const GASP_BIN = GASP;
+
+/** Runs `gasp ARGS -c gasp.cfg` from a fresh folder whose config names this test database. */
+export function gaspOn(db: Database, args: readonly string[]): Promise<CliResult> {
+  const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
+  return runGasp([...args, '-c', join(dir, 'gasp.cfg')], { cwd: dir });
+}
