@@ -8,7 +8,7 @@ import { loadSite, type Site } from '../sites/site.js';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../config/config.js';
 import { Couch } from '../db/couch.js';
 import { writeFileAtomic } from '../files.js';
-import { FIXTURE_JOBS, FIXTURE_RELEASE } from '../paths.js';
+import { FIXTURE_JOBS, FIXTURE_RELEASE, GASP_VERSION } from '../paths.js';
 import { addJobsToExactly } from '../submit/exactly.js';
 import { submitRequestFile } from '../submit/submit.js';
 import { storeInfoDoc } from '../production/info-store.js';
@@ -17,6 +17,8 @@ import { makeProductionInfo } from '../production/production-info.js';
 import { loggerFor, print, type GlobalOptions } from './context.js';
 import { printStoreResult } from './make-production.js';
 import { StartAborted } from '../server/embedded.js';
+import { ServerClock } from '../coordination/clock.js';
+import { SiteHeartbeat } from '../coordination/heartbeat.js';
 import { startPreparedServer, startSummaryTallies, stopOnSignal } from './serve.js';
 import { startDashboard } from '../dashboard/server.js';
 import { freePortOr } from '../server/ports.js';
@@ -114,7 +116,22 @@ export function registerDemo(program: Command): void {
           now: () => new Date(),
           info: new Map(),
         };
-        await enqueue(ctx, { submit: true, monitor: true, intervalMs: 300, untilIdle: true, signal: stop.signal });
+        // a heartbeat as a site's client writes one: sites status and the dashboard show the demo site
+        const heartbeat = new SiteHeartbeat(production, new ServerClock(couch), {
+          site: site.name,
+          mode: 'production',
+          version: GASP_VERSION,
+          heartbeatSeconds: 600,
+          staleSeconds: 1800,
+          takesTurns: false,
+          capabilities: { rat_versions: [...site.rat.versions.keys()], modes: site.modes, max_jobs: site.maxJobs, paused_labels: [], claims: true },
+        });
+        await heartbeat.start();
+        try {
+          await enqueue(ctx, { submit: true, monitor: true, intervalMs: 300, untilIdle: true, signal: stop.signal });
+        } finally {
+          await heartbeat.stop();
+        }
 
         checkpoint();
         print('5. summary');
