@@ -1,4 +1,5 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from './errors.js';
 
@@ -14,6 +15,17 @@ export function writeFileAtomic(path: string, text: string): void {
   }
 }
 
+/** The sha256 of a file's bytes, read as a stream (outputs can be gigabytes). */
+export function sha256OfFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
 /**
  * Reads a file a person gave us; `-` is standard input. A file that cannot be read is one input
  * problem naming it and what was expected there.
@@ -25,5 +37,15 @@ export function readUserFile(file: string, expected: string): string {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code})`;
     throw new InputError([`${file}: ${why} (expected ${expected})`]);
+  }
+}
+
+/** Makes a folder a person named for output (with its parents); one input problem when it cannot be. */
+export function makeUserFolder(option: string, dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new InputError([`${option}: "${dir}" cannot be made (${code}) (expected a folder this user can write into)`]);
   }
 }

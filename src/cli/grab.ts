@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
+import { makeUserFolder } from '../files.js';
 import { grabFiles, type GrabEvent, type GrabFile } from '../grab/grab.js';
 import { listGrabFiles, writeCatalogue } from '../grab/list.js';
 import { readSelection, selectionOptions, type SelectionOptions } from '../shifter/selection.js';
@@ -98,6 +99,7 @@ export function registerGrab(program: Command): void {
         return;
       }
       const dir = options.dir ?? selection.label ?? 'grab';
+      makeUserFolder('--dir', dir);
       const total = files.reduce((sum, file) => sum + file.size, 0);
       print(`grab: ${files.length} files, ${bytes(total)}, into ${dir}`);
       const progress = reporter(files);

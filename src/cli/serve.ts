@@ -97,7 +97,10 @@ export function registerServe(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (0: any free port)', '5984')
     .option('-d, --dir <folder>', 'folder for the database files', '.gasp/db')
     .option('--compact-hours <hours>', 'compact both databases and clean up old view indexes this often (0: never)', '24')
-    .addHelpText('after', '\nExample:\n  gasp serve --port 5984 --dir .gasp/db   # then url = http://127.0.0.1:5984 in config/*.cfg')
+    .addHelpText(
+      'after',
+      '\nWhile it runs it keeps a tally of each summary reduce view (_local/gasp-tally-summary-<view>), so gasp summary and gasp dashboard answer at once however large the databases.\n\nExample:\n  gasp serve --port 5984 --dir .gasp/db   # then url = http://127.0.0.1:5984 in config/*.cfg',
+    )
     .action(async (_options: ServeOptions, command: Command) => {
       const options = command.optsWithGlobals<ServeOptions>();
       const port = parsePort(options.port);

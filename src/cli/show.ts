@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { jobId, productionInfoId, type DataDoc, type JobDoc, type Pass, type ProductionInfoDoc } from '../model/documents.js';
+import { dataDocsOf } from '../shifter/data-docs.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
 /** What a pass ran and made: enough to say exactly how its data came to be, and to run it again. */
@@ -69,11 +70,8 @@ export function registerShow(program: Command): void {
       if (doc === undefined || pass === undefined) {
         throw new InputError([`show: ${module} run ${run}${passText === undefined ? '' : ` pass ${passText}`} is not in ${db.name}${doc === undefined ? '' : ` (its passes: ${doc.passes.map((one) => one.pass).join(', ')})`}`]);
       }
-      const [info, data] = await Promise.all([
-        db.find<ProductionInfoDoc>(productionInfoId(pass.rat_version)),
-        db.view<unknown[], string, DataDoc>('data', 'by_pass', { key: [module, Number(run), pass.pass], include_docs: true }),
-      ]);
-      const record: PassRecord = { module, run: Number(run), pass, macro_path: info?.modules[module]?.path ?? null, data: data.rows.flatMap((row) => (row.doc ? [row.doc] : [])) };
+      const [info, data] = await Promise.all([db.find<ProductionInfoDoc>(productionInfoId(pass.rat_version)), dataDocsOf(db, [{ module, run: Number(run), pass: pass.pass }])]);
+      const record: PassRecord = { module, run: Number(run), pass, macro_path: info?.modules[module]?.path ?? null, data };
       if (options.json === true) print(JSON.stringify(record, null, 2));
       else for (const line of describe(record)) print(line);
     });

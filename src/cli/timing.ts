@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
+import { makeUserFolder } from '../files.js';
 import { readSelection, selectionOptions, selectPasses, type SelectionOptions } from '../shifter/selection.js';
 import { jobTimes, timingTable, type Spread, type TimingRow } from '../timing/timing.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
@@ -45,6 +46,7 @@ export function registerTiming(program: Command): void {
       const problems: string[] = [];
       const selection = readSelection(options, DEFAULT_STATUSES, problems);
       if (problems.length > 0) throw new InputError(problems);
+      if (options.plots !== undefined) makeUserFolder('--plots', options.plots);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const times = jobTimes(await selectPasses(db, selection));

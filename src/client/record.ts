@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DataDoc, JobDoc, Pass } from '../model/documents.js';
 import { UnavailableError } from '../errors.js';
+import { sha256OfFile } from '../files.js';
 import type { ClientContext } from './context.js';
 
 /** What the job wrapper (bin/gasp-job) writes as manifest.json. */
@@ -26,16 +27,6 @@ export function readManifest(file: string): Manifest | undefined {
   }
 }
 
-function sha256Of(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
-}
-
 /**
  * Checks a manifest against storage: each file:// output exists with the stated size and sha256.
  * Outputs staged by a copy command to remote storage are taken on the manifest's word.
@@ -51,7 +42,7 @@ export async function verifyManifest(manifest: Manifest, expected: readonly stri
     const path = fileURLToPath(output.url);
     if (!existsSync(path)) return `${output.url} is not in storage`;
     if (statSync(path).size !== output.size) return `${output.url} has ${statSync(path).size} bytes, the manifest says ${output.size}`;
-    if ((await sha256Of(path)) !== output.sha256) return `${output.url} does not match its sha256 in the manifest`;
+    if ((await sha256OfFile(path)) !== output.sha256) return `${output.url} does not match its sha256 in the manifest`;
   }
   return undefined;
 }

@@ -193,3 +193,11 @@ export const httpUrl: FieldParser<URL> = (value) => {
   if (url.hostname === '') throw new Invalid('has no host');
   return url;
 };
+
+/** `n/m` with n less than m ("more than n of the last m"), as policies and site health write it; undefined if it is not one. */
+export function nOfM(text: string): { failed: number; of: number } | undefined {
+  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (match === null) return undefined;
+  const [failed, of] = [Number(match[1]), Number(match[2])];
+  return of >= 1 && failed < of ? { failed, of } : undefined;
+}

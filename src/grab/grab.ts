@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import { lastLine, runCommand } from '../backends/command.js';
+import { sha256OfFile } from '../files.js';
 import { isAlive } from '../processes.js';
 
 /** One output file to fetch, as its data document lists it. */
@@ -74,14 +75,6 @@ function readJournal(dir: string): Map<string, Verified> {
 
 const safeName = (name: string) => name !== '' && name !== '.' && name !== '..' && basename(name) === name && !name.includes('\\') && !name.startsWith(JOURNAL) && name !== 'catalogue.txt' && name !== 'manifest.json';
 
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) hash.update(chunk);
-  });
-  return hash.digest('hex');
-}
-
 /** Counts and hashes what passes through, reporting bytes as they come. */
 function hashing(hash: ReturnType<typeof createHash>, onBytes: (bytes: number) => void): Transform {
   return new Transform({
@@ -111,7 +104,7 @@ async function fetchTo(file: GrabFile, part: string, options: GrabOptions, onByt
   const result = await runCommand(argv, { timeoutMs: COPY_TIMEOUT_MS });
   if (result.code !== 0) throw new Error(`${argv[0] ?? 'copy'} exited with ${result.code}: ${lastLine(result.stderr)}`);
   onBytes(existsSync(part) ? statSync(part).size : 0);
-  return sha256Of(part);
+  return sha256OfFile(part);
 }
 
 /** Half-written files of grabs that were interrupted (their process is gone). */
@@ -154,7 +147,7 @@ export async function grabFiles(files: readonly GrabFile[], options: GrabOptions
         if (existsSync(path) && statSync(path).size === file.size) {
           const known = verified.get(file.name);
           const same = known !== undefined && known.sha256 === file.sha256 && known.size === file.size && known.mtimeMs === statSync(path).mtimeMs;
-          if (same || (await sha256Of(path)) === file.sha256) {
+          if (same || (await sha256OfFile(path)) === file.sha256) {
             if (!same) remember(file, path);
             result.present.push(file);
             event({ kind: 'present', file });

@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Database } from '../db/database.js';
-import type { DataDoc, JobDoc } from '../model/documents.js';
+import type { JobDoc } from '../model/documents.js';
+import { dataDocsOf } from './data-docs.js';
 
 export interface Removed {
   dataDocuments: number;
@@ -16,21 +17,22 @@ export async function removeData(db: Database, passes: ReadonlyArray<{ id: strin
   const removed: Removed = { dataDocuments: 0, files: 0 };
   const jobs = await db.allDocs<JobDoc>({ keys: [...new Set(passes.map((pass) => pass.id))], include_docs: true });
   const byId = new Map(jobs.rows.flatMap((row) => (row.doc ? [[row.doc._id, row.doc] as const] : [])));
-  for (let start = 0; start < passes.length; start += 500) {
-    const keys = passes.slice(start, start + 500).flatMap(({ id, pass }) => {
+  const docs = await dataDocsOf(
+    db,
+    passes.flatMap(({ id, pass }) => {
       const doc = byId.get(id);
-      return doc === undefined ? [] : [[doc.module, doc.run, pass]];
-    });
-    const rows = keys.length === 0 ? [] : (await db.view<unknown[], string, DataDoc>('data', 'by_pass', { keys, include_docs: true })).rows;
-    const docs = rows.flatMap((row) => (row.doc ? [row.doc] : []));
-    if (purgeStorage) {
-      for (const file of docs.flatMap((doc) => doc.files)) {
-        if (!file.url.startsWith('file://')) continue;
-        rmSync(fileURLToPath(file.url), { force: true });
-        removed.files += 1;
-      }
+      return doc === undefined ? [] : [{ module: doc.module, run: doc.run, pass }];
+    }),
+  );
+  if (purgeStorage) {
+    for (const file of docs.flatMap((doc) => doc.files)) {
+      if (!file.url.startsWith('file://')) continue;
+      rmSync(fileURLToPath(file.url), { force: true });
+      removed.files += 1;
     }
-    const answers = await db.bulkDocs(docs.map((doc) => ({ _id: doc._id, ...(doc._rev !== undefined && { _rev: doc._rev }), _deleted: true })));
+  }
+  for (let start = 0; start < docs.length; start += 500) {
+    const answers = await db.bulkDocs(docs.slice(start, start + 500).map((doc) => ({ _id: doc._id, ...(doc._rev !== undefined && { _rev: doc._rev }), _deleted: true })));
     removed.dataDocuments += answers.filter((answer) => answer.ok).length;
   }
   return removed;

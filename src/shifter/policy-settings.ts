@@ -1,3 +1,4 @@
+import { nOfM } from '../config/fields.js';
 import { megabytes } from '../memory.js';
 import type { PolicyDoc } from '../model/policy.js';
 
@@ -26,10 +27,9 @@ export function policyFields(settings: PolicySettings, where: (key: string) => s
   }
   const { pause_after: pauseAfter, max_attempts: maxAttempts, retry_memory: retryMemory, retry_on: retryOn } = settings;
   if (pauseAfter !== undefined) {
-    const match = typeof pauseAfter === 'string' ? /^(\d+)\/(\d+)$/.exec(pauseAfter) : null;
-    const [failed, of] = [Number(match?.[1]), Number(match?.[2])];
-    if (match === null || of < 1 || failed >= of) bad('pause_after', pauseAfter, 'n/m with n less than m (expected such as 10/20)');
-    else fields.pause_after = { failed, of };
+    const rule = typeof pauseAfter === 'string' ? nOfM(pauseAfter) : undefined;
+    if (rule === undefined) bad('pause_after', pauseAfter, 'n/m with n less than m (expected such as 10/20)');
+    else fields.pause_after = rule;
   }
   if (maxAttempts !== undefined) {
     const number = typeof maxAttempts === 'string' && /^\d+$/.test(maxAttempts) ? Number(maxAttempts) : maxAttempts;

@@ -1,5 +1,6 @@
 import type { Mode } from '../config/config.js';
 import { ServerClock } from '../coordination/clock.js';
+import { readPolicies } from '../client/auto-pause.js';
 import { readQuarantines } from '../client/health.js';
 import { prerequisiteStatuses } from '../client/prerequisites.js';
 import type { QuarantineDoc } from '../model/health.js';
@@ -7,7 +8,6 @@ import { siteBeats, type SiteBeat } from '../coordination/sites.js';
 import type { Database } from '../db/database.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
 import type { PassRef } from '../model/documents.js';
-import { policyId, type PolicyDoc } from '../model/policy.js';
 import type { PassStatus } from '../model/status.js';
 import { blocker, type ReadyPass } from '../queue/decide.js';
 import { selectPasses, type Selection } from './selection.js';
@@ -69,11 +69,12 @@ async function judge(db: Database, mode: Mode, sites: Omit<Sites, 'active'>, wai
   }
   // a label paused by policy is left by every site: why is said once, in full
   const paused = new Set<string>();
+  const policies = await readPolicies(db);
   for (const label of new Set(waiting.map((pass) => pass.label))) {
-    const policy = await db.find<PolicyDoc>(policyId(label));
-    if (policy?.paused === undefined) continue;
+    const stop = policies.get(label)?.paused;
+    if (stop === undefined) continue;
     paused.add(label);
-    global.push(`label ${label} is paused since ${policy.paused.since} (${policy.paused.by}): ${policy.paused.reason}; gasp resume --label ${label}`);
+    global.push(`label ${label} is paused since ${stop.since} (${stop.by}): ${stop.reason}; gasp resume --label ${label}`);
   }
   const statusOf = await prerequisiteStatuses(db, waiting.flatMap((pass) => pass.prerequisites ?? []));
   const rows = waiting.map((ready) => ({

@@ -10,6 +10,7 @@ import {
   listOf,
   matching,
   fraction,
+  nOfM,
   oneOf,
   optional,
   positiveNumber,
@@ -48,10 +49,9 @@ const storage = (value: string): Storage => {
 
 const quarantineRule = (value: string): { failed: number; of: number } | null => {
   if (value === 'off') return null;
-  const match = /^(\d+)\/(\d+)$/.exec(value);
-  const [failed, of] = [Number(match?.[1]), Number(match?.[2])];
-  if (match === null || of < 1 || failed >= of) throw new Invalid('is not n/m with n less than m, nor off');
-  return { failed, of };
+  const rule = nOfM(value);
+  if (rule === undefined) throw new Invalid('is not n/m with n less than m, nor off');
+  return rule;
 };
 
 const SLURM_TIME = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;

@@ -1,6 +1,7 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as echarts from 'echarts';
+import { writeFileAtomic } from '../files.js';
 import type { JobTime } from './timing.js';
 
 const WIDTH = 900;
@@ -81,8 +82,7 @@ export function writePlots(dir: string, times: readonly JobTime[]): string[] {
   ];
   return plots.map(([name, svg]) => {
     const path = join(dir, name);
-    writeFileSync(`${path}.tmp`, svg);
-    renameSync(`${path}.tmp`, path);
+    writeFileAtomic(path, svg);
     return path;
   });
 }
