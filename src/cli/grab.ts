@@ -18,7 +18,7 @@ interface GrabOptions extends ConfigOptions, SelectionOptions {
 
 const DEFAULT_STATUSES = ['completed', 'partFail'] as const;
 
-export function bytes(count: number): string {
+function bytes(count: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let value = count;
   let unit = 0;
