@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import { BackendError, type PreparedJob } from '../backends/backend.js';
-import { prepareJob, type JobToPrepare } from '../backends/prepare.js';
+import { jobName, prepareJob, type JobToPrepare } from '../backends/prepare.js';
 import { failedBefore, type PolicyDoc } from '../model/policy.js';
 import { NotFoundError } from '../db/errors.js';
 import { processingInfoId, productionInfoId, type JobDoc, type Pass, type ProcessingInfoDoc, type ProductionInfoDoc, type Subjob } from '../model/documents.js';
@@ -45,6 +45,17 @@ async function moduleFor(ctx: ClientContext, doc: JobDoc, pass: Pass, subjob: Su
 
 /** The subjobs of a pass: those it lists, or one for the whole job. */
 export const subjobsOf = (pass: Pass) => pass.subjobs ?? [{ index: 0 }];
+
+/**
+ * Backend ids of a held pass's jobs that reached the backend without their id being recorded (a
+ * submit whose answer was lost), found by the names its claim token gave them: before such a pass
+ * is stopped or run again, these are stopped too, so its work never runs twice.
+ */
+export async function unrecordedJobs(ctx: Pick<ClientContext, 'backend'>, doc: JobDoc, pass: Pass): Promise<string[]> {
+  const token = pass.claim?.token;
+  const names = token === undefined ? [] : subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined ? [jobName(doc.module, doc.run, pass.pass, subjob.index, token)] : []));
+  return names.length === 0 ? [] : [...(await ctx.backend.lookup(names)).values()];
+}
 
 /**
  * Submits claimed passes' jobs to the backend, a few at a time (p-queue), then records each
