@@ -78,6 +78,8 @@ function writeSites(dir: string, url: string, database: string): Client[] {
 
 /** Exits no one asked for (a client that gave up by itself), by site and exit code. */
 const selfExits: string[] = [];
+/** Set when the soak stops its clients itself at the end. */
+let stopping = false;
 
 function start(client: Client, dir: string): void {
   client.starts += 1;
@@ -87,7 +89,7 @@ function start(client: Client, dir: string): void {
     cwd: dir,
   });
   child.once('exit', (code) => {
-    if (code !== null) selfExits.push(`${client.site} exit ${code}`);
+    if (code !== null && !stopping) selfExits.push(`${client.site} exit ${code}`);
   });
   client.child = child;
 }
@@ -171,6 +173,7 @@ async function main(): Promise<number> {
   } finally {
     done = true;
     await chaos;
+    stopping = true;
     await Promise.all(clients.map((client) => kill(client, 'SIGTERM')));
   }
   const seconds = (Date.now() - started) / 1000;

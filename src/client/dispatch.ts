@@ -137,7 +137,13 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
   }
   await queue.onIdle();
   // a pass that failed part-way (one subjob refused) must not leave its other jobs running unwatched
-  const orphans = [...failures.keys()].flatMap((failed) => [...(ids.get(failed)?.values() ?? [])]);
+  // (also those whose submit answer was lost this cycle: found by name)
+  const failedPasses = claimed.filter(({ doc, pass }) => failures.has(key(doc, pass)));
+  const lostAnswers = (await Promise.all(failedPasses.map(({ doc, pass }) => unrecordedJobs(ctx, doc, pass).catch((error: unknown) => {
+        ctx.log.warn({ job: doc._id, pass: pass.pass, error: (error as Error).message }, 'could not look up the jobs of a pass that failed part-way; one whose submit answer was lost may still run');
+        return [];
+      })))).flat();
+  const orphans = [...new Set([...[...failures.keys()].flatMap((failed) => [...(ids.get(failed)?.values() ?? [])]), ...lostAnswers])];
   if (orphans.length > 0) {
     await ctx.backend.cancel(orphans).catch((error: unknown) => ctx.log.warn({ jobs: orphans, error: (error as Error).message }, 'could not cancel the jobs of a pass that failed part-way; they may still run'));
   }
