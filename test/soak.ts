@@ -71,7 +71,9 @@ function writeSites(dir: string, url: string, database: string): Client[] {
   return sites.map(({ site, body }) => {
     writeFileSync(join(dir, `${site}.ini`), `name = ${site}\nstorage = file://${dir}/storage\n${body}[local]\nworkdir = ${dir}/jobs-${site}\n`);
     const config = join(dir, `${site}.cfg`);
-    writeFileSync(config, `[couchdb]\nurl = ${url}\ndatabase = ${database}\n[client]\nsite = ${site}.ini\ninterval = 0.3\nmax_claim = 250\n[coordination]\nheartbeat = 1\nstale = 5\n`);
+    // stale is longer than a killed client takes to come back (at most ~3 s): a site the chaos
+    // restarts is never taken for dead, so its claims stay with it and nothing runs twice
+    writeFileSync(config, `[couchdb]\nurl = ${url}\ndatabase = ${database}\n[client]\nsite = ${site}.ini\ninterval = 0.3\nmax_claim = 250\n[coordination]\nheartbeat = 2\nstale = 15\n`);
     return { site, config, starts: 0 };
   });
 }
