@@ -9,7 +9,7 @@ import { commandFailure } from './command.js';
  * call and condor_history -json (one constraint naming them) for those that left the queue;
  * condor_rm to cancel.
  * HTCondor cannot be installed here: this backend is tested against recorded command output
- * (test/fixtures/recorded/condor), taken from HTCondor's documentation.
+ * (test/fixtures/recorded/condor), taken from HTCondor's documentation and source.
  */
 
 /** JobStatus numbers of a job ClassAd. */
@@ -42,7 +42,7 @@ const IDS_PER_HISTORY_CALL = 500;
  * One constraint naming the jobs, for condor_history: before 8.3.6 it refused a second job id
  * ("Cannot provide both -constraint and <cluster>.<proc>"), and -constraint works on every version.
  */
-export const jobsConstraint = (ids: readonly string[]) =>
+const jobsConstraint = (ids: readonly string[]) =>
   ids
     .map((id) => id.split('.'))
     .map(([cluster = '', proc = '0']) => `(ClusterId == ${Number(cluster)} && ProcId == ${Number(proc)})`)
