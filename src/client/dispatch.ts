@@ -46,6 +46,12 @@ async function moduleFor(ctx: ClientContext, doc: JobDoc, pass: Pass, subjob: Su
 /** The subjobs of a pass: those it lists, or one for the whole job. */
 export const subjobsOf = (pass: Pass) => pass.subjobs ?? [{ index: 0 }];
 
+/** When the oldest of these claims was made: a job submitted under one is no older (a lookup's search window). */
+export function claimedAt(passes: readonly Pass[]): Date | undefined {
+  const times = passes.flatMap((pass) => (pass.claim === undefined ? [] : [Date.parse(pass.claim.at)])).filter((time) => !Number.isNaN(time));
+  return times.length === 0 ? undefined : new Date(Math.min(...times));
+}
+
 /**
  * Backend ids of a held pass's jobs that reached the backend without their id being recorded (a
  * submit whose answer was lost), found by the names its claim token gave them: before such a pass
@@ -54,7 +60,7 @@ export const subjobsOf = (pass: Pass) => pass.subjobs ?? [{ index: 0 }];
 export async function unrecordedJobs(ctx: Pick<ClientContext, 'backend'>, doc: JobDoc, pass: Pass): Promise<string[]> {
   const token = pass.claim?.token;
   const names = token === undefined ? [] : subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined ? [jobName(doc.module, doc.run, pass.pass, subjob.index, token)] : []));
-  return names.length === 0 ? [] : [...(await ctx.backend.lookup(names)).values()];
+  return names.length === 0 ? [] : [...(await ctx.backend.lookup(names, claimedAt([pass]))).values()];
 }
 
 /**
@@ -112,7 +118,7 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
   // a pass claimed earlier may have reached the backend before its client died: find it by name, never submit it twice
   const earlier = new Set(claimed.filter((item) => item.earlier === true).map((item) => key(item.doc, item.pass)));
   const names = work.filter((item) => earlier.has(key(item.doc, item.pass))).map((item) => item.job.name);
-  const known = names.length === 0 ? new Map<string, string>() : await ctx.backend.lookup(names);
+  const known = names.length === 0 ? new Map<string, string>() : await ctx.backend.lookup(names, claimedAt(claimed.filter((item) => item.earlier === true).map((item) => item.pass)));
   let recovered = 0;
   let submitted = 0;
   for (const { doc, pass, subjob, job } of work) {
