@@ -59,6 +59,8 @@ export interface PlanOptions {
   ratdbTag?: string;
   /** From --priority: every pass gets it, whatever the file says. */
   priority?: number;
+  /** The label of entries for which the file names none (--label, or the one gasp makes). */
+  label?: string;
 }
 
 /** More than this in one entry is a typo (an ev_per_run of 1), not a request. */
@@ -137,8 +139,8 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
     // own properties only: "constructor" is not a module
     const module = Object.hasOwn(info.modules, entry.module) ? info.modules[entry.module] : undefined;
     if (module === undefined) problems.push(`${at('module')}: ${noModule(entry.module, info, names)}`);
-    const label = entry.label ?? request.label;
-    if (label === undefined) problems.push(`${at('label')}: is missing (expected a label here or at the top level)`);
+    const label = entry.label ?? request.label ?? options.label;
+    if (label === undefined) problems.push(`${at('label')}: is missing (expected a label here or at the top level, or --label)`);
 
     const format = formatOf(entry, module?.event_mode);
     if (format === undefined) {
@@ -215,7 +217,10 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
   };
 }
 
-/** Derived from everything that shapes the jobs, so the same request gets the same id. */
+/**
+ * Derived from everything that shapes the jobs, so the same request gets the same id. Not from the
+ * label given for unlabelled entries: a rerun with another --label must find the jobs it wrote.
+ */
 export function requestId(request: JobsRequest, options: PlanOptions): string {
   const canonical = JSON.stringify([request.raw, options.runList ?? null, options.ratdbTag ?? null, options.priority ?? null]);
   return `req-${createHash('sha256').update(canonical).digest('hex').slice(0, 16)}`;
