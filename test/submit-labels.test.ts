@@ -47,6 +47,21 @@ function copyOfExample(example: string, name = example): { dir: string; file: st
 
 const env = () => ({ GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name });
 
+describe('a request as the SNO+ request form writes it', () => {
+  it('reads numbers written as strings ("n_runs": "565") as numbers, and still refuses text that is no number', async () => {
+    const { file } = copyOfExample('request-form.json');
+    const { plan } = await submitRequestFile(test.db, file, { dryRun: true });
+    expect(plan.entries.map((entry) => [entry.module, entry.jobs.length, entry.priority])).toEqual([
+      ['TeLoadedBipo212-pure_RAT5', 565, 0],
+      ['WaterPmt_Betagammas', 3_397, 5],
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-labels-'));
+    const wrong = join(dir, 'wrong.json');
+    writeFileSync(wrong, JSON.stringify({ rat_v: '5.3.2', modules: [{ module: 'TeLoadedBipo212-pure_RAT5', t_run: '365', t_format: 'day', n_runs: 'many' }] }));
+    await expect(submitRequestFile(test.db, wrong, { dryRun: true })).rejects.toThrow(/modules\[0\]\.n_runs: .*whole number of runs/);
+  });
+});
+
 describe("the manual's jobs.json examples", () => {
   it.each([
     ['by-time.json', [], [['TeLoadedBipo212-pure_RAT5', 565], ['TeLoadedBipo214-pure_RAT5', 12_245]]],
