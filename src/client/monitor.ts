@@ -86,7 +86,8 @@ async function cancelHeld(ctx: ClientContext, doc: JobDoc, pass: Pass, now: stri
 /** The wrapper's own account of the run, for timing and the reproducibility record. */
 function ranOf(manifest: Manifest | undefined): Pick<Subjob, 'ran'> {
   if (manifest?.started === undefined || manifest.finished === undefined) return {};
-  return { ran: { host: manifest.host ?? '?', started: manifest.started, finished: manifest.finished, wrapper_version: manifest.wrapper_version ?? '?' } };
+  const tag = manifest.ratdb_tag ?? undefined;
+  return { ran: { host: manifest.host ?? '?', started: manifest.started, finished: manifest.finished, wrapper_version: manifest.wrapper_version ?? '?', ...(tag !== undefined && { ratdb_tag: tag }) } };
 }
 
 /** Subjob states that are final: the backend is not asked about them again. */

@@ -63,6 +63,9 @@ export interface PlanOptions {
   label?: string;
 }
 
+/** What the job wrapper accepts as a RATDB tag (bin/gasp-job RATDB_TAG). */
+const RATDB_TAG = /^[A-Za-z0-9][A-Za-z0-9._+:-]*$/;
+
 /** More than this in one entry is a typo (an ev_per_run of 1), not a request. */
 export const MAX_JOBS_PER_ENTRY = 100_000;
 
@@ -126,6 +129,10 @@ function split(total: number, per: number): number[] {
  */
 export function planRequest(request: JobsRequest, info: ProductionInfoDoc, options: PlanOptions = {}): { plan: SubmitPlan; problems: string[] } {
   const problems: string[] = [];
+  // the job wrapper writes it into the macro as one word
+  if (options.ratdbTag !== undefined && !RATDB_TAG.test(options.ratdbTag)) {
+    problems.push(`-t: "${options.ratdbTag}" is not a RATDB tag (expected one word of letters, digits and . _ + : -, such as water-physics-v2)`);
+  }
   const entries: PlannedEntry[] = [];
   const names = Object.keys(info.modules);
   for (const { index, module } of request.broken) {
@@ -139,6 +146,9 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
     // own properties only: "constructor" is not a module
     const module = Object.hasOwn(info.modules, entry.module) ? info.modules[entry.module] : undefined;
     if (module === undefined) problems.push(`${at('module')}: ${noModule(entry.module, info, names)}`);
+    else if (module.unnameable !== undefined) {
+      problems.push(`${at('module')}: ${entry.module} cannot run: its outputs cannot be named (${module.unnameable}; production information ${info.rat_version})`);
+    }
     const label = entry.label ?? request.label ?? options.label;
     if (label === undefined) problems.push(`${at('label')}: is missing (expected a label here or at the top level, or --label)`);
 
