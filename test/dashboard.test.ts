@@ -106,6 +106,16 @@ describe('the dashboard API', () => {
   });
 });
 
+describe('gasp dashboard on a port in use', () => {
+  it('says which port and what to do in one line, and exits 1', async () => {
+    const port = new URL(dashboard.url).port;
+    const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
+    const result = await runGasp(['dashboard', '-c', join(dir, 'gasp.cfg'), '--port', port], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`port ${port} on 127.0.0.1 is in use (another gasp dashboard?); choose another with --port`);
+  });
+});
+
 describe.skipIf(CHROMIUM === undefined)('the dashboard page in headless Chromium', () => {
   // not spawnSync: the dashboard answers from this same process, so its event loop must keep running
   const browse = (args: string[]) =>
