@@ -12,6 +12,7 @@ import { PACKAGE_ROOT } from '../src/paths.js';
 import { Secret } from '../src/secret.js';
 import { runGasp } from './support/cli.js';
 import { folderWith } from './support/files.js';
+import { skipUnless } from './support/skip.js';
 import { databaseWithJobs, jobs } from './support/jobs.js';
 
 /** Debian's chromium, which .ci/run installs; without it the browser test is skipped unless CI asks for it. */
@@ -116,7 +117,8 @@ describe('gasp dashboard on a port in use', () => {
   });
 });
 
-describe.skipIf(CHROMIUM === undefined)('the dashboard page in headless Chromium', () => {
+describe('the dashboard page in headless Chromium', () => {
+  skipUnless(CHROMIUM !== undefined, 'no chromium here: apt-get install chromium (.ci/run installs it and sets GASP_REQUIRE_CHROMIUM=1)');
   // not spawnSync: the dashboard answers from this same process, so its event loop must keep running
   const browse = (args: string[]) =>
     new Promise<string>((resolve, reject) => {
