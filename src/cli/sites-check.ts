@@ -49,11 +49,8 @@ export function registerSitesCheck(program: Command): void {
             `${site.name.padEnd(width)}  ${site.backend.padEnd(7)}  ${String(site.max_jobs).padStart(8)}  ${site.modes.join(', ').padEnd(22)}  ${site.rat_versions.join(', ')}`,
           );
         }
-        print('RAT set-up on this machine:');
-        for (const { site, checks } of checked) for (const check of checks) {
-          const line = describeCheck(site, check);
-          if (line !== undefined) print(`  ${line}`);
-        }
+        const lines = checked.flatMap(({ site, checks }) => checks.flatMap((check) => describeCheck(site, check) ?? []));
+        if (lines.length > 0) print(`RAT set-up on this machine:\n${lines.map((line) => `  ${line}`).join('\n')}`);
       }
       const problems = checked.flatMap(({ site, checks }) => describeRatProblems(site, checks));
       if (problems.length > 0) throw new InputError(problems);
