@@ -15,6 +15,12 @@ export function writeFileAtomic(path: string, text: string): void {
   }
 }
 
+/** Writes a command's output to the file a person named, whole (see writeFileAtomic); `-` is standard output. */
+export function writeOutputFile(path: string, text: string): void {
+  if (path === '-') process.stdout.write(text);
+  else writeFileAtomic(path, text);
+}
+
 /** The sha256 of a file's bytes, read as a stream (outputs can be gigabytes). */
 export function sha256OfFile(path: string): Promise<string> {
   return new Promise((resolve, reject) => {

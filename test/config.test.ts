@@ -126,6 +126,18 @@ describe('gasp config check', () => {
     expect(text.stdout + text.stderr + json.stdout + json.stderr).not.toContain('pa55word');
   });
 
+  it('shows every section the config has, [coordination], [production] and [production.modes] too, passwords as ***', async () => {
+    const cfg = '[couchdb]\nuser = u\npassword_env = GASP_TEST_PW\n[client]\nsite = site.ini\n[coordination]\nserialize = yes\nstale = 900\n[dashboard]\nuser = viewer\npassword_env = GASP_TEST_PW\n[production]\nphases = scint, bismsb\n[production.modes]\nWater* = run\nScint* = time\n';
+    const dir = folderWith({ 'site.ini': SITE, 'gasp.cfg': cfg });
+    const result = await runGasp(['config', 'check', join(dir, 'gasp.cfg')], { env: { GASP_TEST_PW: 'pa55word' } });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n').map((line) => line.trim().replace(/\s+/g, ' '));
+    expect(lines.filter((line) => line.startsWith('['))).toEqual(['[couchdb]', '[client]', '[logging]', '[coordination]', '[dashboard]', '[production]', '[production.modes]']);
+    expect(lines).toEqual(expect.arrayContaining(['serialize yes', 'heartbeat 600 s', 'stale 900 s', 'conflict_delay 60 s', 'user viewer', 'password ***', 'phases scint, bismsb', 'internal_rate_generators solar, reacibd', 'Water* run', 'Scint* time']));
+    expect(lines.indexOf('Water* run')).toBeLessThan(lines.indexOf('Scint* time'));
+    expect(result.stdout + result.stderr).not.toContain('pa55word');
+  });
+
   it('prints one line per problem, no stack trace, and exits 2', async () => {
     const dir = folderWith({ 'gasp.cfg': '[couchdb]\nurl = htp:/x\n[client]\nqueue = fifo\n' });
     const result = await runGasp(['config', 'check', join(dir, 'gasp.cfg')]);

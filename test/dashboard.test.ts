@@ -12,6 +12,7 @@ import { PACKAGE_ROOT } from '../src/paths.js';
 import { Secret } from '../src/secret.js';
 import { runGasp } from './support/cli.js';
 import { folderWith } from './support/files.js';
+import { skipUnless } from './support/skip.js';
 import { databaseWithJobs, jobs } from './support/jobs.js';
 
 /** Debian's chromium, which .ci/run installs; without it the browser test is skipped unless CI asks for it. */
@@ -106,7 +107,18 @@ describe('the dashboard API', () => {
   });
 });
 
-describe.skipIf(CHROMIUM === undefined)('the dashboard page in headless Chromium', () => {
+describe('gasp dashboard on a port in use', () => {
+  it('says which port and what to do in one line, and exits 1', async () => {
+    const port = new URL(dashboard.url).port;
+    const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
+    const result = await runGasp(['dashboard', '-c', join(dir, 'gasp.cfg'), '--port', port], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`port ${port} on 127.0.0.1 is in use (another gasp dashboard?); choose another with --port`);
+  });
+});
+
+describe('the dashboard page in headless Chromium', () => {
+  skipUnless(CHROMIUM !== undefined, 'no chromium here: apt-get install chromium (.ci/run installs it and sets GASP_REQUIRE_CHROMIUM=1)');
   // not spawnSync: the dashboard answers from this same process, so its event loop must keep running
   const browse = (args: string[]) =>
     new Promise<string>((resolve, reject) => {

@@ -11,7 +11,7 @@ import { submitRequestFile } from '../src/submit/submit.js';
 import { runGasp } from './support/cli.js';
 import { copyOfFixtureRelease } from './support/fixture.js';
 import { context, databaseWithJobs, INFO, runUntilEnded } from './support/jobs.js';
-import { slurmAvailable, slurmSite } from './support/slurm.js';
+import { NO_SLURM, slurmAvailable, slurmSite } from './support/slurm.js';
 
 /** Values a shell, a submit file or a macro would read specially; each would create a PWNED file if run. */
 const HOSTILE = ['$(touch PWNED-dollar)', '`touch PWNED-backtick`', 'lower; touch PWNED-semicolon', `"double" 'single' && touch PWNED-and`, '$HOME ${PATH} | touch PWNED-pipe'];
@@ -55,7 +55,8 @@ describe('hostile values', () => {
     expect(pwned(dir)).toEqual([]);
   }, 60_000);
 
-  it.runIf(slurmAvailable)('pass through the real Slurm as text', async () => {
+  it('pass through the real Slurm as text', async ({ skip }) => {
+    skip(!slurmAvailable, NO_SLURM);
     const db = await hostileRequest('inject-slurm');
     const dir = mkdtempSync(join(tmpdir(), 'gasp-injection-slurm-'));
     const workRoot = join(dir, 'work $(touch PWNED-slurm)');

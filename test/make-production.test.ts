@@ -133,6 +133,15 @@ describe('gasp make-production', () => {
     expect(JSON.parse(shown.stdout)).toEqual({ WaterN16: withHashes.WaterN16 });
   });
 
+  it('writes the document to standard output with -o -, says the rest on stderr, and makes no file named -', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'gasp-out-'));
+    const result = await runGasp(['make-production', FIXTURE_RELEASE, '-o', '-'], { cwd: out });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ _id: 'production_information_7_0_8', type: 'production_information', rat_version: '7.0.8', modules: withHashes });
+    expect(result.stderr).toContain('read 7 macros: 6 modules');
+    expect(existsSync(join(out, '-'))).toBe(false);
+  });
+
   it('shows exactly the changed module in the diff; --dry-run writes nothing', async () => {
     const copy = copyOfFixtureRelease();
     const made = makeProductionInfo({ ratDir: copy, version: '7.0.9', production: DEFAULTS });

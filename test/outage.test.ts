@@ -8,7 +8,9 @@ import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { UnreachableError } from '../src/db/errors.js';
 import { UnavailableError } from '../src/errors.js';
 import { spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import { GASP_BIN, runGasp } from './support/cli.js';
+import { freePort } from '../src/server/ports.js';
 import type { JobDoc, ProcessingInfoDoc, ProductionInfoDoc } from '../src/model/documents.js';
 import { DryBackend } from '../src/backends/dry.js';
 import type { ClientContext } from '../src/client/context.js';
@@ -231,4 +233,72 @@ describe('the enqueue client through a database outage', () => {
     expect(backend.submitted).toHaveLength(10);
     expect(lines.some((line) => line.msg === 'cycle failed; backing off, nothing is lost')).toBe(true);
   }, 60_000);
+});
+
+/** A real `gasp enqueue` of a dry site on `url`, polling every second, from a folder of its own. */
+function startEnqueue(url: string, database: string, timeoutSeconds = 30) {
+  const dir = mkdtempSync(join(tmpdir(), 'gasp-sigint-'));
+  writeFileSync(join(dir, 'site.ini'), `name = sigint\nbackend = dry\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`);
+  writeFileSync(join(dir, 'gasp.cfg'), `[couchdb]\nurl = ${url}\ndatabase = ${database}\ntimeout = ${timeoutSeconds}\n[client]\nsite = site.ini\ninterval = 1\n`);
+  const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg')], { cwd: dir, env: { ...process.env, GASP_CONFIG: undefined }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const until = async (text: string) => {
+    for (let waited = 0; waited < 300 && !stderr.includes(text); waited++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stderr).toContain(text);
+  };
+  /** SIGINT, then the exit code and how long the client took to exit. */
+  const interrupt = async () => {
+    const sent = Date.now();
+    child.kill('SIGINT');
+    const code = await exited;
+    return { code, ms: Date.now() - sent };
+  };
+  return { until, interrupt, stderr: () => stderr };
+}
+
+describe('SIGINT to an enqueue waiting on a database that is down', () => {
+  it('stops at once with exit code 0 when the database was never there', async () => {
+    const client = startEnqueue(`http://127.0.0.1:${await freePort()}`, 'nowhere');
+    await client.until('CouchDB unavailable');
+    const { code, ms } = await client.interrupt();
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(2_000);
+    expect(client.stderr()).toContain('enqueue stopped before it reached the database; it claimed nothing');
+  });
+
+  it('stops at once with exit code 0 while a retry waits on a server that takes connections and never answers', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const client = startEnqueue(`http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`, 'silent', 4);
+    try {
+      // the first try times out after 4 s; the second starts within 1 s of that and would wait 4 s more
+      await client.until('CouchDB unavailable');
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const { code, ms } = await client.interrupt();
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(2_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it('stops at once with exit code 0 when the database went away while it ran', async () => {
+    await prepare('sigint-outage');
+    const client = startEnqueue(server.url.origin, 'sigint-outage');
+    await client.until('cycle 1:');
+    await server.stop();
+    try {
+      await client.until('CouchDB unavailable');
+      const { code, ms } = await client.interrupt();
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(2_000);
+    } finally {
+      server = await EmbeddedServer.start({ dir, port });
+    }
+  });
 });

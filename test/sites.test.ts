@@ -1,6 +1,8 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
+import { checkRatVersions } from '../src/sites/check.js';
 import { canRun, ratSetupLine } from '../src/sites/rat.js';
 import { loadSite, loadSites } from '../src/sites/site.js';
 import { runGasp } from './support/cli.js';
@@ -101,17 +103,75 @@ describe('gasp sites check', () => {
     expect(sites.find((site) => site.backend === 'local')?.rat_versions).toContain('7.0.8');
   });
 
-  it('warns about an env script that is not on this machine', async () => {
-    const dir = folderWith({ 'x.ini': 'backend = local\nstorage = file:///x\n[rat]\n7.0.8 = /nonexistent/env.sh\n' });
-    const result = await runGasp(['sites', 'check', dir]);
-    expect(result.code).toBe(0);
-    expect(result.stderr.trim()).toBe(`${join(dir, 'x.ini')}: [rat] 7.0.8: warning: env script /nonexistent/env.sh is not on this machine`);
-  });
-
   it('exits 2 naming the file when one is broken', async () => {
     const dir = folderWith({ 'x.ini': 'backend = pbs\nstorage = file:///x\n[rat]\n7.0.8 = CVMFS\n' });
     const result = await runGasp(['sites', 'check', dir]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(`${join(dir, 'x.ini')}: backend: "pbs" is not allowed (expected local | slurm | condor | dirac | dry)`);
+  });
+});
+
+/** A folder with a stand-in RAT release (bin/rat) and env scripts: one that sets it up, and others that do not. */
+function releaseWithScripts(): string {
+  const dir = folderWith({
+    'good.sh': 'export RATROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/rat"\nexport PATH="$RATROOT/bin:$PATH"\n',
+    'no-ratroot.sh': 'export PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/rat/bin:$PATH"\n',
+    'no-rat.sh': 'export RATROOT=/nonexistent/rat\n',
+    'fails.sh': 'echo "ROOT not found at /opt/root" >&2\nreturn 3\n',
+  });
+  mkdirSync(join(dir, 'rat/bin'), { recursive: true });
+  writeFileSync(join(dir, 'rat/bin/rat'), '#!/bin/sh\nexit 0\n');
+  chmodSync(join(dir, 'rat/bin/rat'), 0o755);
+  return dir;
+}
+
+describe('gasp sites check on the machine where it runs', () => {
+  it('sources each env script as the job wrapper does and says what it set up', async () => {
+    const scripts = releaseWithScripts();
+    const dir = folderWith({ 'x.ini': `backend = local\nstorage = file:///x\n[rat]\n7.0.8 = ${scripts}/good.sh\n` });
+    const result = await runGasp(['sites', 'check', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`  x [rat] 7.0.8: ok (RATROOT ${scripts}/rat, rat ${scripts}/rat/bin/rat)\n`);
+  });
+
+  it('names the site file, [rat] <version> and what is wrong, one line each, and exits 2', async () => {
+    const scripts = releaseWithScripts();
+    const site = ['backend = local', 'storage = file:///x', '[rat]', `7.0.8 = ${scripts}/good.sh`, `7.0.9 = ${scripts}/no-ratroot.sh`, `7.1.0 = ${scripts}/no-rat.sh`, `7.1.1 = ${scripts}/fails.sh`, '7.1.2 = /nonexistent/env.sh'].join('\n');
+    const dir = folderWith({ 'x.ini': site });
+    const file = join(dir, 'x.ini');
+    // a RAT set up in the shell that runs the check must not make a script that sets up nothing pass
+    const result = await runGasp(['sites', 'check', dir], { env: { RATROOT: `${scripts}/rat`, PATH: `${scripts}/rat/bin:${process.env.PATH ?? ''}` } });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `${file}: [rat] 7.0.9: sourcing it sets no RATROOT (expected the env script to export RATROOT) (set-up line: source ${scripts}/no-ratroot.sh)`,
+      `${file}: [rat] 7.1.0: sourcing it puts no rat on PATH (RATROOT is /nonexistent/rat; expected $RATROOT/bin on PATH) (set-up line: source ${scripts}/no-rat.sh)`,
+      `${file}: [rat] 7.1.1: its set-up failed (exit 3): ROOT not found at /opt/root (set-up line: source ${scripts}/fails.sh)`,
+      `${file}: [rat] 7.1.2: env script /nonexistent/env.sh does not exist (expected the absolute path of a script that sets up RAT 7.1.2)`,
+    ]);
+    expect(result.stdout).toContain('x [rat] 7.0.8: ok');
+  });
+
+  it('checks CVMFS versions where the CVMFS root is mounted, and says so where it is not', async () => {
+    const cvmfs = releaseWithScripts();
+    mkdirSync(join(cvmfs, 'sw/7.0.8'), { recursive: true });
+    writeFileSync(join(cvmfs, 'sw/7.0.8/env_rat-7.0.8.sh'), `export RATROOT=${cvmfs}/rat\nexport PATH="$RATROOT/bin:$PATH"\n`);
+    const dir = folderWith({
+      'mounted.ini': `backend = local\nstorage = file:///x\n[rat]\ncvmfs = ${cvmfs}\n7.0.8 = CVMFS\n7.0.9 = CVMFS\n`,
+      'elsewhere.ini': 'backend = slurm\nstorage = file:///x\n[rat]\ncvmfs = /nonexistent/cvmfs\n7.0.8 = CVMFS\n',
+    });
+    const result = await runGasp(['sites', 'check', dir]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toContain(`  mounted [rat] 7.0.8: ok (RATROOT ${cvmfs}/rat, rat ${cvmfs}/rat/bin/rat)\n`);
+    expect(result.stdout).toContain('  elsewhere [rat] 7.0.8: not checked here (no /nonexistent/cvmfs)\n');
+    expect(result.stderr.trim()).toMatch(new RegExp(`^${join(dir, 'mounted.ini')}: \\[rat\\] 7\\.0\\.9: its set-up failed \\(exit 1\\): .*env_rat-7\\.0\\.9\\.sh: No such file or directory`));
+  });
+
+  it('gives up on a set-up that hangs, naming the time it had', async () => {
+    const dir = folderWith({ 'slow.sh': 'sleep 30\n', 'x.ini': '' });
+    writeFileSync(join(dir, 'x.ini'), `backend = local\nstorage = file:///x\n[rat]\n7.0.8 = ${dir}/slow.sh\n`);
+    const started = Date.now();
+    const checks = await checkRatVersions(loadSite(join(dir, 'x.ini')), 300);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(checks).toEqual([{ version: '7.0.8', outcome: 'problem', problem: `its set-up did not finish within 0.3 s (set-up line: source ${dir}/slow.sh)` }]);
   });
 });

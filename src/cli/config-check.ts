@@ -14,34 +14,69 @@ function describeSite(site: Site): string {
   return `${site.file}: ${site.backend} backend, up to ${site.maxJobs} jobs, RAT ${versions.join(', ')}`;
 }
 
-function printConfig(config: Config, site: Site): void {
-  const rows: Array<[string, Array<[string, string]>]> = [
+const seconds = (value: number) => `${value} s`;
+
+/** Every section a config file has, resolved (defaults filled in), in the order the README lists them. */
+function configRows(config: Config, site: Site): Array<[string, Array<[string, string]>]> {
+  const { couchdb, client, coordination, production, dashboard } = config;
+  return [
     [
       'couchdb',
       [
-        ['url', displayUrl(config.couchdb.url)],
-        ['database', config.couchdb.database],
-        ['user', config.couchdb.user ?? '(none: anonymous)'],
-        ['password', config.couchdb.password === undefined ? '(none)' : `*** (${config.couchdb.passwordSource ?? 'set'})`],
-        ['timeout', `${config.couchdb.timeoutMs / 1000} s`],
+        ['url', displayUrl(couchdb.url)],
+        ['database', couchdb.database],
+        ['user', couchdb.user ?? '(none: anonymous)'],
+        ['password', couchdb.password === undefined ? '(none)' : `*** (${couchdb.passwordSource ?? 'set'})`],
+        ['timeout', seconds(couchdb.timeoutMs / 1000)],
       ],
     ],
     [
       'client',
       [
         ['site', `${site.name} (${describeSite(site)})`],
-        ['mode', config.client.mode],
-        ['queue', config.client.queue],
-        ['interval', `${config.client.intervalSeconds} s`],
-        ['max_claim', String(config.client.maxClaim)],
+        ['mode', client.mode],
+        ['queue', client.queue],
+        ['interval', seconds(client.intervalSeconds)],
+        ['max_claim', String(client.maxClaim)],
       ],
     ],
     ['logging', [['level', config.logging.level]]],
+    [
+      'coordination',
+      [
+        ['serialize', coordination.serialize ? 'yes' : 'no'],
+        ['heartbeat', seconds(coordination.heartbeatSeconds)],
+        ['stale', seconds(coordination.staleSeconds)],
+        ['conflict_delay', seconds(coordination.conflictDelaySeconds)],
+      ],
+    ],
+    [
+      'dashboard',
+      dashboard.credential === undefined
+        ? [['user', '(none: serves 127.0.0.1 only)']]
+        : [
+            ['user', dashboard.credential.user],
+            ['password', '***'],
+          ],
+    ],
+    [
+      'production',
+      [
+        ['phases', production.phases.join(', ')],
+        ['internal_rate_generators', production.internalRateGenerators.join(', ')],
+      ],
+    ],
+    ['production.modes', production.modeOverrides.length === 0 ? [['(none)', 'event modes come from the macros']] : production.modeOverrides.map(({ pattern, mode }) => [pattern, mode])],
   ];
+}
+
+function printConfig(config: Config, site: Site): void {
+  const rows = configRows(config, site);
+  const width = Math.max(...rows.flatMap(([, keys]) => keys.map(([key]) => key.length)));
   print(`${config.file}: OK`);
   for (const [section, keys] of rows) {
     print(`[${section}]`);
-    for (const [key, value] of keys) print(`  ${key.padEnd(10)} ${value}`);
+    for (const [key, value] of keys) print(`  ${key.padEnd(width)} ${value}`);
   }
 }
 

@@ -6,6 +6,7 @@ import { enqueue } from '../client/enqueue.js';
 import { QUEUE_ORDERS, type QueueOrder } from '../config/config.js';
 import { CLIENT_RETRY } from '../db/backoff.js';
 import { couchFromConfig } from '../db/couch.js';
+import { UnreachableError } from '../db/errors.js';
 import { InputError } from '../errors.js';
 import { loadSite } from '../sites/site.js';
 import { configOption, loadCommandConfig, modeOption, type ConfigOptions } from './context.js';
@@ -14,6 +15,7 @@ import { stopOnSignal } from './serve.js';
 import { ServerClock } from '../coordination/clock.js';
 import { AlreadyRunningError, describeHolder, SiteHeartbeat } from '../coordination/heartbeat.js';
 import { Leadership } from '../coordination/leader.js';
+import type { HeartbeatDoc } from '../model/coordination.js';
 import { GASP_VERSION } from '../paths.js';
 
 interface EnqueueCommandOptions extends ConfigOptions {
@@ -93,7 +95,15 @@ export function registerEnqueue(program: Command): void {
         capabilities: { rat_versions: [...site.rat.versions.keys()], modes: site.modes, max_jobs: site.maxJobs, paused_labels: options.pause ?? [], claims: submit },
       });
       // refuses here, naming the live client, if this site already runs in this mode
-      const replaced = await heartbeat.start();
+      let replaced: HeartbeatDoc | undefined;
+      try {
+        replaced = await heartbeat.start();
+      } catch (error) {
+        // stopped while waiting for a database that is away: nothing was claimed, so a clean stop
+        if (!(stop.signal.aborted && error instanceof UnreachableError)) throw error;
+        clientLog.info('enqueue stopped before it reached the database; it claimed nothing');
+        return;
+      }
       if (replaced !== undefined) clientLog.warn({ host: replaced.host, pid: replaced.pid }, `took over from a client of this site that died or went stale (${describeHolder(replaced)}, last heartbeat ${Math.round(clock.ageSeconds(replaced.beat))} s ago)`);
       let taken: AlreadyRunningError | undefined;
       const lost = new AbortController();

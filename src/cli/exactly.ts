@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
-import { writeFileAtomic } from '../files.js';
+import { writeOutputFile } from '../files.js';
 import { formatExactly, type ExactlyLine } from '../submit/exactly.js';
 import { InputError } from '../errors.js';
 import { checkLabel } from '../submit/request.js';
@@ -26,11 +26,7 @@ export function registerExactly(program: Command): void {
       const lines: ExactlyLine[] = rows.rows.map((row) => ({ module: row.key[1], run: row.key[2], pass: row.key[3] }));
       const text = formatExactly(lines);
       const output = options.output ?? `${options.label}.exactly`;
-      if (output === '-') {
-        process.stdout.write(text);
-        return;
-      }
-      writeFileAtomic(output, text);
-      print(`${output}: ${lines.length} jobs with label ${options.label} in ${db.name}`);
+      writeOutputFile(output, text);
+      if (output !== '-') print(`${output}: ${lines.length} jobs with label ${options.label} in ${db.name}`);
     });
 }

@@ -8,6 +8,7 @@ import type { Mode } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
 import { PACKAGE_ROOT } from '../paths.js';
+import { listenOn } from '../server/ports.js';
 import type { Secret } from '../secret.js';
 import { overview, type Overview } from './data.js';
 
@@ -101,10 +102,7 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
       if (!response.headersSent) send(response, 500, 'text/plain', 'error\n');
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, resolve);
-  });
+  await listenOn(server, options.port, options.host, 'another gasp dashboard?');
   const address = server.address() as AddressInfo;
   allowedHosts = new Set([`127.0.0.1:${address.port}`, `localhost:${address.port}`, `[::1]:${address.port}`, `${options.host}:${address.port}`]);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

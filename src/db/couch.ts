@@ -80,7 +80,9 @@ export class Couch {
       let error: DbError;
       try {
         const { timeoutMs = this.#timeoutMs, ...rest } = request;
-        const signal = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : new AbortController().signal;
+        const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : new AbortController().signal;
+        // in an outage, stopping also ends the retry in flight (a server that takes connections and never answers); its outcome is as unknown as a timeout's
+        const signal = attempt > 1 && this.#signal !== undefined ? AbortSignal.any([timeout, this.#signal]) : timeout;
         const answer = (await this.#request({ ...rest, method, signal })) as T;
         this.#reachable(attempt);
         return answer;
@@ -95,16 +97,17 @@ export class Couch {
         this.#outageSince = Date.now();
         this.#log.warn({ url: this.url, reason: error.reason }, `CouchDB unavailable (${error.reason ?? error.message}); retrying with backoff`);
       }
-      if (attempt >= this.#retry.attempts || this.#signal?.aborted) {
-        const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        throw new UnreachableError(
+      const giveUp = () =>
+        new UnreachableError(
           { request: label, ...(error.statusCode !== undefined && { statusCode: error.statusCode }), ...(error.reason !== undefined && { reason: error.reason }) },
-          `${error.message}; gave up after ${attempt} ${attempt === 1 ? 'try' : 'tries'} over ${seconds}s`,
+          `${error.message}; gave up after ${attempt} ${attempt === 1 ? 'try' : 'tries'} over ${((Date.now() - started) / 1000).toFixed(1)}s`,
         );
-      }
+      if (attempt >= this.#retry.attempts || this.#signal?.aborted) throw giveUp();
       const delay = backoffDelay(this.#retry, attempt);
       this.#log.debug({ attempt, delay, request: label }, 'retrying');
       await sleep(delay, this.#signal);
+      // a client asked to stop while the server is away stops now, not after one more try
+      if (this.#signal?.aborted) throw giveUp();
     }
   }
 

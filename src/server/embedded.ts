@@ -6,7 +6,7 @@ import { backoffDelay, sleep, type RetryPolicy } from '../db/backoff.js';
 import { UnavailableError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { commandLineOf, isAlive } from '../processes.js';
-import { freePort, isPortFree } from './ports.js';
+import { freePort, isPortFree, portInUse } from './ports.js';
 
 export interface EmbeddedServerOptions {
   /** Folder for the databases, PouchDB Server's config.json and log.txt. */
@@ -93,7 +93,7 @@ export class EmbeddedServer {
     await server.#claimFolder();
     try {
       if (!(await isPortFree(port, HOST))) {
-        throw new UnavailableError(`port ${port} on ${HOST} is in use (another gasp serve or a CouchDB?); choose another with --port`);
+        throw portInUse(port, HOST, 'another gasp serve or a CouchDB?');
       }
       await server.#launch(options.signal);
     } catch (error) {

@@ -15,6 +15,9 @@ export const slurmAvailable = (() => {
   return up;
 })();
 
+/** Why a test that needs Slurm is skipped here. */
+export const NO_SLURM = 'no Slurm answers here (sinfo): run scripts/slurm-localhost.sh as root, as .ci/run does';
+
 /** A site file for the local Slurm: partition debug, short time limit. */
 export function slurmSite(extra = ''): Site {
   const dir = mkdtempSync(join(tmpdir(), 'gasp-slurm-site-'));
