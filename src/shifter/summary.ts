@@ -36,6 +36,12 @@ function rangeOf(scope: SummaryScope): { startkey: unknown; endkey: unknown } {
   return { startkey: ['module', prefix], endkey: ['module', `${prefix}\ufff0`, {}] };
 }
 
+/** Every label some pass has, from the label rows of summary/passes (or its tally): a few rows, no job document read. */
+export async function knownLabels(db: Database): Promise<string[]> {
+  const rows = await groupedRows<SummaryKey, Sums>(db, 'summary', 'passes', { startkey: ['label'], endkey: ['label', {}] });
+  return [...new Set(rows.flatMap(({ key }) => (key[0] === 'label' ? [key[1]] : [])))].sort();
+}
+
 /** A campaign's summary from the reduce view (or its tally), never a scan of documents. */
 export async function summarize(db: Database, scope: SummaryScope): Promise<Summary> {
   const byLabel = 'label' in scope;
