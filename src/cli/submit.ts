@@ -9,6 +9,7 @@ import type { SubmitResult, SubmittedJob } from '../submit/write.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
 import { progressBar } from './progress.js';
+import { plural } from '../words.js';
 
 interface SubmitOptions extends ConfigOptions {
   runlist?: string;
@@ -27,7 +28,7 @@ interface SubmitOptions extends ConfigOptions {
 function describeAmount(entry: PlannedEntry): string {
   const events = entry.jobs.reduce((sum, job) => sum + (job.amount.events ?? 0), 0);
   const seconds = entry.jobs.reduce((sum, job) => sum + (job.amount.seconds ?? 0), 0);
-  if (entry.eventMode === 'time') return `${seconds / 86_400} days of live time`;
+  if (entry.eventMode === 'time') return `${plural(seconds / 86_400, 'day')} of live time`;
   if (entry.eventMode === 'run') return `${entry.jobs[0]?.amount.repeats ?? 1}× each run`;
   return `${events} events`;
 }
@@ -54,12 +55,12 @@ function printPlan(plan: SubmitPlan, result: SubmitResult): void {
       .map(([key, value]) => `${key}=${value}`)
       .join(' ');
     print(
-      `  modules[${entry.entry}] ${entry.module}: ${entry.eventMode}, ${entry.jobs.length} jobs, ${describeAmount(entry)}, ${describeRuns(jobs)}, pass ${passes}, label ${entry.label}, priority ${entry.priority}${template === '' ? '' : `, ${template}`}`,
+      `  modules[${entry.entry}] ${entry.module}: ${entry.eventMode}, ${plural(entry.jobs.length, 'job')}, ${describeAmount(entry)}, ${describeRuns(jobs)}, pass ${passes}, label ${entry.label}, priority ${entry.priority}${template === '' ? '' : `, ${template}`}`,
     );
   }
   const events = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.events ?? 0), 0);
   const seconds = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.seconds ?? 0), 0);
-  print(`  total: ${result.jobs.length} jobs, ${events} events, ${seconds / 86_400} days of live time; RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
+  print(`  total: ${plural(result.jobs.length, 'job')}, ${plural(events, 'event')}, ${plural(seconds / 86_400, 'day')} of live time; RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
 }
 
 async function submitLikeCommand(file: string | undefined, options: SubmitOptions): Promise<void> {

@@ -5,6 +5,7 @@ import { summarize, type Summary } from '../shifter/summary.js';
 import { RAT_VERSION } from '../sites/rat.js';
 import { checkLabel } from '../submit/request.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+import { plural } from '../words.js';
 
 const counts = (record: Record<string, number>) =>
   Object.entries(record)
@@ -13,7 +14,7 @@ const counts = (record: Record<string, number>) =>
 
 function describe(summary: Summary): string[] {
   const percent = (part: number, whole: number) => (whole === 0 ? '-' : `${((100 * part) / whole).toFixed(1)}%`);
-  const lines = [`${summary.scope}: ${summary.passes} passes (${counts(summary.byStatus) || 'none'})`];
+  const lines = [`${summary.scope}: ${plural(summary.passes, 'pass', 'passes')} (${counts(summary.byStatus) || 'none'})`];
   lines.push(`  success rate: ${summary.successRate === null ? '- (nothing ended yet)' : `${(100 * summary.successRate).toFixed(1)}% of ended passes completed`}`);
   if (summary.events.requested > 0) lines.push(`  events: ${summary.events.produced} of ${summary.events.requested} requested (${percent(summary.events.produced, summary.events.requested)})`);
   if (summary.liveSeconds.requested > 0) lines.push(`  live time: ${(summary.liveSeconds.produced / 86_400).toFixed(2)} of ${(summary.liveSeconds.requested / 86_400).toFixed(2)} days requested (${percent(summary.liveSeconds.produced, summary.liveSeconds.requested)})`);

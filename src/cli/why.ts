@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { readSelection } from '../shifter/selection.js';
 import { whyWaiting, type WhyRow } from '../shifter/why.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+import { plural } from '../words.js';
 
 const ROWS_SHOWN = 10;
 
@@ -39,7 +40,7 @@ export function registerWhy(program: Command): void {
       for (const row of answer.held) heldBy.set(row.reason, [...(heldBy.get(row.reason) ?? []), row]);
       for (const [reason, rows] of heldBy) {
         const first = rows.slice(0, ROWS_SHOWN).map((row) => `${row.module} ${row.run} pass ${row.pass}`).join(', ');
-        print(`${rows.length} ${rows.length === 1 ? 'pass' : 'passes'} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}) ${reason}`);
+        print(`${plural(rows.length, 'pass', 'passes')} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}) ${reason}`);
       }
       if (answer.rows.length === 0) {
         if (answer.held.length === 0) print('no waiting pass matches');
