@@ -17,7 +17,7 @@ export interface Summary {
   successRate: number | null;
   events: { requested: number; produced: number };
   liveSeconds: { requested: number; produced: number };
-  /** Wall time of each ended pass's last attempt. */
+  /** Run time of each ended pass: its jobs' own (the wrapper's start to end) where they recorded it, else its last attempt's. */
   runSeconds: { mean: number; spread: number; passes: number } | null;
   /** Sites of this summary that quarantined themselves, with why. */
   quarantined: Record<string, string>;
