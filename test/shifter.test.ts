@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DryBackend } from '../src/backends/dry.js';
 import { LocalBackend } from '../src/backends/local.js';
 import { runCycle } from '../src/client/cycle.js';
-import type { Database } from '../src/db/database.js';
+import { seqNumber, type Database } from '../src/db/database.js';
 import type { DataDoc, JobDoc, Pass } from '../src/model/documents.js';
 import { loadDesignDocs } from '../src/db/design-docs.js';
 import { readTally, ViewTally } from '../src/db/tally.js';
@@ -235,6 +235,42 @@ describe('gasp why', () => {
     const one = await gasp(db, ['why', 'PartialPo210', String(waiting?.run)]);
     expect(one.stdout).toContain('  old-rat: no RAT 7.0.8 there (it has 7.0.4)');
     expect((await gasp(db, ['why'])).stderr.trim()).toBe('why: give --label L, or MODULE RUN [PASS] (one of them)');
+  });
+});
+
+describe('gasp why, index and ended passes', () => {
+  it('tells a ready view whose index only has not caught up with a fresh submit from one that leaves passes out', async () => {
+    const db = await databaseWithJobs(2, 'why-index');
+    const fresh = await gasp(db, ['why', '--label', 'enq']);
+    expect(fresh.stdout).toMatch(/^2 of 2 waiting passes asked about are not in passes\/ready_priority yet only because its index is behind \(it has seen \d+ of \d+ changes, such as a fresh submit\): sites see them once it is built, which their next query does$/m);
+    // a client's query builds it: nothing to say
+    await db.view('passes', 'ready_priority', { limit: 0 });
+    expect((await gasp(db, ['why', '--label', 'enq'])).stdout).not.toContain('ready_priority');
+    // a waiting pass that still names a site (left so by hand) is not one the view lists, however current
+    const [doc] = await jobs(db);
+    await db.put({ ...doc, passes: doc?.passes.map((pass) => ({ ...pass, site: 'gone' })) } as JobDoc);
+    await db.view('passes', 'ready_priority', { limit: 0 });
+    expect((await gasp(db, ['why', '--label', 'enq'])).stdout).toMatch(/^1 of 2 waiting passes asked about is not in passes\/ready_priority although its index has seen every change/m);
+  });
+
+  it("compares PouchDB's numeric sequences and CouchDB's opaque ones by the count they start with", () => {
+    expect([seqNumber(12), seqNumber('1234-g1AAAAFTeJzLYWBg'), seqNumber('7'), seqNumber('now'), seqNumber(null)]).toEqual([12, 1234, 7, undefined, undefined]);
+  });
+
+  it('says how a pass of MODULE RUN ended: failed, where, its exit code and the reason recorded', async () => {
+    const db = await databaseWithJobs(1, 'why-failed');
+    const ctx = context(db, 'breaking', new DryBackend({ outcome: 'failed', exitCode: 20 }));
+    await runCycle(ctx, { submit: true, monitor: false });
+    await runCycle(ctx, { submit: false, monitor: true });
+    const [doc] = await jobs(db);
+    const result = await gasp(db, ['why', 'PartialPo210', String(doc?.run)]);
+    expect(result.code).toBe(0);
+    const finished = doc?.passes[0]?.attempts.at(-1)?.finished;
+    expect(result.stdout.trim()).toBe(`1 pass (PartialPo210 ${doc?.run} pass 1) failed at breaking (${finished}): exit code 20; gasp retry --module PartialPo210 --run ${doc?.run} --pass 1 --yes puts it back to waiting`);
+    // with a reason of its own, that too
+    const reason = 'rat wrote no PartialPo210_r1_p1_s0.root';
+    await db.put({ ...doc, passes: doc?.passes.map((pass) => ({ ...pass, attempts: pass.attempts.map((attempt) => ({ ...attempt, reason })) })) } as JobDoc);
+    expect((await gasp(db, ['why', 'PartialPo210', String(doc?.run)])).stdout).toContain(`failed at breaking (${finished}): exit code 20: ${reason}; gasp retry`);
   });
 });
 
