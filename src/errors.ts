@@ -25,3 +25,13 @@ export class UnavailableError extends GaspError {
     this.name = 'UnavailableError';
   }
 }
+
+/** The work stopped at a signal (Ctrl-C) at a safe point; what is done stays. Exit code 130, the shell's for SIGINT. */
+export class InterruptedError extends GaspError {
+  override readonly code = 'E_INTERRUPTED';
+  override readonly exitCode = 130;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InterruptedError';
+  }
+}

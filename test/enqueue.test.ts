@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -21,6 +21,7 @@ import { testCouch, uniqueName } from './support/couch.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { context, databaseWithJobs, INFO, jobs } from './support/jobs.js';
 import { captureLog, WARN } from './support/log.js';
+import { heartbeatId, type HeartbeatDoc } from '../src/model/coordination.js';
 
 const CYCLE = { submit: true, monitor: true } as const;
 
@@ -224,6 +225,73 @@ describe('the enqueue client', () => {
       ['completed', 'alive-site', ['lost', 'completed']],
       ['completed', 'alive-site', ['lost', 'completed']],
     ]);
+  });
+});
+
+describe('each pass reaches a backend once', () => {
+  const heartbeat = (site: string, beat: Date): HeartbeatDoc => ({
+    _id: heartbeatId(site, 'production'),
+    type: 'heartbeat',
+    site,
+    mode: 'production',
+    host: 'elsewhere',
+    pid: 1,
+    instance: site,
+    version: 'test',
+    takes_turns: false,
+    started: beat.toISOString(),
+    beat: beat.toISOString(),
+  });
+  /** A dry backend whose every submit queues the job and then fails, as an sbatch that timed out after queueing it. */
+  const answerLost = (journal: string) => new DryBackend({ journal, failCalls: 1, random: () => 0 });
+
+  it('leaves the expired claims of a site whose client is alive to it; that site finds its job by name and submits nothing again', async () => {
+    const db = await databaseWithJobs(1);
+    const journal = join(mkdtempSync(join(tmpdir(), 'gasp-journal-')), 'journal.jsonl');
+    const slow = { ...context(db, 'slow-site', answerLost(journal)), leaseSeconds: -1 };
+    await db.put(heartbeat('slow-site', new Date()));
+    const first = await runCycle(slow, CYCLE);
+    expect(first).toMatchObject({ claimed: 1, submitted: 0 });
+    // its lease has ended, but its client is alive: another site must not take the pass back
+    const other = context(db, 'other-site', new DryBackend());
+    expect((await runCycle(other, CYCLE)).lost).toBe(0);
+    expect((await jobs(db))[0]?.passes[0]).toMatchObject({ status: 'submitted', site: 'slow-site' });
+    // the slow site's next cycle finds the job the lost answer hid, by its name
+    const recovered = new DryBackend({ journal });
+    await runCycle({ ...slow, backend: recovered }, CYCLE);
+    await runCycle({ ...slow, backend: recovered }, CYCLE);
+    expect(recovered.submitted).toHaveLength(0);
+    expect((await jobs(db))[0]?.passes[0]).toMatchObject({ status: 'completed', site: 'slow-site' });
+    expect(readFileSync(journal, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('takes back the expired claims of a site whose client is gone (heartbeat stale or never written)', async () => {
+    const db = await databaseWithJobs(2);
+    const journal = join(mkdtempSync(join(tmpdir(), 'gasp-journal-')), 'journal.jsonl');
+    const gone = { ...context(db, 'gone-site', answerLost(journal)), leaseSeconds: -1 };
+    await db.put(heartbeat('gone-site', new Date(Date.now() - 3_600_000)));
+    await runCycle(gone, CYCLE);
+    const other = { ...context(db, 'other-site', new DryBackend()), staleSeconds: 60 };
+    expect((await runCycle(other, CYCLE)).lost).toBe(2);
+    expect((await jobs(db)).map((doc) => doc.passes[0]?.attempts[0]?.reason)).toEqual([
+      'lease of site gone-site expired and no client of it is alive',
+      'lease of site gone-site expired and no client of it is alive',
+    ]);
+  });
+
+  it('stops a canceled pass whose submit answer was lost: its job is found by name and canceled too', async () => {
+    const db = await databaseWithJobs(1);
+    const journal = join(mkdtempSync(join(tmpdir(), 'gasp-journal-')), 'journal.jsonl');
+    const site = context(db, 'cancel-site', answerLost(journal));
+    await runCycle(site, { submit: true, monitor: false });
+    const doc = (await jobs(db))[0];
+    if (doc === undefined) throw new Error('no job');
+    await db.put({ ...doc, passes: doc.passes.map((pass) => ({ ...pass, cancel_requested: new Date().toISOString() })) });
+    const backend = new DryBackend({ journal });
+    const canceled: string[] = [];
+    const watching = Object.assign(backend, { cancel: async (ids: readonly string[]) => void canceled.push(...ids) });
+    expect((await runCycle({ ...site, backend: watching }, { submit: false, monitor: true })).canceled).toBe(1);
+    expect(canceled).toEqual(['dry-1']);
   });
 });
 

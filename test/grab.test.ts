@@ -154,6 +154,20 @@ describe('gasp grab', () => {
 });
 
 describe('the reproducibility record', () => {
+  it('gasp show says which RATDB tag a pass asked for, which one its jobs ran with, and keeps it in the command to run it again', async () => {
+    const tagged = await databaseWithJobs(1, 'show-tag', { ratdbTag: 'water-physics-v2' });
+    const [doc] = await runUntilEnded(context(tagged, 'local', new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 2 })));
+    if (doc === undefined) throw new Error('no job');
+    expect(doc.passes[0]).toMatchObject({ status: 'completed', ratdb_tag: 'water-physics-v2', subjobs: [{ ran: { ratdb_tag: 'water-physics-v2' } }] });
+    const shown = await gaspOn(tagged, ['show', doc.module, String(doc.run)]);
+    const lines = shown.stdout.trim().split('\n');
+    expect(lines[2]).toMatch(/; ratdb tag water-physics-v2$/);
+    expect(shown.stdout).toMatch(/^ {4}s0: .*, wrapper 2, ratdb tag water-physics-v2$/m);
+    expect(lines.at(-1)).toBe(`  to run it again exactly: gasp submit --like ${doc.module} ${doc.run} 1  (RAT 7.0.8, ratdb tag water-physics-v2)`);
+    await tagged.destroy();
+  }, 60_000);
+
+
   it('gasp show prints what a pass ran and made; gasp submit --like adds an exact copy, and refuses once the macro changed', async () => {
     const doc = (await db.allDocs<JobDoc>({ startkey: 'job:', endkey: 'job:\uffff', include_docs: true })).rows[0]?.doc;
     if (!doc) throw new Error('no job');
@@ -164,10 +178,10 @@ describe('the reproducibility record', () => {
     expect(lines[0]).toBe(`${doc.module} run ${doc.run} pass 1: completed (label enq, priority ${pass.priority}, requested ${pass.created})`);
     expect(lines[1]).toBe(`  RAT 7.0.8; macro ${INFO.modules[doc.module]?.path} sha256 ${pass.macro_sha256}`);
     expect(lines[2]).toMatch(/^ {2}event mode \S+: 10 events; template fill_volume=lower; ratdb tag -$/);
-    expect(shown.stdout).toMatch(/^ {4}s0: backend id \S+, completed, exit 0 on \S+ \S+ → \S+, wrapper 1$/m);
+    expect(shown.stdout).toMatch(/^ {4}s0: backend id \S+, completed, exit 0 on \S+ \S+ → \S+, wrapper 2$/m);
     const mine = await db.view<unknown[], string, DataDoc>('data', 'by_pass', { key: [doc.module, doc.run, 1], include_docs: true });
     for (const row of mine.rows) for (const file of row.doc?.files ?? []) expect(shown.stdout).toContain(`    ${row.doc?.data_type}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events, sha256 ${file.sha256}, ${file.url}`);
-    expect(lines.at(-1)).toBe(`  to run it again exactly: gasp submit --like ${doc.module} ${doc.run} 1`);
+    expect(lines.at(-1)).toBe(`  to run it again exactly: gasp submit --like ${doc.module} ${doc.run} 1  (RAT 7.0.8, the live RATDB (no tag))`);
 
     const cwd = mkdtempSync(join(tmpdir(), 'gasp-like-'));
     const like = await gasp(['submit', '--like', doc.module, String(doc.run), '1', '-o', join(cwd, 'again.exactly')]);

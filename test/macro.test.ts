@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ratArguments } from '../src/model/event-mode.js';
-import { readMacro, suffixOf } from '../src/production/macro.js';
+import { outputNaming, readMacro, suffixOf } from '../src/production/macro.js';
 import { moduleName } from '../src/production/scan.js';
 
 const INTERNAL = new Set(['solar', 'reacibd']);
@@ -68,12 +68,25 @@ describe('reading a macro', () => {
     ]);
   });
 
-  it('reports a second output with no file, and a third of a kind', () => {
-    expect(read(['/rat/proc outroot', '/rat/proc outroot', '/rat/proc count', '/rat/procset file "x.root"']).problems).toEqual([
-      'x.mac:2: a second output processor has no /rat/procset file (expected one naming the other_ratds file)',
-    ]);
+  it('reports a third output of a kind', () => {
     expect(read(['/rat/proc outsoc', '/rat/proc outsoc', '/rat/procset file "a.root"', '/rat/proc outsoc']).problems).toEqual([
       'x.mac:4: a third outsoc processor (expected at most two of a kind: soc and other_soc)',
+    ]);
+  });
+
+  it('says how each output is named: by its /rat/procset file, by rat\'s -o (one outroot file only), or not at all', () => {
+    const naming = (lines: string[]) => outputNaming(read(lines).facts);
+    expect(naming(['/rat/proclast outroot', '/rat/proclast outntuple', '/rat/procset file "${OUTPUT}.ntuple.root"'])).toEqual({ naming: { ratds: 'command line', ntuple: 'macro' }, reasons: [] });
+    // a /rat/procset file after another processor names nothing
+    expect(naming(['/rat/proc outroot', '/rat/proc outroot', '/rat/proc count', '/rat/procset file "x.root"'])).toEqual({
+      naming: { ratds: 'command line', other_ratds: 'none' },
+      reasons: ['line 2: the second outroot processor has no /rat/procset file (expected one naming the other_ratds file, such as "${OUTPUT}_fit.root")'],
+    });
+    expect(naming(['/rat/proc outsoc']).reasons).toEqual([
+      'line 1: the outsoc processor has no /rat/procset file, and rat\'s command line names only the outroot file (expected /rat/procset file "${OUTPUT}.soc.root")',
+    ]);
+    expect(naming(['/rat/proc outntuple', '/rat/procset file "${OUTPUT}.root"']).reasons).toEqual([
+      'line 1: its outntuple file is "${OUTPUT}.root" (expected "${OUTPUT}.ntuple.root", the name the job wrapper stages)',
     ]);
   });
 

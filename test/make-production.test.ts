@@ -28,13 +28,23 @@ const EXPECTED_MODULES = {
     phase: 'partial',
     event_mode: 'number',
     outputs: ['ratds'],
+    output_naming: { ratds: 'macro' },
     template: ['OUTPUT', 'fill_volume', 'NEVENTS'],
+  },
+  ScintBipo214: {
+    path: 'mac/production/scint/bipo214.mac',
+    phase: 'scint',
+    event_mode: 'number',
+    outputs: ['ratds'],
+    output_naming: { ratds: 'command line' }, // no /rat/procset file: rat's -o names it
+    template: ['fill_volume', 'NEVENTS'],
   },
   ScintReactor: {
     path: 'mac/production/scint/reactor.mac',
     phase: 'scint',
     event_mode: 'time', // reacibd sets its own rate
     outputs: ['ntuple', 'soc'],
+    output_naming: { ntuple: 'macro', soc: 'macro' },
     template: ['OUTPUT', 'spectrum'],
   },
   ScintSolar_b8: {
@@ -42,6 +52,7 @@ const EXPECTED_MODULES = {
     phase: 'scint',
     event_mode: 'time', // solar sets its own rate
     outputs: ['ratds'],
+    output_naming: { ratds: 'macro' },
     template: ['OUTPUT'],
   },
   TeloadedPeryleneBi214: {
@@ -49,6 +60,7 @@ const EXPECTED_MODULES = {
     phase: 'teloaded',
     event_mode: 'number', // its /generator/rate/set line is a comment
     outputs: ['ratds', 'ntuple'],
+    output_naming: { ratds: 'macro', ntuple: 'macro' },
     template: ['geometry', 'OUTPUT', 'fill_volume', 'NEVENTS'],
   },
   TeloadedTl208: {
@@ -57,6 +69,7 @@ const EXPECTED_MODULES = {
     event_mode: 'time',
     outputs: ['ratds', 'ntuple', 'other_ntuple'],
     other_suffix: { other_ntuple: '_scintFit' },
+    output_naming: { ratds: 'macro', ntuple: 'macro', other_ntuple: 'macro' },
     template: ['geometry', 'OUTPUT', 'fill_volume', 'rate'],
   },
   WaterN16: {
@@ -64,6 +77,7 @@ const EXPECTED_MODULES = {
     phase: 'water',
     event_mode: 'time',
     outputs: ['ratds'],
+    output_naming: { ratds: 'macro' },
     template: ['x', 'y', 'z', 'OUTPUT'],
   },
 };
@@ -76,7 +90,7 @@ describe('production information for the fixture release', () => {
     expect(made.version).toEqual({ version: '7.0.8', source: join(FIXTURE_RELEASE, 'VERSION') });
     expect(made.doc._id).toBe('production_information_7_0_8');
     expect(made.doc.modules).toEqual(withHashes);
-    expect(made.macrosRead).toBe(7);
+    expect(made.macrosRead).toBe(8);
     expect(made.warnings).toEqual([`${join(FIXTURE_RELEASE, 'mac/production/water/geometry_test.mac')}: adds no output processor (outroot, outntuple, outsoc); left out`]);
   });
 
@@ -114,7 +128,7 @@ describe('gasp make-production', () => {
     expect(second.stdout).toContain(`${test.db.name} production_information_7_0_8: unchanged`);
     expect((await test.db.get('production_information_7_0_8'))._rev).toBe(stored._rev);
     const listed = await runGasp(['production-info', 'list'], { env: env() });
-    expect(listed.stdout.trim()).toBe('7.0.8  6 modules  (production_information_7_0_8)');
+    expect(listed.stdout.trim()).toBe('7.0.8  7 modules  (production_information_7_0_8)');
     const shown = await runGasp(['production-info', 'show', '7.0.8', '--module', 'WaterN16'], { env: env() });
     expect(JSON.parse(shown.stdout)).toEqual({ WaterN16: withHashes.WaterN16 });
   });
@@ -170,7 +184,37 @@ describe('gasp make-production', () => {
     symlinkSync(join(copy, 'mac/production/water'), join(copy, 'mac/production/water/loop'));
     const made = makeProductionInfo({ ratDir: copy, production: DEFAULTS });
     expect(made.doc.modules.TeloadedPeryleneBi214?.path).toBe('mac/production/teloaded/perylene/bi214.mac');
-    expect(Object.keys(made.doc.modules)).toHaveLength(6);
+    expect(Object.keys(made.doc.modules)).toHaveLength(7);
+  });
+
+  it('records how each output is named, and warns at once about a module whose outputs cannot be named, keeping it for submit to refuse', async () => {
+    const copy = copyOfFixtureRelease();
+    const write = (name: string, lines: string[]) => writeFileSync(join(copy, 'mac/production/water', name), `${lines.join('\n')}\n`);
+    write('ntuple_only.mac', ['/run/initialize', '/rat/proclast outntuple', '/rat/run/start']);
+    write('two_roots.mac', ['/rat/proc outroot', '/rat/proclast outroot']);
+    write('fixed_name.mac', ['/rat/proclast outroot', '/rat/procset file "out.root"']);
+    write('root_and_named_ntuple.mac', ['/rat/proclast outroot', '/rat/proclast outntuple', '/rat/procset file "${OUTPUT}.ntuple.root"']);
+    const made = makeProductionInfo({ ratDir: copy, production: DEFAULTS });
+    const { modules } = made.doc;
+    expect(modules.WaterRoot_and_named_ntuple).toMatchObject({ output_naming: { ratds: 'command line', ntuple: 'macro' } });
+    expect(modules.WaterRoot_and_named_ntuple?.unnameable).toBeUndefined();
+    expect(modules.WaterNtuple_only).toMatchObject({ output_naming: { ntuple: 'none' } });
+    expect(modules.WaterTwo_roots).toMatchObject({ output_naming: { ratds: 'command line', other_ratds: 'none' } });
+    expect(modules.WaterFixed_name).toMatchObject({ output_naming: { ratds: 'none' } });
+    const warning = (name: string, module: string) => made.warnings.find((line) => line.startsWith(`${join(copy, 'mac/production/water', name)}: module ${module}: its outputs cannot be named`));
+    expect(warning('ntuple_only.mac', 'WaterNtuple_only')).toMatch(/line 2: the outntuple processor has no \/rat\/procset file, and rat's command line names only the outroot file \(expected \/rat\/procset file "\$\{OUTPUT\}\.ntuple\.root"\)$/);
+    expect(warning('two_roots.mac', 'WaterTwo_roots')).toMatch(/line 2: the second outroot processor has no \/rat\/procset file/);
+    expect(warning('fixed_name.mac', 'WaterFixed_name')).toMatch(/line 1: its outroot file is "out\.root" \(expected "\$\{OUTPUT\}\.root", the name the job wrapper stages\)$/);
+    expect(modules.WaterNtuple_only?.unnameable).toContain('the outntuple processor has no /rat/procset file');
+    expect(made.warnings.filter((line) => line.includes('cannot be named'))).toHaveLength(3);
+
+    // the command says it at once, on stderr, and still writes the document
+    const out = mkdtempSync(join(tmpdir(), 'gasp-out-'));
+    const cli = await runGasp(['make-production', copy], { cwd: out });
+    expect(cli.code).toBe(0);
+    expect(cli.stderr).toContain('module WaterNtuple_only: its outputs cannot be named');
+    expect(cli.stdout).toMatch(/^ {2}WaterNtuple_only +number +ntuple \(cannot be named\)/m);
+    expect(cli.stdout).toMatch(/^ {2}ScintBipo214 +number +ratds \(command line\)/m);
   });
 
   it('warns about a [production.modes] glob that matches no module', () => {
@@ -244,7 +288,7 @@ describe('bad input to make-production', () => {
     const result = await runGasp(['make-production', release], { cwd: out });
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(`${join(release, 'mac/production/partial')}: phase folder not found; scanning the others`);
-    expect(result.stdout).toContain('read 6 macros: 5 modules');
+    expect(result.stdout).toContain('read 7 macros: 6 modules');
   });
 
   it('names a missing release folder whatever its name, and an empty RATDIR', async () => {

@@ -71,18 +71,29 @@ function writeSites(dir: string, url: string, database: string): Client[] {
   return sites.map(({ site, body }) => {
     writeFileSync(join(dir, `${site}.ini`), `name = ${site}\nstorage = file://${dir}/storage\n${body}[local]\nworkdir = ${dir}/jobs-${site}\n`);
     const config = join(dir, `${site}.cfg`);
-    writeFileSync(config, `[couchdb]\nurl = ${url}\ndatabase = ${database}\n[client]\nsite = ${site}.ini\ninterval = 0.3\nmax_claim = 250\n[coordination]\nheartbeat = 1\nstale = 5\n`);
+    // stale is longer than a killed client takes to come back (at most ~3 s): a site the chaos
+    // restarts is never taken for dead, so its claims stay with it and nothing runs twice
+    writeFileSync(config, `[couchdb]\nurl = ${url}\ndatabase = ${database}\n[client]\nsite = ${site}.ini\ninterval = 0.3\nmax_claim = 250\n[coordination]\nheartbeat = 2\nstale = 15\n`);
     return { site, config, starts: 0 };
   });
 }
 
+/** Exits no one asked for (a client that gave up by itself), by site and exit code. */
+const selfExits: string[] = [];
+/** Set when the soak stops its clients itself at the end. */
+let stopping = false;
+
 function start(client: Client, dir: string): void {
   client.starts += 1;
-  client.child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', client.config, '--lease', '30', '--log-level', 'error'], {
+  const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', client.config, '--lease', '30', '--log-level', 'error'], {
     stdio: ['ignore', 'ignore', 'ignore'],
     env: { ...process.env, GASP_FAKE_RAT_SECONDS: '0.05' },
     cwd: dir,
   });
+  child.once('exit', (code) => {
+    if (code !== null && !stopping) selfExits.push(`${client.site} exit ${code}`);
+  });
+  client.child = child;
 }
 
 async function kill(client: Client, signal: NodeJS.Signals): Promise<void> {
@@ -164,6 +175,7 @@ async function main(): Promise<number> {
   } finally {
     done = true;
     await chaos;
+    stopping = true;
     await Promise.all(clients.map((client) => kill(client, 'SIGTERM')));
   }
   const seconds = (Date.now() - started) / 1000;
@@ -177,6 +189,13 @@ async function main(): Promise<number> {
   const perAttempt = new Map<string, number>();
   for (const name of names) perAttempt.set(name, (perAttempt.get(name) ?? 0) + 1);
   const duplicates = [...perAttempt.values()].filter((n) => n > 1).length;
+  // the work of a pass, whichever attempt: a pass that reached a backend twice ran twice (the soak retries nothing on purpose)
+  const perPass = new Map<string, number>();
+  for (const name of names) {
+    const pass = name.replace(/-[0-9a-f]{8}$/, '');
+    perPass.set(pass, (perPass.get(pass) ?? 0) + 1);
+  }
+  const ranTwice = [...perPass].filter(([, n]) => n > 1);
   // each completed pass's last attempt reached a backend exactly once
   const finalAttempts = jobDocs.flatMap((doc) =>
     doc.passes.flatMap((pass) => {
@@ -194,6 +213,9 @@ async function main(): Promise<number> {
   const retried = new Map<string, number>();
   for (const pass of passes) for (const attempt of pass.attempts.slice(0, -1)) retried.set(attempt.reason ?? attempt.status, (retried.get(attempt.reason ?? attempt.status) ?? 0) + 1);
   say(`  earlier attempts, by why they ended: ${retried.size === 0 ? 'none' : [...retried].map(([why, n]) => `${n} × ${why}`).join('; ')}`);
+  say(`  clients that stopped by themselves: ${selfExits.length === 0 ? 'none' : selfExits.join(', ')}`);
+  say(`  backend submissions ${names.length}, passes ${passes.length}`);
+  say(`  passes whose work reached a backend more than once: ${ranTwice.length}${ranTwice.length === 0 ? '' : ` (${ranTwice.slice(0, 5).map(([name, n]) => `${name} ×${n}`).join(', ')}${ranTwice.length > 5 ? ', …' : ''})`}`);
   say(`  duplicates (an attempt submitted twice): ${duplicates}`);
   say(`  lost (not completed at the end): ${lost}`);
   say(`  completed attempts missing from the backends' records: ${unseen}`);
@@ -201,7 +223,7 @@ async function main(): Promise<number> {
   say(`  conflicts left: ${conflicts}`);
   say(`  wall time: ${seconds.toFixed(0)} s (${(passes.length / seconds).toFixed(0)} passes/s)`);
   await server.stop();
-  const ok = duplicates === 0 && lost === 0 && unseen === 0 && dataDocs.length === local && doubleFiles === 0 && conflicts === 0 && restarts === 2;
+  const ok = names.length === passes.length && ranTwice.length === 0 && duplicates === 0 && lost === 0 && unseen === 0 && dataDocs.length === local && doubleFiles === 0 && conflicts === 0 && restarts === 2;
   if (ok) rmSync(dir, { recursive: true, force: true });
   say(ok ? 'soak: passed' : `soak: FAILED (kept ${dir})`);
   return ok ? 0 : 1;

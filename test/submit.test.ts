@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -26,6 +26,8 @@ const INFO: ProductionInfoDoc = {
     ScintSolar: module('time', []),
     WaterRunByRun: module('run', []),
     WaterPerRun: module('run_number', ['source']),
+    // as make-production records a macro whose ntuple nothing can name
+    ScintNtupleOnly: { ...module('number', []), outputs: ['ntuple'], output_naming: { ntuple: 'none' }, unnameable: 'line 3: the outntuple processor has no /rat/procset file' },
   },
 };
 
@@ -254,6 +256,20 @@ describe('gasp submit from the command line', () => {
     expect(garbled.code).toBe(2);
     expect(garbled.stderr.trim()).toBe(`outfile.exactly:1: "not an exactly line" is not a job (expected module<TAB>run<TAB>pass)`);
     expect((await test.db.info()).doc_count).toBe(before);
+  });
+
+  it('refuses a module whose outputs cannot be named, and a RATDB tag that is not one word: exit 2, one line each, nothing written', async () => {
+    const dir = work();
+    const file = requestFile([{ module: 'ScintNtupleOnly', n_ev: 10, ev_per_run: 5 }], { rat_v: '7.0.8', label: 'unnamed' });
+    const before = (await test.db.info()).doc_count;
+    const result = await runGasp(['submit', file, '-o', join(dir, 'unnamed.exactly'), '-t', 'frozen tag'], { cwd: dir, env: env() });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      '-t: "frozen tag" is not a RATDB tag (expected one word of letters, digits and . _ + : -, such as water-physics-v2)',
+      `${file}: modules[0].module: ScintNtupleOnly cannot run: its outputs cannot be named (line 3: the outntuple processor has no /rat/procset file; production information 7.0.8)`,
+    ]);
+    expect((await test.db.info()).doc_count).toBe(before);
+    expect(existsSync(join(dir, 'unnamed.exactly'))).toBe(false);
   });
 
   it('refuses a bad --priority with exit 2', async () => {

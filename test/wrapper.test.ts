@@ -48,6 +48,14 @@ function tl208(overrides: Partial<Pass> = {}): JobToPrepare {
   return { module: 'TeloadedTl208', run: 7, pass, subjob: 0, production };
 }
 
+/** The fixture module whose macro names no output file: rat's -o names it. */
+function bipo214(overrides: Partial<Pass> = {}): JobToPrepare {
+  const production = INFO.modules.ScintBipo214;
+  if (production === undefined) throw new Error('fixture lost ScintBipo214');
+  const pass: Pass = { pass: 1, status: 'submitted', rat_version: '7.0.8', label: 'wrap', priority: 0, created: '2026-11-30T00:00:00Z', event_mode: 'number', amount: { events: 100 }, template: { fill_volume: 'av' }, macro_sha256: production.sha256, attempts: [], ...overrides };
+  return { module: 'ScintBipo214', run: 7, pass, subjob: 0, production };
+}
+
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 interface Manifest {
@@ -55,6 +63,7 @@ interface Manifest {
   failed_stage?: string;
   error?: string;
   rat_version: string;
+  ratdb_tag: string | null;
   macro_sha256: string;
   outputs: Array<{ data_type: string; file: string; size: number; sha256: string; adler32: string; url: string }>;
 }
@@ -150,6 +159,48 @@ describe('the job wrapper', () => {
     expect(runs).toEqual([0, 0]);
     const folder = join(storage, 'wrap/TeloadedTl208/7/1');
     expect(readdirSync(folder).sort()).toEqual(['TeloadedTl208_r7_p1_s0.ntuple.root', 'TeloadedTl208_r7_p1_s0.root', 'TeloadedTl208_r7_p1_s0_scintFit.ntuple.root']);
+  });
+
+  it("sets the pass's RATDB tag at the top of the macro rat runs, records it in the manifest, and rat receives it", async () => {
+    const { site, storage } = fixtureSite();
+    const job = await prepareJob(site, tl208({ ratdb_tag: 'water-physics-v2' }), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    expect(job.spec?.ratdb_tag).toBe('water-physics-v2');
+    const run = runWrapper(job.workdir);
+    expect(run.code).toBe(0);
+    expect(run.manifest.ratdb_tag).toBe('water-physics-v2');
+    // before /run/initialize, where RAT first reads RATDB
+    expect(readFileSync(join(job.workdir, 'job.mac'), 'utf8').split('\n').slice(0, 2)).toEqual(["# gasp: the pass's RATDB tag", '/rat/db/tag water-physics-v2']);
+    // the stand-in rat writes the tag it received into every file it makes
+    for (const output of run.manifest.outputs) {
+      expect(readFileSync(join(storage, 'wrap/TeloadedTl208/7/1', output.file), 'utf8').split('\n')[0]).toContain(' ratdb_tag=water-physics-v2');
+    }
+
+    const live = runWrapper((await prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))).workdir);
+    expect(live.manifest.ratdb_tag).toBeNull();
+    expect(readFileSync(join(storage, 'wrap/TeloadedTl208/7/1/TeloadedTl208_r7_p1_s0.root'), 'utf8')).toMatch(/^FAKE-ROOT \S+ events=\d+ ratdb_tag=-\n/);
+
+    // a tag of two words would add a word or a command to the macro: the job's fault (11)
+    const bad = await prepareJob(site, tl208({ ratdb_tag: 'a b\n/control/shell true' }), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    expect(runWrapper(bad.workdir)).toMatchObject({ code: 11, manifest: { failed_stage: 'macro' } });
+  });
+
+  it('names the file of a macro without /rat/procset file with rat -o, and stages it', async () => {
+    const { site, storage } = fixtureSite();
+    const job = await prepareJob(site, bipo214(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    expect(job.spec?.outputs).toEqual([{ data_type: 'ratds', file: 'ScintBipo214_r7_p1_s0.root', named_by: 'command line' }]);
+    expect(job.spec?.rat_args).toEqual(['-o', 'ScintBipo214_r7_p1_s0.root', '-N', '100']);
+    const run = runWrapper(job.workdir);
+    expect(run).toMatchObject({ code: 0, manifest: { exit_code: 0 } });
+    const stored = join(storage, 'wrap/ScintBipo214/7/1/ScintBipo214_r7_p1_s0.root');
+    expect(run.manifest.outputs).toMatchObject([{ data_type: 'ratds', file: 'ScintBipo214_r7_p1_s0.root', url: `file://${stored}` }]);
+    expect(sha256(stored)).toBe(run.manifest.outputs[0]?.sha256);
+  });
+
+  it('sends no job of a module whose outputs nothing can name', () => {
+    const { site } = fixtureSite();
+    const job = bipo214();
+    const production = { ...job.production, outputs: ['ntuple'], output_naming: { ntuple: 'none' as const }, unnameable: 'line 4: the outntuple processor has no /rat/procset file' };
+    expect(() => jobSpec(site, { ...job, production })).toThrow('ScintBipo214: nothing can name its ntuple file (line 4: the outntuple processor has no /rat/procset file)');
   });
 
   it('refuses a macro that differs from the production information', async () => {

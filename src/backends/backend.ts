@@ -52,8 +52,10 @@ export interface Backend {
   /**
    * The ids of jobs submitted under these names, for a client that restarts not knowing whether its
    * last submit reached the batch system. A name it cannot find is absent from the answer.
+   * `since`: the earliest any of them can have been submitted (the oldest claim's time), for
+   * backends that search by date (DIRAC); without it they search a generous window back from now.
    */
-  lookup(names: readonly string[]): Promise<Map<string, string>>;
+  lookup(names: readonly string[], since?: Date): Promise<Map<string, string>>;
 }
 
 /** The batch system could not be reached or answered with an error: worth trying again later. */

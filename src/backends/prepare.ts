@@ -2,6 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Pass, ProductionModule } from '../model/documents.js';
 import { ratArguments } from '../model/event-mode.js';
+import { outputFiles, type OutputNaming } from '../model/outputs.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { ratSetupLine } from '../sites/rat.js';
 import type { Site } from '../sites/site.js';
@@ -9,9 +10,6 @@ import { BackendError, type PreparedJob } from './backend.js';
 
 /** The wrapper every backend runs (bin/gasp-job: Python 3 and bash, for worker nodes without Node). */
 export const JOB_WRAPPER = join(PACKAGE_ROOT, 'bin', 'gasp-job');
-
-/** File endings of each data type; a second output of a kind adds its suffix before the ending. */
-const ENDINGS: Readonly<Record<string, string>> = { ratds: '.root', ntuple: '.ntuple.root', soc: '.soc.root' };
 
 export interface JobToPrepare {
   module: string;
@@ -31,18 +29,17 @@ export interface JobSpec {
   macro: { path: string; sha256: string; template: Record<string, string | number> };
   rat_args: string[];
   fields: Record<string, string>;
-  outputs: Array<{ data_type: string; file: string }>;
+  /** Each file the job must make, and who names it: the macro, or rat's command line (already in rat_args). */
+  outputs: Array<{ data_type: string; file: string; named_by: OutputNaming }>;
+  /** The frozen RATDB state the pass asked for (`submit -t`); null: the live RATDB. The wrapper puts it in the macro. */
+  ratdb_tag: string | null;
   storage: { kind: 'file'; root: string; path: string } | { kind: 'copy'; command: string[]; path: string };
   events: number | null;
 }
 
-/** Output names follow the macros' convention: `${OUTPUT}.root`, `${OUTPUT}.ntuple.root`, `${OUTPUT}_fit.ntuple.root`. */
-export function outputFiles(base: string, production: ProductionModule): Array<{ data_type: string; file: string }> {
-  return production.outputs.map((dataType) => {
-    const kind = dataType.replace(/^other_/, '');
-    const suffix = dataType.startsWith('other_') ? (production.other_suffix?.[dataType] ?? '_other') : '';
-    return { data_type: dataType, file: `${base}${suffix}${ENDINGS[kind] ?? '.root'}` };
-  });
+/** RAT's `-o FILE` for the output the macro leaves to the command line (it sets OutROOT's default file name). */
+function commandLineNames(outputs: JobSpec['outputs']): string[] {
+  return outputs.flatMap((output) => (output.named_by === 'command line' ? ['-o', output.file] : []));
 }
 
 export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
@@ -53,14 +50,19 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
   const events = pass.subjobs?.[job.subjob]?.events ?? pass.amount?.events;
   const base = `${job.module}_r${job.run}_p${pass.pass}_s${job.subjob}`;
   const path = `${pass.label}/${job.module}/${job.run}/${pass.pass}`;
+  const outputs = outputFiles(base, job.production);
+  // a job whose outputs nothing can name fails after all its work: never send it (make-production warned, submit refuses)
+  const unnamed = outputs.filter((output) => output.named_by === 'none').map((output) => output.data_type);
+  if (unnamed.length > 0) throw new BackendError(`${job.module}: nothing can name its ${unnamed.join(', ')} file (${job.production.unnameable ?? 'see make-production'})`);
   return {
     version: 1,
     job: { module: job.module, run: job.run, pass: pass.pass, subjob: job.subjob, label: pass.label },
     rat: { version: pass.rat_version, setup },
     macro: { path: job.production.path, sha256: pass.macro_sha256 ?? job.production.sha256, template: pass.template ?? {} },
-    rat_args: job.ratArgs ?? ratArguments(mode, { run: job.run, ...(events !== undefined && { events }), ...(pass.amount?.seconds !== undefined && { seconds: pass.amount.seconds }) }),
+    rat_args: [...commandLineNames(outputs), ...(job.ratArgs ?? ratArguments(mode, { run: job.run, ...(events !== undefined && { events }), ...(pass.amount?.seconds !== undefined && { seconds: pass.amount.seconds }) }))],
     fields: { OUTPUT: base, RUN: String(job.run), ...(events !== undefined && { NEVENTS: String(events) }) },
-    outputs: outputFiles(base, job.production),
+    outputs,
+    ratdb_tag: pass.ratdb_tag ?? null,
     storage: site.storage.kind === 'file' ? { kind: 'file', root: site.storage.root, path } : { kind: 'copy', command: site.storage.command, path },
     events: events ?? null,
   };

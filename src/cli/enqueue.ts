@@ -74,6 +74,7 @@ export function registerEnqueue(program: Command): void {
         maxClaim: maxClaim ?? config.client.maxClaim,
         workRoot: resolve(site.local.workdir),
         leaseSeconds: lease ?? 900,
+        staleSeconds: config.coordination.staleSeconds,
         log: clientLog,
         now: () => new Date(),
         info: new Map(),

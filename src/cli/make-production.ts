@@ -5,6 +5,7 @@ import { InputError } from '../errors.js';
 import { couchFromConfig } from '../db/couch.js';
 import { writeFileAtomic } from '../files.js';
 import type { ProductionModule } from '../model/documents.js';
+import type { OutputNaming } from '../model/outputs.js';
 import { describeDiff, storeInfoDoc, type InfoDoc, type StoreResult } from '../production/info-store.js';
 import { makeProductionInfo } from '../production/production-info.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
@@ -18,11 +19,14 @@ interface MakeProductionOptions extends ConfigOptions {
   internalRate?: string[];
 }
 
+/** How the table marks an output the macro does not name itself. */
+const NAMING_SHOWN: Readonly<Record<OutputNaming, string>> = { macro: '', 'command line': ' (command line)', none: ' (cannot be named)' };
+
 function printModules(modules: Record<string, ProductionModule>): void {
   const rows = Object.entries(modules).map(([name, module]) => [
     name,
     module.event_mode,
-    module.outputs.join(', '),
+    module.outputs.map((output) => `${output}${NAMING_SHOWN[module.output_naming?.[output] ?? 'macro']}`).join(', '),
     module.template.map((field) => `\${${field}}`).join(' '),
   ]);
   const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));

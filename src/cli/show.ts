@@ -33,7 +33,7 @@ function describe(record: PassRecord): string[] {
   if (pass.attempts.length === 0) lines.push('    none yet');
   lines.push('  jobs:');
   for (const subjob of pass.subjobs ?? []) {
-    const ran = subjob.ran === undefined ? '' : ` on ${subjob.ran.host} ${subjob.ran.started} → ${subjob.ran.finished}, wrapper ${subjob.ran.wrapper_version}`;
+    const ran = subjob.ran === undefined ? '' : ` on ${subjob.ran.host} ${subjob.ran.started} → ${subjob.ran.finished}, wrapper ${subjob.ran.wrapper_version}${subjob.ran.ratdb_tag === undefined ? '' : `, ratdb tag ${subjob.ran.ratdb_tag}`}`;
     lines.push(`    s${subjob.index}: backend id ${subjob.backend_id ?? '-'}, ${subjob.state ?? 'not submitted'}${subjob.exit_code === undefined ? '' : `, exit ${subjob.exit_code}`}${ran}`);
   }
   lines.push('  data:');
@@ -41,7 +41,9 @@ function describe(record: PassRecord): string[] {
     for (const file of doc.files) lines.push(`    ${doc.data_type}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events, sha256 ${file.sha256}, ${file.url}`);
   }
   if (record.data.length === 0) lines.push('    none');
-  lines.push(`  to run it again exactly: gasp submit --like ${module} ${run} ${pass.pass}`);
+  // the copy keeps the tag; saying it here shows whether the data came from a frozen RATDB or the live one
+  const ratdb = pass.ratdb_tag === undefined ? 'the live RATDB (no tag)' : `ratdb tag ${pass.ratdb_tag}`;
+  lines.push(`  to run it again exactly: gasp submit --like ${module} ${run} ${pass.pass}  (RAT ${pass.rat_version}, ${ratdb})`);
   return lines;
 }
 

@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
-import { InputError } from '../errors.js';
+import { InputError, InterruptedError } from '../errors.js';
 import { addJobsToExactly, checkExactlyTarget, exactlyFileFor } from '../submit/exactly.js';
 import type { PlannedEntry, SubmitPlan } from '../submit/plan.js';
 import { submitLike } from '../submit/like.js';
-import { submitRequestFile } from '../submit/submit.js';
-import type { SubmitResult, SubmittedJob } from '../submit/write.js';
+import { checkLabel } from '../submit/request.js';
+import { submitRequestFile, type PlannedRequest } from '../submit/submit.js';
+import type { SubmitResult, SubmittedJob, WriteStart } from '../submit/write.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
 import { progressBar } from './progress.js';
 import { plural } from '../words.js';
+import { stopOnSignal } from './serve.js';
 
 interface SubmitOptions extends ConfigOptions {
   runlist?: string;
@@ -23,6 +25,7 @@ interface SubmitOptions extends ConfigOptions {
   newPass?: boolean;
   productionInfo?: string;
   like?: string[];
+  label?: string;
 }
 
 function describeAmount(entry: PlannedEntry): string {
@@ -39,6 +42,32 @@ function describeRuns(jobs: readonly SubmittedJob[]): string {
   const first = runs[0] ?? 0;
   const last = runs.at(-1) ?? 0;
   return runs.length === 1 ? `run ${first}` : last - first + 1 === runs.length ? `runs ${first}–${last}` : `${runs.length} runs ${first}…${last}`;
+}
+
+const labelsOf = (plan: SubmitPlan) => [...new Set(plan.entries.map((entry) => entry.label))];
+
+/** Before anything is written: the request, where its default label came from, and (unless a dry run, which prints it all after) jobs per module and label. */
+function printAhead(file: string, plan: SubmitPlan, request: PlannedRequest, dryRun: boolean): void {
+  print(`${file}: request ${request.requestId}, RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
+  const { defaultLabel } = request;
+  if (defaultLabel !== undefined && defaultLabel.from !== 'option') {
+    const why = defaultLabel.from === 'generated' ? 'made from the file name and the request id; --label L names them' : 'the one this request was first submitted with';
+    print(`label ${defaultLabel.label} for the entries that name none (${why})`);
+  }
+  if (dryRun) return;
+  const groups = new Map<string, number>();
+  for (const entry of plan.entries) groups.set(`${entry.module}, label ${entry.label}`, (groups.get(`${entry.module}, label ${entry.label}`) ?? 0) + entry.jobs.length);
+  const total = plan.entries.reduce((sum, entry) => sum + entry.jobs.length, 0);
+  const labels = labelsOf(plan);
+  print(`plan: ${plural(total, 'job')}, label${labels.length === 1 ? '' : 's'} ${labels.join(', ')}`);
+  for (const [group, jobs] of groups) print(`  ${group}: ${plural(jobs, 'job')}`);
+}
+
+function printStart(start: WriteStart, database: string): void {
+  const missing = start.total - start.present;
+  if (missing === 0) return;
+  const earlier = start.present > 0 ? ` (${start.present} of ${start.total} are there from an earlier run)` : '';
+  print(`writing ${plural(missing, 'job')} to ${database}${earlier}; Ctrl-C stops after the current batch, and running the same command again completes it`);
 }
 
 function printPlan(plan: SubmitPlan, result: SubmitResult): void {
@@ -82,7 +111,7 @@ async function submitLikeCommand(file: string | undefined, options: SubmitOption
   }
   print(`added ${module} run ${run} pass ${copy}, ${what}; waiting`);
   for (const { file: out, added, total } of addJobsToExactly([{ module, run: Number(run), pass: copy, label: source.label }], { ...(options.outlist !== undefined && { output: options.outlist }) })) {
-    print(`${out}: ${added} jobs added, ${total} in all`);
+    print(`${out}: ${plural(added, 'job')} added, ${total} in all`);
   }
 }
 
@@ -94,6 +123,7 @@ export function registerSubmit(program: Command): void {
     .addOption(configOption())
     .option('-L, --runlist <file>', 'run numbers (one per line) for run-by-run modules that list none')
     .option('-t, --ratdb-tag <tag>', 'RATDB tag every pass records')
+    .option('--label <label>', 'label of the entries for which the file names none (an entry\'s own label, then the file\'s top-level one, win); without it they get <file name>-<request id>, such as jobs-3f9a2c1b, the same each time the request is submitted')
     .option('-o, --outlist <file>', '.exactly file to add the jobs to (default: <label>.exactly, one per label)')
     .option('--priority <n>', 'priority of every pass, whatever the request says')
     .option('--dry-run', 'print the plan and totals; write nothing')
@@ -105,7 +135,7 @@ export function registerSubmit(program: Command): void {
     .option('--like <module run pass...>', 'instead of a request: add an exact copy of this pass to its job (same RAT version, macro, template values, ratdb tag, amount, label)')
     .addHelpText(
       'after',
-      '\nExamples:\n  gasp submit jobs.json --dry-run\n  gasp submit jobs.json -L runs.txt -t ratdb-2026 -o bi214.exactly\n  gasp submit --like TeloadedBi214 300001 1',
+      '\nThe plan (jobs per module and label) is printed before anything is written. Ctrl-C stops after the batch being written, says how many jobs are in, and exits 130; running the same command again completes the request (a second Ctrl-C stops at once, which is as safe).\n\nExamples:\n  gasp submit jobs.json --dry-run\n  gasp submit jobs.json --label mc-2026-bi214 -L runs.txt -t ratdb-2026 -o bi214.exactly\n  gasp submit --like TeloadedBi214 300001 1',
     )
     .action(async (file: string | undefined, _options: SubmitOptions, command: Command) => {
       const options = command.optsWithGlobals<SubmitOptions>();
@@ -113,35 +143,40 @@ export function registerSubmit(program: Command): void {
         await submitLikeCommand(file, options);
         return;
       }
-      let priority: number | undefined;
-      if (options.priority !== undefined) {
-        const problems: string[] = [];
-        priority = wholeNumber('--priority', options.priority, problems, '10', true);
-        if (problems.length > 0) throw new InputError(problems);
-      }
+      const problems: string[] = [];
+      const priority = options.priority === undefined ? undefined : wholeNumber('--priority', options.priority, problems, '10', true);
+      checkLabel('--label', options.label, problems);
+      if (problems.length > 0) throw new InputError(problems);
       const dryRun = options.dryRun === true || options.testingNodb === true;
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const bar = progressBar('writing jobs');
+      const stop = stopOnSignal();
+      stop.onForce(() => process.stderr.write('\nstopped at once: the jobs written so far stay; run the same command again to complete the request\n'));
       let outcome;
       try {
         outcome = await submitRequestFile(db, file, {
           dryRun,
+          signal: stop.signal,
           onProgress: bar.update,
+          ...(options.label !== undefined && { label: options.label }),
           ...(options.runlist !== undefined && { runListFile: options.runlist }),
           ...(options.ratdbTag !== undefined && { ratdbTag: options.ratdbTag }),
           ...(priority !== undefined && { priority }),
           ...(options.requestId !== undefined && { requestId: options.requestId }),
           ...(options.newPass !== undefined && { newPass: options.newPass }),
           ...(options.productionInfo !== undefined && { infoFile: options.productionInfo }),
-          // the .exactly files must take the jobs before any job is written
-          beforeWrite: (plan) => {
-            if (dryRun) return;
-            for (const label of new Set(plan.entries.map((entry) => entry.label))) {
-              checkExactlyTarget(exactlyFileFor(label, { ...(options.outlist !== undefined && { output: options.outlist }) }));
-            }
+          beforeWrite: (plan, request) => {
+            // the .exactly files must take the jobs before any job is written
+            if (!dryRun) for (const label of labelsOf(plan)) checkExactlyTarget(exactlyFileFor(label, { ...(options.outlist !== undefined && { output: options.outlist }) }));
+            if (options.label !== undefined && request.defaultLabel === undefined) process.stderr.write(`--label ${options.label}: not used: every entry of ${file} names its label (the file's labels win)\n`);
+            if (options.json !== true) printAhead(file, plan, request, dryRun);
           },
+          ...(options.json !== true && { onStart: (start: WriteStart) => printStart(start, db.name) }),
         });
+      } catch (error) {
+        if (!(error instanceof InterruptedError)) throw error;
+        throw new InterruptedError(`${error.message}\nthe jobs go into ${options.outlist ?? '<label>.exactly'} when every one is in`);
       } finally {
         bar.stop();
       }
@@ -149,7 +184,7 @@ export function registerSubmit(program: Command): void {
       if (options.json === true) {
         print(JSON.stringify({ dry_run: dryRun, ...result }, null, 2));
       } else {
-        print(`${file}: request ${result.requestId}${result.generation > 1 ? ` (pass generation ${result.generation})` : ''}`);
+        if (result.generation > 1) print(`pass generation ${result.generation} of request ${result.requestId}`);
         printPlan(plan, result);
       }
       if (dryRun) {
@@ -157,14 +192,16 @@ export function registerSubmit(program: Command): void {
         return;
       }
       if (options.json !== true) {
+        const labels = labelsOf(plan);
+        const named = `label${labels.length === 1 ? '' : 's'} ${labels.join(', ')}`;
         print(
           result.alreadySubmitted
-            ? `already submitted: all ${result.jobs.length} jobs are in ${db.name}; nothing written (--new-pass adds another pass to each)`
-            : `submitted ${result.written} jobs to ${db.name}${result.written < result.jobs.length ? ` (${result.jobs.length - result.written} were there from an earlier run)` : ''}`,
+            ? `already submitted: all ${result.jobs.length} jobs are in ${db.name}, ${named}; nothing written (--new-pass adds another pass to each)`
+            : `submitted ${result.written} jobs to ${db.name}, ${named}${result.written < result.jobs.length ? ` (${result.jobs.length - result.written} were there from an earlier run)` : ''}`,
         );
       }
       for (const { file: out, added, total } of addJobsToExactly(result.jobs, { ...(options.outlist !== undefined && { output: options.outlist }) })) {
-        if (options.json !== true) print(`${out}: ${added} jobs added, ${total} in all`);
+        if (options.json !== true) print(`${out}: ${plural(added, 'job')} added, ${total} in all`);
       }
     });
 }

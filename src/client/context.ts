@@ -17,6 +17,11 @@ export interface ClientContext {
   workRoot: string;
   /** How long a claim holds without renewal; a site that dies frees its passes after this. */
   leaseSeconds: number;
+  /**
+   * Seconds without a heartbeat after which another site counts as dead (`[coordination] stale`):
+   * only a dead site's expired claims are taken back, since only it can ask its backend what it ran.
+   */
+  staleSeconds?: number;
   log: Logger;
   now: () => Date;
   /** Production and processing information by RAT version, read once. */

@@ -11,6 +11,8 @@ import { readHeld, unsubmitted } from './held.js';
 import { prerequisiteStatuses } from './prerequisites.js';
 import { monitorPasses, renewLeases } from './monitor.js';
 import { backToWaiting, updatePasses } from './update.js';
+import { siteBeats } from '../coordination/sites.js';
+import { DEFAULT_STALE_SECONDS } from '../config/config.js';
 
 export interface CycleOptions {
   submit: boolean;
@@ -82,7 +84,13 @@ async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<voi
   const now = new Date(at).toISOString();
   const rows = await ctx.db.view<string, [string, number]>('passes', 'leases', { endkey: now, inclusive_end: false });
   // this site's own passes are renewed by its monitoring, never returned by it
-  const expired = rows.rows.filter((row) => row.id !== undefined && row.value[0] !== ctx.site.name);
+  const others = rows.rows.filter((row) => row.id !== undefined && row.value[0] !== ctx.site.name);
+  if (others.length === 0) return;
+  // a live site that has not renewed (its cycles fail) may have submitted the jobs: only it can ask
+  // its backend, so its passes stay with it; a pass is taken back only from a site whose client is gone
+  const alive = await liveSites(ctx);
+  const expired = others.filter((row) => !alive.has(row.value[0]));
+  if (expired.length < others.length) ctx.log.debug({ passes: others.length - expired.length }, 'expired leases of sites whose clients are alive: left to them');
   if (expired.length === 0) return;
   const landed = await updatePasses(
     ctx,
@@ -91,7 +99,8 @@ async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<voi
       pass: row.value[1],
       apply: (stored) => {
         if (stored.claim === undefined || stored.claim.lease_until >= now || (stored.status !== 'submitted' && stored.status !== 'running')) return undefined;
-        return backToWaiting(stored, stored.claim.token, now, `lease of site ${stored.site ?? '?'} expired`);
+        if (stored.site !== undefined && alive.has(stored.site)) return undefined;
+        return backToWaiting(stored, stored.claim.token, now, `lease of site ${stored.site ?? '?'} expired and no client of it is alive`);
       },
     })),
   );
@@ -99,6 +108,13 @@ async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<voi
   if (landed.length > 0) ctx.log.warn({ passes: landed.length }, 'returned passes whose site stopped renewing its lease');
 }
 
+
+/** Sites of this mode whose client is alive now (a fresh heartbeat, not stopped), by the server's clock. */
+async function liveSites(ctx: ClientContext): Promise<Set<string>> {
+  const now = ctx.now().getTime();
+  const beats = await siteBeats(ctx.db, { ageSeconds: (iso) => (now - Date.parse(iso)) / 1000 }, ctx.staleSeconds ?? DEFAULT_STALE_SECONDS);
+  return new Set(beats.filter((beat) => beat.state === 'active' && beat.doc.mode === ctx.mode).map((beat) => beat.doc.site));
+}
 
 /**
  * One cycle: return expired leases, monitor what this site runs, then decide, claim (one bulk

@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import { BackendError, type PreparedJob } from '../backends/backend.js';
-import { prepareJob, type JobToPrepare } from '../backends/prepare.js';
+import { jobName, prepareJob, type JobToPrepare } from '../backends/prepare.js';
 import { failedBefore, type PolicyDoc } from '../model/policy.js';
 import { NotFoundError } from '../db/errors.js';
 import { processingInfoId, productionInfoId, type JobDoc, type Pass, type ProcessingInfoDoc, type ProductionInfoDoc, type Subjob } from '../model/documents.js';
@@ -45,6 +45,23 @@ async function moduleFor(ctx: ClientContext, doc: JobDoc, pass: Pass, subjob: Su
 
 /** The subjobs of a pass: those it lists, or one for the whole job. */
 export const subjobsOf = (pass: Pass) => pass.subjobs ?? [{ index: 0 }];
+
+/** When the oldest of these claims was made: a job submitted under one is no older (a lookup's search window). */
+export function claimedAt(passes: readonly Pass[]): Date | undefined {
+  const times = passes.flatMap((pass) => (pass.claim === undefined ? [] : [Date.parse(pass.claim.at)])).filter((time) => !Number.isNaN(time));
+  return times.length === 0 ? undefined : new Date(Math.min(...times));
+}
+
+/**
+ * Backend ids of a held pass's jobs that reached the backend without their id being recorded (a
+ * submit whose answer was lost), found by the names its claim token gave them: before such a pass
+ * is stopped or run again, these are stopped too, so its work never runs twice.
+ */
+export async function unrecordedJobs(ctx: Pick<ClientContext, 'backend'>, doc: JobDoc, pass: Pass): Promise<string[]> {
+  const token = pass.claim?.token;
+  const names = token === undefined ? [] : subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined ? [jobName(doc.module, doc.run, pass.pass, subjob.index, token)] : []));
+  return names.length === 0 ? [] : [...(await ctx.backend.lookup(names, claimedAt([pass]))).values()];
+}
 
 /**
  * Submits claimed passes' jobs to the backend, a few at a time (p-queue), then records each
@@ -101,7 +118,7 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
   // a pass claimed earlier may have reached the backend before its client died: find it by name, never submit it twice
   const earlier = new Set(claimed.filter((item) => item.earlier === true).map((item) => key(item.doc, item.pass)));
   const names = work.filter((item) => earlier.has(key(item.doc, item.pass))).map((item) => item.job.name);
-  const known = names.length === 0 ? new Map<string, string>() : await ctx.backend.lookup(names);
+  const known = names.length === 0 ? new Map<string, string>() : await ctx.backend.lookup(names, claimedAt(claimed.filter((item) => item.earlier === true).map((item) => item.pass)));
   let recovered = 0;
   let submitted = 0;
   for (const { doc, pass, subjob, job } of work) {
@@ -126,7 +143,13 @@ export async function dispatchPasses(ctx: ClientContext, claimed: readonly Claim
   }
   await queue.onIdle();
   // a pass that failed part-way (one subjob refused) must not leave its other jobs running unwatched
-  const orphans = [...failures.keys()].flatMap((failed) => [...(ids.get(failed)?.values() ?? [])]);
+  // (also those whose submit answer was lost this cycle: found by name)
+  const failedPasses = claimed.filter(({ doc, pass }) => failures.has(key(doc, pass)));
+  const lostAnswers = (await Promise.all(failedPasses.map(({ doc, pass }) => unrecordedJobs(ctx, doc, pass).catch((error: unknown) => {
+        ctx.log.warn({ job: doc._id, pass: pass.pass, error: (error as Error).message }, 'could not look up the jobs of a pass that failed part-way; one whose submit answer was lost may still run');
+        return [];
+      })))).flat();
+  const orphans = [...new Set([...[...failures.keys()].flatMap((failed) => [...(ids.get(failed)?.values() ?? [])]), ...lostAnswers])];
   if (orphans.length > 0) {
     await ctx.backend.cancel(orphans).catch((error: unknown) => ctx.log.warn({ jobs: orphans, error: (error as Error).message }, 'could not cancel the jobs of a pass that failed part-way; they may still run'));
   }

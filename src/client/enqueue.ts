@@ -4,7 +4,7 @@ import { jobName } from '../backends/prepare.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { READY_VIEW, runCycle, type CycleOptions } from './cycle.js';
 import { unsubmitted } from './held.js';
-import { subjobsOf } from './dispatch.js';
+import { claimedAt, subjobsOf } from './dispatch.js';
 import { backToWaiting, updatePasses } from './update.js';
 
 export interface EnqueueOptions extends CycleOptions {
@@ -61,7 +61,7 @@ export async function releaseUnsubmitted(ctx: ClientContext): Promise<number> {
     const held = await unsubmitted(ctx);
     const names = new Map<string, string>();
     for (const { doc, pass } of held) for (const subjob of subjobsOf(pass)) names.set(jobName(doc.module, doc.run, pass.pass, subjob.index, pass.claim?.token), doc._id);
-    const known = names.size === 0 ? new Map<string, string>() : await ctx.backend.lookup([...names.keys()]);
+    const known = names.size === 0 ? new Map<string, string>() : await ctx.backend.lookup([...names.keys()], claimedAt(held.map(({ pass }) => pass)));
     const free = held.filter(({ doc, pass }) => subjobsOf(pass).every((subjob) => subjob.backend_id === undefined) && ![...known.keys()].some((name) => names.get(name) === doc._id));
     const now = ctx.now().toISOString();
     const landed = await updatePasses(

@@ -8,7 +8,7 @@ import type { ClientContext, CycleStats } from './context.js';
 import { pauseFailingLabels } from './auto-pause.js';
 import { attemptsMade, DEFAULT_MAX_ATTEMPTS, matchingKeyword, type PolicyDoc } from '../model/policy.js';
 import type { HeldRow } from './held.js';
-import { subjobsOf } from './dispatch.js';
+import { subjobsOf, unrecordedJobs } from './dispatch.js';
 import { readManifest, recordData, verifyManifest, type Manifest, type PassOutputs } from './record.js';
 import { backToWaiting, updatePasses, type PassChange } from './update.js';
 
@@ -67,7 +67,8 @@ async function heldPasses(ctx: ClientContext, rows: readonly HeldRow[]): Promise
 
 /** A held pass a shifter cancelled: its jobs stopped in the backend, the pass and its attempt canceled. */
 async function cancelHeld(ctx: ClientContext, doc: JobDoc, pass: Pass, now: string): Promise<PassChange> {
-  const active = subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined || ENDED.includes(subjob.state) ? [] : [subjob.backend_id]));
+  const recorded = subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined || ENDED.includes(subjob.state) ? [] : [subjob.backend_id]));
+  const active = [...recorded, ...(await unrecordedJobs(ctx, doc, pass))];
   if (active.length > 0) await ctx.backend.cancel(active);
   ctx.log.info({ job: doc._id, pass: pass.pass, jobs: active.length }, `canceled ${doc.module} run ${doc.run} pass ${pass.pass} as asked (${active.length} jobs stopped)`);
   const token = pass.claim?.token;
@@ -85,7 +86,8 @@ async function cancelHeld(ctx: ClientContext, doc: JobDoc, pass: Pass, now: stri
 /** The wrapper's own account of the run, for timing and the reproducibility record. */
 function ranOf(manifest: Manifest | undefined): Pick<Subjob, 'ran'> {
   if (manifest?.started === undefined || manifest.finished === undefined) return {};
-  return { ran: { host: manifest.host ?? '?', started: manifest.started, finished: manifest.finished, wrapper_version: manifest.wrapper_version ?? '?' } };
+  const tag = manifest.ratdb_tag ?? undefined;
+  return { ran: { host: manifest.host ?? '?', started: manifest.started, finished: manifest.finished, wrapper_version: manifest.wrapper_version ?? '?', ...(tag !== undefined && { ratdb_tag: tag }) } };
 }
 
 /** Subjob states that are final: the backend is not asked about them again. */
@@ -199,9 +201,10 @@ async function movePasses(
     if (lost) {
       stats.lost += 1;
       // the whole pass runs again: its siblings still running are stopped first, so none runs twice
-      const active = subjobs.flatMap((subjob) =>
-        subjob.backend_id !== undefined && (subjob.state === 'queued' || subjob.state === 'running' || subjob.state === 'submitted') ? [subjob.backend_id] : [],
-      );
+      const active = [
+        ...subjobs.flatMap((subjob) => (subjob.backend_id !== undefined && (subjob.state === 'queued' || subjob.state === 'running' || subjob.state === 'submitted') ? [subjob.backend_id] : [])),
+        ...(await unrecordedJobs(ctx, doc, pass)),
+      ];
       if (active.length > 0) await ctx.backend.cancel(active);
       changes.push({
         id: doc._id,

@@ -10,6 +10,8 @@ import type { ClientContext } from './context.js';
 export interface Manifest {
   exit_code: number;
   wrapper_version?: string;
+  /** The RATDB tag the wrapper set in the macro; null: none (the live RATDB). */
+  ratdb_tag?: string | null;
   host?: string;
   started?: string;
   finished?: string;

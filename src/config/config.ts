@@ -24,6 +24,9 @@ import {
 } from './fields.js';
 import { describeIssues, readIni, type IniValues } from './ini-file.js';
 
+/** Seconds without a heartbeat after which a site counts as dead (`[coordination] stale`). */
+export const DEFAULT_STALE_SECONDS = 1800;
+
 export const MODES = ['production', 'processing'] as const;
 export type Mode = (typeof MODES)[number];
 
@@ -101,7 +104,7 @@ const configSections = {
   coordination: {
     serialize: withDefault('yes or no', yesNo, false),
     heartbeat: withDefault('seconds, more than 0', positiveNumber(86_400), 600),
-    stale: withDefault('seconds, more than heartbeat', positiveNumber(7 * 86_400), 1800),
+    stale: withDefault('seconds, more than heartbeat', positiveNumber(7 * 86_400), DEFAULT_STALE_SECONDS),
     conflict_delay: withDefault('seconds, more than 0', positiveNumber(86_400), 60),
   },
   dashboard: {

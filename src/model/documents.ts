@@ -1,4 +1,5 @@
 import type { EventMode } from './event-mode.js';
+import type { OutputNaming } from './outputs.js';
 import { PASS_STATUSES, type PassStatus } from './status.js';
 import type { TemplateValues } from './template.js';
 
@@ -20,8 +21,8 @@ export interface Subjob {
   /** When the client submitted it, and when it saw it end. */
   started?: string;
   finished?: string;
-  /** What the job wrapper says of its run (manifest.json): where, when, with which wrapper. */
-  ran?: { host: string; started: string; finished: string; wrapper_version: string };
+  /** What the job wrapper says of its run (manifest.json): where, when, with which wrapper and RATDB tag. */
+  ran?: { host: string; started: string; finished: string; wrapper_version: string; ratdb_tag?: string };
 }
 
 export interface Attempt {
@@ -123,6 +124,10 @@ export interface ProductionModule {
   outputs: string[];
   /** For each other_<kind> output: what its file name adds (`_scintFit`). */
   other_suffix?: Record<string, string>;
+  /** For each output: named by the macro (`/rat/procset file`), by rat's command line (`-o`), or by nothing. Absent: all by the macro. */
+  output_naming?: Record<string, OutputNaming>;
+  /** Why the outputs cannot all be named: every job would fail, so submit refuses the module. */
+  unnameable?: string;
   /** The macro's `${field}`s, in order of first appearance. */
   template: string[];
   /** Of the macro's bytes, so a pass records exactly what it ran. */

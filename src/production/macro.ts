@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
+import { NAMED_BY_COMMAND_LINE, outputFiles, type OutputNaming } from '../model/outputs.js';
 
 /** RAT's output processors and the data type each writes. */
 export const OUTPUT_PROCESSORS: Readonly<Record<string, string>> = { outroot: 'ratds', outntuple: 'ntuple', outsoc: 'soc' };
@@ -19,6 +20,10 @@ export interface MacroFacts {
   outputs: string[];
   /** For each `other_<kind>`: what its file name adds, from its `/rat/procset file`. */
   otherSuffix: Record<string, string>;
+  /** For each output its `/rat/procset file` value (quotes off), where the macro names the file. */
+  files: Record<string, string>;
+  /** For each output the line that adds its processor. */
+  lines: Record<string, number>;
   /** Every `${field}`, in order of first appearance. */
   template: string[];
   sha256: string;
@@ -71,13 +76,14 @@ export function readMacro(bytes: Buffer | string, file: string, internalRateGene
     generators: [],
     outputs: [],
     otherSuffix: {},
+    files: {},
+    lines: {},
     template: [],
     // of the bytes on disk, so `sha256sum` of the macro gives the same
     sha256: createHash('sha256').update(bytes).digest('hex'),
   };
   /** The output the latest /rat/proc line added, which a following /rat/procset file names. */
-  let latestOutput: { dataType: string; line: number } | undefined;
-  const awaitingSuffix = new Map<string, number>();
+  let latestOutput: string | undefined;
 
   const fields = new Set<string>();
   text.split(/\r?\n/).forEach((raw, index) => {
@@ -99,30 +105,56 @@ export function readMacro(bytes: Buffer | string, file: string, internalRateGene
       latestOutput = undefined;
       if (kind === undefined) return;
       const other = `other_${kind}`;
-      if (!facts.outputs.includes(kind)) {
-        facts.outputs.push(kind);
-      } else if (!facts.outputs.includes(other)) {
-        facts.outputs.push(other);
-        awaitingSuffix.set(other, index + 1);
-      } else {
+      if (facts.outputs.includes(other)) {
         problems.push(`${where}: a third ${first} processor (expected at most two of a kind: ${kind} and ${other})`);
         return;
       }
-      latestOutput = { dataType: kind, line: index + 1 };
+      latestOutput = facts.outputs.includes(kind) ? other : kind;
+      facts.outputs.push(latestOutput);
+      facts.lines[latestOutput] = index + 1;
     }
-    if (command === '/rat/procset' && first === 'file' && latestOutput !== undefined) {
-      const other = `other_${latestOutput.dataType}`;
-      if (awaitingSuffix.has(other) && facts.otherSuffix[other] === undefined) {
-        const suffix = suffixOf(rest.join(' '), latestOutput.dataType);
-        if (suffix === '') problems.push(`${where}: the second ${latestOutput.dataType} file adds nothing to the name (expected a suffix such as \${OUTPUT}_fit)`);
-        else facts.otherSuffix[other] = suffix;
-        awaitingSuffix.delete(other);
+    if (command === '/rat/procset' && first === 'file' && latestOutput !== undefined && facts.files[latestOutput] === undefined) {
+      facts.files[latestOutput] = rest.join(' ').replace(/^["']|["']$/g, '');
+      if (latestOutput.startsWith('other_')) {
+        const kind = latestOutput.slice('other_'.length);
+        const suffix = suffixOf(rest.join(' '), kind);
+        if (suffix === '') problems.push(`${where}: the second ${kind} file adds nothing to the name (expected a suffix such as \${OUTPUT}_fit)`);
+        else facts.otherSuffix[latestOutput] = suffix;
       }
     }
   });
   facts.template = [...fields];
-  for (const [other, line] of awaitingSuffix) {
-    problems.push(`${file}:${line}: a second output processor has no /rat/procset file (expected one naming the ${other} file)`);
-  }
   return { facts, problems };
+}
+
+const PROCESSOR_OF: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(OUTPUT_PROCESSORS).map(([processor, kind]) => [kind, processor]));
+
+/**
+ * How each output of a macro gets its file name, and why any cannot get the one the job wrapper
+ * stages (`${OUTPUT}.root` …): a file named in the macro must be that name; a file the macro leaves
+ * unnamed can be named only by rat's `-o`, which sets the default file of OutROOT, one name for all.
+ */
+export function outputNaming(facts: Pick<MacroFacts, 'outputs' | 'otherSuffix' | 'files' | 'lines'>): { naming: Record<string, OutputNaming>; reasons: string[] } {
+  const naming: Record<string, OutputNaming> = {};
+  const reasons: string[] = [];
+  const expected = outputFiles('${OUTPUT}', { outputs: facts.outputs, other_suffix: facts.otherSuffix });
+  for (const { data_type: dataType, file: wanted } of expected) {
+    const kind = dataType.replace(/^other_/, '');
+    const processor = PROCESSOR_OF[kind] ?? kind;
+    const at = `line ${facts.lines[dataType] ?? '?'}`;
+    const named = facts.files[dataType];
+    if (named !== undefined) {
+      naming[dataType] = named === wanted ? 'macro' : 'none';
+      if (named !== wanted) reasons.push(`${at}: its ${processor} file is "${named}" (expected "${wanted}", the name the job wrapper stages)`);
+    } else if (dataType.startsWith('other_')) {
+      naming[dataType] = 'none';
+      reasons.push(`${at}: the second ${processor} processor has no /rat/procset file (expected one naming the ${dataType} file, such as "\${OUTPUT}_fit${wanted.slice('${OUTPUT}_other'.length)}")`);
+    } else if (NAMED_BY_COMMAND_LINE.has(kind)) {
+      naming[dataType] = 'command line';
+    } else {
+      naming[dataType] = 'none';
+      reasons.push(`${at}: the ${processor} processor has no /rat/procset file, and rat's command line names only the ${PROCESSOR_OF.ratds} file (expected /rat/procset file "${wanted}")`);
+    }
+  }
+  return { naming, reasons };
 }

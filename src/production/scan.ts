@@ -4,7 +4,7 @@ import type { ModeOverride } from '../config/config.js';
 import { InputError } from '../errors.js';
 import type { EventMode } from '../model/event-mode.js';
 import type { ProductionModule } from '../model/documents.js';
-import { readMacro } from './macro.js';
+import { outputNaming, readMacro } from './macro.js';
 import { globToRegExp } from '../glob.js';
 
 export interface ScanOptions {
@@ -150,12 +150,17 @@ export function scanRelease(options: ScanOptions): ScanResult {
         warnings.push(`${shown}: adds no output processor (outroot, outntuple, outsoc); left out`);
         continue;
       }
+      const { naming, reasons } = outputNaming(facts);
+      // kept in the document, so submit can say why it refuses the module rather than "no module"
+      if (reasons.length > 0) warnings.push(`${shown}: module ${name}: its outputs cannot be named, so every job would fail and submit refuses it: ${reasons.join('; ')}`);
       modules[name] = {
         path,
         phase,
         event_mode: eventModeFor(name, facts.rateBased, options.modeOverrides, usedPatterns),
         outputs: facts.outputs,
         ...(Object.keys(facts.otherSuffix).length > 0 && { other_suffix: facts.otherSuffix }),
+        output_naming: naming,
+        ...(reasons.length > 0 && { unnameable: reasons.join('; ') }),
         template: facts.template,
         sha256: facts.sha256,
       };

@@ -20,6 +20,8 @@ export interface AppendOptions {
   dryRun?: boolean;
   /** Called after each batch; a returned promise is awaited. */
   onProgress?: (done: number, total: number) => void | Promise<void>;
+  /** Checked before each batch: once aborted, no further batch is written. */
+  signal?: AbortSignal;
 }
 
 const MAX_CONFLICT_ROUNDS = 5;
@@ -29,6 +31,8 @@ export interface AppendResult {
   written: number;
   /** Passes found already there before writing: an earlier run wrote them. */
   existing: number;
+  /** The signal stopped it between batches: the rest is not written. */
+  interrupted?: boolean;
 }
 
 async function fetchJobs(db: Database, ids: readonly string[]): Promise<Map<string, JobDoc>> {
@@ -112,6 +116,7 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
   for (let round = 1; targets.length > 0; round++) {
     const conflicted: PassToAdd[] = [];
     for (let start = 0; start < targets.length; start += batchSize) {
+      if (options.signal?.aborted === true) return { written, existing, interrupted: true };
       const batch = targets.slice(start, start + batchSize);
       const answers = await db.bulkDocs(batch.map((target) => target.doc));
       answers.forEach((answer, position) => {

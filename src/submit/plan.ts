@@ -60,7 +60,12 @@ export interface PlanOptions {
   ratdbTag?: string;
   /** From --priority: every pass gets it, whatever the file says. */
   priority?: number;
+  /** The label of entries for which the file names none (--label, or the one gasp makes). */
+  label?: string;
 }
+
+/** What the job wrapper accepts as a RATDB tag (bin/gasp-job RATDB_TAG). */
+const RATDB_TAG = /^[A-Za-z0-9][A-Za-z0-9._+:-]*$/;
 
 /** More than this in one entry is a typo (an ev_per_run of 1), not a request. */
 export const MAX_JOBS_PER_ENTRY = 100_000;
@@ -99,6 +104,10 @@ function split(total: number, per: number): number[] {
  */
 export function planRequest(request: JobsRequest, info: ProductionInfoDoc, options: PlanOptions = {}): { plan: SubmitPlan; problems: string[] } {
   const problems: string[] = [];
+  // the job wrapper writes it into the macro as one word
+  if (options.ratdbTag !== undefined && !RATDB_TAG.test(options.ratdbTag)) {
+    problems.push(`-t: "${options.ratdbTag}" is not a RATDB tag (expected one word of letters, digits and . _ + : -, such as water-physics-v2)`);
+  }
   const entries: PlannedEntry[] = [];
   const names = Object.keys(info.modules);
   for (const { index, module } of request.broken) {
@@ -112,8 +121,11 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
     // own properties only: "constructor" is not a module
     const module = Object.hasOwn(info.modules, entry.module) ? info.modules[entry.module] : undefined;
     if (module === undefined) problems.push(`${at('module')}: ${noModule(entry.module, info, names)}`);
-    const label = entry.label ?? request.label;
-    if (label === undefined) problems.push(`${at('label')}: is missing (expected a label here or at the top level)`);
+    else if (module.unnameable !== undefined) {
+      problems.push(`${at('module')}: ${entry.module} cannot run: its outputs cannot be named (${module.unnameable}; production information ${info.rat_version})`);
+    }
+    const label = entry.label ?? request.label ?? options.label;
+    if (label === undefined) problems.push(`${at('label')}: is missing (expected a label here or at the top level, or --label)`);
 
     const format = formatOf(entry, module?.event_mode);
     if (format === undefined) {
@@ -190,7 +202,10 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
   };
 }
 
-/** Derived from everything that shapes the jobs, so the same request gets the same id. */
+/**
+ * Derived from everything that shapes the jobs, so the same request gets the same id. Not from the
+ * label given for unlabelled entries: a rerun with another --label must find the jobs it wrote.
+ */
 export function requestId(request: JobsRequest, options: PlanOptions): string {
   const canonical = JSON.stringify([request.raw, options.runList ?? null, options.ratdbTag ?? null, options.priority ?? null]);
   return `req-${createHash('sha256').update(canonical).digest('hex').slice(0, 16)}`;

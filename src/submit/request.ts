@@ -15,8 +15,10 @@ export function checkLabel(option: string, label: string | undefined, problems: 
 }
 const LABEL_EXPECTED = 'a label of letters, digits, _ . + - such as mc-2026-bi214';
 
-const positiveInteger = (what: string) => z.number({ error: expecting(what) }).int({ error: expecting(what) }).positive({ error: expecting(what) });
-const positiveNumber = (what: string) => z.number({ error: expecting(what) }).positive({ error: expecting(what) });
+/** The SNO+ request form writes its numbers as JSON strings (`"n_runs": "565"`): a string that is just a number is that number. */
+const asNumber = (value: unknown) => (typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value);
+const positiveInteger = (what: string) => z.preprocess(asNumber, z.number({ error: expecting(what) }).int({ error: expecting(what) }).positive({ error: expecting(what) }));
+const positiveNumber = (what: string) => z.preprocess(asNumber, z.number({ error: expecting(what) }).positive({ error: expecting(what) }));
 
 const ENTRY_KEYS = ['module', 'label', 'template', 'priority', 't_run', 't_format', 'n_runs', 'n_ev', 'ev_per_run', 'run_numbers'];
 
@@ -39,14 +41,14 @@ export const entrySchema = z.strictObject(
         { error: expecting('an object of template field → value') },
       )
       .optional(),
-    priority: z.number({ error: expecting('a whole number') }).int({ error: expecting('a whole number') }).optional(),
+    priority: z.preprocess(asNumber, z.number({ error: expecting('a whole number') }).int({ error: expecting('a whole number') })).optional(),
     t_run: positiveNumber('the live time of one run, more than 0').optional(),
     t_format: z.string({ error: expecting('a time unit such as day, h, min or s') }).optional(),
     n_runs: positiveInteger('a whole number of runs, more than 0').optional(),
     n_ev: positiveInteger('a whole number of events, more than 0').optional(),
     ev_per_run: positiveInteger('a whole number of events per run, more than 0').optional(),
     run_numbers: z
-      .array(z.number({ error: expecting('a run number') }).int({ error: expecting('a run number') }).nonnegative({ error: expecting('a run number') }), {
+      .array(z.preprocess(asNumber, z.number({ error: expecting('a run number') }).int({ error: expecting('a run number') }).nonnegative({ error: expecting('a run number') })), {
         error: expecting('a list of run numbers'),
       })
       .min(1, { error: expecting('at least one run number') })

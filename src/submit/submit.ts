@@ -5,8 +5,9 @@ import { InputError } from '../errors.js';
 import { readJsonFile } from '../json-file.js';
 import { productionInfoId, type ProductionInfoDoc } from '../model/documents.js';
 import { planRequest, requestId, type PlanOptions, type SubmitPlan } from './plan.js';
-import { readJobsRequest, readRunList } from './request.js';
-import { submitPlan, type SubmitResult } from './write.js';
+import { earlierLabel, generatedLabel, unlabelledEntries } from './label.js';
+import { readJobsRequest, readRunList, type JobsRequest } from './request.js';
+import { submitPlan, type SubmitResult, type WriteStart } from './write.js';
 
 export interface SubmitRequestOptions {
   /** -L: a run list file for run-by-run entries without run_numbers. */
@@ -20,8 +21,26 @@ export interface SubmitRequestOptions {
   infoFile?: string;
   onProgress?: (done: number, total: number) => void | Promise<void>;
   batchSize?: number;
-  /** Called with the validated plan before anything is written: a place to refuse (a bad output file). */
-  beforeWrite?: (plan: SubmitPlan) => void;
+  /** --label: the label of entries for which the file names none (the file's labels win). */
+  label?: string;
+  /** Called with the validated plan before anything is written: a place to refuse (a bad output file) and to show it. */
+  beforeWrite?: (plan: SubmitPlan, request: PlannedRequest) => void;
+  /** Called before the first write, once what an earlier run wrote is known. */
+  onStart?: (start: WriteStart) => void;
+  /** Aborted (Ctrl-C): the batch being written completes, then it stops with an InterruptedError. */
+  signal?: AbortSignal;
+}
+
+/** Where the label of the entries without one in the file came from. */
+export interface DefaultLabel {
+  label: string;
+  from: 'option' | 'earlier' | 'generated';
+}
+
+export interface PlannedRequest {
+  requestId: string;
+  /** Set when some entry names no label (nor does the top level). */
+  defaultLabel?: DefaultLabel;
 }
 
 async function productionInfo(db: Database, file: string, version: string, infoFile?: string): Promise<ProductionInfoDoc | string> {
@@ -68,6 +87,26 @@ function byEntry(problems: string[]): string[] {
 }
 
 /**
+ * The label of the entries that name none: --label; else the one an earlier submit of the request
+ * gave them (so a rerun completes it even after a rename); else one made from the file name and
+ * the request id. A --label unlike the earlier one is refused unless it labels a new pass.
+ */
+async function defaultLabel(db: Database, request: JobsRequest, requestId: string, options: SubmitRequestOptions): Promise<DefaultLabel | undefined> {
+  const [first] = unlabelledEntries(request);
+  if (first === undefined) return undefined;
+  const earlier = await earlierLabel(db, requestId, first);
+  if (options.label !== undefined) {
+    if (earlier !== undefined && earlier !== options.label && options.newPass !== true) {
+      throw new InputError([
+        `--label: request ${requestId} (${request.file}) was submitted with label ${earlier}; leave --label out to complete it under ${earlier}, or add --new-pass for another pass of its jobs labelled ${options.label}`,
+      ]);
+    }
+    return { label: options.label, from: 'option' };
+  }
+  return earlier === undefined ? { label: generatedLabel(request.file, requestId), from: 'generated' } : { label: earlier, from: 'earlier' };
+}
+
+/**
  * Validates a jobs.json request completely, then writes its jobs. All or nothing: any problem in the
  * request (every one is reported) writes nothing.
  */
@@ -75,7 +114,7 @@ export async function submitRequestFile(
   db: Database,
   file: string,
   options: SubmitRequestOptions = {},
-): Promise<{ plan: SubmitPlan; result: SubmitResult }> {
+): Promise<{ plan: SubmitPlan; result: SubmitResult; request: PlannedRequest }> {
   const { request, problems } = readJobsRequest(file);
   const planOptions: PlanOptions = {
     ...(options.runListFile !== undefined && { runList: readRunList(options.runListFile) }),
@@ -85,18 +124,25 @@ export async function submitRequestFile(
   if (request === undefined) throw new InputError(problems);
   const info = await productionInfo(db, file, request.ratVersion, options.infoFile);
   if (typeof info === 'string') throw new InputError([...problems, info]);
-  const planned = planRequest(request, info, planOptions);
+  const id = options.requestId ?? requestId(request, planOptions);
+  // planned first with a label made without the database, so a request with problems reports them all
+  const planned = planRequest(request, info, { ...planOptions, label: options.label ?? generatedLabel(file, id) });
   if (problems.length + planned.problems.length > 0) throw new InputError(byEntry([...problems, ...planned.problems]));
-  options.beforeWrite?.(planned.plan);
+  const label = await defaultLabel(db, request, id, options);
+  if (label !== undefined) planned.plan = planRequest(request, info, { ...planOptions, label: label.label }).plan;
+  const planNote: PlannedRequest = { requestId: id, ...(label !== undefined && { defaultLabel: label }) };
+  options.beforeWrite?.(planned.plan, planNote);
   // the policy lands before any pass of its labels can run; what a label's policy already says
   // (gasp policy, an earlier request) stays, so running a request again undoes no shifter's change
   if (request.policy !== undefined && options.dryRun !== true) await writePolicies(db, new Set(planned.plan.entries.map((entry) => entry.label)), request.policy, { keep: true });
   const result = await submitPlan(db, planned.plan, {
-    requestId: options.requestId ?? requestId(request, planOptions),
+    requestId: id,
     ...(options.newPass !== undefined && { newPass: options.newPass }),
     ...(options.dryRun !== undefined && { dryRun: options.dryRun }),
     ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
     ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
+    ...(options.onStart !== undefined && { onStart: options.onStart }),
+    ...(options.signal !== undefined && { signal: options.signal }),
   });
-  return { plan: planned.plan, result };
+  return { plan: planned.plan, result, request: planNote };
 }

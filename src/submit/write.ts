@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { InterruptedError } from '../errors.js';
 import type { Pass } from '../model/documents.js';
 import { appendPasses, type PassToAdd } from './append.js';
 import { Lease } from './lease.js';
@@ -34,6 +35,18 @@ export interface SubmitOptions {
   now?: Date;
   /** Called after each batch; a returned promise is awaited. */
   onProgress?: (done: number, total: number) => void | Promise<void>;
+  /** Called once what is there is known, before the first write (not in a dry run). */
+  onStart?: (start: WriteStart) => void;
+  /** Aborted (Ctrl-C): the batch being written completes, then it stops with an InterruptedError. */
+  signal?: AbortSignal;
+}
+
+export interface WriteStart {
+  generation: number;
+  /** Jobs of the request (generation). */
+  total: number;
+  /** Of them, written by an earlier run. */
+  present: number;
 }
 
 interface RequestRowValue {
@@ -113,9 +126,10 @@ async function writeRequest(db: Database, plan: SubmitPlan, options: SubmitOptio
     });
   }
   const progress = options.onProgress;
-  const { written } =
+  if (options.dryRun !== true) options.onStart?.({ generation, total: planned, present: planned - additions.size });
+  const { written, existing, interrupted } =
     additions.size === 0
-      ? { written: 0 }
+      ? { written: 0, existing: 0 }
       : await appendPasses(db, [...additions.values()], {
           ...options,
           onProgress: async (done, total) => {
@@ -123,6 +137,12 @@ async function writeRequest(db: Database, plan: SubmitPlan, options: SubmitOptio
             await progress?.(done, total);
           },
         });
+  if (interrupted === true) {
+    const present = planned - additions.size + existing + written;
+    throw new InterruptedError(
+      `interrupted: ${present} of ${planned} jobs of request ${requestId} are in ${db.name}, ${written} of them written by this run; run the same command again to write the other ${planned - present} (none is written twice)`,
+    );
+  }
   return {
     requestId,
     generation,

@@ -23,14 +23,14 @@ export const INFO = makeProductionInfo({
 }).doc;
 
 /** A database with the views, the fixture's production information and `n` Po210 jobs waiting. */
-export async function databaseWithJobs(n: number, prefix = 'enqueue'): Promise<Database> {
+export async function databaseWithJobs(n: number, prefix = 'enqueue', options: { ratdbTag?: string } = {}): Promise<Database> {
   const db = testCouch({ retry: { attempts: 5, baseMs: 50, maxMs: 200 } }).use(uniqueName(prefix));
   await db.create();
   await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
   await db.put(INFO);
   const file = join(mkdtempSync(join(tmpdir(), 'gasp-enqueue-')), 'jobs.json');
   writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'enq', modules: [{ module: 'PartialPo210', n_ev: 10 * n, ev_per_run: 10, template: { fill_volume: 'lower' } }] }));
-  await submitRequestFile(db, file);
+  await submitRequestFile(db, file, options);
   return db;
 }
 
