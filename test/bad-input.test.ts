@@ -63,6 +63,8 @@ const CASES: Array<{ what: string; files?: Record<string, string>; args: string[
   { what: 'option: a lock name with a space', args: ['lock-run', '--name', 'two words', '--', 'true'], line: /^--name: "two words" is not a lock name/ },
   { what: 'option: a negative wait', args: ['lock-run', '--wait', '-1', '--', 'true'], line: /^--wait: "-1" is not a number more than 0/ },
   { what: 'option: a priority that is not a number', args: ['submit', 'jobs.json', '--priority', 'high'], line: /^--priority: "high"/ },
+  { what: 'option: a label no pass has', args: ['exactly', '--label', 'nosuch'], line: /^--label: no pass has label "nosuch" in t-bad-input-\w+$/ },
+  { what: 'option: a data type that does not exist', args: ['grab', '--exactly', 'none.exactly', '--type', 'ntupel'], files: { 'none.exactly': '' }, line: '--type: "ntupel" is not a data type (did you mean "ntuple"?)' },
   { what: 'option: a label with a slash', args: ['submit', 'jobs.json', '--label', 'a/b'], line: '--label: "a/b" is not a label (expected letters, digits, _ . + -)' },
   { what: 'option: a port out of range', args: ['serve', '--port', '99999', '--dir', 'db'], line: /port.*99999/ },
 ];

@@ -128,7 +128,28 @@ describe('gasp grab', () => {
     const bad = await gasp(['grab', '--label', 'enq', '--parallel', 'many']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('--parallel: "many" is not a whole number (expected such as 4)');
-    expect((await gasp(['grab', '--label', 'nothing-here'])).stdout.trim()).toBe('grab: no output files match (passes completed, partFail)');
+    expect((await gasp(['grab', '--label', 'enq', '--status', 'failed'])).stdout.trim()).toBe('grab: no output files match (passes failed)');
+  });
+
+  it('refuses a label no pass has and a data type that does not exist with exit 2, naming a close one, and writes nothing', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gasp-grab-')), 'out');
+    const label = await gasp(['grab', '--label', 'enqq', '-d', dir]);
+    expect([label.code, label.stderr.trim(), label.stdout]).toEqual([2, `--label: no pass has label "enqq" in ${db.name} (did you mean "enq"?)`, '']);
+    const typo = await gasp(['grab', '--label', 'enq', '--type', 'ntupel', '-d', dir]);
+    expect([typo.code, typo.stderr.trim()]).toEqual([2, '--type: "ntupel" is not a data type (did you mean "ntuple"?)']);
+    const far = await gasp(['grab', '--label', 'enq', '--type', 'histograms', '-d', dir]);
+    expect(far.stderr.trim()).toBe('--type: "histograms" is not a data type (expected ratds, other_ratds, ntuple, other_ntuple, soc, other_soc)');
+    expect(existsSync(dir)).toBe(false);
+    // a real data type these passes did not make is no mistake: nothing matches
+    expect((await gasp(['grab', '--label', 'enq', '--type', 'soc', '-d', dir])).stdout.trim()).toBe('grab: no output files match (passes completed, partFail, types soc)');
+  });
+
+  it('gasp exactly refuses a label no pass has with exit 2, naming a close one, and writes no file', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gasp-exactly-')), 'enqq.exactly');
+    const result = await gasp(['exactly', '--label', 'enqq', '-o', file]);
+    expect([result.code, result.stderr.trim(), result.stdout]).toEqual([2, `--label: no pass has label "enqq" in ${db.name} (did you mean "enq"?)`, '']);
+    expect(existsSync(file)).toBe(false);
+    expect((await gasp(['exactly', '--label', 'enq', '-o', file])).stdout.trim()).toBe(`${file}: 3 jobs with label enq in ${db.name}`);
   });
 });
 

@@ -6,13 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { DryBackend } from '../src/backends/dry.js';
 import { LocalBackend } from '../src/backends/local.js';
 import { runCycle } from '../src/client/cycle.js';
-import type { Database } from '../src/db/database.js';
+import { seqNumber, type Database } from '../src/db/database.js';
 import type { DataDoc, JobDoc, Pass } from '../src/model/documents.js';
 import { loadDesignDocs } from '../src/db/design-docs.js';
 import { readTally, ViewTally } from '../src/db/tally.js';
 import { silentLogger } from '../src/log.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { summarize } from '../src/shifter/summary.js';
+import { describeOutcome, preview } from '../src/shifter/tool.js';
 import { gaspOn } from './support/cli.js';
 import { folderWith } from './support/files.js';
 import { context, databaseWithJobs, jobs, runUntilEnded } from './support/jobs.js';
@@ -71,6 +72,27 @@ describe('gasp retry', () => {
       '--status: "broken" is not a status (expected waiting, submitted, running, completed, failed, partFail, unsatisfied, canceled, deleted)',
       'no selection: give --label, --module, --run, -L or --exactly (a tool never works on every job by default)',
     ]);
+  });
+});
+
+describe('how gasp words what it did', () => {
+  const result = (count: number, changed: number, applied = true) => ({ preview: { ...preview([]), count }, applied, changed });
+  it('says the others moved on meanwhile only when some did, and agrees in number', () => {
+    expect(describeOutcome('retry', result(6, 6))).toBe('retry: changed 6 of 6 passes; recorded in the audit');
+    expect(describeOutcome('retry', result(6, 4))).toBe('retry: changed 4 of 6 passes (the others moved on meanwhile); recorded in the audit');
+    expect(describeOutcome('cancel', result(1, 1))).toBe('cancel: changed 1 of 1 pass; recorded in the audit');
+    expect(describeOutcome('cancel', result(1, 0, false))).toBe('nothing changed: add --yes to cancel this pass');
+    expect(describeOutcome('cancel', result(0, 0, false))).toBeUndefined();
+  });
+
+  it('puts a count of one in the singular everywhere: 1 day of live time, 1 job, 1 pass', async () => {
+    const db = await databaseWithJobs(1, 'wording');
+    const dir = folderWith({ 'jobs.json': JSON.stringify({ rat_v: '7.0.8', label: 'solar', modules: [{ module: 'ScintSolar_b8', t_run: 1, t_format: 'day', n_runs: 1 }] }) });
+    const planned = await gasp(db, ['submit', join(dir, 'jobs.json'), '--dry-run']);
+    expect(planned.stdout).toMatch(/ScintSolar_b8: time, 1 job, 1 day of live time, /);
+    expect(planned.stdout).toMatch(/total: 1 job, 0 events, 1 day of live time;/);
+    expect((await gasp(db, ['summary', '--label', 'enq'])).stdout.split('\n')[0]).toBe('label enq: 1 pass (waiting 1)');
+    expect((await gasp(db, ['retry', '--label', 'enq', '--status', 'waiting'])).stdout.trim().split('\n').at(-1)).toBe('nothing changed: add --yes to retry this pass');
   });
 });
 
@@ -216,6 +238,42 @@ describe('gasp why', () => {
   });
 });
 
+describe('gasp why, index and ended passes', () => {
+  it('tells a ready view whose index only has not caught up with a fresh submit from one that leaves passes out', async () => {
+    const db = await databaseWithJobs(2, 'why-index');
+    const fresh = await gasp(db, ['why', '--label', 'enq']);
+    expect(fresh.stdout).toMatch(/^2 of 2 waiting passes asked about are not in passes\/ready_priority yet only because its index is behind \(it has seen \d+ of \d+ changes, such as a fresh submit\): sites see them once it is built, which their next query does$/m);
+    // a client's query builds it: nothing to say
+    await db.view('passes', 'ready_priority', { limit: 0 });
+    expect((await gasp(db, ['why', '--label', 'enq'])).stdout).not.toContain('ready_priority');
+    // a waiting pass that still names a site (left so by hand) is not one the view lists, however current
+    const [doc] = await jobs(db);
+    await db.put({ ...doc, passes: doc?.passes.map((pass) => ({ ...pass, site: 'gone' })) } as JobDoc);
+    await db.view('passes', 'ready_priority', { limit: 0 });
+    expect((await gasp(db, ['why', '--label', 'enq'])).stdout).toMatch(/^1 of 2 waiting passes asked about is not in passes\/ready_priority although its index has seen every change/m);
+  });
+
+  it("compares PouchDB's numeric sequences and CouchDB's opaque ones by the count they start with", () => {
+    expect([seqNumber(12), seqNumber('1234-g1AAAAFTeJzLYWBg'), seqNumber('7'), seqNumber('now'), seqNumber(null)]).toEqual([12, 1234, 7, undefined, undefined]);
+  });
+
+  it('says how a pass of MODULE RUN ended: failed, where, its exit code and the reason recorded', async () => {
+    const db = await databaseWithJobs(1, 'why-failed');
+    const ctx = context(db, 'breaking', new DryBackend({ outcome: 'failed', exitCode: 20 }));
+    await runCycle(ctx, { submit: true, monitor: false });
+    await runCycle(ctx, { submit: false, monitor: true });
+    const [doc] = await jobs(db);
+    const result = await gasp(db, ['why', 'PartialPo210', String(doc?.run)]);
+    expect(result.code).toBe(0);
+    const finished = doc?.passes[0]?.attempts.at(-1)?.finished;
+    expect(result.stdout.trim()).toBe(`1 pass (PartialPo210 ${doc?.run} pass 1) failed at breaking (${finished}): exit code 20; gasp retry --module PartialPo210 --run ${doc?.run} --pass 1 --yes puts it back to waiting`);
+    // with a reason of its own, that too
+    const reason = 'rat wrote no PartialPo210_r1_p1_s0.root';
+    await db.put({ ...doc, passes: doc?.passes.map((pass) => ({ ...pass, attempts: pass.attempts.map((attempt) => ({ ...attempt, reason })) })) } as JobDoc);
+    expect((await gasp(db, ['why', 'PartialPo210', String(doc?.run)])).stdout).toContain(`failed at breaking (${finished}): exit code 20: ${reason}; gasp retry`);
+  });
+});
+
 describe('gasp delete', () => {
   it('marks passes deleted and removes their data documents; storage files stay unless --purge-storage', async () => {
     const db = await databaseWithJobs(2, 'delete');
@@ -226,11 +284,12 @@ describe('gasp delete', () => {
     expect(files.map((file) => existsSync(file))).toEqual([true, true]);
 
     const kept = await gasp(db, ['delete', '--label', 'enq', '--run', '1', '--yes']);
-    expect(kept.stdout.trim().split('\n').slice(-2)).toEqual(['delete: changed 1 of 1 passes (the others moved on meanwhile); recorded in the audit', 'delete: removed 1 data documents; storage files kept (--purge-storage deletes them)']);
+    // none moved on between the preview and the write, so none is said to have
+    expect(kept.stdout.trim().split('\n').slice(-2)).toEqual(['delete: changed 1 of 1 pass; recorded in the audit', 'delete: removed 1 data document; storage files kept (--purge-storage deletes them)']);
     expect((await data()).map((doc) => doc.run)).toEqual([2]);
     expect(files.map((file) => existsSync(file))).toEqual([true, true]);
     const purged = await gasp(db, ['delete', '--label', 'enq', '--run', '2', '--yes', '--purge-storage']);
-    expect(purged.stdout.trim().split('\n').at(-1)).toBe('delete: removed 1 data documents and 1 files in storage');
+    expect(purged.stdout.trim().split('\n').at(-1)).toBe('delete: removed 1 data document and 1 file in storage');
     expect(await data()).toEqual([]);
     expect(files.map((file) => existsSync(file))).toEqual([true, false]);
     expect((await jobs(db)).map((doc) => doc.passes[0]?.status)).toEqual(['deleted', 'deleted']);
@@ -253,6 +312,10 @@ describe('auto-pause', () => {
     expect((await gasp(db, ['why', '--label', 'enq'])).stdout).toMatch(/^label enq is paused since \S+ \(site breaking\): 4 of its last 4 ended passes failed/m);
     expect((await runCycle(context(db, 'healthy', new DryBackend()), { submit: true, monitor: true })).claimed).toBe(0);
     expect((await gasp(db, ['resume', '--label', 'enq'])).stdout).toMatch(/^label enq resumed \(it was paused since/);
+    expect((await gasp(db, ['audit'])).stdout.trim().split('\n').map((line) => line.replace(/^\S+Z {2}\S+@\S+ {2}/, ''))).toEqual([
+      expect.stringMatching(/^resume --label enq: label resumed; it was paused since \S+: 4 of its last 4 ended passes failed/),
+      'policy --label enq --pause-after 2/4: policy set',
+    ]);
     expect((await runCycle(context(db, 'healthy', new DryBackend()), { submit: true, monitor: true })).claimed).toBe(4);
   });
 });
@@ -327,6 +390,8 @@ describe('site health', () => {
     expect((await runCycle(other, { submit: false, monitor: true })).quarantined).toBeUndefined();
 
     expect((await gasp(db, ['resume', '--site', 'broken'])).stdout).toMatch(/^site broken resumed: it claims again at its next cycle \(it was quarantined since/);
+    // the audit says what was done: a site resumed, not a count of passes
+    expect((await gasp(db, ['audit', '-n', '1'])).stdout.trim()).toMatch(/^\S+Z {2}\S+@\S+ {2}resume --site broken: site resumed; it was quarantined since \S+: 4 of its last 4 ended attempts failed \(setup 4\)$/);
     // only what ends after the resume counts: one more set-up failure is not five
     const resumed = { ...ctx, maxClaim: 1 };
     expect((await runCycle(resumed, { submit: true, monitor: true })).claimed).toBe(1);

@@ -3,7 +3,9 @@ import { couchFromConfig } from '../db/couch.js';
 import { writeOutputFile } from '../files.js';
 import { formatExactly, type ExactlyLine } from '../submit/exactly.js';
 import { InputError } from '../errors.js';
+import { unknownLabel } from '../shifter/selection.js';
 import { checkLabel } from '../submit/request.js';
+import { plural } from '../words.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
 export function registerExactly(program: Command): void {
@@ -24,9 +26,12 @@ export function registerExactly(program: Command): void {
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const rows = await db.view<[string, string, number, number]>('jobs', 'by_label', { startkey: [options.label], endkey: [options.label, {}] });
       const lines: ExactlyLine[] = rows.rows.map((row) => ({ module: row.key[1], run: row.key[2], pass: row.key[3] }));
+      // no pass has it: a typo, and an empty file would pass for a label with nothing to list
+      const badLabel = lines.length === 0 ? await unknownLabel(db, '--label', options.label) : undefined;
+      if (badLabel !== undefined) throw new InputError([badLabel]);
       const text = formatExactly(lines);
       const output = options.output ?? `${options.label}.exactly`;
       writeOutputFile(output, text);
-      if (output !== '-') print(`${output}: ${lines.length} jobs with label ${options.label} in ${db.name}`);
+      if (output !== '-') print(`${output}: ${plural(lines.length, 'job')} with label ${options.label} in ${db.name}`);
     });
 }

@@ -4,8 +4,9 @@ import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { makeUserFolder } from '../files.js';
 import { grabFiles, type GrabEvent, type GrabFile } from '../grab/grab.js';
-import { listGrabFiles, writeCatalogue } from '../grab/list.js';
-import { readSelection, selectionOptions, type SelectionOptions } from '../shifter/selection.js';
+import { DATA_TYPES, listGrabFiles, writeCatalogue } from '../grab/list.js';
+import { readSelection, selectionOptions, unknownLabel, type SelectionOptions } from '../shifter/selection.js';
+import { didYouMean, plural } from '../words.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
 
@@ -93,7 +94,11 @@ export function registerGrab(program: Command): void {
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const files = await listGrabFiles(db, selection, types);
+      const badLabel = selection.label === undefined ? undefined : await unknownLabel(db, '--label', selection.label);
+      const { files, typesHeld } = await listGrabFiles(db, selection, types);
+      const known = new Set([...DATA_TYPES, ...typesHeld]);
+      const badTypes = [...(types ?? [])].filter((type) => !known.has(type)).map((type) => `--type: "${type}" is not a data type${didYouMean(type, known) || ` (expected ${[...known].join(', ')})`}`);
+      if (badLabel !== undefined || badTypes.length > 0) throw new InputError([...(badLabel === undefined ? [] : [badLabel]), ...badTypes]);
       if (files.length === 0) {
         print(`grab: no output files match (passes ${selection.statuses.join(', ')}${types === undefined ? '' : `, types ${[...types].join(', ')}`})`);
         return;
@@ -101,7 +106,7 @@ export function registerGrab(program: Command): void {
       const dir = options.dir ?? selection.label ?? 'grab';
       makeUserFolder('--dir', dir);
       const total = files.reduce((sum, file) => sum + file.size, 0);
-      print(`grab: ${files.length} files, ${bytes(total)}, into ${dir}`);
+      print(`grab: ${plural(files.length, 'file')}, ${bytes(total)}, into ${dir}`);
       const progress = reporter(files);
       const started = Date.now();
       const result = await grabFiles(files, { dir, parallel, ...(copy !== undefined && { copy }), onEvent: progress.onEvent });

@@ -71,7 +71,8 @@ export function registerPolicy(program: Command): void {
       if (Object.keys(fields).length > 0 || (options.pause === true && policy?.paused === undefined)) {
         [policy] = await writePolicies(db, new Set([options.label]), { ...fields, ...pause });
         const given = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, Array.isArray(value) ? value.join(' | ') : String(value)]));
-        await writeAudit(db, 'policy', { label: options.label, ...given, ...(options.pause === true && { pause: true }) }, 1, 1);
+        const did = [...(Object.keys(fields).length > 0 ? ['policy set'] : []), ...(options.pause === true ? ['label paused'] : [])].join(', ');
+        await writeAudit(db, 'policy', { label: options.label, ...given, ...(options.pause === true && { pause: true }) }, { did });
       }
       for (const line of describe(policy, options.label)) print(line);
     });
@@ -100,7 +101,7 @@ export function registerPolicy(program: Command): void {
         }
         // kept, marked resumed: the site's health counts only what ends from now on
         await db.put({ ...quarantine, resumed: { at: new Date().toISOString(), by: whoAmI() } });
-        await writeAudit(db, 'resume', { site: options.site }, 1, 1);
+        await writeAudit(db, 'resume', { site: options.site }, { did: `site resumed; it was quarantined since ${quarantine.since}: ${quarantine.reason}` });
         print(`site ${options.site} resumed: it claims again at its next cycle (it was quarantined since ${quarantine.since}: ${quarantine.reason})`);
         return;
       }
@@ -112,7 +113,7 @@ export function registerPolicy(program: Command): void {
       }
       const { paused: _paused, ...rest } = policy;
       await db.put(rest);
-      await writeAudit(db, 'resume', { label }, 1, 1);
+      await writeAudit(db, 'resume', { label }, { did: `label resumed; it was paused since ${policy.paused.since}: ${policy.paused.reason}` });
       print(`label ${label} resumed (it was paused since ${policy.paused.since}: ${policy.paused.reason})`);
     });
 }

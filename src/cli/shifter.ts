@@ -7,11 +7,12 @@ import { InputError } from '../errors.js';
 import type { Pass } from '../model/documents.js';
 import { ACTIVE_STATUSES, type PassStatus } from '../model/status.js';
 import { readSelection, selectionOptions, type Selected, type Selection, type SelectionOptions } from '../shifter/selection.js';
-import { AUDIT_PREFIX, describePreview, runTool, whoAmI, writeAudit, type AuditDoc, type ToolResult } from '../shifter/tool.js';
+import { AUDIT_PREFIX, auditOutcome, describeOutcome, describePreview, runTool, whoAmI, writeAudit, type AuditDoc, type ToolResult } from '../shifter/tool.js';
 import { unlockSite } from '../shifter/unlock.js';
 import { removeData } from '../shifter/delete.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
+import { plural } from '../words.js';
 
 interface ToolOptions extends ConfigOptions, SelectionOptions {
   yes?: boolean;
@@ -57,8 +58,8 @@ function registerTool(program: Command, spec: ToolSpec): void {
         return;
       }
       for (const line of describePreview(spec.name, result.preview)) print(line);
-      if (result.applied) print(`${spec.name}: changed ${result.changed} of ${result.preview.count} passes (the others moved on meanwhile); recorded in the audit`);
-      else if (result.preview.count > 0) print(`nothing changed: add --yes to ${spec.name} these ${result.preview.count} passes`);
+      const outcome = describeOutcome(spec.name, result);
+      if (outcome !== undefined) print(outcome);
       for (const line of more) print(line);
     });
 }
@@ -113,7 +114,7 @@ export function registerShifterTools(program: Command): void {
     }),
     after: async (db, landed, options) => {
       const removed = await removeData(db, landed, options.purgeStorage === true);
-      return [`delete: removed ${removed.dataDocuments} data documents${options.purgeStorage === true ? ` and ${removed.files} files in storage` : '; storage files kept (--purge-storage deletes them)'}`];
+      return [`delete: removed ${plural(removed.dataDocuments, 'data document')}${options.purgeStorage === true ? ` and ${plural(removed.files, 'file')} in storage` : '; storage files kept (--purge-storage deletes them)'}`];
     },
   });
   program
@@ -131,15 +132,15 @@ export function registerShifterTools(program: Command): void {
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const result = await unlockSite(db, log, site, { staleSeconds: config.coordination.staleSeconds, force: options.force === true, apply: options.yes === true, who: whoAmI() });
       if (options.yes !== true) {
-        print(`unlock: site ${site} holds ${result.held} passes${result.held > 0 ? '; nothing changed: add --yes to release them' : ''}`);
+        print(`unlock: site ${site} holds ${plural(result.held, 'pass', 'passes')}${result.held > 0 ? '; nothing changed: add --yes to release them' : ''}`);
         return;
       }
-      await writeAudit(db, 'unlock', { site, ...(options.force === true && { force: true }) }, result.held, result.released);
-      print(`unlock: released ${result.released} of ${result.held} passes of site ${site}; recorded in the audit`);
+      await writeAudit(db, 'unlock', { site, ...(options.force === true && { force: true }) }, { selected: result.held, changed: result.released });
+      print(`unlock: released ${result.released} of ${plural(result.held, 'pass', 'passes')} of site ${site}; recorded in the audit`);
     });
   program
     .command('audit')
-    .description('list the changes shifter tools applied: who, when, which selection, how many passes')
+    .description('list the changes shifter tools applied: who, when, which selection, and what each did (how many passes it changed, or in words)')
     .option('-n, --last <n>', 'how many records, newest first', '20')
     .option('--json', 'print the records as JSON')
     .addOption(configOption())
@@ -160,8 +161,8 @@ export function registerShifterTools(program: Command): void {
       }
       if (records.length === 0) print(`no shifter tool has changed anything in ${db.name}`);
       for (const record of records) {
-        const selection = Object.entries(record.selection).map(([key, value]) => `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}${value === true ? '' : ` ${String(value)}`}`).join(' ');
-        print(`${record.when}  ${record.who}  ${record.tool} ${selection}: ${record.changed} of ${record.selected} passes`);
+        const selection = Object.entries(record.selection).map(([key, value]) => `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`).replaceAll('_', '-')}${value === true ? '' : ` ${String(value)}`}`).join(' ');
+        print(`${record.when}  ${record.who}  ${record.tool} ${selection}: ${auditOutcome(record)}`);
       }
     });
 }

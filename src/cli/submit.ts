@@ -10,6 +10,7 @@ import type { SubmitResult, SubmittedJob, WriteStart } from '../submit/write.js'
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
 import { progressBar } from './progress.js';
+import { plural } from '../words.js';
 import { stopOnSignal } from './serve.js';
 
 interface SubmitOptions extends ConfigOptions {
@@ -30,7 +31,7 @@ interface SubmitOptions extends ConfigOptions {
 function describeAmount(entry: PlannedEntry): string {
   const events = entry.jobs.reduce((sum, job) => sum + (job.amount.events ?? 0), 0);
   const seconds = entry.jobs.reduce((sum, job) => sum + (job.amount.seconds ?? 0), 0);
-  if (entry.eventMode === 'time') return `${seconds / 86_400} days of live time`;
+  if (entry.eventMode === 'time') return `${plural(seconds / 86_400, 'day')} of live time`;
   if (entry.eventMode === 'run') return `${entry.jobs[0]?.amount.repeats ?? 1}× each run`;
   return `${events} events`;
 }
@@ -58,15 +59,15 @@ function printAhead(file: string, plan: SubmitPlan, request: PlannedRequest, dry
   for (const entry of plan.entries) groups.set(`${entry.module}, label ${entry.label}`, (groups.get(`${entry.module}, label ${entry.label}`) ?? 0) + entry.jobs.length);
   const total = plan.entries.reduce((sum, entry) => sum + entry.jobs.length, 0);
   const labels = labelsOf(plan);
-  print(`plan: ${total} jobs, label${labels.length === 1 ? '' : 's'} ${labels.join(', ')}`);
-  for (const [group, jobs] of groups) print(`  ${group}: ${jobs} jobs`);
+  print(`plan: ${plural(total, 'job')}, label${labels.length === 1 ? '' : 's'} ${labels.join(', ')}`);
+  for (const [group, jobs] of groups) print(`  ${group}: ${plural(jobs, 'job')}`);
 }
 
 function printStart(start: WriteStart, database: string): void {
   const missing = start.total - start.present;
   if (missing === 0) return;
   const earlier = start.present > 0 ? ` (${start.present} of ${start.total} are there from an earlier run)` : '';
-  print(`writing ${missing} jobs to ${database}${earlier}; Ctrl-C stops after the current batch, and running the same command again completes it`);
+  print(`writing ${plural(missing, 'job')} to ${database}${earlier}; Ctrl-C stops after the current batch, and running the same command again completes it`);
 }
 
 function printPlan(plan: SubmitPlan, result: SubmitResult): void {
@@ -83,12 +84,12 @@ function printPlan(plan: SubmitPlan, result: SubmitResult): void {
       .map(([key, value]) => `${key}=${value}`)
       .join(' ');
     print(
-      `  modules[${entry.entry}] ${entry.module}: ${entry.eventMode}, ${entry.jobs.length} jobs, ${describeAmount(entry)}, ${describeRuns(jobs)}, pass ${passes}, label ${entry.label}, priority ${entry.priority}${template === '' ? '' : `, ${template}`}`,
+      `  modules[${entry.entry}] ${entry.module}: ${entry.eventMode}, ${plural(entry.jobs.length, 'job')}, ${describeAmount(entry)}, ${describeRuns(jobs)}, pass ${passes}, label ${entry.label}, priority ${entry.priority}${template === '' ? '' : `, ${template}`}`,
     );
   }
   const events = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.events ?? 0), 0);
   const seconds = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.seconds ?? 0), 0);
-  print(`  total: ${result.jobs.length} jobs, ${events} events, ${seconds / 86_400} days of live time; RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
+  print(`  total: ${plural(result.jobs.length, 'job')}, ${plural(events, 'event')}, ${plural(seconds / 86_400, 'day')} of live time; RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
 }
 
 async function submitLikeCommand(file: string | undefined, options: SubmitOptions): Promise<void> {
@@ -110,7 +111,7 @@ async function submitLikeCommand(file: string | undefined, options: SubmitOption
   }
   print(`added ${module} run ${run} pass ${copy}, ${what}; waiting`);
   for (const { file: out, added, total } of addJobsToExactly([{ module, run: Number(run), pass: copy, label: source.label }], { ...(options.outlist !== undefined && { output: options.outlist }) })) {
-    print(`${out}: ${added} jobs added, ${total} in all`);
+    print(`${out}: ${plural(added, 'job')} added, ${total} in all`);
   }
 }
 
@@ -200,7 +201,7 @@ export function registerSubmit(program: Command): void {
         );
       }
       for (const { file: out, added, total } of addJobsToExactly(result.jobs, { ...(options.outlist !== undefined && { output: options.outlist }) })) {
-        if (options.json !== true) print(`${out}: ${added} jobs added, ${total} in all`);
+        if (options.json !== true) print(`${out}: ${plural(added, 'job')} added, ${total} in all`);
       }
     });
 }

@@ -5,19 +5,23 @@ import { summarize, type Summary } from '../shifter/summary.js';
 import { RAT_VERSION } from '../sites/rat.js';
 import { checkLabel } from '../submit/request.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+import { plural } from '../words.js';
 
 const counts = (record: Record<string, number>) =>
   Object.entries(record)
     .map(([key, n]) => `${key} ${n}`)
     .join(', ');
 
+/** Whole seconds, but a tenth below 10 s: a job of 0.1 s does not read as 0 s. */
+const seconds = (value: number) => (value < 10 ? String(Number(value.toFixed(1))) : value.toFixed(0));
+
 function describe(summary: Summary): string[] {
   const percent = (part: number, whole: number) => (whole === 0 ? '-' : `${((100 * part) / whole).toFixed(1)}%`);
-  const lines = [`${summary.scope}: ${summary.passes} passes (${counts(summary.byStatus) || 'none'})`];
+  const lines = [`${summary.scope}: ${plural(summary.passes, 'pass', 'passes')} (${counts(summary.byStatus) || 'none'})`];
   lines.push(`  success rate: ${summary.successRate === null ? '- (nothing ended yet)' : `${(100 * summary.successRate).toFixed(1)}% of ended passes completed`}`);
   if (summary.events.requested > 0) lines.push(`  events: ${summary.events.produced} of ${summary.events.requested} requested (${percent(summary.events.produced, summary.events.requested)})`);
   if (summary.liveSeconds.requested > 0) lines.push(`  live time: ${(summary.liveSeconds.produced / 86_400).toFixed(2)} of ${(summary.liveSeconds.requested / 86_400).toFixed(2)} days requested (${percent(summary.liveSeconds.produced, summary.liveSeconds.requested)})`);
-  if (summary.runSeconds !== null) lines.push(`  run time: mean ${summary.runSeconds.mean.toFixed(0)} s, spread ${summary.runSeconds.spread.toFixed(0)} s over ${summary.runSeconds.passes} ended passes`);
+  if (summary.runSeconds !== null) lines.push(`  run time: mean ${seconds(summary.runSeconds.mean)} s, spread ${seconds(summary.runSeconds.spread)} s over ${plural(summary.runSeconds.passes, 'ended pass', 'ended passes')}`);
   lines.push('  by module:');
   const sorted = (record: Record<string, Record<string, number>>) => Object.entries(record).sort(([a], [b]) => (a === '-' ? 1 : b === '-' ? -1 : a.localeCompare(b)));
   for (const [module, statuses] of sorted(summary.byModule)) lines.push(`    ${module}: ${counts(statuses)}`);

@@ -6,6 +6,7 @@ import { UnavailableError } from '../errors.js';
 import { BUNDLED_VIEWS } from '../paths.js';
 import { MODES } from '../config/config.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+import { plural } from '../words.js';
 
 interface ViewsPushOptions extends ConfigOptions {
   db?: string[];
@@ -16,7 +17,7 @@ interface ViewsPushOptions extends ConfigOptions {
 
 function describe(result: PushResult, waiting: boolean): string {
   if (result.outcome === 'unchanged') return 'unchanged';
-  const views = `${result.views.length} view${result.views.length === 1 ? '' : 's'}`;
+  const views = plural(result.views.length, 'view');
   const rebuild = waiting ? `building its ${views} now` : `its ${views} rebuild on the next query (--wait builds them now)`;
   return `${result.outcome}; ${rebuild}`;
 }

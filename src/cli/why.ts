@@ -1,16 +1,18 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
+import { PASS_STATUSES } from '../model/status.js';
 import { readSelection } from '../shifter/selection.js';
 import { whyWaiting, type WhyRow } from '../shifter/why.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+import { plural } from '../words.js';
 
 const ROWS_SHOWN = 10;
 
 export function registerWhy(program: Command): void {
   program
     .command('why')
-    .description('why passes do not run: for a waiting pass, the reason at every active site, by the same rules the client decides with; for a held pass, whether its site is alive')
+    .description('why passes do not run: for a waiting pass, the reason at every active site, by the same rules the client decides with; for a held pass, whether its site is alive; for an ended pass of MODULE RUN, how it ended (where, exit code, reason)')
     .argument('[module]', 'a module (with RUN): that job only')
     .argument('[run]', 'its run number')
     .argument('[pass]', 'one pass of it (default: its last)')
@@ -25,7 +27,9 @@ export function registerWhy(program: Command): void {
       if ((options.label === undefined) === (module === undefined)) problems.push('why: give --label L, or MODULE RUN [PASS] (one of them)');
       if (module !== undefined && (run === undefined || !/^\d+$/.test(run))) problems.push(`why: "${run ?? ''}" is not a run number (expected MODULE RUN [PASS])`);
       if (problems.length > 0) throw new InputError(problems);
-      const selection = readSelection({ ...(options.label !== undefined && { label: options.label }), ...(module !== undefined && { module, run: run ?? '' }), ...(pass !== undefined && { pass }) }, ['waiting', 'submitted', 'running'], problems);
+      // one job: whatever its pass's status, say it (a failed one, how it failed); a label: what is still to run
+      const statuses = module === undefined ? (['waiting', 'submitted', 'running'] as const) : PASS_STATUSES;
+      const selection = readSelection({ ...(options.label !== undefined && { label: options.label }), ...(module !== undefined && { module, run: run ?? '' }), ...(pass !== undefined && { pass }) }, statuses, problems);
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
@@ -35,14 +39,14 @@ export function registerWhy(program: Command): void {
         return;
       }
       for (const line of answer.global) print(line);
-      const heldBy = new Map<string, typeof answer.held>();
-      for (const row of answer.held) heldBy.set(row.reason, [...(heldBy.get(row.reason) ?? []), row]);
-      for (const [reason, rows] of heldBy) {
+      const byReason = new Map<string, Array<{ module: string; run: number; pass: number }>>();
+      for (const row of [...answer.ended, ...answer.held]) byReason.set(row.reason, [...(byReason.get(row.reason) ?? []), row]);
+      for (const [reason, rows] of byReason) {
         const first = rows.slice(0, ROWS_SHOWN).map((row) => `${row.module} ${row.run} pass ${row.pass}`).join(', ');
-        print(`${rows.length} ${rows.length === 1 ? 'pass' : 'passes'} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}) ${reason}`);
+        print(`${plural(rows.length, 'pass', 'passes')} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}) ${reason}`);
       }
       if (answer.rows.length === 0) {
-        if (answer.held.length === 0) print('no waiting pass matches');
+        if (byReason.size === 0) print(module === undefined ? 'no waiting pass matches' : `no pass of ${module} run ${run ?? ''} in ${db.name}`);
         return;
       }
       // passes with the same reasons together: a label of 10,000 passes reads as a few groups

@@ -31,6 +31,8 @@ export interface ViewParams {
   conflicts?: boolean;
   /** `false` reads the index as it is (fast; may lag behind writes); `lazy` reads it and updates after. */
   update?: 'true' | 'false' | 'lazy';
+  /** The answer says how far into the database the index has seen (`update_seq`). */
+  update_seq?: boolean;
 }
 
 /** How a query waits: the request timeout, or 0 for as long as an index build takes. */
@@ -49,6 +51,18 @@ export interface ViewResult<K, V, D> {
   total_rows?: number;
   offset?: number;
   rows: Array<ViewRow<K, V, D>>;
+  /** With `update_seq`: the database sequence the index has seen (opaque, as the database's own). */
+  update_seq?: unknown;
+}
+
+/**
+ * A sequence as a number to compare: PouchDB's are numbers, CouchDB 3's strings whose leading
+ * number counts the changes (`"1234-g1AAAA…"`); undefined for anything else.
+ */
+export function seqNumber(seq: unknown): number | undefined {
+  if (typeof seq === 'number') return seq;
+  const match = typeof seq === 'string' ? /^(\d+)(?:-|$)/.exec(seq) : null;
+  return match === null ? undefined : Number(match[1]);
 }
 
 export interface ChangesParams {

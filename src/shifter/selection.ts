@@ -5,6 +5,8 @@ import { PASS_STATUSES, type PassStatus } from '../model/status.js';
 import { readExactly } from '../submit/exactly.js';
 import { checkLabel, readRunList } from '../submit/request.js';
 import { globToRegExp } from '../glob.js';
+import { didYouMean } from '../words.js';
+import { knownLabels } from './summary.js';
 
 /** Which passes a shifter tool works on: the same options for every tool. */
 export interface Selection {
@@ -90,6 +92,12 @@ export function readSelection(options: SelectionOptions, defaultStatuses: readon
   return selection;
 }
 
+/** The problem line when no pass has this label (naming a close one it may mean), else undefined: a typo is bad input, not an empty answer. */
+export async function unknownLabel(db: Database, option: string, label: string): Promise<string | undefined> {
+  const some = await db.view('jobs', 'by_label', { startkey: [label], endkey: [label, {}], limit: 1 });
+  if (some.rows.length > 0) return undefined;
+  return `${option}: no pass has label "${label}" in ${db.name}${didYouMean(label, await knownLabels(db))}`;
+}
 
 export interface Selected {
   doc: JobDoc;

@@ -17,7 +17,7 @@ export interface Summary {
   successRate: number | null;
   events: { requested: number; produced: number };
   liveSeconds: { requested: number; produced: number };
-  /** Wall time of each ended pass's last attempt. */
+  /** Run time of each ended pass: its jobs' own (the wrapper's start to end) where they recorded it, else its last attempt's. */
   runSeconds: { mean: number; spread: number; passes: number } | null;
   /** Sites of this summary that quarantined themselves, with why. */
   quarantined: Record<string, string>;
@@ -34,6 +34,12 @@ function rangeOf(scope: SummaryScope): { startkey: unknown; endkey: unknown } {
   if ('label' in scope) return { startkey: ['label', scope.label], endkey: ['label', scope.label, {}] };
   const prefix = scope.module.split(/[*?]/)[0] ?? '';
   return { startkey: ['module', prefix], endkey: ['module', `${prefix}\ufff0`, {}] };
+}
+
+/** Every label some pass has, from the label rows of summary/passes (or its tally): a few rows, no job document read. */
+export async function knownLabels(db: Database): Promise<string[]> {
+  const rows = await groupedRows<SummaryKey, Sums>(db, 'summary', 'passes', { startkey: ['label'], endkey: ['label', {}] });
+  return [...new Set(rows.flatMap(({ key }) => (key[0] === 'label' ? [key[1]] : [])))].sort();
 }
 
 /** A campaign's summary from the reduce view (or its tally), never a scan of documents. */

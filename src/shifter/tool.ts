@@ -4,6 +4,7 @@ import { updatePasses, type PassChange } from '../client/update.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { PassStatus } from '../model/status.js';
+import { plural } from '../words.js';
 import { selectPasses, type Selected, type Selection, type SelectionOptions } from './selection.js';
 
 /** What a shifter tool shows before it changes anything. */
@@ -31,23 +32,36 @@ export function preview(selected: readonly Selected[]): Preview {
 export function describePreview(tool: string, shown: Preview): string[] {
   const counts = (record: Record<string, number>) => Object.entries(record).map(([key, n]) => `${key} ${n}`).join(', ');
   if (shown.count === 0) return [`${tool}: no pass matches`];
-  const lines = [`${tool}: ${shown.count} passes (${counts(shown.byStatus)}); by module: ${counts(shown.byModule)}`];
+  const lines = [`${tool}: ${plural(shown.count, 'pass', 'passes')} (${counts(shown.byStatus)}); by module: ${counts(shown.byModule)}`];
   for (const row of shown.rows) lines.push(`  ${row.module}\t${row.run}\tpass ${row.pass}\t${row.status}${row.site === null ? '' : `\t${row.site}`}\t${row.label}`);
   if (shown.count > shown.rows.length) lines.push(`  … and ${shown.count - shown.rows.length} more`);
   return lines;
 }
 
-/** An audit record: who changed what, when, with which selection, how many passes. */
-export interface AuditDoc {
+/** What a change did: to passes, how many were selected and changed; otherwise (a policy set, a site resumed), in words. */
+export type AuditOutcome = { selected: number; changed: number } | { did: string };
+
+/** What applying did, or what --yes would do; nothing when no pass matched. */
+export function describeOutcome(tool: string, result: Omit<ToolResult, 'landed'>): string | undefined {
+  const count = result.preview.count;
+  // a pass is left alone only when it moved on between the preview and the write
+  const movedOn = result.changed < count ? ' (the others moved on meanwhile)' : '';
+  if (result.applied) return `${tool}: changed ${result.changed} of ${plural(count, 'pass', 'passes')}${movedOn}; recorded in the audit`;
+  return count === 0 ? undefined : `nothing changed: add --yes to ${tool} ${count === 1 ? 'this pass' : `these ${count} passes`}`;
+}
+
+/** An audit record: who changed what, when, with which selection, and what it did. */
+export type AuditDoc = {
   _id: string;
   type: 'audit';
   tool: string;
   who: string;
   when: string;
   selection: SelectionOptions | Record<string, string | boolean>;
-  selected: number;
-  changed: number;
-}
+} & Partial<{ selected: number; changed: number; did: string }>;
+
+/** What an audit record says it did, as `gasp audit` prints it. */
+export const auditOutcome = (record: AuditDoc) => record.did ?? `${record.changed ?? 0} of ${plural(record.selected ?? 0, 'pass', 'passes')}`;
 
 export const AUDIT_PREFIX = 'audit:';
 
@@ -76,7 +90,7 @@ export async function runTool(
   const shown = preview(selected);
   if (!yes || selected.length === 0) return { preview: shown, applied: false, changed: 0, landed: [] };
   const landed = await updatePasses({ db, log }, selected.map(change));
-  await writeAudit(db, tool, options, selected.length, landed.length);
+  await writeAudit(db, tool, options, { selected: selected.length, changed: landed.length });
   return { preview: shown, applied: true, changed: landed.length, landed: landed.map(({ id, pass }) => ({ id, pass })) };
 }
 
@@ -84,8 +98,8 @@ export async function runTool(
 export const whoAmI = () => `${userInfo().username}@${hostname()}`;
 
 /** One audit record of an applied change. */
-export async function writeAudit(db: Database, tool: string, selection: SelectionOptions | Record<string, string | boolean>, selected: number, changed: number): Promise<void> {
+export async function writeAudit(db: Database, tool: string, selection: SelectionOptions | Record<string, string | boolean>, outcome: AuditOutcome): Promise<void> {
   const when = new Date().toISOString();
-  const audit: AuditDoc = { _id: `${AUDIT_PREFIX}${when}:${randomBytes(3).toString('hex')}`, type: 'audit', tool, who: whoAmI(), when, selection, selected, changed };
+  const audit: AuditDoc = { _id: `${AUDIT_PREFIX}${when}:${randomBytes(3).toString('hex')}`, type: 'audit', tool, who: whoAmI(), when, selection, ...outcome };
   await db.put(audit);
 }

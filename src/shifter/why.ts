@@ -5,11 +5,12 @@ import { readQuarantines } from '../client/health.js';
 import { prerequisiteStatuses } from '../client/prerequisites.js';
 import type { QuarantineDoc } from '../model/health.js';
 import { siteBeats, type SiteBeat } from '../coordination/sites.js';
-import type { Database } from '../db/database.js';
+import { seqNumber, type Database } from '../db/database.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
-import type { PassRef } from '../model/documents.js';
+import type { JobDoc, Pass, PassRef } from '../model/documents.js';
 import type { PassStatus } from '../model/status.js';
 import { blocker, type ReadyPass } from '../queue/decide.js';
+import { plural } from '../words.js';
 import { selectPasses, type Selection } from './selection.js';
 
 export interface WhyRow {
@@ -27,6 +28,8 @@ export interface WhyAnswer {
   rows: WhyRow[];
   /** Passes a site holds (submitted or running there): whether that site is alive to run them. */
   held: Array<Omit<WhyRow, 'reasons'> & { site: string; reason: string }>;
+  /** Passes that ran or were stopped (asked for by MODULE RUN): how they ended, and why. */
+  ended: Array<Omit<WhyRow, 'reasons'> & { status: PassStatus; reason: string }>;
 }
 
 const INDEX_CHECKS = 20;
@@ -87,10 +90,27 @@ async function judge(db: Database, mode: Mode, sites: Omit<Sites, 'active'>, wai
   return { global, rows };
 }
 
-/** For each pass the selection names: why a waiting one is not taken, and whether a held one's site is alive. */
+/** How a pass that is no longer waiting or held ended, from its last attempt: where, its exit code, and the reason recorded. */
+function endedReason(doc: JobDoc, pass: Pass): string {
+  const last = pass.attempts.at(-1);
+  const code = last?.exit_code ?? pass.subjobs?.find((subjob) => subjob.state === 'failed')?.exit_code;
+  const where = last === undefined ? '' : ` at ${last.site}${last.finished === undefined ? '' : ` (${last.finished})`}`;
+  const exit = code === undefined || code === 0 ? undefined : `exit code ${code}`;
+  const why = [...(exit === undefined ? [] : [exit]), ...(last?.reason === undefined || last.reason === exit ? [] : [last.reason])].join(': ');
+  const again = `gasp retry --module ${doc.module} --run ${doc.run} --pass ${pass.pass} --yes puts it back to waiting`;
+  if (pass.status === 'failed' || pass.status === 'partFail') return `${pass.status === 'failed' ? 'failed' : 'partly failed'}${where}${why === '' ? '' : `: ${why}`}; ${again}`;
+  if (pass.status === 'completed') return `completed${where}: it ran (gasp show ${doc.module} ${doc.run} ${pass.pass})`;
+  if (pass.status === 'unsatisfied') return 'unsatisfied: a prerequisite failed, so it never runs (retry the prerequisite, then this one)';
+  return `${pass.status}${where}${why === '' ? '' : `: ${why}`}`;
+}
+
+/** For each pass the selection names: why a waiting one is not taken, whether a held one's site is alive, how an ended one ended. */
 export async function whyWaiting(db: Database, mode: Mode, selection: Selection, staleSeconds: number): Promise<WhyAnswer> {
-  const [sites, selected] = await Promise.all([readSites(db, staleSeconds), selectPasses(db, { ...selection, statuses: ['waiting', 'submitted', 'running'] })]);
-  const held = selected.filter(({ pass }) => pass.status !== 'waiting').map(({ doc, pass }) => {
+  const [sites, selected] = await Promise.all([readSites(db, staleSeconds), selectPasses(db, selection)]);
+  const ended = selected
+    .filter(({ pass }) => pass.status !== 'waiting' && pass.status !== 'submitted' && pass.status !== 'running')
+    .map(({ doc, pass }) => ({ module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, status: pass.status, reason: endedReason(doc, pass) }));
+  const held = selected.filter(({ pass }) => pass.status === 'submitted' || pass.status === 'running').map(({ doc, pass }) => {
     const site = pass.site ?? '?';
     const beat = sites.beats.find((candidate) => candidate.doc.site === site && candidate.doc.mode === mode);
     const lease = pass.claim === undefined ? '' : `; its claim's lease ends ${pass.claim.lease_until}, then any site takes it again`;
@@ -103,12 +123,31 @@ export async function whyWaiting(db: Database, mode: Mode, selection: Selection,
   const waiting = selected
     .filter(({ pass }) => pass.status === 'waiting')
     .map(({ doc, pass }): ReadyPass => ({ module: doc.module, run: doc.run, pass: pass.pass, rat_version: pass.rat_version, label: pass.label, priority: pass.priority, created: pass.created, prerequisites: pass.prerequisites ?? [] }));
-  const { global, rows } = await judge(db, mode, sites, waiting);
-  // the index is asked about the first passes only: one request each
+  // judged only when some wait: whether any client runs is said of held passes by their own lines
+  const { global, rows } = waiting.length === 0 ? { global: [], rows: [] } : await judge(db, mode, sites, waiting);
+  const index = await readyIndexNote(db, waiting);
+  if (index !== undefined) global.push(index);
+  return { global, rows, held, ended };
+}
+
+/**
+ * Whether waiting passes are missing from the ready view sites read, and why: an index that has
+ * not yet seen the latest writes (a fresh submit, before any client's query builds it) is normal;
+ * one that has seen every change and still leaves them out means their documents are not as the
+ * view expects. Only the first passes are asked about, one request each.
+ */
+async function readyIndexNote(db: Database, waiting: readonly ReadyPass[]): Promise<string | undefined> {
+  if (waiting.length === 0) return undefined;
+  // read after the passes and before asking about them: an index that has seen `latest` holds every pass read
+  const [view, info] = await Promise.all([db.view('passes', 'ready_priority', { limit: 0, update: 'false', update_seq: true }), db.info()]);
+  const [seen, latest] = [seqNumber(view.update_seq), seqNumber(info.update_seq)];
   let unindexed = 0;
   for (const ready of waiting.slice(0, INDEX_CHECKS)) if (!(await inReadyView(db, ready))) unindexed += 1;
-  if (unindexed > 0) global.push(`${unindexed} of the first ${Math.min(INDEX_CHECKS, waiting.length)} passes are not in passes/ready_priority yet: the view index is behind (a large submit being indexed), or the views were never pushed (gasp views push)`);
-  return { global, rows, held };
+  if (unindexed === 0) return undefined;
+  const some = `${unindexed} of ${plural(Math.min(INDEX_CHECKS, waiting.length), 'waiting pass', 'waiting passes')} asked about ${unindexed === 1 ? 'is' : 'are'}`;
+  if (seen === undefined || latest === undefined) return `${some} not in passes/ready_priority yet: its index may be behind the latest writes (a large submit being indexed)`;
+  if (seen < latest) return `${some} not in passes/ready_priority yet only because its index is behind (it has seen ${seen} of ${latest} changes, such as a fresh submit): sites see them once it is built, which their next query does`;
+  return `${some} not in passes/ready_priority although its index has seen every change: no site will see them as they are (gasp show MODULE RUN shows their documents)`;
 }
 
 /**

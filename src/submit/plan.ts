@@ -3,6 +3,7 @@ import type { PassAmount, ProductionInfoDoc, Subjob } from '../model/documents.j
 import type { EventMode } from '../model/event-mode.js';
 import { FILLED_BY_GASP, requestFields, type TemplateValues } from '../model/template.js';
 import { jsonPath } from '../json-file.js';
+import { didYouMean } from '../words.js';
 import type { JobsRequest, RequestEntry } from './request.js';
 
 /** Live-time units as requests write them, in seconds. */
@@ -78,34 +79,8 @@ function countJobs(format: EventMode | undefined, entry: RequestEntry, runs: rea
   return 0;
 }
 
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-export function closest(name: string, candidates: readonly string[]): string | undefined {
-  const lower = name.toLowerCase();
-  const exact = candidates.find((candidate) => candidate.toLowerCase() === lower);
-  if (exact !== undefined) return exact;
-  let best: { candidate: string; score: number } | undefined;
-  for (const candidate of candidates) {
-    const score = distance(lower, candidate.toLowerCase());
-    if (best === undefined || score < best.score) best = { candidate, score };
-  }
-  return best !== undefined && best.score <= Math.max(2, Math.floor(name.length / 4)) ? best.candidate : undefined;
-}
-
 function noModule(name: string, info: ProductionInfoDoc, names: readonly string[]): string {
-  const guess = closest(name, names);
-  return `no module "${name}" in production information ${info.rat_version}${guess === undefined ? '' : ` (did you mean "${guess}"?)`}`;
+  return `no module "${name}" in production information ${info.rat_version}${didYouMean(name, names)}`;
 }
 
 /** Which format an entry is written in, from the fields it has (and the module's mode where both would fit). */

@@ -62,7 +62,10 @@ export function spread(values: readonly number[]): Spread | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const at = (fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? 0;
-  return { n: sorted.length, mean: sorted.reduce((sum, value) => sum + value, 0) / sorted.length, median: at(0.5), p90: at(0.9), max: sorted.at(-1) ?? 0 };
+  // an even count has two middle values: the median is their mean, not the larger
+  const half = sorted.length / 2;
+  const median = sorted.length % 2 === 1 ? at(0.5) : ((sorted[half - 1] ?? 0) + (sorted[half] ?? 0)) / 2;
+  return { n: sorted.length, mean: sorted.reduce((sum, value) => sum + value, 0) / sorted.length, median, p90: at(0.9), max: sorted.at(-1) ?? 0 };
 }
 
 /** One line of the timing table: a module at a site. */
