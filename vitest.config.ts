@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    // after each file's last test, the databases it named are dropped
+    setupFiles: ['test/support/drop-databases.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // each file has its own databases, so files can share one server and run in parallel

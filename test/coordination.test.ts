@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DryBackend } from '../src/backends/dry.js';
 import { ServerClock } from '../src/coordination/clock.js';
 import { AlreadyRunningError, SiteHeartbeat } from '../src/coordination/heartbeat.js';
@@ -13,6 +13,7 @@ import { silentLogger } from '../src/log.js';
 import { heartbeatId, LEADER_ID, lockId, type HeartbeatDoc, type LeaderDoc } from '../src/model/coordination.js';
 import { GASP_BIN, runGasp } from './support/cli.js';
 import { context, databaseWithJobs, jobs } from './support/jobs.js';
+import { couchSection } from './support/couch.js';
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -32,7 +33,7 @@ function sitesFolder(db: Database, names: readonly string[], coordination = 'ser
   return Object.fromEntries(
     names.map((name) => {
       writeFileSync(join(dir, `${name}.ini`), `name = ${name}\nbackend = dry\nmax_jobs = 1000\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs-${name}\n`);
-      writeFileSync(join(dir, `${name}.cfg`), `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n[client]\nsite = ${name}.ini\ninterval = 0.2\nmax_claim = 5\n[coordination]\n${coordination}\n`);
+      writeFileSync(join(dir, `${name}.cfg`), `${couchSection(db.name)}[client]\nsite = ${name}.ini\ninterval = 0.2\nmax_claim = 5\n[coordination]\n${coordination}\n`);
       return [name, join(dir, `${name}.cfg`)];
     }),
   );
