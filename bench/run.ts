@@ -2,7 +2,8 @@
  * `npm run bench`: each figure with the baseline measured in the same run and their ratio, since
  * these machines are noisy. It starts its own embedded server and seeds its own databases; timed
  * figures are the median of several runs. `--json` prints one JSON object at the end; `--quick`
- * uses smaller sizes (a smoke run of about a minute); `--only idle,memory` runs just those groups.
+ * uses smaller sizes (a smoke run of about a minute); `--only idle,memory` runs just those groups;
+ * `--url URL` measures an existing CouchDB instead (see server.ts for its login).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,12 +12,10 @@ import { join } from 'node:path';
 import { DryBackend } from '../src/backends/dry.js';
 import { SlurmBackend } from '../src/backends/slurm.js';
 import { runCycle } from '../src/client/cycle.js';
-import { Couch } from '../src/db/couch.js';
 import type { Database } from '../src/db/database.js';
 import { jobId, type JobDoc } from '../src/model/documents.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { makeProductionInfo } from '../src/production/production-info.js';
-import { EmbeddedServer } from '../src/server/embedded.js';
 import { summarize } from '../src/shifter/summary.js';
 import { overview } from '../src/dashboard/data.js';
 import { loadDesignDocs } from '../src/db/design-docs.js';
@@ -24,7 +23,8 @@ import { readTally, ViewTally } from '../src/db/tally.js';
 import { silentLogger } from '../src/log.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { fakeSlurm } from './fake-slurm.js';
-import { context, freshDatabase, MODULE, siteFile } from './seed.js';
+import { benchUrl, BenchServer } from './server.js';
+import { context, MODULE, siteFile } from './seed.js';
 
 const json = process.argv.includes('--json');
 /** The map function of each `_sum` view of the summary design document, as gasp serve tallies them. */
@@ -34,6 +34,8 @@ const SUMMARY_VIEWS = Object.fromEntries(
 const quick = process.argv.includes('--quick');
 /** `--only idle,monitor`: just these groups of figures. */
 const only = (process.argv[process.argv.indexOf('--only') + 1] ?? '').split(',').filter((name) => process.argv.includes('--only') && name !== '');
+/** `--url URL`: an existing CouchDB rather than an embedded server of the bench's own. */
+const url = benchUrl(process.argv.includes('--url') ? (process.argv[process.argv.indexOf('--url') + 1] ?? '') : undefined);
 const SIZES = quick
   ? { dispatch: 500, naive: 100, sustained: 2_000, idle: [1_000, 10_000], monitor: 200, live: 2_000, macros: 300, repeats: 3 }
   : { dispatch: 3_000, naive: 300, sustained: 10_000, idle: [10_000, 100_000], monitor: 1_000, live: 10_000, macros: 2_000, repeats: 3 };
@@ -86,19 +88,19 @@ async function rawUpdates(db: Database, size: number, refresh: boolean): Promise
   return size;
 }
 
-async function dispatchFigures(couch: Couch, work: string): Promise<void> {
+async function dispatchFigures(server: BenchServer, work: string): Promise<void> {
   const size = SIZES.dispatch;
   progress(`dispatch: ${size} passes, ${SIZES.repeats} runs each`);
   const raw = await medianRate(SIZES.repeats, async (round) => {
-    const db = await freshDatabase(couch, `bench-raw-${round}`, size);
+    const db = await server.fresh(`raw-${round}`, size);
     return timed(() => rawUpdates(db, size, false));
   });
   const floor = await medianRate(SIZES.repeats, async (round) => {
-    const db = await freshDatabase(couch, `bench-floor-${round}`, size);
+    const db = await server.fresh(`floor-${round}`, size);
     return timed(() => rawUpdates(db, size, true));
   });
   const naive = await medianRate(SIZES.repeats, async (round) => {
-    const db = await freshDatabase(couch, `bench-naive-${round}`, SIZES.naive);
+    const db = await server.fresh(`naive-${round}`, SIZES.naive);
     return timed(async () => {
       for (let run = 1; run <= SIZES.naive; run++) {
         const doc = await db.get<JobDoc>(jobId(MODULE, run));
@@ -108,7 +110,7 @@ async function dispatchFigures(couch: Couch, work: string): Promise<void> {
     });
   });
   const dispatch = await medianRate(SIZES.repeats, async (round) => {
-    const db = await freshDatabase(couch, `bench-dispatch-${round}`, size);
+    const db = await server.fresh(`dispatch-${round}`, size);
     const dry = new DryBackend();
     const ctx = context(db, dry, work);
     return timed(async () => {
@@ -121,9 +123,9 @@ async function dispatchFigures(couch: Couch, work: string): Promise<void> {
   report('dispatch vs raw + views brought up to date', dispatch, 'passes/s', { name: 'server floor', value: floor });
 }
 
-async function sustainedFigure(couch: Couch, work: string): Promise<void> {
+async function sustainedFigure(server: BenchServer, work: string): Promise<void> {
   progress(`sustained: ${SIZES.sustained} passes dispatched and recorded`);
-  const db = await freshDatabase(couch, 'bench-sustained', SIZES.sustained);
+  const db = await server.fresh('sustained', SIZES.sustained);
   const ctx = context(db, new DryBackend(), work);
   const { count, ms } = await timed(async () => {
     let completed = 0;
@@ -133,11 +135,45 @@ async function sustainedFigure(couch: Couch, work: string): Promise<void> {
   report(`sustained, ${count} passes (dispatch + record, dry)`, count / (ms / 1000), 'passes/s', undefined, '>= 100');
 }
 
-async function idleFigures(couch: Couch, work: string): Promise<void> {
+/**
+ * Runs `measure` as under gasp serve: with tallies following the changes feed, which summary and
+ * the dashboard then read. They are kept next to PouchDB Server only (CouchDB keeps reductions in
+ * its index, and its update_seq cannot be ordered): elsewhere `measure` reads the views, and the
+ * bench says so.
+ */
+async function withTallies<T>(server: BenchServer, db: Database, history: number, measure: () => Promise<T>): Promise<T> {
+  if (!server.pouchdb) {
+    progress(`summary tallies: not kept on ${server.name} (PouchDB Server only); summary and dashboard read the reduce views`);
+    return measure();
+  }
+  const tallies = Object.entries(SUMMARY_VIEWS).map(([view, map]) => ({ view, tally: new ViewTally(db, 'summary', view, map, silentLogger) }));
+  try {
+    const start = performance.now();
+    for (const { view, tally } of tallies) {
+      const caughtUp = tally.nextWrite();
+      tally.start();
+      await caughtUp;
+      while ((await readTally(db, 'summary', view, 0)) === undefined) await tally.nextWrite();
+    }
+    report(`summary tallies catching up, ${history} passes (PouchDB Server only)`, performance.now() - start, 'ms');
+    return await measure();
+  } finally {
+    await Promise.all(tallies.map(({ tally }) => tally.stop()));
+  }
+}
+
+/** The median time of `repeats` runs of `work`, in ms. */
+async function medianMs(repeats: number, work: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let repeat = 0; repeat < repeats; repeat++) times.push((await timed(async () => (await work(), 0))).ms);
+  return median(times);
+}
+
+async function idleFigures(server: BenchServer, work: string): Promise<void> {
   const polls: number[] = [];
   for (const history of SIZES.idle) {
     progress(`idle cycle: seeding and indexing ${history} finished jobs`);
-    const db = await freshDatabase(couch, `bench-idle-${history}`, history, 'completed');
+    const db = await server.fresh(`idle-${history}`, history, 'completed');
     const ctx = context(db, new DryBackend(), work);
     await runCycle(ctx, { submit: true, monitor: true });
     const times: number[] = [];
@@ -150,36 +186,25 @@ async function idleFigures(couch: Couch, work: string): Promise<void> {
     report(`idle cycle, ${history} finished jobs`, median(times), 'ms', undefined, '<= 20 ms');
     // gasp summary of the whole label, once its index is built (as after views push --wait)
     await db.view('summary', 'passes', { limit: 0, reduce: false }, { timeoutMs: 0 });
-    const fromView: number[] = [];
-    for (let repeat = 0; repeat < 3; repeat++) fromView.push((await timed(async () => (await summarize(db, { label: 'bench' })).passes)).ms);
-    // as under gasp serve: tallies follow the changes feed, and summary and the dashboard read them
-    const tallies = Object.entries(SUMMARY_VIEWS).map(([view, map]) => ({ view, tally: new ViewTally(db, 'summary', view, map, silentLogger) }));
-    const start = performance.now();
-    for (const { view, tally } of tallies) {
-      const caughtUp = tally.nextWrite();
-      tally.start();
-      await caughtUp;
-      while ((await readTally(db, 'summary', view, 0)) === undefined) await tally.nextWrite();
-    }
-    report(`summary tallies catching up, ${history} passes`, performance.now() - start, 'ms');
-    const fromTally: number[] = [];
-    for (let repeat = 0; repeat < 5; repeat++) fromTally.push((await timed(async () => (await summarize(db, { label: 'bench' })).passes)).ms);
-    const dashboard: number[] = [];
-    for (let repeat = 0; repeat < 5; repeat++) dashboard.push((await timed(async () => (await overview(db, 'production', 1800)).totals.passes)).ms);
-    await Promise.all(tallies.map(({ tally }) => tally.stop()));
-    report(`summary of a label, ${history} passes`, median(fromTally), 'ms', { name: 'reduce view alone', value: median(fromView) }, '< 1000 ms');
-    report(`dashboard overview, ${history} passes`, median(dashboard), 'ms', undefined, '< 1000 ms');
+    const fromView = await medianMs(3, () => summarize(db, { label: 'bench' }));
+    const { summary, dashboard } = await withTallies(server, db, history, async () => ({
+      summary: await medianMs(5, () => summarize(db, { label: 'bench' })),
+      dashboard: await medianMs(5, () => overview(db, 'production', 1800)),
+    }));
+    if (server.pouchdb) report(`summary of a label, ${history} passes`, summary, 'ms', { name: 'reduce view alone', value: fromView }, '< 1000 ms');
+    else report(`summary of a label, ${history} passes (reduce view)`, summary, 'ms', undefined, '< 1000 ms');
+    report(`dashboard overview, ${history} passes`, dashboard, 'ms', undefined, '< 1000 ms');
   }
   report('idle cycle growth (large / small history)', polls[1] ?? 0, 'ms', { name: 'small history', value: polls[0] ?? 1 }, '<= 1.5');
 }
 
-async function monitorFigure(couch: Couch, work: string): Promise<void> {
+async function monitorFigure(server: BenchServer, work: string): Promise<void> {
   progress(`monitor: ${SIZES.monitor} passes running in a fake Slurm`);
   const slurm = fakeSlurm(mkdtempSync(join(work, 'slurm-')));
   const path = process.env.PATH;
   process.env.PATH = `${slurm.bin}:${path ?? ''}`;
   try {
-    const db = await freshDatabase(couch, 'bench-monitor', SIZES.monitor);
+    const db = await server.fresh('monitor', SIZES.monitor);
     const ctx = context(db, new DryBackend(), work, 'slurm');
     ctx.backend = new SlurmBackend(ctx.site);
     while ((await runCycle(ctx, { submit: true, monitor: false })).claimed > 0);
@@ -197,13 +222,13 @@ async function monitorFigure(couch: Couch, work: string): Promise<void> {
 }
 
 /** Resident memory of a real `gasp enqueue` process holding this many live passes (a fake Slurm keeps them running). */
-async function memoryFigure(couch: Couch, url: string, work: string): Promise<void> {
+async function memoryFigure(server: BenchServer, work: string): Promise<void> {
   progress(`memory: gasp enqueue with ${SIZES.live} live passes`);
   const live = SIZES.live;
-  const db = await freshDatabase(couch, 'bench-memory', live);
+  const db = await server.fresh('memory', live);
   const slurm = fakeSlurm(mkdtempSync(join(work, 'slurm-')));
   const dir = mkdtempSync(join(work, 'client-'));
-  writeFileSync(join(dir, 'gasp.cfg'), `[couchdb]\nurl = ${url}\ndatabase = ${db.name}\n[client]\nsite = ${siteFile(work, 'slurm')}\ninterval = 0.5\nmax_claim = 500\n`);
+  writeFileSync(join(dir, 'gasp.cfg'), `${server.configSection(db.name)}[client]\nsite = ${siteFile(work, 'slurm')}\ninterval = 0.5\nmax_claim = 500\n`);
   // run as a user does: the executable, with the node flags of its #! line
   const child = spawn(join(PACKAGE_ROOT, 'bin', 'gasp.js'), ['enqueue', '-c', join(dir, 'gasp.cfg'), '--log-level', 'warn'], {
     env: { ...process.env, PATH: `${slurm.bin}:${process.env.PATH ?? ''}` },
@@ -244,28 +269,36 @@ function makeProductionFigure(work: string): void {
 }
 
 async function main(): Promise<void> {
+  if (typeof url === 'string') {
+    process.stderr.write(`${url}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const work = mkdtempSync(join(tmpdir(), 'gasp-bench-'));
-  const server = await EmbeddedServer.start({ dir: join(work, 'db') });
-  const couch = new Couch({ url: server.url, timeoutMs: 600_000 });
   const started = performance.now();
   try {
-    const groups: Record<string, () => unknown> = {
-      dispatch: () => dispatchFigures(couch, work),
-      sustained: () => sustainedFigure(couch, work),
-      monitor: () => monitorFigure(couch, work),
-      memory: () => memoryFigure(couch, String(server.url), work),
-      'make-production': () => makeProductionFigure(work),
-      idle: () => idleFigures(couch, work),
-    };
-    const unknown = only.filter((name) => !(name in groups));
-    if (unknown.length > 0) throw new Error(`--only: ${unknown.join(', ')} is not one of ${Object.keys(groups).join(', ')}`);
-    for (const [name, run] of Object.entries(groups)) if (only.length === 0 || only.includes(name)) await run();
+    const server = await BenchServer.open(url, work);
+    progress(`measuring ${server.name} at ${server.couch.url}${server.embedded === undefined ? '' : ' (embedded)'}`);
+    try {
+      const groups: Record<string, () => unknown> = {
+        dispatch: () => dispatchFigures(server, work),
+        sustained: () => sustainedFigure(server, work),
+        monitor: () => monitorFigure(server, work),
+        memory: () => memoryFigure(server, work),
+        'make-production': () => makeProductionFigure(work),
+        idle: () => idleFigures(server, work),
+      };
+      const unknown = only.filter((name) => !(name in groups));
+      if (unknown.length > 0) throw new Error(`--only: ${unknown.join(', ')} is not one of ${Object.keys(groups).join(', ')}`);
+      for (const [name, run] of Object.entries(groups)) if (only.length === 0 || only.includes(name)) await run();
+    } finally {
+      await server.close();
+    }
   } finally {
-    await server.stop();
     rmSync(work, { recursive: true, force: true });
   }
   progress(`bench done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  if (json) console.log(JSON.stringify({ figures }, null, 2));
+  if (json) console.log(JSON.stringify({ server: url === undefined ? 'embedded' : url.href, figures }, null, 2));
 }
 
 await main();

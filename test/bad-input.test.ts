@@ -1,8 +1,8 @@
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { runGasp } from './support/cli.js';
-import { useTestDatabase } from './support/couch.js';
+import { couchSection, useTestDatabase } from './support/couch.js';
 import { folderWith } from './support/files.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { INFO } from './support/jobs.js';
@@ -80,7 +80,7 @@ describe('bad input', () => {
   it('has at least 30 cases', () => expect(CASES.length).toBeGreaterThanOrEqual(30));
 
   it.each(CASES)('$what: one line naming what and where, exit 2, the database unchanged', async ({ files, args, line }) => {
-    const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${test.db.name}\n[client]\nsite = site.ini\n`, 'site.ini': SITE, 'jobs.json': JSON.stringify(JOBS), ...files });
+    const dir = folderWith({ 'gasp.cfg': `${couchSection(test.db.name)}[client]\nsite = site.ini\n`, 'site.ini': SITE, 'jobs.json': JSON.stringify(JOBS), ...files });
     const before = await seq();
     // the folder's config, right after the command's name (before any `--`), unless the row names one
     const leaf = args[0] === 'runs' ? 2 : 1;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DryBackend } from '../src/backends/dry.js';
 import { ServerClock } from '../src/coordination/clock.js';
 import { AlreadyRunningError, SiteHeartbeat } from '../src/coordination/heartbeat.js';
@@ -13,6 +13,7 @@ import { silentLogger } from '../src/log.js';
 import { heartbeatId, LEADER_ID, lockId, type HeartbeatDoc, type LeaderDoc } from '../src/model/coordination.js';
 import { GASP_BIN, runGasp } from './support/cli.js';
 import { context, databaseWithJobs, jobs } from './support/jobs.js';
+import { couchSection } from './support/couch.js';
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -32,7 +33,7 @@ function sitesFolder(db: Database, names: readonly string[], coordination = 'ser
   return Object.fromEntries(
     names.map((name) => {
       writeFileSync(join(dir, `${name}.ini`), `name = ${name}\nbackend = dry\nmax_jobs = 1000\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs-${name}\n`);
-      writeFileSync(join(dir, `${name}.cfg`), `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n[client]\nsite = ${name}.ini\ninterval = 0.2\nmax_claim = 5\n[coordination]\n${coordination}\n`);
+      writeFileSync(join(dir, `${name}.cfg`), `${couchSection(db.name)}[client]\nsite = ${name}.ini\ninterval = 0.2\nmax_claim = 5\n[coordination]\n${coordination}\n`);
       return [name, join(dir, `${name}.cfg`)];
     }),
   );
@@ -135,10 +136,13 @@ describe('serialized submission', () => {
         return { name, heartbeat, turn, backend, ctx: { ...context(db, name, backend, 1000), maxClaim: 5 } };
       }),
     );
-    const deadline = Date.now() + 4_000;
+    // until every pass is done and every site had a turn, however slow the server (a shared CouchDB)
+    const deadline = Date.now() + 25_000;
+    let done = false;
     await Promise.all(clients.map(async ({ ctx, turn }) => {
-      while (Date.now() < deadline) {
+      while (Date.now() < deadline && !done) {
         await runCycle(ctx, { submit: true, monitor: true, turn });
+        if (new Set(turns.map((one) => one.site)).size === names.length) done = (await jobs(db)).every((doc) => doc.passes.every((pass) => pass.status === 'completed'));
         await wait(20);
       }
     }));
@@ -155,7 +159,7 @@ describe('serialized submission', () => {
     const submitted = clients.flatMap(({ backend }) => backend.submitted.map((job) => job.name.replace(/-[0-9a-f]{8}$/, '')));
     expect(new Set(submitted).size).toBe(submitted.length);
     expect((await jobs(db)).flatMap((doc) => doc.passes).filter((pass) => pass.status === 'completed').length).toBe(submitted.length);
-  }, 30_000);
+  }, 40_000);
 
   it('passes over a quarantined site: it hands the lead on, and no site hands it back', async () => {
     const db = await databaseWithJobs(2, 'coord-quarantine');
@@ -223,7 +227,8 @@ describe('gasp lock-run', () => {
     const db = await databaseWithJobs(1, 'coord-lock');
     const config = sitesFolder(db, ['one', 'two'], 'heartbeat = 1\nstale = 10');
     const file = join(mkdtempSync(join(tmpdir(), 'gasp-lock-')), 'runs.txt');
-    const first = runGasp(['lock-run', '-c', config.one ?? '', '--name', 'nightly', '--', ...script(file, 1.5)]);
+    // held long enough for the contender to start, on a loaded machine too
+    const first = runGasp(['lock-run', '-c', config.one ?? '', '--name', 'nightly', '--', ...script(file, 4)]);
     await until('the lock to be taken', async () => (await db.find(lockId('nightly'))) !== undefined);
     const refused = await runGasp(['lock-run', '-c', config.two ?? '', '--name', 'nightly', '--', ...script(file, 0)]);
     expect(refused.code).toBe(75);

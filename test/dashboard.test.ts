@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard } from '../src/dashboard/server.js';
 import type { Overview } from '../src/dashboard/data.js';
 import type { Database } from '../src/db/database.js';
@@ -14,6 +14,7 @@ import { runGasp } from './support/cli.js';
 import { folderWith } from './support/files.js';
 import { skipUnless } from './support/skip.js';
 import { databaseWithJobs, jobs } from './support/jobs.js';
+import { couchSection } from './support/couch.js';
 
 /** Debian's chromium, which .ci/run installs; without it the browser test is skipped unless CI asks for it. */
 const CHROMIUM = ['chromium', 'chromium-browser'].find((name) => spawnSync(name, ['--version'], { encoding: 'utf8' }).status === 0);
@@ -100,7 +101,7 @@ describe('the dashboard API', () => {
     } finally {
       await guarded.close();
     }
-    const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
+    const dir = folderWith({ 'gasp.cfg': couchSection(db.name) });
     const refused = await runGasp(['dashboard', '-c', join(dir, 'gasp.cfg'), '--host', '0.0.0.0', '--port', '0'], { cwd: dir });
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim()).toBe(`--host: "0.0.0.0" would show the campaign beyond this machine (expected 127.0.0.1, or [dashboard] user and password_file in ${join(dir, 'gasp.cfg')} for a read-only login)`);
@@ -110,7 +111,7 @@ describe('the dashboard API', () => {
 describe('gasp dashboard on a port in use', () => {
   it('says which port and what to do in one line, and exits 1', async () => {
     const port = new URL(dashboard.url).port;
-    const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
+    const dir = folderWith({ 'gasp.cfg': couchSection(db.name) });
     const result = await runGasp(['dashboard', '-c', join(dir, 'gasp.cfg'), '--port', port], { cwd: dir });
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(`port ${port} on 127.0.0.1 is in use (another gasp dashboard?); choose another with --port`);

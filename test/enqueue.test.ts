@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GASP_BIN, runGasp } from './support/cli.js';
 import { BackendError } from '../src/backends/backend.js';
 import { DryBackend } from '../src/backends/dry.js';
@@ -17,7 +17,7 @@ import { processRuns } from '../src/processing/process.js';
 import { addRuns } from '../src/processing/runs.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { submitRequestFile } from '../src/submit/submit.js';
-import { testCouch, uniqueName } from './support/couch.js';
+import { couchSection, testCouch, uniqueName } from './support/couch.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { context, databaseWithJobs, INFO, jobs } from './support/jobs.js';
 import { captureLog, WARN } from './support/log.js';
@@ -341,7 +341,7 @@ describe('gasp enqueue from the command line', () => {
     const db = await databaseWithJobs(2);
     const dir = mkdtempSync(join(tmpdir(), 'gasp-enqueue-cli-'));
     writeFileSync(join(dir, 'dry.ini'), `name = dry-site\nbackend = dry\nmax_jobs = 10\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`);
-    writeFileSync(join(dir, 'gasp.cfg'), `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n[client]\nsite = dry.ini\ninterval = 1\n`);
+    writeFileSync(join(dir, 'gasp.cfg'), `${couchSection(db.name)}[client]\nsite = dry.ini\ninterval = 1\n`);
     const once = await runGasp(['enqueue', '-c', join(dir, 'gasp.cfg'), '--once']);
     expect(once.code).toBe(0);
     expect(once.stderr).toMatch(/cycle 1: claimed 2, submitted 2, running 0, completed 0, failed 0, lost 0 \(\d+ ms\)/);
@@ -374,7 +374,7 @@ describe('gasp enqueue killed with SIGKILL at any moment', () => {
       join(dir, 'local.ini'),
       `name = kill9\nbackend = local\nmax_jobs = 3\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n[local]\nworkdir = ${dir}/jobs\n`,
     );
-    writeFileSync(join(dir, 'gasp.cfg'), `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n[client]\nsite = local.ini\ninterval = 0.2\n`);
+    writeFileSync(join(dir, 'gasp.cfg'), `${couchSection(db.name)}[client]\nsite = local.ini\ninterval = 0.2\n`);
     const start = () => spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg'), '--log-level', 'error'], { stdio: 'ignore', env: { ...process.env, GASP_FAKE_RAT_SECONDS: '0.3' } });
     for (const delay of [900, 1300, 1100, 1500]) {
       const child = start();

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES, type ProductionConfig } from '../src/config/config.js';
@@ -10,7 +10,7 @@ import type { ProductionInfoDoc } from '../src/model/documents.js';
 import { storeInfoDoc } from '../src/production/info-store.js';
 import { makeProductionInfo } from '../src/production/production-info.js';
 import { runGasp } from './support/cli.js';
-import { useTestDatabase } from './support/couch.js';
+import { couchEnv, useTestDatabase } from './support/couch.js';
 import { copyOfFixtureRelease, FIXTURE_RELEASE } from './support/fixture.js';
 
 const test = useTestDatabase('production');
@@ -112,7 +112,7 @@ describe('production information for the fixture release', () => {
 });
 
 describe('gasp make-production', () => {
-  const env = () => ({ GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name });
+  const env = () => couchEnv(test.db.name);
 
   it('writes the documented file and uploads it; a second upload says "unchanged"', async () => {
     const out = mkdtempSync(join(tmpdir(), 'gasp-out-'));

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { InputError } from '../src/errors.js';
 import type { JobDoc, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
@@ -8,7 +8,7 @@ import { processRuns, type ProcessOptions } from '../src/processing/process.js';
 import { addRuns, parseRuns, type RunInput } from '../src/processing/runs.js';
 import { spawnSync } from 'node:child_process';
 import { GASP_BIN, runGasp } from './support/cli.js';
-import { useTestDatabase } from './support/couch.js';
+import { couchEnv, useTestDatabase } from './support/couch.js';
 import { followUntilSeen } from './support/follow.js';
 import { folderWith } from './support/files.js';
 
@@ -77,7 +77,7 @@ describe('gasp runs add', () => {
   });
 
   it('reads runs from a file and from standard input', async () => {
-    const env = { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name };
+    const env = couchEnv(test.db.name);
     const dir = folderWith({ 'runs.json': JSON.stringify([run(50), run(51)]) });
     const result = await runGasp(['runs', 'add', join(dir, 'runs.json')], { env });
     expect(result.stdout.trim().split('\n').at(-1)).toBe(`2 added, 0 updated, 0 unchanged in ${test.db.name}`);
@@ -160,7 +160,7 @@ describe('gasp process', () => {
       '--rat: "7" is not a RAT version (expected x.y.z such as 7.0.8)',
       '--prereq-pass: "first" is neither latest nor a pass number',
     ]);
-    const backwards = await runGasp(['process', '--first', '102', '--last', '100', '--rat', '7.0.8'], { env: { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name } });
+    const backwards = await runGasp(['process', '--first', '102', '--last', '100', '--rat', '7.0.8'], { env: couchEnv(test.db.name) });
     expect(backwards.code).toBe(2);
     expect(backwards.stderr.trim()).toBe('--first 102 --last 100: the first run is after the last (expected --first <= --last)');
   });

@@ -1,13 +1,13 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { InputError } from '../src/errors.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { loadProcessingInfo } from '../src/production/processing-info.js';
 import { runGasp } from './support/cli.js';
-import { useTestDatabase } from './support/couch.js';
+import { couchEnv, useTestDatabase } from './support/couch.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 
 const test = useTestDatabase('processing');
@@ -73,7 +73,7 @@ describe('processing information', () => {
   });
 
   it('uploads idempotently and reads back with list and show', async () => {
-    const env = { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name };
+    const env = couchEnv(test.db.name);
     const check = await runGasp(['processing-info', 'check', EXAMPLE]);
     expect(check.stdout.trim()).toBe(`${EXAMPLE}: OK: RAT 7.0.8, 4 modules, 3 run types`);
     const first = await runGasp(['processing-info', 'upload', EXAMPLE], { env });

@@ -36,7 +36,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  // its data-production goes with the server's folder
+  for (const folder of [dir, server.dir]) rmSync(folder, { recursive: true, force: true });
 });
 
 describe('with a password set', () => {

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Couch } from '../src/db/couch.js';
 import { AuthError } from '../src/db/errors.js';
 import { Secret } from '../src/secret.js';
@@ -116,10 +116,16 @@ describe('gasp serve', () => {
   });
 
   it('refuses a port in use with one line and no stack trace', async () => {
-    const port = new URL(inject('couchUrl')).port;
-    const result = await runGasp(['serve', '--port', port, '--dir', folder()]);
-    expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(`port ${port} on 127.0.0.1 is in use (another gasp serve or a CouchDB?); choose another with --port`);
+    const port = await freePort();
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    try {
+      const result = await runGasp(['serve', '--port', String(port), '--dir', folder()]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(`port ${port} on 127.0.0.1 is in use (another gasp serve or a CouchDB?); choose another with --port`);
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
   });
 
   it('refuses a port that is not a number with exit code 2', async () => {

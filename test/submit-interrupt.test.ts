@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { InterruptedError } from '../src/errors.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { submitRequestFile } from '../src/submit/submit.js';
 import { GASP_BIN, runGasp } from './support/cli.js';
-import { useTestDatabase } from './support/couch.js';
+import { couchEnv, useTestDatabase } from './support/couch.js';
 import { INFO, jobs } from './support/jobs.js';
 
 const test = useTestDatabase('interrupt');
@@ -45,7 +45,7 @@ describe('Ctrl-C during a large submit', () => {
   it('prints the plan first, stops after the batch being written, says how many jobs are in and exits 130; running it again completes it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gasp-interrupt-'));
     writeFileSync(join(dir, 'solar.json'), JSON.stringify({ rat_v: '7.0.8', modules: [{ module: 'ScintSolar_b8', t_run: 1, t_format: 'h', n_runs: JOBS }] }));
-    const env = { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name };
+    const env = couchEnv(test.db.name);
     const child = spawn(process.execPath, [GASP_BIN, 'submit', 'solar.json'], { cwd: dir, env: { ...process.env, GASP_CONFIG: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

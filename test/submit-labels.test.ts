@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
 import type { Database } from '../src/db/database.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
@@ -15,7 +15,7 @@ import { generatedLabel } from '../src/submit/label.js';
 import { LABEL } from '../src/submit/request.js';
 import { submitRequestFile } from '../src/submit/submit.js';
 import { runGasp } from './support/cli.js';
-import { testCouch, uniqueName, useTestDatabase } from './support/couch.js';
+import { couchEnv, testCouch, uniqueName, useTestDatabase } from './support/couch.js';
 import { context, INFO, jobs, runUntilEnded } from './support/jobs.js';
 
 const test = useTestDatabase('labels');
@@ -45,7 +45,7 @@ function copyOfExample(example: string, name = example): { dir: string; file: st
   return { dir, file: join(dir, name) };
 }
 
-const env = () => ({ GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name });
+const env = () => couchEnv(test.db.name);
 
 describe('a request as the SNO+ request form writes it', () => {
   it('reads numbers written as strings ("n_runs": "565") as numbers, and still refuses text that is no number', async () => {
@@ -208,7 +208,7 @@ describe('every tool finds the passes of a generated label', () => {
     await db.put(INFO);
     const dir = mkdtempSync(join(tmpdir(), 'gasp-labels-chain-'));
     writeFileSync(join(dir, 'po210.json'), JSON.stringify({ rat_v: '7.0.8', modules: [{ module: 'PartialPo210', n_ev: 20, ev_per_run: 10, template: { fill_volume: 'lower' } }] }));
-    const chainEnv = { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: db.name };
+    const chainEnv = couchEnv(db.name);
     const submitted = await runGasp(['submit', 'po210.json', '--json'], { cwd: dir, env: chainEnv });
     expect(submitted.code).toBe(0);
     const { requestId, jobs: written } = JSON.parse(submitted.stdout) as { requestId: string; jobs: Array<{ label: string }> };

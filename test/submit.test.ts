@@ -1,14 +1,14 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { InputError } from '../src/errors.js';
 import type { JobDoc, ProductionInfoDoc, ProductionModule } from '../src/model/documents.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { submitRequestFile } from '../src/submit/submit.js';
 import { runGasp } from './support/cli.js';
-import { useTestDatabase } from './support/couch.js';
+import { couchEnv, useTestDatabase } from './support/couch.js';
 
 const test = useTestDatabase('submit');
 
@@ -183,11 +183,11 @@ describe('a request with problems', () => {
   it('reports invalid JSON with line and column, and an unknown RAT version', async () => {
     const dir = work();
     writeFileSync(join(dir, 'comma.json'), '{\n  "rat_v": "7.0.8",\n  "modules": [\n    {"module": "ScintSolar",}\n  ]\n}\n');
-    const result = await runGasp(['submit', join(dir, 'comma.json'), '--dry-run'], { env: { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name } });
+    const result = await runGasp(['submit', join(dir, 'comma.json'), '--dry-run'], { env: couchEnv(test.db.name) });
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(`${join(dir, 'comma.json')}:4:29: a "name" was expected (a trailing comma?) (expected a jobs.json request: {"rat_v", "label", "modules": [...]})`);
     writeFileSync(join(dir, 'array.json'), '{"rat_v": "7.0.8", "modules": [\n  {"module": "ScintSolar"},\n]}\n');
-    const array = await runGasp(['submit', join(dir, 'array.json'), '--dry-run'], { env: { GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name } });
+    const array = await runGasp(['submit', join(dir, 'array.json'), '--dry-run'], { env: couchEnv(test.db.name) });
     expect(array.stderr.trim()).toBe(`${join(dir, 'array.json')}:3:1: a value was expected (a trailing comma?) (expected a jobs.json request: {"rat_v", "label", "modules": [...]})`);
     const file = requestFile([{ module: 'ScintSolar', t_run: 1, t_format: 'day', n_runs: 1 }], { rat_v: '7.1.0', label: 'x' });
     const unknown = (await submitRequestFile(test.db, file).catch((thrown: unknown) => thrown)) as InputError;
@@ -196,7 +196,7 @@ describe('a request with problems', () => {
 });
 
 describe('gasp submit from the command line', () => {
-  const env = () => ({ GASP_COUCHDB_URL: inject('couchUrl'), GASP_COUCHDB_DATABASE: test.db.name });
+  const env = () => couchEnv(test.db.name);
 
   it('creates exactly what the dry run promised, nothing the second time, and an .exactly identical to the database\'s', async () => {
     const dir = work();

@@ -181,6 +181,16 @@ export async function groupedRows<K extends unknown[] | string, V>(db: Database,
 }
 
 /**
+ * Whether a tally written at changes-feed position `tallySeq` has seen every change up to
+ * `updateSeq`. Only PouchDB Server's positions are numbers that can be ordered; CouchDB's are opaque
+ * strings ("12-g1AAAA…"), their number prefix not promised to order them, and CouchDB keeps its
+ * reductions in the index: there a tally is never taken as current.
+ */
+export function tallyCaughtUp(tallySeq: unknown, updateSeq: unknown): boolean {
+  return typeof tallySeq === 'number' && typeof updateSeq === 'number' && tallySeq >= updateSeq;
+}
+
+/**
  * The tally's rows if it has seen every change made before this call, waiting up to `waitMs` for it
  * to catch up; undefined when there is no tally (CouchDB, or no `gasp serve` running) or it lags,
  * and the caller reads the view itself.
@@ -188,10 +198,11 @@ export async function groupedRows<K extends unknown[] | string, V>(db: Database,
 export async function readTally(db: Database, designDoc: string, view: string, waitMs = 1_500): Promise<TallyDoc['rows'] | undefined> {
   const [info, first, design] = await Promise.all([db.info(), db.find<TallyDoc>(tallyId(designDoc, view)), db.find<DesignDoc>(`_design/${designDoc}`)]);
   const map = design?.views[view]?.map;
-  if (first === undefined || typeof info.update_seq !== 'number' || map === undefined || first.map_sha256 !== mapSha256(map)) return undefined;
+  // CouchDB: an opaque update_seq, and no tally is ever current there (see tallyCaughtUp)
+  if (typeof info.update_seq !== 'number' || first === undefined || map === undefined || first.map_sha256 !== mapSha256(map)) return undefined;
   const deadline = Date.now() + waitMs;
   for (let tally: TallyDoc | undefined = first; tally !== undefined; tally = await db.find<TallyDoc>(tallyId(designDoc, view))) {
-    if (typeof tally.seq === 'number' && tally.seq >= info.update_seq) return tally.rows;
+    if (tallyCaughtUp(tally.seq, info.update_seq)) return tally.rows;
     if (Date.now() > deadline) return undefined;
     await sleep(50);
   }

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { folderWith } from './files.js';
+import { couchSection } from './couch.js';
 
 const GASP = fileURLToPath(new URL('../../bin/gasp.js', import.meta.url));
 
@@ -34,6 +34,6 @@ export const GASP_BIN = GASP;
 
 /** Runs `gasp ARGS -c gasp.cfg` from a fresh folder whose config names this test database. */
 export function gaspOn(db: Database, args: readonly string[]): Promise<CliResult> {
-  const dir = folderWith({ 'gasp.cfg': `[couchdb]\nurl = ${inject('couchUrl')}\ndatabase = ${db.name}\n` });
+  const dir = folderWith({ 'gasp.cfg': couchSection(db.name) });
   return runGasp([...args, '-c', join(dir, 'gasp.cfg')], { cwd: dir });
 }
