@@ -138,7 +138,7 @@ describe('gasp make-production', () => {
     const result = await runGasp(['make-production', FIXTURE_RELEASE, '-o', '-'], { cwd: out });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ _id: 'production_information_7_0_8', type: 'production_information', rat_version: '7.0.8', modules: withHashes });
-    expect(result.stderr).toContain('read 7 macros: 6 modules');
+    expect(result.stderr).toContain('read 8 macros: 7 modules');
     expect(existsSync(join(out, '-'))).toBe(false);
   });
 
