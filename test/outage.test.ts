@@ -163,6 +163,13 @@ describe('submitting the same request more than once', () => {
     for (let waited = 0; waited < 200 && (await db.info()).doc_count < 600; waited++) await new Promise((resolve) => setTimeout(resolve, 50));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
+    // a batch the killed client had sent may still land: count once the database stops changing
+    for (let before = -1, waited = 0; waited < 50; waited++) {
+      const count = (await db.info()).doc_count;
+      if (count === before) break;
+      before = count;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
     const partial = (await passesPerRun(db)).length;
     expect(partial).toBeGreaterThan(0);
     const rerun = await runGasp(['submit', big, '--json'], { env, cwd: mkdtempSync(join(tmpdir(), 'gasp-killed-out-')) });
