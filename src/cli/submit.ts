@@ -122,7 +122,7 @@ export function registerSubmit(program: Command): void {
     .argument('[jobs.json]', 'the request: {"rat_v", "label", "modules": [...]}')
     .addOption(configOption())
     .option('-L, --runlist <file>', 'run numbers (one per line) for run-by-run modules that list none')
-    .option('-t, --ratdb-tag <tag>', 'RATDB tag every pass records')
+    .option('-t, --ratdb-tag <tag>', 'RATDB tag the jobs run against (one word; the job wrapper sets it in the macro and the manifest records it)')
     .option('--label <label>', 'label of the entries for which the file names none (an entry\'s own label, then the file\'s top-level one, win); without it they get <file name>-<request id>, such as jobs-3f9a2c1b, the same each time the request is submitted')
     .option('-o, --outlist <file>', '.exactly file to add the jobs to (default: <label>.exactly, one per label)')
     .option('--priority <n>', 'priority of every pass, whatever the request says')
