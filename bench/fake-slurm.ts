@@ -33,7 +33,10 @@ export function fakeSlurm(dir: string): FakeSlurm {
   const log = join(dir, 'calls');
   for (const [program, body] of Object.entries(SCRIPTS)) {
     const file = join(bin, program);
-    writeFileSync(file, `#!/bin/bash\nFAKE_SLURM=${JSON.stringify(dir)}\necho ${program} >> "$FAKE_SLURM/calls"\n${body}\n`);
+    writeFileSync(
+      file,
+      `#!/bin/bash\nFAKE_SLURM=${JSON.stringify(dir)}\necho ${program} >> "$FAKE_SLURM/calls"\n${body}\n`,
+    );
     chmodSync(file, 0o755);
   }
   return { bin, calls: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []) };

@@ -29,16 +29,40 @@ import { context, MODULE, siteFile } from './seed.js';
 const json = process.argv.includes('--json');
 /** The map function of each `_sum` view of the summary design document, as gasp serve tallies them. */
 const SUMMARY_VIEWS = Object.fromEntries(
-  Object.entries(loadDesignDocs(BUNDLED_VIEWS).find((doc) => doc._id === '_design/summary')?.views ?? {}).flatMap(([view, source]) => (source.reduce === '_sum' ? [[view, source.map]] : [])),
+  Object.entries(loadDesignDocs(BUNDLED_VIEWS).find((doc) => doc._id === '_design/summary')?.views ?? {}).flatMap(
+    ([view, source]) => (source.reduce === '_sum' ? [[view, source.map]] : []),
+  ),
 );
 const quick = process.argv.includes('--quick');
 /** `--only idle,monitor`: just these groups of figures. */
-const only = (process.argv[process.argv.indexOf('--only') + 1] ?? '').split(',').filter((name) => process.argv.includes('--only') && name !== '');
+const only = (process.argv[process.argv.indexOf('--only') + 1] ?? '')
+  .split(',')
+  .filter((name) => process.argv.includes('--only') && name !== '');
 /** `--url URL`: an existing CouchDB rather than an embedded server of the bench's own. */
-const url = benchUrl(process.argv.includes('--url') ? (process.argv[process.argv.indexOf('--url') + 1] ?? '') : undefined);
+const url = benchUrl(
+  process.argv.includes('--url') ? (process.argv[process.argv.indexOf('--url') + 1] ?? '') : undefined,
+);
 const SIZES = quick
-  ? { dispatch: 500, naive: 100, sustained: 2_000, idle: [1_000, 10_000], monitor: 200, live: 2_000, macros: 300, repeats: 3 }
-  : { dispatch: 3_000, naive: 300, sustained: 10_000, idle: [10_000, 100_000], monitor: 1_000, live: 10_000, macros: 2_000, repeats: 3 };
+  ? {
+      dispatch: 500,
+      naive: 100,
+      sustained: 2_000,
+      idle: [1_000, 10_000],
+      monitor: 200,
+      live: 2_000,
+      macros: 300,
+      repeats: 3,
+    }
+  : {
+      dispatch: 3_000,
+      naive: 300,
+      sustained: 10_000,
+      idle: [10_000, 100_000],
+      monitor: 1_000,
+      live: 10_000,
+      macros: 2_000,
+      repeats: 3,
+    };
 
 interface Figure {
   figure: string;
@@ -51,19 +75,38 @@ interface Figure {
 }
 const figures: Figure[] = [];
 
-function report(figure: string, value: number, unit: string, baseline?: { name: string; value: number }, target?: string): void {
+function report(
+  figure: string,
+  value: number,
+  unit: string,
+  baseline?: { name: string; value: number },
+  target?: string,
+): void {
   const ratio = baseline === undefined ? undefined : value / baseline.value;
-  figures.push({ figure, value, unit, ...(baseline && { baseline: baseline.name, baselineValue: baseline.value }), ...(ratio !== undefined && { ratio }), ...(target && { target }) });
+  figures.push({
+    figure,
+    value,
+    unit,
+    ...(baseline && { baseline: baseline.name, baselineValue: baseline.value }),
+    ...(ratio !== undefined && { ratio }),
+    ...(target && { target }),
+  });
   if (json) return;
-  const against = baseline === undefined ? '' : `   vs ${baseline.name} ${baseline.value.toFixed(1)}: ratio ${ratio?.toFixed(2)}`;
-  console.log(`${figure.padEnd(44)} ${value.toFixed(1).padStart(9)} ${unit}${against}${target === undefined ? '' : `   (target ${target})`}`);
+  const against =
+    baseline === undefined ? '' : `   vs ${baseline.name} ${baseline.value.toFixed(1)}: ratio ${ratio?.toFixed(2)}`;
+  console.log(
+    `${figure.padEnd(44)} ${value.toFixed(1).padStart(9)} ${unit}${against}${target === undefined ? '' : `   (target ${target})`}`,
+  );
 }
 
 const progress = (what: string) => json || process.stderr.write(`… ${what}\n`);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 /** The median of `repeats` runs of a rate (things per second). */
-async function medianRate(repeats: number, run: (round: number) => Promise<{ count: number; ms: number }>): Promise<number> {
+async function medianRate(
+  repeats: number,
+  run: (round: number) => Promise<{ count: number; ms: number }>,
+): Promise<number> {
   const rates: number[] = [];
   for (let round = 0; round < repeats; round++) {
     const { count, ms } = await run(round);
@@ -81,8 +124,22 @@ async function timed(work: () => Promise<number>): Promise<{ count: number; ms: 
 /** Reads 500 jobs at a time and writes them back changed, as one client's claims would; `refresh` also brings the cycle's views up to date after each write. */
 async function rawUpdates(db: Database, size: number, refresh: boolean): Promise<number> {
   for (let start = 1; start <= size; start += 500) {
-    const found = await db.allDocs<JobDoc>({ keys: Array.from({ length: Math.min(500, size - start + 1) }, (_, index) => jobId(MODULE, start + index)), include_docs: true });
-    await db.bulkDocs(found.rows.flatMap((row) => (row.doc ? [{ ...row.doc, passes: row.doc.passes.map((pass) => ({ ...pass, status: 'submitted' as const, site: 'raw' })) }] : [])));
+    const found = await db.allDocs<JobDoc>({
+      keys: Array.from({ length: Math.min(500, size - start + 1) }, (_, index) => jobId(MODULE, start + index)),
+      include_docs: true,
+    });
+    await db.bulkDocs(
+      found.rows.flatMap((row) =>
+        row.doc
+          ? [
+              {
+                ...row.doc,
+                passes: row.doc.passes.map((pass) => ({ ...pass, status: 'submitted' as const, site: 'raw' })),
+              },
+            ]
+          : [],
+      ),
+    );
     if (refresh) for (const view of ['ready_priority', 'locked_by_site']) await db.view('passes', view, { limit: 0 });
   }
   return size;
@@ -104,7 +161,10 @@ async function dispatchFigures(server: BenchServer, work: string): Promise<void>
     return timed(async () => {
       for (let run = 1; run <= SIZES.naive; run++) {
         const doc = await db.get<JobDoc>(jobId(MODULE, run));
-        await db.put({ ...doc, passes: doc.passes.map((pass) => ({ ...pass, status: 'submitted' as const, site: 'naive' })) });
+        await db.put({
+          ...doc,
+          passes: doc.passes.map((pass) => ({ ...pass, status: 'submitted' as const, site: 'naive' })),
+        });
       }
       return SIZES.naive;
     });
@@ -114,7 +174,8 @@ async function dispatchFigures(server: BenchServer, work: string): Promise<void>
     const dry = new DryBackend();
     const ctx = context(db, dry, work);
     return timed(async () => {
-      while (dry.submitted.length < size) if ((await runCycle(ctx, { submit: true, monitor: false })).claimed === 0) break;
+      while (dry.submitted.length < size)
+        if ((await runCycle(ctx, { submit: true, monitor: false })).claimed === 0) break;
       return dry.submitted.length;
     });
   });
@@ -129,7 +190,8 @@ async function sustainedFigure(server: BenchServer, work: string): Promise<void>
   const ctx = context(db, new DryBackend(), work);
   const { count, ms } = await timed(async () => {
     let completed = 0;
-    for (let cycle = 0; cycle < 10_000 && completed < SIZES.sustained; cycle++) completed += (await runCycle(ctx, { submit: true, monitor: true })).completed;
+    for (let cycle = 0; cycle < 10_000 && completed < SIZES.sustained; cycle++)
+      completed += (await runCycle(ctx, { submit: true, monitor: true })).completed;
     return completed;
   });
   report(`sustained, ${count} passes (dispatch + record, dry)`, count / (ms / 1000), 'passes/s', undefined, '>= 100');
@@ -141,12 +203,22 @@ async function sustainedFigure(server: BenchServer, work: string): Promise<void>
  * its index, and its update_seq cannot be ordered): elsewhere `measure` reads the views, and the
  * bench says so.
  */
-async function withTallies<T>(server: BenchServer, db: Database, history: number, measure: () => Promise<T>): Promise<T> {
+async function withTallies<T>(
+  server: BenchServer,
+  db: Database,
+  history: number,
+  measure: () => Promise<T>,
+): Promise<T> {
   if (!server.pouchdb) {
-    progress(`summary tallies: not kept on ${server.name} (PouchDB Server only); summary and dashboard read the reduce views`);
+    progress(
+      `summary tallies: not kept on ${server.name} (PouchDB Server only); summary and dashboard read the reduce views`,
+    );
     return measure();
   }
-  const tallies = Object.entries(SUMMARY_VIEWS).map(([view, map]) => ({ view, tally: new ViewTally(db, 'summary', view, map, silentLogger) }));
+  const tallies = Object.entries(SUMMARY_VIEWS).map(([view, map]) => ({
+    view,
+    tally: new ViewTally(db, 'summary', view, map, silentLogger),
+  }));
   try {
     const start = performance.now();
     for (const { view, tally } of tallies) {
@@ -191,11 +263,24 @@ async function idleFigures(server: BenchServer, work: string): Promise<void> {
       summary: await medianMs(5, () => summarize(db, { label: 'bench' })),
       dashboard: await medianMs(5, () => overview(db, 'production', 1800)),
     }));
-    if (server.pouchdb) report(`summary of a label, ${history} passes`, summary, 'ms', { name: 'reduce view alone', value: fromView }, '< 1000 ms');
+    if (server.pouchdb)
+      report(
+        `summary of a label, ${history} passes`,
+        summary,
+        'ms',
+        { name: 'reduce view alone', value: fromView },
+        '< 1000 ms',
+      );
     else report(`summary of a label, ${history} passes (reduce view)`, summary, 'ms', undefined, '< 1000 ms');
     report(`dashboard overview, ${history} passes`, dashboard, 'ms', undefined, '< 1000 ms');
   }
-  report('idle cycle growth (large / small history)', polls[1] ?? 0, 'ms', { name: 'small history', value: polls[0] ?? 1 }, '<= 1.5');
+  report(
+    'idle cycle growth (large / small history)',
+    polls[1] ?? 0,
+    'ms',
+    { name: 'small history', value: polls[0] ?? 1 },
+    '<= 1.5',
+  );
 }
 
 async function monitorFigure(server: BenchServer, work: string): Promise<void> {
@@ -211,10 +296,17 @@ async function monitorFigure(server: BenchServer, work: string): Promise<void> {
     const before = slurm.calls().length;
     const first = await timed(async () => (await runCycle(ctx, { submit: false, monitor: true })).running);
     const calls = slurm.calls().slice(before);
-    report(`status calls per cycle, ${SIZES.monitor} running`, calls.filter((call) => call === 'squeue' || call === 'sacct').length, 'calls', undefined, '1');
+    report(
+      `status calls per cycle, ${SIZES.monitor} running`,
+      calls.filter((call) => call === 'squeue' || call === 'sacct').length,
+      'calls',
+      undefined,
+      '1',
+    );
     report(`monitor cycle, ${SIZES.monitor} jobs just started`, first.ms, 'ms');
     const steady: number[] = [];
-    for (let repeat = 0; repeat < 5; repeat++) steady.push((await timed(async () => (await runCycle(ctx, { submit: false, monitor: true })).running)).ms);
+    for (let repeat = 0; repeat < 5; repeat++)
+      steady.push((await timed(async () => (await runCycle(ctx, { submit: false, monitor: true })).running)).ms);
     report(`monitor cycle, ${SIZES.monitor} running, none moved`, median(steady), 'ms');
   } finally {
     process.env.PATH = path;
@@ -228,13 +320,22 @@ async function memoryFigure(server: BenchServer, work: string): Promise<void> {
   const db = await server.fresh('memory', live);
   const slurm = fakeSlurm(mkdtempSync(join(work, 'slurm-')));
   const dir = mkdtempSync(join(work, 'client-'));
-  writeFileSync(join(dir, 'gasp.cfg'), `${server.configSection(db.name)}[client]\nsite = ${siteFile(work, 'slurm')}\ninterval = 0.5\nmax_claim = 500\n`);
+  writeFileSync(
+    join(dir, 'gasp.cfg'),
+    `${server.configSection(db.name)}[client]\nsite = ${siteFile(work, 'slurm')}\ninterval = 0.5\nmax_claim = 500\n`,
+  );
   // run as a user does: the executable, with the node flags of its #! line
-  const child = spawn(join(PACKAGE_ROOT, 'bin', 'gasp.js'), ['enqueue', '-c', join(dir, 'gasp.cfg'), '--log-level', 'warn'], {
-    env: { ...process.env, PATH: `${slurm.bin}:${process.env.PATH ?? ''}` },
-    stdio: 'ignore',
-  });
-  const held = async () => (await db.view('passes', 'locked_by_site', { startkey: ['bench'], endkey: ['bench', {}], limit: 0 })).total_rows ?? 0;
+  const child = spawn(
+    join(PACKAGE_ROOT, 'bin', 'gasp.js'),
+    ['enqueue', '-c', join(dir, 'gasp.cfg'), '--log-level', 'warn'],
+    {
+      env: { ...process.env, PATH: `${slurm.bin}:${process.env.PATH ?? ''}` },
+      stdio: 'ignore',
+    },
+  );
+  const held = async () =>
+    (await db.view('passes', 'locked_by_site', { startkey: ['bench'], endkey: ['bench', {}], limit: 0 })).total_rows ??
+    0;
   try {
     const deadline = Date.now() + 300_000;
     while ((await held()) < live && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -257,12 +358,19 @@ function makeProductionFigure(work: string): void {
   for (let index = 0; index < macros; index++) {
     const folder = join(release, 'mac', 'production', 'water', `group${index % 20}`);
     mkdirSync(folder, { recursive: true });
-    writeFileSync(join(folder, `m${index}.mac`), `/rat/proc outroot\n/rat/procset file "\${OUTPUT}.root"\n/generator/add decaychain X${index}\n/rat/run/start \${NEVENTS}\n`);
+    writeFileSync(
+      join(folder, `m${index}.mac`),
+      `/rat/proc outroot\n/rat/procset file "\${OUTPUT}.root"\n/generator/add decaychain X${index}\n/rat/run/start \${NEVENTS}\n`,
+    );
   }
   const times: number[] = [];
   for (let repeat = 0; repeat < SIZES.repeats; repeat++) {
     const started = performance.now();
-    makeProductionInfo({ ratDir: release, version: '9.9.9', production: { phases: ['water'], internalRateGenerators: [], modeOverrides: [] } });
+    makeProductionInfo({
+      ratDir: release,
+      version: '9.9.9',
+      production: { phases: ['water'], internalRateGenerators: [], modeOverrides: [] },
+    });
     times.push(performance.now() - started);
   }
   report(`make-production, ${macros} macros`, macros / (median(times) / 1000), 'macros/s');
@@ -289,7 +397,8 @@ async function main(): Promise<void> {
         idle: () => idleFigures(server, work),
       };
       const unknown = only.filter((name) => !(name in groups));
-      if (unknown.length > 0) throw new Error(`--only: ${unknown.join(', ')} is not one of ${Object.keys(groups).join(', ')}`);
+      if (unknown.length > 0)
+        throw new Error(`--only: ${unknown.join(', ')} is not one of ${Object.keys(groups).join(', ')}`);
       for (const [name, run] of Object.entries(groups)) if (only.length === 0 || only.includes(name)) await run();
     } finally {
       await server.close();

@@ -17,18 +17,35 @@ export const MODULE = 'PartialPo210';
 
 export const INFO: ProductionInfoDoc = makeProductionInfo({
   ratDir: FIXTURE_RELEASE,
-  production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] },
+  production: {
+    phases: [...DEFAULT_PHASES],
+    internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
+    modeOverrides: [],
+  },
 }).doc;
 
 function pass(run: number, status: Pass['status']): Pass {
-  return { pass: 1, status, rat_version: '7.0.8', label: 'bench', priority: 0, created: new Date(1_700_000_000_000 + run).toISOString(), event_mode: 'number', amount: { events: 10 }, template: { fill_volume: 'x' }, macro_sha256: INFO.modules[MODULE]?.sha256 ?? '', attempts: [] };
+  return {
+    pass: 1,
+    status,
+    rat_version: '7.0.8',
+    label: 'bench',
+    priority: 0,
+    created: new Date(1_700_000_000_000 + run).toISOString(),
+    event_mode: 'number',
+    amount: { events: 10 },
+    template: { fill_volume: 'x' },
+    macro_sha256: INFO.modules[MODULE]?.sha256 ?? '',
+    attempts: [],
+  };
 }
 
 /** `count` jobs of one pass each, runs 1…count, written 5,000 to a request. */
 export async function seed(db: Database, count: number, status: Pass['status'] = 'waiting'): Promise<void> {
   for (let start = 0; start < count; start += 5_000) {
     const docs: JobDoc[] = [];
-    for (let run = start + 1; run <= Math.min(count, start + 5_000); run++) docs.push({ _id: jobId(MODULE, run), type: 'job', module: MODULE, run, passes: [pass(run, status)] });
+    for (let run = start + 1; run <= Math.min(count, start + 5_000); run++)
+      docs.push({ _id: jobId(MODULE, run), type: 'job', module: MODULE, run, passes: [pass(run, status)] });
     await db.bulkDocs(docs);
   }
 }
@@ -41,7 +58,12 @@ export async function buildViews(db: Database): Promise<void> {
 }
 
 /** A new database with the views and the fixture's production information, seeded and indexed. */
-export async function freshDatabase(couch: Couch, name: string, jobs = 0, status: Pass['status'] = 'waiting'): Promise<Database> {
+export async function freshDatabase(
+  couch: Couch,
+  name: string,
+  jobs = 0,
+  status: Pass['status'] = 'waiting',
+): Promise<Database> {
   const db = couch.use(name);
   await db.create();
   await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
@@ -54,11 +76,26 @@ export async function freshDatabase(couch: Couch, name: string, jobs = 0, status
 /** A site file of this backend in its own folder. */
 export function siteFile(work: string, backend: 'dry' | 'slurm', maxJobs = 100_000): string {
   const dir = mkdtempSync(join(work, 'site-'));
-  writeFileSync(join(dir, 'site.ini'), `name = bench\nbackend = ${backend}\nmax_jobs = ${maxJobs}\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`);
+  writeFileSync(
+    join(dir, 'site.ini'),
+    `name = bench\nbackend = ${backend}\nmax_jobs = ${maxJobs}\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`,
+  );
   return join(dir, 'site.ini');
 }
 
 export function context(db: Database, backend: Backend, work: string, kind: 'dry' | 'slurm' = 'dry'): ClientContext {
   const site = loadSite(siteFile(work, kind));
-  return { db, site, backend, mode: 'production', queue: 'priority', maxClaim: 500, workRoot: site.local.workdir, leaseSeconds: 3600, log: silentLogger, now: () => new Date(), info: new Map() };
+  return {
+    db,
+    site,
+    backend,
+    mode: 'production',
+    queue: 'priority',
+    maxClaim: 500,
+    workRoot: site.local.workdir,
+    leaseSeconds: 3600,
+    log: silentLogger,
+    now: () => new Date(),
+    info: new Map(),
+  };
 }

@@ -34,7 +34,8 @@ export class BenchServer {
     readonly embedded: EmbeddedServer | undefined,
   ) {
     this.pouchdb = welcome['express-pouchdb'] !== undefined;
-    this.name = `${this.pouchdb ? 'PouchDB Server' : 'CouchDB'} ${typeof welcome.version === 'string' ? welcome.version : ''}`.trim();
+    this.name =
+      `${this.pouchdb ? 'PouchDB Server' : 'CouchDB'} ${typeof welcome.version === 'string' ? welcome.version : ''}`.trim();
   }
 
   /** `url` undefined: an embedded server of its own in `work`. */
@@ -46,9 +47,18 @@ export class BenchServer {
     return BenchServer.#connect(url, env[USER_ENV], env[PASSWORD_ENV], undefined);
   }
 
-  static async #connect(url: URL, user: string | undefined, password: string | undefined, embedded: EmbeddedServer | undefined): Promise<BenchServer> {
+  static async #connect(
+    url: URL,
+    user: string | undefined,
+    password: string | undefined,
+    embedded: EmbeddedServer | undefined,
+  ): Promise<BenchServer> {
     const login = user !== undefined && password !== undefined ? user : undefined;
-    const couch = new Couch({ url, timeoutMs: 600_000, ...(login !== undefined && password !== undefined && { user: login, password: new Secret(password) }) });
+    const couch = new Couch({
+      url,
+      timeoutMs: 600_000,
+      ...(login !== undefined && password !== undefined && { user: login, password: new Secret(password) }),
+    });
     try {
       return new BenchServer(couch, url, login, await couch.request<Record<string, unknown>>({}), embedded);
     } catch (error) {
@@ -73,7 +83,14 @@ export class BenchServer {
   async close(): Promise<void> {
     try {
       const kept: string[] = [];
-      await Promise.all(this.#made.map((name) => this.couch.use(name).destroy().catch((error: unknown) => error instanceof NotFoundError || kept.push(name))));
+      await Promise.all(
+        this.#made.map((name) =>
+          this.couch
+            .use(name)
+            .destroy()
+            .catch((error: unknown) => error instanceof NotFoundError || kept.push(name)),
+        ),
+      );
       if (kept.length > 0) process.stderr.write(`could not drop ${kept.join(', ')} on ${this.couch.url}\n`);
     } finally {
       await this.embedded?.stop();
@@ -90,6 +107,7 @@ export function benchUrl(text: string | undefined): URL | string | undefined {
   } catch {
     return `--url: "${scrubValue(text)}" is not a URL (expected such as http://127.0.0.1:5984)`;
   }
-  if (url.username !== '' || url.password !== '') return `--url: has a user or password in it (expected them in $${USER_ENV} and $${PASSWORD_ENV})`;
+  if (url.username !== '' || url.password !== '')
+    return `--url: has a user or password in it (expected them in $${USER_ENV} and $${PASSWORD_ENV})`;
   return url;
 }

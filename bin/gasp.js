@@ -20,7 +20,8 @@ function newestSource(dir) {
   return newest;
 }
 
-const compiled = process.env.GASP_FROM_SOURCE !== '1' && existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(`${root}src`);
+const compiled =
+  process.env.GASP_FROM_SOURCE !== '1' && existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(`${root}src`);
 let main;
 if (compiled) {
   ({ main } = await import('../dist/cli/main.js'));

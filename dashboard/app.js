@@ -6,10 +6,27 @@
 'use strict';
 
 const POLL_MS = 5000;
-const STATUSES = ['waiting', 'submitted', 'running', 'completed', 'failed', 'partFail', 'unsatisfied', 'canceled', 'deleted'];
+const STATUSES = [
+  'waiting',
+  'submitted',
+  'running',
+  'completed',
+  'failed',
+  'partFail',
+  'unsatisfied',
+  'canceled',
+  'deleted',
+];
 const COLORS = {
-  waiting: '#b0b8c1', submitted: '#8ab4f8', running: '#2f6fdb', completed: '#34a853', failed: '#d93025',
-  partFail: '#f29900', unsatisfied: '#9334e6', canceled: '#5f6368', deleted: '#dadce0',
+  waiting: '#b0b8c1',
+  submitted: '#8ab4f8',
+  running: '#2f6fdb',
+  completed: '#34a853',
+  failed: '#d93025',
+  partFail: '#f29900',
+  unsatisfied: '#9334e6',
+  canceled: '#5f6368',
+  deleted: '#dadce0',
 };
 
 let mode = new URLSearchParams(location.search).get('mode');
@@ -58,65 +75,148 @@ const TOOLTIP = { trigger: 'axis', renderMode: 'richText', axisPointer: { type: 
 function stackedByStatus(id, items, nameOf, horizontal) {
   const names = items.map(nameOf);
   const present = STATUSES.filter((status) => items.some((item) => (item.byStatus[status] ?? 0) > 0));
-  const category = { type: 'category', data: names, axisLabel: { interval: 0, width: horizontal ? 160 : Math.max(60, 640 / Math.max(names.length, 1)), overflow: 'truncate', hideOverlap: true } };
+  const category = {
+    type: 'category',
+    data: names,
+    axisLabel: {
+      interval: 0,
+      width: horizontal ? 160 : Math.max(60, 640 / Math.max(names.length, 1)),
+      overflow: 'truncate',
+      hideOverlap: true,
+    },
+  };
   const value = { type: 'value', minInterval: 1 };
-  chart(id).setOption({
-    animation: false,
-    tooltip: TOOLTIP,
-    legend: { top: 0, type: 'scroll' },
-    grid: { top: 32, left: 8, right: 16, bottom: 8, containLabel: true },
-    xAxis: horizontal ? value : category,
-    yAxis: horizontal ? { ...category, inverse: true } : value,
-    series: present.map((status) => ({ type: 'bar', name: status, stack: 'passes', color: COLORS[status], barMaxWidth: 48, data: items.map((item) => item.byStatus[status] ?? 0) })),
-  }, true);
+  chart(id).setOption(
+    {
+      animation: false,
+      tooltip: TOOLTIP,
+      legend: { top: 0, type: 'scroll' },
+      grid: { top: 32, left: 8, right: 16, bottom: 8, containLabel: true },
+      xAxis: horizontal ? value : category,
+      yAxis: horizontal ? { ...category, inverse: true } : value,
+      series: present.map((status) => ({
+        type: 'bar',
+        name: status,
+        stack: 'passes',
+        color: COLORS[status],
+        barMaxWidth: 48,
+        data: items.map((item) => item.byStatus[status] ?? 0),
+      })),
+    },
+    true,
+  );
 }
 
 function drawThroughput(throughput) {
-  chart('chart-throughput').setOption({
-    animation: false,
-    tooltip: { trigger: 'axis', renderMode: 'richText' },
-    grid: { top: 16, left: 8, right: 16, bottom: 8, containLabel: true },
-    xAxis: { type: 'category', data: throughput.map((point) => `${point.hour.slice(5, 10)} ${point.hour.slice(11)}h`), boundaryGap: false },
-    yAxis: { type: 'value', minInterval: 1 },
-    series: [{ type: 'line', name: 'completed', data: throughput.map((point) => point.completed), areaStyle: { opacity: 0.15 }, showSymbol: false, color: COLORS.completed }],
-  }, true);
+  chart('chart-throughput').setOption(
+    {
+      animation: false,
+      tooltip: { trigger: 'axis', renderMode: 'richText' },
+      grid: { top: 16, left: 8, right: 16, bottom: 8, containLabel: true },
+      xAxis: {
+        type: 'category',
+        data: throughput.map((point) => `${point.hour.slice(5, 10)} ${point.hour.slice(11)}h`),
+        boundaryGap: false,
+      },
+      yAxis: { type: 'value', minInterval: 1 },
+      series: [
+        {
+          type: 'line',
+          name: 'completed',
+          data: throughput.map((point) => point.completed),
+          areaStyle: { opacity: 0.15 },
+          showSymbol: false,
+          color: COLORS.completed,
+        },
+      ],
+    },
+    true,
+  );
 }
 
 function drawFailures(failures) {
   const sites = [...new Set(failures.map((failure) => failure.site))];
   const codes = [...new Set(failures.map((failure) => failure.exitCode))];
-  chart('chart-failures').setOption({
-    animation: false,
-    tooltip: TOOLTIP,
-    legend: { top: 0, type: 'scroll', formatter: (name) => `exit ${name}` },
-    grid: { top: 32, left: 8, right: 16, bottom: 8, containLabel: true },
-    xAxis: { type: 'category', data: sites },
-    yAxis: { type: 'value', minInterval: 1 },
-    series: codes.map((code) => ({ type: 'bar', name: code, stack: 'failures', data: sites.map((site) => failures.filter((failure) => failure.site === site && failure.exitCode === code).reduce((sum, failure) => sum + failure.passes, 0)) })),
-    graphic: failures.length === 0 ? [{ type: 'text', left: 'center', top: 'middle', style: { text: 'no failed passes', fill: '#6b7785', fontSize: 14 } }] : [],
-  }, true);
+  chart('chart-failures').setOption(
+    {
+      animation: false,
+      tooltip: TOOLTIP,
+      legend: { top: 0, type: 'scroll', formatter: (name) => `exit ${name}` },
+      grid: { top: 32, left: 8, right: 16, bottom: 8, containLabel: true },
+      xAxis: { type: 'category', data: sites },
+      yAxis: { type: 'value', minInterval: 1 },
+      series: codes.map((code) => ({
+        type: 'bar',
+        name: code,
+        stack: 'failures',
+        data: sites.map((site) =>
+          failures
+            .filter((failure) => failure.site === site && failure.exitCode === code)
+            .reduce((sum, failure) => sum + failure.passes, 0),
+        ),
+      })),
+      graphic:
+        failures.length === 0
+          ? [
+              {
+                type: 'text',
+                left: 'center',
+                top: 'middle',
+                style: { text: 'no failed passes', fill: '#6b7785', fontSize: 14 },
+              },
+            ]
+          : [],
+    },
+    true,
+  );
 }
 
 function drawEvents(labels) {
   const asked = labels.filter((label) => label.events.requested > 0);
-  chart('chart-events').setOption({
-    animation: false,
-    tooltip: TOOLTIP,
-    legend: { top: 0 },
-    grid: { top: 32, left: 8, right: 16, bottom: 8, containLabel: true },
-    xAxis: { type: 'value' },
-    yAxis: { type: 'category', data: asked.map((label) => label.label), inverse: true, axisLabel: { width: 140, overflow: 'truncate' } },
-    series: [
-      { type: 'bar', name: 'requested', color: '#b0b8c1', barMaxWidth: 24, data: asked.map((label) => label.events.requested) },
-      { type: 'bar', name: 'produced', color: COLORS.completed, barMaxWidth: 24, data: asked.map((label) => label.events.produced) },
-    ],
-  }, true);
+  chart('chart-events').setOption(
+    {
+      animation: false,
+      tooltip: TOOLTIP,
+      legend: { top: 0 },
+      grid: { top: 32, left: 8, right: 16, bottom: 8, containLabel: true },
+      xAxis: { type: 'value' },
+      yAxis: {
+        type: 'category',
+        data: asked.map((label) => label.label),
+        inverse: true,
+        axisLabel: { width: 140, overflow: 'truncate' },
+      },
+      series: [
+        {
+          type: 'bar',
+          name: 'requested',
+          color: '#b0b8c1',
+          barMaxWidth: 24,
+          data: asked.map((label) => label.events.requested),
+        },
+        {
+          type: 'bar',
+          name: 'produced',
+          color: COLORS.completed,
+          barMaxWidth: 24,
+          data: asked.map((label) => label.events.produced),
+        },
+      ],
+    },
+    true,
+  );
 }
 
 function drawTotals(data) {
   const totals = document.getElementById('totals');
   totals.replaceChildren();
-  const boxes = [['passes', data.totals.passes], ...STATUSES.filter((status) => (data.totals.byStatus[status] ?? 0) > 0).map((status) => [status, data.totals.byStatus[status]])];
+  const boxes = [
+    ['passes', data.totals.passes],
+    ...STATUSES.filter((status) => (data.totals.byStatus[status] ?? 0) > 0).map((status) => [
+      status,
+      data.totals.byStatus[status],
+    ]),
+  ];
   for (const [name, number] of boxes) {
     const box = element('div', undefined, 'total');
     box.dataset.total = name;
@@ -134,27 +234,60 @@ function draw(data) {
   drawThroughput(data.throughput);
   drawFailures(data.failures);
   drawEvents(data.labels);
-  fillTable('sites', ['site', 'mode', 'state', { text: 'heartbeat', number: true }, { text: 'held', number: true }, 'note'], data.sites.map((site) => [
-    site.leads ? `${site.site} *` : site.site,
-    site.mode,
-    { text: site.state, className: `state-${site.state}` },
-    `${site.heartbeatAgeSeconds} s ago`,
-    site.held,
-    site.quarantined === null ? (site.leads ? 'leads' : '') : { text: `QUARANTINED ${site.quarantined}`, className: 'warn' },
-  ]), 'no site has run a client on this database');
-  fillTable('paused', ['label', 'since', 'why'], data.labels.filter((label) => label.paused !== null).map((label) => [label.label, label.paused.since, `${label.paused.reason} (${label.paused.by})`]), 'no label is paused');
+  fillTable(
+    'sites',
+    ['site', 'mode', 'state', { text: 'heartbeat', number: true }, { text: 'held', number: true }, 'note'],
+    data.sites.map((site) => [
+      site.leads ? `${site.site} *` : site.site,
+      site.mode,
+      { text: site.state, className: `state-${site.state}` },
+      `${site.heartbeatAgeSeconds} s ago`,
+      site.held,
+      site.quarantined === null
+        ? site.leads
+          ? 'leads'
+          : ''
+        : { text: `QUARANTINED ${site.quarantined}`, className: 'warn' },
+    ]),
+    'no site has run a client on this database',
+  );
+  fillTable(
+    'paused',
+    ['label', 'since', 'why'],
+    data.labels
+      .filter((label) => label.paused !== null)
+      .map((label) => [label.label, label.paused.since, `${label.paused.reason} (${label.paused.by})`]),
+    'no label is paused',
+  );
   const global = document.getElementById('why-global');
   // "no client runs" matters only when something waits
   global.replaceChildren(...(data.waiting.judged === 0 ? [] : data.waiting.global).map((line) => element('li', line)));
-  document.getElementById('why-judged').textContent = data.waiting.judged === 0 ? '' : `(the first ${data.waiting.judged} ready passes, at every active site)`;
-  fillTable('why', ['reason', { text: 'passes', number: true }], data.waiting.reasons.slice(0, 10).map((reason) => [reason.reason, reason.passes]), 'no pass is waiting');
-  fillTable('labels', ['label', { text: 'passes', number: true }, ...STATUSES.map((status) => ({ text: status, number: true })), { text: 'events', number: true }, { text: 'of requested', number: true }], data.labels.map((label) => [
-    label.label,
-    label.passes,
-    ...STATUSES.map((status) => label.byStatus[status] ?? 0),
-    label.events.produced,
-    percent(label.events.produced, label.events.requested),
-  ]), 'no passes yet');
+  document.getElementById('why-judged').textContent =
+    data.waiting.judged === 0 ? '' : `(the first ${data.waiting.judged} ready passes, at every active site)`;
+  fillTable(
+    'why',
+    ['reason', { text: 'passes', number: true }],
+    data.waiting.reasons.slice(0, 10).map((reason) => [reason.reason, reason.passes]),
+    'no pass is waiting',
+  );
+  fillTable(
+    'labels',
+    [
+      'label',
+      { text: 'passes', number: true },
+      ...STATUSES.map((status) => ({ text: status, number: true })),
+      { text: 'events', number: true },
+      { text: 'of requested', number: true },
+    ],
+    data.labels.map((label) => [
+      label.label,
+      label.passes,
+      ...STATUSES.map((status) => label.byStatus[status] ?? 0),
+      label.events.produced,
+      percent(label.events.produced, label.events.requested),
+    ]),
+    'no passes yet',
+  );
   const status = document.getElementById('status');
   status.className = '';
   status.textContent = `${data.database} · updated ${new Date(data.generated).toLocaleTimeString()}`;

@@ -41,13 +41,20 @@ export function readJsonFile(file: string, expected: string): unknown {
   if (text.trim() === '') throw new InputError([`${file}: is empty (expected ${expected})`]);
   // jsonc-parser gives the place of every syntax error (JSON.parse does not always)
   const errors: ParseError[] = [];
-  const parsed = parse(text, errors, { allowTrailingComma: false, disallowComments: true, allowEmptyContent: false }) as unknown;
+  const parsed = parse(text, errors, {
+    allowTrailingComma: false,
+    disallowComments: true,
+    allowEmptyContent: false,
+  }) as unknown;
   const first = errors[0];
   if (first !== undefined) {
     const why = SYNTAX[printParseErrorCode(first.error)] ?? printParseErrorCode(first.error);
     throw new InputError([`${file}:${lineAndColumn(text, first.offset)}: ${why} (expected ${expected})`]);
   }
-  const duplicates = duplicateKeys(text).map(({ key, line, column }) => `${file}:${line}:${column}: "${key}" appears twice in one object (expected each key once)`);
+  const duplicates = duplicateKeys(text).map(
+    ({ key, line, column }) =>
+      `${file}:${line}:${column}: "${key}" appears twice in one object (expected each key once)`,
+  );
   if (duplicates.length > 0) throw new InputError(duplicates);
   return parsed;
 }
@@ -76,15 +83,25 @@ function duplicateKeys(text: string): Array<{ key: string; line: number; column:
 export const expecting =
   (what: string) =>
   (issue: { input: unknown }): string =>
-    issue.input === undefined ? `is missing (expected ${what})` : `${show(issue.input)} is not allowed (expected ${what})`;
+    issue.input === undefined
+      ? `is missing (expected ${what})`
+      : `${show(issue.input)} is not allowed (expected ${what})`;
 
 /** `modules[3].template.radius`: a JSON path as people read it. */
 export function jsonPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text === '' ? String(part) : `${text}.${String(part)}`), '');
+  return path.reduce<string>(
+    (text, part) =>
+      typeof part === 'number' ? `${text}[${part}]` : text === '' ? String(part) : `${text}.${String(part)}`,
+    '',
+  );
 }
 
 /** One line per zod issue: `file: path: message`, unknown keys one by one. */
-export function describeJsonIssues(file: string, issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): string[] {
+export function describeJsonIssues(
+  file: string,
+  issues: readonly z.core.$ZodIssue[],
+  prefix: readonly PropertyKey[] = [],
+): string[] {
   return issues.flatMap((issue) => {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
     return keys.map((key) => {

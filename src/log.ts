@@ -29,7 +29,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const destination =
     options.destination ??
     (wantPretty
-      ? pretty({ destination: 2, sync: true, colorize: true, ignore: 'pid,hostname,stats', translateTime: 'SYS:HH:MM:ss', singleLine: true })
+      ? pretty({
+          destination: 2,
+          sync: true,
+          colorize: true,
+          ignore: 'pid,hostname,stats',
+          translateTime: 'SYS:HH:MM:ss',
+          singleLine: true,
+        })
       : pino.destination({ fd: 2, sync: true }));
   return pino({ level: options.level ?? 'info', redact: { paths: REDACTED_PATHS, censor: '***' } }, destination);
 }

@@ -13,4 +13,6 @@ export const FIXTURE_RELEASE = fileURLToPath(new URL('../test/fixtures/rat-7.0.8
 export const FIXTURE_JOBS = fileURLToPath(new URL('../test/fixtures/jobs.json', import.meta.url));
 
 /** This gasp's version, from its package.json (heartbeats and `--version` say it). */
-export const GASP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const GASP_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;

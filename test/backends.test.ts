@@ -22,10 +22,23 @@ interface Candidate {
 }
 
 const candidates: Candidate[] = [
-  { name: 'dry', make: (exitCode) => new DryBackend(exitCode === 0 ? {} : { outcome: 'failed', exitCode }), runsJobs: false },
-  { name: 'local', make: () => new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-local-state-')), maxJobs: 4 }), runsJobs: true },
+  {
+    name: 'dry',
+    make: (exitCode) => new DryBackend(exitCode === 0 ? {} : { outcome: 'failed', exitCode }),
+    runsJobs: false,
+  },
+  {
+    name: 'local',
+    make: () => new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-local-state-')), maxJobs: 4 }),
+    runsJobs: true,
+  },
   // a real Slurm on localhost: scripts/slurm-localhost.sh, started by .ci/run
-  { name: 'slurm', make: () => new SlurmBackend(slurmSite()), runsJobs: true, missing: slurmAvailable ? undefined : NO_SLURM },
+  {
+    name: 'slurm',
+    make: () => new SlurmBackend(slurmSite()),
+    runsJobs: true,
+    missing: slurmAvailable ? undefined : NO_SLURM,
+  },
 ];
 
 describe.each(candidates)('the $name backend keeps the Backend contract', ({ make, runsJobs, missing }) => {
@@ -47,7 +60,7 @@ describe.each(candidates)('the $name backend keeps the Backend contract', ({ mak
     expect(Object.fromEntries(found)).toEqual({ [job.name]: id });
   });
 
-  it('reports a finished job\'s exit code', async () => {
+  it("reports a finished job's exit code", async () => {
     const backend = make(3);
     const [id = ''] = await backend.submit([scriptJob('fails', 'sleep 0.2; exit 3')]);
     expect(await waitFor(backend, id, finished)).toMatchObject({ state: 'failed', exitCode: 3 });
@@ -80,19 +93,27 @@ describe.each(candidates)('the $name backend keeps the Backend contract', ({ mak
 describe('the Slurm backend', () => {
   skipUnless(slurmAvailable, NO_SLURM);
   it('calls an unreachable Slurm unavailable (the client retries), not a job failure', async () => {
-    const failing = new SlurmBackend(slurmSite(), async (argv) => ({ code: 1, stdout: '', stderr: `${argv[0]}: error: Unable to contact slurm controller (connect failure)` }));
+    const failing = new SlurmBackend(slurmSite(), async (argv) => ({
+      code: 1,
+      stdout: '',
+      stderr: `${argv[0]}: error: Unable to contact slurm controller (connect failure)`,
+    }));
     await expect(failing.status(['1'])).rejects.toBeInstanceOf(BackendUnavailableError);
   });
 
   it('calls a job Slurm refuses a site problem, not an outage', async () => {
     const site = slurmSite();
     const greedy = new SlurmBackend({ ...site, slurm: { ...site.slurm, mem: '999999G' } });
-    await expect(greedy.submit([scriptJob('big', 'exit 0')])).rejects.toThrow(/sbatch failed \(exit 1\): .*check \[slurm\] in/);
+    await expect(greedy.submit([scriptJob('big', 'exit 0')])).rejects.toThrow(
+      /sbatch failed \(exit 1\): .*check \[slurm\] in/,
+    );
   });
 
   it('says which command is missing where Slurm is not installed', async () => {
     const site = slurmSite();
-    const missing = new SlurmBackend(site, (argv, options) => runCommand([`/nonexistent/${argv[0] ?? ''}`, ...argv.slice(1)], options));
+    const missing = new SlurmBackend(site, (argv, options) =>
+      runCommand([`/nonexistent/${argv[0] ?? ''}`, ...argv.slice(1)], options),
+    );
     await expect(missing.submit([scriptJob('x', 'exit 0')])).rejects.toThrow('/nonexistent/sbatch: command not found');
   });
 });
@@ -102,7 +123,9 @@ describe('the local backend', () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'gasp-local-state-'));
     const first = new LocalBackend({ stateDir, maxJobs: 2 });
     const ids = await first.submit([scriptJob('x', 'sleep 1; exit 0'), scriptJob('y', 'sleep 1; exit 4')]);
-    await expect(first.submit([scriptJob('z', 'exit 0')])).rejects.toThrow('local backend: 1 jobs asked, room for 0 (max_jobs 2)');
+    await expect(first.submit([scriptJob('z', 'exit 0')])).rejects.toThrow(
+      'local backend: 1 jobs asked, room for 0 (max_jobs 2)',
+    );
     const restarted = new LocalBackend({ stateDir, maxJobs: 2 });
     expect(await waitFor(restarted, ids[0] ?? '', finished)).toMatchObject({ state: 'completed', exitCode: 0 });
     expect(await waitFor(restarted, ids[1] ?? '', finished)).toMatchObject({ state: 'failed', exitCode: 4 });
@@ -114,13 +137,20 @@ describe('the dry backend', () => {
     const journal = join(mkdtempSync(join(tmpdir(), 'gasp-dry-')), 'journal.jsonl');
     // random 0.1 < fail_calls 0.5: every call fails; the first draw (0.1 < 0.5) makes submit fail after recording
     const failing = new DryBackend({ journal, failCalls: 0.5, random: () => 0.1 });
-    await expect(failing.submit([scriptJob('a', 'true')])).rejects.toThrow('dry backend: submit (after the job was recorded) failed on purpose ([dry] fail_calls)');
+    await expect(failing.submit([scriptJob('a', 'true')])).rejects.toThrow(
+      'dry backend: submit (after the job was recorded) failed on purpose ([dry] fail_calls)',
+    );
     const restarted = new DryBackend({ journal });
     const found = await restarted.lookup(['gasp-test-a', 'gasp-test-b']);
     expect([...found.keys()]).toEqual(['gasp-test-a']);
-    expect((await restarted.status([found.get('gasp-test-a') ?? ''])).get(found.get('gasp-test-a') ?? '')).toEqual({ state: 'completed', exitCode: 0 });
+    expect((await restarted.status([found.get('gasp-test-a') ?? ''])).get(found.get('gasp-test-a') ?? '')).toEqual({
+      state: 'completed',
+      exitCode: 0,
+    });
     const [next] = await restarted.submit([scriptJob('b', 'true')]);
     expect(next).not.toBe(found.get('gasp-test-a'));
-    await expect(new DryBackend({ journal, failCalls: 1, random: () => 0.9 }).status(['dry-1'])).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(new DryBackend({ journal, failCalls: 1, random: () => 0.9 }).status(['dry-1'])).rejects.toBeInstanceOf(
+      BackendUnavailableError,
+    );
   });
 });

@@ -13,21 +13,57 @@ function configProblems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('a malformed config file', () => {
   it.each([
     ['[couchdb]\nurl = htp:/x\n', 'FILE: [couchdb] url: "htp:/x" is not a URL (expected http(s)://host:port)'],
-    ['[couchdb]\nurl = ftp://x\n', 'FILE: [couchdb] url: "ftp://x" is not an http(s) URL (expected http(s)://host:port)'],
+    [
+      '[couchdb]\nurl = ftp://x\n',
+      'FILE: [couchdb] url: "ftp://x" is not an http(s) URL (expected http(s)://host:port)',
+    ],
     ['[couchdb]\nurl = nonsense\n', 'FILE: [couchdb] url: "nonsense" is not a URL (expected http(s)://host:port)'],
-    ['[couchdb]\ndatabase = Data Production\n', 'FILE: [couchdb] database: "Data Production" is not allowed (expected a CouchDB database name such as data-production)'],
-    ['[couchdb]\ntimeout = soon\n', 'FILE: [couchdb] timeout: "soon" is not a number (expected seconds, more than 0 and at most 3600)'],
-    ['[couchdb]\npasword = x\n', 'FILE: [couchdb] pasword: unknown key (expected one of: url, database, user, password_file, password_env, password, timeout)'],
+    [
+      '[couchdb]\ndatabase = Data Production\n',
+      'FILE: [couchdb] database: "Data Production" is not allowed (expected a CouchDB database name such as data-production)',
+    ],
+    [
+      '[couchdb]\ntimeout = soon\n',
+      'FILE: [couchdb] timeout: "soon" is not a number (expected seconds, more than 0 and at most 3600)',
+    ],
+    [
+      '[couchdb]\npasword = x\n',
+      'FILE: [couchdb] pasword: unknown key (expected one of: url, database, user, password_file, password_env, password, timeout)',
+    ],
     ['[client]\nmode = mc\n', 'FILE: [client] mode: "mc" is not allowed (expected production | processing)'],
-    ['[client]\nqueue = fifo\n', 'FILE: [client] queue: "fifo" is not allowed (expected priority | runlevel | newfirst | serial)'],
+    [
+      '[client]\nqueue = fifo\n',
+      'FILE: [client] queue: "fifo" is not allowed (expected priority | runlevel | newfirst | serial)',
+    ],
     ['[client]\ninterval = 0\n', 'FILE: [client] interval: "0" is not more than 0 (expected seconds, more than 0)'],
-    ['[client]\nmax_claim = 2.5\n', 'FILE: [client] max_claim: "2.5" is not a whole number (expected a whole number from 1 to 10000)'],
-    ['[logging]\nlevel = loud\n', 'FILE: [logging] level: "loud" is not allowed (expected fatal | error | warn | info | debug | trace | silent)'],
-    ['[database]\nurl = http://x:1\n', 'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [dashboard], [production])'],
-    ['[coordination]\nserialize = maybe\n', 'FILE: [coordination] serialize: "maybe" is not yes or no (expected yes or no)'],
-    ['[coordination]\nheartbeat = 600\nstale = 300\n', 'FILE: [coordination] stale: "300" is not more than heartbeat (600) (expected seconds, more than heartbeat: a live site would look dead between two heartbeats)'],
-    ['[couchdb]\nuser = u\npassword_env = NOT_SET_ANYWHERE\n', 'FILE: [couchdb] password_env: $NOT_SET_ANYWHERE is not set (expected the password in that environment variable)'],
-    ['[couchdb]\npassword_env = PW\n', 'FILE: [couchdb] user: is missing (expected a CouchDB user name to go with the password)'],
+    [
+      '[client]\nmax_claim = 2.5\n',
+      'FILE: [client] max_claim: "2.5" is not a whole number (expected a whole number from 1 to 10000)',
+    ],
+    [
+      '[logging]\nlevel = loud\n',
+      'FILE: [logging] level: "loud" is not allowed (expected fatal | error | warn | info | debug | trace | silent)',
+    ],
+    [
+      '[database]\nurl = http://x:1\n',
+      'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [dashboard], [production])',
+    ],
+    [
+      '[coordination]\nserialize = maybe\n',
+      'FILE: [coordination] serialize: "maybe" is not yes or no (expected yes or no)',
+    ],
+    [
+      '[coordination]\nheartbeat = 600\nstale = 300\n',
+      'FILE: [coordination] stale: "300" is not more than heartbeat (600) (expected seconds, more than heartbeat: a live site would look dead between two heartbeats)',
+    ],
+    [
+      '[couchdb]\nuser = u\npassword_env = NOT_SET_ANYWHERE\n',
+      'FILE: [couchdb] password_env: $NOT_SET_ANYWHERE is not set (expected the password in that environment variable)',
+    ],
+    [
+      '[couchdb]\npassword_env = PW\n',
+      'FILE: [couchdb] user: is missing (expected a CouchDB user name to go with the password)',
+    ],
   ])('%j is reported as one line naming file, section and key', (text, expected) => {
     expect(configProblems(text, { PW: 'x' })).toEqual([expected]);
   });
@@ -37,33 +73,46 @@ describe('a malformed config file', () => {
       '[couchdb]\nurl = htp:/x\ntimeout = -1\npassword_file = /nonexistent/pw\n[client]\nmode = mc\nqueue = fifo\n[logging]\nlevel = loud\n',
     );
     expect(problems).toHaveLength(7);
-    expect(problems).toContain('FILE: [couchdb] password_file: cannot read "/nonexistent/pw" (ENOENT) (expected a file holding the password)');
+    expect(problems).toContain(
+      'FILE: [couchdb] password_file: cannot read "/nonexistent/pw" (ENOENT) (expected a file holding the password)',
+    );
     expect(problems.every((line) => line.startsWith('FILE: ['))).toBe(true);
   });
 
-  it.each(['hunter2', 'hun/ter2', 'p@ss@word', 'secret word', 'a:b'])('never shows a password written into the URL (%s)', (password) => {
-    const problems = configProblems(`[couchdb]\nurl = http://admin:${password}@couch.example.org:5984\n`);
-    expect(problems.join('\n')).not.toContain(password);
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^FILE: \[couchdb\] url: "http:\/\/\*\*\*@couch\.example\.org:5984" (has a user or password in it|is not a URL)/);
-    const fromEnv = configProblems('', { GASP_COUCHDB_URL: `https://admin:${password}@couch.example.org` });
-    expect(fromEnv.join('\n')).not.toContain(password);
-  });
+  it.each(['hunter2', 'hun/ter2', 'p@ss@word', 'secret word', 'a:b'])(
+    'never shows a password written into the URL (%s)',
+    (password) => {
+      const problems = configProblems(`[couchdb]\nurl = http://admin:${password}@couch.example.org:5984\n`);
+      expect(problems.join('\n')).not.toContain(password);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(
+        /^FILE: \[couchdb\] url: "http:\/\/\*\*\*@couch\.example\.org:5984" (has a user or password in it|is not a URL)/,
+      );
+      const fromEnv = configProblems('', { GASP_COUCHDB_URL: `https://admin:${password}@couch.example.org` });
+      expect(fromEnv.join('\n')).not.toContain(password);
+    },
+  );
 
   it('names the environment variable when the bad value came from one', () => {
     const problems = configProblems('[couchdb]\nurl = http://127.0.0.1:5984\n', { GASP_COUCHDB_URL: 'ftp://x' });
-    expect(problems).toEqual(['FILE (with GASP_COUCHDB_URL): [couchdb] url: "ftp://x" is not an http(s) URL (expected http(s)://host:port)']);
+    expect(problems).toEqual([
+      'FILE (with GASP_COUCHDB_URL): [couchdb] url: "ftp://x" is not an http(s) URL (expected http(s)://host:port)',
+    ]);
   });
 
   it('names a missing file', () => {
-    expect(() => loadConfig('/nonexistent/gasp.cfg')).toThrow('/nonexistent/gasp.cfg: no such file (expected an ini file)');
+    expect(() => loadConfig('/nonexistent/gasp.cfg')).toThrow(
+      '/nonexistent/gasp.cfg: no such file (expected an ini file)',
+    );
   });
 });
 
 describe('a valid config file', () => {
   it('fills defaults by mode and lets the environment override keys', () => {
     const dir = folderWith({ 'gasp.cfg': '[client]\nmode = processing\n' });
-    const config = loadConfig(join(dir, 'gasp.cfg'), { env: { GASP_CLIENT_QUEUE: 'newfirst', GASP_COUCHDB_TIMEOUT: '2.5' } });
+    const config = loadConfig(join(dir, 'gasp.cfg'), {
+      env: { GASP_CLIENT_QUEUE: 'newfirst', GASP_COUCHDB_TIMEOUT: '2.5' },
+    });
     expect(config.couchdb.database).toBe('data-processing');
     expect(config.couchdb.url.href).toBe('http://127.0.0.1:5984/');
     expect(config.couchdb.timeoutMs).toBe(2500);
@@ -72,7 +121,10 @@ describe('a valid config file', () => {
   });
 
   it('reads [production] phases, internal-rate generators and [production.modes]', () => {
-    const dir = folderWith({ 'gasp.cfg': '[production]\nphases = water, bismsb\ninternal_rate_generators = solar, alphan\n[production.modes]\nWater* = run\nScint*Po210 = run_number\n' });
+    const dir = folderWith({
+      'gasp.cfg':
+        '[production]\nphases = water, bismsb\ninternal_rate_generators = solar, alphan\n[production.modes]\nWater* = run\nScint*Po210 = run_number\n',
+    });
     expect(loadConfig(join(dir, 'gasp.cfg'), { env: {} }).production).toEqual({
       phases: ['water', 'bismsb'],
       internalRateGenerators: ['solar', 'alphan'],
@@ -90,7 +142,7 @@ describe('a valid config file', () => {
   });
 
   it('reads a password_file under ~/ from the home folder', () => {
-    const home = folderWith({ 'pw': 'from-home\n' });
+    const home = folderWith({ pw: 'from-home\n' });
     const dir = folderWith({ 'gasp.cfg': '[couchdb]\nuser = u\npassword_file = ~/pw\n' });
     const previous = process.env.HOME;
     process.env.HOME = home;
@@ -102,7 +154,11 @@ describe('a valid config file', () => {
   });
 
   it('reads the password from password_file, and warns about a literal password', () => {
-    const dir = folderWith({ pw: 's3cret\n', 'a.cfg': '[couchdb]\nuser = u\npassword_file = pw\n', 'b.cfg': '[couchdb]\nuser = u\npassword = s3cret\n' });
+    const dir = folderWith({
+      pw: 's3cret\n',
+      'a.cfg': '[couchdb]\nuser = u\npassword_file = pw\n',
+      'b.cfg': '[couchdb]\nuser = u\npassword = s3cret\n',
+    });
     const fromFile = loadConfig(join(dir, 'a.cfg'), { env: {} });
     expect(fromFile.couchdb.password?.reveal()).toBe('s3cret');
     expect(fromFile.warnings).toEqual([]);
@@ -115,25 +171,52 @@ describe('a valid config file', () => {
 
 describe('gasp config check', () => {
   it('prints the resolved config with the password as *** and exits 0', async () => {
-    const dir = folderWith({ 'site.ini': SITE, 'gasp.cfg': '[couchdb]\nuser = shifter\npassword_env = GASP_TEST_PW\n[client]\nsite = site.ini\n' });
+    const dir = folderWith({
+      'site.ini': SITE,
+      'gasp.cfg': '[couchdb]\nuser = shifter\npassword_env = GASP_TEST_PW\n[client]\nsite = site.ini\n',
+    });
     const text = await runGasp(['config', 'check', join(dir, 'gasp.cfg')], { env: { GASP_TEST_PW: 'pa55word' } });
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('***');
     expect(text.stdout).toContain('shifter');
-    const json = await runGasp(['config', 'check', '--json', join(dir, 'gasp.cfg')], { env: { GASP_TEST_PW: 'pa55word' } });
+    const json = await runGasp(['config', 'check', '--json', join(dir, 'gasp.cfg')], {
+      env: { GASP_TEST_PW: 'pa55word' },
+    });
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout).couchdb.password).toBe('***');
     expect(text.stdout + text.stderr + json.stdout + json.stderr).not.toContain('pa55word');
   });
 
   it('shows every section the config has, [coordination], [production] and [production.modes] too, passwords as ***', async () => {
-    const cfg = '[couchdb]\nuser = u\npassword_env = GASP_TEST_PW\n[client]\nsite = site.ini\n[coordination]\nserialize = yes\nstale = 900\n[dashboard]\nuser = viewer\npassword_env = GASP_TEST_PW\n[production]\nphases = scint, bismsb\n[production.modes]\nWater* = run\nScint* = time\n';
+    const cfg =
+      '[couchdb]\nuser = u\npassword_env = GASP_TEST_PW\n[client]\nsite = site.ini\n[coordination]\nserialize = yes\nstale = 900\n[dashboard]\nuser = viewer\npassword_env = GASP_TEST_PW\n[production]\nphases = scint, bismsb\n[production.modes]\nWater* = run\nScint* = time\n';
     const dir = folderWith({ 'site.ini': SITE, 'gasp.cfg': cfg });
     const result = await runGasp(['config', 'check', join(dir, 'gasp.cfg')], { env: { GASP_TEST_PW: 'pa55word' } });
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\n').map((line) => line.trim().replace(/\s+/g, ' '));
-    expect(lines.filter((line) => line.startsWith('['))).toEqual(['[couchdb]', '[client]', '[logging]', '[coordination]', '[dashboard]', '[production]', '[production.modes]']);
-    expect(lines).toEqual(expect.arrayContaining(['serialize yes', 'heartbeat 600 s', 'stale 900 s', 'conflict_delay 60 s', 'user viewer', 'password ***', 'phases scint, bismsb', 'internal_rate_generators solar, reacibd', 'Water* run', 'Scint* time']));
+    expect(lines.filter((line) => line.startsWith('['))).toEqual([
+      '[couchdb]',
+      '[client]',
+      '[logging]',
+      '[coordination]',
+      '[dashboard]',
+      '[production]',
+      '[production.modes]',
+    ]);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'serialize yes',
+        'heartbeat 600 s',
+        'stale 900 s',
+        'conflict_delay 60 s',
+        'user viewer',
+        'password ***',
+        'phases scint, bismsb',
+        'internal_rate_generators solar, reacibd',
+        'Water* run',
+        'Scint* time',
+      ]),
+    );
     expect(lines.indexOf('Water* run')).toBeLessThan(lines.indexOf('Scint* time'));
     expect(result.stdout + result.stderr).not.toContain('pa55word');
   });
@@ -150,9 +233,14 @@ describe('gasp config check', () => {
   });
 
   it('checks the site file the config names', async () => {
-    const dir = folderWith({ 'site.ini': 'backend = pbs\nstorage = file:///x\n[rat]\n7.0.8 = CVMFS\n', 'gasp.cfg': '[client]\nsite = site.ini\n' });
+    const dir = folderWith({
+      'site.ini': 'backend = pbs\nstorage = file:///x\n[rat]\n7.0.8 = CVMFS\n',
+      'gasp.cfg': '[client]\nsite = site.ini\n',
+    });
     const result = await runGasp(['config', 'check', join(dir, 'gasp.cfg')]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`${join(dir, 'site.ini')}: backend: "pbs" is not allowed (expected local | slurm | condor | dirac | dry)`);
+    expect(result.stderr).toContain(
+      `${join(dir, 'site.ini')}: backend: "pbs" is not allowed (expected local | slurm | condor | dirac | dry)`,
+    );
   });
 });

@@ -28,19 +28,33 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 }
 
 /** A folder with a dry site file per name and one config per site, coordinated with short intervals. */
-function sitesFolder(db: Database, names: readonly string[], coordination = 'serialize = yes\nheartbeat = 0.5\nstale = 3\nconflict_delay = 0.5'): Record<string, string> {
+function sitesFolder(
+  db: Database,
+  names: readonly string[],
+  coordination = 'serialize = yes\nheartbeat = 0.5\nstale = 3\nconflict_delay = 0.5',
+): Record<string, string> {
   const dir = mkdtempSync(join(tmpdir(), 'gasp-coordination-'));
   return Object.fromEntries(
     names.map((name) => {
-      writeFileSync(join(dir, `${name}.ini`), `name = ${name}\nbackend = dry\nmax_jobs = 1000\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs-${name}\n`);
-      writeFileSync(join(dir, `${name}.cfg`), `${couchSection(db.name)}[client]\nsite = ${name}.ini\ninterval = 0.2\nmax_claim = 5\n[coordination]\n${coordination}\n`);
+      writeFileSync(
+        join(dir, `${name}.ini`),
+        `name = ${name}\nbackend = dry\nmax_jobs = 1000\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs-${name}\n`,
+      );
+      writeFileSync(
+        join(dir, `${name}.cfg`),
+        `${couchSection(db.name)}[client]\nsite = ${name}.ini\ninterval = 0.2\nmax_claim = 5\n[coordination]\n${coordination}\n`,
+      );
       return [name, join(dir, `${name}.cfg`)];
     }),
   );
 }
 
-function startClient(config: string): ChildProcess & { stderr: NonNullable<ChildProcess['stderr']>; log: () => string } {
-  const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', config, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+function startClient(
+  config: string,
+): ChildProcess & { stderr: NonNullable<ChildProcess['stderr']>; log: () => string } {
+  const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', config, '--log-level', 'info'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
   return Object.assign(child as ChildProcess & { stderr: NonNullable<ChildProcess['stderr']> }, { log: () => log });
@@ -61,14 +75,21 @@ describe('one client per site', () => {
     const config = sitesFolder(db, ['alpha'], 'heartbeat = 1\nstale = 30').alpha ?? '';
     const first = startClient(config);
     try {
-      const beat = await until('the first heartbeat', async () => (await heartbeatOf(db, 'alpha'))?.pid === first.pid && heartbeatOf(db, 'alpha'));
+      const beat = await until(
+        'the first heartbeat',
+        async () => (await heartbeatOf(db, 'alpha'))?.pid === first.pid && heartbeatOf(db, 'alpha'),
+      );
       const second = await runGasp(['enqueue', '-c', config, '--once']);
       expect(second.code).toBe(1);
       expect(second.stderr.trim()).toBe(
         `site alpha (production) is already run by host ${hostname()} pid ${first.pid} since ${(await beat)?.started} (last heartbeat ${second.stderr.match(/last heartbeat (\d+) s ago/)?.[1]} s ago); stop that client first, or wait until its heartbeat is older than 30 s`,
       );
       const status = await runGasp(['sites', 'status', '-c', config, '--json']);
-      expect(JSON.parse(status.stdout)).toMatchObject({ serialize: false, leader: null, sites: [{ site: 'alpha', mode: 'production', state: 'active', host: hostname(), pid: first.pid }] });
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        serialize: false,
+        leader: null,
+        sites: [{ site: 'alpha', mode: 'production', state: 'active', host: hostname(), pid: first.pid }],
+      });
     } finally {
       expect(await stop(first)).toBe(0);
     }
@@ -95,11 +116,20 @@ describe('one client per site', () => {
       started: beat.toISOString(),
       beat: beat.toISOString(),
     });
-    const options = { site: 'beta', mode: 'production', version: 'test', heartbeatSeconds: 60, staleSeconds: 120, takesTurns: false };
+    const options = {
+      site: 'beta',
+      mode: 'production',
+      version: 'test',
+      heartbeatSeconds: 60,
+      staleSeconds: 120,
+      takesTurns: false,
+    };
     const written = await db.put(elsewhere(new Date(clock.now().getTime() - 10_000)));
     const refused = await new SiteHeartbeat(db, clock, options).start().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(AlreadyRunningError);
-    expect((refused as Error).message).toMatch(/^site beta \(production\) is already run by host another-host pid 4242 since .* \(last heartbeat 1\d s ago\)/);
+    expect((refused as Error).message).toMatch(
+      /^site beta \(production\) is already run by host another-host pid 4242 since .* \(last heartbeat 1\d s ago\)/,
+    );
     await db.put({ ...elsewhere(new Date(clock.now().getTime() - 600_000)), _rev: written.rev });
     const heartbeat = new SiteHeartbeat(db, clock, options);
     expect((await heartbeat.start())?.host).toBe('another-host');
@@ -116,9 +146,21 @@ describe('serialized submission', () => {
     const turns: Array<{ site: string; from: number; to: number }> = [];
     const clients = await Promise.all(
       names.map(async (name) => {
-        const heartbeat = new SiteHeartbeat(db, clock, { site: name, mode: 'production', version: 'test', heartbeatSeconds: 60, staleSeconds: 120, takesTurns: true });
+        const heartbeat = new SiteHeartbeat(db, clock, {
+          site: name,
+          mode: 'production',
+          version: 'test',
+          heartbeatSeconds: 60,
+          staleSeconds: 120,
+          takesTurns: true,
+        });
         await heartbeat.start();
-        const leader = new Leadership(db, clock, { site: name, mode: 'production', staleSeconds: 120, conflictDelaySeconds: 0.05 }, silentLogger);
+        const leader = new Leadership(
+          db,
+          clock,
+          { site: name, mode: 'production', staleSeconds: 120, conflictDelaySeconds: 0.05 },
+          silentLogger,
+        );
         let from = 0;
         // the turn as the cycle sees it: from the moment it may submit until it has handed over
         const turn: Turn = {
@@ -139,13 +181,16 @@ describe('serialized submission', () => {
     // until every pass is done and every site had a turn, however slow the server (a shared CouchDB)
     const deadline = Date.now() + 25_000;
     let done = false;
-    await Promise.all(clients.map(async ({ ctx, turn }) => {
-      while (Date.now() < deadline && !done) {
-        await runCycle(ctx, { submit: true, monitor: true, turn });
-        if (new Set(turns.map((one) => one.site)).size === names.length) done = (await jobs(db)).every((doc) => doc.passes.every((pass) => pass.status === 'completed'));
-        await wait(20);
-      }
-    }));
+    await Promise.all(
+      clients.map(async ({ ctx, turn }) => {
+        while (Date.now() < deadline && !done) {
+          await runCycle(ctx, { submit: true, monitor: true, turn });
+          if (new Set(turns.map((one) => one.site)).size === names.length)
+            done = (await jobs(db)).every((doc) => doc.passes.every((pass) => pass.status === 'completed'));
+          await wait(20);
+        }
+      }),
+    );
     await Promise.all(clients.map(({ heartbeat }) => heartbeat.stop()));
     const sorted = [...turns].sort((a, b) => a.from - b.from);
     for (let index = 1; index < sorted.length; index++) {
@@ -155,24 +200,51 @@ describe('serialized submission', () => {
     expect(new Set(turns.map((turn) => turn.site))).toEqual(new Set(names));
     // handed over in alphabetical order, wrapping around: east, north, west, east…
     const order = sorted.map((turn) => turn.site).filter((site, index, all) => site !== all[index - 1]);
-    for (let index = 1; index < order.length; index++) expect(order[index]).toBe({ east: 'north', north: 'west', west: 'east' }[order[index - 1] ?? '']);
-    const submitted = clients.flatMap(({ backend }) => backend.submitted.map((job) => job.name.replace(/-[0-9a-f]{8}$/, '')));
+    for (let index = 1; index < order.length; index++)
+      expect(order[index]).toBe({ east: 'north', north: 'west', west: 'east' }[order[index - 1] ?? '']);
+    const submitted = clients.flatMap(({ backend }) =>
+      backend.submitted.map((job) => job.name.replace(/-[0-9a-f]{8}$/, '')),
+    );
     expect(new Set(submitted).size).toBe(submitted.length);
-    expect((await jobs(db)).flatMap((doc) => doc.passes).filter((pass) => pass.status === 'completed').length).toBe(submitted.length);
+    expect((await jobs(db)).flatMap((doc) => doc.passes).filter((pass) => pass.status === 'completed').length).toBe(
+      submitted.length,
+    );
   }, 40_000);
 
   it('passes over a quarantined site: it hands the lead on, and no site hands it back', async () => {
     const db = await databaseWithJobs(2, 'coord-quarantine');
     const clock = new ServerClock(db.couch);
-    const beats = await Promise.all(['alpha', 'beta'].map(async (site) => {
-      const heartbeat = new SiteHeartbeat(db, clock, { site, mode: 'production', version: 'test', heartbeatSeconds: 60, staleSeconds: 120, takesTurns: true });
-      await heartbeat.start();
-      return heartbeat;
-    }));
-    const lead = (site: string) => new Leadership(db, clock, { site, mode: 'production', staleSeconds: 120, conflictDelaySeconds: 0.05 }, silentLogger);
+    const beats = await Promise.all(
+      ['alpha', 'beta'].map(async (site) => {
+        const heartbeat = new SiteHeartbeat(db, clock, {
+          site,
+          mode: 'production',
+          version: 'test',
+          heartbeatSeconds: 60,
+          staleSeconds: 120,
+          takesTurns: true,
+        });
+        await heartbeat.start();
+        return heartbeat;
+      }),
+    );
+    const lead = (site: string) =>
+      new Leadership(
+        db,
+        clock,
+        { site, mode: 'production', staleSeconds: 120, conflictDelaySeconds: 0.05 },
+        silentLogger,
+      );
     try {
       expect(await lead('alpha').myTurn()).toBe(true);
-      await db.put({ _id: 'quarantine:alpha', type: 'quarantine', site: 'alpha', since: new Date().toISOString(), reason: 'set-up keeps failing', by: 'site alpha' });
+      await db.put({
+        _id: 'quarantine:alpha',
+        type: 'quarantine',
+        site: 'alpha',
+        since: new Date().toISOString(),
+        reason: 'set-up keeps failing',
+        by: 'site alpha',
+      });
       expect(await lead('alpha').turnTakers()).toEqual(['beta']);
       // alpha's quarantined cycle hands over; beta, once it led, has nobody to hand back to
       await runCycle(context(db, 'alpha', new DryBackend()), { submit: true, monitor: true, turn: lead('alpha') });
@@ -191,7 +263,10 @@ describe('serialized submission', () => {
     let aa = startClient(config.aa ?? '');
     const bb = startClient(config.bb ?? '');
     try {
-      await until('both sites beating', async () => (await heartbeatOf(db, 'aa')) !== undefined && (await heartbeatOf(db, 'bb')) !== undefined);
+      await until(
+        'both sites beating',
+        async () => (await heartbeatOf(db, 'aa')) !== undefined && (await heartbeatOf(db, 'bb')) !== undefined,
+      );
       await until('aa to lead', async () => (await db.find<LeaderDoc>(LEADER_ID))?.site === 'aa', 20_000);
       aa.kill('SIGKILL');
       const killed = Date.now();
@@ -205,9 +280,17 @@ describe('serialized submission', () => {
       expect(Date.parse(leader?.since ?? '') - Date.parse(since)).toBeLessThan(6_000);
       expect(Date.now() - killed).toBeLessThan(10_000);
       const claimedByBb = (await jobs(db)).flatMap((doc) => doc.passes).filter((pass) => pass.site === 'bb').length;
-      await until('bb to go on submitting alone', async () => (await jobs(db)).flatMap((doc) => doc.passes).filter((pass) => pass.site === 'bb').length > claimedByBb);
+      await until(
+        'bb to go on submitting alone',
+        async () =>
+          (await jobs(db)).flatMap((doc) => doc.passes).filter((pass) => pass.site === 'bb').length > claimedByBb,
+      );
       aa = startClient(config.aa ?? '');
-      await until('aa to lead again after its restart', async () => (await db.find<LeaderDoc>(LEADER_ID))?.site === 'aa', 15_000);
+      await until(
+        'aa to lead again after its restart',
+        async () => (await db.find<LeaderDoc>(LEADER_ID))?.site === 'aa',
+        15_000,
+      );
       expect(aa.log()).toContain('took over from a client of this site that died or went stale');
     } finally {
       await stop(aa);
@@ -232,8 +315,22 @@ describe('gasp lock-run', () => {
     await until('the lock to be taken', async () => (await db.find(lockId('nightly'))) !== undefined);
     const refused = await runGasp(['lock-run', '-c', config.two ?? '', '--name', 'nightly', '--', ...script(file, 0)]);
     expect(refused.code).toBe(75);
-    expect(refused.stderr.trim()).toMatch(new RegExp(`^lock nightly is held by site one \\(host ${hostname()} pid \\d+ since .*, running: .*\\); not running `));
-    const waited = runGasp(['lock-run', '-c', config.two ?? '', '--name', 'nightly', '--wait', '20', '--', ...script(file, 0.2, 3)]);
+    expect(refused.stderr.trim()).toMatch(
+      new RegExp(
+        `^lock nightly is held by site one \\(host ${hostname()} pid \\d+ since .*, running: .*\\); not running `,
+      ),
+    );
+    const waited = runGasp([
+      'lock-run',
+      '-c',
+      config.two ?? '',
+      '--name',
+      'nightly',
+      '--wait',
+      '20',
+      '--',
+      ...script(file, 0.2, 3),
+    ]);
     expect((await first).code).toBe(0);
     expect((await waited).code).toBe(3);
     expect(readFileSync(file, 'utf8')).toBe('start\nend\nstart\nend\n');
@@ -243,8 +340,26 @@ describe('gasp lock-run', () => {
   it('takes over a lock whose holder stopped renewing it', async () => {
     const db = await databaseWithJobs(1, 'coord-lock-stale');
     const config = sitesFolder(db, ['three'], 'heartbeat = 1\nstale = 5');
-    await db.put({ _id: lockId('cleanup'), type: 'lock', name: 'cleanup', holder: { site: 'gone', host: 'elsewhere', pid: 1, instance: 'x' }, command: 'x', taken: '2020-01-01T00:00:00.000Z', renewed: '2020-01-01T00:00:00.000Z' });
-    const result = await runGasp(['lock-run', '-c', config.three ?? '', '--name', 'cleanup', '--', process.execPath, '-e', 'process.exit(0)']);
+    await db.put({
+      _id: lockId('cleanup'),
+      type: 'lock',
+      name: 'cleanup',
+      holder: { site: 'gone', host: 'elsewhere', pid: 1, instance: 'x' },
+      command: 'x',
+      taken: '2020-01-01T00:00:00.000Z',
+      renewed: '2020-01-01T00:00:00.000Z',
+    });
+    const result = await runGasp([
+      'lock-run',
+      '-c',
+      config.three ?? '',
+      '--name',
+      'cleanup',
+      '--',
+      process.execPath,
+      '-e',
+      'process.exit(0)',
+    ]);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('took over lock cleanup from site gone (host elsewhere pid 1)');
   });

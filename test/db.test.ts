@@ -26,9 +26,13 @@ describe('documents', () => {
     await expect(test.db.find('absent')).resolves.toBeUndefined();
   });
 
-  it('answers _bulk_docs row by row: a conflict is that row\'s answer, not a failed batch', async () => {
+  it("answers _bulk_docs row by row: a conflict is that row's answer, not a failed batch", async () => {
     const first = await test.db.put({ _id: 'bulk-a' });
-    const rows = await test.db.bulkDocs([{ _id: 'bulk-a', _rev: first.rev }, { _id: 'bulk-b' }, { _id: 'bulk-a', _rev: first.rev }]);
+    const rows = await test.db.bulkDocs([
+      { _id: 'bulk-a', _rev: first.rev },
+      { _id: 'bulk-b' },
+      { _id: 'bulk-a', _rev: first.rev },
+    ]);
     // one of the two writes of bulk-a wins; PouchDB Server may answer them in either order, so by id, not position
     const a = rows.filter((row) => row.id === 'bulk-a');
     expect(a.map((row) => row.ok).sort()).toEqual([false, true]);
@@ -43,7 +47,13 @@ describe('documents', () => {
     let answers = await test.db.bulkDocs(docs);
     // the server's order varies from one write to the next: several rounds catch it
     for (let round = 1; round <= 6; round++) {
-      answers = await test.db.bulkDocs(docs.map((doc, index) => ({ ...doc, value: round, _rev: answers[index]?.ok === true ? answers[index].rev : 'missing' })));
+      answers = await test.db.bulkDocs(
+        docs.map((doc, index) => ({
+          ...doc,
+          value: round,
+          _rev: answers[index]?.ok === true ? answers[index].rev : 'missing',
+        })),
+      );
       expect(answers.map((row) => row.id)).toEqual(docs.map((doc) => doc._id));
       const stored = await test.db.allDocs({ keys: docs.map((doc) => doc._id) });
       expect(answers.map((row) => (row.ok ? row.rev : row.error))).toEqual(stored.rows.map((row) => row.value.rev));
@@ -55,9 +65,13 @@ describe('documents', () => {
     for (let beat = 1; beat <= 30; beat++) rev = (await test.db.put({ _id: 'churn', _rev: rev, beat })).rev;
     const { log, lines } = captureLog();
     await compactDatabases(testCouch(), [test.db.name], log);
-    expect(lines.map((line) => line.msg)).toEqual([expect.stringMatching(new RegExp(`^compacted ${test.db.name}: [\\d.]+ MB before, [\\d.]+ MB after`))]);
+    expect(lines.map((line) => line.msg)).toEqual([
+      expect.stringMatching(new RegExp(`^compacted ${test.db.name}: [\\d.]+ MB before, [\\d.]+ MB after`)),
+    ]);
     const history = await until(async () => {
-      const doc = await test.db.get<{ _id: string; _revs_info: Array<{ status: string }> }>('churn', { revs_info: 'true' });
+      const doc = await test.db.get<{ _id: string; _revs_info: Array<{ status: string }> }>('churn', {
+        revs_info: 'true',
+      });
       return doc._revs_info.filter((info) => info.status === 'available').length === 1 ? doc : undefined;
     });
     expect(history._revs_info[0]?.status).toBe('available');
@@ -73,7 +87,10 @@ describe('documents', () => {
     const { log, lines } = captureLog();
     const couch = testCouch({ log, retry: { attempts: 5, baseMs: 2_000, maxMs: 2_000 } });
     const started = Date.now();
-    const error = await couch.use(test.db.name).put({ _id: '_not_allowed' }).catch((thrown: unknown) => thrown);
+    const error = await couch
+      .use(test.db.name)
+      .put({ _id: '_not_allowed' })
+      .catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(DbError);
     expect((error as DbError).statusCode).toBe(400);
     expect(Date.now() - started).toBeLessThan(1_500);
@@ -82,7 +99,7 @@ describe('documents', () => {
 });
 
 describe('outages', () => {
-  it('gives up after the policy\'s tries with one line that keeps the password out', async () => {
+  it("gives up after the policy's tries with one line that keeps the password out", async () => {
     const { log, lines, text } = captureLog('debug');
     const port = await freePort();
     const couch = new Couch({
@@ -92,7 +109,10 @@ describe('outages', () => {
       retry: { attempts: 3, baseMs: 20, maxMs: 50 },
       log,
     });
-    const error = await couch.use('data-production').info().catch((thrown: unknown) => thrown);
+    const error = await couch
+      .use('data-production')
+      .info()
+      .catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(UnreachableError);
     const message = (error as Error).message;
     expect(message).toMatch(/ECONNREFUSED/);
@@ -105,7 +125,11 @@ describe('outages', () => {
   it('rides out an outage: one line when it starts, one when the database is back', async () => {
     const { log, lines } = captureLog();
     const port = await freePort();
-    const couch = new Couch({ url: new URL(`http://127.0.0.1:${port}`), retry: { attempts: 50, baseMs: 100, maxMs: 300 }, log });
+    const couch = new Couch({
+      url: new URL(`http://127.0.0.1:${port}`),
+      retry: { attempts: 50, baseMs: 100, maxMs: 300 },
+      log,
+    });
     const answer = couch.welcome();
     await new Promise((resolve) => setTimeout(resolve, 600));
     const dir = mkdtempSync(join(tmpdir(), 'gasp-outage-'));

@@ -12,7 +12,16 @@ const pass = (fields: Partial<ReadyPass> & Pick<ReadyPass, 'run'>): ReadyPass =>
   ...fields,
 });
 
-const SITE: SiteState = { name: 's', mode: 'production', modes: ['production'], ratVersions: new Set(['7.0.8']), maxJobs: 10, running: 0, maxClaim: 10, pausedLabels: new Set() };
+const SITE: SiteState = {
+  name: 's',
+  mode: 'production',
+  modes: ['production'],
+  ratVersions: new Set(['7.0.8']),
+  maxJobs: 10,
+  running: 0,
+  maxClaim: 10,
+  pausedLabels: new Set(),
+};
 const none = () => undefined;
 const runs = (passes: ReadyPass[]) => passes.map((item) => item.run);
 
@@ -33,7 +42,10 @@ describe('deciding what a site claims', () => {
   });
 
   it('takes no more than its free slots or max_claim', () => {
-    expect(decide(candidates, { ...SITE, maxJobs: 10, running: 9 }, 'runlevel', none)).toMatchObject({ claim: [{ run: 1 }], skipped: { noRoom: 2 } });
+    expect(decide(candidates, { ...SITE, maxJobs: 10, running: 9 }, 'runlevel', none)).toMatchObject({
+      claim: [{ run: 1 }],
+      skipped: { noRoom: 2 },
+    });
     expect(decide(candidates, { ...SITE, maxClaim: 2 }, 'runlevel', none).claim).toHaveLength(2);
     expect(decide(candidates, { ...SITE, running: 12 }, 'runlevel', none).claim).toHaveLength(0);
   });
@@ -50,8 +62,14 @@ describe('deciding what a site claims', () => {
     const ref = { module: 'Processing', run: 1, pass: 1 };
     const analysis = pass({ run: 1, module: 'Analysis', prerequisites: [ref] });
     const statusOf = (status: PassStatus) => () => status;
-    expect(decide([analysis], SITE, 'runlevel', statusOf('running'))).toMatchObject({ claim: [], skipped: { prerequisite: 1 } });
+    expect(decide([analysis], SITE, 'runlevel', statusOf('running'))).toMatchObject({
+      claim: [],
+      skipped: { prerequisite: 1 },
+    });
     expect(decide([analysis], SITE, 'runlevel', statusOf('completed')).claim).toHaveLength(1);
-    expect(decide([analysis], SITE, 'runlevel', statusOf('failed'))).toMatchObject({ claim: [], unsatisfied: [{ because: ref }] });
+    expect(decide([analysis], SITE, 'runlevel', statusOf('failed'))).toMatchObject({
+      claim: [],
+      unsatisfied: [{ because: ref }],
+    });
   });
 });

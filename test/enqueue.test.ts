@@ -25,7 +25,6 @@ import { heartbeatId, type HeartbeatDoc } from '../src/model/coordination.js';
 
 const CYCLE = { submit: true, monitor: true } as const;
 
-
 describe('the enqueue client', () => {
   it('never lets two clients on one database run the same pass', async () => {
     const db = await databaseWithJobs(30);
@@ -42,7 +41,11 @@ describe('the enqueue client', () => {
 
   it('runs fixture jobs through the local backend and records verified outputs as data documents', async () => {
     const db = await databaseWithJobs(2);
-    const ctx = context(db, 'local', new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 }));
+    const ctx = context(
+      db,
+      'local',
+      new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 }),
+    );
     const stats = await runCycle(ctx, CYCLE);
     expect(stats).toMatchObject({ claimed: 2, submitted: 2 });
     // the two jobs may end in different cycles
@@ -53,8 +56,16 @@ describe('the enqueue client', () => {
     }
     expect(completed).toBe(2);
     const data = await db.allDocs<DataDoc>({ include_docs: true, startkey: 'data:', endkey: 'data:\uffff' });
-    expect(data.rows.map((row) => row.id).sort()).toEqual(['data:PartialPo210:1:1:ratds', 'data:PartialPo210:2:1:ratds']);
-    expect(data.rows[0]?.doc?.files[0]).toMatchObject({ subjob: 0, name: 'PartialPo210_r1_p1_s0.root', guid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/), url: expect.stringMatching(/^file:\/\//) });
+    expect(data.rows.map((row) => row.id).sort()).toEqual([
+      'data:PartialPo210:1:1:ratds',
+      'data:PartialPo210:2:1:ratds',
+    ]);
+    expect(data.rows[0]?.doc?.files[0]).toMatchObject({
+      subjob: 0,
+      name: 'PartialPo210_r1_p1_s0.root',
+      guid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/),
+      url: expect.stringMatching(/^file:\/\//),
+    });
     const job = (await jobs(db))[0];
     expect(Object.keys(job?._attachments ?? {}).sort()).toEqual(['p1-s0.err', 'p1-s0.out']);
     // recording the same manifest again changes nothing
@@ -70,12 +81,23 @@ describe('the enqueue client', () => {
 
   it('fails a pass whose stored output does not match its manifest', async () => {
     const db = await databaseWithJobs(1);
-    const ctx = context(db, 'corrupt', new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 }));
+    const ctx = context(
+      db,
+      'corrupt',
+      new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 }),
+    );
     await runCycle(ctx, { submit: true, monitor: false });
-    const storage = join(ctx.site.storage.kind === 'file' ? ctx.site.storage.root : '', 'enq/PartialPo210/1/1/PartialPo210_r1_p1_s0.root');
+    const storage = join(
+      ctx.site.storage.kind === 'file' ? ctx.site.storage.root : '',
+      'enq/PartialPo210/1/1/PartialPo210_r1_p1_s0.root',
+    );
     for (let wait = 0; wait < 50; wait++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      if ((await ctx.backend.status([(await jobs(db))[0]?.passes[0]?.subjobs?.[0]?.backend_id ?? ''])).values().next().value?.state === 'completed') break;
+      if (
+        (await ctx.backend.status([(await jobs(db))[0]?.passes[0]?.subjobs?.[0]?.backend_id ?? ''])).values().next()
+          .value?.state === 'completed'
+      )
+        break;
     }
     writeFileSync(storage, 'corrupted');
     await runCycle(ctx, CYCLE);
@@ -128,11 +150,21 @@ describe('the enqueue client', () => {
     const db = await databaseWithJobs(1);
     const [doc] = await jobs(db);
     if (doc === undefined) throw new Error('no job');
-    await db.put({ ...doc, passes: doc.passes.map((pass) => ({ ...pass, subjobs: [{ index: 0, events: 5 }, { index: 1, events: 5 }] })) });
+    await db.put({
+      ...doc,
+      passes: doc.passes.map((pass) => ({
+        ...pass,
+        subjobs: [
+          { index: 0, events: 5 },
+          { index: 1, events: 5 },
+        ],
+      })),
+    });
     const backend = new DryBackend();
     const submit = backend.submit.bind(backend);
     backend.submit = async (batch) => {
-      if (batch.some((job) => job.name.includes('-s1-'))) throw new BackendError('site refusing: sbatch: error: QOSMaxSubmitJobPerUserLimit');
+      if (batch.some((job) => job.name.includes('-s1-')))
+        throw new BackendError('site refusing: sbatch: error: QOSMaxSubmitJobPerUserLimit');
       return submit(batch);
     };
     const cancelled: string[] = [];
@@ -150,27 +182,68 @@ describe('the enqueue client', () => {
     const db = await databaseWithJobs(3);
     const backend = new DryBackend();
     const ctx = context(db, 'crashy', backend);
-    const ready = await db.view<unknown, { module: string; run: number; pass: number; rat_version: string; label: string; priority: number; created: string }>('passes', 'ready_priority');
+    const ready = await db.view<
+      unknown,
+      {
+        module: string;
+        run: number;
+        pass: number;
+        rat_version: string;
+        label: string;
+        priority: number;
+        created: string;
+      }
+    >('passes', 'ready_priority');
     // claimed, then the client died before submitting anything
-    await claimPasses(ctx, ready.rows.map((row) => row.value));
+    await claimPasses(
+      ctx,
+      ready.rows.map((row) => row.value),
+    );
     expect(backend.submitted).toHaveLength(0);
     const restarted = context(db, 'crashy', backend);
     await runCycle(restarted, CYCLE);
     await runCycle(restarted, CYCLE);
     expect(backend.submitted).toHaveLength(3);
-    expect((await jobs(db)).every((doc) => doc.passes[0]?.status === 'completed' && doc.passes[0].attempts.length === 1)).toBe(true);
+    expect(
+      (await jobs(db)).every((doc) => doc.passes[0]?.status === 'completed' && doc.passes[0].attempts.length === 1),
+    ).toBe(true);
   });
 
   it('finds a job that reached the backend before the client died, instead of submitting it again', async () => {
     const db = await databaseWithJobs(2);
     const backend = new DryBackend();
     const ctx = context(db, 'killed-after-submit', backend);
-    const ready = await db.view<unknown, { module: string; run: number; pass: number; rat_version: string; label: string; priority: number; created: string }>('passes', 'ready_priority');
-    const claimed = await claimPasses(ctx, ready.rows.map((row) => row.value));
+    const ready = await db.view<
+      unknown,
+      {
+        module: string;
+        run: number;
+        pass: number;
+        rat_version: string;
+        label: string;
+        priority: number;
+        created: string;
+      }
+    >('passes', 'ready_priority');
+    const claimed = await claimPasses(
+      ctx,
+      ready.rows.map((row) => row.value),
+    );
     // the jobs reached the backend, then the client died before writing their ids
     const production = INFO.modules.PartialPo210;
     if (production === undefined) throw new Error('fixture lost PartialPo210');
-    await backend.submit(await Promise.all(claimed.map(({ doc, pass }) => prepareJob(ctx.site, { module: doc.module, run: doc.run, pass, subjob: 0, production }, ctx.workRoot, pass.claim?.token))));
+    await backend.submit(
+      await Promise.all(
+        claimed.map(({ doc, pass }) =>
+          prepareJob(
+            ctx.site,
+            { module: doc.module, run: doc.run, pass, subjob: 0, production },
+            ctx.workRoot,
+            pass.claim?.token,
+          ),
+        ),
+      ),
+    );
     await runCycle(context(db, 'killed-after-submit', backend), CYCLE);
     await runCycle(context(db, 'killed-after-submit', backend), CYCLE);
     expect(backend.submitted).toHaveLength(2);
@@ -191,7 +264,8 @@ describe('the enqueue client', () => {
     const db = await databaseWithJobs(2);
     const ctx = { ...context(db, 'no-monitor', new DryBackend()), leaseSeconds: 2 };
     await runCycle(ctx, { submit: true, monitor: false });
-    const leases = async () => (await jobs(db)).flatMap((doc) => doc.passes.map((pass) => pass.claim?.lease_until ?? ''));
+    const leases = async () =>
+      (await jobs(db)).flatMap((doc) => doc.passes.map((pass) => pass.claim?.lease_until ?? ''));
     const first = await leases();
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     await runCycle(ctx, { submit: true, monitor: false });
@@ -205,17 +279,42 @@ describe('the enqueue client', () => {
   it('reads past waiting passes it cannot run, so they never starve it', async () => {
     const db = await databaseWithJobs(3);
     const file = join(mkdtempSync(join(tmpdir(), 'gasp-enqueue-')), 'jobs.json');
-    writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'paused-label', modules: [{ module: 'PartialPo210', n_ev: 2500, ev_per_run: 10, template: { fill_volume: 'x' }, priority: 10 }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        rat_v: '7.0.8',
+        label: 'paused-label',
+        modules: [{ module: 'PartialPo210', n_ev: 2500, ev_per_run: 10, template: { fill_volume: 'x' }, priority: 10 }],
+      }),
+    );
     await submitRequestFile(db, file);
-    const stats = await runCycle(context(db, 'picky', new DryBackend()), { submit: true, monitor: true, pausedLabels: new Set(['paused-label']) });
+    const stats = await runCycle(context(db, 'picky', new DryBackend()), {
+      submit: true,
+      monitor: true,
+      pausedLabels: new Set(['paused-label']),
+    });
     expect(stats.claimed).toBe(3);
   });
 
   it('returns the passes of a site whose lease expired, and another site runs them', async () => {
     const db = await databaseWithJobs(2);
     const dead = context(db, 'dead-site', new DryBackend());
-    const ready = await db.view<unknown, { module: string; run: number; pass: number; rat_version: string; label: string; priority: number; created: string }>('passes', 'ready_priority');
-    await claimPasses({ ...dead, leaseSeconds: -1 }, ready.rows.map((row) => row.value));
+    const ready = await db.view<
+      unknown,
+      {
+        module: string;
+        run: number;
+        pass: number;
+        rat_version: string;
+        label: string;
+        priority: number;
+        created: string;
+      }
+    >('passes', 'ready_priority');
+    await claimPasses(
+      { ...dead, leaseSeconds: -1 },
+      ready.rows.map((row) => row.value),
+    );
     const alive = context(db, 'alive-site', new DryBackend());
     const first = await runCycle(alive, CYCLE);
     expect(first.lost).toBe(2);
@@ -286,7 +385,10 @@ describe('each pass reaches a backend once', () => {
     await runCycle(site, { submit: true, monitor: false });
     const doc = (await jobs(db))[0];
     if (doc === undefined) throw new Error('no job');
-    await db.put({ ...doc, passes: doc.passes.map((pass) => ({ ...pass, cancel_requested: new Date().toISOString() })) });
+    await db.put({
+      ...doc,
+      passes: doc.passes.map((pass) => ({ ...pass, cancel_requested: new Date().toISOString() })),
+    });
     const backend = new DryBackend({ journal });
     const canceled: string[] = [];
     const watching = Object.assign(backend, { cancel: async (ids: readonly string[]) => void canceled.push(...ids) });
@@ -301,8 +403,20 @@ describe('the enqueue client in processing mode', () => {
     type: 'processing_information',
     rat_version: '7.0.8',
     modules: {
-      Processing: { level: 'sub_run', path: 'mac/processing/processing.mac', outputs: ['ratds'], prerequisites: [], raw_processor: true },
-      Analysis: { level: 'run_root', path: 'mac/processing/analysis.mac', outputs: ['ntuple'], prerequisites: ['Processing'], raw_processor: false },
+      Processing: {
+        level: 'sub_run',
+        path: 'mac/processing/processing.mac',
+        outputs: ['ratds'],
+        prerequisites: [],
+        raw_processor: true,
+      },
+      Analysis: {
+        level: 'run_root',
+        path: 'mac/processing/analysis.mac',
+        outputs: ['ntuple'],
+        prerequisites: ['Processing'],
+        raw_processor: false,
+      },
     },
     run_types: { Physics: ['Processing', 'Analysis'] },
   };
@@ -312,8 +426,17 @@ describe('the enqueue client in processing mode', () => {
     await db.create();
     await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
     await db.put(PROCESSING);
-    await addRuns(db, [1, 2].map((run) => ({ run, run_type: 'Physics', subfiles: [0, 1, 2].map((index) => ({ name: `r${run}_${index}.zdab`, size: 1, checksum: 'c' })) })));
-    const runs = (await db.allDocs<RunDoc>({ keys: ['run:1', 'run:2'], include_docs: true })).rows.flatMap((row) => (row.doc ? [row.doc] : []));
+    await addRuns(
+      db,
+      [1, 2].map((run) => ({
+        run,
+        run_type: 'Physics',
+        subfiles: [0, 1, 2].map((index) => ({ name: `r${run}_${index}.zdab`, size: 1, checksum: 'c' })),
+      })),
+    );
+    const runs = (await db.allDocs<RunDoc>({ keys: ['run:1', 'run:2'], include_docs: true })).rows.flatMap((row) =>
+      row.doc ? [row.doc] : [],
+    );
     await processRuns(db, runs, PROCESSING, { label: 'proc', priority: 0, prereqPass: 'latest' });
     // run 2's Processing fails before any client takes it
     const failing = await db.get<JobDoc>('job:Processing:2');
@@ -322,11 +445,11 @@ describe('the enqueue client in processing mode', () => {
     const backend = new DryBackend();
     const ctx = { ...context(db, 'proc-site', backend), mode: 'processing' as const };
     for (let cycle = 0; cycle < 4; cycle++) await runCycle(ctx, CYCLE);
-    expect(backend.submitted.filter((job) => job.name.startsWith('gasp-Processing-1-')).map((job) => job.name.replace(/-[0-9a-f]{8}$/, ''))).toEqual([
-      'gasp-Processing-1-p1-s0',
-      'gasp-Processing-1-p1-s1',
-      'gasp-Processing-1-p1-s2',
-    ]);
+    expect(
+      backend.submitted
+        .filter((job) => job.name.startsWith('gasp-Processing-1-'))
+        .map((job) => job.name.replace(/-[0-9a-f]{8}$/, '')),
+    ).toEqual(['gasp-Processing-1-p1-s0', 'gasp-Processing-1-p1-s1', 'gasp-Processing-1-p1-s2']);
     const status = async (id: string) => (await db.get<JobDoc>(id)).passes[0]?.status;
     expect(await status('job:Processing:1')).toBe('completed');
     expect(await status('job:Analysis:1')).toBe('completed');
@@ -340,16 +463,22 @@ describe('gasp enqueue from the command line', () => {
   it('runs one cycle with --once, says what it did in one line, and stops cleanly on SIGTERM', async () => {
     const db = await databaseWithJobs(2);
     const dir = mkdtempSync(join(tmpdir(), 'gasp-enqueue-cli-'));
-    writeFileSync(join(dir, 'dry.ini'), `name = dry-site\nbackend = dry\nmax_jobs = 10\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`);
+    writeFileSync(
+      join(dir, 'dry.ini'),
+      `name = dry-site\nbackend = dry\nmax_jobs = 10\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`,
+    );
     writeFileSync(join(dir, 'gasp.cfg'), `${couchSection(db.name)}[client]\nsite = dry.ini\ninterval = 1\n`);
     const once = await runGasp(['enqueue', '-c', join(dir, 'gasp.cfg'), '--once']);
     expect(once.code).toBe(0);
     expect(once.stderr).toMatch(/cycle 1: claimed 2, submitted 2, running 0, completed 0, failed 0, lost 0 \(\d+ ms\)/);
-    const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    for (let wait = 0; wait < 100 && !stderr.includes('cycle 1:'); wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let wait = 0; wait < 100 && !stderr.includes('cycle 1:'); wait++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr).toContain('enqueue stopped');
@@ -375,7 +504,11 @@ describe('gasp enqueue killed with SIGKILL at any moment', () => {
       `name = kill9\nbackend = local\nmax_jobs = 3\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n[local]\nworkdir = ${dir}/jobs\n`,
     );
     writeFileSync(join(dir, 'gasp.cfg'), `${couchSection(db.name)}[client]\nsite = local.ini\ninterval = 0.2\n`);
-    const start = () => spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg'), '--log-level', 'error'], { stdio: 'ignore', env: { ...process.env, GASP_FAKE_RAT_SECONDS: '0.3' } });
+    const start = () =>
+      spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg'), '--log-level', 'error'], {
+        stdio: 'ignore',
+        env: { ...process.env, GASP_FAKE_RAT_SECONDS: '0.3' },
+      });
     for (const delay of [900, 1300, 1100, 1500]) {
       const child = start();
       await new Promise((resolve) => setTimeout(resolve, delay));

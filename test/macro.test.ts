@@ -69,19 +69,25 @@ describe('reading a macro', () => {
   });
 
   it('reports a third output of a kind', () => {
-    expect(read(['/rat/proc outsoc', '/rat/proc outsoc', '/rat/procset file "a.root"', '/rat/proc outsoc']).problems).toEqual([
-      'x.mac:4: a third outsoc processor (expected at most two of a kind: soc and other_soc)',
-    ]);
+    expect(
+      read(['/rat/proc outsoc', '/rat/proc outsoc', '/rat/procset file "a.root"', '/rat/proc outsoc']).problems,
+    ).toEqual(['x.mac:4: a third outsoc processor (expected at most two of a kind: soc and other_soc)']);
   });
 
-  it('says how each output is named: by its /rat/procset file, by rat\'s -o (one outroot file only), or not at all', () => {
+  it("says how each output is named: by its /rat/procset file, by rat's -o (one outroot file only), or not at all", () => {
     const naming = (lines: string[]) => outputNaming(read(lines).facts);
-    expect(naming(['/rat/proclast outroot', '/rat/proclast outntuple', '/rat/procset file "${OUTPUT}.ntuple.root"'])).toEqual({ naming: { ratds: 'command line', ntuple: 'macro' }, reasons: [] });
+    expect(
+      naming(['/rat/proclast outroot', '/rat/proclast outntuple', '/rat/procset file "${OUTPUT}.ntuple.root"']),
+    ).toEqual({ naming: { ratds: 'command line', ntuple: 'macro' }, reasons: [] });
     // a /rat/procset file after another processor names nothing
-    expect(naming(['/rat/proc outroot', '/rat/proc outroot', '/rat/proc count', '/rat/procset file "x.root"'])).toEqual({
-      naming: { ratds: 'command line', other_ratds: 'none' },
-      reasons: ['line 2: the second outroot processor has no /rat/procset file (expected one naming the other_ratds file, such as "${OUTPUT}_fit.root")'],
-    });
+    expect(naming(['/rat/proc outroot', '/rat/proc outroot', '/rat/proc count', '/rat/procset file "x.root"'])).toEqual(
+      {
+        naming: { ratds: 'command line', other_ratds: 'none' },
+        reasons: [
+          'line 2: the second outroot processor has no /rat/procset file (expected one naming the other_ratds file, such as "${OUTPUT}_fit.root")',
+        ],
+      },
+    );
     expect(naming(['/rat/proc outsoc']).reasons).toEqual([
       'line 1: the outsoc processor has no /rat/procset file, and rat\'s command line names only the outroot file (expected /rat/procset file "${OUTPUT}.soc.root")',
     ]);

@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -17,9 +26,16 @@ const test = useTestDatabase('production');
 beforeAll(async () => {
   await pushDesignDocs(test.db, loadDesignDocs(BUNDLED_VIEWS));
 });
-const DEFAULTS: ProductionConfig = { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] };
+const DEFAULTS: ProductionConfig = {
+  phases: [...DEFAULT_PHASES],
+  internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
+  modeOverrides: [],
+};
 
-const sha256 = (path: string) => createHash('sha256').update(readFileSync(join(FIXTURE_RELEASE, path))).digest('hex');
+const sha256 = (path: string) =>
+  createHash('sha256')
+    .update(readFileSync(join(FIXTURE_RELEASE, path)))
+    .digest('hex');
 
 /** Written out by hand from the rules in the issue, macro by macro. */
 const EXPECTED_MODULES = {
@@ -82,7 +98,9 @@ const EXPECTED_MODULES = {
   },
 };
 
-const withHashes = Object.fromEntries(Object.entries(EXPECTED_MODULES).map(([name, module]) => [name, { ...module, sha256: sha256(module.path) }]));
+const withHashes = Object.fromEntries(
+  Object.entries(EXPECTED_MODULES).map(([name, module]) => [name, { ...module, sha256: sha256(module.path) }]),
+);
 
 describe('production information for the fixture release', () => {
   it('has one entry per macro with outputs, as the rules give them', () => {
@@ -91,13 +109,21 @@ describe('production information for the fixture release', () => {
     expect(made.doc._id).toBe('production_information_7_0_8');
     expect(made.doc.modules).toEqual(withHashes);
     expect(made.macrosRead).toBe(8);
-    expect(made.warnings).toEqual([`${join(FIXTURE_RELEASE, 'mac/production/water/geometry_test.mac')}: adds no output processor (outroot, outntuple, outsoc); left out`]);
+    expect(made.warnings).toEqual([
+      `${join(FIXTURE_RELEASE, 'mac/production/water/geometry_test.mac')}: adds no output processor (outroot, outntuple, outsoc); left out`,
+    ]);
   });
 
   it('takes run and run_number from [production.modes], the first matching glob winning', () => {
     const made = makeProductionInfo({
       ratDir: FIXTURE_RELEASE,
-      production: { ...DEFAULTS, modeOverrides: [{ pattern: 'Water*', mode: 'run' }, { pattern: '*', mode: 'run_number' }] },
+      production: {
+        ...DEFAULTS,
+        modeOverrides: [
+          { pattern: 'Water*', mode: 'run' },
+          { pattern: '*', mode: 'run_number' },
+        ],
+      },
     });
     expect(made.doc.modules.WaterN16?.event_mode).toBe('run');
     expect(made.doc.modules.PartialPo210?.event_mode).toBe('run_number');
@@ -107,7 +133,9 @@ describe('production information for the fixture release', () => {
     const copy = copyOfFixtureRelease();
     rmSync(join(copy, 'VERSION'));
     expect(makeProductionInfo({ ratDir: copy, production: DEFAULTS }).version.source).toBe('folder name rat-7.0.8');
-    expect(makeProductionInfo({ ratDir: copy, version: '7.0.9', production: DEFAULTS }).doc._id).toBe('production_information_7_0_9');
+    expect(makeProductionInfo({ ratDir: copy, version: '7.0.9', production: DEFAULTS }).doc._id).toBe(
+      'production_information_7_0_9',
+    );
   });
 });
 
@@ -120,8 +148,15 @@ describe('gasp make-production', () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('wrote production_information_7_0_8.json');
     expect(first.stdout).toContain(`${test.db.name} production_information_7_0_8: created`);
-    const written = JSON.parse(readFileSync(join(out, 'production_information_7_0_8.json'), 'utf8')) as ProductionInfoDoc;
-    expect(written).toEqual({ _id: 'production_information_7_0_8', type: 'production_information', rat_version: '7.0.8', modules: withHashes });
+    const written = JSON.parse(
+      readFileSync(join(out, 'production_information_7_0_8.json'), 'utf8'),
+    ) as ProductionInfoDoc;
+    expect(written).toEqual({
+      _id: 'production_information_7_0_8',
+      type: 'production_information',
+      rat_version: '7.0.8',
+      modules: withHashes,
+    });
     const stored = await test.db.get<ProductionInfoDoc>('production_information_7_0_8');
     expect(stored.modules).toEqual(withHashes);
     const second = await runGasp(['make-production', FIXTURE_RELEASE, '--upload'], { cwd: out, env: env() });
@@ -137,7 +172,12 @@ describe('gasp make-production', () => {
     const out = mkdtempSync(join(tmpdir(), 'gasp-out-'));
     const result = await runGasp(['make-production', FIXTURE_RELEASE, '-o', '-'], { cwd: out });
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ _id: 'production_information_7_0_8', type: 'production_information', rat_version: '7.0.8', modules: withHashes });
+    expect(JSON.parse(result.stdout)).toEqual({
+      _id: 'production_information_7_0_8',
+      type: 'production_information',
+      rat_version: '7.0.8',
+      modules: withHashes,
+    });
     expect(result.stderr).toContain('read 8 macros: 7 modules');
     expect(existsSync(join(out, '-'))).toBe(false);
   });
@@ -148,15 +188,29 @@ describe('gasp make-production', () => {
     const first = await storeInfoDoc(test.db, made.doc);
     expect(first.outcome).toBe('created');
     const macro = join(copy, 'mac/production/teloaded/tl208.mac');
-    writeFileSync(macro, readFileSync(macro, 'utf8').replace('/generator/rate/set ${rate}', '/generator/rate/set ${rate}\n/rat/db/set X ${seed}'));
+    writeFileSync(
+      macro,
+      readFileSync(macro, 'utf8').replace(
+        '/generator/rate/set ${rate}',
+        '/generator/rate/set ${rate}\n/rat/db/set X ${seed}',
+      ),
+    );
     const changed = makeProductionInfo({ ratDir: copy, version: '7.0.9', production: DEFAULTS });
     const dry = await storeInfoDoc(test.db, changed.doc, { dryRun: true });
-    expect(dry).toEqual({ outcome: 'updated', diff: { added: [], removed: [], changed: { TeloadedTl208: ['sha256', 'template'] } } });
+    expect(dry).toEqual({
+      outcome: 'updated',
+      diff: { added: [], removed: [], changed: { TeloadedTl208: ['sha256', 'template'] } },
+    });
 
     const out = mkdtempSync(join(tmpdir(), 'gasp-out-'));
-    const cli = await runGasp(['make-production', copy, '--upload', '--dry-run', '--version', '7.0.9'], { cwd: out, env: env() });
+    const cli = await runGasp(['make-production', copy, '--upload', '--dry-run', '--version', '7.0.9'], {
+      cwd: out,
+      env: env(),
+    });
     expect(cli.code).toBe(0);
-    expect(cli.stdout).toContain('production_information_7_0_9: would be updated\n  ~ TeloadedTl208 (sha256, template)\n');
+    expect(cli.stdout).toContain(
+      'production_information_7_0_9: would be updated\n  ~ TeloadedTl208 (sha256, template)\n',
+    );
     expect(existsSync(join(out, 'production_information_7_0_9.json'))).toBe(false);
     expect((await test.db.get('production_information_7_0_9'))._rev).toBe(first.rev);
 
@@ -182,7 +236,12 @@ describe('gasp make-production', () => {
     writeFileSync(join(copy, 'mac/production/bismsb/alpha.mac'), '/rat/proc outroot\n/generator/add alphan fill\n');
     const plain = makeProductionInfo({ ratDir: copy, production: DEFAULTS });
     expect(plain.doc.modules.BismsbAlpha).toBeUndefined();
-    const more = makeProductionInfo({ ratDir: copy, production: DEFAULTS, extraPhases: ['bismsb'], extraInternalRate: ['alphan'] });
+    const more = makeProductionInfo({
+      ratDir: copy,
+      production: DEFAULTS,
+      extraPhases: ['bismsb'],
+      extraInternalRate: ['alphan'],
+    });
     expect(more.doc.modules.BismsbAlpha?.event_mode).toBe('time');
   });
 
@@ -198,22 +257,38 @@ describe('gasp make-production', () => {
 
   it('records how each output is named, and warns at once about a module whose outputs cannot be named, keeping it for submit to refuse', async () => {
     const copy = copyOfFixtureRelease();
-    const write = (name: string, lines: string[]) => writeFileSync(join(copy, 'mac/production/water', name), `${lines.join('\n')}\n`);
+    const write = (name: string, lines: string[]) =>
+      writeFileSync(join(copy, 'mac/production/water', name), `${lines.join('\n')}\n`);
     write('ntuple_only.mac', ['/run/initialize', '/rat/proclast outntuple', '/rat/run/start']);
     write('two_roots.mac', ['/rat/proc outroot', '/rat/proclast outroot']);
     write('fixed_name.mac', ['/rat/proclast outroot', '/rat/procset file "out.root"']);
-    write('root_and_named_ntuple.mac', ['/rat/proclast outroot', '/rat/proclast outntuple', '/rat/procset file "${OUTPUT}.ntuple.root"']);
+    write('root_and_named_ntuple.mac', [
+      '/rat/proclast outroot',
+      '/rat/proclast outntuple',
+      '/rat/procset file "${OUTPUT}.ntuple.root"',
+    ]);
     const made = makeProductionInfo({ ratDir: copy, production: DEFAULTS });
     const { modules } = made.doc;
-    expect(modules.WaterRoot_and_named_ntuple).toMatchObject({ output_naming: { ratds: 'command line', ntuple: 'macro' } });
+    expect(modules.WaterRoot_and_named_ntuple).toMatchObject({
+      output_naming: { ratds: 'command line', ntuple: 'macro' },
+    });
     expect(modules.WaterRoot_and_named_ntuple?.unnameable).toBeUndefined();
     expect(modules.WaterNtuple_only).toMatchObject({ output_naming: { ntuple: 'none' } });
     expect(modules.WaterTwo_roots).toMatchObject({ output_naming: { ratds: 'command line', other_ratds: 'none' } });
     expect(modules.WaterFixed_name).toMatchObject({ output_naming: { ratds: 'none' } });
-    const warning = (name: string, module: string) => made.warnings.find((line) => line.startsWith(`${join(copy, 'mac/production/water', name)}: module ${module}: its outputs cannot be named`));
-    expect(warning('ntuple_only.mac', 'WaterNtuple_only')).toMatch(/line 2: the outntuple processor has no \/rat\/procset file, and rat's command line names only the outroot file \(expected \/rat\/procset file "\$\{OUTPUT\}\.ntuple\.root"\)$/);
-    expect(warning('two_roots.mac', 'WaterTwo_roots')).toMatch(/line 2: the second outroot processor has no \/rat\/procset file/);
-    expect(warning('fixed_name.mac', 'WaterFixed_name')).toMatch(/line 1: its outroot file is "out\.root" \(expected "\$\{OUTPUT\}\.root", the name the job wrapper stages\)$/);
+    const warning = (name: string, module: string) =>
+      made.warnings.find((line) =>
+        line.startsWith(`${join(copy, 'mac/production/water', name)}: module ${module}: its outputs cannot be named`),
+      );
+    expect(warning('ntuple_only.mac', 'WaterNtuple_only')).toMatch(
+      /line 2: the outntuple processor has no \/rat\/procset file, and rat's command line names only the outroot file \(expected \/rat\/procset file "\$\{OUTPUT\}\.ntuple\.root"\)$/,
+    );
+    expect(warning('two_roots.mac', 'WaterTwo_roots')).toMatch(
+      /line 2: the second outroot processor has no \/rat\/procset file/,
+    );
+    expect(warning('fixed_name.mac', 'WaterFixed_name')).toMatch(
+      /line 1: its outroot file is "out\.root" \(expected "\$\{OUTPUT\}\.root", the name the job wrapper stages\)$/,
+    );
     expect(modules.WaterNtuple_only?.unnameable).toContain('the outntuple processor has no /rat/procset file');
     expect(made.warnings.filter((line) => line.includes('cannot be named'))).toHaveLength(3);
 
@@ -227,15 +302,28 @@ describe('gasp make-production', () => {
   });
 
   it('warns about a [production.modes] glob that matches no module', () => {
-    const made = makeProductionInfo({ ratDir: FIXTURE_RELEASE, production: { ...DEFAULTS, modeOverrides: [{ pattern: 'teloaded*', mode: 'run' }] } });
-    expect(made.warnings).toContain('[production.modes] teloaded*: matches no module (module names are case-sensitive, such as TeloadedTl208)');
+    const made = makeProductionInfo({
+      ratDir: FIXTURE_RELEASE,
+      production: { ...DEFAULTS, modeOverrides: [{ pattern: 'teloaded*', mode: 'run' }] },
+    });
+    expect(made.warnings).toContain(
+      '[production.modes] teloaded*: matches no module (module names are case-sensitive, such as TeloadedTl208)',
+    );
   });
 });
 
 describe('bad input to make-production', () => {
   const cases: Array<[string, (release: string) => void, string]> = [
-    ['a missing release', (release) => rmSync(release, { recursive: true }), '{R}: no such folder (expected a RAT release, such as $RATROOT)'],
-    ['no mac/production', (release) => rmSync(join(release, 'mac/production'), { recursive: true }), '{R}/mac/production: no such folder (expected the release\'s production macros there)'],
+    [
+      'a missing release',
+      (release) => rmSync(release, { recursive: true }),
+      '{R}: no such folder (expected a RAT release, such as $RATROOT)',
+    ],
+    [
+      'no mac/production',
+      (release) => rmSync(join(release, 'mac/production'), { recursive: true }),
+      "{R}/mac/production: no such folder (expected the release's production macros there)",
+    ],
     [
       'none of the phases',
       (release) => {
@@ -244,7 +332,11 @@ describe('bad input to make-production', () => {
       },
       '{R}/mac/production: has none of the phases teloaded, scint, water, partial (expected a folder per phase; see [production] phases)',
     ],
-    ['an unreadable macro', (release) => symlinkSync('/nonexistent', join(release, 'mac/production/water/broken.mac')), '{R}/mac/production/water/broken.mac: cannot be read (ENOENT) (expected a readable macro)'],
+    [
+      'an unreadable macro',
+      (release) => symlinkSync('/nonexistent', join(release, 'mac/production/water/broken.mac')),
+      '{R}/mac/production/water/broken.mac: cannot be read (ENOENT) (expected a readable macro)',
+    ],
     [
       'two macros with one module name',
       (release) => writeFileSync(join(release, 'mac/production/water/n16.mac'), '/rat/proc outroot\n'),
@@ -252,16 +344,25 @@ describe('bad input to make-production', () => {
     ],
     [
       'an unclosed template field',
-      (release) => writeFileSync(join(release, 'mac/production/partial/po210.mac'), '/run/initialize\n/rat/proc outroot\n/generator/pos/set ${fill\n'),
+      (release) =>
+        writeFileSync(
+          join(release, 'mac/production/partial/po210.mac'),
+          '/run/initialize\n/rat/proc outroot\n/generator/pos/set ${fill\n',
+        ),
       '{R}/mac/production/partial/po210.mac:3: unclosed "${" (expected ${name} on one line)',
     ],
-    ['an unknown version format', (release) => writeFileSync(join(release, 'VERSION'), 'seven\n'), '{R}/VERSION: "seven" is not a RAT version (expected x.y.z such as 7.0.8, or pass --version)'],
+    [
+      'an unknown version format',
+      (release) => writeFileSync(join(release, 'VERSION'), 'seven\n'),
+      '{R}/VERSION: "seven" is not a RAT version (expected x.y.z such as 7.0.8, or pass --version)',
+    ],
     [
       'a phase that is a file',
       (release) => {
         rmSync(join(release, 'mac/production/water'), { recursive: true });
         writeFileSync(join(release, 'mac/production/water'), 'not a folder');
-        for (const phase of ['teloaded', 'scint', 'partial']) rmSync(join(release, 'mac/production', phase), { recursive: true });
+        for (const phase of ['teloaded', 'scint', 'partial'])
+          rmSync(join(release, 'mac/production', phase), { recursive: true });
       },
       '{R}/mac/production: has none of the phases teloaded, scint, water, partial (expected a folder per phase; see [production] phases)',
     ],
@@ -271,11 +372,15 @@ describe('bad input to make-production', () => {
         rmSync(join(release, 'VERSION'));
         mkdirSync(join(release, 'VERSION'));
       },
-      '{R}/VERSION: cannot be read (EISDIR) (expected the release\'s version, or pass --version)',
+      "{R}/VERSION: cannot be read (EISDIR) (expected the release's version, or pass --version)",
     ],
     [
       'an empty second-output suffix',
-      (release) => writeFileSync(join(release, 'mac/production/partial/po210.mac'), '/rat/proc outroot\n/rat/procset file "${OUTPUT}.root"\n/rat/proc outroot\n/rat/procset file "${OUTPUT}.root"\n'),
+      (release) =>
+        writeFileSync(
+          join(release, 'mac/production/partial/po210.mac'),
+          '/rat/proc outroot\n/rat/procset file "${OUTPUT}.root"\n/rat/proc outroot\n/rat/procset file "${OUTPUT}.root"\n',
+        ),
       '{R}/mac/production/partial/po210.mac:4: the second ratds file adds nothing to the name (expected a suffix such as ${OUTPUT}_fit)',
     ],
   ];
@@ -284,7 +389,10 @@ describe('bad input to make-production', () => {
     const release = copyOfFixtureRelease();
     breakIt(release);
     const out = mkdtempSync(join(tmpdir(), 'gasp-out-'));
-    const result = await runGasp(['make-production', release, '--upload'], { cwd: out, env: { GASP_COUCHDB_URL: 'http://127.0.0.1:9' } });
+    const result = await runGasp(['make-production', release, '--upload'], {
+      cwd: out,
+      env: { GASP_COUCHDB_URL: 'http://127.0.0.1:9' },
+    });
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(expected.replaceAll('{R}', release));
     expect(existsSync(join(out, 'production_information_7_0_8.json'))).toBe(false);
@@ -296,7 +404,9 @@ describe('bad input to make-production', () => {
     const out = mkdtempSync(join(tmpdir(), 'gasp-out-'));
     const result = await runGasp(['make-production', release], { cwd: out });
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain(`${join(release, 'mac/production/partial')}: phase folder not found; scanning the others`);
+    expect(result.stderr).toContain(
+      `${join(release, 'mac/production/partial')}: phase folder not found; scanning the others`,
+    );
     expect(result.stdout).toContain('read 7 macros: 6 modules');
   });
 
@@ -311,10 +421,14 @@ describe('bad input to make-production', () => {
   it('refuses --phase .. and -o into a missing folder with exit 2', async () => {
     const phase = await runGasp(['make-production', FIXTURE_RELEASE, '--phase', '..']);
     expect(phase.code).toBe(2);
-    expect(phase.stderr.trim()).toBe('--phase: ".." is not a phase folder name (expected one folder name such as water)');
+    expect(phase.stderr.trim()).toBe(
+      '--phase: ".." is not a phase folder name (expected one folder name such as water)',
+    );
     const output = await runGasp(['make-production', FIXTURE_RELEASE, '-o', '/nonexistent/x.json']);
     expect(output.code).toBe(2);
-    expect(output.stderr.trim()).toBe('-o: the folder of "/nonexistent/x.json" does not exist (expected a file in an existing folder)');
+    expect(output.stderr.trim()).toBe(
+      '-o: the folder of "/nonexistent/x.json" does not exist (expected a file in an existing folder)',
+    );
   });
 
   it('refuses a bad --version with exit 2', async () => {

@@ -40,7 +40,16 @@ const INFO: ProductionInfoDoc = {
   _id: 'production_information_7_0_8',
   type: 'production_information',
   rat_version: '7.0.8',
-  modules: { ScintSolar: { path: 'mac/production/scint/solar.mac', phase: 'scint', event_mode: 'time', outputs: ['ratds'], template: [], sha256: 'x' } },
+  modules: {
+    ScintSolar: {
+      path: 'mac/production/scint/solar.mac',
+      phase: 'scint',
+      event_mode: 'time',
+      outputs: ['ratds'],
+      template: [],
+      sha256: 'x',
+    },
+  },
 };
 
 function database(name: string, attempts = 2): Database {
@@ -53,13 +62,22 @@ async function prepare(name: string): Promise<{ db: Database; file: string }> {
   await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
   await db.put(INFO);
   const file = join(mkdtempSync(join(tmpdir(), 'gasp-outage-')), 'jobs.json');
-  writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'outage', modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 10 }] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      rat_v: '7.0.8',
+      label: 'outage',
+      modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 10 }],
+    }),
+  );
   return { db, file };
 }
 
 async function passesPerRun(db: Database): Promise<Array<[number, number]>> {
   const all = await db.allDocs<JobDoc>({ include_docs: true, startkey: 'job:', endkey: 'job:\uffff' });
-  return all.rows.flatMap((row) => (row.doc ? [[row.doc.run, row.doc.passes.length] as [number, number]] : [])).sort((a, b) => a[0] - b[0]);
+  return all.rows
+    .flatMap((row) => (row.doc ? [[row.doc.run, row.doc.passes.length] as [number, number]] : []))
+    .sort((a, b) => a[0] - b[0]);
 }
 
 beforeAll(async () => {
@@ -111,7 +129,8 @@ describe('a submit interrupted by a database outage', () => {
       },
     });
     // the supervisor counts a restart once the new server answers its own check, which may come after our retries got through
-    for (let waited = 0; server.restarts === 0 && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let waited = 0; server.restarts === 0 && waited < 10_000; waited += 100)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     expect(server.restarts).toBeGreaterThanOrEqual(1);
     expect(result.jobs).toHaveLength(10);
     expect(await passesPerRun(patient)).toEqual(Array.from({ length: 10 }, (_, index) => [index + 1, 1]));
@@ -127,7 +146,9 @@ describe('submitting the same request more than once', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const second = await submitRequestFile(db, file).catch((thrown: unknown) => thrown);
     expect(second).toBeInstanceOf(UnavailableError);
-    expect((second as Error).message).toMatch(/^submit:req-\w+ is being written by process \d+ on .* \(its lease ends .*\); run the same command again after that$/);
+    expect((second as Error).message).toMatch(
+      /^submit:req-\w+ is being written by process \d+ on .* \(its lease ends .*\); run the same command again after that$/,
+    );
     release();
     await first;
     expect((await submitRequestFile(db, file)).result.alreadySubmitted).toBe(true);
@@ -156,11 +177,22 @@ describe('submitting the same request more than once', () => {
   it('completes a submit killed with SIGKILL when run again', async () => {
     const { db, file } = await prepare('killed');
     const big = join(mkdtempSync(join(tmpdir(), 'gasp-killed-')), 'jobs.json');
-    writeFileSync(big, JSON.stringify({ rat_v: '7.0.8', label: 'killed', modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 3000 }] }));
+    writeFileSync(
+      big,
+      JSON.stringify({
+        rat_v: '7.0.8',
+        label: 'killed',
+        modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 3000 }],
+      }),
+    );
     void file;
     const env = { GASP_COUCHDB_URL: server.url.origin, GASP_COUCHDB_DATABASE: 'killed' };
-    const child = spawn(process.execPath, [GASP_BIN, 'submit', big], { env: { ...process.env, ...env }, stdio: 'ignore' });
-    for (let waited = 0; waited < 200 && (await db.info()).doc_count < 600; waited++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const child = spawn(process.execPath, [GASP_BIN, 'submit', big], {
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    });
+    for (let waited = 0; waited < 200 && (await db.info()).doc_count < 600; waited++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     // a batch the killed client had sent may still land: count once the database stops changing
@@ -172,7 +204,10 @@ describe('submitting the same request more than once', () => {
     }
     const partial = (await passesPerRun(db)).length;
     expect(partial).toBeGreaterThan(0);
-    const rerun = await runGasp(['submit', big, '--json'], { env, cwd: mkdtempSync(join(tmpdir(), 'gasp-killed-out-')) });
+    const rerun = await runGasp(['submit', big, '--json'], {
+      env,
+      cwd: mkdtempSync(join(tmpdir(), 'gasp-killed-out-')),
+    });
     expect(rerun.code).toBe(0);
     const result = JSON.parse(rerun.stdout) as { written: number; jobs: unknown[] };
     expect(result.jobs).toHaveLength(3000);
@@ -197,9 +232,14 @@ describe('following runs through a database outage', () => {
     await server.stop();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     server = await EmbeddedServer.start({ dir, port });
-    await addRuns(database(name), [{ run: 7, run_type: 'Physics', subfiles: [{ name: 'r7.zdab', size: 1, checksum: 'c' }] }]);
+    await addRuns(database(name), [
+      { run: 7, run_type: 'Physics', subfiles: [{ name: 'r7.zdab', size: 1, checksum: 'c' }] },
+    ]);
     expect(await following).toEqual([7]);
-    expect(lines.map((line) => line.msg.split(' (')[0])).toEqual(['CouchDB unavailable', expect.stringMatching(/^CouchDB reachable again/)]);
+    expect(lines.map((line) => line.msg.split(' (')[0])).toEqual([
+      'CouchDB unavailable',
+      expect.stringMatching(/^CouchDB reachable again/),
+    ]);
   });
 });
 
@@ -208,9 +248,14 @@ describe('the enqueue client through a database outage', () => {
     const { db, file } = await prepare('enqueue-outage');
     await submitRequestFile(db, file);
     const { log, lines } = captureLog();
-    const client = new Couch({ url: server.url, retry: { attempts: 2, baseMs: 50, maxMs: 100 }, log }).use('enqueue-outage');
+    const client = new Couch({ url: server.url, retry: { attempts: 2, baseMs: 50, maxMs: 100 }, log }).use(
+      'enqueue-outage',
+    );
     const siteDir = mkdtempSync(join(tmpdir(), 'gasp-outage-site-'));
-    writeFileSync(join(siteDir, 'site.ini'), `name = outage-site\nbackend = dry\nmax_jobs = 3\nstorage = file://${siteDir}/storage\n[rat]\n7.0.8 = CVMFS\n`);
+    writeFileSync(
+      join(siteDir, 'site.ini'),
+      `name = outage-site\nbackend = dry\nmax_jobs = 3\nstorage = file://${siteDir}/storage\n[rat]\n7.0.8 = CVMFS\n`,
+    );
     const backend = new DryBackend();
     const ctx: ClientContext = {
       db: client,
@@ -227,7 +272,14 @@ describe('the enqueue client through a database outage', () => {
     };
     const controller = new AbortController();
     let cycles = 0;
-    const running = enqueue(ctx, { submit: true, monitor: true, intervalMs: 100, untilIdle: true, signal: controller.signal, onCycle: () => (cycles += 1) });
+    const running = enqueue(ctx, {
+      submit: true,
+      monitor: true,
+      intervalMs: 100,
+      untilIdle: true,
+      signal: controller.signal,
+      onCycle: () => (cycles += 1),
+    });
     while (cycles < 1) await new Promise((resolve) => setTimeout(resolve, 20));
     await server.stop();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -245,14 +297,25 @@ describe('the enqueue client through a database outage', () => {
 /** A real `gasp enqueue` of a dry site on `url`, polling every second, from a folder of its own. */
 function startEnqueue(url: string, database: string, timeoutSeconds = 30) {
   const dir = mkdtempSync(join(tmpdir(), 'gasp-sigint-'));
-  writeFileSync(join(dir, 'site.ini'), `name = sigint\nbackend = dry\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`);
-  writeFileSync(join(dir, 'gasp.cfg'), `[couchdb]\nurl = ${url}\ndatabase = ${database}\ntimeout = ${timeoutSeconds}\n[client]\nsite = site.ini\ninterval = 1\n`);
-  const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg')], { cwd: dir, env: { ...process.env, GASP_CONFIG: undefined }, stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    join(dir, 'site.ini'),
+    `name = sigint\nbackend = dry\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`,
+  );
+  writeFileSync(
+    join(dir, 'gasp.cfg'),
+    `[couchdb]\nurl = ${url}\ndatabase = ${database}\ntimeout = ${timeoutSeconds}\n[client]\nsite = site.ini\ninterval = 1\n`,
+  );
+  const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'gasp.cfg')], {
+    cwd: dir,
+    env: { ...process.env, GASP_CONFIG: undefined },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const until = async (text: string) => {
-    for (let waited = 0; waited < 300 && !stderr.includes(text); waited++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let waited = 0; waited < 300 && !stderr.includes(text); waited++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(stderr).toContain(text);
   };
   /** SIGINT, then the exit code and how long the client took to exit. */
@@ -280,7 +343,11 @@ describe('SIGINT to an enqueue waiting on a database that is down', () => {
     const silent = createServer((socket) => void sockets.push(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const address = silent.address();
-    const client = startEnqueue(`http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`, 'silent', 4);
+    const client = startEnqueue(
+      `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`,
+      'silent',
+      4,
+    );
     try {
       // the first try times out after 4 s; the second starts within 1 s of that and would wait 4 s more
       await client.until('CouchDB unavailable');

@@ -21,7 +21,13 @@ const INFO: ProcessingInfoDoc = {
   rat_version: '7.0.8',
   modules: {
     Processing: { level: 'sub_run', path: 'p.mac', outputs: ['ratds'], prerequisites: [], raw_processor: true },
-    Analysis: { level: 'run_root', path: 'a.mac', outputs: ['ntuple'], prerequisites: ['Processing'], raw_processor: false },
+    Analysis: {
+      level: 'run_root',
+      path: 'a.mac',
+      outputs: ['ntuple'],
+      prerequisites: ['Processing'],
+      raw_processor: false,
+    },
     Monitoring: { level: 'run_zdab', path: 'm.mac', outputs: ['soc'], prerequisites: [], raw_processor: true },
   },
   run_types: { Physics: ['Analysis', 'Processing', 'Monitoring'], Reanalysis: ['Analysis'] },
@@ -33,7 +39,11 @@ function run(number: number, runType = 'Physics', subfiles = 2): RunInput {
   return {
     run: number,
     run_type: runType,
-    subfiles: Array.from({ length: subfiles }, (_, index) => ({ name: `SNOP_${number}_${index}.zdab`, size: 100 + index, checksum: `adler32:${index}` })),
+    subfiles: Array.from({ length: subfiles }, (_, index) => ({
+      name: `SNOP_${number}_${index}.zdab`,
+      size: 100 + index,
+      checksum: `adler32:${index}`,
+    })),
   };
 }
 
@@ -63,10 +73,22 @@ describe('gasp runs add', () => {
   });
 
   it.each([
-    [{ run: -1, run_type: 'Physics', subfiles: [{ name: 'a', size: 1, checksum: 'c' }] }, 'runs.json: run: -1 is not allowed (expected a run number)'],
-    [{ run: 5, subfiles: [{ name: 'a', size: 1, checksum: 'c' }] }, 'runs.json: run_type: is missing (expected a run type such as Physics)'],
-    [{ run: 5, run_type: 'Physics', subfiles: [] }, 'runs.json: subfiles: [] is not allowed (expected at least one raw subfile)'],
-    [{ run: 5, run_type: 'Physics', subfiles: [{ name: 'a', size: 1 }] }, 'runs.json: subfiles[0].checksum: is missing (expected a checksum such as adler32:0a1b2c3d)'],
+    [
+      { run: -1, run_type: 'Physics', subfiles: [{ name: 'a', size: 1, checksum: 'c' }] },
+      'runs.json: run: -1 is not allowed (expected a run number)',
+    ],
+    [
+      { run: 5, subfiles: [{ name: 'a', size: 1, checksum: 'c' }] },
+      'runs.json: run_type: is missing (expected a run type such as Physics)',
+    ],
+    [
+      { run: 5, run_type: 'Physics', subfiles: [] },
+      'runs.json: subfiles: [] is not allowed (expected at least one raw subfile)',
+    ],
+    [
+      { run: 5, run_type: 'Physics', subfiles: [{ name: 'a', size: 1 }] },
+      'runs.json: subfiles[0].checksum: is missing (expected a checksum such as adler32:0a1b2c3d)',
+    ],
   ])('refuses %j with one line naming where', (value, expected) => {
     expect(() => parseRuns(value, 'runs.json')).toThrow(InputError);
     try {
@@ -81,14 +103,21 @@ describe('gasp runs add', () => {
     const dir = folderWith({ 'runs.json': JSON.stringify([run(50), run(51)]) });
     const result = await runGasp(['runs', 'add', join(dir, 'runs.json')], { env });
     expect(result.stdout.trim().split('\n').at(-1)).toBe(`2 added, 0 updated, 0 unchanged in ${test.db.name}`);
-    const piped = spawnSync(process.execPath, [GASP_BIN, 'runs', 'add', '-'], { input: JSON.stringify(run(52)), env: { ...process.env, ...env }, encoding: 'utf8' });
+    const piped = spawnSync(process.execPath, [GASP_BIN, 'runs', 'add', '-'], {
+      input: JSON.stringify(run(52)),
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
     expect(piped.status).toBe(0);
-    expect(piped.stdout.trim().split('\n')).toEqual(['run 52: added', `1 added, 0 updated, 0 unchanged in ${test.db.name}`]);
+    expect(piped.stdout.trim().split('\n')).toEqual([
+      'run 52: added',
+      `1 added, 0 updated, 0 unchanged in ${test.db.name}`,
+    ]);
   });
 });
 
 describe('gasp process', () => {
-  it('creates the run type\'s modules, a subjob per subfile, and prerequisites on the specific pass', async () => {
+  it("creates the run type's modules, a subjob per subfile, and prerequisites on the specific pass", async () => {
     await addRuns(test.db, [run(100), run(101, 'Physics', 1)]);
     const result = await processRuns(test.db, await runDocs(100, 101), INFO, OPTIONS);
     expect(result.skipped).toEqual([]);
@@ -101,12 +130,20 @@ describe('gasp process', () => {
       '101 Processing 1 true',
     ]);
     const processing = (await job('Processing', 100)).passes[0];
-    expect(processing).toMatchObject({ status: 'waiting', level: 'sub_run', label: 'proc', priority: 2, rat_version: '7.0.8' });
+    expect(processing).toMatchObject({
+      status: 'waiting',
+      level: 'sub_run',
+      label: 'proc',
+      priority: 2,
+      rat_version: '7.0.8',
+    });
     expect(processing?.subjobs).toEqual([
       { index: 0, file: 'SNOP_100_0.zdab' },
       { index: 1, file: 'SNOP_100_1.zdab' },
     ]);
-    expect((await job('Analysis', 100)).passes[0]?.prerequisites).toEqual([{ module: 'Processing', run: 100, pass: 1 }]);
+    expect((await job('Analysis', 100)).passes[0]?.prerequisites).toEqual([
+      { module: 'Processing', run: 100, pass: 1 },
+    ]);
     expect((await job('Monitoring', 100)).passes[0]?.subjobs).toBeUndefined();
   });
 
@@ -116,14 +153,19 @@ describe('gasp process', () => {
     expect((await job('Processing', 100)).passes).toHaveLength(1);
   });
 
-  it('points a module outside the run type at the prerequisite\'s existing pass, and skips it when there is none', async () => {
+  it("points a module outside the run type at the prerequisite's existing pass, and skips it when there is none", async () => {
     await addRuns(test.db, [run(100, 'Reanalysis'), run(200, 'Reanalysis')]);
     const existing = await test.db.get<JobDoc>('job:Processing:100');
-    await test.db.put({ ...existing, passes: [...existing.passes, { ...existing.passes[0]!, pass: 2, request: 'other' }] });
+    await test.db.put({
+      ...existing,
+      passes: [...existing.passes, { ...existing.passes[0]!, pass: 2, request: 'other' }],
+    });
     const reanalysis = { ...INFO, _id: 'x', rat_version: '7.0.9' };
     const result = await processRuns(test.db, await runDocs(100, 200), reanalysis, { ...OPTIONS, prereqPass: 2 });
     expect(result.jobs.map((item) => `${item.run} ${item.module} ${item.pass}`)).toEqual(['100 Analysis 2']);
-    expect((await job('Analysis', 100)).passes[1]?.prerequisites).toEqual([{ module: 'Processing', run: 100, pass: 2 }]);
+    expect((await job('Analysis', 100)).passes[1]?.prerequisites).toEqual([
+      { module: 'Processing', run: 100, pass: 2 },
+    ]);
     expect(result.skipped).toEqual(['run 200: Analysis needs Processing, which has no pass 2 on this run; no job']);
   });
 
@@ -133,14 +175,20 @@ describe('gasp process', () => {
     await addRuns(test.db, [run(500, 'Physics', 3)]);
     const again = await processRuns(test.db, await runDocs(500), INFO, OPTIONS);
     expect(again.skipped).toEqual([]);
-    expect((await job('Processing', 500)).passes[0]?.subjobs?.map((subjob) => subjob.file)).toEqual(['SNOP_500_0.zdab', 'SNOP_500_1.zdab', 'SNOP_500_2.zdab']);
+    expect((await job('Processing', 500)).passes[0]?.subjobs?.map((subjob) => subjob.file)).toEqual([
+      'SNOP_500_0.zdab',
+      'SNOP_500_1.zdab',
+      'SNOP_500_2.zdab',
+    ]);
   });
 
   it('skips a run whose type the processing information does not know', async () => {
     await addRuns(test.db, [run(300, 'Maintenance')]);
     const result = await processRuns(test.db, await runDocs(300), INFO, OPTIONS);
     expect(result.jobs).toEqual([]);
-    expect(result.skipped).toEqual(['run 300: run type "Maintenance" has no modules in the processing information for RAT 7.0.8']);
+    expect(result.skipped).toEqual([
+      'run 300: run type "Maintenance" has no modules in the processing information for RAT 7.0.8',
+    ]);
   });
 
   it('follows new runs and creates their jobs as they come', async () => {
@@ -149,7 +197,9 @@ describe('gasp process', () => {
     await addRuns(test.db, [run(400)]);
     const seen = await following;
     expect(seen).toContain(400);
-    expect((await job('Analysis', 400)).passes[0]?.prerequisites).toEqual([{ module: 'Processing', run: 400, pass: 1 }]);
+    expect((await job('Analysis', 400)).passes[0]?.prerequisites).toEqual([
+      { module: 'Processing', run: 400, pass: 1 },
+    ]);
   });
 
   it('says what is wrong with its options, with exit code 2', async () => {
@@ -160,8 +210,12 @@ describe('gasp process', () => {
       '--rat: "7" is not a RAT version (expected x.y.z such as 7.0.8)',
       '--prereq-pass: "first" is neither latest nor a pass number',
     ]);
-    const backwards = await runGasp(['process', '--first', '102', '--last', '100', '--rat', '7.0.8'], { env: couchEnv(test.db.name) });
+    const backwards = await runGasp(['process', '--first', '102', '--last', '100', '--rat', '7.0.8'], {
+      env: couchEnv(test.db.name),
+    });
     expect(backwards.code).toBe(2);
-    expect(backwards.stderr.trim()).toBe('--first 102 --last 100: the first run is after the last (expected --first <= --last)');
+    expect(backwards.stderr.trim()).toBe(
+      '--first 102 --last 100: the first run is after the last (expected --first <= --last)',
+    );
   });
 });

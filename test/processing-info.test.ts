@@ -16,7 +16,11 @@ beforeAll(async () => {
 });
 
 const EXAMPLE = join(FIXTURE_RELEASE, 'processing_information_7_0_8.json');
-const example = () => JSON.parse(readFileSync(EXAMPLE, 'utf8')) as { modules: Record<string, Record<string, unknown>>; run_types: Record<string, string[]> } & Record<string, unknown>;
+const example = () =>
+  JSON.parse(readFileSync(EXAMPLE, 'utf8')) as {
+    modules: Record<string, Record<string, unknown>>;
+    run_types: Record<string, string[]>;
+  } & Record<string, unknown>;
 
 function problemsWith(change: (info: ReturnType<typeof example>) => void): string[] {
   const info = example();
@@ -36,18 +40,52 @@ describe('processing information', () => {
   it('accepts the example shipped for the fixture release', () => {
     const doc = loadProcessingInfo(EXAMPLE);
     expect(doc._id).toBe('processing_information_7_0_8');
-    expect(doc.modules.Analysis).toEqual({ level: 'run_root', path: 'mac/processing/analysis.mac', outputs: ['ntuple'], prerequisites: ['Processing'], raw_processor: false });
+    expect(doc.modules.Analysis).toEqual({
+      level: 'run_root',
+      path: 'mac/processing/analysis.mac',
+      outputs: ['ntuple'],
+      prerequisites: ['Processing'],
+      raw_processor: false,
+    });
     expect(doc.run_types.Physics).toEqual(['Processing', 'Analysis', 'Monitoring']);
   });
 
   it.each([
-    ['an unknown level', (info: ReturnType<typeof example>) => void (info.modules.Analysis!.level = 'subrun'), 'FILE: modules.Analysis.level: "subrun" is not allowed (expected sub_run | run | run_zdab | run_root)'],
-    ['a missing path', (info: ReturnType<typeof example>) => void delete info.modules.Monitoring!.path, 'FILE: modules.Monitoring.path: is missing (expected the macro path, relative to the release)'],
-    ['a prerequisite that is no module', (info: ReturnType<typeof example>) => void (info.modules.Analysis!.prerequisites = ['Procesing']), 'FILE: modules.Analysis.prerequisites: "Procesing" is not a module (expected one of Processing, Analysis, CalibrationN16, Monitoring)'],
-    ['a cycle', (info: ReturnType<typeof example>) => void (info.modules.Processing!.prerequisites = ['Analysis']), 'FILE: modules.Processing.prerequisites: a cycle Processing → Analysis → Processing (expected prerequisites that end)'],
-    ['a run type naming no module', (info: ReturnType<typeof example>) => void info.run_types.Physics!.push('Reconstruction'), 'FILE: run_types.Physics: "Reconstruction" is not a module (expected one of Processing, Analysis, CalibrationN16, Monitoring)'],
-    ['a version unlike the file name', (info: ReturnType<typeof example>) => void (info.rat_version = '7.0.9'), 'FILE: rat_version: "7.0.9" does not match the file name (expected 7.0.8)'],
-    ['an unknown key', (info: ReturnType<typeof example>) => void (info.modules.Analysis!.colour = 'red'), 'FILE: modules.Analysis.colour: unknown key (expected level, path, outputs, prerequisites, raw_processor)'],
+    [
+      'an unknown level',
+      (info: ReturnType<typeof example>) => void (info.modules.Analysis!.level = 'subrun'),
+      'FILE: modules.Analysis.level: "subrun" is not allowed (expected sub_run | run | run_zdab | run_root)',
+    ],
+    [
+      'a missing path',
+      (info: ReturnType<typeof example>) => void delete info.modules.Monitoring!.path,
+      'FILE: modules.Monitoring.path: is missing (expected the macro path, relative to the release)',
+    ],
+    [
+      'a prerequisite that is no module',
+      (info: ReturnType<typeof example>) => void (info.modules.Analysis!.prerequisites = ['Procesing']),
+      'FILE: modules.Analysis.prerequisites: "Procesing" is not a module (expected one of Processing, Analysis, CalibrationN16, Monitoring)',
+    ],
+    [
+      'a cycle',
+      (info: ReturnType<typeof example>) => void (info.modules.Processing!.prerequisites = ['Analysis']),
+      'FILE: modules.Processing.prerequisites: a cycle Processing → Analysis → Processing (expected prerequisites that end)',
+    ],
+    [
+      'a run type naming no module',
+      (info: ReturnType<typeof example>) => void info.run_types.Physics!.push('Reconstruction'),
+      'FILE: run_types.Physics: "Reconstruction" is not a module (expected one of Processing, Analysis, CalibrationN16, Monitoring)',
+    ],
+    [
+      'a version unlike the file name',
+      (info: ReturnType<typeof example>) => void (info.rat_version = '7.0.9'),
+      'FILE: rat_version: "7.0.9" does not match the file name (expected 7.0.8)',
+    ],
+    [
+      'an unknown key',
+      (info: ReturnType<typeof example>) => void (info.modules.Analysis!.colour = 'red'),
+      'FILE: modules.Analysis.colour: unknown key (expected level, path, outputs, prerequisites, raw_processor)',
+    ],
   ])('refuses %s in one line naming where', (_name, change, expected) => {
     expect(problemsWith(change)).toEqual([expected]);
   });
@@ -55,10 +93,12 @@ describe('processing information', () => {
   it('refuses a module given twice, which JSON.parse would merge without a word', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gasp-processing-')), 'processing_information_7_0_8.json');
     writeFileSync(file, readFileSync(EXAMPLE, 'utf8').replace('"Analysis": {', '"Processing": {'));
-    expect(() => loadProcessingInfo(file)).toThrow(`${file}:11:5: "Processing" appears twice in one object (expected each key once)`);
+    expect(() => loadProcessingInfo(file)).toThrow(
+      `${file}:11:5: "Processing" appears twice in one object (expected each key once)`,
+    );
   });
 
-  it('does not take an object\'s built-in names for modules', () => {
+  it("does not take an object's built-in names for modules", () => {
     expect(problemsWith((info) => void (info.modules.Analysis!.prerequisites = ['constructor']))).toEqual([
       'FILE: modules.Analysis.prerequisites: "constructor" is not a module (expected one of Processing, Analysis, CalibrationN16, Monitoring)',
     ]);
@@ -85,6 +125,8 @@ describe('processing information', () => {
     expect(list.stdout.trim()).toBe('7.0.8  4 modules  (processing_information_7_0_8)');
     const show = await runGasp(['processing-info', 'show', '7.0.8', '--module', 'Nope'], { env });
     expect(show.code).toBe(2);
-    expect(show.stderr.trim()).toBe('--module: "Nope" is not in the processing information for RAT 7.0.8 (expected one of Processing, Analysis, CalibrationN16, Monitoring)');
+    expect(show.stderr.trim()).toBe(
+      '--module: "Nope" is not in the processing information for RAT 7.0.8 (expected one of Processing, Analysis, CalibrationN16, Monitoring)',
+    );
   });
 });

@@ -29,9 +29,21 @@ beforeAll(async () => {
   await new Couch({ url: server.url }).request({ method: 'PUT', path: `_config/admins/${USER}`, body: PASSWORD });
   const site = `name = vault\nbackend = dry\nstorage = file:///tmp/gasp-secrets-storage\n[rat]\n7.0.8 = CVMFS\n`;
   const config = `[couchdb]\nurl = ${server.url}\ndatabase = data-production\nuser = ${USER}\npassword_env = GASP_TEST_SECRET\n[client]\nsite = vault.ini\n`;
-  const jobs = JSON.stringify({ rat_v: '7.0.8', label: 'vault', modules: [{ module: 'PartialPo210', n_ev: 20, ev_per_run: 10, template: { fill_volume: 'lower' } }] });
-  const runs = JSON.stringify([{ run: 7, run_type: 'Physics', subfiles: [{ name: 'r7_0.zdab', size: 1, checksum: 'adler32:1' }] }]);
-  dir = folderWith({ 'gasp.cfg': config, 'vault.ini': site, 'jobs.json': jobs, 'runs.json': runs, 'wrong.cfg': config.replace(server.url.port, '1') });
+  const jobs = JSON.stringify({
+    rat_v: '7.0.8',
+    label: 'vault',
+    modules: [{ module: 'PartialPo210', n_ev: 20, ev_per_run: 10, template: { fill_volume: 'lower' } }],
+  });
+  const runs = JSON.stringify([
+    { run: 7, run_type: 'Physics', subfiles: [{ name: 'r7_0.zdab', size: 1, checksum: 'adler32:1' }] },
+  ]);
+  dir = folderWith({
+    'gasp.cfg': config,
+    'vault.ini': site,
+    'jobs.json': jobs,
+    'runs.json': runs,
+    'wrong.cfg': config.replace(server.url.port, '1'),
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -70,9 +82,17 @@ describe('with a password set', () => {
       ['enqueue', '--once', '-c', 'gasp.cfg', '--log-level', 'debug'],
     ];
     for (const args of commands) results.push({ args, result: await run(args) });
-    results.push({ args: ['refused'], result: await runGasp(['sites', 'status', '-c', 'gasp.cfg'], { cwd: dir, env: { GASP_TEST_SECRET: `${PASSWORD}x` } }) });
+    results.push({
+      args: ['refused'],
+      result: await runGasp(['sites', 'status', '-c', 'gasp.cfg'], {
+        cwd: dir,
+        env: { GASP_TEST_SECRET: `${PASSWORD}x` },
+      }),
+    });
     const help = await run(['--help']);
-    const names = [...help.stdout.matchAll(/^ {2}([a-z-]+) /gm)].map((match) => match[1] ?? '').filter((name) => name !== 'help');
+    const names = [...help.stdout.matchAll(/^ {2}([a-z-]+) /gm)]
+      .map((match) => match[1] ?? '')
+      .filter((name) => name !== 'help');
     for (const name of names) results.push({ args: [name, '--help'], result: await run([name, '--help']) });
 
     // the commands did their work: the scan is not of empty output
@@ -81,7 +101,9 @@ describe('with a password set', () => {
     expect(results.find(({ args }) => args[0] === 'refused')?.result.code).not.toBe(0);
     expect(names.length).toBeGreaterThanOrEqual(12);
 
-    const leaks = results.filter(({ result }) => [result.stdout, result.stderr].some((text) => text.includes(PASSWORD) || text.includes(BASIC)));
+    const leaks = results.filter(({ result }) =>
+      [result.stdout, result.stderr].some((text) => text.includes(PASSWORD) || text.includes(BASIC)),
+    );
     expect(leaks.map(({ args }) => args.join(' '))).toEqual([]);
     const db = new Couch({ url: server.url, user: USER, password: new Secret(PASSWORD) }).use('data-production');
     const documents = JSON.stringify(await db.allDocs({ include_docs: true }));

@@ -41,8 +41,13 @@ function isAlive(pid: number): boolean {
 }
 
 /** `gasp serve` as a user starts it, with its output collected. */
-function serve(dir: string, port: number): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [GASP_BIN, 'serve', '--port', String(port), '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+function serve(
+  dir: string,
+  port: number,
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [GASP_BIN, 'serve', '--port', String(port), '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -122,7 +127,9 @@ describe('gasp serve', () => {
     try {
       const result = await runGasp(['serve', '--port', String(port), '--dir', folder()]);
       expect(result.code).toBe(1);
-      expect(result.stderr.trim()).toBe(`port ${port} on 127.0.0.1 is in use (another gasp serve or a CouchDB?); choose another with --port`);
+      expect(result.stderr.trim()).toBe(
+        `port ${port} on 127.0.0.1 is in use (another gasp serve or a CouchDB?); choose another with --port`,
+      );
     } finally {
       await new Promise<void>((resolve) => squatter.close(() => resolve()));
     }
@@ -177,7 +184,9 @@ describe('the embedded server', () => {
 
   it('allows one server per folder', async () => {
     const server = await startServer();
-    await expect(EmbeddedServer.start({ dir: server.dir })).rejects.toThrow(`${server.dir} is already served by process ${process.pid}`);
+    await expect(EmbeddedServer.start({ dir: server.dir })).rejects.toThrow(
+      `${server.dir} is already served by process ${process.pid}`,
+    );
   });
 });
 
@@ -188,7 +197,10 @@ describe('a server with an admin', () => {
     await anonymous.request({ method: 'PUT', path: '_config/admins/boss', body: 'right-pass' });
     const { log, text } = captureLog('debug');
     const wrong = new Couch({ url: server.url, user: 'boss', password: new Secret('wrong-pass'), log });
-    const error = await wrong.use('secrets').create().catch((thrown: unknown) => thrown);
+    const error = await wrong
+      .use('secrets')
+      .create()
+      .catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(AuthError);
     expect((error as AuthError).statusCode).toBe(401);
     expect(`${(error as Error).message} ${JSON.stringify(error)} ${text()}`).not.toContain('wrong-pass');

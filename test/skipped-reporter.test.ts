@@ -28,9 +28,15 @@ function runVitest(args: string[] = []): Promise<{ code: number | null; stdout: 
     `import project from ${JSON.stringify(join(PACKAGE_ROOT, 'vitest.config.ts'))};\nexport default { test: { include: ['*.check.ts'], reporters: project.test?.reporters } };\n`,
   );
   // the run under test must not think it is a worker of this one
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('VITEST') && name !== 'NODE_OPTIONS'));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('VITEST') && name !== 'NODE_OPTIONS'),
+  );
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--root', dir, ...args], { cwd: dir, env: { ...env, NO_COLOR: '1', CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [join(PACKAGE_ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--root', dir, ...args],
+      { cwd: dir, env: { ...env, NO_COLOR: '1', CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.resume();

@@ -44,7 +44,14 @@ interface Client {
 }
 
 async function seed(db: Database): Promise<{ local: number }> {
-  const info = makeProductionInfo({ ratDir: FIXTURE_RELEASE, production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] } }).doc;
+  const info = makeProductionInfo({
+    ratDir: FIXTURE_RELEASE,
+    production: {
+      phases: [...DEFAULT_PHASES],
+      internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
+      modeOverrides: [],
+    },
+  }).doc;
   // the dry sites have RAT 7.0.9 only and the local site 7.0.8 only: each pass has one kind of site
   await db.bulkDocs([info, { ...info, _id: productionInfoId('7.0.9'), rat_version: '7.0.9' }]);
   let local = 0;
@@ -53,7 +60,18 @@ async function seed(db: Database): Promise<{ local: number }> {
     for (let run = start; run < Math.min(PASSES + 1, start + 5_000); run++) {
       const onLocal = run % LOCAL_EVERY === 0;
       if (onLocal) local += 1;
-      const pass: Pass = { pass: 1, status: 'waiting', rat_version: onLocal ? '7.0.8' : '7.0.9', label: 'soak', priority: 0, created: new Date(1_700_000_000_000 + run).toISOString(), event_mode: 'number', amount: { events: 5 }, template: { fill_volume: 'x' }, attempts: [] };
+      const pass: Pass = {
+        pass: 1,
+        status: 'waiting',
+        rat_version: onLocal ? '7.0.8' : '7.0.9',
+        label: 'soak',
+        priority: 0,
+        created: new Date(1_700_000_000_000 + run).toISOString(),
+        event_mode: 'number',
+        amount: { events: 5 },
+        template: { fill_volume: 'x' },
+        attempts: [],
+      };
       docs.push({ _id: jobId(MODULE, run), type: 'job', module: MODULE, run, passes: [pass] });
     }
     await db.bulkDocs(docs);
@@ -66,14 +84,23 @@ function writeSites(dir: string, url: string, database: string): Client[] {
     { site: 'dry-a', body: 'backend = dry\nmax_jobs = 2000\n[dry]\nfail_calls = 0.03\n[rat]\n7.0.9 = CVMFS\n' },
     { site: 'dry-b', body: 'backend = dry\nmax_jobs = 2000\n[dry]\nfail_calls = 0.03\n[rat]\n7.0.9 = CVMFS\n' },
     { site: 'dry-c', body: 'backend = dry\nmax_jobs = 2000\n[dry]\nfail_calls = 0.03\n[rat]\n7.0.9 = CVMFS\n' },
-    { site: 'local-a', body: `backend = local\nmax_jobs = 6\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n` },
+    {
+      site: 'local-a',
+      body: `backend = local\nmax_jobs = 6\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n`,
+    },
   ];
   return sites.map(({ site, body }) => {
-    writeFileSync(join(dir, `${site}.ini`), `name = ${site}\nstorage = file://${dir}/storage\n${body}[local]\nworkdir = ${dir}/jobs-${site}\n`);
+    writeFileSync(
+      join(dir, `${site}.ini`),
+      `name = ${site}\nstorage = file://${dir}/storage\n${body}[local]\nworkdir = ${dir}/jobs-${site}\n`,
+    );
     const config = join(dir, `${site}.cfg`);
     // stale is longer than a killed client takes to come back (at most ~3 s): a site the chaos
     // restarts is never taken for dead, so its claims stay with it and nothing runs twice
-    writeFileSync(config, `[couchdb]\nurl = ${url}\ndatabase = ${database}\n[client]\nsite = ${site}.ini\ninterval = 0.3\nmax_claim = 250\n[coordination]\nheartbeat = 2\nstale = 15\n`);
+    writeFileSync(
+      config,
+      `[couchdb]\nurl = ${url}\ndatabase = ${database}\n[client]\nsite = ${site}.ini\ninterval = 0.3\nmax_claim = 250\n[coordination]\nheartbeat = 2\nstale = 15\n`,
+    );
     return { site, config, starts: 0 };
   });
 }
@@ -85,11 +112,15 @@ let stopping = false;
 
 function start(client: Client, dir: string): void {
   client.starts += 1;
-  const child = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', client.config, '--lease', '30', '--log-level', 'error'], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-    env: { ...process.env, GASP_FAKE_RAT_SECONDS: '0.05' },
-    cwd: dir,
-  });
+  const child = spawn(
+    process.execPath,
+    [GASP_BIN, 'enqueue', '-c', client.config, '--lease', '30', '--log-level', 'error'],
+    {
+      stdio: ['ignore', 'ignore', 'ignore'],
+      env: { ...process.env, GASP_FAKE_RAT_SECONDS: '0.05' },
+      cwd: dir,
+    },
+  );
   child.once('exit', (code) => {
     if (code !== null && !stopping) selfExits.push(`${client.site} exit ${code}`);
   });
@@ -108,10 +139,16 @@ async function kill(client: Client, signal: NodeJS.Signals): Promise<void> {
 function submissions(dir: string, clients: readonly Client[]): string[] {
   return clients.flatMap(({ site }) => {
     const journal = join(dir, `jobs-${site}`, '.dry-backend', 'journal.jsonl');
-    if (existsSync(journal)) return readFileSync(journal, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { name: string }).name);
+    if (existsSync(journal))
+      return readFileSync(journal, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { name: string }).name);
     const records = join(dir, `jobs-${site}`, '.local-backend');
     if (!existsSync(records)) return [];
-    return readdirSync(records).filter((name) => name.endsWith('.json')).map((name) => (JSON.parse(readFileSync(join(records, name), 'utf8')) as { name: string }).name);
+    return readdirSync(records)
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => (JSON.parse(readFileSync(join(records, name), 'utf8')) as { name: string }).name);
   });
 }
 
@@ -126,7 +163,8 @@ async function main(): Promise<number> {
   const { local } = await seed(db);
   say(`soak: ${PASSES} passes (${local} on the local site), 4 clients, folder ${dir}; indexing first`);
   // as after `gasp views push --wait`: the clients start on built indexes, and the chaos tests them, not the first build
-  for (const view of ['ready_priority', 'locked_by_site', 'leases', 'by_status']) await db.view('passes', view, { limit: 0 }, { timeoutMs: 0 });
+  for (const view of ['ready_priority', 'locked_by_site', 'leases', 'by_status'])
+    await db.view('passes', view, { limit: 0 }, { timeoutMs: 0 });
   const clients = writeSites(dir, String(server.url), 'soak');
   const started = Date.now();
   for (const client of clients) start(client, dir);
@@ -157,7 +195,12 @@ async function main(): Promise<number> {
     for (;;) {
       const counts = await count().catch(() => undefined);
       const completed = counts?.completed ?? 0;
-      if (counts !== undefined) say(`  ${Math.round((Date.now() - started) / 1000)} s: ${Object.entries(counts).map(([status, n]) => `${status} ${n}`).join(', ')}; kills ${kills}, database restarts ${restarts}`);
+      if (counts !== undefined)
+        say(
+          `  ${Math.round((Date.now() - started) / 1000)} s: ${Object.entries(counts)
+            .map(([status, n]) => `${status} ${n}`)
+            .join(', ')}; kills ${kills}, database restarts ${restarts}`,
+        );
       // the database goes away twice: at a third and at two thirds of the work
       if (counts !== undefined && restarts < 2 && completed >= ((restarts + 1) * PASSES) / 3) {
         await server.stop();
@@ -209,13 +252,28 @@ async function main(): Promise<number> {
   const conflicts = docs.filter((doc) => doc._conflicts !== undefined).length;
   const attempts = passes.reduce((sum, pass) => sum + pass.attempts.length, 0);
 
-  say(`soak figures: passes ${passes.length}, completed ${passes.length - lost}, attempts ${attempts}, backend submissions ${names.length}, client kills ${kills} (starts ${clients.reduce((sum, client) => sum + client.starts, 0)}), database restarts ${restarts}`);
+  say(
+    `soak figures: passes ${passes.length}, completed ${passes.length - lost}, attempts ${attempts}, backend submissions ${names.length}, client kills ${kills} (starts ${clients.reduce((sum, client) => sum + client.starts, 0)}), database restarts ${restarts}`,
+  );
   const retried = new Map<string, number>();
-  for (const pass of passes) for (const attempt of pass.attempts.slice(0, -1)) retried.set(attempt.reason ?? attempt.status, (retried.get(attempt.reason ?? attempt.status) ?? 0) + 1);
-  say(`  earlier attempts, by why they ended: ${retried.size === 0 ? 'none' : [...retried].map(([why, n]) => `${n} × ${why}`).join('; ')}`);
+  for (const pass of passes)
+    for (const attempt of pass.attempts.slice(0, -1))
+      retried.set(attempt.reason ?? attempt.status, (retried.get(attempt.reason ?? attempt.status) ?? 0) + 1);
+  say(
+    `  earlier attempts, by why they ended: ${retried.size === 0 ? 'none' : [...retried].map(([why, n]) => `${n} × ${why}`).join('; ')}`,
+  );
   say(`  clients that stopped by themselves: ${selfExits.length === 0 ? 'none' : selfExits.join(', ')}`);
   say(`  backend submissions ${names.length}, passes ${passes.length}`);
-  say(`  passes whose work reached a backend more than once: ${ranTwice.length}${ranTwice.length === 0 ? '' : ` (${ranTwice.slice(0, 5).map(([name, n]) => `${name} ×${n}`).join(', ')}${ranTwice.length > 5 ? ', …' : ''})`}`);
+  say(
+    `  passes whose work reached a backend more than once: ${ranTwice.length}${
+      ranTwice.length === 0
+        ? ''
+        : ` (${ranTwice
+            .slice(0, 5)
+            .map(([name, n]) => `${name} ×${n}`)
+            .join(', ')}${ranTwice.length > 5 ? ', …' : ''})`
+    }`,
+  );
   say(`  duplicates (an attempt submitted twice): ${duplicates}`);
   say(`  lost (not completed at the end): ${lost}`);
   say(`  completed attempts missing from the backends' records: ${unseen}`);
@@ -223,7 +281,16 @@ async function main(): Promise<number> {
   say(`  conflicts left: ${conflicts}`);
   say(`  wall time: ${seconds.toFixed(0)} s (${(passes.length / seconds).toFixed(0)} passes/s)`);
   await server.stop();
-  const ok = names.length === passes.length && ranTwice.length === 0 && duplicates === 0 && lost === 0 && unseen === 0 && dataDocs.length === local && doubleFiles === 0 && conflicts === 0 && restarts === 2;
+  const ok =
+    names.length === passes.length &&
+    ranTwice.length === 0 &&
+    duplicates === 0 &&
+    lost === 0 &&
+    unseen === 0 &&
+    dataDocs.length === local &&
+    doubleFiles === 0 &&
+    conflicts === 0 &&
+    restarts === 2;
   if (ok) rmSync(dir, { recursive: true, force: true });
   say(ok ? 'soak: passed' : `soak: FAILED (kept ${dir})`);
   return ok ? 0 : 1;

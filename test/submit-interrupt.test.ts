@@ -26,14 +26,28 @@ async function jobCount(module: string): Promise<number> {
 describe('Ctrl-C during a large submit', () => {
   it('stops after the batch in hand when aborted, counting what is in; the same request again writes the rest', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gasp-interrupt-')), 'po210.json');
-    writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'aborted', modules: [{ module: 'PartialPo210', n_ev: 100, ev_per_run: 10, template: { fill_volume: 'upper' } }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        rat_v: '7.0.8',
+        label: 'aborted',
+        modules: [{ module: 'PartialPo210', n_ev: 100, ev_per_run: 10, template: { fill_volume: 'upper' } }],
+      }),
+    );
     const stop = new AbortController();
     const starts: unknown[] = [];
-    const error = await submitRequestFile(test.db, file, { batchSize: 3, onStart: (start) => starts.push(start), onProgress: () => stop.abort(), signal: stop.signal }).catch((thrown: unknown) => thrown);
+    const error = await submitRequestFile(test.db, file, {
+      batchSize: 3,
+      onStart: (start) => starts.push(start),
+      onProgress: () => stop.abort(),
+      signal: stop.signal,
+    }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(InterruptedError);
     expect((error as InterruptedError).exitCode).toBe(130);
     expect((error as InterruptedError).message).toMatch(
-      new RegExp(`^interrupted: 3 of 10 jobs of request req-[0-9a-f]{16} are in ${test.db.name}, 3 of them written by this run; run the same command again to write the other 7 \\(none is written twice\\)$`),
+      new RegExp(
+        `^interrupted: 3 of 10 jobs of request req-[0-9a-f]{16} are in ${test.db.name}, 3 of them written by this run; run the same command again to write the other 7 \\(none is written twice\\)$`,
+      ),
     );
     expect(starts).toEqual([{ generation: 1, total: 10, present: 0 }]);
     const rest = await submitRequestFile(test.db, file, { onStart: (start) => starts.push(start) });
@@ -44,16 +58,28 @@ describe('Ctrl-C during a large submit', () => {
 
   it('prints the plan first, stops after the batch being written, says how many jobs are in and exits 130; running it again completes it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gasp-interrupt-'));
-    writeFileSync(join(dir, 'solar.json'), JSON.stringify({ rat_v: '7.0.8', modules: [{ module: 'ScintSolar_b8', t_run: 1, t_format: 'h', n_runs: JOBS }] }));
+    writeFileSync(
+      join(dir, 'solar.json'),
+      JSON.stringify({ rat_v: '7.0.8', modules: [{ module: 'ScintSolar_b8', t_run: 1, t_format: 'h', n_runs: JOBS }] }),
+    );
     const env = couchEnv(test.db.name);
-    const child = spawn(process.execPath, [GASP_BIN, 'submit', 'solar.json'], { cwd: dir, env: { ...process.env, GASP_CONFIG: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [GASP_BIN, 'submit', 'solar.json'], {
+      cwd: dir,
+      env: { ...process.env, GASP_CONFIG: undefined, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
     // the plan is printed and the first batch is in: the writing has begun and goes on
-    for (let waited = 0; waited < 2_400 && (!stdout.includes('writing ') || (await jobCount('ScintSolar_b8')) === 0); waited++) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (
+      let waited = 0;
+      waited < 2_400 && (!stdout.includes('writing ') || (await jobCount('ScintSolar_b8')) === 0);
+      waited++
+    )
+      await new Promise((resolve) => setTimeout(resolve, 25));
     child.kill('SIGINT');
     const code = await closed;
 
@@ -68,7 +94,9 @@ describe('Ctrl-C during a large submit', () => {
       code: 130,
       stderr: [
         expect.stringMatching(
-          new RegExp(`^interrupted: ${written} of ${JOBS} jobs of request req-[0-9a-f]{16} are in ${test.db.name}, ${written} of them written by this run; run the same command again to write the other ${JOBS - written} \\(none is written twice\\)$`),
+          new RegExp(
+            `^interrupted: ${written} of ${JOBS} jobs of request req-[0-9a-f]{16} are in ${test.db.name}, ${written} of them written by this run; run the same command again to write the other ${JOBS - written} \\(none is written twice\\)$`,
+          ),
         ),
         'the jobs go into <label>.exactly when every one is in',
       ],
@@ -82,9 +110,17 @@ describe('Ctrl-C during a large submit', () => {
 
     const rerun = await runGasp(['submit', 'solar.json'], { cwd: dir, env });
     expect(rerun.code).toBe(0);
-    expect(rerun.stdout).toContain(`writing ${JOBS - written} jobs to ${test.db.name} (${written} of ${JOBS} are there from an earlier run);`);
-    expect(rerun.stdout).toContain(`submitted ${JOBS - written} jobs to ${test.db.name}, label ${label} (${written} were there from an earlier run)\n`);
-    expect(readFileSync(join(dir, `${label}.exactly`), 'utf8').trim().split('\n')).toHaveLength(JOBS);
+    expect(rerun.stdout).toContain(
+      `writing ${JOBS - written} jobs to ${test.db.name} (${written} of ${JOBS} are there from an earlier run);`,
+    );
+    expect(rerun.stdout).toContain(
+      `submitted ${JOBS - written} jobs to ${test.db.name}, label ${label} (${written} were there from an earlier run)\n`,
+    );
+    expect(
+      readFileSync(join(dir, `${label}.exactly`), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(JOBS);
     const docs = (await jobs(test.db)).filter((doc) => doc.module === 'ScintSolar_b8');
     expect(docs).toHaveLength(JOBS);
     expect(docs.every((doc) => doc.passes.length === 1 && doc.passes[0]?.label === label)).toBe(true);

@@ -13,7 +13,14 @@ import { couchEnv, useTestDatabase } from './support/couch.js';
 const test = useTestDatabase('submit');
 
 function module(event_mode: ProductionModule['event_mode'], template: string[]): ProductionModule {
-  return { path: `mac/production/x/${event_mode}.mac`, phase: 'x', event_mode, outputs: ['ratds'], template: ['OUTPUT', ...template], sha256: `sha-${event_mode}` };
+  return {
+    path: `mac/production/x/${event_mode}.mac`,
+    phase: 'x',
+    event_mode,
+    outputs: ['ratds'],
+    template: ['OUTPUT', ...template],
+    sha256: `sha-${event_mode}`,
+  };
 }
 
 /** Production information written here by hand: one module per event mode. */
@@ -27,7 +34,12 @@ const INFO: ProductionInfoDoc = {
     WaterRunByRun: module('run', []),
     WaterPerRun: module('run_number', ['source']),
     // as make-production records a macro whose ntuple nothing can name
-    ScintNtupleOnly: { ...module('number', []), outputs: ['ntuple'], output_naming: { ntuple: 'none' }, unnameable: 'line 3: the outntuple processor has no /rat/procset file' },
+    ScintNtupleOnly: {
+      ...module('number', []),
+      outputs: ['ntuple'],
+      output_naming: { ntuple: 'none' },
+      unnameable: 'line 3: the outntuple processor has no /rat/procset file',
+    },
   },
 };
 
@@ -45,7 +57,11 @@ function requestFile(modules: unknown[], top: Record<string, unknown> = { rat_v:
 }
 
 async function jobsOf(module: string): Promise<JobDoc[]> {
-  const all = await test.db.allDocs<JobDoc>({ include_docs: true, startkey: `job:${module}:`, endkey: `job:${module}:\uffff` });
+  const all = await test.db.allDocs<JobDoc>({
+    include_docs: true,
+    startkey: `job:${module}:`,
+    endkey: `job:${module}:\uffff`,
+  });
   return all.rows.flatMap((row) => (row.doc ? [row.doc] : [])).sort((a, b) => a.run - b.run);
 }
 
@@ -71,7 +87,10 @@ describe('request formats', () => {
       attempts: [],
     });
     // a new request never overwrites old runs
-    await submitRequestFile(test.db, requestFile([{ module: 'ScintBi214', n_ev: 10, ev_per_run: 10, template: { radius: 5000 } }]));
+    await submitRequestFile(
+      test.db,
+      requestFile([{ module: 'ScintBi214', n_ev: 10, ev_per_run: 10, template: { radius: 5000 } }]),
+    );
     expect((await jobsOf('ScintBi214')).map((job) => job.run)).toEqual([1, 2, 3, 4]);
   });
 
@@ -82,18 +101,38 @@ describe('request formats', () => {
     ['min', 60],
     ['s', 1],
   ])('time: n_runs runs of t_run %s each', async (unit, seconds) => {
-    const { result } = await submitRequestFile(test.db, requestFile([{ module: 'ScintSolar', t_run: 2, t_format: unit, n_runs: 2 }], { rat_v: '7.0.8', label: `solar-${unit}` }));
-    const jobs = await test.db.allDocs<JobDoc>({ keys: result.jobs.map((job) => `job:ScintSolar:${job.run}`), include_docs: true });
-    expect(jobs.rows.map((row) => row.doc?.passes.at(-1)?.amount)).toEqual([{ seconds: 2 * seconds }, { seconds: 2 * seconds }]);
+    const { result } = await submitRequestFile(
+      test.db,
+      requestFile([{ module: 'ScintSolar', t_run: 2, t_format: unit, n_runs: 2 }], {
+        rat_v: '7.0.8',
+        label: `solar-${unit}`,
+      }),
+    );
+    const jobs = await test.db.allDocs<JobDoc>({
+      keys: result.jobs.map((job) => `job:ScintSolar:${job.run}`),
+      include_docs: true,
+    });
+    expect(jobs.rows.map((row) => row.doc?.passes.at(-1)?.amount)).toEqual([
+      { seconds: 2 * seconds },
+      { seconds: 2 * seconds },
+    ]);
   });
 
   it('run: one job per run number from -L, each simulating n_runs times; a second request adds pass 2', async () => {
     const runs = join(work(), 'runs.txt');
     writeFileSync(runs, '# runs of the week\n300000\n\n300001\n');
-    await submitRequestFile(test.db, requestFile([{ module: 'WaterRunByRun', n_runs: 1 }]), { runListFile: runs, ratdbTag: 'tag-1' });
-    await submitRequestFile(test.db, requestFile([{ module: 'WaterRunByRun', n_runs: 2, run_numbers: [300001] }], { rat_v: '7.0.8', label: 'again' }));
+    await submitRequestFile(test.db, requestFile([{ module: 'WaterRunByRun', n_runs: 1 }]), {
+      runListFile: runs,
+      ratdbTag: 'tag-1',
+    });
+    await submitRequestFile(
+      test.db,
+      requestFile([{ module: 'WaterRunByRun', n_runs: 2, run_numbers: [300001] }], { rat_v: '7.0.8', label: 'again' }),
+    );
     const jobs = await jobsOf('WaterRunByRun');
-    expect(jobs.map((job) => [job.run, job.passes.map((pass) => [pass.pass, pass.label, pass.amount, pass.ratdb_tag])])).toEqual([
+    expect(
+      jobs.map((job) => [job.run, job.passes.map((pass) => [pass.pass, pass.label, pass.amount, pass.ratdb_tag])]),
+    ).toEqual([
       [300000, [[1, 'mc', { repeats: 1 }, 'tag-1']]],
       [
         300001,
@@ -106,7 +145,12 @@ describe('request formats', () => {
   });
 
   it('run_number: n_ev events for each run, split into subjobs of ev_per_run', async () => {
-    await submitRequestFile(test.db, requestFile([{ module: 'WaterPerRun', n_ev: 25, ev_per_run: 10, run_numbers: [250000], template: { source: 'n16' } }]));
+    await submitRequestFile(
+      test.db,
+      requestFile([
+        { module: 'WaterPerRun', n_ev: 25, ev_per_run: 10, run_numbers: [250000], template: { source: 'n16' } },
+      ]),
+    );
     const [job] = await jobsOf('WaterPerRun');
     expect(job?.passes[0]?.amount).toEqual({ events: 25 });
     expect(job?.passes[0]?.subjobs).toEqual([
@@ -119,19 +163,71 @@ describe('request formats', () => {
 
 describe('a request with problems', () => {
   const cases: Array<[string, unknown[], string]> = [
-    ['a misspelled module', [{ module: 'ScintBI214', n_ev: 1, ev_per_run: 1, template: { radius: 1 } }], 'FILE: modules[0].module: no module "ScintBI214" in production information 7.0.8 (did you mean "ScintBi214"?)'],
-    ['a format unlike the event mode', [{ module: 'ScintSolar', n_ev: 1, ev_per_run: 1 }], 'FILE: modules[0]: a number request for ScintSolar, whose event mode is time (expected t_run, t_format, n_runs)'],
-    ['a missing field', [{ module: 'ScintSolar', t_run: 1, n_runs: 1 }], 'FILE: modules[0].t_format: is missing (expected t_run, t_format, n_runs for a time request)'],
-    ['a field of another format', [{ module: 'ScintSolar', t_run: 1, t_format: 'day', n_runs: 1, n_ev: 5 }], 'FILE: modules[0].n_ev: does not belong in a time request (expected t_run, t_format, n_runs)'],
-    ['an unknown time unit', [{ module: 'ScintSolar', t_run: 1, t_format: 'fortnight', n_runs: 1 }], 'FILE: modules[0].t_format: "fortnight" is not a time unit (expected day, h, min or s)'],
-    ['no run numbers and no -L', [{ module: 'WaterRunByRun', n_runs: 1 }], 'FILE: modules[0].run_numbers: is missing (expected n_runs, run_numbers for a run request, or -L RUNLIST)'],
-    ['a run listed twice', [{ module: 'WaterRunByRun', n_runs: 1, run_numbers: [5, 5] }], 'FILE: modules[0].run_numbers: lists a run twice (expected each run once)'],
-    ['a template field missing', [{ module: 'ScintBi214', n_ev: 1, ev_per_run: 1 }], 'FILE: modules[0].template: misses radius (expected values for radius)'],
-    ['an unknown template field', [{ module: 'ScintBi214', n_ev: 1, ev_per_run: 1, template: { radius: 1, colour: 'red' } }], 'FILE: modules[0].template.colour: is not a template field of ScintBi214 (expected radius)'],
-    ['a field gasp fills', [{ module: 'ScintBi214', n_ev: 1, ev_per_run: 1, template: { radius: 1, OUTPUT: 'x' } }], 'FILE: modules[0].template.OUTPUT: is filled in by gasp (leave it out)'],
-    ['a negative count', [{ module: 'ScintBi214', n_ev: -1, ev_per_run: 1, template: { radius: 1 } }], 'FILE: modules[0].n_ev: -1 is not allowed (expected a whole number of events, more than 0)'],
-    ['an unknown key', [{ module: 'ScintBi214', n_evs: 1, ev_per_run: 1 }], 'FILE: modules[0].n_evs: unknown key (expected module, label, template, priority, t_run, t_format, n_runs, n_ev, ev_per_run, run_numbers)'],
-    ['a bad label', [{ module: 'ScintSolar', t_run: 1, t_format: 'day', n_runs: 1, label: 'a/b' }], 'FILE: modules[0].label: "a/b" is not allowed (expected a label of letters, digits, _ . + - such as mc-2026-bi214)'],
+    [
+      'a misspelled module',
+      [{ module: 'ScintBI214', n_ev: 1, ev_per_run: 1, template: { radius: 1 } }],
+      'FILE: modules[0].module: no module "ScintBI214" in production information 7.0.8 (did you mean "ScintBi214"?)',
+    ],
+    [
+      'a format unlike the event mode',
+      [{ module: 'ScintSolar', n_ev: 1, ev_per_run: 1 }],
+      'FILE: modules[0]: a number request for ScintSolar, whose event mode is time (expected t_run, t_format, n_runs)',
+    ],
+    [
+      'a missing field',
+      [{ module: 'ScintSolar', t_run: 1, n_runs: 1 }],
+      'FILE: modules[0].t_format: is missing (expected t_run, t_format, n_runs for a time request)',
+    ],
+    [
+      'a field of another format',
+      [{ module: 'ScintSolar', t_run: 1, t_format: 'day', n_runs: 1, n_ev: 5 }],
+      'FILE: modules[0].n_ev: does not belong in a time request (expected t_run, t_format, n_runs)',
+    ],
+    [
+      'an unknown time unit',
+      [{ module: 'ScintSolar', t_run: 1, t_format: 'fortnight', n_runs: 1 }],
+      'FILE: modules[0].t_format: "fortnight" is not a time unit (expected day, h, min or s)',
+    ],
+    [
+      'no run numbers and no -L',
+      [{ module: 'WaterRunByRun', n_runs: 1 }],
+      'FILE: modules[0].run_numbers: is missing (expected n_runs, run_numbers for a run request, or -L RUNLIST)',
+    ],
+    [
+      'a run listed twice',
+      [{ module: 'WaterRunByRun', n_runs: 1, run_numbers: [5, 5] }],
+      'FILE: modules[0].run_numbers: lists a run twice (expected each run once)',
+    ],
+    [
+      'a template field missing',
+      [{ module: 'ScintBi214', n_ev: 1, ev_per_run: 1 }],
+      'FILE: modules[0].template: misses radius (expected values for radius)',
+    ],
+    [
+      'an unknown template field',
+      [{ module: 'ScintBi214', n_ev: 1, ev_per_run: 1, template: { radius: 1, colour: 'red' } }],
+      'FILE: modules[0].template.colour: is not a template field of ScintBi214 (expected radius)',
+    ],
+    [
+      'a field gasp fills',
+      [{ module: 'ScintBi214', n_ev: 1, ev_per_run: 1, template: { radius: 1, OUTPUT: 'x' } }],
+      'FILE: modules[0].template.OUTPUT: is filled in by gasp (leave it out)',
+    ],
+    [
+      'a negative count',
+      [{ module: 'ScintBi214', n_ev: -1, ev_per_run: 1, template: { radius: 1 } }],
+      'FILE: modules[0].n_ev: -1 is not allowed (expected a whole number of events, more than 0)',
+    ],
+    [
+      'an unknown key',
+      [{ module: 'ScintBi214', n_evs: 1, ev_per_run: 1 }],
+      'FILE: modules[0].n_evs: unknown key (expected module, label, template, priority, t_run, t_format, n_runs, n_ev, ev_per_run, run_numbers)',
+    ],
+    [
+      'a bad label',
+      [{ module: 'ScintSolar', t_run: 1, t_format: 'day', n_runs: 1, label: 'a/b' }],
+      'FILE: modules[0].label: "a/b" is not allowed (expected a label of letters, digits, _ . + - such as mc-2026-bi214)',
+    ],
   ];
 
   it.each(cases)('%s: one line with its path, nothing written', async (_name, modules, expected) => {
@@ -155,7 +251,7 @@ describe('a request with problems', () => {
     ]);
   });
 
-  it('reports the entries\' problems even when the top level is wrong, and a run listed twice in -L by file and line', async () => {
+  it("reports the entries' problems even when the top level is wrong, and a run listed twice in -L by file and line", async () => {
     const file = requestFile([{ module: 'ScintBI214', n_ev: 0, ev_per_run: 1 }], { rat_v: '7.0.8', label: 'a b' });
     const error = (await submitRequestFile(test.db, file).catch((thrown: unknown) => thrown)) as InputError;
     expect(error.problems.map((line) => line.replace(file, 'FILE'))).toEqual([
@@ -164,7 +260,9 @@ describe('a request with problems', () => {
     ]);
     const runs = join(work(), 'runs.txt');
     writeFileSync(runs, '5\n6\n5\n');
-    const twice = (await submitRequestFile(test.db, requestFile([{ module: 'WaterRunByRun', n_runs: 1 }]), { runListFile: runs }).catch((thrown: unknown) => thrown)) as InputError;
+    const twice = (await submitRequestFile(test.db, requestFile([{ module: 'WaterRunByRun', n_runs: 1 }]), {
+      runListFile: runs,
+    }).catch((thrown: unknown) => thrown)) as InputError;
     expect(twice.problems).toEqual([`${runs}:3: run 5 is listed again (first on line 1; expected each run once)`]);
   });
 
@@ -182,23 +280,35 @@ describe('a request with problems', () => {
 
   it('reports invalid JSON with line and column, and an unknown RAT version', async () => {
     const dir = work();
-    writeFileSync(join(dir, 'comma.json'), '{\n  "rat_v": "7.0.8",\n  "modules": [\n    {"module": "ScintSolar",}\n  ]\n}\n');
+    writeFileSync(
+      join(dir, 'comma.json'),
+      '{\n  "rat_v": "7.0.8",\n  "modules": [\n    {"module": "ScintSolar",}\n  ]\n}\n',
+    );
     const result = await runGasp(['submit', join(dir, 'comma.json'), '--dry-run'], { env: couchEnv(test.db.name) });
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe(`${join(dir, 'comma.json')}:4:29: a "name" was expected (a trailing comma?) (expected a jobs.json request: {"rat_v", "label", "modules": [...]})`);
+    expect(result.stderr.trim()).toBe(
+      `${join(dir, 'comma.json')}:4:29: a "name" was expected (a trailing comma?) (expected a jobs.json request: {"rat_v", "label", "modules": [...]})`,
+    );
     writeFileSync(join(dir, 'array.json'), '{"rat_v": "7.0.8", "modules": [\n  {"module": "ScintSolar"},\n]}\n');
     const array = await runGasp(['submit', join(dir, 'array.json'), '--dry-run'], { env: couchEnv(test.db.name) });
-    expect(array.stderr.trim()).toBe(`${join(dir, 'array.json')}:3:1: a value was expected (a trailing comma?) (expected a jobs.json request: {"rat_v", "label", "modules": [...]})`);
-    const file = requestFile([{ module: 'ScintSolar', t_run: 1, t_format: 'day', n_runs: 1 }], { rat_v: '7.1.0', label: 'x' });
+    expect(array.stderr.trim()).toBe(
+      `${join(dir, 'array.json')}:3:1: a value was expected (a trailing comma?) (expected a jobs.json request: {"rat_v", "label", "modules": [...]})`,
+    );
+    const file = requestFile([{ module: 'ScintSolar', t_run: 1, t_format: 'day', n_runs: 1 }], {
+      rat_v: '7.1.0',
+      label: 'x',
+    });
     const unknown = (await submitRequestFile(test.db, file).catch((thrown: unknown) => thrown)) as InputError;
-    expect(unknown.problems).toEqual([`${file}: rat_v: no production information for RAT 7.1.0 in ${test.db.name} (expected gasp make-production --upload for that release first)`]);
+    expect(unknown.problems).toEqual([
+      `${file}: rat_v: no production information for RAT 7.1.0 in ${test.db.name} (expected gasp make-production --upload for that release first)`,
+    ]);
   });
 });
 
 describe('gasp submit from the command line', () => {
   const env = () => couchEnv(test.db.name);
 
-  it('creates exactly what the dry run promised, nothing the second time, and an .exactly identical to the database\'s', async () => {
+  it("creates exactly what the dry run promised, nothing the second time, and an .exactly identical to the database's", async () => {
     const dir = work();
     const file = join(dir, 'jobs.json');
     writeFileSync(
@@ -234,7 +344,14 @@ describe('gasp submit from the command line', () => {
   it('adds another pass to every job with --new-pass', async () => {
     const dir = work();
     const file = join(dir, 'jobs.json');
-    writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'newpass', modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 2 }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        rat_v: '7.0.8',
+        label: 'newpass',
+        modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 2 }],
+      }),
+    );
     await runGasp(['submit', file], { cwd: dir, env: env() });
     const second = await runGasp(['submit', file, '--new-pass', '--json'], { cwd: dir, env: env() });
     const result = JSON.parse(second.stdout) as { generation: number; jobs: Array<{ pass: number }> };
@@ -246,23 +363,40 @@ describe('gasp submit from the command line', () => {
   it('refuses an .exactly file it could not add to before writing any job', async () => {
     const dir = work();
     const file = join(dir, 'jobs.json');
-    writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'outfile', modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 2 }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        rat_v: '7.0.8',
+        label: 'outfile',
+        modules: [{ module: 'ScintSolar', t_run: 1, t_format: 'h', n_runs: 2 }],
+      }),
+    );
     const before = (await test.db.info()).doc_count;
     const missing = await runGasp(['submit', file, '-o', '/nonexistent/x.exactly'], { cwd: dir, env: env() });
     expect(missing.code).toBe(2);
-    expect(missing.stderr.trim()).toBe('/nonexistent/x.exactly: its folder does not exist (expected an .exactly file in an existing folder)');
+    expect(missing.stderr.trim()).toBe(
+      '/nonexistent/x.exactly: its folder does not exist (expected an .exactly file in an existing folder)',
+    );
     writeFileSync(join(dir, 'outfile.exactly'), 'not an exactly line\n');
     const garbled = await runGasp(['submit', file], { cwd: dir, env: env() });
     expect(garbled.code).toBe(2);
-    expect(garbled.stderr.trim()).toBe(`outfile.exactly:1: "not an exactly line" is not a job (expected module<TAB>run<TAB>pass)`);
+    expect(garbled.stderr.trim()).toBe(
+      `outfile.exactly:1: "not an exactly line" is not a job (expected module<TAB>run<TAB>pass)`,
+    );
     expect((await test.db.info()).doc_count).toBe(before);
   });
 
   it('refuses a module whose outputs cannot be named, and a RATDB tag that is not one word: exit 2, one line each, nothing written', async () => {
     const dir = work();
-    const file = requestFile([{ module: 'ScintNtupleOnly', n_ev: 10, ev_per_run: 5 }], { rat_v: '7.0.8', label: 'unnamed' });
+    const file = requestFile([{ module: 'ScintNtupleOnly', n_ev: 10, ev_per_run: 5 }], {
+      rat_v: '7.0.8',
+      label: 'unnamed',
+    });
     const before = (await test.db.info()).doc_count;
-    const result = await runGasp(['submit', file, '-o', join(dir, 'unnamed.exactly'), '-t', 'frozen tag'], { cwd: dir, env: env() });
+    const result = await runGasp(['submit', file, '-o', join(dir, 'unnamed.exactly'), '-t', 'frozen tag'], {
+      cwd: dir,
+      env: env(),
+    });
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toEqual([
       '-t: "frozen tag" is not a RATDB tag (expected one word of letters, digits and . _ + : -, such as water-physics-v2)',
@@ -278,4 +412,3 @@ describe('gasp submit from the command line', () => {
     expect(result.stderr.trim()).toBe('--priority: "high" is not a whole number (expected such as 10)');
   });
 });
-

@@ -32,7 +32,12 @@ beforeAll(async () => {
     const known = KNOWN[index] ?? { site: 'a', wall: 1, queue: 1, exit: 0 };
     const status: Pass['status'] = known.exit === 0 ? 'completed' : 'failed';
     const pass = doc.passes[0] as Pass;
-    const ran = { host: 'node1', started: at(known.queue), finished: at(known.queue + known.wall), wrapper_version: '1' };
+    const ran = {
+      host: 'node1',
+      started: at(known.queue),
+      finished: at(known.queue + known.wall),
+      wrapper_version: '1',
+    };
     return {
       ...doc,
       passes: [
@@ -40,8 +45,20 @@ beforeAll(async () => {
           ...pass,
           status,
           site: known.site,
-          attempts: [{ site: known.site, status, started: at(0), finished: at(known.queue + known.wall + 5), token: 't' }],
-          subjobs: [{ index: 0, state: status, exit_code: known.exit, backend_id: `${index}`, started: at(1), finished: at(known.queue + known.wall + 5), ran }],
+          attempts: [
+            { site: known.site, status, started: at(0), finished: at(known.queue + known.wall + 5), token: 't' },
+          ],
+          subjobs: [
+            {
+              index: 0,
+              state: status,
+              exit_code: known.exit,
+              backend_id: `${index}`,
+              started: at(1),
+              finished: at(known.queue + known.wall + 5),
+              ran,
+            },
+          ],
         },
       ],
     };
@@ -53,8 +70,25 @@ describe('gasp timing', () => {
   it('gives wall time, time per event, queue wait and failures by exit code per module and site, from known times', async () => {
     const result = await gasp(['timing', '--label', 'enq', '--csv']);
     expect(result.code).toBe(0);
-    const [header, ...rows] = result.stdout.trim().split('\n').map((line) => line.split(','));
-    expect(header).toEqual(['module', 'site', 'jobs', 'failed', 'wall s mean', 'wall s median', 'wall s p90', 'wall s max', 's/event median', 's/event p90', 'queue s median', 'queue s p90', 'exit codes']);
+    const [header, ...rows] = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(','));
+    expect(header).toEqual([
+      'module',
+      'site',
+      'jobs',
+      'failed',
+      'wall s mean',
+      'wall s median',
+      'wall s p90',
+      'wall s max',
+      's/event median',
+      's/event p90',
+      'queue s median',
+      'queue s p90',
+      'exit codes',
+    ]);
     expect(rows).toEqual([
       // the median of two is their mean: 200 of 100 and 300, not the larger
       ['PartialPo210', 'a', '2', '0', '200', '200', '300', '300', '20.0', '30.0', '20.0', '30.0', '-'],
@@ -103,7 +137,18 @@ describe('gasp summary run time', () => {
       const pass = doc.passes[0] as Pass;
       const ran = { host: 'node1', started: ms(1_000), finished: ms(1_100 + 200 * index), wrapper_version: '1' };
       const attempts = [{ site: 'a', status: 'completed' as const, started: ms(0), finished: ms(10_000), token: 't' }];
-      return { ...doc, passes: [{ ...pass, status: 'completed', site: 'a', attempts, subjobs: [{ index: 0, state: 'completed', exit_code: 0, ran }] }] };
+      return {
+        ...doc,
+        passes: [
+          {
+            ...pass,
+            status: 'completed',
+            site: 'a',
+            attempts,
+            subjobs: [{ index: 0, state: 'completed', exit_code: 0, ran }],
+          },
+        ],
+      };
     });
     await short.bulkDocs(docs);
     const result = await gaspOn(short, ['summary', '--label', 'enq']);

@@ -15,7 +15,15 @@ import { couchEnv, testCouch, uniqueName, useTestDatabase } from './support/couc
 const test = useTestDatabase('views');
 
 function pass(fields: Partial<Pass> & Pick<Pass, 'status'>): Pass {
-  return { pass: 1, rat_version: '7.0.8', label: 'mc-2026', priority: 0, created: '2026-11-01T00:00:00Z', attempts: [], ...fields };
+  return {
+    pass: 1,
+    rat_version: '7.0.8',
+    label: 'mc-2026',
+    priority: 0,
+    created: '2026-11-01T00:00:00Z',
+    attempts: [],
+    ...fields,
+  };
 }
 
 function job(module: string, run: number, passes: Pass[]): JobDoc {
@@ -39,9 +47,9 @@ describe('gasp views push', () => {
     const map = join(dir, 'jobs', 'views', 'by_label', 'map.js');
     writeFileSync(map, readFileSync(map, 'utf8').replace('pass.status);', 'pass.status );'));
     const results = await pushDesignDocs(test.db, loadDesignDocs(dir));
-    expect(results.filter((result) => result.outcome !== 'unchanged').map((result) => [result.id, result.outcome])).toEqual([
-      ['_design/jobs', 'updated'],
-    ]);
+    expect(
+      results.filter((result) => result.outcome !== 'unchanged').map((result) => [result.id, result.outcome]),
+    ).toEqual([['_design/jobs', 'updated']]);
     await pushDesignDocs(test.db, loadDesignDocs(BUNDLED_VIEWS));
   });
 
@@ -72,7 +80,7 @@ describe('gasp views push', () => {
     expect(() => loadDesignDocs(dir)).toThrow(`${map}: does not compile`);
   });
 
-  it('keeps view sources to ES5, which CouchDB 3\'s JavaScript engine runs', () => {
+  it("keeps view sources to ES5, which CouchDB 3's JavaScript engine runs", () => {
     for (const doc of loadDesignDocs(BUNDLED_VIEWS)) {
       for (const [name, view] of Object.entries(doc.views)) {
         for (const source of [view.map, view.reduce ?? '']) {
@@ -92,19 +100,32 @@ describe('gasp views push', () => {
     expect(first.stdout).toContain(`${name} _design/passes: created`);
     const second = await runGasp(args, { env });
     expect(second.code).toBe(0);
-    expect(second.stdout.trim().split('\n')).toEqual(['data', 'info', 'jobs', 'passes', 'runs', 'sites', 'summary'].map((ddoc) => `${name} _design/${ddoc}: unchanged`));
+    expect(second.stdout.trim().split('\n')).toEqual(
+      ['data', 'info', 'jobs', 'passes', 'runs', 'sites', 'summary'].map(
+        (ddoc) => `${name} _design/${ddoc}: unchanged`,
+      ),
+    );
     const map = join(mkdtempSync(join(tmpdir(), 'gasp-views-')), 'views');
     cpSync(BUNDLED_VIEWS, map, { recursive: true });
-    writeFileSync(join(map, 'jobs', 'views', 'by_label', 'map.js'), readFileSync(join(map, 'jobs', 'views', 'by_label', 'map.js'), 'utf8').replace('pass.status);', 'pass.status );'));
+    writeFileSync(
+      join(map, 'jobs', 'views', 'by_label', 'map.js'),
+      readFileSync(join(map, 'jobs', 'views', 'by_label', 'map.js'), 'utf8').replace('pass.status);', 'pass.status );'),
+    );
     const waited = await runGasp(['views', 'push', '--db', name, '--dir', map, '--wait'], { env });
     expect(waited.code).toBe(0);
-    expect(waited.stdout).toMatch(new RegExp(`${name} _design/jobs: updated; building its 3 views now\\n  indexing ${name} jobs/by_label: done in \\d+\\.\\d s\\n`));
+    expect(waited.stdout).toMatch(
+      new RegExp(
+        `${name} _design/jobs: updated; building its 3 views now\\n  indexing ${name} jobs/by_label: done in \\d+\\.\\d s\\n`,
+      ),
+    );
     expect(waited.stdout.match(/ {2}indexing .* done in/g)).toHaveLength(3);
     await testCouch().use(name).destroy();
     const absent = uniqueName('absent');
     const missing = await runGasp(['views', 'push', '--db', absent], { env });
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim()).toBe(`database "${absent}" does not exist on ${inject('couchUrl')} (create it, or pass --create)`);
+    expect(missing.stderr.trim()).toBe(
+      `database "${absent}" does not exist on ${inject('couchUrl')} (create it, or pass --create)`,
+    );
   });
 });
 
@@ -116,9 +137,16 @@ describe('views on seeded documents', () => {
         pass({ status: 'completed', site: 'ral', label: 'bi-2026' }),
         pass({ pass: 2, status: 'waiting', priority: 5, created: '2026-11-03T00:00:00Z', label: 'bi-2026' }),
       ]),
-      job('TeloadedBi214', 300001, [pass({ status: 'waiting', priority: 5, created: '2026-11-02T00:00:00Z', label: 'bi-2026' })]),
-      job('WaterN16', 299999, [pass({ status: 'waiting', priority: 1, created: '2026-11-04T00:00:00Z', rat_version: '7.0.9' })]),
-      job('WaterN16', 300002, [pass({ status: 'running', site: 'ral' }), pass({ pass: 2, status: 'failed', site: 'cedar' })]),
+      job('TeloadedBi214', 300001, [
+        pass({ status: 'waiting', priority: 5, created: '2026-11-02T00:00:00Z', label: 'bi-2026' }),
+      ]),
+      job('WaterN16', 299999, [
+        pass({ status: 'waiting', priority: 1, created: '2026-11-04T00:00:00Z', rat_version: '7.0.9' }),
+      ]),
+      job('WaterN16', 300002, [
+        pass({ status: 'running', site: 'ral' }),
+        pass({ pass: 2, status: 'failed', site: 'cedar' }),
+      ]),
       job('WaterN16', 300003, [pass({ status: 'waiting', site: 'cedar' })]),
       {
         _id: 'data:TeloadedBi214:300000:1:ntuple',
@@ -128,7 +156,16 @@ describe('views on seeded documents', () => {
         pass: 1,
         label: 'bi-2026',
         data_type: 'ntuple',
-        files: ['a', 'b'].map((name, subjob) => ({ subjob, name: `${name}.ntuple.root`, guid: `guid-${name}`, size: 10, adler32: '00000001', sha256: 'x', events: null, url: `file:///data/${name}.ntuple.root` })),
+        files: ['a', 'b'].map((name, subjob) => ({
+          subjob,
+          name: `${name}.ntuple.root`,
+          guid: `guid-${name}`,
+          size: 10,
+          adler32: '00000001',
+          sha256: 'x',
+          events: null,
+          url: `file:///data/${name}.ntuple.root`,
+        })),
       },
       { _id: productionInfoId('7.0.8'), type: 'production_information', rat_version: '7.0.8', modules: {} },
     ];
@@ -144,7 +181,11 @@ describe('views on seeded documents', () => {
       ['running', 1],
       ['waiting', 4],
     ]);
-    const byModule = await test.db.view<[string, string], number>('passes', 'by_status', { group_level: 2, startkey: ['waiting'], endkey: ['waiting', {}] });
+    const byModule = await test.db.view<[string, string], number>('passes', 'by_status', {
+      group_level: 2,
+      startkey: ['waiting'],
+      endkey: ['waiting', {}],
+    });
     expect(byModule.rows.map((row) => [row.key[1], row.value])).toEqual([
       ['TeloadedBi214', 2],
       ['WaterN16', 2],
@@ -153,14 +194,18 @@ describe('views on seeded documents', () => {
 
   it('lists ready passes in each queue order, leaving out passes a site holds', async () => {
     const order = async (name: string, descending = false) => {
-      const result = await test.db.view<unknown[], { run: number; pass: number }>('passes', `ready_${name}`, { descending });
+      const result = await test.db.view<unknown[], { run: number; pass: number }>('passes', `ready_${name}`, {
+        descending,
+      });
       return result.rows.map((row) => `${row.value.run}/${row.value.pass}`);
     };
     expect(await order('priority')).toEqual(['300001/1', '300000/2', '299999/1']);
     expect(await order('run')).toEqual(['299999/1', '300000/2', '300001/1']);
     expect(await order('run', true)).toEqual(['300001/1', '300000/2', '299999/1']);
     expect(await order('created')).toEqual(['300001/1', '300000/2', '299999/1']);
-    const ready = await test.db.view<unknown[], { rat_version: string; label: string }>('passes', 'ready_run', { limit: 1 });
+    const ready = await test.db.view<unknown[], { rat_version: string; label: string }>('passes', 'ready_run', {
+      limit: 1,
+    });
     expect(ready.rows[0]?.value).toMatchObject({ module: 'WaterN16', rat_version: '7.0.9', label: 'mc-2026' });
   });
 
@@ -170,13 +215,19 @@ describe('views on seeded documents', () => {
   });
 
   it('finds jobs and data by label, data by module and run, and production information by version', async () => {
-    const jobs = await test.db.view<unknown[], string>('jobs', 'by_label', { startkey: ['bi-2026'], endkey: ['bi-2026', {}] });
+    const jobs = await test.db.view<unknown[], string>('jobs', 'by_label', {
+      startkey: ['bi-2026'],
+      endkey: ['bi-2026', {}],
+    });
     expect(jobs.rows.map((row) => [row.key.slice(1), row.value])).toEqual([
       [['TeloadedBi214', 300000, 1], 'completed'],
       [['TeloadedBi214', 300000, 2], 'waiting'],
       [['TeloadedBi214', 300001, 1], 'waiting'],
     ]);
-    const data = await test.db.view<unknown[], number>('data', 'by_label', { startkey: ['bi-2026'], endkey: ['bi-2026', {}] });
+    const data = await test.db.view<unknown[], number>('data', 'by_label', {
+      startkey: ['bi-2026'],
+      endkey: ['bi-2026', {}],
+    });
     expect(data.rows.map((row) => row.value)).toEqual([2]);
     const byRun = await test.db.view('data', 'by_module_run', { key: ['TeloadedBi214', 300000, 1, 'ntuple'] });
     expect(byRun.rows.map((row) => row.value)).toEqual(['bi-2026']);

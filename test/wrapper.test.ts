@@ -18,13 +18,23 @@ import { finished, waitFor } from './support/backends.js';
 
 const INFO = makeProductionInfo({
   ratDir: FIXTURE_RELEASE,
-  production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] },
+  production: {
+    phases: [...DEFAULT_PHASES],
+    internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
+    modeOverrides: [],
+  },
 }).doc;
 
 /** A site file for this machine: the fixture release set up by its env script, storage in a temporary folder. */
-function fixtureSite(storage = mkdtempSync(join(tmpdir(), 'gasp-storage-')), env = join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')) {
+function fixtureSite(
+  storage = mkdtempSync(join(tmpdir(), 'gasp-storage-')),
+  env = join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh'),
+) {
   const dir = mkdtempSync(join(tmpdir(), 'gasp-site-'));
-  writeFileSync(join(dir, 'here.ini'), `backend = local\nmax_jobs = 4\nstorage = file://${storage}\n[rat]\n7.0.8 = ${env}\n[slurm]\npartition = debug\ntime = 00:10:00\nmem = 100M\n`);
+  writeFileSync(
+    join(dir, 'here.ini'),
+    `backend = local\nmax_jobs = 4\nstorage = file://${storage}\n[rat]\n7.0.8 = ${env}\n[slurm]\npartition = debug\ntime = 00:10:00\nmem = 100M\n`,
+  );
   return { site: loadSite(join(dir, 'here.ini')), storage };
 }
 
@@ -52,7 +62,20 @@ function tl208(overrides: Partial<Pass> = {}): JobToPrepare {
 function bipo214(overrides: Partial<Pass> = {}): JobToPrepare {
   const production = INFO.modules.ScintBipo214;
   if (production === undefined) throw new Error('fixture lost ScintBipo214');
-  const pass: Pass = { pass: 1, status: 'submitted', rat_version: '7.0.8', label: 'wrap', priority: 0, created: '2026-11-30T00:00:00Z', event_mode: 'number', amount: { events: 100 }, template: { fill_volume: 'av' }, macro_sha256: production.sha256, attempts: [], ...overrides };
+  const pass: Pass = {
+    pass: 1,
+    status: 'submitted',
+    rat_version: '7.0.8',
+    label: 'wrap',
+    priority: 0,
+    created: '2026-11-30T00:00:00Z',
+    event_mode: 'number',
+    amount: { events: 100 },
+    template: { fill_volume: 'av' },
+    macro_sha256: production.sha256,
+    attempts: [],
+    ...overrides,
+  };
   return { module: 'ScintBipo214', run: 7, pass, subjob: 0, production };
 }
 
@@ -70,7 +93,11 @@ interface Manifest {
 
 /** Runs the wrapper in a job folder directly, as a batch node would. */
 function runWrapper(workdir: string, env: NodeJS.ProcessEnv = {}): { code: number | null; manifest: Manifest } {
-  const run = spawnSync(JOB_WRAPPER, ['spec.json'], { cwd: workdir, env: { ...process.env, ...env }, encoding: 'utf8' });
+  const run = spawnSync(JOB_WRAPPER, ['spec.json'], {
+    cwd: workdir,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
   return { code: run.status, manifest: JSON.parse(readFileSync(join(workdir, 'manifest.json'), 'utf8')) as Manifest };
 }
 
@@ -81,43 +108,59 @@ describe('the job wrapper', () => {
     ...(slurmAvailable ? [['slurm', (site: Site) => new SlurmBackend(site)] as [string, (site: Site) => Backend]] : []),
   ];
 
-  it.each(through)('runs a fixture job through %s: outputs in storage, a manifest whose checksums match them', async (_name, makeBackend) => {
-    const { site, storage } = fixtureSite();
-    const job = await prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
-    const backend = makeBackend(site);
-    const [id = ''] = await backend.submit([job]);
-    expect(await waitFor(backend, id, finished)).toMatchObject({ state: 'completed', exitCode: 0 });
-    const manifest = JSON.parse(readFileSync(join(job.workdir, 'manifest.json'), 'utf8')) as Manifest;
-    expect(manifest).toMatchObject({ exit_code: 0, rat_version: '7.0.8', macro_sha256: INFO.modules.TeloadedTl208?.sha256 });
-    expect(manifest.outputs.map((output) => output.data_type)).toEqual(['ratds', 'ntuple', 'other_ntuple']);
-    for (const output of manifest.outputs) {
-      const stored = join(storage, 'wrap/TeloadedTl208/7/1', output.file);
-      expect(output.url).toBe(`file://${stored}`);
-      expect(sha256(stored)).toBe(output.sha256);
-      expect(readFileSync(stored).length).toBe(output.size);
-      expect(output.adler32).toMatch(/^[0-9a-f]{8}$/);
-    }
-    expect(readFileSync(job.stdout, 'utf8')).toContain('fake rat: wrote TeloadedTl208_r7_p1_s0.root');
-    const macro = readFileSync(join(job.workdir, 'job.mac'), 'utf8');
-    expect(macro).toContain('/rat/procset file "TeloadedTl208_r7_p1_s0_scintFit.ntuple.root"');
-    expect(macro).toContain('/generator/rate/set 2');
-  });
+  it.each(through)(
+    'runs a fixture job through %s: outputs in storage, a manifest whose checksums match them',
+    async (_name, makeBackend) => {
+      const { site, storage } = fixtureSite();
+      const job = await prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+      const backend = makeBackend(site);
+      const [id = ''] = await backend.submit([job]);
+      expect(await waitFor(backend, id, finished)).toMatchObject({ state: 'completed', exitCode: 0 });
+      const manifest = JSON.parse(readFileSync(join(job.workdir, 'manifest.json'), 'utf8')) as Manifest;
+      expect(manifest).toMatchObject({
+        exit_code: 0,
+        rat_version: '7.0.8',
+        macro_sha256: INFO.modules.TeloadedTl208?.sha256,
+      });
+      expect(manifest.outputs.map((output) => output.data_type)).toEqual(['ratds', 'ntuple', 'other_ntuple']);
+      for (const output of manifest.outputs) {
+        const stored = join(storage, 'wrap/TeloadedTl208/7/1', output.file);
+        expect(output.url).toBe(`file://${stored}`);
+        expect(sha256(stored)).toBe(output.sha256);
+        expect(readFileSync(stored).length).toBe(output.size);
+        expect(output.adler32).toMatch(/^[0-9a-f]{8}$/);
+      }
+      expect(readFileSync(job.stdout, 'utf8')).toContain('fake rat: wrote TeloadedTl208_r7_p1_s0.root');
+      const macro = readFileSync(join(job.workdir, 'job.mac'), 'utf8');
+      expect(macro).toContain('/rat/procset file "TeloadedTl208_r7_p1_s0_scintFit.ntuple.root"');
+      expect(macro).toContain('/generator/rate/set 2');
+    },
+  );
 
   it('refuses a pass whose RAT version the site cannot set up, naming the site', () => {
     const { site } = fixtureSite();
-    expect(() => jobSpec(site, tl208({ rat_version: '7.1.0' }))).toThrow(`site here: no set-up for RAT 7.1.0 in ${site.file} [rat]`);
+    expect(() => jobSpec(site, tl208({ rat_version: '7.1.0' }))).toThrow(
+      `site here: no set-up for RAT 7.1.0 in ${site.file} [rat]`,
+    );
   });
 
   it('passes the event mode as RAT arguments', () => {
     const { site } = fixtureSite();
     expect(jobSpec(site, tl208()).rat_args).toEqual(['-T', '3600']);
     expect(jobSpec(site, tl208({ event_mode: 'number', amount: { events: 500 } })).rat_args).toEqual(['-N', '500']);
-    expect(jobSpec(site, tl208({ event_mode: 'run_number', amount: { events: 30 }, subjobs: [{ index: 0, events: 20 }, { index: 1, events: 10 }] })).rat_args).toEqual([
-      '-n',
-      '7',
-      '-N',
-      '20',
-    ]);
+    expect(
+      jobSpec(
+        site,
+        tl208({
+          event_mode: 'run_number',
+          amount: { events: 30 },
+          subjobs: [
+            { index: 0, events: 20 },
+            { index: 1, events: 10 },
+          ],
+        }),
+      ).rat_args,
+    ).toEqual(['-n', '7', '-N', '20']);
   });
 
   it('stages the same output twice safely, and tells set-up, RAT and staging failures apart by exit code', async () => {
@@ -127,85 +170,132 @@ describe('the job wrapper', () => {
     expect(runWrapper(job.workdir).code).toBe(0);
     const again = runWrapper(job.workdir);
     expect(again.code).toBe(0);
-    expect(sha256(join(storage, 'wrap/TeloadedTl208/7/1/TeloadedTl208_r7_p1_s0.root'))).toBe(again.manifest.outputs[0]?.sha256);
+    expect(sha256(join(storage, 'wrap/TeloadedTl208/7/1/TeloadedTl208_r7_p1_s0.root'))).toBe(
+      again.manifest.outputs[0]?.sha256,
+    );
 
     const ratFails = runWrapper(job.workdir, { GASP_FAKE_RAT_EXIT: '3' });
-    expect(ratFails).toMatchObject({ code: 20, manifest: { exit_code: 20, failed_stage: 'rat', error: 'rat exited with 3' } });
+    expect(ratFails).toMatchObject({
+      code: 20,
+      manifest: { exit_code: 20, failed_stage: 'rat', error: 'rat exited with 3' },
+    });
 
     const noSetup = fixtureSite(storage, '/nonexistent/env_rat-7.0.8.sh').site;
-    const setupFails = runWrapper((await prepareJob(noSetup, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))).workdir);
+    const setupFails = runWrapper(
+      (await prepareJob(noSetup, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))).workdir,
+    );
     expect(setupFails.code).toBe(10);
     expect(setupFails.manifest.failed_stage).toBe('setup');
     expect(setupFails.manifest.error).toMatch(/^RAT 7.0.8 set-up failed: .*nonexistent/);
 
     const blocked = join(mkdtempSync(join(tmpdir(), 'gasp-storage-')), 'file-not-folder');
     writeFileSync(blocked, '');
-    const stagingFails = runWrapper((await prepareJob(fixtureSite(blocked).site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))).workdir);
+    const stagingFails = runWrapper(
+      (await prepareJob(fixtureSite(blocked).site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))).workdir,
+    );
     expect(stagingFails.code).toBe(30);
     expect(stagingFails.manifest.failed_stage).toBe('staging');
   });
 
   it('lets two wrappers stage the same outputs at once: one file each, no lock or partial left', async () => {
     const { site, storage } = fixtureSite();
-    const jobs = await Promise.all([0, 1].map(() => prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))));
+    const jobs = await Promise.all(
+      [0, 1].map(() => prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))),
+    );
     const runs = await Promise.all(
       jobs.map(
         (job) =>
           new Promise<number | null>((resolve) => {
-            spawn(JOB_WRAPPER, ['spec.json'], { cwd: job.workdir, stdio: 'ignore' }).once('exit', (code) => resolve(code));
+            spawn(JOB_WRAPPER, ['spec.json'], { cwd: job.workdir, stdio: 'ignore' }).once('exit', (code) =>
+              resolve(code),
+            );
           }),
       ),
     );
     expect(runs).toEqual([0, 0]);
     const folder = join(storage, 'wrap/TeloadedTl208/7/1');
-    expect(readdirSync(folder).sort()).toEqual(['TeloadedTl208_r7_p1_s0.ntuple.root', 'TeloadedTl208_r7_p1_s0.root', 'TeloadedTl208_r7_p1_s0_scintFit.ntuple.root']);
+    expect(readdirSync(folder).sort()).toEqual([
+      'TeloadedTl208_r7_p1_s0.ntuple.root',
+      'TeloadedTl208_r7_p1_s0.root',
+      'TeloadedTl208_r7_p1_s0_scintFit.ntuple.root',
+    ]);
   });
 
   it("sets the pass's RATDB tag at the top of the macro rat runs, records it in the manifest, and rat receives it", async () => {
     const { site, storage } = fixtureSite();
-    const job = await prepareJob(site, tl208({ ratdb_tag: 'water-physics-v2' }), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    const job = await prepareJob(
+      site,
+      tl208({ ratdb_tag: 'water-physics-v2' }),
+      mkdtempSync(join(tmpdir(), 'gasp-work-')),
+    );
     expect(job.spec?.ratdb_tag).toBe('water-physics-v2');
     const run = runWrapper(job.workdir);
     expect(run.code).toBe(0);
     expect(run.manifest.ratdb_tag).toBe('water-physics-v2');
     // before /run/initialize, where RAT first reads RATDB
-    expect(readFileSync(join(job.workdir, 'job.mac'), 'utf8').split('\n').slice(0, 2)).toEqual(["# gasp: the pass's RATDB tag", '/rat/db/tag water-physics-v2']);
+    expect(readFileSync(join(job.workdir, 'job.mac'), 'utf8').split('\n').slice(0, 2)).toEqual([
+      "# gasp: the pass's RATDB tag",
+      '/rat/db/tag water-physics-v2',
+    ]);
     // the stand-in rat writes the tag it received into every file it makes
     for (const output of run.manifest.outputs) {
-      expect(readFileSync(join(storage, 'wrap/TeloadedTl208/7/1', output.file), 'utf8').split('\n')[0]).toContain(' ratdb_tag=water-physics-v2');
+      expect(readFileSync(join(storage, 'wrap/TeloadedTl208/7/1', output.file), 'utf8').split('\n')[0]).toContain(
+        ' ratdb_tag=water-physics-v2',
+      );
     }
 
     const live = runWrapper((await prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')))).workdir);
     expect(live.manifest.ratdb_tag).toBeNull();
-    expect(readFileSync(join(storage, 'wrap/TeloadedTl208/7/1/TeloadedTl208_r7_p1_s0.root'), 'utf8')).toMatch(/^FAKE-ROOT \S+ events=\d+ ratdb_tag=-\n/);
+    expect(readFileSync(join(storage, 'wrap/TeloadedTl208/7/1/TeloadedTl208_r7_p1_s0.root'), 'utf8')).toMatch(
+      /^FAKE-ROOT \S+ events=\d+ ratdb_tag=-\n/,
+    );
 
     // a tag of two words would add a word or a command to the macro: the job's fault (11)
-    const bad = await prepareJob(site, tl208({ ratdb_tag: 'a b\n/control/shell true' }), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    const bad = await prepareJob(
+      site,
+      tl208({ ratdb_tag: 'a b\n/control/shell true' }),
+      mkdtempSync(join(tmpdir(), 'gasp-work-')),
+    );
     expect(runWrapper(bad.workdir)).toMatchObject({ code: 11, manifest: { failed_stage: 'macro' } });
   });
 
   it('names the file of a macro without /rat/procset file with rat -o, and stages it', async () => {
     const { site, storage } = fixtureSite();
     const job = await prepareJob(site, bipo214(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
-    expect(job.spec?.outputs).toEqual([{ data_type: 'ratds', file: 'ScintBipo214_r7_p1_s0.root', named_by: 'command line' }]);
+    expect(job.spec?.outputs).toEqual([
+      { data_type: 'ratds', file: 'ScintBipo214_r7_p1_s0.root', named_by: 'command line' },
+    ]);
     expect(job.spec?.rat_args).toEqual(['-o', 'ScintBipo214_r7_p1_s0.root', '-N', '100']);
     const run = runWrapper(job.workdir);
     expect(run).toMatchObject({ code: 0, manifest: { exit_code: 0 } });
     const stored = join(storage, 'wrap/ScintBipo214/7/1/ScintBipo214_r7_p1_s0.root');
-    expect(run.manifest.outputs).toMatchObject([{ data_type: 'ratds', file: 'ScintBipo214_r7_p1_s0.root', url: `file://${stored}` }]);
+    expect(run.manifest.outputs).toMatchObject([
+      { data_type: 'ratds', file: 'ScintBipo214_r7_p1_s0.root', url: `file://${stored}` },
+    ]);
     expect(sha256(stored)).toBe(run.manifest.outputs[0]?.sha256);
   });
 
   it('sends no job of a module whose outputs nothing can name', () => {
     const { site } = fixtureSite();
     const job = bipo214();
-    const production = { ...job.production, outputs: ['ntuple'], output_naming: { ntuple: 'none' as const }, unnameable: 'line 4: the outntuple processor has no /rat/procset file' };
-    expect(() => jobSpec(site, { ...job, production })).toThrow('ScintBipo214: nothing can name its ntuple file (line 4: the outntuple processor has no /rat/procset file)');
+    const production = {
+      ...job.production,
+      outputs: ['ntuple'],
+      output_naming: { ntuple: 'none' as const },
+      unnameable: 'line 4: the outntuple processor has no /rat/procset file',
+    };
+    expect(() => jobSpec(site, { ...job, production })).toThrow(
+      'ScintBipo214: nothing can name its ntuple file (line 4: the outntuple processor has no /rat/procset file)',
+    );
   });
 
   it('refuses a macro that differs from the production information', async () => {
     const { site } = fixtureSite();
-    const job = await prepareJob(site, tl208({ macro_sha256: '0'.repeat(64) }), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    const job = await prepareJob(
+      site,
+      tl208({ macro_sha256: '0'.repeat(64) }),
+      mkdtempSync(join(tmpdir(), 'gasp-work-')),
+    );
     const run = runWrapper(job.workdir);
     // the job's fault, not the site's: 11, which does not count against the site's health
     expect(run.code).toBe(11);

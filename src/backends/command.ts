@@ -34,7 +34,11 @@ export const runCommand: CommandRunner = (argv, options = {}) =>
     }, options.timeoutMs ?? 60_000);
     child.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(error.code === 'ENOENT' ? new BackendError(`${program}: command not found (is it installed and on PATH here?)`) : new BackendUnavailableError(`${program}: ${error.message}`));
+      reject(
+        error.code === 'ENOENT'
+          ? new BackendError(`${program}: command not found (is it installed and on PATH here?)`)
+          : new BackendUnavailableError(`${program}: ${error.message}`),
+      );
     });
     child.once('close', (code) => {
       clearTimeout(timer);
@@ -52,7 +56,12 @@ export function lastLine(text: string): string {
  * last thing it said. Worth another try (BackendUnavailableError) unless `refused` says the batch
  * system turned the job down for good, which needs a person (BackendError).
  */
-export function commandFailure(site: string, program: string, result: CommandResult, refused = false): BackendUnavailableError | BackendError {
+export function commandFailure(
+  site: string,
+  program: string,
+  result: CommandResult,
+  refused = false,
+): BackendUnavailableError | BackendError {
   const said = lastLine(result.stderr) || lastLine(result.stdout) || 'no message';
   const message = `site ${site}: ${program} failed (exit ${result.code}): ${said}`;
   return refused ? new BackendError(message) : new BackendUnavailableError(message);

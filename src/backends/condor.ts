@@ -1,7 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchBackend } from './batch.js';
-import { BackendError, BackendUnavailableError, withExtraMemory, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
+import {
+  BackendError,
+  BackendUnavailableError,
+  withExtraMemory,
+  type Backend,
+  type BackendStatus,
+  type PreparedJob,
+} from './backend.js';
 import { commandFailure } from './command.js';
 
 /**
@@ -13,7 +20,15 @@ import { commandFailure } from './command.js';
  */
 
 /** JobStatus numbers of a job ClassAd. */
-const JOB_STATUS: Readonly<Record<number, BackendStatus['state']>> = { 1: 'queued', 2: 'running', 3: 'failed', 4: 'completed', 5: 'queued', 6: 'running', 7: 'queued' };
+const JOB_STATUS: Readonly<Record<number, BackendStatus['state']>> = {
+  1: 'queued',
+  2: 'running',
+  3: 'failed',
+  4: 'completed',
+  5: 'queued',
+  6: 'running',
+  7: 'queued',
+};
 
 interface JobAd {
   ClusterId?: number;
@@ -33,7 +48,8 @@ const ATTRIBUTES = 'ClusterId,ProcId,JobStatus,ExitCode,ExitBySignal,ExitSignal,
  * found, connect_to_the_schedd failing, a CEDAR:60xx connection error on its error stack): worth
  * another try. Anything else it says is about the submit file or [condor], which a person must fix.
  */
-const UNREACHABLE = /Can't find address of (local )?schedd|Failed to connect to (local )?queue manager|\bCEDAR:60\d\d:/i;
+const UNREACHABLE =
+  /Can't find address of (local )?schedd|Failed to connect to (local )?queue manager|\bCEDAR:60\d\d:/i;
 
 /** Job ids per condor_history call: keeps its constraint far below Linux's 128 KiB per argument. */
 const IDS_PER_HISTORY_CALL = 500;
@@ -57,7 +73,15 @@ export function statusFromAd(ad: JobAd): BackendStatus {
   const state = JOB_STATUS[ad.JobStatus ?? 0];
   if (state === undefined) return { state: 'running', reason: `unknown JobStatus ${ad.JobStatus}` };
   if (ad.JobStatus === 5) return { state: 'queued', reason: `held: ${ad.HoldReason ?? 'no reason given'}` };
-  if (ad.JobStatus === 3) return { state: 'failed', exitCode: 143, reason: ad.RemoveReason?.startsWith('via condor_rm') === true ? 'canceled' : `removed: ${ad.RemoveReason ?? 'no reason given'}` };
+  if (ad.JobStatus === 3)
+    return {
+      state: 'failed',
+      exitCode: 143,
+      reason:
+        ad.RemoveReason?.startsWith('via condor_rm') === true
+          ? 'canceled'
+          : `removed: ${ad.RemoveReason ?? 'no reason given'}`,
+    };
   if (ad.JobStatus === 4) {
     const exitCode = ad.ExitBySignal === true ? 128 + (ad.ExitSignal ?? 0) : (ad.ExitCode ?? 0);
     return exitCode === 0 ? { state: 'completed', exitCode } : { state: 'failed', exitCode };
@@ -74,7 +98,10 @@ export class CondorBackend extends BatchBackend implements Backend {
     // a submit file's values run to the end of the line and expand $(…) as submit macros: a path
     // holding either would run or read something else than asked
     for (const path of [executable, job.workdir, job.stdout, job.stderr]) {
-      if (/\$\(|[\r\n]/.test(path)) throw new BackendError(`site ${this.site.name}: HTCondor would read "${path}" as a submit macro or a new line (expected a [local] workdir in ${this.site.file} without "$(" or line breaks)`);
+      if (/\$\(|[\r\n]/.test(path))
+        throw new BackendError(
+          `site ${this.site.name}: HTCondor would read "${path}" as a submit macro or a new line (expected a [local] workdir in ${this.site.file} without "$(" or line breaks)`,
+        );
     }
     const lines = [
       `universe = ${universe}`,
@@ -103,10 +130,15 @@ export class CondorBackend extends BatchBackend implements Backend {
       const result = await this.run(['condor_submit', '-terse', file], { cwd: job.workdir });
       if (result.code !== 0) {
         const failure = commandFailure(this.site.name, 'condor_submit', result, !UNREACHABLE.test(result.stderr));
-        throw failure instanceof BackendError ? new BackendError(`${failure.message} (check [condor] in ${this.site.file})`) : failure;
+        throw failure instanceof BackendError
+          ? new BackendError(`${failure.message} (check [condor] in ${this.site.file})`)
+          : failure;
       }
       const id = /^(\d+\.\d+)\s+-/.exec(result.stdout.trim())?.[1];
-      if (id === undefined) throw new BackendError(`site ${this.site.name}: condor_submit answered ${JSON.stringify(result.stdout.trim())}, not a job id`);
+      if (id === undefined)
+        throw new BackendError(
+          `site ${this.site.name}: condor_submit answered ${JSON.stringify(result.stdout.trim())}, not a job id`,
+        );
       ids.push(id);
     }
     return ids;
@@ -126,11 +158,18 @@ export class CondorBackend extends BatchBackend implements Backend {
       const message = `site ${this.site.name}: ${program} -json answered ${cut ? 'a list cut short' : 'something that is not JSON'}: ${JSON.stringify(text.slice(0, 80))}`;
       throw cut ? new BackendUnavailableError(message) : new BackendError(message);
     }
-    if (!Array.isArray(ads)) throw new BackendError(`site ${this.site.name}: ${program} -json answered ${JSON.stringify(text.slice(0, 80))}, not a list of job ads`);
+    if (!Array.isArray(ads))
+      throw new BackendError(
+        `site ${this.site.name}: ${program} -json answered ${JSON.stringify(text.slice(0, 80))}, not a list of job ads`,
+      );
     return ads as JobAd[];
   }
 
-  async #ads(program: 'condor_q' | 'condor_history', select: readonly string[], attributes = ATTRIBUTES): Promise<JobAd[]> {
+  async #ads(
+    program: 'condor_q' | 'condor_history',
+    select: readonly string[],
+    attributes = ATTRIBUTES,
+  ): Promise<JobAd[]> {
     const result = await this.run([program, '-json', '-attributes', attributes, ...select]);
     if (result.code !== 0) throw commandFailure(this.site.name, program, result);
     return this.#parseAds(program, result.stdout);
@@ -141,7 +180,9 @@ export class CondorBackend extends BatchBackend implements Backend {
     for (let start = 0; start < ids.length; start += IDS_PER_HISTORY_CALL) {
       const chunk = ids.slice(start, start + IDS_PER_HISTORY_CALL);
       // -match stops the (newest first) scan once every job is found, as job ids do in new versions
-      ads.push(...(await this.#ads('condor_history', ['-match', String(chunk.length), '-constraint', jobsConstraint(chunk)])));
+      ads.push(
+        ...(await this.#ads('condor_history', ['-match', String(chunk.length), '-constraint', jobsConstraint(chunk)])),
+      );
     }
     return ads;
   }
@@ -155,7 +196,10 @@ export class CondorBackend extends BatchBackend implements Backend {
     const history = new Map((gone.length > 0 ? await this.#history(gone) : []).map((ad) => [key(ad), ad]));
     for (const id of ids) {
       const ad = queued.get(id) ?? history.get(id);
-      answers.set(id, ad === undefined ? { state: 'lost', reason: 'HTCondor no longer knows this job' } : statusFromAd(ad));
+      answers.set(
+        id,
+        ad === undefined ? { state: 'lost', reason: 'HTCondor no longer knows this job' } : statusFromAd(ad),
+      );
     }
     return answers;
   }
@@ -165,8 +209,11 @@ export class CondorBackend extends BatchBackend implements Backend {
     if (names.length === 0) return found;
     const constraint = names.map((name) => `JobBatchName == ${JSON.stringify(name)}`).join(' || ');
     for (const program of ['condor_q', 'condor_history'] as const) {
-      const ads = (await this.#ads(program, ['-constraint', constraint], 'ClusterId,ProcId,JobBatchName')) as Array<JobAd & { JobBatchName?: string }>;
-      for (const ad of ads) if (ad.JobBatchName !== undefined) found.set(ad.JobBatchName, `${ad.ClusterId ?? ''}.${ad.ProcId ?? ''}`);
+      const ads = (await this.#ads(program, ['-constraint', constraint], 'ClusterId,ProcId,JobBatchName')) as Array<
+        JobAd & { JobBatchName?: string }
+      >;
+      for (const ad of ads)
+        if (ad.JobBatchName !== undefined) found.set(ad.JobBatchName, `${ad.ClusterId ?? ''}.${ad.ProcId ?? ''}`);
     }
     return found;
   }
@@ -174,6 +221,7 @@ export class CondorBackend extends BatchBackend implements Backend {
   async cancel(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const result = await this.run(['condor_rm', ...ids]);
-    if (result.code !== 0 && !/couldn't find|not found|no jobs/i.test(result.stderr + result.stdout)) throw commandFailure(this.site.name, 'condor_rm', result);
+    if (result.code !== 0 && !/couldn't find|not found|no jobs/i.test(result.stderr + result.stdout))
+      throw commandFailure(this.site.name, 'condor_rm', result);
   }
 }

@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BatchBackend } from './batch.js';
-import { BackendError, BackendUnavailableError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
+import {
+  BackendError,
+  BackendUnavailableError,
+  type Backend,
+  type BackendStatus,
+  type PreparedJob,
+} from './backend.js';
 import { commandFailure, lastLine, type CommandResult } from './command.js';
 
 /**
@@ -29,13 +35,17 @@ export function diracJobGroup(name: string): string {
  * may not make. Anything else (a connection refused, a timeout, DNS, an expired proxy) is worth
  * another try: retried, a pass waits for DIRAC; failed, a whole outage would fail every claimed pass.
  */
-const REFUSED = /\( 1501 :|^Invalid JDL:|validation error for|Job submission not authorized|Can't submit using a limited proxy/m;
+const REFUSED =
+  /\( 1501 :|^Invalid JDL:|validation error for|Job submission not authorized|Can't submit using a limited proxy/m;
 
 /** DIRAC's words after `ERROR <file>.jdl: ` (the script prints them last, possibly over several lines), as one line. */
 function submitError(stdout: string): string | undefined {
   const at = /^ERROR .*?\.jdl: /m.exec(stdout);
   if (at === null) return undefined;
-  const lines = stdout.slice(at.index + at[0].length).split('\n').map((line) => line.trim());
+  const lines = stdout
+    .slice(at.index + at[0].length)
+    .split('\n')
+    .map((line) => line.trim());
   // pydantic's pointer to its web pages says nothing about the job
   return lines.filter((line) => line !== '' && !line.startsWith('For further information visit')).join(' ');
 }
@@ -48,7 +58,11 @@ function submitError(stdout: string): string | undefined {
 export function parseSelectedJobs(text: string): string[] | undefined {
   const lines = text.split('\n');
   const header = lines.findIndex((line) => /^==> Selected \d+ jobs\b/.test(line));
-  if (header >= 0) return (lines[header + 1] ?? '').split(',').map((id) => id.trim()).filter((id) => /^\d+$/.test(id));
+  if (header >= 0)
+    return (lines[header + 1] ?? '')
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => /^\d+$/.test(id));
   return lines.some((line) => line.startsWith('No jobs were selected with conditions:')) ? [] : undefined;
 }
 
@@ -84,7 +98,11 @@ const MAJOR_STATUS: Readonly<Record<string, BackendStatus['state']>> = {
 /** A JDL string value, quotes escaped. */
 const jdlString = (value: string) => `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 const jdlList = (values: readonly string[]) => `{${values.map(jdlString).join(', ')}}`;
-const commaList = (text: string | undefined) => (text ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '');
+const commaList = (text: string | undefined) =>
+  (text ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 
 export function parseDiracStatus(text: string): Map<string, BackendStatus> {
   const answers = new Map<string, BackendStatus>();
@@ -109,7 +127,8 @@ export class DiracBackend extends BatchBackend implements Backend {
   /** Runs a DIRAC command after its set-up script; the arguments reach bash as "$@", never as text. */
   #call(argv: string[], cwd?: string): Promise<CommandResult> {
     const setup = this.site.dirac.setup;
-    const command = setup === undefined ? argv : ['bash', '-c', 'source "$1" && shift && exec "$@"', 'gasp-dirac', setup, ...argv];
+    const command =
+      setup === undefined ? argv : ['bash', '-c', 'source "$1" && shift && exec "$@"', 'gasp-dirac', setup, ...argv];
     return this.run(command, { timeoutMs: 120_000, ...(cwd !== undefined && { cwd }) });
   }
 
@@ -142,10 +161,19 @@ export class DiracBackend extends BatchBackend implements Backend {
       const result = await this.#call(['dirac-wms-job-submit', file], job.workdir);
       const id = /JobID\s*=\s*(\d+)/.exec(result.stdout)?.[1];
       const said = result.code === 0 ? undefined : submitError(result.stdout);
-      if (said !== undefined && REFUSED.test(said)) throw new BackendError(`site ${this.site.name}: DIRAC refused the job: ${said} (check [dirac] in ${this.site.file})`);
-      if (said !== undefined) throw new BackendUnavailableError(`site ${this.site.name}: dirac-wms-job-submit failed (exit ${result.code}): ${said}`);
+      if (said !== undefined && REFUSED.test(said))
+        throw new BackendError(
+          `site ${this.site.name}: DIRAC refused the job: ${said} (check [dirac] in ${this.site.file})`,
+        );
+      if (said !== undefined)
+        throw new BackendUnavailableError(
+          `site ${this.site.name}: dirac-wms-job-submit failed (exit ${result.code}): ${said}`,
+        );
       if (result.code !== 0) throw commandFailure(this.site.name, 'dirac-wms-job-submit', result);
-      if (id === undefined) throw new BackendError(`site ${this.site.name}: dirac-wms-job-submit answered ${JSON.stringify(lastLine(result.stdout))}, not a job id`);
+      if (id === undefined)
+        throw new BackendError(
+          `site ${this.site.name}: dirac-wms-job-submit answered ${JSON.stringify(lastLine(result.stdout))}, not a job id`,
+        );
       ids.push(id);
     }
     return ids;
@@ -176,9 +204,15 @@ export class DiracBackend extends BatchBackend implements Backend {
       if (result.code !== 0) throw commandFailure(this.site.name, 'dirac-wms-select-jobs', result);
       // the script's error branch says this, then "No jobs were selected" with exit 0: read as "not found", the job would run twice
       const failed = result.stdout.split('\n').find((line) => line.startsWith("Can't select jobs:"));
-      if (failed !== undefined) throw new BackendUnavailableError(`site ${this.site.name}: dirac-wms-select-jobs: ${failed.replace(/\s+/g, ' ')}`);
+      if (failed !== undefined)
+        throw new BackendUnavailableError(
+          `site ${this.site.name}: dirac-wms-select-jobs: ${failed.replace(/\s+/g, ' ')}`,
+        );
       const ids = parseSelectedJobs(result.stdout);
-      if (ids === undefined) throw new BackendError(`site ${this.site.name}: dirac-wms-select-jobs answered ${JSON.stringify(lastLine(result.stdout))}, not a list of jobs`);
+      if (ids === undefined)
+        throw new BackendError(
+          `site ${this.site.name}: dirac-wms-select-jobs answered ${JSON.stringify(lastLine(result.stdout))}, not a list of jobs`,
+        );
       // the first submitted, should there be more than one
       const [first] = ids.map(Number).sort((a, b) => a - b);
       if (first !== undefined) found.set(name, String(first));

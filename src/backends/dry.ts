@@ -64,7 +64,8 @@ export class DryBackend implements Backend {
   }
 
   #maybeFail(call: string): void {
-    if (this.#failCalls > 0 && this.#random() < this.#failCalls) throw new BackendUnavailableError(`dry backend: ${call} failed on purpose ([dry] fail_calls)`);
+    if (this.#failCalls > 0 && this.#random() < this.#failCalls)
+      throw new BackendUnavailableError(`dry backend: ${call} failed on purpose ([dry] fail_calls)`);
   }
 
   async submit(jobs: readonly PreparedJob[]): Promise<string[]> {
@@ -79,7 +80,15 @@ export class DryBackend implements Backend {
     if (this.#journal !== undefined) {
       mkdirSync(dirname(this.#journal), { recursive: true });
       const at = new Date().toISOString();
-      appendFileSync(this.#journal, jobs.map((job, index) => `${JSON.stringify({ name: job.name, id: ids[index], at } satisfies Partial<JournalLine>)}\n`).join(''));
+      appendFileSync(
+        this.#journal,
+        jobs
+          .map(
+            (job, index) =>
+              `${JSON.stringify({ name: job.name, id: ids[index], at } satisfies Partial<JournalLine>)}\n`,
+          )
+          .join(''),
+      );
     }
     if (failsAfter) this.#maybeFail('submit (after the job was recorded)');
     return ids;
@@ -97,10 +106,13 @@ export class DryBackend implements Backend {
 
   async status(ids: readonly string[]): Promise<Map<string, BackendStatus>> {
     this.#maybeFail('status');
-    return new Map(ids.map((id) => [id, this.#ended.get(id) ?? { state: 'lost', reason: 'not known to this dry backend' }]));
+    return new Map(
+      ids.map((id) => [id, this.#ended.get(id) ?? { state: 'lost', reason: 'not known to this dry backend' }]),
+    );
   }
 
   async cancel(ids: readonly string[]): Promise<void> {
-    for (const id of ids) if (this.#ended.has(id)) this.#ended.set(id, { state: 'failed', exitCode: 143, reason: 'canceled' });
+    for (const id of ids)
+      if (this.#ended.has(id)) this.#ended.set(id, { state: 'failed', exitCode: 143, reason: 'canceled' });
   }
 }

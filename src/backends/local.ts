@@ -4,7 +4,13 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../files.js';
 import { commandLineOf, isAlive } from '../processes.js';
-import { BackendError, BackendUnavailableError, type Backend, type BackendStatus, type PreparedJob } from './backend.js';
+import {
+  BackendError,
+  BackendUnavailableError,
+  type Backend,
+  type BackendStatus,
+  type PreparedJob,
+} from './backend.js';
 
 interface LocalRecord {
   pid: number;
@@ -17,7 +23,8 @@ interface LocalRecord {
  * The exit code goes to a file, so a client that restarts still learns how a job ended. Values
  * reach sh as arguments ("$@"), never as text.
  */
-const LAUNCHER = 'exitfile=$1; shift; "$@"; code=$?; echo $code > "$exitfile.tmp" && mv "$exitfile.tmp" "$exitfile"; exit $code';
+const LAUNCHER =
+  'exitfile=$1; shift; "$@"; code=$?; echo $code > "$exitfile.tmp" && mv "$exitfile.tmp" "$exitfile"; exit $code';
 
 /** Whether `pid` is still our launcher: alive, and (where /proc tells) running with our exit file. */
 function isOurs(pid: number, exitFile: string): boolean {
@@ -68,7 +75,10 @@ export class LocalBackend implements Backend {
 
   async submit(jobs: readonly PreparedJob[]): Promise<string[]> {
     const free = this.#maxJobs - this.running();
-    if (jobs.length > free) throw new BackendUnavailableError(`local backend: ${jobs.length} jobs asked, room for ${Math.max(0, free)} (max_jobs ${this.#maxJobs}); trying again next cycle`);
+    if (jobs.length > free)
+      throw new BackendUnavailableError(
+        `local backend: ${jobs.length} jobs asked, room for ${Math.max(0, free)} (max_jobs ${this.#maxJobs}); trying again next cycle`,
+      );
     return jobs.map((job) => {
       const id = `local-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
       const out = openSync(job.stdout, 'a');
@@ -79,9 +89,15 @@ export class LocalBackend implements Backend {
           detached: true,
           stdio: ['ignore', out, err],
         });
-        if (child.pid === undefined) throw new BackendError(`local backend: could not start ${job.command[0] ?? 'the job'}`);
+        if (child.pid === undefined)
+          throw new BackendError(`local backend: could not start ${job.command[0] ?? 'the job'}`);
         child.unref();
-        const record: LocalRecord = { pid: child.pid, name: job.name, workdir: job.workdir, started: new Date().toISOString() };
+        const record: LocalRecord = {
+          pid: child.pid,
+          name: job.name,
+          workdir: job.workdir,
+          started: new Date().toISOString(),
+        };
         writeFileAtomic(this.#path(id, 'json'), JSON.stringify(record));
       } finally {
         closeSync(out);
@@ -98,14 +114,17 @@ export class LocalBackend implements Backend {
   }
 
   #statusOf(id: string): BackendStatus {
-    if (!/^local-[\w-]+$/.test(id) || !existsSync(this.#path(id, 'json'))) return { state: 'lost', reason: 'no such local job' };
+    if (!/^local-[\w-]+$/.test(id) || !existsSync(this.#path(id, 'json')))
+      return { state: 'lost', reason: 'no such local job' };
     if (existsSync(this.#path(id, 'canceled'))) return { state: 'failed', exitCode: 143, reason: 'canceled' };
     if (existsSync(this.#path(id, 'exit'))) {
       const exitCode = Number(readFileSync(this.#path(id, 'exit'), 'utf8').trim());
       return exitCode === 0 ? { state: 'completed', exitCode } : { state: 'failed', exitCode };
     }
     const record = this.#record(id);
-    return record !== undefined && isOurs(record.pid, this.#path(id, 'exit')) ? { state: 'running' } : { state: 'lost', reason: 'its process is gone without an exit code' };
+    return record !== undefined && isOurs(record.pid, this.#path(id, 'exit'))
+      ? { state: 'running' }
+      : { state: 'lost', reason: 'its process is gone without an exit code' };
   }
 
   async lookup(names: readonly string[]): Promise<Map<string, string>> {

@@ -45,7 +45,8 @@ function commandLineNames(outputs: JobSpec['outputs']): string[] {
 export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
   const { pass } = job;
   const setup = ratSetupLine(site.rat, pass.rat_version);
-  if (setup === undefined) throw new BackendError(`site ${site.name}: no set-up for RAT ${pass.rat_version} in ${site.file} [rat]`);
+  if (setup === undefined)
+    throw new BackendError(`site ${site.name}: no set-up for RAT ${pass.rat_version} in ${site.file} [rat]`);
   const mode = pass.event_mode ?? job.production.event_mode;
   const events = pass.subjobs?.[job.subjob]?.events ?? pass.amount?.events;
   const base = `${job.module}_r${job.run}_p${pass.pass}_s${job.subjob}`;
@@ -53,17 +54,35 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
   const outputs = outputFiles(base, job.production);
   // a job whose outputs nothing can name fails after all its work: never send it (make-production warned, submit refuses)
   const unnamed = outputs.filter((output) => output.named_by === 'none').map((output) => output.data_type);
-  if (unnamed.length > 0) throw new BackendError(`${job.module}: nothing can name its ${unnamed.join(', ')} file (${job.production.unnameable ?? 'see make-production'})`);
+  if (unnamed.length > 0)
+    throw new BackendError(
+      `${job.module}: nothing can name its ${unnamed.join(', ')} file (${job.production.unnameable ?? 'see make-production'})`,
+    );
   return {
     version: 1,
     job: { module: job.module, run: job.run, pass: pass.pass, subjob: job.subjob, label: pass.label },
     rat: { version: pass.rat_version, setup },
-    macro: { path: job.production.path, sha256: pass.macro_sha256 ?? job.production.sha256, template: pass.template ?? {} },
-    rat_args: [...commandLineNames(outputs), ...(job.ratArgs ?? ratArguments(mode, { run: job.run, ...(events !== undefined && { events }), ...(pass.amount?.seconds !== undefined && { seconds: pass.amount.seconds }) }))],
+    macro: {
+      path: job.production.path,
+      sha256: pass.macro_sha256 ?? job.production.sha256,
+      template: pass.template ?? {},
+    },
+    rat_args: [
+      ...commandLineNames(outputs),
+      ...(job.ratArgs ??
+        ratArguments(mode, {
+          run: job.run,
+          ...(events !== undefined && { events }),
+          ...(pass.amount?.seconds !== undefined && { seconds: pass.amount.seconds }),
+        })),
+    ],
     fields: { OUTPUT: base, RUN: String(job.run), ...(events !== undefined && { NEVENTS: String(events) }) },
     outputs,
     ratdb_tag: pass.ratdb_tag ?? null,
-    storage: site.storage.kind === 'file' ? { kind: 'file', root: site.storage.root, path } : { kind: 'copy', command: site.storage.command, path },
+    storage:
+      site.storage.kind === 'file'
+        ? { kind: 'file', root: site.storage.root, path }
+        : { kind: 'copy', command: site.storage.command, path },
     events: events ?? null,
   };
 }
@@ -85,7 +104,13 @@ export function jobFolder(workRoot: string, module: string, run: number, pass: P
  * returned job is ready for any backend. Asynchronous, so a cycle prepares many jobs at once.
  * `write: false` (a backend that runs no wrapper, such as dry) checks the spec and writes nothing.
  */
-export async function prepareJob(site: Site, job: JobToPrepare, workRoot: string, token?: string, { write = true } = {}): Promise<PreparedJob> {
+export async function prepareJob(
+  site: Site,
+  job: JobToPrepare,
+  workRoot: string,
+  token?: string,
+  { write = true } = {},
+): Promise<PreparedJob> {
   const spec = jobSpec(site, job);
   const workdir = jobFolder(workRoot, job.module, job.run, job.pass, job.subjob);
   if (write) {

@@ -1,5 +1,13 @@
 import { BatchBackend } from './batch.js';
-import { BackendError, BackendUnavailableError, withExtraMemory, type Backend, type BackendState, type BackendStatus, type PreparedJob } from './backend.js';
+import {
+  BackendError,
+  BackendUnavailableError,
+  withExtraMemory,
+  type Backend,
+  type BackendState,
+  type BackendStatus,
+  type PreparedJob,
+} from './backend.js';
 import { commandFailure, type CommandResult } from './command.js';
 
 const STATES: Readonly<Record<string, BackendState>> = {
@@ -38,10 +46,14 @@ function statusOf(state: string, exit?: string): BackendStatus {
   const mapped = STATES[word];
   const exitCode = exit === undefined ? undefined : slurmExitCode(exit);
   if (mapped === undefined) return { state: 'running', reason: `unknown Slurm state ${state}` };
-  if (mapped === 'completed' && exitCode !== undefined && exitCode !== 0) return { state: 'failed', exitCode, reason: word };
+  if (mapped === 'completed' && exitCode !== undefined && exitCode !== 0)
+    return { state: 'failed', exitCode, reason: word };
   return {
     state: mapped,
-    ...(exitCode !== undefined && (mapped === 'completed' || mapped === 'failed') && { exitCode: mapped === 'failed' && exitCode === 0 ? 1 : exitCode }),
+    ...(exitCode !== undefined &&
+      (mapped === 'completed' || mapped === 'failed') && {
+        exitCode: mapped === 'failed' && exitCode === 0 ? 1 : exitCode,
+      }),
     ...(mapped === 'failed' && { reason: word === 'CANCELLED' ? 'canceled' : word }),
   };
 }
@@ -59,7 +71,8 @@ export class SlurmBackend extends BatchBackend implements Backend {
 
   /** A controller that does not answer is worth another try; a refused job (bad partition, too much memory) is not. */
   #unavailable(program: string, result: CommandResult): BackendUnavailableError | BackendError {
-    const transient = /unable to contact|socket timed out|temporarily unable|connection refused|try again|slurm_load_jobs error: (?!Invalid)/i;
+    const transient =
+      /unable to contact|socket timed out|temporarily unable|connection refused|try again|slurm_load_jobs error: (?!Invalid)/i;
     const refused = program === 'sbatch' && !transient.test(result.stderr);
     const failure = commandFailure(this.site.name, program, result, refused);
     return refused ? new BackendError(`${failure.message} (check [slurm] in ${this.site.file})`) : failure;
@@ -69,14 +82,26 @@ export class SlurmBackend extends BatchBackend implements Backend {
     const { partition, account, qos, time, mem } = this.site.slurm;
     const ids: string[] = [];
     for (const job of jobs) {
-      const argv = ['sbatch', '--parsable', `--job-name=${job.name}`, `--chdir=${job.workdir}`, `--output=${job.stdout}`, `--error=${job.stderr}`, `--time=${time}`, `--mem=${withExtraMemory(mem, job.extraMemoryMb)}`];
+      const argv = [
+        'sbatch',
+        '--parsable',
+        `--job-name=${job.name}`,
+        `--chdir=${job.workdir}`,
+        `--output=${job.stdout}`,
+        `--error=${job.stderr}`,
+        `--time=${time}`,
+        `--mem=${withExtraMemory(mem, job.extraMemoryMb)}`,
+      ];
       if (partition !== undefined) argv.push(`--partition=${partition}`);
       if (account !== undefined) argv.push(`--account=${account}`);
       if (qos !== undefined) argv.push(`--qos=${qos}`);
       const result = await this.#call([...argv, ...job.command]);
       if (result.code !== 0) throw this.#unavailable('sbatch', result);
       const id = /^(\d+)/.exec(result.stdout.trim())?.[1];
-      if (id === undefined) throw new BackendError(`site ${this.site.name}: sbatch answered ${JSON.stringify(result.stdout.trim())}, not a job id`);
+      if (id === undefined)
+        throw new BackendError(
+          `site ${this.site.name}: sbatch answered ${JSON.stringify(result.stdout.trim())}, not a job id`,
+        );
       ids.push(id);
     }
     return ids;
@@ -93,7 +118,18 @@ export class SlurmBackend extends BatchBackend implements Backend {
     }
     const gone = ids.filter((id) => !answers.has(id));
     if (gone.length === 0) return answers;
-    const accounting = await this.#call(['sacct', '-n', '-P', '-X', '-S', 'now-30days', '-o', 'JobID,State,ExitCode', '-j', gone.join(',')]);
+    const accounting = await this.#call([
+      'sacct',
+      '-n',
+      '-P',
+      '-X',
+      '-S',
+      'now-30days',
+      '-o',
+      'JobID,State,ExitCode',
+      '-j',
+      gone.join(','),
+    ]);
     if (accounting.code === 0) {
       for (const line of accounting.stdout.split('\n')) {
         const [id, state, exit] = line.trim().split('|');
@@ -119,9 +155,23 @@ export class SlurmBackend extends BatchBackend implements Backend {
     const queue = await this.#call(['squeue', '-h', '-o', '%i %j', `--name=${names.join(',')}`]);
     if (queue.code !== 0) throw this.#unavailable('squeue', queue);
     // sacct's default window is today only: a job that ended before midnight is still ours
-    const accounting = await this.#call(['sacct', '-n', '-P', '-X', '-S', 'now-7days', '-o', 'JobID,JobName', `--name=${names.join(',')}`]);
-    const lines = [...queue.stdout.split('\n').map((line) => line.trim().split(/\s+/)), ...(accounting.code === 0 ? accounting.stdout.split('\n').map((line) => line.trim().split('|')) : [])];
-    for (const [id, name] of lines) if (id !== undefined && name !== undefined && names.includes(name)) found.set(name, id);
+    const accounting = await this.#call([
+      'sacct',
+      '-n',
+      '-P',
+      '-X',
+      '-S',
+      'now-7days',
+      '-o',
+      'JobID,JobName',
+      `--name=${names.join(',')}`,
+    ]);
+    const lines = [
+      ...queue.stdout.split('\n').map((line) => line.trim().split(/\s+/)),
+      ...(accounting.code === 0 ? accounting.stdout.split('\n').map((line) => line.trim().split('|')) : []),
+    ];
+    for (const [id, name] of lines)
+      if (id !== undefined && name !== undefined && names.includes(name)) found.set(name, id);
     return found;
   }
 

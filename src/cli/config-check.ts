@@ -66,7 +66,12 @@ function configRows(config: Config, site: Site): Array<[string, Array<[string, s
         ['internal_rate_generators', production.internalRateGenerators.join(', ')],
       ],
     ],
-    ['production.modes', production.modeOverrides.length === 0 ? [['(none)', 'event modes come from the macros']] : production.modeOverrides.map(({ pattern, mode }) => [pattern, mode])],
+    [
+      'production.modes',
+      production.modeOverrides.length === 0
+        ? [['(none)', 'event modes come from the macros']]
+        : production.modeOverrides.map(({ pattern, mode }) => [pattern, mode]),
+    ],
   ];
 }
 
@@ -89,7 +94,10 @@ export function registerConfigCheck(program: Command): void {
     .addOption(configOption())
     .addOption(modeOption())
     .option('--json', 'print the resolved settings as JSON')
-    .addHelpText('after', '\nExample:\n  gasp config check config/production.cfg\n  GASP_COUCHDB_URL=https://couch.example.org:6984 gasp config check --json')
+    .addHelpText(
+      'after',
+      '\nExample:\n  gasp config check config/production.cfg\n  GASP_COUCHDB_URL=https://couch.example.org:6984 gasp config check --json',
+    )
     .action((file: string | undefined, options: ConfigCheckOptions, command: Command) => {
       const all = command.optsWithGlobals<ConfigCheckOptions>();
       const { config } = loadCommandConfig({ ...all, ...(file !== undefined && { config: file }) });
@@ -98,11 +106,17 @@ export function registerConfigCheck(program: Command): void {
         site = loadSite(config.client.siteFile);
       } catch (error) {
         if (error instanceof InputError) {
-          throw new InputError([`${config.file}: [client] site: "${config.client.site}" cannot be used:`, ...error.problems]);
+          throw new InputError([
+            `${config.file}: [client] site: "${config.client.site}" cannot be used:`,
+            ...error.problems,
+          ]);
         }
         throw error;
       }
-      if (options.json === true) print(JSON.stringify({ ...config, site: { name: site.name, file: site.file, backend: site.backend } }, null, 2));
+      if (options.json === true)
+        print(
+          JSON.stringify({ ...config, site: { name: site.name, file: site.file, backend: site.backend } }, null, 2),
+        );
       else printConfig(config, site);
     });
 }

@@ -18,7 +18,8 @@ export const logLevelOption = () =>
 export const configOption = () =>
   new Option('-c, --config <file>', 'config file (default: $GASP_CONFIG, else config/<mode>.cfg)');
 
-export const modeOption = () => new Option('--mode <mode>', 'production or processing (default: the config file)').choices(MODES);
+export const modeOption = () =>
+  new Option('--mode <mode>', 'production or processing (default: the config file)').choices(MODES);
 
 /** Writes a line of a command's own output; logs go to stderr. */
 export function print(line = ''): void {

@@ -56,7 +56,10 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('the whole chain on the embedded database with the bundled fixture release (what `npm start` runs)')
     .option('-d, --dir <folder>', 'folder for the demo database and files', '.gasp/demo')
-    .option('--keep', 'keep the database and the dashboard running at the end, until Ctrl-C (the default on a terminal)')
+    .option(
+      '--keep',
+      'keep the database and the dashboard running at the end, until Ctrl-C (the default on a terminal)',
+    )
     .option('--no-keep', 'stop at the end, even on a terminal')
     .addHelpText('after', '\nExample:\n  npm start            # the same as: npx gasp demo\n  npx gasp demo --keep')
     .action(async (_options: DemoOptions, command: Command) => {
@@ -79,12 +82,18 @@ export function registerDemo(program: Command): void {
         print(`2. production information for the fixture release ${FIXTURE_RELEASE}`);
         const made = makeProductionInfo({
           ratDir: FIXTURE_RELEASE,
-          production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] },
+          production: {
+            phases: [...DEFAULT_PHASES],
+            internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
+            modeOverrides: [],
+          },
         });
         for (const warning of made.warnings) log.warn(warning);
         const file = join(server.dir, `${made.doc._id}.json`);
         writeFileAtomic(file, `${JSON.stringify(made.doc, null, 2)}\n`);
-        print(`   RAT ${made.version.version}: ${made.macrosRead} macros, ${Object.keys(made.doc.modules).length} modules; wrote ${file}`);
+        print(
+          `   RAT ${made.version.version}: ${made.macrosRead} macros, ${Object.keys(made.doc.modules).length} modules; wrote ${file}`,
+        );
         printStoreResult(production.name, made.doc, await storeInfoDoc(production, made.doc), false);
 
         const processingInfo = loadProcessingInfo(join(FIXTURE_RELEASE, 'processing_information_7_0_8.json'));
@@ -98,10 +107,11 @@ export function registerDemo(program: Command): void {
             ? `   already submitted (request ${result.requestId}): ${result.jobs.length} jobs`
             : `   submitted ${result.written} jobs (request ${result.requestId})`,
         );
-        for (const { file, total } of addJobsToExactly(result.jobs, { dir: server.dir })) print(`   ${file}: ${total} jobs`);
+        for (const { file, total } of addJobsToExactly(result.jobs, { dir: server.dir }))
+          print(`   ${file}: ${total} jobs`);
 
         checkpoint();
-        print('4. running the jobs with the local backend (the fixture release\'s stand-in rat)');
+        print("4. running the jobs with the local backend (the fixture release's stand-in rat)");
         const site = demoSite(server.dir);
         const ctx: ClientContext = {
           db: production,
@@ -124,7 +134,13 @@ export function registerDemo(program: Command): void {
           heartbeatSeconds: 600,
           staleSeconds: 1800,
           takesTurns: false,
-          capabilities: { rat_versions: [...site.rat.versions.keys()], modes: site.modes, max_jobs: site.maxJobs, paused_labels: [], claims: true },
+          capabilities: {
+            rat_versions: [...site.rat.versions.keys()],
+            modes: site.modes,
+            max_jobs: site.maxJobs,
+            paused_labels: [],
+            claims: true,
+          },
         });
         await heartbeat.start();
         try {
@@ -142,7 +158,13 @@ export function registerDemo(program: Command): void {
         }
         print(`   outputs: ${join(server.dir, 'storage')}; job folders (logs, manifests): ${join(server.dir, 'jobs')}`);
         print(`the database is at ${server.url.origin}`);
-        const dashboard = await startDashboard({ host: '127.0.0.1', port: await freePortOr(DEMO_DASHBOARD_PORT), databases: { production, processing }, staleSeconds: 1800, log });
+        const dashboard = await startDashboard({
+          host: '127.0.0.1',
+          port: await freePortOr(DEMO_DASHBOARD_PORT),
+          databases: { production, processing },
+          staleSeconds: 1800,
+          log,
+        });
         print(`6. the dashboard: ${dashboard.url.href}`);
         const keep = options.keep ?? process.stdout.isTTY === true;
         if (keep) {

@@ -36,7 +36,9 @@ const positive = (option: string, text: string | undefined, problems: string[]):
 export function registerEnqueue(program: Command): void {
   program
     .command('enqueue')
-    .description('the site client: claim ready passes, submit them to the site\'s backend, monitor them, record their outputs; one stats line per cycle')
+    .description(
+      "the site client: claim ready passes, submit them to the site's backend, monitor them, record their outputs; one stats line per cycle",
+    )
     .addOption(configOption())
     .addOption(modeOption())
     .option('--queue <order>', `queue order: ${QUEUE_ORDERS.join(', ')} (default: the config file)`)
@@ -48,12 +50,17 @@ export function registerEnqueue(program: Command): void {
     .option('--max-claim <n>', 'passes claimed per cycle at most (default: the config file)')
     .option('--lease <seconds>', 'how long a claim holds without this client renewing it', '900')
     .option('--pause <label...>', 'leave passes with these labels waiting')
-    .addHelpText('after', '\nExamples:\n  gasp enqueue -c config/production.cfg\n  gasp enqueue -c config/processing.cfg --queue runlevel --once')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gasp enqueue -c config/production.cfg\n  gasp enqueue -c config/processing.cfg --queue runlevel --once',
+    )
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<EnqueueCommandOptions>();
       const problems: string[] = [];
-      if (options.queue !== undefined && !(QUEUE_ORDERS as readonly string[]).includes(options.queue)) problems.push(`--queue: "${options.queue}" is not a queue order (expected ${QUEUE_ORDERS.join(' | ')})`);
-      if (options.mononly === true && options.nomon === true) problems.push('--mononly: does not go with --nomon (expected one of them)');
+      if (options.queue !== undefined && !(QUEUE_ORDERS as readonly string[]).includes(options.queue))
+        problems.push(`--queue: "${options.queue}" is not a queue order (expected ${QUEUE_ORDERS.join(' | ')})`);
+      if (options.mononly === true && options.nomon === true)
+        problems.push('--mononly: does not go with --nomon (expected one of them)');
       const interval = positive('--interval', options.interval, problems);
       const steps = positive('--steps', options.steps, problems);
       const maxClaim = positive('--max-claim', options.maxClaim, problems);
@@ -63,12 +70,16 @@ export function registerEnqueue(program: Command): void {
       const { config, log } = loadCommandConfig(options);
       const site = loadSite(config.client.siteFile);
       if (!site.modes.includes(config.client.mode)) {
-        throw new InputError([`${site.file}: modes: site ${site.name} does not run ${config.client.mode} (expected ${config.client.mode} in modes)`]);
+        throw new InputError([
+          `${site.file}: modes: site ${site.name} does not run ${config.client.mode} (expected ${config.client.mode} in modes)`,
+        ]);
       }
       const stop = stopOnSignal();
       const clientLog = log.child({ component: 'enqueue', site: site.name, mode: config.client.mode });
       const ctx: ClientContext = {
-        db: couchFromConfig(config.couchdb, { log, retry: CLIENT_RETRY, signal: stop.signal }).use(config.couchdb.database),
+        db: couchFromConfig(config.couchdb, { log, retry: CLIENT_RETRY, signal: stop.signal }).use(
+          config.couchdb.database,
+        ),
         site,
         backend: createBackend(site),
         mode: config.client.mode,
@@ -92,7 +103,13 @@ export function registerEnqueue(program: Command): void {
         staleSeconds,
         takesTurns: serialize && submit,
         // what this site can take, so `gasp why` judges waiting passes by the client's own rules
-        capabilities: { rat_versions: [...site.rat.versions.keys()], modes: site.modes, max_jobs: site.maxJobs, paused_labels: options.pause ?? [], claims: submit },
+        capabilities: {
+          rat_versions: [...site.rat.versions.keys()],
+          modes: site.modes,
+          max_jobs: site.maxJobs,
+          paused_labels: options.pause ?? [],
+          claims: submit,
+        },
       });
       // refuses here, naming the live client, if this site already runs in this mode
       let replaced: HeartbeatDoc | undefined;
@@ -104,7 +121,11 @@ export function registerEnqueue(program: Command): void {
         clientLog.info('enqueue stopped before it reached the database; it claimed nothing');
         return;
       }
-      if (replaced !== undefined) clientLog.warn({ host: replaced.host, pid: replaced.pid }, `took over from a client of this site that died or went stale (${describeHolder(replaced)}, last heartbeat ${Math.round(clock.ageSeconds(replaced.beat))} s ago)`);
+      if (replaced !== undefined)
+        clientLog.warn(
+          { host: replaced.host, pid: replaced.pid },
+          `took over from a client of this site that died or went stale (${describeHolder(replaced)}, last heartbeat ${Math.round(clock.ageSeconds(replaced.beat))} s ago)`,
+        );
       let taken: AlreadyRunningError | undefined;
       const lost = new AbortController();
       heartbeat.keepBeating(
@@ -116,8 +137,19 @@ export function registerEnqueue(program: Command): void {
       );
       // leases are written and judged in the server's time too, so a site whose clock is off returns no live pass
       ctx.now = () => clock.now();
-      const turn = serialize && submit ? new Leadership(ctx.db, clock, { site: site.name, mode: ctx.mode, staleSeconds, conflictDelaySeconds }, clientLog) : undefined;
-      clientLog.info({ database: config.couchdb.database, backend: site.backend, queue: ctx.queue, serialize }, `enqueue started for site ${site.name}`);
+      const turn =
+        serialize && submit
+          ? new Leadership(
+              ctx.db,
+              clock,
+              { site: site.name, mode: ctx.mode, staleSeconds, conflictDelaySeconds },
+              clientLog,
+            )
+          : undefined;
+      clientLog.info(
+        { database: config.couchdb.database, backend: site.backend, queue: ctx.queue, serialize },
+        `enqueue started for site ${site.name}`,
+      );
       if (!ctx.backend.runsWrapper) {
         clientLog.warn('backend dry runs nothing: its jobs end at once with no outputs');
       }
@@ -135,7 +167,15 @@ export function registerEnqueue(program: Command): void {
         });
       } finally {
         // not ours any more if another client took the site over
-        if (taken === undefined) await heartbeat.stop().catch((error: unknown) => clientLog.warn({ error: (error as Error).message }, 'could not mark the site stopped; its heartbeat will go stale'));
+        if (taken === undefined)
+          await heartbeat
+            .stop()
+            .catch((error: unknown) =>
+              clientLog.warn(
+                { error: (error as Error).message },
+                'could not mark the site stopped; its heartbeat will go stale',
+              ),
+            );
       }
       if (taken !== undefined) throw taken;
       clientLog.info('enqueue stopped');

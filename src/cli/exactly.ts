@@ -24,7 +24,10 @@ export function registerExactly(program: Command): void {
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const rows = await db.view<[string, string, number, number]>('jobs', 'by_label', { startkey: [options.label], endkey: [options.label, {}] });
+      const rows = await db.view<[string, string, number, number]>('jobs', 'by_label', {
+        startkey: [options.label],
+        endkey: [options.label, {}],
+      });
       const lines: ExactlyLine[] = rows.rows.map((row) => ({ module: row.key[1], run: row.key[2], pass: row.key[3] }));
       // no pass has it: a typo, and an empty file would pass for a label with nothing to list
       const badLabel = lines.length === 0 ? await unknownLabel(db, '--label', options.label) : undefined;

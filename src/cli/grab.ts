@@ -38,11 +38,29 @@ function reporter(files: readonly GrabFile[]): { onEvent: (event: GrabEvent) => 
   let count = 0;
   if (process.stderr.isTTY === true) {
     const bar = new cliProgress.SingleBar(
-      { stream: process.stderr, format: 'grab [{bar}] {files}/{nfiles} files | {got} of {all} | {rate}/s | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
+      {
+        stream: process.stderr,
+        format: 'grab [{bar}] {files}/{nfiles} files | {got} of {all} | {rate}/s | ETA {eta_formatted}',
+        hideCursor: true,
+        clearOnComplete: true,
+        etaBuffer: 50,
+      },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(Math.max(total, 1), 0, { files: 0, nfiles: files.length, got: bytes(0), all: bytes(total), rate: bytes(0) });
-    const payload = () => ({ files: count, nfiles: files.length, got: bytes(done), all: bytes(total), rate: bytes(done / Math.max((Date.now() - started) / 1000, 0.001)) });
+    bar.start(Math.max(total, 1), 0, {
+      files: 0,
+      nfiles: files.length,
+      got: bytes(0),
+      all: bytes(total),
+      rate: bytes(0),
+    });
+    const payload = () => ({
+      files: count,
+      nfiles: files.length,
+      got: bytes(done),
+      all: bytes(total),
+      rate: bytes(done / Math.max((Date.now() - started) / 1000, 0.001)),
+    });
     return {
       onEvent(event) {
         if (event.kind === 'bytes') done += event.bytes;
@@ -69,12 +87,17 @@ function reporter(files: readonly GrabFile[]): { onEvent: (event: GrabEvent) => 
 export function registerGrab(program: Command): void {
   const command = program
     .command('grab')
-    .description("download the output files of a label (or any selection): verified by size and sha256, resumable, with a catalogue beside them");
+    .description(
+      'download the output files of a label (or any selection): verified by size and sha256, resumable, with a catalogue beside them',
+    );
   selectionOptions(command, DEFAULT_STATUSES)
     .option('--type <list>', 'only these data types, comma-separated (such as ntuple,ratds)')
     .option('-d, --dir <folder>', 'where the files go (default: the label, or "grab")')
     .option('--parallel <n>', 'files fetched at once', '4')
-    .option('--copy <command>', 'for URLs other than file:// and http(s)://: a command with {src} and {dest}, such as "xrdcp {src} {dest}" (run as an argument list, never through a shell)')
+    .option(
+      '--copy <command>',
+      'for URLs other than file:// and http(s)://: a command with {src} and {dest}, such as "xrdcp {src} {dest}" (run as an argument list, never through a shell)',
+    )
     .addOption(configOption())
     .addOption(modeOption())
     .addHelpText(
@@ -88,19 +111,39 @@ export function registerGrab(program: Command): void {
       const parallel = wholeNumber('--parallel', options.parallel, problems, '4');
       if (parallel < 1 || parallel > 64) problems.push(`--parallel: "${options.parallel}" is not from 1 to 64`);
       const copy = options.copy?.split(/\s+/).filter((word) => word !== '');
-      if (copy !== undefined && (!options.copy?.includes('{src}') || !options.copy.includes('{dest}'))) problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "xrdcp {src} {dest}")`);
-      if (options.copy !== undefined && /["'\\]/.test(options.copy)) problems.push(`--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "xrdcp {src} {dest}")`);
-      const types = options.type === undefined ? undefined : new Set(options.type.split(',').map((type) => type.trim()).filter((type) => type !== ''));
+      if (copy !== undefined && (!options.copy?.includes('{src}') || !options.copy.includes('{dest}')))
+        problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "xrdcp {src} {dest}")`);
+      if (options.copy !== undefined && /["'\\]/.test(options.copy))
+        problems.push(
+          `--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "xrdcp {src} {dest}")`,
+        );
+      const types =
+        options.type === undefined
+          ? undefined
+          : new Set(
+              options.type
+                .split(',')
+                .map((type) => type.trim())
+                .filter((type) => type !== ''),
+            );
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const badLabel = selection.label === undefined ? undefined : await unknownLabel(db, '--label', selection.label);
       const { files, typesHeld } = await listGrabFiles(db, selection, types);
       const known = new Set([...DATA_TYPES, ...typesHeld]);
-      const badTypes = [...(types ?? [])].filter((type) => !known.has(type)).map((type) => `--type: "${type}" is not a data type${didYouMean(type, known) || ` (expected ${[...known].join(', ')})`}`);
-      if (badLabel !== undefined || badTypes.length > 0) throw new InputError([...(badLabel === undefined ? [] : [badLabel]), ...badTypes]);
+      const badTypes = [...(types ?? [])]
+        .filter((type) => !known.has(type))
+        .map(
+          (type) =>
+            `--type: "${type}" is not a data type${didYouMean(type, known) || ` (expected ${[...known].join(', ')})`}`,
+        );
+      if (badLabel !== undefined || badTypes.length > 0)
+        throw new InputError([...(badLabel === undefined ? [] : [badLabel]), ...badTypes]);
       if (files.length === 0) {
-        print(`grab: no output files match (passes ${selection.statuses.join(', ')}${types === undefined ? '' : `, types ${[...types].join(', ')}`})`);
+        print(
+          `grab: no output files match (passes ${selection.statuses.join(', ')}${types === undefined ? '' : `, types ${[...types].join(', ')}`})`,
+        );
         return;
       }
       const dir = options.dir ?? selection.label ?? 'grab';
@@ -109,7 +152,12 @@ export function registerGrab(program: Command): void {
       print(`grab: ${plural(files.length, 'file')}, ${bytes(total)}, into ${dir}`);
       const progress = reporter(files);
       const started = Date.now();
-      const result = await grabFiles(files, { dir, parallel, ...(copy !== undefined && { copy }), onEvent: progress.onEvent });
+      const result = await grabFiles(files, {
+        dir,
+        parallel,
+        ...(copy !== undefined && { copy }),
+        onEvent: progress.onEvent,
+      });
       progress.stop();
       const seconds = (Date.now() - started) / 1000;
       const { catalogue } = writeCatalogue(dir, [...result.fetched, ...result.present]);

@@ -17,8 +17,20 @@ interface InfoKind {
   view: string;
 }
 
-const PRODUCTION: InfoKind = { command: 'production-info', what: 'production information', mode: 'production', idFor: productionInfoId, view: 'production_by_version' };
-const PROCESSING: InfoKind = { command: 'processing-info', what: 'processing information', mode: 'processing', idFor: processingInfoId, view: 'processing_by_version' };
+const PRODUCTION: InfoKind = {
+  command: 'production-info',
+  what: 'production information',
+  mode: 'production',
+  idFor: productionInfoId,
+  view: 'production_by_version',
+};
+const PROCESSING: InfoKind = {
+  command: 'processing-info',
+  what: 'processing information',
+  mode: 'processing',
+  idFor: processingInfoId,
+  view: 'processing_by_version',
+};
 
 function databaseFor(kind: InfoKind, options: ConfigOptions) {
   const { config, log } = loadCommandConfig({ mode: kind.mode, ...options });
@@ -33,7 +45,10 @@ function registerReaders(parent: Command, kind: InfoKind): void {
     .argument('<version>', 'RAT version, such as 7.0.8')
     .option('--module <name>', 'only this module')
     .addOption(configOption())
-    .addHelpText('after', `\nExample:\n  gasp ${kind.command} show 7.0.8 --module ${kind === PRODUCTION ? 'TeloadedPeryleneBi214' : 'Analysis'}`)
+    .addHelpText(
+      'after',
+      `\nExample:\n  gasp ${kind.command} show 7.0.8 --module ${kind === PRODUCTION ? 'TeloadedPeryleneBi214' : 'Analysis'}`,
+    )
     .action(async (version: string, _options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ConfigOptions & { module?: string }>();
       const { db } = databaseFor(kind, options);
@@ -41,7 +56,10 @@ function registerReaders(parent: Command, kind: InfoKind): void {
       try {
         doc = await db.get<InfoDoc>(kind.idFor(version));
       } catch (error) {
-        if (error instanceof NotFoundError) throw new InputError([`${kind.what} for RAT ${version}: not in ${db.name} (gasp ${kind.command} list shows what is)`]);
+        if (error instanceof NotFoundError)
+          throw new InputError([
+            `${kind.what} for RAT ${version}: not in ${db.name} (gasp ${kind.command} list shows what is)`,
+          ]);
         throw error;
       }
       if (options.module === undefined) {
@@ -50,7 +68,9 @@ function registerReaders(parent: Command, kind: InfoKind): void {
       }
       const module = doc.modules[options.module];
       if (module === undefined) {
-        throw new InputError([`--module: "${options.module}" is not in the ${kind.what} for RAT ${version} (expected one of ${Object.keys(doc.modules).join(', ')})`]);
+        throw new InputError([
+          `--module: "${options.module}" is not in the ${kind.what} for RAT ${version} (expected one of ${Object.keys(doc.modules).join(', ')})`,
+        ]);
       }
       print(JSON.stringify({ [options.module]: module }, null, 2));
     });
@@ -68,10 +88,14 @@ function registerReaders(parent: Command, kind: InfoKind): void {
 }
 
 export function registerInfo(program: Command): void {
-  const production = program.command(PRODUCTION.command).description('read production-information documents (made by make-production)');
+  const production = program
+    .command(PRODUCTION.command)
+    .description('read production-information documents (made by make-production)');
   registerReaders(production, PRODUCTION);
 
-  const processing = program.command(PROCESSING.command).description('check, upload and read processing-information documents');
+  const processing = program
+    .command(PROCESSING.command)
+    .description('check, upload and read processing-information documents');
   processing
     .command('check')
     .description('validate a processing-information file: levels, prerequisites (existing, no cycles), run types')
@@ -79,7 +103,9 @@ export function registerInfo(program: Command): void {
     .addHelpText('after', '\nExample:\n  gasp processing-info check processing_information_7_0_8.json')
     .action((file: string) => {
       const doc = loadProcessingInfo(file);
-      print(`${file}: OK: RAT ${doc.rat_version}, ${Object.keys(doc.modules).length} modules, ${Object.keys(doc.run_types).length} run types`);
+      print(
+        `${file}: OK: RAT ${doc.rat_version}, ${Object.keys(doc.modules).length} modules, ${Object.keys(doc.run_types).length} run types`,
+      );
     });
   processing
     .command('upload')
@@ -87,7 +113,10 @@ export function registerInfo(program: Command): void {
     .argument('<file>', 'processing_information_<x>_<y>_<z>.json')
     .addOption(configOption())
     .option('--dry-run', 'show what would change; write nothing')
-    .addHelpText('after', '\nExample:\n  gasp processing-info upload processing_information_7_0_8.json -c config/processing.cfg')
+    .addHelpText(
+      'after',
+      '\nExample:\n  gasp processing-info upload processing_information_7_0_8.json -c config/processing.cfg',
+    )
     .action(async (file: string, _options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ConfigOptions & { dryRun?: boolean }>();
       const doc = loadProcessingInfo(file);

@@ -56,11 +56,16 @@ function runCommand(argv: readonly string[], log: Logger): Promise<number> {
 export function registerLockRun(program: Command): void {
   program
     .command('lock-run')
-    .description('run a command while holding a named lock shared by every site on the database: one site at a time runs it (for cron jobs)')
+    .description(
+      'run a command while holding a named lock shared by every site on the database: one site at a time runs it (for cron jobs)',
+    )
     .addOption(configOption())
     .addOption(modeOption())
-    .option('--name <name>', 'the lock\'s name (default: the command\'s file name)')
-    .option('--wait <seconds>', 'wait this long for the lock when another site holds it (default: do not wait; exit 75)')
+    .option('--name <name>', "the lock's name (default: the command's file name)")
+    .option(
+      '--wait <seconds>',
+      'wait this long for the lock when another site holds it (default: do not wait; exit 75)',
+    )
     .argument('<command...>', 'the command and its arguments, after --')
     .addHelpText(
       'after',
@@ -76,7 +81,8 @@ Example:
       const options = command.optsWithGlobals<LockRunOptions>();
       const problems: string[] = [];
       const name = options.name ?? basename(argv[0] ?? '');
-      if (!LOCK_NAME.test(name)) problems.push(`--name: "${name}" is not a lock name (expected letters, digits, _ . - and at most 100 of them)`);
+      if (!LOCK_NAME.test(name))
+        problems.push(`--name: "${name}" is not a lock name (expected letters, digits, _ . - and at most 100 of them)`);
       const wait = options.wait === undefined ? 0 : positiveNumber('--wait', options.wait, problems);
       if (problems.length > 0) throw new InputError(problems);
 
@@ -95,22 +101,34 @@ Example:
       }
       if (!attempt.taken) {
         const { holder, taken } = attempt.holder;
-        throw new LockHeldError(`lock ${name} is held by site ${holder.site} (${describeHolder({ ...holder, taken })}, running: ${attempt.holder.command}); not running ${shorten(argv.join(' '))}`);
+        throw new LockHeldError(
+          `lock ${name} is held by site ${holder.site} (${describeHolder({ ...holder, taken })}, running: ${attempt.holder.command}); not running ${shorten(argv.join(' '))}`,
+        );
       }
       if (attempt.replaced !== undefined) {
-        lockLog.warn(`took over lock ${name} from site ${attempt.replaced.holder.site} (${describeHolder(attempt.replaced.holder)}), which stopped renewing it ${Math.round(clock.ageSeconds(attempt.replaced.renewed))} s ago`);
+        lockLog.warn(
+          `took over lock ${name} from site ${attempt.replaced.holder.site} (${describeHolder(attempt.replaced.holder)}), which stopped renewing it ${Math.round(clock.ageSeconds(attempt.replaced.renewed))} s ago`,
+        );
       }
       lockLog.info(`holding lock ${name}; running ${argv.join(' ')}`);
       // renewed three times per stale window, so one missed renewal (an outage) never loses it
       lock.keepRenewing(
         (staleSeconds * 1000) / 3,
-        () => lockLog.error(`lock ${name} was taken over by another site, which found it stale, while the command runs`),
+        () =>
+          lockLog.error(`lock ${name} was taken over by another site, which found it stale, while the command runs`),
         (error) => lockLog.warn({ error: error.message }, `could not renew lock ${name}; trying again`),
       );
       try {
         process.exitCode = await runCommand(argv, lockLog);
       } finally {
-        await lock.release().catch((error: unknown) => lockLog.warn({ error: (error as Error).message }, `could not release lock ${name}; it frees itself after ${staleSeconds} s`));
+        await lock
+          .release()
+          .catch((error: unknown) =>
+            lockLog.warn(
+              { error: (error as Error).message },
+              `could not release lock ${name}; it frees itself after ${staleSeconds} s`,
+            ),
+          );
       }
     });
 }

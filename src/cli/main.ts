@@ -26,7 +26,6 @@ import { registerSitesCheck } from './sites-check.js';
 import { registerSubmit } from './submit.js';
 import { registerViewsPush } from './views-push.js';
 
-
 export function buildProgram(): Command {
   const program = new Command('gasp')
     .description('Run simulation and data-processing campaigns on many computing sites from one CouchDB job database.')
@@ -64,7 +63,10 @@ export function buildProgram(): Command {
   const envHelp = overridableKeys()
     .map(({ section, key, env }) => `  ${env.padEnd(26)} [${section}] ${key}`)
     .join('\n');
-  program.addHelpText('after', `\nEnvironment (overrides the config file):\n  GASP_CONFIG                default config file\n${envHelp}`);
+  program.addHelpText(
+    'after',
+    `\nEnvironment (overrides the config file):\n  GASP_CONFIG                default config file\n${envHelp}`,
+  );
   return program;
 }
 
@@ -96,7 +98,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 function report(error: unknown): number {
   if (error instanceof CommanderError) {
     // commander has printed the message already
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+    if (
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.code === 'commander.help'
+    )
+      return 0;
     return 2;
   }
   if (error instanceof GaspError) {
@@ -105,6 +112,7 @@ function report(error: unknown): number {
   }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`gasp: unexpected error: ${scrubCredentials(message)}\n`);
-  if (process.env.GASP_DEBUG === '1' && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
+  if (process.env.GASP_DEBUG === '1' && error instanceof Error && error.stack !== undefined)
+    process.stderr.write(`${error.stack}\n`);
   return 1;
 }

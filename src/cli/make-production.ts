@@ -20,7 +20,11 @@ interface MakeProductionOptions extends ConfigOptions {
 }
 
 /** How the table marks an output the macro does not name itself. */
-const NAMING_SHOWN: Readonly<Record<OutputNaming, string>> = { macro: '', 'command line': ' (command line)', none: ' (cannot be named)' };
+const NAMING_SHOWN: Readonly<Record<OutputNaming, string>> = {
+  macro: '',
+  'command line': ' (command line)',
+  none: ' (cannot be named)',
+};
 
 /** With `-o -` the document is standard output, so what the command says goes to stderr. */
 const toStderr = (line = '') => void process.stderr.write(`${line}\n`);
@@ -33,11 +37,23 @@ function printModules(modules: Record<string, ProductionModule>, say: typeof pri
     module.template.map((field) => `\${${field}}`).join(' '),
   ]);
   const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
-  for (const row of rows) say(`  ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}`);
+  for (const row of rows)
+    say(
+      `  ${row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd()}`,
+    );
 }
 
 /** Prints what storing an information document did (or would do), one line per changed module. */
-export function printStoreResult(database: string, doc: InfoDoc, result: StoreResult, dryRun: boolean, say = print): void {
+export function printStoreResult(
+  database: string,
+  doc: InfoDoc,
+  result: StoreResult,
+  dryRun: boolean,
+  say = print,
+): void {
   const verb = dryRun && result.outcome !== 'unchanged' ? `would be ${result.outcome}` : result.outcome;
   say(`${database} ${doc._id}: ${verb}`);
   for (const line of describeDiff(result.diff)) say(`  ${line}`);
@@ -46,11 +62,14 @@ export function printStoreResult(database: string, doc: InfoDoc, result: StoreRe
 export function registerMakeProduction(program: Command): void {
   program
     .command('make-production')
-    .description('scan a RAT release\'s production macros and write its production-information document')
+    .description("scan a RAT release's production macros and write its production-information document")
     .argument('<ratdir>', 'the RAT release folder (such as $RATROOT)')
-    .option('--version <version>', 'RAT version (default: the release\'s VERSION file, else its folder name)')
+    .option('--version <version>', "RAT version (default: the release's VERSION file, else its folder name)")
     .addOption(configOption())
-    .option('-o, --output <file>', 'file to write, or - for standard output (default: production_information_<x>_<y>_<z>.json)')
+    .option(
+      '-o, --output <file>',
+      'file to write, or - for standard output (default: production_information_<x>_<y>_<z>.json)',
+    )
     .option('--upload', 'store the document in the database (idempotent: unchanged content writes nothing)')
     .option('--dry-run', 'show what would be written and uploaded; write nothing')
     .option('--phase <name...>', 'scan this phase folder too, this time only')
@@ -62,7 +81,9 @@ export function registerMakeProduction(program: Command): void {
     .action(async (ratDir: string, _options: MakeProductionOptions, command: Command) => {
       const options = command.optsWithGlobals<MakeProductionOptions>();
       if (options.output !== undefined && !existsSync(dirname(resolve(options.output)))) {
-        throw new InputError([`-o: the folder of "${options.output}" does not exist (expected a file in an existing folder)`]);
+        throw new InputError([
+          `-o: the folder of "${options.output}" does not exist (expected a file in an existing folder)`,
+        ]);
       }
       const { config, log: rootLog } = loadCommandConfig(options);
       const log = rootLog.child({ component: 'make-production' });

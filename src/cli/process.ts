@@ -27,7 +27,8 @@ interface ProcessCommandOptions extends ConfigOptions {
   interval: string;
 }
 
-const runNumber = (option: string, text: string, problems: string[]): number => wholeNumber(option, text, problems, '300000');
+const runNumber = (option: string, text: string, problems: string[]): number =>
+  wholeNumber(option, text, problems, '300000');
 
 async function selectedRuns(db: Database, options: ProcessCommandOptions): Promise<RunDoc[]> {
   let ids: number[] = [];
@@ -35,11 +36,15 @@ async function selectedRuns(db: Database, options: ProcessCommandOptions): Promi
     const problems: string[] = [];
     const first = runNumber('--first', options.first ?? '', problems);
     const last = runNumber('--last', options.last ?? '', problems);
-    if (problems.length === 0 && first > last) problems.push(`--first ${first} --last ${last}: the first run is after the last (expected --first <= --last)`);
+    if (problems.length === 0 && first > last)
+      problems.push(`--first ${first} --last ${last}: the first run is after the last (expected --first <= --last)`);
     if (problems.length > 0) throw new InputError(problems);
     const rows = await db.view<number>('runs', 'by_number', { startkey: first, endkey: last });
     ids = rows.rows.map((row) => row.key);
-    if (ids.length === 0) throw new InputError([`--first ${first} --last ${last}: no registered runs in that range (gasp runs add registers them)`]);
+    if (ids.length === 0)
+      throw new InputError([
+        `--first ${first} --last ${last}: no registered runs in that range (gasp runs add registers them)`,
+      ]);
   } else if (options.runlist !== undefined) {
     ids = readRunList(options.runlist);
   } else {
@@ -50,18 +55,26 @@ async function selectedRuns(db: Database, options: ProcessCommandOptions): Promi
   const found = await db.allDocs<RunDoc>({ keys: ids.map(runId), include_docs: true });
   const docs = found.rows.flatMap((row) => (row.doc ? [row.doc] : []));
   const missing = ids.filter((id) => !docs.some((doc) => doc.run === id));
-  if (missing.length > 0) throw new InputError(missing.map((run) => `run ${run}: not registered in ${db.name} (expected gasp runs add first)`));
+  if (missing.length > 0)
+    throw new InputError(
+      missing.map((run) => `run ${run}: not registered in ${db.name} (expected gasp runs add first)`),
+    );
   return docs;
 }
 
 function printResult(result: ProcessResult, dryRun: boolean): void {
   const byRun = new Map<number, string[]>();
   for (const job of result.jobs) {
-    byRun.set(job.run, [...(byRun.get(job.run) ?? []), `${job.module} pass ${job.pass}${job.created ? '' : ' (there already)'}`]);
+    byRun.set(job.run, [
+      ...(byRun.get(job.run) ?? []),
+      `${job.module} pass ${job.pass}${job.created ? '' : ' (there already)'}`,
+    ]);
   }
   for (const [run, jobs] of byRun) print(`run ${run}: ${jobs.join(', ')}`);
   const created = result.jobs.filter((job) => job.created).length;
-  print(`${dryRun ? 'dry run: would create' : 'created'} ${created} jobs for ${byRun.size} runs; ${result.jobs.length - created} were there already`);
+  print(
+    `${dryRun ? 'dry run: would create' : 'created'} ${created} jobs for ${byRun.size} runs; ${result.jobs.length - created} were there already`,
+  );
 }
 
 export function registerProcess(program: Command): void {
@@ -80,15 +93,27 @@ export function registerProcess(program: Command): void {
     .option('--dry-run', 'print what would be created; write nothing')
     .option('--interval <seconds>', 'with --follow: how often to look for new runs', '10')
     .addOption(configOption())
-    .addHelpText('after', '\nExamples:\n  gasp process -R 300000 300001 --rat 7.0.8\n  gasp process --follow --rat 7.0.8 -c config/processing.cfg')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gasp process -R 300000 300001 --rat 7.0.8\n  gasp process --follow --rat 7.0.8 -c config/processing.cfg',
+    )
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ProcessCommandOptions>();
-      const selectors = [options.run !== undefined, options.first !== undefined || options.last !== undefined, options.runlist !== undefined, options.follow === true];
+      const selectors = [
+        options.run !== undefined,
+        options.first !== undefined || options.last !== undefined,
+        options.runlist !== undefined,
+        options.follow === true,
+      ];
       const problems: string[] = [];
-      if (selectors.filter(Boolean).length !== 1) problems.push('runs: choose one of -R RUN, --first A --last B, -L RUNLIST or --follow');
-      if (options.follow === true && options.dryRun === true) problems.push('--dry-run: does not go with --follow (expected one of them)');
-      if (!RAT_VERSION.test(options.rat)) problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
-      if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass)) problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
+      if (selectors.filter(Boolean).length !== 1)
+        problems.push('runs: choose one of -R RUN, --first A --last B, -L RUNLIST or --follow');
+      if (options.follow === true && options.dryRun === true)
+        problems.push('--dry-run: does not go with --follow (expected one of them)');
+      if (!RAT_VERSION.test(options.rat))
+        problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
+      if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass))
+        problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
       checkLabel('--label', options.label, problems);
       wholeNumber('--priority', options.priority, problems, '10', true);
       positiveNumber('--interval', options.interval, problems);
@@ -96,14 +121,19 @@ export function registerProcess(program: Command): void {
 
       const { config, log } = loadCommandConfig({ mode: 'processing', ...options });
       const stop = options.follow === true ? stopOnSignal() : undefined;
-      const couch = couchFromConfig(config.couchdb, { log, ...(stop !== undefined && { retry: CLIENT_RETRY, signal: stop.signal }) });
+      const couch = couchFromConfig(config.couchdb, {
+        log,
+        ...(stop !== undefined && { retry: CLIENT_RETRY, signal: stop.signal }),
+      });
       const db = couch.use(config.couchdb.database);
       let info: ProcessingInfoDoc;
       try {
         info = await db.get<ProcessingInfoDoc>(processingInfoId(options.rat));
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error;
-        throw new InputError([`--rat: no processing information for RAT ${options.rat} in ${db.name} (expected gasp processing-info upload for it first)`]);
+        throw new InputError([
+          `--rat: no processing information for RAT ${options.rat} in ${db.name} (expected gasp processing-info upload for it first)`,
+        ]);
       }
       const processOptions: ProcessOptions = {
         label: options.label ?? `processing-${options.rat}`,
@@ -112,7 +142,13 @@ export function registerProcess(program: Command): void {
         ...(options.dryRun === true && { dryRun: true }),
       };
       if (stop !== undefined) {
-        await followRuns(db, info, { ...processOptions, intervalMs: Number(options.interval) * 1000, signal: stop.signal, log, onProcessed: (_runs, result) => printResult(result, false) });
+        await followRuns(db, info, {
+          ...processOptions,
+          intervalMs: Number(options.interval) * 1000,
+          signal: stop.signal,
+          log,
+          onProcessed: (_runs, result) => printResult(result, false),
+        });
         return;
       }
       const result = await processRuns(db, await selectedRuns(db, options), info, processOptions);

@@ -4,7 +4,12 @@ import cliProgress from 'cli-progress';
 export function progressBar(what: string): { update: (done: number, total: number) => void; stop: () => void } {
   if (process.stderr.isTTY !== true) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${what} [{bar}] {value}/{total} {percentage}% ({eta}s left)`, hideCursor: true, clearOnComplete: true },
+    {
+      stream: process.stderr,
+      format: `${what} [{bar}] {value}/{total} {percentage}% ({eta}s left)`,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

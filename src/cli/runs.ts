@@ -9,7 +9,10 @@ export function registerRuns(program: Command): void {
   runs
     .command('add')
     .description('register runs (run number, run type, raw subfiles with size and checksum); a changed run is updated')
-    .argument('<file>', 'JSON: one run {"run", "run_type", "subfiles": [{"name", "size", "checksum"}]} or a list of them; - for standard input')
+    .argument(
+      '<file>',
+      'JSON: one run {"run", "run_type", "subfiles": [{"name", "size", "checksum"}]} or a list of them; - for standard input',
+    )
     .addOption(configOption())
     .addHelpText('after', '\nExamples:\n  gasp runs add runs.json\n  run-catalogue --json | gasp runs add -')
     .action(async (file: string, _options: unknown, command: Command) => {

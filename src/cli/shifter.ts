@@ -6,8 +6,24 @@ import type { Database } from '../db/database.js';
 import { InputError } from '../errors.js';
 import type { Pass } from '../model/documents.js';
 import { ACTIVE_STATUSES, type PassStatus } from '../model/status.js';
-import { readSelection, selectionOptions, type Selected, type Selection, type SelectionOptions } from '../shifter/selection.js';
-import { AUDIT_PREFIX, auditOutcome, describeOutcome, describePreview, runTool, whoAmI, writeAudit, type AuditDoc, type ToolResult } from '../shifter/tool.js';
+import {
+  readSelection,
+  selectionOptions,
+  type Selected,
+  type Selection,
+  type SelectionOptions,
+} from '../shifter/selection.js';
+import {
+  AUDIT_PREFIX,
+  auditOutcome,
+  describeOutcome,
+  describePreview,
+  runTool,
+  whoAmI,
+  writeAudit,
+  type AuditDoc,
+  type ToolResult,
+} from '../shifter/tool.js';
 import { unlockSite } from '../shifter/unlock.js';
 import { removeData } from '../shifter/delete.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
@@ -41,7 +57,10 @@ function registerTool(program: Command, spec: ToolSpec): void {
     .option('--json', 'print the preview and the result as JSON')
     .addOption(configOption())
     .addOption(modeOption())
-    .addHelpText('after', `\nWithout --yes nothing changes: it prints how many passes match, by status and module, and the first rows.\n\nExample:\n  ${spec.example}`)
+    .addHelpText(
+      'after',
+      `\nWithout --yes nothing changes: it prints how many passes match, by status and module, and the first rows.\n\nExample:\n  ${spec.example}`,
+    )
     .action(async (_options: unknown, cmd: Command) => {
       const options = cmd.optsWithGlobals<ToolOptions>();
       const problems: string[] = [];
@@ -51,7 +70,9 @@ function registerTool(program: Command, spec: ToolSpec): void {
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const { yes, json, config: _config, mode: _mode, logLevel: _level, ...given } = options;
       const now = new Date().toISOString();
-      const { landed, ...result } = await runTool(db, log, spec.name, given, selection, yes === true, (selected) => spec.change(selected, selection, now));
+      const { landed, ...result } = await runTool(db, log, spec.name, given, selection, yes === true, (selected) =>
+        spec.change(selected, selection, now),
+      );
       const more = spec.after === undefined || landed.length === 0 ? [] : await spec.after(db, landed, options);
       if (json === true) {
         print(JSON.stringify({ ...result, ...(more.length > 0 && { more }) }, null, 2));
@@ -70,24 +91,31 @@ const held = (pass: Pass) => ACTIVE_STATUSES.includes(pass.status);
 /** A pass back to waiting for any site, as a new attempt: its history stays. */
 function waitingAgain(stored: Pass): Pass {
   const { site: _site, claim: _claim, cancel_requested: _asked, ...rest } = stored;
-  return { ...rest, status: 'waiting', ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(freshSubjob) }) };
+  return {
+    ...rest,
+    status: 'waiting',
+    ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(freshSubjob) }),
+  };
 }
 
 export function registerShifterTools(program: Command): void {
   registerTool(program, {
     name: 'retry',
-    description: 'put failed passes back to waiting, as new attempts (their history stays); the last pass of each job unless told',
+    description:
+      'put failed passes back to waiting, as new attempts (their history stays); the last pass of each job unless told',
     defaults: ['failed', 'partFail'],
     example: 'gasp retry --label mc-2026-bi214 --status failed --yes',
     change: ({ doc, pass }, selection) => ({
       id: doc._id,
       pass: pass.pass,
-      apply: (stored) => (selection.statuses.includes(stored.status) && !held(stored) ? waitingAgain(stored) : undefined),
+      apply: (stored) =>
+        selection.statuses.includes(stored.status) && !held(stored) ? waitingAgain(stored) : undefined,
     }),
   });
   registerTool(program, {
     name: 'cancel',
-    description: 'cancel passes: waiting ones at once; submitted or running ones are stopped in their backend by the site that holds them',
+    description:
+      'cancel passes: waiting ones at once; submitted or running ones are stopped in their backend by the site that holds them',
     defaults: ['waiting', 'submitted', 'running'],
     example: 'gasp cancel --module Water* --run 300000-300100 --yes',
     change: ({ doc, pass }, selection, now) => ({
@@ -105,16 +133,25 @@ export function registerShifterTools(program: Command): void {
     description: 'mark passes deleted and remove their data documents; storage files stay unless --purge-storage',
     defaults: ['waiting', 'completed', 'failed', 'partFail', 'unsatisfied', 'canceled'],
     example: 'gasp delete --label mc-2026-test --yes',
-    options: (command) => command.option('--purge-storage', 'also delete the output files in file:// storage (remote storage is never touched)'),
+    options: (command) =>
+      command.option(
+        '--purge-storage',
+        'also delete the output files in file:// storage (remote storage is never touched)',
+      ),
     change: ({ doc, pass }, selection) => ({
       id: doc._id,
       pass: pass.pass,
       // a held pass is left alone: cancel it first, so no site records outputs for a deleted pass
-      apply: (stored) => (selection.statuses.includes(stored.status) && !held(stored) && stored.status !== 'deleted' ? { ...stored, status: 'deleted' } : undefined),
+      apply: (stored) =>
+        selection.statuses.includes(stored.status) && !held(stored) && stored.status !== 'deleted'
+          ? { ...stored, status: 'deleted' }
+          : undefined,
     }),
     after: async (db, landed, options) => {
       const removed = await removeData(db, landed, options.purgeStorage === true);
-      return [`delete: removed ${plural(removed.dataDocuments, 'data document')}${options.purgeStorage === true ? ` and ${plural(removed.files, 'file')} in storage` : '; storage files kept (--purge-storage deletes them)'}`];
+      return [
+        `delete: removed ${plural(removed.dataDocuments, 'data document')}${options.purgeStorage === true ? ` and ${plural(removed.files, 'file')} in storage` : '; storage files kept (--purge-storage deletes them)'}`,
+      ];
     },
   });
   program
@@ -125,22 +162,41 @@ export function registerShifterTools(program: Command): void {
     .option('--yes', 'apply (without it: only how many passes the site holds)')
     .addOption(configOption())
     .addOption(modeOption())
-    .addHelpText('after', "\nRefuses while the site's heartbeat is fresh ([coordination] stale), naming its host and pid.\n\nExample:\n  gasp unlock ral --yes")
+    .addHelpText(
+      'after',
+      "\nRefuses while the site's heartbeat is fresh ([coordination] stale), naming its host and pid.\n\nExample:\n  gasp unlock ral --yes",
+    )
     .action(async (site: string, _options: unknown, cmd: Command) => {
       const options = cmd.optsWithGlobals<ConfigOptions & { force?: boolean; yes?: boolean }>();
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const result = await unlockSite(db, log, site, { staleSeconds: config.coordination.staleSeconds, force: options.force === true, apply: options.yes === true, who: whoAmI() });
+      const result = await unlockSite(db, log, site, {
+        staleSeconds: config.coordination.staleSeconds,
+        force: options.force === true,
+        apply: options.yes === true,
+        who: whoAmI(),
+      });
       if (options.yes !== true) {
-        print(`unlock: site ${site} holds ${plural(result.held, 'pass', 'passes')}${result.held > 0 ? '; nothing changed: add --yes to release them' : ''}`);
+        print(
+          `unlock: site ${site} holds ${plural(result.held, 'pass', 'passes')}${result.held > 0 ? '; nothing changed: add --yes to release them' : ''}`,
+        );
         return;
       }
-      await writeAudit(db, 'unlock', { site, ...(options.force === true && { force: true }) }, { selected: result.held, changed: result.released });
-      print(`unlock: released ${result.released} of ${plural(result.held, 'pass', 'passes')} of site ${site}; recorded in the audit`);
+      await writeAudit(
+        db,
+        'unlock',
+        { site, ...(options.force === true && { force: true }) },
+        { selected: result.held, changed: result.released },
+      );
+      print(
+        `unlock: released ${result.released} of ${plural(result.held, 'pass', 'passes')} of site ${site}; recorded in the audit`,
+      );
     });
   program
     .command('audit')
-    .description('list the changes shifter tools applied: who, when, which selection, and what each did (how many passes it changed, or in words)')
+    .description(
+      'list the changes shifter tools applied: who, when, which selection, and what each did (how many passes it changed, or in words)',
+    )
     .option('-n, --last <n>', 'how many records, newest first', '20')
     .option('--json', 'print the records as JSON')
     .addOption(configOption())
@@ -153,7 +209,13 @@ export function registerShifterTools(program: Command): void {
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const rows = await db.allDocs<AuditDoc>({ startkey: `${AUDIT_PREFIX}\ufff0`, endkey: AUDIT_PREFIX, descending: true, limit: last, include_docs: true });
+      const rows = await db.allDocs<AuditDoc>({
+        startkey: `${AUDIT_PREFIX}\ufff0`,
+        endkey: AUDIT_PREFIX,
+        descending: true,
+        limit: last,
+        include_docs: true,
+      });
       const records = rows.rows.flatMap((row) => (row.doc ? [row.doc] : []));
       if (options.json === true) {
         print(JSON.stringify(records, null, 2));
@@ -161,7 +223,12 @@ export function registerShifterTools(program: Command): void {
       }
       if (records.length === 0) print(`no shifter tool has changed anything in ${db.name}`);
       for (const record of records) {
-        const selection = Object.entries(record.selection).map(([key, value]) => `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`).replaceAll('_', '-')}${value === true ? '' : ` ${String(value)}`}`).join(' ');
+        const selection = Object.entries(record.selection)
+          .map(
+            ([key, value]) =>
+              `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`).replaceAll('_', '-')}${value === true ? '' : ` ${String(value)}`}`,
+          )
+          .join(' ');
         print(`${record.when}  ${record.who}  ${record.tool} ${selection}: ${auditOutcome(record)}`);
       }
     });

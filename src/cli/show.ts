@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
-import { jobId, productionInfoId, type DataDoc, type JobDoc, type Pass, type ProductionInfoDoc } from '../model/documents.js';
+import {
+  jobId,
+  productionInfoId,
+  type DataDoc,
+  type JobDoc,
+  type Pass,
+  type ProductionInfoDoc,
+} from '../model/documents.js';
 import { dataDocsOf } from '../shifter/data-docs.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
@@ -17,40 +24,61 @@ export interface PassRecord {
 
 function describe(record: PassRecord): string[] {
   const { module, run, pass } = record;
-  const template = Object.entries(pass.template ?? {}).map(([key, value]) => `${key}=${value}`).join(' ') || '-';
-  const amount = Object.entries(pass.amount ?? {}).map(([key, value]) => `${value} ${key}`).join(', ') || '-';
+  const template =
+    Object.entries(pass.template ?? {})
+      .map(([key, value]) => `${key}=${value}`)
+      .join(' ') || '-';
+  const amount =
+    Object.entries(pass.amount ?? {})
+      .map(([key, value]) => `${value} ${key}`)
+      .join(', ') || '-';
   const lines = [
     `${module} run ${run} pass ${pass.pass}: ${pass.status} (label ${pass.label}, priority ${pass.priority}, requested ${pass.created})`,
     `  RAT ${pass.rat_version}; macro ${record.macro_path ?? '(not in the production information)'} sha256 ${pass.macro_sha256 ?? '-'}`,
     `  event mode ${pass.event_mode ?? pass.level ?? '-'}: ${amount}; template ${template}; ratdb tag ${pass.ratdb_tag ?? '-'}`,
   ];
   if (pass.like !== undefined) lines.push(`  an exact copy of pass ${pass.like.pass}`);
-  else if (pass.request !== undefined) lines.push(`  request ${pass.request}, entry ${pass.request_entry ?? '-'}, job ${pass.request_index ?? '-'}`);
+  else if (pass.request !== undefined)
+    lines.push(`  request ${pass.request}, entry ${pass.request_entry ?? '-'}, job ${pass.request_index ?? '-'}`);
   lines.push(`  attempts${pass.attempts_dropped ? ` (${pass.attempts_dropped} older ones not kept)` : ''}:`);
   pass.attempts.forEach((attempt, index) =>
-    lines.push(`    ${index + 1 + (pass.attempts_dropped ?? 0)}. ${attempt.site} ${attempt.status} ${attempt.started} → ${attempt.finished ?? '…'}${attempt.reason === undefined ? '' : `: ${attempt.reason}`}`),
+    lines.push(
+      `    ${index + 1 + (pass.attempts_dropped ?? 0)}. ${attempt.site} ${attempt.status} ${attempt.started} → ${attempt.finished ?? '…'}${attempt.reason === undefined ? '' : `: ${attempt.reason}`}`,
+    ),
   );
   if (pass.attempts.length === 0) lines.push('    none yet');
   lines.push('  jobs:');
   for (const subjob of pass.subjobs ?? []) {
-    const ran = subjob.ran === undefined ? '' : ` on ${subjob.ran.host} ${subjob.ran.started} → ${subjob.ran.finished}, wrapper ${subjob.ran.wrapper_version}${subjob.ran.ratdb_tag === undefined ? '' : `, ratdb tag ${subjob.ran.ratdb_tag}`}`;
-    lines.push(`    s${subjob.index}: backend id ${subjob.backend_id ?? '-'}, ${subjob.state ?? 'not submitted'}${subjob.exit_code === undefined ? '' : `, exit ${subjob.exit_code}`}${ran}`);
+    const ran =
+      subjob.ran === undefined
+        ? ''
+        : ` on ${subjob.ran.host} ${subjob.ran.started} → ${subjob.ran.finished}, wrapper ${subjob.ran.wrapper_version}${subjob.ran.ratdb_tag === undefined ? '' : `, ratdb tag ${subjob.ran.ratdb_tag}`}`;
+    lines.push(
+      `    s${subjob.index}: backend id ${subjob.backend_id ?? '-'}, ${subjob.state ?? 'not submitted'}${subjob.exit_code === undefined ? '' : `, exit ${subjob.exit_code}`}${ran}`,
+    );
   }
   lines.push('  data:');
   for (const doc of record.data) {
-    for (const file of doc.files) lines.push(`    ${doc.data_type}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events, sha256 ${file.sha256}, ${file.url}`);
+    for (const file of doc.files)
+      lines.push(
+        `    ${doc.data_type}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events, sha256 ${file.sha256}, ${file.url}`,
+      );
   }
   if (record.data.length === 0) lines.push('    none');
   // the copy keeps the tag; saying it here shows whether the data came from a frozen RATDB or the live one
   const ratdb = pass.ratdb_tag === undefined ? 'the live RATDB (no tag)' : `ratdb tag ${pass.ratdb_tag}`;
-  lines.push(`  to run it again exactly: gasp submit --like ${module} ${run} ${pass.pass}  (RAT ${pass.rat_version}, ${ratdb})`);
+  lines.push(
+    `  to run it again exactly: gasp submit --like ${module} ${run} ${pass.pass}  (RAT ${pass.rat_version}, ${ratdb})`,
+  );
   return lines;
 }
 
 export function registerShow(program: Command): void {
   program
     .command('show')
-    .description("a pass's reproducibility record: RAT version, macro and its sha256, template values, ratdb tag, site, backend ids, wrapper version, and the data it made")
+    .description(
+      "a pass's reproducibility record: RAT version, macro and its sha256, template values, ratdb tag, site, backend ids, wrapper version, and the data it made",
+    )
     .argument('<module>', 'the module')
     .argument('<run>', 'the run number')
     .argument('[pass]', 'the pass (default: the last)')
@@ -62,18 +90,31 @@ export function registerShow(program: Command): void {
       const options = command.optsWithGlobals<ConfigOptions & { json?: boolean }>();
       const problems: string[] = [];
       if (!/^\d+$/.test(run)) problems.push(`show: "${run}" is not a run number (expected MODULE RUN [PASS])`);
-      if (passText !== undefined && !/^[1-9]\d*$/.test(passText)) problems.push(`show: "${passText}" is not a pass number (expected 1, 2, …)`);
+      if (passText !== undefined && !/^[1-9]\d*$/.test(passText))
+        problems.push(`show: "${passText}" is not a pass number (expected 1, 2, …)`);
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const doc = await db.find<JobDoc>(jobId(module, Number(run)));
-      const wanted = passText === undefined ? Math.max(0, ...(doc?.passes.map((pass) => pass.pass) ?? [])) : Number(passText);
+      const wanted =
+        passText === undefined ? Math.max(0, ...(doc?.passes.map((pass) => pass.pass) ?? [])) : Number(passText);
       const pass = doc?.passes.find((candidate) => candidate.pass === wanted);
       if (doc === undefined || pass === undefined) {
-        throw new InputError([`show: ${module} run ${run}${passText === undefined ? '' : ` pass ${passText}`} is not in ${db.name}${doc === undefined ? '' : ` (its passes: ${doc.passes.map((one) => one.pass).join(', ')})`}`]);
+        throw new InputError([
+          `show: ${module} run ${run}${passText === undefined ? '' : ` pass ${passText}`} is not in ${db.name}${doc === undefined ? '' : ` (its passes: ${doc.passes.map((one) => one.pass).join(', ')})`}`,
+        ]);
       }
-      const [info, data] = await Promise.all([db.find<ProductionInfoDoc>(productionInfoId(pass.rat_version)), dataDocsOf(db, [{ module, run: Number(run), pass: pass.pass }])]);
-      const record: PassRecord = { module, run: Number(run), pass, macro_path: info?.modules[module]?.path ?? null, data };
+      const [info, data] = await Promise.all([
+        db.find<ProductionInfoDoc>(productionInfoId(pass.rat_version)),
+        dataDocsOf(db, [{ module, run: Number(run), pass: pass.pass }]),
+      ]);
+      const record: PassRecord = {
+        module,
+        run: Number(run),
+        pass,
+        macro_path: info?.modules[module]?.path ?? null,
+        data,
+      };
       if (options.json === true) print(JSON.stringify(record, null, 2));
       else for (const line of describe(record)) print(line);
     });

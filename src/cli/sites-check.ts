@@ -12,14 +12,17 @@ function siteSummary(site: Site, checks: readonly RatCheck[]) {
     backend: site.backend,
     max_jobs: site.maxJobs,
     modes: site.modes,
-    rat_versions: [...site.rat.versions.values()].map((entry) => (entry.source === 'cvmfs' ? entry.version : `${entry.version} (${entry.script})`)),
+    rat_versions: [...site.rat.versions.values()].map((entry) =>
+      entry.source === 'cvmfs' ? entry.version : `${entry.version} (${entry.script})`,
+    ),
     rat_checks: checks,
   };
 }
 
 /** One line per version: what its set-up gave here, or why it was not checked. */
 function describeCheck(site: Site, check: RatCheck): string | undefined {
-  if (check.outcome === 'ok') return `${site.name} [rat] ${check.version}: ok (RATROOT ${check.ratroot}, rat ${check.rat})`;
+  if (check.outcome === 'ok')
+    return `${site.name} [rat] ${check.version}: ok (RATROOT ${check.ratroot}, rat ${check.rat})`;
   if (check.outcome === 'not checked') return `${site.name} [rat] ${check.version}: ${check.why}`;
   return undefined;
 }
@@ -28,7 +31,9 @@ export function registerSitesCheck(program: Command): void {
   const sites = program.command('sites').description('check site files; see which sites run on a database');
   sites
     .command('check')
-    .description('validate every site file in a folder; list each site, its backend and its RAT versions, and check each version\'s set-up on this machine')
+    .description(
+      "validate every site file in a folder; list each site, its backend and its RAT versions, and check each version's set-up on this machine",
+    )
     .argument('[dir]', 'folder of site files', 'sites')
     .option('--json', 'print the sites as JSON')
     .addHelpText(
@@ -49,7 +54,9 @@ export function registerSitesCheck(program: Command): void {
             `${site.name.padEnd(width)}  ${site.backend.padEnd(7)}  ${String(site.max_jobs).padStart(8)}  ${site.modes.join(', ').padEnd(22)}  ${site.rat_versions.join(', ')}`,
           );
         }
-        const lines = checked.flatMap(({ site, checks }) => checks.flatMap((check) => describeCheck(site, check) ?? []));
+        const lines = checked.flatMap(({ site, checks }) =>
+          checks.flatMap((check) => describeCheck(site, check) ?? []),
+        );
         if (lines.length > 0) print(`RAT set-up on this machine:\n${lines.map((line) => `  ${line}`).join('\n')}`);
       }
       const problems = checked.flatMap(({ site, checks }) => describeRatProblems(site, checks));

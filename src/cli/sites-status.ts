@@ -29,11 +29,16 @@ const RECENT = DEFAULT_QUARANTINE_AFTER.of * 2;
 export function registerSitesStatus(sites: Command): void {
   sites
     .command('status')
-    .description('each site on the database: last heartbeat, active, stale or stopped, who leads, how many passes it holds, its recent failures by kind, and whether it is quarantined')
+    .description(
+      'each site on the database: last heartbeat, active, stale or stopped, who leads, how many passes it holds, its recent failures by kind, and whether it is quarantined',
+    )
     .addOption(configOption())
     .addOption(modeOption())
     .option('--json', 'print the sites as JSON')
-    .addHelpText('after', '\nA site is stale when its last heartbeat is older than [coordination] stale seconds.\n\nExample:\n  gasp sites status -c config/production.cfg')
+    .addHelpText(
+      'after',
+      '\nA site is stale when its last heartbeat is older than [coordination] stale seconds.\n\nExample:\n  gasp sites status -c config/production.cfg',
+    )
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ConfigOptions & { json?: boolean }>();
       const { config } = loadCommandConfig(options);
@@ -47,18 +52,50 @@ export function registerSitesStatus(sites: Command): void {
         readQuarantines(db),
       ]);
       const holding = new Map(held.rows.map((row) => [row.key[0], row.value]));
-      const names = [...new Set([...beats.map((beat) => beat.doc.site), ...holding.keys(), ...quarantines.keys()])].sort();
-      const health = new Map(await Promise.all(names.map(async (site) => [site, await siteHealth(db, site, RECENT)] as const)));
+      const names = [
+        ...new Set([...beats.map((beat) => beat.doc.site), ...holding.keys(), ...quarantines.keys()]),
+      ].sort();
+      const health = new Map(
+        await Promise.all(names.map(async (site) => [site, await siteHealth(db, site, RECENT)] as const)),
+      );
       const rows = names.flatMap((site): SiteRow[] => {
         const own = beats.filter((beat) => beat.doc.site === site);
         const quarantine = quarantines.get(site);
         const recent = health.get(site) ?? noHealth(site);
-        const base = { site, leads: leader?.site === site, held: holding.get(site) ?? 0, recent, quarantined: quarantine === undefined ? null : `since ${quarantine.since}: ${quarantine.reason}` };
-        if (own.length === 0) return [{ ...base, mode: '-', state: 'never seen', heartbeat_age_s: null, host: '-', pid: null, version: '-' }];
-        return own.map((beat) => ({ ...base, mode: beat.doc.mode, state: beat.state, heartbeat_age_s: Math.round(beat.age), host: beat.doc.host, pid: beat.doc.pid, version: beat.doc.version }));
+        const base = {
+          site,
+          leads: leader?.site === site,
+          held: holding.get(site) ?? 0,
+          recent,
+          quarantined: quarantine === undefined ? null : `since ${quarantine.since}: ${quarantine.reason}`,
+        };
+        if (own.length === 0)
+          return [
+            { ...base, mode: '-', state: 'never seen', heartbeat_age_s: null, host: '-', pid: null, version: '-' },
+          ];
+        return own.map((beat) => ({
+          ...base,
+          mode: beat.doc.mode,
+          state: beat.state,
+          heartbeat_age_s: Math.round(beat.age),
+          host: beat.doc.host,
+          pid: beat.doc.pid,
+          version: beat.doc.version,
+        }));
       });
       if (options.json === true) {
-        print(JSON.stringify({ database: config.couchdb.database, serialize: config.coordination.serialize, leader: leader?.site ?? null, sites: rows }, null, 2));
+        print(
+          JSON.stringify(
+            {
+              database: config.couchdb.database,
+              serialize: config.coordination.serialize,
+              leader: leader?.site ?? null,
+              sites: rows,
+            },
+            null,
+            2,
+          ),
+        );
         return;
       }
       if (rows.length === 0) {
@@ -69,14 +106,22 @@ export function registerSitesStatus(sites: Command): void {
       print(`${'site'.padEnd(width)}  mode        state       last heartbeat  held    host (pid)`);
       for (const row of rows) {
         const age = row.heartbeat_age_s === null ? '-' : `${row.heartbeat_age_s} s ago`;
-        print(`${`${row.site}${row.leads ? '*' : ''}`.padEnd(width)}  ${row.mode.padEnd(10)}  ${row.state.padEnd(10)}  ${age.padStart(14)}  ${String(row.held).padStart(6)}  ${row.host}${row.pid === null ? '' : ` (${row.pid})`}`);
+        print(
+          `${`${row.site}${row.leads ? '*' : ''}`.padEnd(width)}  ${row.mode.padEnd(10)}  ${row.state.padEnd(10)}  ${age.padStart(14)}  ${String(row.held).padStart(6)}  ${row.host}${row.pid === null ? '' : ` (${row.pid})`}`,
+        );
       }
       const said = new Set<string>();
       for (const row of rows) {
         if (said.has(row.site) || (row.recent.ended === 0 && row.quarantined === null)) continue;
         said.add(row.site);
-        print(`${row.site}: ${describeHealth(row.recent)}${row.quarantined === null ? '' : `; QUARANTINED ${row.quarantined}; gasp resume --site ${row.site}`}`);
+        print(
+          `${row.site}: ${describeHealth(row.recent)}${row.quarantined === null ? '' : `; QUARANTINED ${row.quarantined}; gasp resume --site ${row.site}`}`,
+        );
       }
-      print(leader === undefined ? 'no site leads (submission is not serialized, or no client has run)' : `* leads since ${leader.since} (term ${leader.term})`);
+      print(
+        leader === undefined
+          ? 'no site leads (submission is not serialized, or no client has run)'
+          : `* leads since ${leader.since} (term ${leader.term})`,
+      );
     });
 }

@@ -41,22 +41,35 @@ function describeRuns(jobs: readonly SubmittedJob[]): string {
   if (runs.length === 0) return 'no runs';
   const first = runs[0] ?? 0;
   const last = runs.at(-1) ?? 0;
-  return runs.length === 1 ? `run ${first}` : last - first + 1 === runs.length ? `runs ${first}–${last}` : `${runs.length} runs ${first}…${last}`;
+  return runs.length === 1
+    ? `run ${first}`
+    : last - first + 1 === runs.length
+      ? `runs ${first}–${last}`
+      : `${runs.length} runs ${first}…${last}`;
 }
 
 const labelsOf = (plan: SubmitPlan) => [...new Set(plan.entries.map((entry) => entry.label))];
 
 /** Before anything is written: the request, where its default label came from, and (unless a dry run, which prints it all after) jobs per module and label. */
 function printAhead(file: string, plan: SubmitPlan, request: PlannedRequest, dryRun: boolean): void {
-  print(`${file}: request ${request.requestId}, RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
+  print(
+    `${file}: request ${request.requestId}, RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`,
+  );
   const { defaultLabel } = request;
   if (defaultLabel !== undefined && defaultLabel.from !== 'option') {
-    const why = defaultLabel.from === 'generated' ? 'made from the file name and the request id; --label L names them' : 'the one this request was first submitted with';
+    const why =
+      defaultLabel.from === 'generated'
+        ? 'made from the file name and the request id; --label L names them'
+        : 'the one this request was first submitted with';
     print(`label ${defaultLabel.label} for the entries that name none (${why})`);
   }
   if (dryRun) return;
   const groups = new Map<string, number>();
-  for (const entry of plan.entries) groups.set(`${entry.module}, label ${entry.label}`, (groups.get(`${entry.module}, label ${entry.label}`) ?? 0) + entry.jobs.length);
+  for (const entry of plan.entries)
+    groups.set(
+      `${entry.module}, label ${entry.label}`,
+      (groups.get(`${entry.module}, label ${entry.label}`) ?? 0) + entry.jobs.length,
+    );
   const total = plan.entries.reduce((sum, entry) => sum + entry.jobs.length, 0);
   const labels = labelsOf(plan);
   print(`plan: ${plural(total, 'job')}, label${labels.length === 1 ? '' : 's'} ${labels.join(', ')}`);
@@ -67,7 +80,9 @@ function printStart(start: WriteStart, database: string): void {
   const missing = start.total - start.present;
   if (missing === 0) return;
   const earlier = start.present > 0 ? ` (${start.present} of ${start.total} are there from an earlier run)` : '';
-  print(`writing ${plural(missing, 'job')} to ${database}${earlier}; Ctrl-C stops after the current batch, and running the same command again completes it`);
+  print(
+    `writing ${plural(missing, 'job')} to ${database}${earlier}; Ctrl-C stops after the current batch, and running the same command again completes it`,
+  );
 }
 
 function printPlan(plan: SubmitPlan, result: SubmitResult): void {
@@ -89,7 +104,9 @@ function printPlan(plan: SubmitPlan, result: SubmitResult): void {
   }
   const events = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.events ?? 0), 0);
   const seconds = plan.entries.flatMap((entry) => entry.jobs).reduce((sum, job) => sum + (job.amount.seconds ?? 0), 0);
-  print(`  total: ${plural(result.jobs.length, 'job')}, ${plural(events, 'event')}, ${plural(seconds / 86_400, 'day')} of live time; RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`);
+  print(
+    `  total: ${plural(result.jobs.length, 'job')}, ${plural(events, 'event')}, ${plural(seconds / 86_400, 'day')} of live time; RAT ${plan.ratVersion}${plan.ratdbTag === undefined ? '' : `, ratdb tag ${plan.ratdbTag}`}`,
+  );
 }
 
 async function submitLikeCommand(file: string | undefined, options: SubmitOptions): Promise<void> {
@@ -97,20 +114,28 @@ async function submitLikeCommand(file: string | undefined, options: SubmitOption
   const problems: string[] = [];
   if (options.like === undefined) problems.push('submit: give a jobs.json request, or --like MODULE RUN PASS');
   else if (file !== undefined) problems.push(`submit: "${file}" and --like do not go together (expected one of them)`);
-  else if (!/^\d+$/.test(run) || !/^[1-9]\d*$/.test(pass) || extra.length > 0) problems.push(`--like: "${options.like.join(' ')}" is not MODULE RUN PASS (expected such as TeloadedBi214 300001 1)`);
+  else if (!/^\d+$/.test(run) || !/^[1-9]\d*$/.test(pass) || extra.length > 0)
+    problems.push(
+      `--like: "${options.like.join(' ')}" is not MODULE RUN PASS (expected such as TeloadedBi214 300001 1)`,
+    );
   if (problems.length > 0) throw new InputError(problems);
   const dryRun = options.dryRun === true || options.testingNodb === true;
   const { config, log } = loadCommandConfig(options);
   const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
   const { source, pass: copy } = await submitLike(db, { module, run: Number(run), pass: Number(pass) }, { dryRun });
-  const template = Object.entries(source.template ?? {}).map(([key, value]) => `${key}=${value}`).join(' ');
+  const template = Object.entries(source.template ?? {})
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
   const what = `a copy of pass ${source.pass}: RAT ${source.rat_version}, label ${source.label}, priority ${source.priority}${source.ratdb_tag === undefined ? '' : `, ratdb tag ${source.ratdb_tag}`}${template === '' ? '' : `, ${template}`}`;
   if (dryRun) {
     print(`dry run: would add ${module} run ${run} pass ${copy}, ${what}; nothing written`);
     return;
   }
   print(`added ${module} run ${run} pass ${copy}, ${what}; waiting`);
-  for (const { file: out, added, total } of addJobsToExactly([{ module, run: Number(run), pass: copy, label: source.label }], { ...(options.outlist !== undefined && { output: options.outlist }) })) {
+  for (const { file: out, added, total } of addJobsToExactly(
+    [{ module, run: Number(run), pass: copy, label: source.label }],
+    { ...(options.outlist !== undefined && { output: options.outlist }) },
+  )) {
     print(`${out}: ${plural(added, 'job')} added, ${total} in all`);
   }
 }
@@ -118,12 +143,20 @@ async function submitLikeCommand(file: string | undefined, options: SubmitOption
 export function registerSubmit(program: Command): void {
   program
     .command('submit')
-    .description('turn a jobs.json request into job documents (all or nothing; safe to run again) and write an .exactly file')
+    .description(
+      'turn a jobs.json request into job documents (all or nothing; safe to run again) and write an .exactly file',
+    )
     .argument('[jobs.json]', 'the request: {"rat_v", "label", "modules": [...]}')
     .addOption(configOption())
     .option('-L, --runlist <file>', 'run numbers (one per line) for run-by-run modules that list none')
-    .option('-t, --ratdb-tag <tag>', 'RATDB tag the jobs run against (one word; the job wrapper sets it in the macro and the manifest records it)')
-    .option('--label <label>', 'label of the entries for which the file names none (an entry\'s own label, then the file\'s top-level one, win); without it they get <file name>-<request id>, such as jobs-3f9a2c1b, the same each time the request is submitted')
+    .option(
+      '-t, --ratdb-tag <tag>',
+      'RATDB tag the jobs run against (one word; the job wrapper sets it in the macro and the manifest records it)',
+    )
+    .option(
+      '--label <label>',
+      "label of the entries for which the file names none (an entry's own label, then the file's top-level one, win); without it they get <file name>-<request id>, such as jobs-3f9a2c1b, the same each time the request is submitted",
+    )
     .option('-o, --outlist <file>', '.exactly file to add the jobs to (default: <label>.exactly, one per label)')
     .option('--priority <n>', 'priority of every pass, whatever the request says')
     .option('--dry-run', 'print the plan and totals; write nothing')
@@ -132,7 +165,10 @@ export function registerSubmit(program: Command): void {
     .option('--request-id <id>', 'name the request (default: derived from its content and options)')
     .option('--new-pass', 'submit again a request already submitted: another pass for each of its jobs')
     .option('--production-info <file>', 'read production information from this file instead of the database')
-    .option('--like <module run pass...>', 'instead of a request: add an exact copy of this pass to its job (same RAT version, macro, template values, ratdb tag, amount, label)')
+    .option(
+      '--like <module run pass...>',
+      'instead of a request: add an exact copy of this pass to its job (same RAT version, macro, template values, ratdb tag, amount, label)',
+    )
     .addHelpText(
       'after',
       '\nThe plan (jobs per module and label) is printed before anything is written. Ctrl-C stops after the batch being written, says how many jobs are in, and exits 130; running the same command again completes the request (a second Ctrl-C stops at once, which is as safe).\n\nExamples:\n  gasp submit jobs.json --dry-run\n  gasp submit jobs.json --label mc-2026-bi214 -L runs.txt -t ratdb-2026 -o bi214.exactly\n  gasp submit --like TeloadedBi214 300001 1',
@@ -144,7 +180,8 @@ export function registerSubmit(program: Command): void {
         return;
       }
       const problems: string[] = [];
-      const priority = options.priority === undefined ? undefined : wholeNumber('--priority', options.priority, problems, '10', true);
+      const priority =
+        options.priority === undefined ? undefined : wholeNumber('--priority', options.priority, problems, '10', true);
       checkLabel('--label', options.label, problems);
       if (problems.length > 0) throw new InputError(problems);
       const dryRun = options.dryRun === true || options.testingNodb === true;
@@ -152,7 +189,11 @@ export function registerSubmit(program: Command): void {
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const bar = progressBar('writing jobs');
       const stop = stopOnSignal();
-      stop.onForce(() => process.stderr.write('\nstopped at once: the jobs written so far stay; run the same command again to complete the request\n'));
+      stop.onForce(() =>
+        process.stderr.write(
+          '\nstopped at once: the jobs written so far stay; run the same command again to complete the request\n',
+        ),
+      );
       let outcome;
       try {
         outcome = await submitRequestFile(db, file, {
@@ -168,15 +209,24 @@ export function registerSubmit(program: Command): void {
           ...(options.productionInfo !== undefined && { infoFile: options.productionInfo }),
           beforeWrite: (plan, request) => {
             // the .exactly files must take the jobs before any job is written
-            if (!dryRun) for (const label of labelsOf(plan)) checkExactlyTarget(exactlyFileFor(label, { ...(options.outlist !== undefined && { output: options.outlist }) }));
-            if (options.label !== undefined && request.defaultLabel === undefined) process.stderr.write(`--label ${options.label}: not used: every entry of ${file} names its label (the file's labels win)\n`);
+            if (!dryRun)
+              for (const label of labelsOf(plan))
+                checkExactlyTarget(
+                  exactlyFileFor(label, { ...(options.outlist !== undefined && { output: options.outlist }) }),
+                );
+            if (options.label !== undefined && request.defaultLabel === undefined)
+              process.stderr.write(
+                `--label ${options.label}: not used: every entry of ${file} names its label (the file's labels win)\n`,
+              );
             if (options.json !== true) printAhead(file, plan, request, dryRun);
           },
           ...(options.json !== true && { onStart: (start: WriteStart) => printStart(start, db.name) }),
         });
       } catch (error) {
         if (!(error instanceof InterruptedError)) throw error;
-        throw new InterruptedError(`${error.message}\nthe jobs go into ${options.outlist ?? '<label>.exactly'} when every one is in`);
+        throw new InterruptedError(
+          `${error.message}\nthe jobs go into ${options.outlist ?? '<label>.exactly'} when every one is in`,
+        );
       } finally {
         bar.stop();
       }
@@ -200,7 +250,9 @@ export function registerSubmit(program: Command): void {
             : `submitted ${result.written} jobs to ${db.name}, ${named}${result.written < result.jobs.length ? ` (${result.jobs.length - result.written} were there from an earlier run)` : ''}`,
         );
       }
-      for (const { file: out, added, total } of addJobsToExactly(result.jobs, { ...(options.outlist !== undefined && { output: options.outlist }) })) {
+      for (const { file: out, added, total } of addJobsToExactly(result.jobs, {
+        ...(options.outlist !== undefined && { output: options.outlist }),
+      })) {
         if (options.json !== true) print(`${out}: ${plural(added, 'job')} added, ${total} in all`);
       }
     });

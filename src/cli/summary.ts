@@ -17,18 +17,34 @@ const seconds = (value: number) => (value < 10 ? String(Number(value.toFixed(1))
 
 function describe(summary: Summary): string[] {
   const percent = (part: number, whole: number) => (whole === 0 ? '-' : `${((100 * part) / whole).toFixed(1)}%`);
-  const lines = [`${summary.scope}: ${plural(summary.passes, 'pass', 'passes')} (${counts(summary.byStatus) || 'none'})`];
-  lines.push(`  success rate: ${summary.successRate === null ? '- (nothing ended yet)' : `${(100 * summary.successRate).toFixed(1)}% of ended passes completed`}`);
-  if (summary.events.requested > 0) lines.push(`  events: ${summary.events.produced} of ${summary.events.requested} requested (${percent(summary.events.produced, summary.events.requested)})`);
-  if (summary.liveSeconds.requested > 0) lines.push(`  live time: ${(summary.liveSeconds.produced / 86_400).toFixed(2)} of ${(summary.liveSeconds.requested / 86_400).toFixed(2)} days requested (${percent(summary.liveSeconds.produced, summary.liveSeconds.requested)})`);
-  if (summary.runSeconds !== null) lines.push(`  run time: mean ${seconds(summary.runSeconds.mean)} s, spread ${seconds(summary.runSeconds.spread)} s over ${plural(summary.runSeconds.passes, 'ended pass', 'ended passes')}`);
+  const lines = [
+    `${summary.scope}: ${plural(summary.passes, 'pass', 'passes')} (${counts(summary.byStatus) || 'none'})`,
+  ];
+  lines.push(
+    `  success rate: ${summary.successRate === null ? '- (nothing ended yet)' : `${(100 * summary.successRate).toFixed(1)}% of ended passes completed`}`,
+  );
+  if (summary.events.requested > 0)
+    lines.push(
+      `  events: ${summary.events.produced} of ${summary.events.requested} requested (${percent(summary.events.produced, summary.events.requested)})`,
+    );
+  if (summary.liveSeconds.requested > 0)
+    lines.push(
+      `  live time: ${(summary.liveSeconds.produced / 86_400).toFixed(2)} of ${(summary.liveSeconds.requested / 86_400).toFixed(2)} days requested (${percent(summary.liveSeconds.produced, summary.liveSeconds.requested)})`,
+    );
+  if (summary.runSeconds !== null)
+    lines.push(
+      `  run time: mean ${seconds(summary.runSeconds.mean)} s, spread ${seconds(summary.runSeconds.spread)} s over ${plural(summary.runSeconds.passes, 'ended pass', 'ended passes')}`,
+    );
   lines.push('  by module:');
-  const sorted = (record: Record<string, Record<string, number>>) => Object.entries(record).sort(([a], [b]) => (a === '-' ? 1 : b === '-' ? -1 : a.localeCompare(b)));
+  const sorted = (record: Record<string, Record<string, number>>) =>
+    Object.entries(record).sort(([a], [b]) => (a === '-' ? 1 : b === '-' ? -1 : a.localeCompare(b)));
   for (const [module, statuses] of sorted(summary.byModule)) lines.push(`    ${module}: ${counts(statuses)}`);
   lines.push('  by site:');
   for (const [site, statuses] of sorted(summary.bySite)) {
     const quarantine = summary.quarantined[site];
-    lines.push(`    ${site === '-' ? '(no site yet)' : site}: ${counts(statuses)}${quarantine === undefined ? '' : `; QUARANTINED ${quarantine}`}`);
+    lines.push(
+      `    ${site === '-' ? '(no site yet)' : site}: ${counts(statuses)}${quarantine === undefined ? '' : `; QUARANTINED ${quarantine}`}`,
+    );
   }
   return lines;
 }
@@ -36,7 +52,9 @@ function describe(summary: Summary): string[] {
 export function registerSummary(program: Command): void {
   program
     .command('summary')
-    .description('a campaign at a glance: passes per status, module and site; success rate; events and live time produced vs requested; run time')
+    .description(
+      'a campaign at a glance: passes per status, module and site; success rate; events and live time produced vs requested; run time',
+    )
     .option('--label <label>', 'the passes of this label')
     .option('--module <glob>', 'the passes of modules matching this glob')
     .option('--rat <version>', 'only passes of this RAT version')
@@ -48,11 +66,15 @@ export function registerSummary(program: Command): void {
       '\nRead from the summary/passes reduce view, or on the embedded server from the tally gasp serve keeps of it: no job document is read.\n\nExamples:\n  gasp summary --label mc-2026-bi214\n  gasp summary --module Water* --rat 7.0.8',
     )
     .action(async (_options: unknown, command: Command) => {
-      const options = command.optsWithGlobals<ConfigOptions & { label?: string; module?: string; rat?: string; json?: boolean }>();
+      const options = command.optsWithGlobals<
+        ConfigOptions & { label?: string; module?: string; rat?: string; json?: boolean }
+      >();
       const problems: string[] = [];
-      if ((options.label === undefined) === (options.module === undefined)) problems.push('summary: give --label or --module (one of them)');
+      if ((options.label === undefined) === (options.module === undefined))
+        problems.push('summary: give --label or --module (one of them)');
       checkLabel('--label', options.label, problems);
-      if (options.rat !== undefined && !RAT_VERSION.test(options.rat)) problems.push(`--rat: "${options.rat}" is not a RAT version (expected such as 7.0.8)`);
+      if (options.rat !== undefined && !RAT_VERSION.test(options.rat))
+        problems.push(`--rat: "${options.rat}" is not a RAT version (expected such as 7.0.8)`);
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);

@@ -18,7 +18,9 @@ interface ViewsPushOptions extends ConfigOptions {
 function describe(result: PushResult, waiting: boolean): string {
   if (result.outcome === 'unchanged') return 'unchanged';
   const views = plural(result.views.length, 'view');
-  const rebuild = waiting ? `building its ${views} now` : `its ${views} rebuild on the next query (--wait builds them now)`;
+  const rebuild = waiting
+    ? `building its ${views} now`
+    : `its ${views} rebuild on the next query (--wait builds them now)`;
   return `${result.outcome}; ${rebuild}`;
 }
 
@@ -74,18 +76,26 @@ export function registerViewsPush(program: Command): void {
     .description('write the design documents from views/ into the databases, only those that changed')
     .addOption(configOption())
     .addOption(modeOption())
-    .option('--db <name...>', 'databases to push to (default: the [couchdb] database of -c, else of config/production.cfg and config/processing.cfg)')
+    .option(
+      '--db <name...>',
+      'databases to push to (default: the [couchdb] database of -c, else of config/production.cfg and config/processing.cfg)',
+    )
     .option('--dir <folder>', 'design documents folder (default: the views/ bundled with gasp)')
     .option('--wait', 'query every changed view so its index is built before returning, with progress')
     .option('--create', 'create a database that does not exist yet')
-    .addHelpText('after', '\nExamples:\n  gasp views push                       # data-production and data-processing\n  gasp views push -c config/processing.cfg --wait')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gasp views push                       # data-production and data-processing\n  gasp views push -c config/processing.cfg --wait',
+    )
     .action(async (_options: ViewsPushOptions, command: Command) => {
       const options = command.optsWithGlobals<ViewsPushOptions>();
       const docs = loadDesignDocs(options.dir ?? BUNDLED_VIEWS);
       for (const db of targets(options)) {
         if (!(await db.exists())) {
           if (options.create !== true) {
-            throw new UnavailableError(`database "${db.name}" does not exist on ${db.couch.url} (create it, or pass --create)`);
+            throw new UnavailableError(
+              `database "${db.name}" does not exist on ${db.couch.url} (create it, or pass --create)`,
+            );
           }
           await db.create();
           print(`${db.name}: created the database`);

@@ -12,7 +12,9 @@ const ROWS_SHOWN = 10;
 export function registerWhy(program: Command): void {
   program
     .command('why')
-    .description('why passes do not run: for a waiting pass, the reason at every active site, by the same rules the client decides with; for a held pass, whether its site is alive; for an ended pass of MODULE RUN, how it ended (where, exit code, reason)')
+    .description(
+      'why passes do not run: for a waiting pass, the reason at every active site, by the same rules the client decides with; for a held pass, whether its site is alive; for an ended pass of MODULE RUN, how it ended (where, exit code, reason)',
+    )
     .argument('[module]', 'a module (with RUN): that job only')
     .argument('[run]', 'its run number')
     .argument('[pass]', 'one pass of it (default: its last)')
@@ -20,42 +22,79 @@ export function registerWhy(program: Command): void {
     .option('--json', 'print the reasons as JSON')
     .addOption(configOption())
     .addOption(modeOption())
-    .addHelpText('after', "\nSites say what they can run in their heartbeats (RAT versions, modes, max_jobs, paused labels).\n\nExamples:\n  gasp why --label mc-2026-bi214\n  gasp why TeloadedBi214 300001")
-    .action(async (module: string | undefined, run: string | undefined, pass: string | undefined, _options: unknown, command: Command) => {
-      const options = command.optsWithGlobals<ConfigOptions & { label?: string; json?: boolean }>();
-      const problems: string[] = [];
-      if ((options.label === undefined) === (module === undefined)) problems.push('why: give --label L, or MODULE RUN [PASS] (one of them)');
-      if (module !== undefined && (run === undefined || !/^\d+$/.test(run))) problems.push(`why: "${run ?? ''}" is not a run number (expected MODULE RUN [PASS])`);
-      if (problems.length > 0) throw new InputError(problems);
-      // one job: whatever its pass's status, say it (a failed one, how it failed); a label: what is still to run
-      const statuses = module === undefined ? (['waiting', 'submitted', 'running'] as const) : PASS_STATUSES;
-      const selection = readSelection({ ...(options.label !== undefined && { label: options.label }), ...(module !== undefined && { module, run: run ?? '' }), ...(pass !== undefined && { pass }) }, statuses, problems);
-      if (problems.length > 0) throw new InputError(problems);
-      const { config, log } = loadCommandConfig(options);
-      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const answer = await whyWaiting(db, config.client.mode, selection, config.coordination.staleSeconds);
-      if (options.json === true) {
-        print(JSON.stringify(answer, null, 2));
-        return;
-      }
-      for (const line of answer.global) print(line);
-      const byReason = new Map<string, Array<{ module: string; run: number; pass: number }>>();
-      for (const row of [...answer.ended, ...answer.held]) byReason.set(row.reason, [...(byReason.get(row.reason) ?? []), row]);
-      for (const [reason, rows] of byReason) {
-        const first = rows.slice(0, ROWS_SHOWN).map((row) => `${row.module} ${row.run} pass ${row.pass}`).join(', ');
-        print(`${plural(rows.length, 'pass', 'passes')} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}) ${reason}`);
-      }
-      if (answer.rows.length === 0) {
-        if (byReason.size === 0) print(module === undefined ? 'no waiting pass matches' : `no pass of ${module} run ${run ?? ''} in ${db.name}`);
-        return;
-      }
-      // passes with the same reasons together: a label of 10,000 passes reads as a few groups
-      const groups = new Map<string, WhyRow[]>();
-      for (const row of answer.rows) groups.set(row.reasons.join('\n'), [...(groups.get(row.reasons.join('\n')) ?? []), row]);
-      for (const [reasons, rows] of groups) {
-        const first = rows.slice(0, ROWS_SHOWN).map((row) => `${row.module} ${row.run} pass ${row.pass}`).join(', ');
-        print(`${rows.length} waiting ${rows.length === 1 ? 'pass' : 'passes'} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}):`);
-        for (const reason of reasons === '' ? ['no active site to judge by'] : reasons.split('\n')) print(`  ${reason}`);
-      }
-    });
+    .addHelpText(
+      'after',
+      '\nSites say what they can run in their heartbeats (RAT versions, modes, max_jobs, paused labels).\n\nExamples:\n  gasp why --label mc-2026-bi214\n  gasp why TeloadedBi214 300001',
+    )
+    .action(
+      async (
+        module: string | undefined,
+        run: string | undefined,
+        pass: string | undefined,
+        _options: unknown,
+        command: Command,
+      ) => {
+        const options = command.optsWithGlobals<ConfigOptions & { label?: string; json?: boolean }>();
+        const problems: string[] = [];
+        if ((options.label === undefined) === (module === undefined))
+          problems.push('why: give --label L, or MODULE RUN [PASS] (one of them)');
+        if (module !== undefined && (run === undefined || !/^\d+$/.test(run)))
+          problems.push(`why: "${run ?? ''}" is not a run number (expected MODULE RUN [PASS])`);
+        if (problems.length > 0) throw new InputError(problems);
+        // one job: whatever its pass's status, say it (a failed one, how it failed); a label: what is still to run
+        const statuses = module === undefined ? (['waiting', 'submitted', 'running'] as const) : PASS_STATUSES;
+        const selection = readSelection(
+          {
+            ...(options.label !== undefined && { label: options.label }),
+            ...(module !== undefined && { module, run: run ?? '' }),
+            ...(pass !== undefined && { pass }),
+          },
+          statuses,
+          problems,
+        );
+        if (problems.length > 0) throw new InputError(problems);
+        const { config, log } = loadCommandConfig(options);
+        const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+        const answer = await whyWaiting(db, config.client.mode, selection, config.coordination.staleSeconds);
+        if (options.json === true) {
+          print(JSON.stringify(answer, null, 2));
+          return;
+        }
+        for (const line of answer.global) print(line);
+        const byReason = new Map<string, Array<{ module: string; run: number; pass: number }>>();
+        for (const row of [...answer.ended, ...answer.held])
+          byReason.set(row.reason, [...(byReason.get(row.reason) ?? []), row]);
+        for (const [reason, rows] of byReason) {
+          const first = rows
+            .slice(0, ROWS_SHOWN)
+            .map((row) => `${row.module} ${row.run} pass ${row.pass}`)
+            .join(', ');
+          print(
+            `${plural(rows.length, 'pass', 'passes')} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}) ${reason}`,
+          );
+        }
+        if (answer.rows.length === 0) {
+          if (byReason.size === 0)
+            print(
+              module === undefined ? 'no waiting pass matches' : `no pass of ${module} run ${run ?? ''} in ${db.name}`,
+            );
+          return;
+        }
+        // passes with the same reasons together: a label of 10,000 passes reads as a few groups
+        const groups = new Map<string, WhyRow[]>();
+        for (const row of answer.rows)
+          groups.set(row.reasons.join('\n'), [...(groups.get(row.reasons.join('\n')) ?? []), row]);
+        for (const [reasons, rows] of groups) {
+          const first = rows
+            .slice(0, ROWS_SHOWN)
+            .map((row) => `${row.module} ${row.run} pass ${row.pass}`)
+            .join(', ');
+          print(
+            `${rows.length} waiting ${rows.length === 1 ? 'pass' : 'passes'} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}):`,
+          );
+          for (const reason of reasons === '' ? ['no active site to judge by'] : reasons.split('\n'))
+            print(`  ${reason}`);
+        }
+      },
+    );
 }

@@ -5,31 +5,50 @@ import { DEFAULT_PAUSE_AFTER, POLICY_PREFIX, policyId, type PolicyDoc } from '..
 
 /** Every label's failure policy, by label: one read per cycle. */
 export async function readPolicies(db: Database): Promise<Map<string, PolicyDoc>> {
-  const rows = await db.allDocs<PolicyDoc>({ startkey: POLICY_PREFIX, endkey: `${POLICY_PREFIX}\ufff0`, include_docs: true });
+  const rows = await db.allDocs<PolicyDoc>({
+    startkey: POLICY_PREFIX,
+    endkey: `${POLICY_PREFIX}\ufff0`,
+    include_docs: true,
+  });
   return new Map(rows.rows.flatMap((row) => (row.doc?.type === 'policy' ? [[row.doc.label, row.doc] as const] : [])));
 }
 
 /** Labels paused now (by auto-pause or by hand): no site claims their passes. */
-export const pausedIn = (policies: ReadonlyMap<string, PolicyDoc>) => new Set([...policies.values()].flatMap((policy) => (policy.paused !== undefined ? [policy.label] : [])));
+export const pausedIn = (policies: ReadonlyMap<string, PolicyDoc>) =>
+  new Set([...policies.values()].flatMap((policy) => (policy.paused !== undefined ? [policy.label] : [])));
 
 /**
  * After failures: pauses each label whose last ended passes failed too often (default: more than
  * 10 of the last 20), naming the exit codes, so a broken macro or site does not burn a campaign.
  * Any site may pause a label; the revision check keeps one pause record.
  */
-export async function pauseFailingLabels(db: Database, log: Logger, labels: Iterable<string>, who: string): Promise<string[]> {
+export async function pauseFailingLabels(
+  db: Database,
+  log: Logger,
+  labels: Iterable<string>,
+  who: string,
+): Promise<string[]> {
   const paused: string[] = [];
   for (const label of labels) {
     const policy = await db.find<PolicyDoc>(policyId(label));
     if (policy?.paused !== undefined) continue;
     const { failed: limit, of } = policy?.pause_after ?? DEFAULT_PAUSE_AFTER;
-    const rows = await db.view<[string, string, string], [string, number | null]>('passes', 'ended', { startkey: ['label', label, {}], endkey: ['label', label], descending: true, limit: of });
+    const rows = await db.view<[string, string, string], [string, number | null]>('passes', 'ended', {
+      startkey: ['label', label, {}],
+      endkey: ['label', label],
+      descending: true,
+      limit: of,
+    });
     const failures = rows.rows.filter((row) => row.value[0] !== 'completed');
     if (failures.length <= limit) continue;
     const codes = new Map<string, number>();
-    for (const row of failures) codes.set(String(row.value[1] ?? 'none'), (codes.get(String(row.value[1] ?? 'none')) ?? 0) + 1);
+    for (const row of failures)
+      codes.set(String(row.value[1] ?? 'none'), (codes.get(String(row.value[1] ?? 'none')) ?? 0) + 1);
     const reason = `${failures.length} of its last ${rows.rows.length} ended passes failed (exit codes: ${[...codes].map(([code, n]) => `${code} ×${n}`).join(', ')})`;
-    const doc: PolicyDoc = { ...(policy ?? { _id: policyId(label), type: 'policy', label }), paused: { since: new Date().toISOString(), reason, by: who } };
+    const doc: PolicyDoc = {
+      ...(policy ?? { _id: policyId(label), type: 'policy', label }),
+      paused: { since: new Date().toISOString(), reason, by: who },
+    };
     try {
       await db.put(doc);
       paused.push(label);

@@ -32,7 +32,9 @@ export async function claimPasses(ctx: ClientContext, chosen: readonly ReadyPass
     const stored = docs.get(id);
     if (stored === undefined) continue;
     // a document someone wrote by hand or an older tool left: skipped and named, never the cycle's end
-    const problem = Array.isArray(stored.passes) ? malformedPass(stored.passes.find((pass) => pass?.pass === ready.pass)) : 'passes is not a list';
+    const problem = Array.isArray(stored.passes)
+      ? malformedPass(stored.passes.find((pass) => pass?.pass === ready.pass))
+      : 'passes is not a list';
     if (problem !== undefined) {
       const seen = `${ctx.db.name}/${id}/${stored._rev ?? ''}`;
       if (!reported.has(seen)) ctx.log.warn({ id }, `skipped malformed job document ${id}: ${problem}`);

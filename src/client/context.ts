@@ -46,4 +46,14 @@ export interface CycleStats {
   waitingTurn?: boolean;
 }
 
-export const emptyStats = (): CycleStats => ({ claimed: 0, submitted: 0, running: 0, completed: 0, failed: 0, lost: 0, canceled: 0, resubmitted: 0, ms: 0 });
+export const emptyStats = (): CycleStats => ({
+  claimed: 0,
+  submitted: 0,
+  running: 0,
+  completed: 0,
+  failed: 0,
+  lost: 0,
+  canceled: 0,
+  resubmitted: 0,
+  ms: 0,
+});

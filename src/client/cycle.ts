@@ -43,22 +43,33 @@ async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Deci
   const view = READY_VIEW[ctx.queue];
   const descending = ctx.queue === 'newfirst';
   const room = Math.max(0, Math.min(site.maxJobs - site.running, site.maxClaim));
-  const total: Decision = { claim: [], unsatisfied: [], skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 } };
+  const total: Decision = {
+    claim: [],
+    unsatisfied: [],
+    skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 },
+  };
   const page = pageSize(room);
   for (let index = 0; index < MAX_PAGES && total.claim.length < room; index++) {
     // read fresh, so a cycle sees every pass submitted before it; claims still check each
     // document's status and _rev, since another site may claim between the read and the write
     const rows = await ctx.db.view<unknown, ReadyRow>('passes', view, { descending, limit: page, skip: index * page });
-    const candidates: ReadyPass[] = rows.rows.map(({ value }) => ({ ...value, prerequisites: value.prerequisites ?? [] }));
+    const candidates: ReadyPass[] = rows.rows.map(({ value }) => ({
+      ...value,
+      prerequisites: value.prerequisites ?? [],
+    }));
     const decision = decide(
       candidates,
       { ...site, running: site.running + total.claim.length, maxClaim: site.maxClaim - total.claim.length },
       ctx.queue,
-      await prerequisiteStatuses(ctx.db, candidates.flatMap((pass) => pass.prerequisites ?? [])),
+      await prerequisiteStatuses(
+        ctx.db,
+        candidates.flatMap((pass) => pass.prerequisites ?? []),
+      ),
     );
     total.claim.push(...decision.claim);
     total.unsatisfied.push(...decision.unsatisfied);
-    for (const reason of ['ratVersion', 'paused', 'prerequisite'] as const) total.skipped[reason] += decision.skipped[reason];
+    for (const reason of ['ratVersion', 'paused', 'prerequisite'] as const)
+      total.skipped[reason] += decision.skipped[reason];
     if (rows.rows.length < page) break;
   }
   return total;
@@ -67,7 +78,12 @@ async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Deci
 type ReadyRow = Omit<ReadyPass, 'prerequisites'> & { prerequisites: PassRef[] | null };
 
 /** The ready view of each queue order (newfirst reads `ready_run` backwards). */
-export const READY_VIEW = { priority: 'ready_priority', runlevel: 'ready_run', newfirst: 'ready_run', serial: 'ready_created' } as const;
+export const READY_VIEW = {
+  priority: 'ready_priority',
+  runlevel: 'ready_run',
+  newfirst: 'ready_run',
+  serial: 'ready_created',
+} as const;
 
 /** When each client last looked for expired leases. */
 const leasesChecked = new WeakMap<ClientContext, number>();
@@ -90,7 +106,11 @@ async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<voi
   // its backend, so its passes stay with it; a pass is taken back only from a site whose client is gone
   const alive = await liveSites(ctx);
   const expired = others.filter((row) => !alive.has(row.value[0]));
-  if (expired.length < others.length) ctx.log.debug({ passes: others.length - expired.length }, 'expired leases of sites whose clients are alive: left to them');
+  if (expired.length < others.length)
+    ctx.log.debug(
+      { passes: others.length - expired.length },
+      'expired leases of sites whose clients are alive: left to them',
+    );
   if (expired.length === 0) return;
   const landed = await updatePasses(
     ctx,
@@ -98,22 +118,38 @@ async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<voi
       id: row.id as string,
       pass: row.value[1],
       apply: (stored) => {
-        if (stored.claim === undefined || stored.claim.lease_until >= now || (stored.status !== 'submitted' && stored.status !== 'running')) return undefined;
+        if (
+          stored.claim === undefined ||
+          stored.claim.lease_until >= now ||
+          (stored.status !== 'submitted' && stored.status !== 'running')
+        )
+          return undefined;
         if (stored.site !== undefined && alive.has(stored.site)) return undefined;
-        return backToWaiting(stored, stored.claim.token, now, `lease of site ${stored.site ?? '?'} expired and no client of it is alive`);
+        return backToWaiting(
+          stored,
+          stored.claim.token,
+          now,
+          `lease of site ${stored.site ?? '?'} expired and no client of it is alive`,
+        );
       },
     })),
   );
   stats.lost += landed.length;
-  if (landed.length > 0) ctx.log.warn({ passes: landed.length }, 'returned passes whose site stopped renewing its lease');
+  if (landed.length > 0)
+    ctx.log.warn({ passes: landed.length }, 'returned passes whose site stopped renewing its lease');
 }
-
 
 /** Sites of this mode whose client is alive now (a fresh heartbeat, not stopped), by the server's clock. */
 async function liveSites(ctx: ClientContext): Promise<Set<string>> {
   const now = ctx.now().getTime();
-  const beats = await siteBeats(ctx.db, { ageSeconds: (iso) => (now - Date.parse(iso)) / 1000 }, ctx.staleSeconds ?? DEFAULT_STALE_SECONDS);
-  return new Set(beats.filter((beat) => beat.state === 'active' && beat.doc.mode === ctx.mode).map((beat) => beat.doc.site));
+  const beats = await siteBeats(
+    ctx.db,
+    { ageSeconds: (iso) => (now - Date.parse(iso)) / 1000 },
+    ctx.staleSeconds ?? DEFAULT_STALE_SECONDS,
+  );
+  return new Set(
+    beats.filter((beat) => beat.state === 'active' && beat.doc.mode === ctx.mode).map((beat) => beat.doc.site),
+  );
 }
 
 /**
@@ -124,13 +160,21 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   const started = Date.now();
   const stats = emptyStats();
   await returnExpired(ctx, stats);
-  const [held, policies, quarantine] = await Promise.all([readHeld(ctx), readPolicies(ctx.db), ctx.db.find<QuarantineDoc>(quarantineId(ctx.site.name))]);
+  const [held, policies, quarantine] = await Promise.all([
+    readHeld(ctx),
+    readPolicies(ctx.db),
+    ctx.db.find<QuarantineDoc>(quarantineId(ctx.site.name)),
+  ]);
   await renewLeases(ctx, held);
   const ended = () => stats.completed + stats.failed + stats.lost + stats.canceled + stats.resubmitted;
   const before = ended();
   const pausedNow = options.monitor ? await monitorPasses(ctx, stats, held, policies) : [];
   // a quarantined site keeps monitoring what it runs and claims nothing new
-  const quarantined = isQuarantined(quarantine) ? quarantine : stats.failed + stats.resubmitted > 0 ? await quarantineIfUnhealthy(ctx, quarantine) : undefined;
+  const quarantined = isQuarantined(quarantine)
+    ? quarantine
+    : stats.failed + stats.resubmitted > 0
+      ? await quarantineIfUnhealthy(ctx, quarantine)
+      : undefined;
   if (quarantined !== undefined) {
     stats.quarantined = quarantined.reason;
     // what it claimed before goes on through the one safe path (a job it may have submitted is found by name, never run twice)
@@ -139,7 +183,8 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
     // a quarantined leader would hold the lead, and every site's submission, until resumed
     await options.turn?.handOver();
   }
-  const submit = options.submit && quarantined === undefined && (options.turn === undefined || (await options.turn.myTurn()));
+  const submit =
+    options.submit && quarantined === undefined && (options.turn === undefined || (await options.turn.myTurn()));
   if (options.submit && quarantined === undefined && !submit) stats.waitingTurn = true;
   if (submit) {
     const retry = await unsubmitted(ctx, held);
@@ -163,11 +208,15 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
         decision.unsatisfied.map(({ pass, because }) => ({
           id: jobId(pass.module, pass.run),
           pass: pass.pass,
-          apply: (stored) => (stored.status === 'waiting' && stored.site === undefined ? { ...stored, status: 'unsatisfied' } : undefined),
+          apply: (stored) =>
+            stored.status === 'waiting' && stored.site === undefined ? { ...stored, status: 'unsatisfied' } : undefined,
         })),
       );
       for (const { pass, because } of decision.unsatisfied) {
-        ctx.log.warn({ module: pass.module, run: pass.run, pass: pass.pass }, `unsatisfied: its prerequisite ${because.module} pass ${because.pass} failed`);
+        ctx.log.warn(
+          { module: pass.module, run: pass.run, pass: pass.pass },
+          `unsatisfied: its prerequisite ${because.module} pass ${because.pass} failed`,
+        );
       }
     }
     // a signal during monitoring means: claim nothing new

@@ -29,13 +29,18 @@ export interface EnqueueOptions extends CycleOptions {
 export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Promise<void> {
   let failures = 0;
   for (let cycle = 1; !options.signal.aborted; cycle++) {
-    const monitor = options.monitor && (options.monitorEvery === undefined || cycle % options.monitorEvery === 1 || options.monitorEvery === 1);
+    const monitor =
+      options.monitor &&
+      (options.monitorEvery === undefined || cycle % options.monitorEvery === 1 || options.monitorEvery === 1);
     let done = false;
     try {
       const stats = await runCycle(ctx, { ...options, monitor, signal: options.signal });
       if (failures > 0) ctx.log.info({ after: failures }, 'cycles work again');
       failures = 0;
-      ctx.log.info({ cycle, stats }, `cycle ${cycle}: ${stats.quarantined !== undefined ? `QUARANTINED (${stats.quarantined}; gasp resume --site ${ctx.site.name}), ` : ''}${stats.waitingTurn === true ? "not this site's turn to submit, " : ''}claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost}${stats.canceled > 0 ? `, canceled ${stats.canceled}` : ''}${stats.resubmitted > 0 ? `, resubmitted ${stats.resubmitted}` : ''} (${stats.ms} ms)`);
+      ctx.log.info(
+        { cycle, stats },
+        `cycle ${cycle}: ${stats.quarantined !== undefined ? `QUARANTINED (${stats.quarantined}; gasp resume --site ${ctx.site.name}), ` : ''}${stats.waitingTurn === true ? "not this site's turn to submit, " : ''}claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost}${stats.canceled > 0 ? `, canceled ${stats.canceled}` : ''}${stats.resubmitted > 0 ? `, resubmitted ${stats.resubmitted}` : ''} (${stats.ms} ms)`,
+      );
       options.onCycle?.(stats, cycle);
       done = options.untilIdle === true && (await idle(ctx));
     } catch (error) {
@@ -43,10 +48,14 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
       failures += 1;
       const message = error instanceof Error ? error.message : String(error);
       const expected = error instanceof GaspError;
-      if (failures === 1) ctx.log[expected ? 'warn' : 'error']({ error: message }, 'cycle failed; backing off, nothing is lost');
+      if (failures === 1)
+        ctx.log[expected ? 'warn' : 'error']({ error: message }, 'cycle failed; backing off, nothing is lost');
     }
     if (done || (options.cycles !== undefined && cycle >= options.cycles)) break;
-    await sleep(failures === 0 ? options.intervalMs : Math.min(options.intervalMs * 2 ** failures, 300_000), options.signal);
+    await sleep(
+      failures === 0 ? options.intervalMs : Math.min(options.intervalMs * 2 ** failures, 300_000),
+      options.signal,
+    );
   }
   if (options.signal.aborted && options.siteLost?.aborted !== true) await releaseUnsubmitted(ctx);
 }
@@ -60,9 +69,18 @@ export async function releaseUnsubmitted(ctx: ClientContext): Promise<number> {
   try {
     const held = await unsubmitted(ctx);
     const names = new Map<string, string>();
-    for (const { doc, pass } of held) for (const subjob of subjobsOf(pass)) names.set(jobName(doc.module, doc.run, pass.pass, subjob.index, pass.claim?.token), doc._id);
-    const known = names.size === 0 ? new Map<string, string>() : await ctx.backend.lookup([...names.keys()], claimedAt(held.map(({ pass }) => pass)));
-    const free = held.filter(({ doc, pass }) => subjobsOf(pass).every((subjob) => subjob.backend_id === undefined) && ![...known.keys()].some((name) => names.get(name) === doc._id));
+    for (const { doc, pass } of held)
+      for (const subjob of subjobsOf(pass))
+        names.set(jobName(doc.module, doc.run, pass.pass, subjob.index, pass.claim?.token), doc._id);
+    const known =
+      names.size === 0
+        ? new Map<string, string>()
+        : await ctx.backend.lookup([...names.keys()], claimedAt(held.map(({ pass }) => pass)));
+    const free = held.filter(
+      ({ doc, pass }) =>
+        subjobsOf(pass).every((subjob) => subjob.backend_id === undefined) &&
+        ![...known.keys()].some((name) => names.get(name) === doc._id),
+    );
     const now = ctx.now().toISOString();
     const landed = await updatePasses(
       ctx,
@@ -70,7 +88,9 @@ export async function releaseUnsubmitted(ctx: ClientContext): Promise<number> {
         id: doc._id,
         pass: pass.pass,
         apply: (stored) =>
-          stored.claim?.token !== pass.claim?.token || stored.status !== 'submitted' || subjobsOf(stored).some((subjob) => subjob.backend_id !== undefined)
+          stored.claim?.token !== pass.claim?.token ||
+          stored.status !== 'submitted' ||
+          subjobsOf(stored).some((subjob) => subjob.backend_id !== undefined)
             ? undefined
             : backToWaiting(stored, pass.claim?.token, now, 'released when its client stopped before submitting it'),
       })),
@@ -85,7 +105,11 @@ export async function releaseUnsubmitted(ctx: ClientContext): Promise<number> {
 
 /** Nothing waiting that this site could take, and nothing it holds. */
 async function idle(ctx: ClientContext): Promise<boolean> {
-  const held = await ctx.db.view('passes', 'locked_by_site', { startkey: [ctx.site.name], endkey: [ctx.site.name, {}], limit: 1 });
+  const held = await ctx.db.view('passes', 'locked_by_site', {
+    startkey: [ctx.site.name],
+    endkey: [ctx.site.name, {}],
+    limit: 1,
+  });
   if (held.rows.length > 0) return false;
   const ready = await ctx.db.view('passes', READY_VIEW[ctx.queue], { limit: 1 });
   return ready.rows.length === 0;

@@ -1,6 +1,15 @@
 import type { Database } from '../db/database.js';
 import { ConflictError } from '../db/errors.js';
-import { EXIT_CLASSES, exitClass, isQuarantined, QUARANTINE_PREFIX, quarantineId, SITE_FAULTS, type ExitClass, type QuarantineDoc } from '../model/health.js';
+import {
+  EXIT_CLASSES,
+  exitClass,
+  isQuarantined,
+  QUARANTINE_PREFIX,
+  quarantineId,
+  SITE_FAULTS,
+  type ExitClass,
+  type QuarantineDoc,
+} from '../model/health.js';
 import type { ClientContext } from './context.js';
 
 /** A site's last ended attempts: how many failed, by exit-code class. */
@@ -11,11 +20,22 @@ export interface SiteHealth {
   byClass: Record<ExitClass, number>;
 }
 
-export const noHealth = (site: string): SiteHealth => ({ site, ended: 0, failed: 0, byClass: Object.fromEntries(EXIT_CLASSES.map((name) => [name, 0])) as Record<ExitClass, number> });
+export const noHealth = (site: string): SiteHealth => ({
+  site,
+  ended: 0,
+  failed: 0,
+  byClass: Object.fromEntries(EXIT_CLASSES.map((name) => [name, 0])) as Record<ExitClass, number>,
+});
 
 /** A site's last `last` ended attempts (after `since`, if given). */
 export async function siteHealth(db: Database, site: string, last: number, since = ''): Promise<SiteHealth> {
-  const rows = await db.view<[string, string, string], [string, number | null]>('passes', 'ended', { startkey: ['site', site, {}], endkey: ['site', site, since], inclusive_end: false, descending: true, limit: last });
+  const rows = await db.view<[string, string, string], [string, number | null]>('passes', 'ended', {
+    startkey: ['site', site, {}],
+    endkey: ['site', site, since],
+    inclusive_end: false,
+    descending: true,
+    limit: last,
+  });
   const { byClass } = noHealth(site);
   let failed = 0;
   for (const { value } of rows.rows) {
@@ -28,14 +48,24 @@ export async function siteHealth(db: Database, site: string, last: number, since
 
 /** "3 of its last 10 ended passes failed (setup 2, staging 1)". */
 export function describeHealth(health: SiteHealth): string {
-  const classes = EXIT_CLASSES.filter((name) => health.byClass[name] > 0).map((name) => `${name} ${health.byClass[name]}`);
+  const classes = EXIT_CLASSES.filter((name) => health.byClass[name] > 0).map(
+    (name) => `${name} ${health.byClass[name]}`,
+  );
   return `${health.failed} of its last ${health.ended} ended attempts failed${classes.length > 0 ? ` (${classes.join(', ')})` : ''}`;
 }
 
 /** Every site quarantined now, by name. */
 export async function readQuarantines(db: Database): Promise<Map<string, QuarantineDoc>> {
-  const rows = await db.allDocs<QuarantineDoc>({ startkey: QUARANTINE_PREFIX, endkey: `${QUARANTINE_PREFIX}\ufff0`, include_docs: true });
-  return new Map(rows.rows.flatMap((row) => (row.doc?.type === 'quarantine' && isQuarantined(row.doc) ? [[row.doc.site, row.doc] as const] : [])));
+  const rows = await db.allDocs<QuarantineDoc>({
+    startkey: QUARANTINE_PREFIX,
+    endkey: `${QUARANTINE_PREFIX}\ufff0`,
+    include_docs: true,
+  });
+  return new Map(
+    rows.rows.flatMap((row) =>
+      row.doc?.type === 'quarantine' && isQuarantined(row.doc) ? [[row.doc.site, row.doc] as const] : [],
+    ),
+  );
 }
 
 /**
@@ -43,7 +73,10 @@ export async function readQuarantines(db: Database): Promise<Map<string, Quarant
  * its last ended passes quarantines itself, so it stops burning passes that would run elsewhere.
  * Returns the record written, or undefined while the site is healthy.
  */
-export async function quarantineIfUnhealthy(ctx: ClientContext, earlier: QuarantineDoc | undefined): Promise<QuarantineDoc | undefined> {
+export async function quarantineIfUnhealthy(
+  ctx: ClientContext,
+  earlier: QuarantineDoc | undefined,
+): Promise<QuarantineDoc | undefined> {
   const rule = ctx.site.quarantineAfter;
   if (rule === null) return undefined;
   // after a resume, only what ended since counts
@@ -64,6 +97,9 @@ export async function quarantineIfUnhealthy(ctx: ClientContext, earlier: Quarant
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error;
   }
-  ctx.log.error({ site: ctx.site.name }, `site ${ctx.site.name} quarantined itself: ${doc.reason}; it claims nothing and keeps monitoring until gasp resume --site ${ctx.site.name}`);
+  ctx.log.error(
+    { site: ctx.site.name },
+    `site ${ctx.site.name} quarantined itself: ${doc.reason}; it claims nothing and keeps monitoring until gasp resume --site ${ctx.site.name}`,
+  );
   return doc;
 }

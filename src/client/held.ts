@@ -24,11 +24,16 @@ export interface HeldRow {
  * monitoring, the job count and the search for unsubmitted claims.
  */
 export async function readHeld(ctx: ClientContext): Promise<HeldRow[]> {
-  const rows = await ctx.db.view<[string, HeldRow['state'], string, number, number], Pick<HeldRow, 'token' | 'lease' | 'jobs' | 'cancel'>>('passes', 'locked_by_site', {
+  const rows = await ctx.db.view<
+    [string, HeldRow['state'], string, number, number],
+    Pick<HeldRow, 'token' | 'lease' | 'jobs' | 'cancel'>
+  >('passes', 'locked_by_site', {
     startkey: [ctx.site.name],
     endkey: [ctx.site.name, {}],
   });
-  return rows.rows.flatMap((row) => (row.id === undefined ? [] : [{ id: row.id, pass: row.key[4], state: row.key[1], ...row.value }]));
+  return rows.rows.flatMap((row) =>
+    row.id === undefined ? [] : [{ id: row.id, pass: row.key[4], state: row.key[1], ...row.value }],
+  );
 }
 
 /** Passes this site claimed earlier whose jobs are not all submitted (a backend that did not answer, a client that stopped). */
@@ -39,7 +44,12 @@ export async function unsubmitted(ctx: ClientContext, held?: readonly HeldRow[])
   return found.rows.flatMap((row) =>
     row.doc
       ? row.doc.passes
-          .filter((pass) => pass.site === ctx.site.name && pass.status === 'submitted' && subjobsOf(pass).some((subjob) => subjob.backend_id === undefined))
+          .filter(
+            (pass) =>
+              pass.site === ctx.site.name &&
+              pass.status === 'submitted' &&
+              subjobsOf(pass).some((subjob) => subjob.backend_id === undefined),
+          )
           .map((pass) => ({ doc: row.doc as JobDoc, pass, earlier: true }))
       : [],
   );

@@ -44,7 +44,10 @@ export async function renewLeases(ctx: ClientContext, rows: readonly HeldRow[]):
       .map((row) => ({
         id: row.id,
         pass: row.pass,
-        apply: (stored) => (stored.claim?.token !== row.token || stored.claim === undefined ? undefined : { ...stored, claim: { ...stored.claim, lease_until: leaseUntil } }),
+        apply: (stored) =>
+          stored.claim?.token !== row.token || stored.claim === undefined
+            ? undefined
+            : { ...stored, claim: { ...stored.claim, lease_until: leaseUntil } },
       })),
   );
 }
@@ -60,17 +63,27 @@ async function heldPasses(ctx: ClientContext, rows: readonly HeldRow[]): Promise
     const doc = row.doc;
     if (!doc) return [];
     return doc.passes
-      .filter((pass) => pass.site === ctx.site.name && ACTIVE_STATUSES.includes(pass.status) && wanted.get(`${doc._id}#${pass.pass}`) === (pass.claim?.token ?? null))
+      .filter(
+        (pass) =>
+          pass.site === ctx.site.name &&
+          ACTIVE_STATUSES.includes(pass.status) &&
+          wanted.get(`${doc._id}#${pass.pass}`) === (pass.claim?.token ?? null),
+      )
       .map((pass) => ({ doc, pass }));
   });
 }
 
 /** A held pass a shifter cancelled: its jobs stopped in the backend, the pass and its attempt canceled. */
 async function cancelHeld(ctx: ClientContext, doc: JobDoc, pass: Pass, now: string): Promise<PassChange> {
-  const recorded = subjobsOf(pass).flatMap((subjob) => (subjob.backend_id === undefined || ENDED.includes(subjob.state) ? [] : [subjob.backend_id]));
+  const recorded = subjobsOf(pass).flatMap((subjob) =>
+    subjob.backend_id === undefined || ENDED.includes(subjob.state) ? [] : [subjob.backend_id],
+  );
   const active = [...recorded, ...(await unrecordedJobs(ctx, doc, pass))];
   if (active.length > 0) await ctx.backend.cancel(active);
-  ctx.log.info({ job: doc._id, pass: pass.pass, jobs: active.length }, `canceled ${doc.module} run ${doc.run} pass ${pass.pass} as asked (${active.length} jobs stopped)`);
+  ctx.log.info(
+    { job: doc._id, pass: pass.pass, jobs: active.length },
+    `canceled ${doc.module} run ${doc.run} pass ${pass.pass} as asked (${active.length} jobs stopped)`,
+  );
   const token = pass.claim?.token;
   return {
     id: doc._id,
@@ -78,7 +91,15 @@ async function cancelHeld(ctx: ClientContext, doc: JobDoc, pass: Pass, now: stri
     apply: (stored) => {
       if (stored.claim?.token !== token) return undefined;
       const { site: _site, claim: _claim, cancel_requested: _asked, ...rest } = stored;
-      return { ...rest, status: 'canceled', attempts: stored.attempts.map((attempt) => (attempt.token === token ? { ...attempt, status: 'canceled', finished: now, reason: 'canceled by a shifter' } : attempt)) };
+      return {
+        ...rest,
+        status: 'canceled',
+        attempts: stored.attempts.map((attempt) =>
+          attempt.token === token
+            ? { ...attempt, status: 'canceled', finished: now, reason: 'canceled by a shifter' }
+            : attempt,
+        ),
+      };
     },
   };
 }
@@ -87,25 +108,48 @@ async function cancelHeld(ctx: ClientContext, doc: JobDoc, pass: Pass, now: stri
 function ranOf(manifest: Manifest | undefined): Pick<Subjob, 'ran'> {
   if (manifest?.started === undefined || manifest.finished === undefined) return {};
   const tag = manifest.ratdb_tag ?? undefined;
-  return { ran: { host: manifest.host ?? '?', started: manifest.started, finished: manifest.finished, wrapper_version: manifest.wrapper_version ?? '?', ...(tag !== undefined && { ratdb_tag: tag }) } };
+  return {
+    ran: {
+      host: manifest.host ?? '?',
+      started: manifest.started,
+      finished: manifest.finished,
+      wrapper_version: manifest.wrapper_version ?? '?',
+      ...(tag !== undefined && { ratdb_tag: tag }),
+    },
+  };
 }
 
 /** Subjob states that are final: the backend is not asked about them again. */
 const ENDED: ReadonlyArray<Subjob['state']> = ['completed', 'failed'];
 
 /** The jobs of held passes still worth asking the backend about: submitted, not yet recorded as ended. */
-const askable = (row: HeldRow) => row.jobs.flatMap(([id, state]) => (id === null || ENDED.includes(state ?? undefined) ? [] : [id]));
+const askable = (row: HeldRow) =>
+  row.jobs.flatMap(([id, state]) => (id === null || ENDED.includes(state ?? undefined) ? [] : [id]));
 
 /** Whether the backend's answer changes what the pass records: a job's state, its end, a lost job. */
 function moved(row: HeldRow, statuses: ReadonlyMap<string, BackendStatus>): boolean {
-  return row.cancel || row.jobs.some(([id, state]) => id !== null && !ENDED.includes(state ?? undefined) && statuses.get(id)?.state !== state);
+  return (
+    row.cancel ||
+    row.jobs.some(
+      ([id, state]) => id !== null && !ENDED.includes(state ?? undefined) && statuses.get(id)?.state !== state,
+    )
+  );
 }
 
 /** The tail of the job's .out and .err, as attachments of its pass (no log file, no attachment: a dry job). */
-function attachLogs(attachments: Record<string, { content_type: string; data: string }>, folder: string, pass: number, subjob: number): void {
+function attachLogs(
+  attachments: Record<string, { content_type: string; data: string }>,
+  folder: string,
+  pass: number,
+  subjob: number,
+): void {
   for (const stream of ['out', 'err'] as const) {
     const log = join(folder, `job.${stream}`);
-    if (existsSync(log)) attachments[`p${pass}-s${subjob}.${stream}`] = { content_type: 'text/plain', data: Buffer.from(tail(log)).toString('base64') };
+    if (existsSync(log))
+      attachments[`p${pass}-s${subjob}.${stream}`] = {
+        content_type: 'text/plain',
+        data: Buffer.from(tail(log)).toString('base64'),
+      };
   }
 }
 
@@ -116,7 +160,12 @@ function attachLogs(attachments: Record<string, { content_type: string; data: st
  * The claims' leases are renewed on the way. What to ask comes from the held rows; only the
  * documents of passes whose jobs moved are read, a page at a time. Returns the labels it paused.
  */
-export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows: readonly HeldRow[], policies: ReadonlyMap<string, PolicyDoc> = new Map()): Promise<string[]> {
+export async function monitorPasses(
+  ctx: ClientContext,
+  stats: CycleStats,
+  rows: readonly HeldRow[],
+  policies: ReadonlyMap<string, PolicyDoc> = new Map(),
+): Promise<string[]> {
   if (rows.length === 0) return [];
   const now = ctx.now();
   const ids = rows.flatMap(askable);
@@ -127,7 +176,15 @@ export async function monitorPasses(ctx: ClientContext, stats: CycleStats, rows:
   // the others are queued or running as recorded: nothing to read or write
   stats.running += rows.length - moving.length;
   for (let start = 0; start < moving.length; start += PAGE) {
-    await movePasses(ctx, stats, await heldPasses(ctx, moving.slice(start, start + PAGE)), statuses, now, failing, policies);
+    await movePasses(
+      ctx,
+      stats,
+      await heldPasses(ctx, moving.slice(start, start + PAGE)),
+      statuses,
+      now,
+      failing,
+      policies,
+    );
   }
   return failing.size > 0 ? pauseFailingLabels(ctx.db, ctx.log, failing, `site ${ctx.site.name}`) : [];
 }
@@ -173,7 +230,10 @@ async function movePasses(
       }
       const status = statuses.get(subjob.backend_id) ?? { state: 'lost' as const };
       const manifest = readManifest(join(folder, 'manifest.json'));
-      const ended = status.state === 'completed' || status.state === 'failed' || (status.state === 'lost' && manifest !== undefined);
+      const ended =
+        status.state === 'completed' ||
+        status.state === 'failed' ||
+        (status.state === 'lost' && manifest !== undefined);
       if (status.state === 'lost' && manifest === undefined) lost = true;
       if (!ended) {
         subjobs.push({ ...subjob, state: status.state === 'lost' ? 'lost' : status.state });
@@ -202,7 +262,12 @@ async function movePasses(
       stats.lost += 1;
       // the whole pass runs again: its siblings still running are stopped first, so none runs twice
       const active = [
-        ...subjobs.flatMap((subjob) => (subjob.backend_id !== undefined && (subjob.state === 'queued' || subjob.state === 'running' || subjob.state === 'submitted') ? [subjob.backend_id] : [])),
+        ...subjobs.flatMap((subjob) =>
+          subjob.backend_id !== undefined &&
+          (subjob.state === 'queued' || subjob.state === 'running' || subjob.state === 'submitted')
+            ? [subjob.backend_id]
+            : [],
+        ),
         ...(await unrecordedJobs(ctx, doc, pass)),
       ];
       if (active.length > 0) await ctx.backend.cancel(active);
@@ -210,7 +275,14 @@ async function movePasses(
         id: doc._id,
         pass: pass.pass,
         apply: (stored) =>
-          stored.claim?.token !== token ? undefined : backToWaiting(stored, token, now.toISOString(), 'the backend no longer knows the job and it left no manifest'),
+          stored.claim?.token !== token
+            ? undefined
+            : backToWaiting(
+                stored,
+                token,
+                now.toISOString(),
+                'the backend no longer knows the job and it left no manifest',
+              ),
       });
       continue;
     }
@@ -221,13 +293,29 @@ async function movePasses(
       const problem = problems.length === 0 ? undefined : problems.join('; ');
       const exitCode = subjobs.find((subjob) => subjob.state === 'failed')?.exit_code ?? 0;
       // only the failed jobs' logs and reasons say whether the failure was a transient one
-      const failedLogs = subjobs.flatMap((subjob) => (subjob.state === 'failed' ? (['out', 'err'] as const).flatMap((stream) => attachments[`p${pass.pass}-s${subjob.index}.${stream}`] ?? []) : []));
-      const again = status === 'completed' ? undefined : resubmission(policies.get(pass.label), pass, failedLogs, problems);
+      const failedLogs = subjobs.flatMap((subjob) =>
+        subjob.state === 'failed'
+          ? (['out', 'err'] as const).flatMap((stream) => attachments[`p${pass.pass}-s${subjob.index}.${stream}`] ?? [])
+          : [],
+      );
+      const again =
+        status === 'completed' ? undefined : resubmission(policies.get(pass.label), pass, failedLogs, problems);
       if (again !== undefined && status !== 'completed') {
         // the whole pass runs again and writes its outputs again: none of this attempt's is recorded
         stats.resubmitted += 1;
-        ctx.log.warn({ job: doc._id, pass: pass.pass }, `${doc.module} run ${doc.run} pass ${pass.pass} ${status}: ${again}`);
-        changes.push({ id: doc._id, pass: pass.pass, attachments, apply: (stored) => (stored.claim?.token !== token ? undefined : backToWaiting(stored, token, now.toISOString(), `${problem ?? status}; ${again}`, status, exitCode)) });
+        ctx.log.warn(
+          { job: doc._id, pass: pass.pass },
+          `${doc.module} run ${doc.run} pass ${pass.pass} ${status}: ${again}`,
+        );
+        changes.push({
+          id: doc._id,
+          pass: pass.pass,
+          attachments,
+          apply: (stored) =>
+            stored.claim?.token !== token
+              ? undefined
+              : backToWaiting(stored, token, now.toISOString(), `${problem ?? status}; ${again}`, status, exitCode),
+        });
         continue;
       }
       if (manifests.length > 0) outputs.push({ doc, pass, manifests });
@@ -245,7 +333,15 @@ async function movePasses(
                 status,
                 subjobs,
                 attempts: stored.attempts.map((attempt) =>
-                  attempt.token === token ? { ...attempt, status, finished: now.toISOString(), exit_code: exitCode, ...(problem !== undefined && { reason: problem }) } : attempt,
+                  attempt.token === token
+                    ? {
+                        ...attempt,
+                        status,
+                        finished: now.toISOString(),
+                        exit_code: exitCode,
+                        ...(problem !== undefined && { reason: problem }),
+                      }
+                    : attempt,
                 ),
               },
       });
@@ -272,7 +368,12 @@ async function movePasses(
  * Why a failed pass goes back to waiting by its label's policy: its logs or failure name one of
  * the policy's transient errors and it has attempts left. Undefined when it stays failed.
  */
-function resubmission(policy: PolicyDoc | undefined, pass: Pass, logs: ReadonlyArray<{ data: string }>, problems: readonly string[]): string | undefined {
+function resubmission(
+  policy: PolicyDoc | undefined,
+  pass: Pass,
+  logs: ReadonlyArray<{ data: string }>,
+  problems: readonly string[],
+): string | undefined {
   const texts = [...logs.map((log) => Buffer.from(log.data, 'base64').toString('utf8')), ...problems];
   const keyword = matchingKeyword(policy, texts);
   const made = attemptsMade(pass);

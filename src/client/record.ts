@@ -17,7 +17,15 @@ export interface Manifest {
   finished?: string;
   failed_stage?: string;
   error?: string;
-  outputs: Array<{ data_type: string; file: string; size: number; adler32: string; sha256: string; events: number | null; url: string }>;
+  outputs: Array<{
+    data_type: string;
+    file: string;
+    size: number;
+    adler32: string;
+    sha256: string;
+    events: number | null;
+    url: string;
+  }>;
 }
 
 export function readManifest(file: string): Manifest | undefined {
@@ -34,7 +42,10 @@ export function readManifest(file: string): Manifest | undefined {
  * Outputs staged by a copy command to remote storage are taken on the manifest's word.
  * Returns what is wrong, or undefined.
  */
-export async function verifyManifest(manifest: Manifest, expected: readonly string[] = []): Promise<string | undefined> {
+export async function verifyManifest(
+  manifest: Manifest,
+  expected: readonly string[] = [],
+): Promise<string | undefined> {
   if (manifest.outputs.length === 0) return 'the manifest lists no outputs';
   const listed = new Set(manifest.outputs.map((output) => output.file));
   const missing = expected.filter((file) => !listed.has(file));
@@ -43,7 +54,8 @@ export async function verifyManifest(manifest: Manifest, expected: readonly stri
     if (!output.url.startsWith('file://')) continue;
     const path = fileURLToPath(output.url);
     if (!existsSync(path)) return `${output.url} is not in storage`;
-    if (statSync(path).size !== output.size) return `${output.url} has ${statSync(path).size} bytes, the manifest says ${output.size}`;
+    if (statSync(path).size !== output.size)
+      return `${output.url} has ${statSync(path).size} bytes, the manifest says ${output.size}`;
     if ((await sha256OfFile(path)) !== output.sha256) return `${output.url} does not match its sha256 in the manifest`;
   }
   return undefined;
@@ -72,8 +84,26 @@ export async function recordData(ctx: ClientContext, passes: readonly PassOutput
     for (const { subjob, manifest } of manifests) {
       for (const output of manifest.outputs) {
         const id = `data:${doc.module}:${doc.run}:${pass.pass}:${output.data_type}`;
-        const data = wanted.get(id) ?? { _id: id, type: 'data', module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, data_type: output.data_type, files: [] };
-        data.files.push({ subjob, name: output.file, guid: guidOf(output.url), size: output.size, adler32: output.adler32, sha256: output.sha256, events: output.events, url: output.url });
+        const data = wanted.get(id) ?? {
+          _id: id,
+          type: 'data',
+          module: doc.module,
+          run: doc.run,
+          pass: pass.pass,
+          label: pass.label,
+          data_type: output.data_type,
+          files: [],
+        };
+        data.files.push({
+          subjob,
+          name: output.file,
+          guid: guidOf(output.url),
+          size: output.size,
+          adler32: output.adler32,
+          sha256: output.sha256,
+          events: output.events,
+          url: output.url,
+        });
         wanted.set(id, data);
       }
     }
@@ -91,6 +121,9 @@ export async function recordData(ctx: ClientContext, passes: readonly PassOutput
   if (writes.length === 0) return 0;
   const answers = await ctx.db.bulkDocs(writes);
   const failed = answers.filter((answer) => !answer.ok);
-  if (failed.length > 0) throw new UnavailableError(`data documents not written (changed meanwhile): ${failed.map((answer) => answer.id).join(', ')}; trying again next cycle`);
+  if (failed.length > 0)
+    throw new UnavailableError(
+      `data documents not written (changed meanwhile): ${failed.map((answer) => answer.id).join(', ')}; trying again next cycle`,
+    );
   return writes.length;
 }

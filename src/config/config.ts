@@ -39,7 +39,8 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const couchUrl = (value: string): URL => {
   const url = httpUrl(value);
-  if (url.username !== '' || url.password !== '') throw new Invalid('has a user or password in it (put them in user and password_file or password_env)');
+  if (url.username !== '' || url.password !== '')
+    throw new Invalid('has a user or password in it (put them in user and password_file or password_env)');
   return url;
 };
 
@@ -48,7 +49,10 @@ export const DEFAULT_PHASES = ['teloaded', 'scint', 'water', 'partial'] as const
 export const DEFAULT_INTERNAL_RATE_GENERATORS = ['solar', 'reacibd'] as const;
 
 const names = (value: string): string[] => {
-  const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
   if (items.length === 0) throw new Invalid('is empty');
   const bad = items.find((item) => !/^[\w.-]+$/.test(item));
   if (bad !== undefined) throw new Invalid(`has ${show(bad)}, which is not a name`);
@@ -66,7 +70,10 @@ const folderNames = (value: string): string[] => {
 const modeOverrides = z.unknown().transform((raw, ctx): ModeOverride[] => {
   if (raw === undefined) return [];
   if (typeof raw !== 'object' || raw === null) {
-    ctx.addIssue({ code: 'custom', message: 'is a value (expected a [production.modes] section of <module glob> = <event mode>)' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'is a value (expected a [production.modes] section of <module glob> = <event mode>)',
+    });
     return z.NEVER;
   }
   const overrides: ModeOverride[] = [];
@@ -74,7 +81,11 @@ const modeOverrides = z.unknown().transform((raw, ctx): ModeOverride[] => {
     if (typeof mode === 'string' && (EVENT_MODES as readonly string[]).includes(mode.trim())) {
       overrides.push({ pattern, mode: mode.trim() as EventMode });
     } else {
-      ctx.addIssue({ code: 'custom', path: [pattern], message: `${show(mode)} is not an event mode (expected ${EVENT_MODES.join(' | ')})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [pattern],
+        message: `${show(mode)} is not an event mode (expected ${EVENT_MODES.join(' | ')})`,
+      });
     }
   }
   return overrides;
@@ -115,7 +126,9 @@ const configSections = {
   },
   production: {
     phases: withDefault('a comma list of folder names under mac/production', folderNames, [...DEFAULT_PHASES]),
-    internal_rate_generators: withDefault('a comma list of RAT generator names', names, [...DEFAULT_INTERNAL_RATE_GENERATORS]),
+    internal_rate_generators: withDefault('a comma list of RAT generator names', names, [
+      ...DEFAULT_INTERNAL_RATE_GENERATORS,
+    ]),
     modes: modeOverrides,
   },
 };
@@ -267,19 +280,25 @@ function resolveCredentials(
   const passwordEnv = read('password_env');
   const literal = read('password');
   if (passwordFile !== undefined) {
-    const path = passwordFile.startsWith('~/') ? join(homedir(), passwordFile.slice(2)) : resolve(dirname(file), passwordFile);
+    const path = passwordFile.startsWith('~/')
+      ? join(homedir(), passwordFile.slice(2))
+      : resolve(dirname(file), passwordFile);
     passwordSource = `password_file ${path}`;
     try {
       password = new Secret(readFileSync(path, 'utf8').trim());
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      problems.push(`${where}: [${section}] password_file: cannot read "${path}" (${code}) (expected a file holding the password)`);
+      problems.push(
+        `${where}: [${section}] password_file: cannot read "${path}" (${code}) (expected a file holding the password)`,
+      );
     }
   } else if (passwordEnv !== undefined && ENV_NAME.test(passwordEnv)) {
     passwordSource = `password_env ${passwordEnv}`;
     const value = env[passwordEnv];
     if (value === undefined || value === '') {
-      problems.push(`${where}: [${section}] password_env: $${passwordEnv} is not set (expected the password in that environment variable)`);
+      problems.push(
+        `${where}: [${section}] password_env: $${passwordEnv} is not set (expected the password in that environment variable)`,
+      );
     } else {
       password = new Secret(value);
     }
@@ -288,11 +307,15 @@ function resolveCredentials(
     const name = envName(section, 'password');
     passwordSource = fromEnvironment.includes(name) ? name : 'password in the file';
     if (!fromEnvironment.includes(name)) {
-      warnings.push(`${where}: [${section}] password: a password in the file is readable by anyone who can read it (better: password_file or password_env)`);
+      warnings.push(
+        `${where}: [${section}] password: a password in the file is readable by anyone who can read it (better: password_file or password_env)`,
+      );
     }
   }
   if (passwordSource !== undefined && user === undefined) {
-    problems.push(`${where}: [${section}] user: is missing (expected ${section === 'couchdb' ? 'a CouchDB user name' : 'a user name'} to go with the password)`);
+    problems.push(
+      `${where}: [${section}] user: is missing (expected ${section === 'couchdb' ? 'a CouchDB user name' : 'a user name'} to go with the password)`,
+    );
   }
   return {
     problems,
@@ -313,26 +336,39 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const parsed = configSchema.safeParse(values);
   const credentials = resolveCredentials('couchdb', values.couchdb, where, file, env, overridden);
   const viewer = resolveCredentials('dashboard', values.dashboard, where, file, env, overridden);
-  const problems = [...(parsed.success ? [] : describeIssues(where, values, parsed.error.issues, sectionsOf(configSchema))), ...credentials.problems, ...viewer.problems];
-  if (viewer.user !== undefined && viewer.password === undefined) problems.push(`${where}: [dashboard] password_file: is missing (expected a password source to go with user ${viewer.user})`);
+  const problems = [
+    ...(parsed.success ? [] : describeIssues(where, values, parsed.error.issues, sectionsOf(configSchema))),
+    ...credentials.problems,
+    ...viewer.problems,
+  ];
+  if (viewer.user !== undefined && viewer.password === undefined)
+    problems.push(
+      `${where}: [dashboard] password_file: is missing (expected a password source to go with user ${viewer.user})`,
+    );
   if (parsed.success && parsed.data.coordination.stale <= parsed.data.coordination.heartbeat) {
     const { stale, heartbeat } = parsed.data.coordination;
-    problems.push(`${where}: [coordination] stale: "${stale}" is not more than heartbeat (${heartbeat}) (expected seconds, more than heartbeat: a live site would look dead between two heartbeats)`);
+    problems.push(
+      `${where}: [coordination] stale: "${stale}" is not more than heartbeat (${heartbeat}) (expected seconds, more than heartbeat: a live site would look dead between two heartbeats)`,
+    );
   }
   if (!parsed.success || problems.length > 0) throw new InputError(problems);
   const { couchdb, client, logging, coordination, production } = parsed.data;
 
   const mode = options.mode ?? client.mode;
-  const siteFile = client.site.includes('/') || client.site.endsWith('.ini')
-    ? resolve(dirname(file), client.site)
-    : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
+  const siteFile =
+    client.site.includes('/') || client.site.endsWith('.ini')
+      ? resolve(dirname(file), client.site)
+      : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
   return {
     file: label,
     couchdb: {
       url: couchdb.url,
       database: couchdb.database ?? `data-${mode}`,
       ...(credentials.user !== undefined && { user: credentials.user }),
-      ...(credentials.password !== undefined && { password: credentials.password, passwordSource: credentials.passwordSource }),
+      ...(credentials.password !== undefined && {
+        password: credentials.password,
+        passwordSource: credentials.passwordSource,
+      }),
       timeoutMs: Math.round(couchdb.timeout * 1000),
     },
     client: {
@@ -356,7 +392,8 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       modeOverrides: production.modes,
     },
     dashboard: {
-      ...(viewer.user !== undefined && viewer.password !== undefined && { credential: { user: viewer.user, password: viewer.password } }),
+      ...(viewer.user !== undefined &&
+        viewer.password !== undefined && { credential: { user: viewer.user, password: viewer.password } }),
     },
     warnings: [...credentials.warnings, ...viewer.warnings],
   };

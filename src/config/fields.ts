@@ -19,7 +19,12 @@ export function show(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-function parseField<T>(expected: string, parse: FieldParser<T>, raw: unknown, ctx: z.RefinementCtx): T | typeof z.NEVER {
+function parseField<T>(
+  expected: string,
+  parse: FieldParser<T>,
+  raw: unknown,
+  ctx: z.RefinementCtx,
+): T | typeof z.NEVER {
   if (typeof raw === 'object' && raw !== null) {
     ctx.addIssue({ code: 'custom', message: `is a section, not a value (expected ${expected})` });
     return z.NEVER;
@@ -47,9 +52,7 @@ export function required<T>(expected: string, parse: FieldParser<T>): z.ZodType<
 }
 
 export function withDefault<T>(expected: string, parse: FieldParser<T>, fallback: T): z.ZodType<T> {
-  return z
-    .unknown()
-    .transform((raw, ctx): T => (isAbsent(raw) ? fallback : parseField(expected, parse, raw, ctx)));
+  return z.unknown().transform((raw, ctx): T => (isAbsent(raw) ? fallback : parseField(expected, parse, raw, ctx)));
 }
 
 export function optional<T>(expected: string, parse: FieldParser<T>): z.ZodType<T | undefined> {
@@ -80,7 +83,8 @@ export function section<S extends z.ZodRawShape>(shape: S) {
     z.strictObject(shape, {
       error: (issue) => {
         if (issue.code === 'unrecognized_keys') return `unknown key (expected one of: ${known.join(', ')})`;
-        if (issue.code === 'invalid_type') return `is a value, not a section (expected a [section] with ${known.join(', ')})`;
+        if (issue.code === 'invalid_type')
+          return `is a value, not a section (expected a [section] with ${known.join(', ')})`;
         return undefined;
       },
     }),
@@ -131,7 +135,10 @@ export function oneOf<T extends string>(values: readonly T[]): FieldParser<T> {
 export function listOf<T extends string>(values: readonly T[]): FieldParser<T[]> {
   const one = oneOf(values);
   return (value) => {
-    const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    const items = value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
     if (items.length === 0) throw new Invalid('is empty');
     for (const item of items) {
       if (!(values as readonly string[]).includes(item)) throw new Invalid(`has ${show(item)}, which is not allowed`);

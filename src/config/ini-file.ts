@@ -17,7 +17,11 @@ const isSection = (value: unknown): value is IniValues => typeof value === 'obje
  * Where a problem is: `[section] key`, `key` for a key outside any section, and
  * `[section.sub] key` for a key of a nested section such as [production.modes].
  */
-export function place(values: IniValues, path: readonly PropertyKey[], sectionNames: ReadonlySet<string> = new Set()): string {
+export function place(
+  values: IniValues,
+  path: readonly PropertyKey[],
+  sectionNames: ReadonlySet<string> = new Set(),
+): string {
   const names = path.map(String);
   let value: unknown = values;
   let depth = 0;

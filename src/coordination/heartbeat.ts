@@ -30,7 +30,7 @@ export interface HeartbeatOptions {
 
 /** "host vm pid 1234 since …": where a shifter finds the process. */
 export const describeHolder = (holder: Holder & { started?: string; taken?: string }) =>
-  `host ${holder.host} pid ${holder.pid}${holder.started ?? holder.taken ? ` since ${holder.started ?? holder.taken}` : ''}`;
+  `host ${holder.host} pid ${holder.pid}${(holder.started ?? holder.taken) ? ` since ${holder.started ?? holder.taken}` : ''}`;
 
 /** A holder on this host whose process is gone (killed, crashed): no need to wait for it to go stale. */
 const diedHere = (holder: Holder) => holder.host === hostname() && !isAlive(holder.pid);
@@ -68,7 +68,13 @@ export class SiteHeartbeat {
   async start(): Promise<HeartbeatDoc | undefined> {
     await this.clock.sync();
     const existing = await this.db.find<HeartbeatDoc>(this.id);
-    if (existing !== undefined && existing.stopped === undefined && this.clock.ageSeconds(existing.beat) < this.options.staleSeconds && !diedHere(existing)) throw this.#refusal(existing);
+    if (
+      existing !== undefined &&
+      existing.stopped === undefined &&
+      this.clock.ageSeconds(existing.beat) < this.options.staleSeconds &&
+      !diedHere(existing)
+    )
+      throw this.#refusal(existing);
     const now = this.clock.now().toISOString();
     const doc: HeartbeatDoc = {
       _id: this.id,
@@ -90,7 +96,9 @@ export class SiteHeartbeat {
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       const winner = await this.db.find<HeartbeatDoc>(this.id);
-      throw winner === undefined ? new AlreadyRunningError(`site ${this.options.site} (${this.options.mode}) was just taken by another client`) : this.#refusal(winner);
+      throw winner === undefined
+        ? new AlreadyRunningError(`site ${this.options.site} (${this.options.mode}) was just taken by another client`)
+        : this.#refusal(winner);
     }
     return existing !== undefined && existing.stopped === undefined ? existing : undefined;
   }

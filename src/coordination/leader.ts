@@ -31,9 +31,18 @@ export class Leadership {
 
   /** Sites of this mode that are alive, take turns and are not quarantined, in alphabetical order. */
   async turnTakers(): Promise<string[]> {
-    const [beats, quarantines] = await Promise.all([siteBeats(this.db, this.clock, this.options.staleSeconds), readQuarantines(this.db)]);
+    const [beats, quarantines] = await Promise.all([
+      siteBeats(this.db, this.clock, this.options.staleSeconds),
+      readQuarantines(this.db),
+    ]);
     return beats
-      .filter((beat) => beat.state === 'active' && beat.doc.mode === this.options.mode && beat.doc.takes_turns && !quarantines.has(beat.doc.site))
+      .filter(
+        (beat) =>
+          beat.state === 'active' &&
+          beat.doc.mode === this.options.mode &&
+          beat.doc.takes_turns &&
+          !quarantines.has(beat.doc.site),
+      )
       .map((beat) => beat.doc.site)
       .sort();
   }
@@ -45,7 +54,13 @@ export class Leadership {
     if (Date.now() < this.#waitUntil) return false;
     if (leader !== undefined && (await this.turnTakers()).includes(leader.site)) return false;
     const taken = await this.#write(leader, this.options.site);
-    if (taken) this.log.info({ leader: this.options.site, was: leader?.site }, leader === undefined ? 'leads: nobody held the lead' : `leads: took over from ${leader.site}, whose heartbeat is stale`);
+    if (taken)
+      this.log.info(
+        { leader: this.options.site, was: leader?.site },
+        leader === undefined
+          ? 'leads: nobody held the lead'
+          : `leads: took over from ${leader.site}, whose heartbeat is stale`,
+      );
     return taken;
   }
 

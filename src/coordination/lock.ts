@@ -30,7 +30,8 @@ export class NamedLock {
   async tryTake(): Promise<LockAttempt> {
     await this.clock.sync();
     const existing = await this.db.find<LockDoc>(lockId(this.name));
-    if (existing !== undefined && this.clock.ageSeconds(existing.renewed) < this.options.staleSeconds) return { taken: false, holder: existing };
+    if (existing !== undefined && this.clock.ageSeconds(existing.renewed) < this.options.staleSeconds)
+      return { taken: false, holder: existing };
     const now = this.clock.now().toISOString();
     const doc: LockDoc = {
       _id: lockId(this.name),

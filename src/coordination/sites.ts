@@ -12,8 +12,16 @@ export interface SiteBeat {
 }
 
 /** Every site that ever ran a client on this database, with whether it is alive now (by the server's clock). */
-export async function siteBeats(db: Database, clock: Pick<ServerClock, 'ageSeconds'>, staleSeconds: number): Promise<SiteBeat[]> {
-  const rows = await db.allDocs<HeartbeatDoc>({ startkey: HEARTBEAT_PREFIX, endkey: `${HEARTBEAT_PREFIX}\ufff0`, include_docs: true });
+export async function siteBeats(
+  db: Database,
+  clock: Pick<ServerClock, 'ageSeconds'>,
+  staleSeconds: number,
+): Promise<SiteBeat[]> {
+  const rows = await db.allDocs<HeartbeatDoc>({
+    startkey: HEARTBEAT_PREFIX,
+    endkey: `${HEARTBEAT_PREFIX}\ufff0`,
+    include_docs: true,
+  });
   return rows.rows.flatMap((row) => {
     const doc = row.doc;
     if (!doc || doc.type !== 'heartbeat') return [];

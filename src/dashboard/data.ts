@@ -28,7 +28,15 @@ export interface Overview {
   /** Completed passes per hour ("2026-11-23T17"), oldest first, the last HOURS hours. */
   throughput: Array<{ hour: string; completed: number }>;
   failures: Array<{ site: string; exitCode: string; passes: number }>;
-  sites: Array<{ site: string; mode: string; state: string; heartbeatAgeSeconds: number; leads: boolean; held: number; quarantined: string | null }>;
+  sites: Array<{
+    site: string;
+    mode: string;
+    state: string;
+    heartbeatAgeSeconds: number;
+    leads: boolean;
+    held: number;
+    quarantined: string | null;
+  }>;
   /** The commonest reasons ready passes at the head of the queue wait, as `gasp why` gives them. */
   waiting: { global: string[]; reasons: Array<{ reason: string; passes: number }>; judged: number };
 }
@@ -37,7 +45,12 @@ const HOURS = 72;
 /** Ready passes judged for the "why waiting" table: the head of the queue. */
 const JUDGED = 100;
 
-const emptyTally = (): Tally => ({ passes: 0, byStatus: {}, events: { requested: 0, produced: 0 }, liveSeconds: { requested: 0, produced: 0 } });
+const emptyTally = (): Tally => ({
+  passes: 0,
+  byStatus: {},
+  events: { requested: 0, produced: 0 },
+  liveSeconds: { requested: 0, produced: 0 },
+});
 
 function tallyOf(tallies: Map<string, Tally>, name: string): Tally {
   const found = tallies.get(name);
@@ -104,14 +117,26 @@ export async function overview(db: Database, mode: Mode, staleSeconds: number): 
     mode,
     generated: clock.now().toISOString(),
     totals,
-    labels: [...labels].sort(([a], [b]) => a.localeCompare(b)).map(([label, tally]) => ({ label, ...tally, paused: policies.get(label)?.paused ?? null })),
+    labels: [...labels]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([label, tally]) => ({ label, ...tally, paused: policies.get(label)?.paused ?? null })),
     modules: [...modules].sort(([a], [b]) => a.localeCompare(b)).map(([module, tally]) => ({ module, ...tally })),
     throughput: hourly(completed, clock.now()),
-    failures: [...failures.values()].sort((a, b) => a.site.localeCompare(b.site) || a.exitCode.localeCompare(b.exitCode)),
+    failures: [...failures.values()].sort(
+      (a, b) => a.site.localeCompare(b.site) || a.exitCode.localeCompare(b.exitCode),
+    ),
     sites: beats
       .map((beat) => {
         const quarantine = quarantines.get(beat.doc.site);
-        return { site: beat.doc.site, mode: beat.doc.mode, state: beat.state, heartbeatAgeSeconds: Math.round(beat.age), leads: leader?.site === beat.doc.site, held: holding.get(beat.doc.site) ?? 0, quarantined: quarantine === undefined ? null : `since ${quarantine.since}: ${quarantine.reason}` };
+        return {
+          site: beat.doc.site,
+          mode: beat.doc.mode,
+          state: beat.state,
+          heartbeatAgeSeconds: Math.round(beat.age),
+          leads: leader?.site === beat.doc.site,
+          held: holding.get(beat.doc.site) ?? 0,
+          quarantined: quarantine === undefined ? null : `since ${quarantine.since}: ${quarantine.reason}`,
+        };
       })
       .sort((a, b) => a.site.localeCompare(b.site) || a.mode.localeCompare(b.mode)),
     waiting,

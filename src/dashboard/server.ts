@@ -37,7 +37,8 @@ const FRESH_MS = 2_000;
 
 const HEADERS = {
   // nothing runs but our own scripts: a module named <script> in a document stays text
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -46,7 +47,9 @@ export const isLoopback = (host: string) => host === 'localhost' || host === '::
 
 function authorized(request: IncomingMessage, credential: DashboardOptions['credential']): boolean {
   if (credential === undefined) return true;
-  const expected = Buffer.from(`Basic ${Buffer.from(`${credential.user}:${credential.password.reveal()}`).toString('base64')}`);
+  const expected = Buffer.from(
+    `Basic ${Buffer.from(`${credential.user}:${credential.password.reveal()}`).toString('base64')}`,
+  );
   const given = Buffer.from(request.headers.authorization ?? '');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
@@ -60,8 +63,12 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
   const cache = new Map<Mode, { done: number | undefined; answer: Promise<Overview> }>();
   const overviewOf = (mode: Mode, db: Database): Promise<Overview> => {
     const cached = cache.get(mode);
-    if (cached !== undefined && (cached.done === undefined || Date.now() - cached.done < FRESH_MS)) return cached.answer;
-    const entry: { done: number | undefined; answer: Promise<Overview> } = { done: undefined, answer: overview(db, mode, options.staleSeconds) };
+    if (cached !== undefined && (cached.done === undefined || Date.now() - cached.done < FRESH_MS))
+      return cached.answer;
+    const entry: { done: number | undefined; answer: Promise<Overview> } = {
+      done: undefined,
+      answer: overview(db, mode, options.staleSeconds),
+    };
     cache.set(mode, entry);
     entry.answer.then(
       () => (entry.done = Date.now()),
@@ -70,27 +77,43 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
     return entry.answer;
   };
   let allowedHosts: Set<string> | undefined;
-  const send = (response: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}) => {
+  const send = (
+    response: ServerResponse,
+    status: number,
+    type: string,
+    body: string | Buffer,
+    extra: Record<string, string> = {},
+  ) => {
     response.writeHead(status, { ...HEADERS, 'content-type': type, 'cache-control': 'no-store', ...extra });
     response.end(body);
   };
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'text/plain', 'the dashboard only reads\n', { allow: 'GET, HEAD' });
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return send(response, 405, 'text/plain', 'the dashboard only reads\n', { allow: 'GET, HEAD' });
     // without a login, only this machine's own names: another site's page cannot reach it through a rebound DNS name
-    if (options.credential === undefined && !(allowedHosts?.has((request.headers.host ?? '').toLowerCase()) ?? false)) return send(response, 421, 'text/plain', 'not this server\n');
-    if (!authorized(request, options.credential)) return send(response, 401, 'text/plain', 'log in with the dashboard credential\n', { 'www-authenticate': 'Basic realm="gasp dashboard", charset="UTF-8"' });
+    if (options.credential === undefined && !(allowedHosts?.has((request.headers.host ?? '').toLowerCase()) ?? false))
+      return send(response, 421, 'text/plain', 'not this server\n');
+    if (!authorized(request, options.credential))
+      return send(response, 401, 'text/plain', 'log in with the dashboard credential\n', {
+        'www-authenticate': 'Basic realm="gasp dashboard", charset="UTF-8"',
+      });
     const url = new URL(request.url ?? '/', 'http://dashboard');
     const file = FILES[url.pathname];
     if (file !== undefined) return send(response, 200, file.type, readFileSync(file.file));
-    if (url.pathname === '/api/modes') return send(response, 200, 'application/json', JSON.stringify({ modes: Object.keys(options.databases) }));
+    if (url.pathname === '/api/modes')
+      return send(response, 200, 'application/json', JSON.stringify({ modes: Object.keys(options.databases) }));
     if (url.pathname === '/api/overview') {
       const mode = (url.searchParams.get('mode') ?? Object.keys(options.databases)[0]) as Mode;
       const db = options.databases[mode];
-      if (db === undefined) return send(response, 404, 'application/json', JSON.stringify({ error: `no database for mode ${mode}` }));
+      if (db === undefined)
+        return send(response, 404, 'application/json', JSON.stringify({ error: `no database for mode ${mode}` }));
       try {
         return send(response, 200, 'application/json', JSON.stringify(await overviewOf(mode, db)));
       } catch (error) {
-        options.log.warn({ mode, error: (error as Error).message }, 'the dashboard could not read the database; the page keeps its last numbers');
+        options.log.warn(
+          { mode, error: (error as Error).message },
+          'the dashboard could not read the database; the page keeps its last numbers',
+        );
         return send(response, 503, 'application/json', JSON.stringify({ error: (error as Error).message }));
       }
     }
@@ -104,7 +127,12 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
   });
   await listenOn(server, options.port, options.host, 'another gasp dashboard?');
   const address = server.address() as AddressInfo;
-  allowedHosts = new Set([`127.0.0.1:${address.port}`, `localhost:${address.port}`, `[::1]:${address.port}`, `${options.host}:${address.port}`]);
+  allowedHosts = new Set([
+    `127.0.0.1:${address.port}`,
+    `localhost:${address.port}`,
+    `[::1]:${address.port}`,
+    `${options.host}:${address.port}`,
+  ]);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: new URL(`http://${host}:${address.port}/`),

@@ -15,6 +15,9 @@ export async function compactDatabases(couch: Couch, databases: readonly string[
     await couch.request({ method: 'POST', db: name, path: '_view_cleanup', body: {} });
     const after = await db.info();
     const mb = (info: { disk_size?: number }) => ((info.disk_size ?? 0) / 1024 / 1024).toFixed(1);
-    log.info({ database: name }, `compacted ${name}: ${mb(before)} MB before, ${mb(after)} MB after (the file shrinks as compaction finishes)`);
+    log.info(
+      { database: name },
+      `compacted ${name}: ${mb(before)} MB before, ${mb(after)} MB after (the file shrinks as compaction finishes)`,
+    );
   }
 }

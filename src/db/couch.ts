@@ -34,7 +34,9 @@ export interface CouchRequest {
   timeoutMs?: number;
 }
 
-type NanoRequest = (options: Omit<CouchRequest, 'timeoutMs'> & { method: string; signal: AbortSignal }) => Promise<unknown>;
+type NanoRequest = (
+  options: Omit<CouchRequest, 'timeoutMs'> & { method: string; signal: AbortSignal },
+) => Promise<unknown>;
 
 /**
  * A CouchDB server: the one place requests are made. Every request gets a timeout, its errors
@@ -95,11 +97,18 @@ export class Couch {
       }
       if (this.#outageSince === undefined) {
         this.#outageSince = Date.now();
-        this.#log.warn({ url: this.url, reason: error.reason }, `CouchDB unavailable (${error.reason ?? error.message}); retrying with backoff`);
+        this.#log.warn(
+          { url: this.url, reason: error.reason },
+          `CouchDB unavailable (${error.reason ?? error.message}); retrying with backoff`,
+        );
       }
       const giveUp = () =>
         new UnreachableError(
-          { request: label, ...(error.statusCode !== undefined && { statusCode: error.statusCode }), ...(error.reason !== undefined && { reason: error.reason }) },
+          {
+            request: label,
+            ...(error.statusCode !== undefined && { statusCode: error.statusCode }),
+            ...(error.reason !== undefined && { reason: error.reason }),
+          },
           `${error.message}; gave up after ${attempt} ${attempt === 1 ? 'try' : 'tries'} over ${((Date.now() - started) / 1000).toFixed(1)}s`,
         );
       if (attempt >= this.#retry.attempts || this.#signal?.aborted) throw giveUp();
@@ -133,7 +142,10 @@ export class Couch {
 }
 
 /** The server a config file names, with its credentials and timeout. */
-export function couchFromConfig(config: CouchConfig, options: Pick<CouchOptions, 'retry' | 'log' | 'signal'> = {}): Couch {
+export function couchFromConfig(
+  config: CouchConfig,
+  options: Pick<CouchOptions, 'retry' | 'log' | 'signal'> = {},
+): Couch {
   return new Couch({
     url: config.url,
     timeoutMs: config.timeoutMs,

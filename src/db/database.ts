@@ -141,7 +141,12 @@ export class Database {
 
   /** Writes one document; a stale or missing `_rev` on an existing id throws ConflictError. */
   async put<T extends StoredDoc>(doc: T): Promise<WriteResult> {
-    const answer = await this.couch.request<{ id: string; rev: string }>({ method: 'PUT', db: this.name, doc: doc._id, body: doc });
+    const answer = await this.couch.request<{ id: string; rev: string }>({
+      method: 'PUT',
+      db: this.name,
+      doc: doc._id,
+      body: doc,
+    });
     return { id: answer.id, rev: answer.rev };
   }
 
@@ -157,7 +162,12 @@ export class Database {
    */
   async bulkDocs<T extends StoredDoc>(docs: readonly T[]): Promise<BulkRow[]> {
     if (docs.length === 0) return [];
-    const answer = await this.couch.request<RawBulkRow[]>({ method: 'POST', db: this.name, path: '_bulk_docs', body: { docs } });
+    const answer = await this.couch.request<RawBulkRow[]>({
+      method: 'POST',
+      db: this.name,
+      path: '_bulk_docs',
+      body: { docs },
+    });
     // PouchDB Server answers updates out of order (CouchDB keeps it): rows are matched by id, so a
     // caller never takes another document's win, loss or _rev for its own
     const byId = new Map(answer.flatMap((row) => (row.id === undefined ? [] : [[row.id, row] as const])));
@@ -183,11 +193,21 @@ export class Database {
     const qs = stale === undefined ? rest : { ...rest, stale };
     const path = `_design/${designDoc}/_view/${view}`;
     try {
-      if (keys !== undefined) return await this.couch.request({ method: 'POST', db: this.name, path, qs, body: { keys }, ...options });
+      if (keys !== undefined)
+        return await this.couch.request({ method: 'POST', db: this.name, path, qs, body: { keys }, ...options });
       return await this.couch.request({ db: this.name, path, qs, ...options });
     } catch (error) {
-      if (!(error instanceof NotFoundError) || error.reason === 'no_db_file' || error.reason === 'Database does not exist.') throw error;
-      const details = { statusCode: 404, request: error.request, ...(error.reason !== undefined && { reason: error.reason }) };
+      if (
+        !(error instanceof NotFoundError) ||
+        error.reason === 'no_db_file' ||
+        error.reason === 'Database does not exist.'
+      )
+        throw error;
+      const details = {
+        statusCode: 404,
+        request: error.request,
+        ...(error.reason !== undefined && { reason: error.reason }),
+      };
       throw new NotFoundError(details, `${this.name} has no view ${designDoc}/${view} (run gasp views push)`);
     }
   }
@@ -199,7 +219,8 @@ export class Database {
 
   allDocs<D = unknown>(params: ViewParams = {}): Promise<ViewResult<string, { rev: string }, D>> {
     const { keys, ...qs } = params;
-    if (keys !== undefined) return this.couch.request({ method: 'POST', db: this.name, path: '_all_docs', qs, body: { keys } });
+    if (keys !== undefined)
+      return this.couch.request({ method: 'POST', db: this.name, path: '_all_docs', qs, body: { keys } });
     return this.couch.request({ db: this.name, path: '_all_docs', qs });
   }
 }

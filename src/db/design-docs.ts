@@ -29,9 +29,12 @@ function readFunction(file: string, problems: string[]): string {
   const source = readFileSync(file, 'utf8').trim();
   try {
     const compiled: unknown = new Function(`return (${source}\n);`)();
-    if (typeof compiled !== 'function') problems.push(`${file}: is not a function (expected function (doc) { … emit(key, value) … })`);
+    if (typeof compiled !== 'function')
+      problems.push(`${file}: is not a function (expected function (doc) { … emit(key, value) … })`);
   } catch (error) {
-    problems.push(`${file}: does not compile: ${(error as Error).message} (expected function (doc) { … emit(key, value) … })`);
+    problems.push(
+      `${file}: does not compile: ${(error as Error).message} (expected function (doc) { … emit(key, value) … })`,
+    );
   }
   return source;
 }
@@ -41,7 +44,8 @@ function readFunction(file: string, problems: string[]): string {
  * (a JavaScript reduce function, or one of CouchDB's built-ins `_count`, `_sum`, `_stats`).
  */
 export function loadDesignDocs(dir: string): DesignDoc[] {
-  if (!existsSync(dir)) throw new InputError([`${dir}: no such folder (expected design documents as views/<ddoc>/views/<view>/map.js)`]);
+  if (!existsSync(dir))
+    throw new InputError([`${dir}: no such folder (expected design documents as views/<ddoc>/views/<view>/map.js)`]);
   const problems: string[] = [];
   const docs: DesignDoc[] = [];
   for (const ddoc of listFolders(dir)) {
@@ -143,7 +147,10 @@ export async function indexProgress(db: Database, designDoc: string): Promise<nu
   // CouchDB 3 names a shard "shards/<range>/<db>.<suffix>"
   const shardOf = (database: string) => database.replace(/^shards\/[^/]+\//, '').replace(/\.\d+$/, '');
   const ours = tasks.filter(
-    (task) => task.type === 'indexer' && task.design_document === `_design/${designDoc}` && shardOf(task.database ?? '') === db.name,
+    (task) =>
+      task.type === 'indexer' &&
+      task.design_document === `_design/${designDoc}` &&
+      shardOf(task.database ?? '') === db.name,
   );
   const total = ours.reduce((sum, task) => sum + (task.total_changes ?? 0), 0);
   if (ours.length === 0 || total === 0) return undefined;

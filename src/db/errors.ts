@@ -70,7 +70,12 @@ export function mapError(thrown: unknown, request: string): DbError {
     const cause = message.replace(/^error happened in your connection\. Reason: /, '').replace(/^(Type)?Error: /, '');
     return new UnreachableError({ request, reason: cause }, `no answer from CouchDB: ${cause} (${request})`);
   }
-  const details = { statusCode, request, ...(error !== undefined && { error }), ...(reason !== undefined && { reason }) };
+  const details = {
+    statusCode,
+    request,
+    ...(error !== undefined && { error }),
+    ...(reason !== undefined && { reason }),
+  };
   if (statusCode === 409) return new ConflictError(details);
   if (statusCode === 404) return new NotFoundError(details);
   if (statusCode === 401 || statusCode === 403) return new AuthError(details);

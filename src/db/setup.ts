@@ -8,7 +8,11 @@ export interface DatabaseSetup {
 }
 
 /** Creates each database that is missing and pushes the design documents into it. */
-export async function setUpDatabases(couch: Couch, names: readonly string[], designDocs: readonly DesignDoc[]): Promise<DatabaseSetup[]> {
+export async function setUpDatabases(
+  couch: Couch,
+  names: readonly string[],
+  designDocs: readonly DesignDoc[],
+): Promise<DatabaseSetup[]> {
   const setups: DatabaseSetup[] = [];
   for (const name of names) {
     const db = couch.use(name);

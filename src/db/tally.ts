@@ -40,7 +40,12 @@ function compileMap(source: string, emit: Emit): (doc: unknown) => void {
   return new Function('emit', `return (${source}\n);`)(emit) as (doc: unknown) => void;
 }
 
-const asNumbers = (value: unknown): number[] => (typeof value === 'number' ? [value] : Array.isArray(value) ? value.map((item) => (typeof item === 'number' ? item : 0)) : [0]);
+const asNumbers = (value: unknown): number[] =>
+  typeof value === 'number'
+    ? [value]
+    : Array.isArray(value)
+      ? value.map((item) => (typeof item === 'number' ? item : 0))
+      : [0];
 
 export class ViewTally {
   readonly #db: Database;
@@ -108,7 +113,12 @@ export class ViewTally {
           since = 0;
           dirty = true;
         }
-        this.#log.warn({ error: (error as Error).message }, missing ? 'the database is not there; the summary tally starts again when it is' : 'the summary tally could not follow the changes feed; trying again in 5 s');
+        this.#log.warn(
+          { error: (error as Error).message },
+          missing
+            ? 'the database is not there; the summary tally starts again when it is'
+            : 'the summary tally could not follow the changes feed; trying again in 5 s',
+        );
         await sleep(5_000, this.#stop.signal);
       }
     }
@@ -157,8 +167,18 @@ export class ViewTally {
   }
 
   async #write(seq: unknown): Promise<void> {
-    const rows = [...this.#sums].map(([key, sums]): [unknown, number[]] => [JSON.parse(this.#keys[key] ?? 'null') as unknown, sums]);
-    const doc: TallyDoc = { _id: this.#id, seq, map_sha256: this.#mapSha256, written: new Date().toISOString(), rows, ...(this.#rev !== undefined && { _rev: this.#rev }) };
+    const rows = [...this.#sums].map(([key, sums]): [unknown, number[]] => [
+      JSON.parse(this.#keys[key] ?? 'null') as unknown,
+      sums,
+    ]);
+    const doc: TallyDoc = {
+      _id: this.#id,
+      seq,
+      map_sha256: this.#mapSha256,
+      written: new Date().toISOString(),
+      rows,
+      ...(this.#rev !== undefined && { _rev: this.#rev }),
+    };
     try {
       this.#rev = (await this.#db.put(doc)).rev;
     } catch {
@@ -174,9 +194,18 @@ export class ViewTally {
  * The grouped rows of a `_sum` view: from its tally when that is current, else one grouped read of
  * the view over the range (which PouchDB Server sums at query time).
  */
-export async function groupedRows<K extends unknown[] | string, V>(db: Database, designDoc: string, view: string, range: { startkey?: unknown; endkey?: unknown } = {}): Promise<Array<{ key: K; value: V }>> {
+export async function groupedRows<K extends unknown[] | string, V>(
+  db: Database,
+  designDoc: string,
+  view: string,
+  range: { startkey?: unknown; endkey?: unknown } = {},
+): Promise<Array<{ key: K; value: V }>> {
   const tallied = await readTally(db, designDoc, view);
-  if (tallied !== undefined) return tallied.map(([key, value]) => ({ key: key as unknown as K, value: (value.length === 1 ? value[0] : value) as V }));
+  if (tallied !== undefined)
+    return tallied.map(([key, value]) => ({
+      key: key as unknown as K,
+      value: (value.length === 1 ? value[0] : value) as V,
+    }));
   return (await db.view<K, V>(designDoc, view, { ...range, group: true })).rows;
 }
 
@@ -195,13 +224,32 @@ export function tallyCaughtUp(tallySeq: unknown, updateSeq: unknown): boolean {
  * to catch up; undefined when there is no tally (CouchDB, or no `gasp serve` running) or it lags,
  * and the caller reads the view itself.
  */
-export async function readTally(db: Database, designDoc: string, view: string, waitMs = 1_500): Promise<TallyDoc['rows'] | undefined> {
-  const [info, first, design] = await Promise.all([db.info(), db.find<TallyDoc>(tallyId(designDoc, view)), db.find<DesignDoc>(`_design/${designDoc}`)]);
+export async function readTally(
+  db: Database,
+  designDoc: string,
+  view: string,
+  waitMs = 1_500,
+): Promise<TallyDoc['rows'] | undefined> {
+  const [info, first, design] = await Promise.all([
+    db.info(),
+    db.find<TallyDoc>(tallyId(designDoc, view)),
+    db.find<DesignDoc>(`_design/${designDoc}`),
+  ]);
   const map = design?.views[view]?.map;
   // CouchDB: an opaque update_seq, and no tally is ever current there (see tallyCaughtUp)
-  if (typeof info.update_seq !== 'number' || first === undefined || map === undefined || first.map_sha256 !== mapSha256(map)) return undefined;
+  if (
+    typeof info.update_seq !== 'number' ||
+    first === undefined ||
+    map === undefined ||
+    first.map_sha256 !== mapSha256(map)
+  )
+    return undefined;
   const deadline = Date.now() + waitMs;
-  for (let tally: TallyDoc | undefined = first; tally !== undefined; tally = await db.find<TallyDoc>(tallyId(designDoc, view))) {
+  for (
+    let tally: TallyDoc | undefined = first;
+    tally !== undefined;
+    tally = await db.find<TallyDoc>(tallyId(designDoc, view))
+  ) {
     if (tallyCaughtUp(tally.seq, info.update_seq)) return tally.rows;
     if (Date.now() > deadline) return undefined;
     await sleep(50);

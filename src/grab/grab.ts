@@ -1,5 +1,16 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -73,7 +84,15 @@ function readJournal(dir: string): Map<string, Verified> {
   return entries;
 }
 
-const safeName = (name: string) => name !== '' && name !== '.' && name !== '..' && basename(name) === name && !name.includes('\\') && !name.startsWith(JOURNAL) && name !== 'catalogue.txt' && name !== 'manifest.json';
+const safeName = (name: string) =>
+  name !== '' &&
+  name !== '.' &&
+  name !== '..' &&
+  basename(name) === name &&
+  !name.includes('\\') &&
+  !name.startsWith(JOURNAL) &&
+  name !== 'catalogue.txt' &&
+  name !== 'manifest.json';
 
 /** Counts and hashes what passes through, reporting bytes as they come. */
 function hashing(hash: ReturnType<typeof createHash>, onBytes: (bytes: number) => void): Transform {
@@ -87,7 +106,12 @@ function hashing(hash: ReturnType<typeof createHash>, onBytes: (bytes: number) =
 }
 
 /** Fetches one file to `part`; returns its sha256 (of what was written). */
-async function fetchTo(file: GrabFile, part: string, options: GrabOptions, onBytes: (bytes: number) => void): Promise<string> {
+async function fetchTo(
+  file: GrabFile,
+  part: string,
+  options: GrabOptions,
+  onBytes: (bytes: number) => void,
+): Promise<string> {
   const hash = createHash('sha256');
   if (file.url.startsWith('file:')) {
     await pipeline(createReadStream(fileURLToPath(file.url)), hashing(hash, onBytes), createWriteStream(part));
@@ -96,10 +120,15 @@ async function fetchTo(file: GrabFile, part: string, options: GrabOptions, onByt
   if (/^https?:\/\//.test(file.url)) {
     const response = await fetch(file.url, { ...(options.signal !== undefined && { signal: options.signal }) });
     if (!response.ok || response.body === null) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>), hashing(hash, onBytes), createWriteStream(part));
+    await pipeline(
+      Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>),
+      hashing(hash, onBytes),
+      createWriteStream(part),
+    );
     return hash.digest('hex');
   }
-  if (options.copy === undefined) throw new Error(`no copy command for ${file.url.split(':')[0]}: URLs (expected --copy 'xrdcp {src} {dest}')`);
+  if (options.copy === undefined)
+    throw new Error(`no copy command for ${file.url.split(':')[0]}: URLs (expected --copy 'xrdcp {src} {dest}')`);
   const argv = options.copy.map((word) => word.replaceAll('{src}', file.url).replaceAll('{dest}', part));
   const result = await runCommand(argv, { timeoutMs: COPY_TIMEOUT_MS });
   if (result.code !== 0) throw new Error(`${argv[0] ?? 'copy'} exited with ${result.code}: ${lastLine(result.stderr)}`);
@@ -131,7 +160,10 @@ export async function grabFiles(files: readonly GrabFile[], options: GrabOptions
   const result: GrabResult = { fetched: [], present: [], failed: [], bytes: 0 };
   const event = (happened: GrabEvent) => options.onEvent?.(happened);
   const remember = (file: GrabFile, path: string) =>
-    appendFileSync(join(options.dir, JOURNAL), `${JSON.stringify({ name: file.name, size: file.size, sha256: file.sha256, mtimeMs: statSync(path).mtimeMs } satisfies Verified)}\n`);
+    appendFileSync(
+      join(options.dir, JOURNAL),
+      `${JSON.stringify({ name: file.name, size: file.size, sha256: file.sha256, mtimeMs: statSync(path).mtimeMs } satisfies Verified)}\n`,
+    );
   const queue = new PQueue({ concurrency: options.parallel });
   for (const file of files) {
     void queue.add(async () => {
@@ -146,7 +178,11 @@ export async function grabFiles(files: readonly GrabFile[], options: GrabOptions
       try {
         if (existsSync(path) && statSync(path).size === file.size) {
           const known = verified.get(file.name);
-          const same = known !== undefined && known.sha256 === file.sha256 && known.size === file.size && known.mtimeMs === statSync(path).mtimeMs;
+          const same =
+            known !== undefined &&
+            known.sha256 === file.sha256 &&
+            known.size === file.size &&
+            known.mtimeMs === statSync(path).mtimeMs;
           if (same || (await sha256OfFile(path)) === file.sha256) {
             if (!same) remember(file, path);
             result.present.push(file);
@@ -164,7 +200,10 @@ export async function grabFiles(files: readonly GrabFile[], options: GrabOptions
         const size = statSync(part).size;
         if (size !== file.size || sha256 !== file.sha256) {
           rmSync(part, { force: true });
-          const what = size !== file.size ? `size ${size} bytes, expected ${file.size}` : `sha256 ${sha256.slice(0, 12)}…, expected ${file.sha256.slice(0, 12)}…`;
+          const what =
+            size !== file.size
+              ? `size ${size} bytes, expected ${file.size}`
+              : `sha256 ${sha256.slice(0, 12)}…, expected ${file.sha256.slice(0, 12)}…`;
           throw new Error(`${what}: deleted`);
         }
         renameSync(part, path);

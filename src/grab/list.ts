@@ -7,22 +7,43 @@ import { selectPasses, type Selection } from '../shifter/selection.js';
 import type { GrabFile } from './grab.js';
 
 /** The data types a macro's outputs get (a second output of a kind is `other_<kind>`). */
-export const DATA_TYPES: readonly string[] = Object.values(OUTPUT_PROCESSORS).flatMap((kind) => [kind, `other_${kind}`]);
+export const DATA_TYPES: readonly string[] = Object.values(OUTPUT_PROCESSORS).flatMap((kind) => [
+  kind,
+  `other_${kind}`,
+]);
 
 /**
  * The output files of the selected passes, from their data documents, optionally of some data
  * types only; with the data types those documents hold, so a caller can tell a mistyped type from
  * one these passes did not make.
  */
-export async function listGrabFiles(db: Database, selection: Selection, types?: ReadonlySet<string>): Promise<{ files: GrabFile[]; typesHeld: Set<string> }> {
+export async function listGrabFiles(
+  db: Database,
+  selection: Selection,
+  types?: ReadonlySet<string>,
+): Promise<{ files: GrabFile[]; typesHeld: Set<string> }> {
   const passes = await selectPasses(db, selection);
   const files = new Map<string, GrabFile>();
   const typesHeld = new Set<string>();
-  for (const doc of await dataDocsOf(db, passes.map(({ doc, pass }) => ({ module: doc.module, run: doc.run, pass: pass.pass })))) {
+  for (const doc of await dataDocsOf(
+    db,
+    passes.map(({ doc, pass }) => ({ module: doc.module, run: doc.run, pass: pass.pass })),
+  )) {
     typesHeld.add(doc.data_type);
     if (types !== undefined && !types.has(doc.data_type)) continue;
     for (const file of doc.files) {
-      files.set(file.name, { name: file.name, url: file.url, size: file.size, sha256: file.sha256, events: file.events, data_type: doc.data_type, module: doc.module, run: doc.run, pass: doc.pass, label: doc.label });
+      files.set(file.name, {
+        name: file.name,
+        url: file.url,
+        size: file.size,
+        sha256: file.sha256,
+        events: file.events,
+        data_type: doc.data_type,
+        module: doc.module,
+        run: doc.run,
+        pass: doc.pass,
+        label: doc.label,
+      });
     }
   }
   return { files: [...files.values()].sort((a, b) => a.name.localeCompare(b.name)), typesHeld };
@@ -38,6 +59,9 @@ export function writeCatalogue(dir: string, files: readonly GrabFile[]): { catal
   const catalogue = join(dir, 'catalogue.txt');
   const manifest = join(dir, 'manifest.json');
   writeFileAtomic(catalogue, sorted.map((file) => `${resolve(dir, file.name)}, ${file.events ?? '-'}\n`).join(''));
-  writeFileAtomic(manifest, `${JSON.stringify({ files: sorted.map(({ name, ...rest }) => ({ file: name, ...rest })) }, null, 2)}\n`);
+  writeFileAtomic(
+    manifest,
+    `${JSON.stringify({ files: sorted.map(({ name, ...rest }) => ({ file: name, ...rest })) }, null, 2)}\n`,
+  );
   return { catalogue, manifest };
 }

@@ -111,7 +111,16 @@ export interface DataDoc {
   pass: number;
   label: string;
   data_type: string;
-  files: Array<{ subjob: number; name: string; guid: string; size: number; adler32: string; sha256: string; events: number | null; url: string }>;
+  files: Array<{
+    subjob: number;
+    name: string;
+    guid: string;
+    size: number;
+    adler32: string;
+    sha256: string;
+    events: number | null;
+    url: string;
+  }>;
 }
 
 /** One production module: a macro of the release, what it needs and what it makes. */
@@ -198,11 +207,15 @@ export function processingInfoId(ratVersion: string): string {
 export function malformedPass(pass: unknown): string | undefined {
   if (typeof pass !== 'object' || pass === null) return 'a pass is not an object';
   const fields = pass as Record<string, unknown>;
-  if (typeof fields.pass !== 'number' || !Number.isInteger(fields.pass)) return `pass: ${JSON.stringify(fields.pass)} is not a whole number`;
-  if (typeof fields.status !== 'string' || !(PASS_STATUSES as readonly string[]).includes(fields.status)) return `pass ${fields.pass}: status ${JSON.stringify(fields.status)} is not one of ${PASS_STATUSES.join(', ')}`;
-  for (const key of ['rat_version', 'label'] as const) if (typeof fields[key] !== 'string') return `pass ${fields.pass}: ${key} is not text`;
+  if (typeof fields.pass !== 'number' || !Number.isInteger(fields.pass))
+    return `pass: ${JSON.stringify(fields.pass)} is not a whole number`;
+  if (typeof fields.status !== 'string' || !(PASS_STATUSES as readonly string[]).includes(fields.status))
+    return `pass ${fields.pass}: status ${JSON.stringify(fields.status)} is not one of ${PASS_STATUSES.join(', ')}`;
+  for (const key of ['rat_version', 'label'] as const)
+    if (typeof fields[key] !== 'string') return `pass ${fields.pass}: ${key} is not text`;
   if (!Array.isArray(fields.attempts)) return `pass ${fields.pass}: attempts is not a list`;
-  if (fields.subjobs !== undefined && !Array.isArray(fields.subjobs)) return `pass ${fields.pass}: subjobs is not a list`;
+  if (fields.subjobs !== undefined && !Array.isArray(fields.subjobs))
+    return `pass ${fields.pass}: subjobs is not a list`;
   return undefined;
 }
 

@@ -29,7 +29,8 @@ export interface QuarantineDoc {
   resumed?: { at: string; by: string };
 }
 
-export const isQuarantined = (doc: QuarantineDoc | undefined): doc is QuarantineDoc => doc !== undefined && doc.resumed === undefined;
+export const isQuarantined = (doc: QuarantineDoc | undefined): doc is QuarantineDoc =>
+  doc !== undefined && doc.resumed === undefined;
 
 export const QUARANTINE_PREFIX = 'quarantine:';
 export const quarantineId = (site: string) => `${QUARANTINE_PREFIX}${site}`;

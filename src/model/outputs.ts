@@ -18,11 +18,18 @@ export const NAMED_BY_COMMAND_LINE: ReadonlySet<string> = new Set(['ratds']);
  * macros' convention: `${OUTPUT}.root`, `${OUTPUT}.ntuple.root`, `${OUTPUT}_fit.ntuple.root`. The
  * one place these names are made: the wrapper stages them, make-production checks macros against them.
  */
-export function outputFiles(base: string, production: Pick<ProductionModule, 'outputs' | 'other_suffix' | 'output_naming'>): Array<{ data_type: string; file: string; named_by: OutputNaming }> {
+export function outputFiles(
+  base: string,
+  production: Pick<ProductionModule, 'outputs' | 'other_suffix' | 'output_naming'>,
+): Array<{ data_type: string; file: string; named_by: OutputNaming }> {
   return production.outputs.map((dataType) => {
     const kind = dataType.replace(/^other_/, '');
     const suffix = dataType.startsWith('other_') ? (production.other_suffix?.[dataType] ?? '_other') : '';
     // information made before gasp recorded the naming: the macros named every file
-    return { data_type: dataType, file: `${base}${suffix}${ENDINGS[kind] ?? '.root'}`, named_by: production.output_naming?.[dataType] ?? 'macro' };
+    return {
+      data_type: dataType,
+      file: `${base}${suffix}${ENDINGS[kind] ?? '.root'}`,
+      named_by: production.output_naming?.[dataType] ?? 'macro',
+    };
   });
 }

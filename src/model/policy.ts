@@ -27,10 +27,13 @@ export const DEFAULT_PAUSE_AFTER = { failed: 10, of: 20 } as const;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 
 /** Attempts the pass has made, the dropped old ones included. */
-export const attemptsMade = (pass: Pick<Pass, 'attempts' | 'attempts_dropped'>) => pass.attempts.length + (pass.attempts_dropped ?? 0);
+export const attemptsMade = (pass: Pick<Pass, 'attempts' | 'attempts_dropped'>) =>
+  pass.attempts.length + (pass.attempts_dropped ?? 0);
 
 /** Failed attempts before the current one: each adds the policy's retry memory. */
-export const failedBefore = (pass: Pick<Pass, 'attempts'>) => pass.attempts.slice(0, -1).filter((attempt) => attempt.status === 'failed' || attempt.status === 'partFail').length;
+export const failedBefore = (pass: Pick<Pass, 'attempts'>) =>
+  pass.attempts.slice(0, -1).filter((attempt) => attempt.status === 'failed' || attempt.status === 'partFail').length;
 
 /** The keyword of the policy found in these texts, if any. */
-export const matchingKeyword = (policy: PolicyDoc | undefined, texts: readonly string[]) => policy?.retry_on?.find((keyword) => texts.some((text) => text.includes(keyword)));
+export const matchingKeyword = (policy: PolicyDoc | undefined, texts: readonly string[]) =>
+  policy?.retry_on?.find((keyword) => texts.some((text) => text.includes(keyword)));

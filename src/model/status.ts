@@ -19,4 +19,11 @@ export type PassStatus = (typeof PASS_STATUSES)[number];
 export const ACTIVE_STATUSES: readonly PassStatus[] = ['submitted', 'running'];
 
 /** Statuses a pass does not leave without a person (retry, cancel, delete). */
-export const FINAL_STATUSES: readonly PassStatus[] = ['completed', 'failed', 'partFail', 'unsatisfied', 'canceled', 'deleted'];
+export const FINAL_STATUSES: readonly PassStatus[] = [
+  'completed',
+  'failed',
+  'partFail',
+  'unsatisfied',
+  'canceled',
+  'deleted',
+];

@@ -25,12 +25,23 @@ export async function followRuns(db: Database, info: ProcessingInfoDoc, options:
   let since: unknown = options.since ?? 0;
   options.log.info({ database: db.name, rat: info.rat_version }, 'following new runs');
   while (!options.signal.aborted) {
-    const page = await db.changes<RunDoc>({ since, filter: '_view', view: 'runs/by_number', include_docs: true, limit: PAGE });
-    const runs = page.results.flatMap((change) => (change.deleted !== true && change.doc?.type === 'run' ? [change.doc] : []));
+    const page = await db.changes<RunDoc>({
+      since,
+      filter: '_view',
+      view: 'runs/by_number',
+      include_docs: true,
+      limit: PAGE,
+    });
+    const runs = page.results.flatMap((change) =>
+      change.deleted !== true && change.doc?.type === 'run' ? [change.doc] : [],
+    );
     if (runs.length > 0) {
       const result = await processRuns(db, runs, info, options);
       const created = result.jobs.filter((job) => job.created).length;
-      options.log.info({ runs: runs.map((run) => run.run), created, skipped: result.skipped.length }, `${runs.length} runs seen, ${created} jobs created`);
+      options.log.info(
+        { runs: runs.map((run) => run.run), created, skipped: result.skipped.length },
+        `${runs.length} runs seen, ${created} jobs created`,
+      );
       for (const line of result.skipped) options.log.warn(line);
       options.onProcessed?.(runs, result);
     }

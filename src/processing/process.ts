@@ -1,5 +1,12 @@
 import type { Database } from '../db/database.js';
-import { jobId, type JobDoc, type Pass, type PassRef, type ProcessingInfoDoc, type RunDoc } from '../model/documents.js';
+import {
+  jobId,
+  type JobDoc,
+  type Pass,
+  type PassRef,
+  type ProcessingInfoDoc,
+  type RunDoc,
+} from '../model/documents.js';
 import { appendPasses, type PassToAdd } from '../submit/append.js';
 
 export interface ProcessOptions {
@@ -50,7 +57,12 @@ function levels(modules: readonly string[], info: ProcessingInfoDoc): string[][]
  * at the specific pass of the prerequisite module on the same run. Prerequisites are written first,
  * so their pass numbers are known. Running it again for the same runs and version creates nothing.
  */
-export async function processRuns(db: Database, runs: readonly RunDoc[], info: ProcessingInfoDoc, options: ProcessOptions): Promise<ProcessResult> {
+export async function processRuns(
+  db: Database,
+  runs: readonly RunDoc[],
+  info: ProcessingInfoDoc,
+  options: ProcessOptions,
+): Promise<ProcessResult> {
   const request = processRequest(info.rat_version);
   const created = (options.now ?? new Date()).toISOString();
   const skipped: string[] = [];
@@ -60,7 +72,9 @@ export async function processRuns(db: Database, runs: readonly RunDoc[], info: P
   for (const run of runs) {
     const modules = info.run_types[run.run_type];
     if (modules === undefined) {
-      skipped.push(`run ${run.run}: run type "${run.run_type}" has no modules in the processing information for RAT ${info.rat_version}`);
+      skipped.push(
+        `run ${run.run}: run type "${run.run_type}" has no modules in the processing information for RAT ${info.rat_version}`,
+      );
       continue;
     }
     work.push({ run, modules });
@@ -70,7 +84,9 @@ export async function processRuns(db: Database, runs: readonly RunDoc[], info: P
     const additions: Array<PassToAdd & { module: string; run: number }> = [];
     const outsiders = work.flatMap(({ run, modules }) =>
       (levels(modules, info)[level] ?? []).flatMap((module) =>
-        (info.modules[module]?.prerequisites ?? []).filter((other) => !modules.includes(other)).map((other) => jobId(other, run.run)),
+        (info.modules[module]?.prerequisites ?? [])
+          .filter((other) => !modules.includes(other))
+          .map((other) => jobId(other, run.run)),
       ),
     );
     const stored = new Map<string, JobDoc>();
@@ -89,7 +105,7 @@ export async function processRuns(db: Database, runs: readonly RunDoc[], info: P
           const passes = stored.get(jobId(other, run.run))?.passes ?? [];
           const pass =
             options.prereqPass === 'latest'
-              ? (here?.pass ?? (passes.find((candidate) => candidate.request === request)?.pass ?? passes.at(-1)?.pass))
+              ? (here?.pass ?? passes.find((candidate) => candidate.request === request)?.pass ?? passes.at(-1)?.pass)
               : [here?.pass, ...passes.map((candidate) => candidate.pass)].includes(options.prereqPass)
                 ? options.prereqPass
                 : undefined;
@@ -119,7 +135,9 @@ export async function processRuns(db: Database, runs: readonly RunDoc[], info: P
             request_index: run.run,
             prerequisites,
             attempts: [],
-            ...(definition.level === 'sub_run' && { subjobs: run.subfiles.map((file, index) => ({ index, file: file.name })) }),
+            ...(definition.level === 'sub_run' && {
+              subjobs: run.subfiles.map((file, index) => ({ index, file: file.name })),
+            }),
           }),
         });
       }
@@ -127,10 +145,14 @@ export async function processRuns(db: Database, runs: readonly RunDoc[], info: P
     if (additions.length === 0) continue;
     await appendPasses(db, additions, { ...(options.dryRun !== undefined && { dryRun: options.dryRun }) });
     for (const item of additions) {
-      if (item.placed !== undefined) placed.set(key(item.module, item.run), { pass: item.placed.pass, created: item.placed.existing !== true });
+      if (item.placed !== undefined)
+        placed.set(key(item.module, item.run), { pass: item.placed.pass, created: item.placed.existing !== true });
     }
-    const existing = additions.filter((item) => item.placed?.existing === true && info.modules[item.module]?.level === 'sub_run');
-    if (existing.length > 0 && options.dryRun !== true) skipped.push(...(await addNewSubfiles(db, existing, work, request)));
+    const existing = additions.filter(
+      (item) => item.placed?.existing === true && info.modules[item.module]?.level === 'sub_run',
+    );
+    if (existing.length > 0 && options.dryRun !== true)
+      skipped.push(...(await addNewSubfiles(db, existing, work, request)));
   }
   const jobs = [...placed].map(([name, value]) => {
     const [module = '', run = '0'] = name.split(':');
@@ -151,7 +173,10 @@ async function addNewSubfiles(
   request: string,
 ): Promise<string[]> {
   const lines: string[] = [];
-  const found = await db.allDocs<JobDoc>({ keys: items.map((item) => jobId(item.module, item.run)), include_docs: true });
+  const found = await db.allDocs<JobDoc>({
+    keys: items.map((item) => jobId(item.module, item.run)),
+    include_docs: true,
+  });
   const updates: JobDoc[] = [];
   for (const row of found.rows) {
     const doc = row.doc;
@@ -163,17 +188,26 @@ async function addNewSubfiles(
     const fresh = run.subfiles.filter((file) => !known.has(file.name));
     if (fresh.length === 0) continue;
     if (pass.status !== 'waiting') {
-      lines.push(`run ${run.run}: ${doc.module} pass ${pass.pass} is ${pass.status}; ${fresh.length} new subfiles are not in it (retry the pass to include them)`);
+      lines.push(
+        `run ${run.run}: ${doc.module} pass ${pass.pass} is ${pass.status}; ${fresh.length} new subfiles are not in it (retry the pass to include them)`,
+      );
       continue;
     }
     const start = pass.subjobs?.length ?? 0;
-    const subjobs = [...(pass.subjobs ?? []), ...fresh.map((file, offset) => ({ index: start + offset, file: file.name }))];
-    updates.push({ ...doc, passes: doc.passes.map((candidate) => (candidate === pass ? { ...pass, subjobs } : candidate)) });
+    const subjobs = [
+      ...(pass.subjobs ?? []),
+      ...fresh.map((file, offset) => ({ index: start + offset, file: file.name })),
+    ];
+    updates.push({
+      ...doc,
+      passes: doc.passes.map((candidate) => (candidate === pass ? { ...pass, subjobs } : candidate)),
+    });
   }
   if (updates.length > 0) {
     const answers = await db.bulkDocs(updates);
     for (const answer of answers) {
-      if (!answer.ok) lines.push(`${answer.id}: changed meanwhile; its new subfiles were not added (run process again)`);
+      if (!answer.ok)
+        lines.push(`${answer.id}: changed meanwhile; its new subfiles were not added (run process again)`);
     }
   }
   return lines;

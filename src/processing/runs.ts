@@ -6,23 +6,43 @@ import { runId, type RunDoc } from '../model/documents.js';
 
 const runSchema = z.strictObject(
   {
-    run: z.number({ error: expecting('a run number') }).int({ error: expecting('a run number') }).nonnegative({ error: expecting('a run number') }),
-    run_type: z.string({ error: expecting('a run type such as Physics') }).min(1, { error: expecting('a run type such as Physics') }),
+    run: z
+      .number({ error: expecting('a run number') })
+      .int({ error: expecting('a run number') })
+      .nonnegative({ error: expecting('a run number') }),
+    run_type: z
+      .string({ error: expecting('a run type such as Physics') })
+      .min(1, { error: expecting('a run type such as Physics') }),
     subfiles: z
       .array(
         z.strictObject(
           {
             name: z.string({ error: expecting('the raw file name') }).min(1, { error: expecting('the raw file name') }),
-            size: z.number({ error: expecting('the size in bytes') }).int({ error: expecting('the size in bytes') }).nonnegative({ error: expecting('the size in bytes') }),
-            checksum: z.string({ error: expecting('a checksum such as adler32:0a1b2c3d') }).min(1, { error: expecting('a checksum') }),
+            size: z
+              .number({ error: expecting('the size in bytes') })
+              .int({ error: expecting('the size in bytes') })
+              .nonnegative({ error: expecting('the size in bytes') }),
+            checksum: z
+              .string({ error: expecting('a checksum such as adler32:0a1b2c3d') })
+              .min(1, { error: expecting('a checksum') }),
           },
-          { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected name, size, checksum)' : expecting('{name, size, checksum}')(issue)) },
+          {
+            error: (issue) =>
+              issue.code === 'unrecognized_keys'
+                ? 'unknown key (expected name, size, checksum)'
+                : expecting('{name, size, checksum}')(issue),
+          },
         ),
         { error: expecting('a list of raw subfiles') },
       )
       .min(1, { error: expecting('at least one raw subfile') }),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected run, run_type, subfiles)' : expecting('{run, run_type, subfiles}')(issue)) },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? 'unknown key (expected run, run_type, subfiles)'
+        : expecting('{run, run_type, subfiles}')(issue),
+  },
 );
 
 export type RunInput = z.output<typeof runSchema>;
@@ -49,7 +69,10 @@ export function parseRuns(raw: unknown, source: string): RunInput[] {
 export type RunOutcome = 'added' | 'updated' | 'unchanged';
 
 /** Registers runs: a new run is added, a changed one (more subfiles arrived) updated, the same one left alone. */
-export async function addRuns(db: Database, runs: readonly RunInput[]): Promise<Array<{ run: number; outcome: RunOutcome }>> {
+export async function addRuns(
+  db: Database,
+  runs: readonly RunInput[],
+): Promise<Array<{ run: number; outcome: RunOutcome }>> {
   const ids = runs.map((run) => runId(run.run));
   const stored = new Map<string, RunDoc>();
   for (let start = 0; start < ids.length; start += 500) {
@@ -60,8 +83,15 @@ export async function addRuns(db: Database, runs: readonly RunInput[]): Promise<
   const writes: RunDoc[] = [];
   for (const run of runs) {
     const existing = stored.get(runId(run.run));
-    const doc: RunDoc = { _id: runId(run.run), type: 'run', ...run, ...(existing?._rev !== undefined && { _rev: existing._rev }) };
-    const same = existing !== undefined && JSON.stringify([existing.run_type, existing.subfiles]) === JSON.stringify([run.run_type, run.subfiles]);
+    const doc: RunDoc = {
+      _id: runId(run.run),
+      type: 'run',
+      ...run,
+      ...(existing?._rev !== undefined && { _rev: existing._rev }),
+    };
+    const same =
+      existing !== undefined &&
+      JSON.stringify([existing.run_type, existing.subfiles]) === JSON.stringify([run.run_type, run.subfiles]);
     outcomes.push({ run: run.run, outcome: same ? 'unchanged' : existing === undefined ? 'added' : 'updated' });
     if (!same) writes.push(doc);
   }
@@ -70,7 +100,9 @@ export async function addRuns(db: Database, runs: readonly RunInput[]): Promise<
     const failed = answers.filter((answer) => !answer.ok);
     if (failed.length > 0) {
       const ids = failed.map((answer) => answer.id).join(', ');
-      throw new UnavailableError(`${ids}: not written (another writer changed ${failed.length === 1 ? 'it' : 'them'} meanwhile); run the same command again`);
+      throw new UnavailableError(
+        `${ids}: not written (another writer changed ${failed.length === 1 ? 'it' : 'them'} meanwhile); run the same command again`,
+      );
     }
   }
   return outcomes;

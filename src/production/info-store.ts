@@ -21,22 +21,29 @@ export interface StoreResult {
   rev?: string;
 }
 
-const canonical = (value: unknown): string => JSON.stringify(value, (_key, inner: unknown) =>
-  inner !== null && typeof inner === 'object' && !Array.isArray(inner)
-    ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-    : inner,
-);
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_key, inner: unknown) =>
+    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : inner,
+  );
 
 /** What changed from `before` to `after`, module by module and field by field. */
 export function diffModules(before: Record<string, unknown>, after: Record<string, unknown>): ModuleDiff {
-  const added = Object.keys(after).filter((name) => !(name in before)).sort();
-  const removed = Object.keys(before).filter((name) => !(name in after)).sort();
+  const added = Object.keys(after)
+    .filter((name) => !(name in before))
+    .sort();
+  const removed = Object.keys(before)
+    .filter((name) => !(name in after))
+    .sort();
   const changed: Record<string, string[]> = {};
   for (const name of Object.keys(after).sort()) {
     if (!(name in before)) continue;
     const old = (before[name] ?? {}) as Record<string, unknown>;
     const now = (after[name] ?? {}) as Record<string, unknown>;
-    const fields = [...new Set([...Object.keys(old), ...Object.keys(now)])].filter((field) => canonical(old[field]) !== canonical(now[field]));
+    const fields = [...new Set([...Object.keys(old), ...Object.keys(now)])].filter(
+      (field) => canonical(old[field]) !== canonical(now[field]),
+    );
     if (fields.length > 0) changed[name] = fields.sort();
   }
   return { added, removed, changed };
@@ -65,7 +72,12 @@ function sameContent(stored: InfoDoc, doc: InfoDoc): boolean {
  * Stores an information document idempotently: the same content writes nothing; different content
  * writes a new revision. `dryRun` computes the answer and writes nothing.
  */
-export async function storeInfoDoc(db: Database, doc: InfoDoc, options: { dryRun?: boolean } = {}, triesLeft = 3): Promise<StoreResult> {
+export async function storeInfoDoc(
+  db: Database,
+  doc: InfoDoc,
+  options: { dryRun?: boolean } = {},
+  triesLeft = 3,
+): Promise<StoreResult> {
   const stored = await db.find<InfoDoc>(doc._id);
   const diff = diffModules(stored?.modules ?? {}, doc.modules);
   if (stored !== undefined && sameContent(stored, doc)) return { outcome: 'unchanged', diff };

@@ -3,7 +3,11 @@ import { basename } from 'node:path';
 import { NAMED_BY_COMMAND_LINE, outputFiles, type OutputNaming } from '../model/outputs.js';
 
 /** RAT's output processors and the data type each writes. */
-export const OUTPUT_PROCESSORS: Readonly<Record<string, string>> = { outroot: 'ratds', outntuple: 'ntuple', outsoc: 'soc' };
+export const OUTPUT_PROCESSORS: Readonly<Record<string, string>> = {
+  outroot: 'ratds',
+  outntuple: 'ntuple',
+  outsoc: 'soc',
+};
 
 /** File endings each data type's file name may carry, longest first. */
 const ENDINGS: Readonly<Record<string, string[]>> = {
@@ -68,7 +72,11 @@ function fieldsOf(line: string, where: string, problems: string[]): string[] {
  * Reads what make-production needs from a Geant4/RAT macro. Lines whose first character (after
  * spaces) is `#` are comments and count for nothing, template fields included.
  */
-export function readMacro(bytes: Buffer | string, file: string, internalRateGenerators: ReadonlySet<string>): MacroReading {
+export function readMacro(
+  bytes: Buffer | string,
+  file: string,
+  internalRateGenerators: ReadonlySet<string>,
+): MacroReading {
   const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
   const problems: string[] = [];
   const facts: MacroFacts = {
@@ -113,12 +121,20 @@ export function readMacro(bytes: Buffer | string, file: string, internalRateGene
       facts.outputs.push(latestOutput);
       facts.lines[latestOutput] = index + 1;
     }
-    if (command === '/rat/procset' && first === 'file' && latestOutput !== undefined && facts.files[latestOutput] === undefined) {
+    if (
+      command === '/rat/procset' &&
+      first === 'file' &&
+      latestOutput !== undefined &&
+      facts.files[latestOutput] === undefined
+    ) {
       facts.files[latestOutput] = rest.join(' ').replace(/^["']|["']$/g, '');
       if (latestOutput.startsWith('other_')) {
         const kind = latestOutput.slice('other_'.length);
         const suffix = suffixOf(rest.join(' '), kind);
-        if (suffix === '') problems.push(`${where}: the second ${kind} file adds nothing to the name (expected a suffix such as \${OUTPUT}_fit)`);
+        if (suffix === '')
+          problems.push(
+            `${where}: the second ${kind} file adds nothing to the name (expected a suffix such as \${OUTPUT}_fit)`,
+          );
         else facts.otherSuffix[latestOutput] = suffix;
       }
     }
@@ -127,14 +143,19 @@ export function readMacro(bytes: Buffer | string, file: string, internalRateGene
   return { facts, problems };
 }
 
-const PROCESSOR_OF: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(OUTPUT_PROCESSORS).map(([processor, kind]) => [kind, processor]));
+const PROCESSOR_OF: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(OUTPUT_PROCESSORS).map(([processor, kind]) => [kind, processor]),
+);
 
 /**
  * How each output of a macro gets its file name, and why any cannot get the one the job wrapper
  * stages (`${OUTPUT}.root` …): a file named in the macro must be that name; a file the macro leaves
  * unnamed can be named only by rat's `-o`, which sets the default file of OutROOT, one name for all.
  */
-export function outputNaming(facts: Pick<MacroFacts, 'outputs' | 'otherSuffix' | 'files' | 'lines'>): { naming: Record<string, OutputNaming>; reasons: string[] } {
+export function outputNaming(facts: Pick<MacroFacts, 'outputs' | 'otherSuffix' | 'files' | 'lines'>): {
+  naming: Record<string, OutputNaming>;
+  reasons: string[];
+} {
   const naming: Record<string, OutputNaming> = {};
   const reasons: string[] = [];
   const expected = outputFiles('${OUTPUT}', { outputs: facts.outputs, other_suffix: facts.otherSuffix });
@@ -145,15 +166,22 @@ export function outputNaming(facts: Pick<MacroFacts, 'outputs' | 'otherSuffix' |
     const named = facts.files[dataType];
     if (named !== undefined) {
       naming[dataType] = named === wanted ? 'macro' : 'none';
-      if (named !== wanted) reasons.push(`${at}: its ${processor} file is "${named}" (expected "${wanted}", the name the job wrapper stages)`);
+      if (named !== wanted)
+        reasons.push(
+          `${at}: its ${processor} file is "${named}" (expected "${wanted}", the name the job wrapper stages)`,
+        );
     } else if (dataType.startsWith('other_')) {
       naming[dataType] = 'none';
-      reasons.push(`${at}: the second ${processor} processor has no /rat/procset file (expected one naming the ${dataType} file, such as "\${OUTPUT}_fit${wanted.slice('${OUTPUT}_other'.length)}")`);
+      reasons.push(
+        `${at}: the second ${processor} processor has no /rat/procset file (expected one naming the ${dataType} file, such as "\${OUTPUT}_fit${wanted.slice('${OUTPUT}_other'.length)}")`,
+      );
     } else if (NAMED_BY_COMMAND_LINE.has(kind)) {
       naming[dataType] = 'command line';
     } else {
       naming[dataType] = 'none';
-      reasons.push(`${at}: the ${processor} processor has no /rat/procset file, and rat's command line names only the ${PROCESSOR_OF.ratds} file (expected /rat/procset file "${wanted}")`);
+      reasons.push(
+        `${at}: the ${processor} processor has no /rat/procset file, and rat's command line names only the ${PROCESSOR_OF.ratds} file (expected /rat/procset file "${wanted}")`,
+      );
     }
   }
   return { naming, reasons };

@@ -14,21 +14,39 @@ const names = (one: string, list: string) =>
 const moduleSchema = z.strictObject(
   {
     level: z.enum(PROCESSING_LEVELS, { error: expecting(PROCESSING_LEVELS.join(' | ')) }),
-    path: z.string({ error: expecting('the macro path, relative to the release') }).min(1, { error: expecting('the macro path') }),
+    path: z
+      .string({ error: expecting('the macro path, relative to the release') })
+      .min(1, { error: expecting('the macro path') }),
     outputs: names('a data type such as ratds', 'a list of data types such as ["ratds", "ntuple"]'),
     prerequisites: names('a module name', 'a list of module names').default([]),
-    raw_processor: z.boolean({ error: expecting('true or false: whether the module reads the raw data') }).default(false),
+    raw_processor: z
+      .boolean({ error: expecting('true or false: whether the module reads the raw data') })
+      .default(false),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected level, path, outputs, prerequisites, raw_processor)' : expecting('an object')(issue)) },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? 'unknown key (expected level, path, outputs, prerequisites, raw_processor)'
+        : expecting('an object')(issue),
+  },
 );
 
 const fileSchema = z.strictObject(
   {
-    rat_version: z.string({ error: expecting('a RAT version such as 7.0.8') }).regex(RAT_VERSION, { error: expecting('a RAT version such as 7.0.8') }),
+    rat_version: z
+      .string({ error: expecting('a RAT version such as 7.0.8') })
+      .regex(RAT_VERSION, { error: expecting('a RAT version such as 7.0.8') }),
     modules: z.record(z.string(), moduleSchema, { error: expecting('an object of module name → module') }),
-    run_types: z.record(z.string(), names('a module name', 'a list of module names'), { error: expecting('an object of run type → module names') }),
+    run_types: z.record(z.string(), names('a module name', 'a list of module names'), {
+      error: expecting('an object of run type → module names'),
+    }),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown key (expected rat_version, modules, run_types)' : expecting('an object')(issue)) },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? 'unknown key (expected rat_version, modules, run_types)'
+        : expecting('an object')(issue),
+  },
 );
 
 /** Cycles among prerequisites, each as `A → B → A`. */
@@ -60,23 +78,40 @@ export function loadProcessingInfo(file: string): ProcessingInfoDoc {
   const known = `one of ${modules.join(', ')}`;
   for (const [name, module] of Object.entries(info.modules)) {
     for (const prerequisite of module.prerequisites) {
-      if (!Object.hasOwn(info.modules, prerequisite)) problems.push(`${file}: modules.${name}.prerequisites: "${prerequisite}" is not a module (expected ${known})`);
+      if (!Object.hasOwn(info.modules, prerequisite))
+        problems.push(`${file}: modules.${name}.prerequisites: "${prerequisite}" is not a module (expected ${known})`);
     }
   }
-  const graph = new Map(Object.entries(info.modules).map(([name, module]) => [name, module.prerequisites.filter((other) => Object.hasOwn(info.modules, other))]));
+  const graph = new Map(
+    Object.entries(info.modules).map(([name, module]) => [
+      name,
+      module.prerequisites.filter((other) => Object.hasOwn(info.modules, other)),
+    ]),
+  );
   for (const cycle of cycles(graph)) {
-    problems.push(`${file}: modules.${cycle[0] ?? ''}.prerequisites: a cycle ${cycle.join(' → ')} (expected prerequisites that end)`);
+    problems.push(
+      `${file}: modules.${cycle[0] ?? ''}.prerequisites: a cycle ${cycle.join(' → ')} (expected prerequisites that end)`,
+    );
   }
   for (const [runType, members] of Object.entries(info.run_types)) {
     for (const member of members) {
-      if (!Object.hasOwn(info.modules, member)) problems.push(`${file}: run_types.${runType}: "${member}" is not a module (expected ${known})`);
+      if (!Object.hasOwn(info.modules, member))
+        problems.push(`${file}: run_types.${runType}: "${member}" is not a module (expected ${known})`);
     }
   }
   const named = /^processing_information_(.+)\.json$/.exec(basename(file))?.[1];
   const id = processingInfoId(info.rat_version);
   if (named !== undefined && `processing_information_${named}` !== id) {
-    problems.push(`${file}: rat_version: "${info.rat_version}" does not match the file name (expected ${named.replaceAll('_', '.')})`);
+    problems.push(
+      `${file}: rat_version: "${info.rat_version}" does not match the file name (expected ${named.replaceAll('_', '.')})`,
+    );
   }
   if (problems.length > 0) throw new InputError(problems);
-  return { _id: id, type: 'processing_information', rat_version: info.rat_version, modules: info.modules, run_types: info.run_types };
+  return {
+    _id: id,
+    type: 'processing_information',
+    rat_version: info.rat_version,
+    modules: info.modules,
+    run_types: info.run_types,
+  };
 }

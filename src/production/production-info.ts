@@ -33,7 +33,12 @@ export function makeProductionInfo(options: MakeProductionOptions): MadeProducti
     modeOverrides: options.production.modeOverrides,
   });
   return {
-    doc: { _id: productionInfoId(version.version), type: 'production_information', rat_version: version.version, modules },
+    doc: {
+      _id: productionInfoId(version.version),
+      type: 'production_information',
+      rat_version: version.version,
+      modules,
+    },
     version,
     warnings,
     macrosRead,

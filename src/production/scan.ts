@@ -38,8 +38,12 @@ export function moduleName(pathInProduction: string): string {
     .join('');
 }
 
-
-function eventModeFor(name: string, rateBased: boolean, overrides: readonly ModeOverride[], used: Set<ModeOverride>): EventMode {
+function eventModeFor(
+  name: string,
+  rateBased: boolean,
+  overrides: readonly ModeOverride[],
+  used: Set<ModeOverride>,
+): EventMode {
   const override = overrides.find((candidate) => globToRegExp(candidate.pattern).test(name));
   if (override !== undefined) {
     used.add(override);
@@ -69,7 +73,9 @@ function macrosUnder(dir: string, problems: string[], seen = new Set<string>()):
     seen.add(real);
     names = readdirSync(dir).sort((a, b) => a.localeCompare(b));
   } catch (error) {
-    problems.push(`${dir}: cannot be listed (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a readable folder of macros)`);
+    problems.push(
+      `${dir}: cannot be listed (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a readable folder of macros)`,
+    );
     return [];
   }
   const found: string[] = [];
@@ -84,13 +90,16 @@ function macrosUnder(dir: string, problems: string[], seen = new Set<string>()):
 
 /** Checks the release folder before anything else reads it. */
 export function checkReleaseFolder(ratDir: string): void {
-  if (ratDir.trim() === '') throw new InputError(['RATDIR: is empty (expected a RAT release folder, such as $RATROOT)']);
+  if (ratDir.trim() === '')
+    throw new InputError(['RATDIR: is empty (expected a RAT release folder, such as $RATROOT)']);
   if (!isFolder(ratDir)) throw new InputError([`${ratDir}: no such folder (expected a RAT release, such as $RATROOT)`]);
 }
 
 /** A phase is one plain folder name under mac/production. */
 export function checkPhaseName(phase: string): string | undefined {
-  return /^[\w-][\w.-]*$/.test(phase) && phase !== '..' ? undefined : `"${phase}" is not a phase folder name (expected one folder name such as water)`;
+  return /^[\w-][\w.-]*$/.test(phase) && phase !== '..'
+    ? undefined
+    : `"${phase}" is not a phase folder name (expected one folder name such as water)`;
 }
 
 /**
@@ -109,7 +118,9 @@ export function scanRelease(options: ScanOptions): ScanResult {
   const present = options.phases.filter((phase) => isFolder(join(productionDir, phase)));
   const missing = options.phases.filter((phase) => !present.includes(phase));
   if (present.length === 0) {
-    throw new InputError([`${productionDir}: has none of the phases ${options.phases.join(', ')} (expected a folder per phase; see [production] phases)`]);
+    throw new InputError([
+      `${productionDir}: has none of the phases ${options.phases.join(', ')} (expected a folder per phase; see [production] phases)`,
+    ]);
   }
   const warnings = missing.map((phase) => `${join(productionDir, phase)}: phase folder not found; scanning the others`);
   const problems: string[] = [];
@@ -128,19 +139,25 @@ export function scanRelease(options: ScanOptions): ScanResult {
       try {
         bytes = readFileSync(file);
       } catch (error) {
-        problems.push(`${shown}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a readable macro)`);
+        problems.push(
+          `${shown}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a readable macro)`,
+        );
         continue;
       }
       macrosRead += 1;
       const name = moduleName(relative(productionDir, file));
       // module names go into job names, folders and batch-system files: nothing a shell or a submit file reads specially
       if (!MODULE_NAME.test(name)) {
-        problems.push(`${shown}: gives the module name ${JSON.stringify(name)} (expected a file name of letters, digits, _ . + - only)`);
+        problems.push(
+          `${shown}: gives the module name ${JSON.stringify(name)} (expected a file name of letters, digits, _ . + - only)`,
+        );
         continue;
       }
       const earlier = sources.get(name);
       if (earlier !== undefined) {
-        problems.push(`${shown}: gives the module name ${name}, as ${join(ratDir, earlier)} does (expected one macro per module name)`);
+        problems.push(
+          `${shown}: gives the module name ${name}, as ${join(ratDir, earlier)} does (expected one macro per module name)`,
+        );
         continue;
       }
       sources.set(name, path);
@@ -152,7 +169,10 @@ export function scanRelease(options: ScanOptions): ScanResult {
       }
       const { naming, reasons } = outputNaming(facts);
       // kept in the document, so submit can say why it refuses the module rather than "no module"
-      if (reasons.length > 0) warnings.push(`${shown}: module ${name}: its outputs cannot be named, so every job would fail and submit refuses it: ${reasons.join('; ')}`);
+      if (reasons.length > 0)
+        warnings.push(
+          `${shown}: module ${name}: its outputs cannot be named, so every job would fail and submit refuses it: ${reasons.join('; ')}`,
+        );
       modules[name] = {
         path,
         phase,
@@ -168,7 +188,10 @@ export function scanRelease(options: ScanOptions): ScanResult {
   }
   if (problems.length > 0) throw new InputError(problems);
   for (const override of options.modeOverrides) {
-    if (!usedPatterns.has(override)) warnings.push(`[production.modes] ${override.pattern}: matches no module (module names are case-sensitive, such as TeloadedTl208)`);
+    if (!usedPatterns.has(override))
+      warnings.push(
+        `[production.modes] ${override.pattern}: matches no module (module names are case-sensitive, such as TeloadedTl208)`,
+      );
   }
   const sorted = Object.fromEntries(Object.entries(modules).sort(([a], [b]) => a.localeCompare(b)));
   return { modules: sorted, warnings, macrosRead };

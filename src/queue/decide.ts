@@ -62,7 +62,11 @@ export type Blocker =
   | { kind: 'unsatisfied'; because: PassRef }
   | { kind: 'prerequisite'; waitingFor: PassRef };
 
-export function blocker(pass: ReadyPass, site: Pick<SiteState, 'mode' | 'modes' | 'ratVersions' | 'pausedLabels'>, statusOf: (ref: PassRef) => PassStatus | undefined): Blocker | undefined {
+export function blocker(
+  pass: ReadyPass,
+  site: Pick<SiteState, 'mode' | 'modes' | 'ratVersions' | 'pausedLabels'>,
+  statusOf: (ref: PassRef) => PassStatus | undefined,
+): Blocker | undefined {
   if (!site.modes.includes(site.mode)) return { kind: 'mode' };
   if (!site.ratVersions.has(pass.rat_version)) return { kind: 'ratVersion' };
   if (site.pausedLabels.has(pass.label)) return { kind: 'paused' };
@@ -83,7 +87,11 @@ export function decide(
   order: QueueOrder,
   statusOf: (ref: PassRef) => PassStatus | undefined,
 ): Decision {
-  const decision: Decision = { claim: [], unsatisfied: [], skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 } };
+  const decision: Decision = {
+    claim: [],
+    unsatisfied: [],
+    skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 },
+  };
   if (!site.modes.includes(site.mode)) {
     decision.skipped.noRoom = candidates.length;
     return decision;

@@ -36,7 +36,6 @@ function pouchdbServerBin(): string {
   return createRequire(import.meta.url).resolve('pouchdb-server/bin/pouchdb-server');
 }
 
-
 /** Whether `pid` is a PouchDB Server on `dir` (Linux /proc; elsewhere we never claim it is). */
 function isServerFor(pid: number, dir: string): boolean {
   const command = commandLineOf(pid);
@@ -50,7 +49,9 @@ function exitOf(child: ChildProcess): Promise<void> {
 
 /** The line of a crash report that says what went wrong (node ends one with its version line). */
 function errorLine(lines: readonly string[]): string | undefined {
-  return lines.find((line) => /^\s*\w*Error\b.*:/.test(line)) ?? lines.find((line) => /error/i.test(line)) ?? lines.at(-1);
+  return (
+    lines.find((line) => /^\s*\w*Error\b.*:/.test(line)) ?? lines.find((line) => /error/i.test(line)) ?? lines.at(-1)
+  );
 }
 
 /**
@@ -124,7 +125,9 @@ export class EmbeddedServer {
         // unreadable or half-written: treat as stale
       }
       if (isAlive(record.supervisor)) {
-        throw new UnavailableError(`${this.dir} is already served by process ${record.supervisor}; stop it first or choose another --dir`);
+        throw new UnavailableError(
+          `${this.dir} is already served by process ${record.supervisor}; stop it first or choose another --dir`,
+        );
       }
       if (isAlive(record.server) && isServerFor(record.server, this.dir)) {
         this.#log.warn({ pid: record.server }, 'stopping a PouchDB Server left behind on this folder');
@@ -138,7 +141,16 @@ export class EmbeddedServer {
   }
 
   async #launch(signal?: AbortSignal): Promise<void> {
-    const args = [pouchdbServerBin(), '--no-stdout-logs', '--host', HOST, '--port', String(this.port), '--dir', this.dir];
+    const args = [
+      pouchdbServerBin(),
+      '--no-stdout-logs',
+      '--host',
+      HOST,
+      '--port',
+      String(this.port),
+      '--dir',
+      this.dir,
+    ];
     args.push('--config', join(this.dir, 'config.json'));
     // its log.txt goes to the current directory, so that is the data folder
     const child = spawn(process.execPath, args, { cwd: this.dir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -164,7 +176,9 @@ export class EmbeddedServer {
     while (Date.now() < deadline) {
       if (signal?.aborted) throw new StartAborted('stopped before the embedded database was ready');
       if (exited()) {
-        throw new UnavailableError(`the embedded database did not start: ${errorLine(this.#stderrTail) ?? `exit code ${child.exitCode ?? child.signalCode}`}`);
+        throw new UnavailableError(
+          `the embedded database did not start: ${errorLine(this.#stderrTail) ?? `exit code ${child.exitCode ?? child.signalCode}`}`,
+        );
       }
       try {
         const answer = await fetch(this.url, { signal: AbortSignal.timeout(1_000) });
@@ -176,14 +190,19 @@ export class EmbeddedServer {
       }
       await sleep(100, signal);
     }
-    throw new UnavailableError(`the embedded database did not answer on ${this.url.origin} within ${this.#startTimeoutMs / 1000}s`);
+    throw new UnavailableError(
+      `the embedded database did not answer on ${this.url.origin} within ${this.#startTimeoutMs / 1000}s`,
+    );
   }
 
   #exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     // while launching, the launch itself sees the exit and reports it
     if (this.#stopping || this.#launching || child !== this.#child) return;
     this.#child = undefined;
-    this.#log.warn({ code, signal, stderr: this.#stderrTail.slice(-3) }, `embedded database exited unexpectedly; ${this.#scheduleRestart()}`);
+    this.#log.warn(
+      { code, signal, stderr: this.#stderrTail.slice(-3) },
+      `embedded database exited unexpectedly; ${this.#scheduleRestart()}`,
+    );
   }
 
   /** Schedules the one pending restart; says when, for the log line. */
@@ -200,7 +219,8 @@ export class EmbeddedServer {
     this.#restartTimer = undefined;
     if (this.#stopping) return;
     try {
-      if (!(await isPortFree(this.port, HOST))) throw new UnavailableError(`port ${this.port} is taken by another process`);
+      if (!(await isPortFree(this.port, HOST)))
+        throw new UnavailableError(`port ${this.port} is taken by another process`);
       await this.#launch();
       this.restarts += 1;
       this.#crashesInARow = 0;
@@ -210,7 +230,10 @@ export class EmbeddedServer {
       this.#child = undefined;
       if (child !== undefined) await this.#kill(child);
       if (this.#stopping) return;
-      this.#log.warn({ error: (error as Error).message }, `embedded database failed to start again; ${this.#scheduleRestart()}`);
+      this.#log.warn(
+        { error: (error as Error).message },
+        `embedded database failed to start again; ${this.#scheduleRestart()}`,
+      );
     }
   }
 

@@ -36,7 +36,9 @@ export function portInUse(port: number, host: string, likelyHolder: string): Una
 /** Listens on host:port; a port in use is that one line (see portInUse), not a stack trace. */
 export function listenOn(server: Server, port: number, host: string, likelyHolder: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? portInUse(port, host, likelyHolder) : error));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? portInUse(port, host, likelyHolder) : error),
+    );
     server.listen(port, host, resolve);
   });
 }

@@ -5,7 +5,10 @@ import type { DataDoc } from '../model/documents.js';
 const PER_REQUEST = 1_000;
 
 /** The data documents of these passes, from data/by_pass: one request per thousand passes, never one per pass. */
-export async function dataDocsOf(db: Database, passes: ReadonlyArray<{ module: string; run: number; pass: number }>): Promise<DataDoc[]> {
+export async function dataDocsOf(
+  db: Database,
+  passes: ReadonlyArray<{ module: string; run: number; pass: number }>,
+): Promise<DataDoc[]> {
   const docs: DataDoc[] = [];
   for (let start = 0; start < passes.length; start += PER_REQUEST) {
     const keys = passes.slice(start, start + PER_REQUEST).map(({ module, run, pass }) => [module, run, pass]);

@@ -13,7 +13,11 @@ export interface Removed {
  * Removes the data documents of deleted passes and, only when asked, their files in file://
  * storage. Remote storage (a copy command) is never touched: it is the storage element's to keep.
  */
-export async function removeData(db: Database, passes: ReadonlyArray<{ id: string; pass: number }>, purgeStorage: boolean): Promise<Removed> {
+export async function removeData(
+  db: Database,
+  passes: ReadonlyArray<{ id: string; pass: number }>,
+  purgeStorage: boolean,
+): Promise<Removed> {
   const removed: Removed = { dataDocuments: 0, files: 0 };
   const jobs = await db.allDocs<JobDoc>({ keys: [...new Set(passes.map((pass) => pass.id))], include_docs: true });
   const byId = new Map(jobs.rows.flatMap((row) => (row.doc ? [[row.doc._id, row.doc] as const] : [])));
@@ -32,7 +36,11 @@ export async function removeData(db: Database, passes: ReadonlyArray<{ id: strin
     }
   }
   for (let start = 0; start < docs.length; start += 500) {
-    const answers = await db.bulkDocs(docs.slice(start, start + 500).map((doc) => ({ _id: doc._id, ...(doc._rev !== undefined && { _rev: doc._rev }), _deleted: true })));
+    const answers = await db.bulkDocs(
+      docs
+        .slice(start, start + 500)
+        .map((doc) => ({ _id: doc._id, ...(doc._rev !== undefined && { _rev: doc._rev }), _deleted: true })),
+    );
     removed.dataDocuments += answers.filter((answer) => answer.ok).length;
   }
   return removed;

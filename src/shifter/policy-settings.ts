@@ -19,11 +19,17 @@ export const POLICY_KEYS = ['pause_after', 'max_attempts', 'retry_memory', 'retr
  * The policy fields these settings give, each checked; every problem is added to `problems` as
  * `<where(key)>: "<value>" is … (expected …)`.
  */
-export function policyFields(settings: PolicySettings, where: (key: string) => string, problems: string[]): Partial<PolicyDoc> {
+export function policyFields(
+  settings: PolicySettings,
+  where: (key: string) => string,
+  problems: string[],
+): Partial<PolicyDoc> {
   const fields: Partial<PolicyDoc> = {};
-  const bad = (key: string, value: unknown, expected: string) => problems.push(`${where(key)}: ${JSON.stringify(value)} is not ${expected}`);
+  const bad = (key: string, value: unknown, expected: string) =>
+    problems.push(`${where(key)}: ${JSON.stringify(value)} is not ${expected}`);
   for (const key of Object.keys(settings)) {
-    if (!(POLICY_KEYS as readonly string[]).includes(key)) problems.push(`${where(key)}: unknown key (expected ${POLICY_KEYS.join(', ')})`);
+    if (!(POLICY_KEYS as readonly string[]).includes(key))
+      problems.push(`${where(key)}: unknown key (expected ${POLICY_KEYS.join(', ')})`);
   }
   const { pause_after: pauseAfter, max_attempts: maxAttempts, retry_memory: retryMemory, retry_on: retryOn } = settings;
   if (pauseAfter !== undefined) {
@@ -33,7 +39,8 @@ export function policyFields(settings: PolicySettings, where: (key: string) => s
   }
   if (maxAttempts !== undefined) {
     const number = typeof maxAttempts === 'string' && /^\d+$/.test(maxAttempts) ? Number(maxAttempts) : maxAttempts;
-    if (typeof number !== 'number' || !Number.isInteger(number) || number < 1 || number > 20) bad('max_attempts', maxAttempts, 'a whole number from 1 to 20');
+    if (typeof number !== 'number' || !Number.isInteger(number) || number < 1 || number > 20)
+      bad('max_attempts', maxAttempts, 'a whole number from 1 to 20');
     else fields.max_attempts = number;
   }
   if (retryMemory !== undefined) {
@@ -43,7 +50,10 @@ export function policyFields(settings: PolicySettings, where: (key: string) => s
   }
   if (retryOn !== undefined) {
     const keywords = Array.isArray(retryOn) ? retryOn : undefined;
-    if (keywords === undefined || keywords.some((keyword) => typeof keyword !== 'string' || keyword.trim() === '' || /[\r\n]/.test(keyword))) {
+    if (
+      keywords === undefined ||
+      keywords.some((keyword) => typeof keyword !== 'string' || keyword.trim() === '' || /[\r\n]/.test(keyword))
+    ) {
       bad('retry_on', retryOn, 'a list of texts, each one line (expected such as ["Connection timed out"])');
     } else {
       fields.retry_on = keywords as string[];

@@ -52,18 +52,24 @@ export function selectionOptions(command: Command, defaultStatuses: readonly Pas
 }
 
 /** Reads the selection options; problems are added one line each (the caller exits 2 with them all). */
-export function readSelection(options: SelectionOptions, defaultStatuses: readonly PassStatus[], problems: string[]): Selection {
+export function readSelection(
+  options: SelectionOptions,
+  defaultStatuses: readonly PassStatus[],
+  problems: string[],
+): Selection {
   const selection: Selection = { statuses: defaultStatuses };
   if (options.label !== undefined) {
     checkLabel('--label', options.label, problems);
     selection.label = options.label;
   }
   if (options.module !== undefined) selection.module = options.module;
-  if (options.run !== undefined && options.runlist !== undefined) problems.push('--run: does not go with -L (expected one of them)');
+  if (options.run !== undefined && options.runlist !== undefined)
+    problems.push('--run: does not go with -L (expected one of them)');
   if (options.run !== undefined) {
     const match = /^(\d+)(?:-(\d+))?$/.exec(options.run);
     const [first, last] = [Number(match?.[1]), Number(match?.[2] ?? match?.[1])];
-    if (match === null || last < first) problems.push(`--run: "${options.run}" is not a run or a range (expected such as 300000 or 300000-300100)`);
+    if (match === null || last < first)
+      problems.push(`--run: "${options.run}" is not a run or a range (expected such as 300000 or 300000-300100)`);
     else selection.runs = { first, last };
   }
   try {
@@ -73,7 +79,8 @@ export function readSelection(options: SelectionOptions, defaultStatuses: readon
     problems.push((error as Error).message);
   }
   if (options.pass !== undefined) {
-    if (!/^[1-9]\d*$/.test(options.pass)) problems.push(`--pass: "${options.pass}" is not a pass number (expected 1, 2, …)`);
+    if (!/^[1-9]\d*$/.test(options.pass))
+      problems.push(`--pass: "${options.pass}" is not a pass number (expected 1, 2, …)`);
     selection.pass = Number(options.pass);
   } else if (options.allPasses !== true && options.exactly === undefined) {
     selection.pass = 'last';
@@ -81,13 +88,23 @@ export function readSelection(options: SelectionOptions, defaultStatuses: readon
   if (options.status !== undefined) {
     const statuses = options.status.split(',').map((status) => status.trim());
     const unknown = statuses.filter((status) => !(PASS_STATUSES as readonly string[]).includes(status));
-    if (unknown.length > 0) problems.push(`--status: ${unknown.map((status) => `"${status}"`).join(', ')} is not a status (expected ${PASS_STATUSES.join(', ')})`);
+    if (unknown.length > 0)
+      problems.push(
+        `--status: ${unknown.map((status) => `"${status}"`).join(', ')} is not a status (expected ${PASS_STATUSES.join(', ')})`,
+      );
     selection.statuses = statuses as PassStatus[];
   }
   if (options.site !== undefined) selection.site = options.site;
   if (options.rat !== undefined) selection.rat = options.rat;
-  if (selection.label === undefined && selection.module === undefined && selection.runs === undefined && selection.exactly === undefined) {
-    problems.push('no selection: give --label, --module, --run, -L or --exactly (a tool never works on every job by default)');
+  if (
+    selection.label === undefined &&
+    selection.module === undefined &&
+    selection.runs === undefined &&
+    selection.exactly === undefined
+  ) {
+    problems.push(
+      'no selection: give --label, --module, --run, -L or --exactly (a tool never works on every job by default)',
+    );
   }
   return selection;
 }
@@ -106,23 +123,37 @@ export interface Selected {
 
 /** The ids of the job documents the selection can touch, from the narrowest view that serves it. */
 async function candidateIds(db: Database, selection: Selection): Promise<string[]> {
-  if (selection.exactly !== undefined) return [...new Set(selection.exactly.map((line) => jobId(line.module, line.run)))];
+  if (selection.exactly !== undefined)
+    return [...new Set(selection.exactly.map((line) => jobId(line.module, line.run)))];
   if (selection.label !== undefined) {
-    const rows = await db.view<[string, string, number, number]>('jobs', 'by_label', { startkey: [selection.label], endkey: [selection.label, {}] });
+    const rows = await db.view<[string, string, number, number]>('jobs', 'by_label', {
+      startkey: [selection.label],
+      endkey: [selection.label, {}],
+    });
     return [...new Set(rows.rows.flatMap((row) => (row.id === undefined ? [] : [row.id])))];
   }
   // a module glob's literal head narrows the range of jobs/by_module
   const prefix = selection.module?.split(/[*?]/)[0] ?? '';
-  const rows = await db.view<[string, number]>('jobs', 'by_module', { startkey: [prefix], endkey: [`${prefix}\ufff0`, {}] });
+  const rows = await db.view<[string, number]>('jobs', 'by_module', {
+    startkey: [prefix],
+    endkey: [`${prefix}\ufff0`, {}],
+  });
   return rows.rows.flatMap((row) => (row.id === undefined ? [] : [row.id]));
 }
 
 /** The passes the selection names, read fresh, in job order. */
 export async function selectPasses(db: Database, selection: Selection): Promise<Selected[]> {
   const module = selection.module === undefined ? undefined : globToRegExp(selection.module);
-  const exact = selection.exactly === undefined ? undefined : new Set(selection.exactly.map((line) => `${jobId(line.module, line.run)}#${line.pass}`));
+  const exact =
+    selection.exactly === undefined
+      ? undefined
+      : new Set(selection.exactly.map((line) => `${jobId(line.module, line.run)}#${line.pass}`));
   const inRuns = (run: number) =>
-    selection.runs === undefined ? true : 'first' in selection.runs ? run >= selection.runs.first && run <= selection.runs.last : (selection.runs as ReadonlySet<number>).has(run);
+    selection.runs === undefined
+      ? true
+      : 'first' in selection.runs
+        ? run >= selection.runs.first && run <= selection.runs.last
+        : (selection.runs as ReadonlySet<number>).has(run);
   const ids = await candidateIds(db, selection);
   const selected: Selected[] = [];
   for (let start = 0; start < ids.length; start += 1_000) {

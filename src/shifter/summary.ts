@@ -4,7 +4,16 @@ import { groupedRows } from '../db/tally.js';
 import { globToRegExp } from '../glob.js';
 
 /** The summed value of summary/passes, element by element. */
-export type Sums = [passes: number, eventsAsked: number, eventsDone: number, secondsAsked: number, secondsDone: number, runSeconds: number, runSquares: number, timed: number];
+export type Sums = [
+  passes: number,
+  eventsAsked: number,
+  eventsDone: number,
+  secondsAsked: number,
+  secondsDone: number,
+  runSeconds: number,
+  runSquares: number,
+  timed: number,
+];
 
 export interface Summary {
   /** What was summarised: `label L` or `module GLOB`. */
@@ -38,7 +47,10 @@ function rangeOf(scope: SummaryScope): { startkey: unknown; endkey: unknown } {
 
 /** Every label some pass has, from the label rows of summary/passes (or its tally): a few rows, no job document read. */
 export async function knownLabels(db: Database): Promise<string[]> {
-  const rows = await groupedRows<SummaryKey, Sums>(db, 'summary', 'passes', { startkey: ['label'], endkey: ['label', {}] });
+  const rows = await groupedRows<SummaryKey, Sums>(db, 'summary', 'passes', {
+    startkey: ['label'],
+    endkey: ['label', {}],
+  });
   return [...new Set(rows.flatMap(({ key }) => (key[0] === 'label' ? [key[1]] : [])))].sort();
 }
 
@@ -47,12 +59,30 @@ export async function summarize(db: Database, scope: SummaryScope): Promise<Summ
   const byLabel = 'label' in scope;
   const pattern = byLabel ? undefined : globToRegExp(scope.module);
   const wanted = ([kind, first, , , , rat]: SummaryKey) =>
-    kind === (byLabel ? 'label' : 'module') && (byLabel ? first === scope.label : (pattern?.test(first) ?? false)) && (scope.rat === undefined || rat === scope.rat);
-  const [all, quarantines] = await Promise.all([groupedRows<SummaryKey, Sums>(db, 'summary', 'passes', rangeOf(scope)), readQuarantines(db)]);
+    kind === (byLabel ? 'label' : 'module') &&
+    (byLabel ? first === scope.label : (pattern?.test(first) ?? false)) &&
+    (scope.rat === undefined || rat === scope.rat);
+  const [all, quarantines] = await Promise.all([
+    groupedRows<SummaryKey, Sums>(db, 'summary', 'passes', rangeOf(scope)),
+    readQuarantines(db),
+  ]);
   const rows = all.filter((row) => wanted(row.key));
   const total: Sums = [0, 0, 0, 0, 0, 0, 0, 0];
-  const scopeName = (byLabel ? `label ${scope.label}` : `module ${scope.module}`) + (scope.rat === undefined ? '' : `, RAT ${scope.rat}`);
-  const summary: Summary = { scope: scopeName, passes: 0, byStatus: {}, byModule: {}, bySite: {}, successRate: null, events: { requested: 0, produced: 0 }, liveSeconds: { requested: 0, produced: 0 }, runSeconds: null, quarantined: {} };
+  const scopeName =
+    (byLabel ? `label ${scope.label}` : `module ${scope.module}`) +
+    (scope.rat === undefined ? '' : `, RAT ${scope.rat}`);
+  const summary: Summary = {
+    scope: scopeName,
+    passes: 0,
+    byStatus: {},
+    byModule: {},
+    bySite: {},
+    successRate: null,
+    events: { requested: 0, produced: 0 },
+    liveSeconds: { requested: 0, produced: 0 },
+    runSeconds: null,
+    quarantined: {},
+  };
   let ended = 0;
   for (const { key, value } of rows) {
     const [, first, second, status, site] = key;
@@ -66,7 +96,8 @@ export async function summarize(db: Database, scope: SummaryScope): Promise<Summ
     perSite[status] = (perSite[status] ?? 0) + count;
     if (ENDED.includes(status)) ended += count;
   }
-  for (const [site, quarantine] of quarantines) if (site in summary.bySite) summary.quarantined[site] = `since ${quarantine.since}: ${quarantine.reason}`;
+  for (const [site, quarantine] of quarantines)
+    if (site in summary.bySite) summary.quarantined[site] = `since ${quarantine.since}: ${quarantine.reason}`;
   const [passes, eventsAsked, eventsDone, secondsAsked, secondsDone, runSeconds, runSquares, timed] = total;
   summary.passes = passes;
   summary.successRate = ended === 0 ? null : (summary.byStatus.completed ?? 0) / ended;

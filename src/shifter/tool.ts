@@ -24,16 +24,31 @@ export function preview(selected: readonly Selected[]): Preview {
     byStatus[pass.status] = (byStatus[pass.status] ?? 0) + 1;
     byModule[doc.module] = (byModule[doc.module] ?? 0) + 1;
   }
-  const rows = selected.slice(0, PREVIEW_ROWS).map(({ doc, pass }) => ({ module: doc.module, run: doc.run, pass: pass.pass, status: pass.status, site: pass.site ?? pass.attempts.at(-1)?.site ?? null, label: pass.label }));
+  const rows = selected.slice(0, PREVIEW_ROWS).map(({ doc, pass }) => ({
+    module: doc.module,
+    run: doc.run,
+    pass: pass.pass,
+    status: pass.status,
+    site: pass.site ?? pass.attempts.at(-1)?.site ?? null,
+    label: pass.label,
+  }));
   return { count: selected.length, byStatus, byModule, rows };
 }
 
 /** The preview as a shifter reads it: counts, then the first rows. */
 export function describePreview(tool: string, shown: Preview): string[] {
-  const counts = (record: Record<string, number>) => Object.entries(record).map(([key, n]) => `${key} ${n}`).join(', ');
+  const counts = (record: Record<string, number>) =>
+    Object.entries(record)
+      .map(([key, n]) => `${key} ${n}`)
+      .join(', ');
   if (shown.count === 0) return [`${tool}: no pass matches`];
-  const lines = [`${tool}: ${plural(shown.count, 'pass', 'passes')} (${counts(shown.byStatus)}); by module: ${counts(shown.byModule)}`];
-  for (const row of shown.rows) lines.push(`  ${row.module}\t${row.run}\tpass ${row.pass}\t${row.status}${row.site === null ? '' : `\t${row.site}`}\t${row.label}`);
+  const lines = [
+    `${tool}: ${plural(shown.count, 'pass', 'passes')} (${counts(shown.byStatus)}); by module: ${counts(shown.byModule)}`,
+  ];
+  for (const row of shown.rows)
+    lines.push(
+      `  ${row.module}\t${row.run}\tpass ${row.pass}\t${row.status}${row.site === null ? '' : `\t${row.site}`}\t${row.label}`,
+    );
   if (shown.count > shown.rows.length) lines.push(`  … and ${shown.count - shown.rows.length} more`);
   return lines;
 }
@@ -46,8 +61,11 @@ export function describeOutcome(tool: string, result: Omit<ToolResult, 'landed'>
   const count = result.preview.count;
   // a pass is left alone only when it moved on between the preview and the write
   const movedOn = result.changed < count ? ' (the others moved on meanwhile)' : '';
-  if (result.applied) return `${tool}: changed ${result.changed} of ${plural(count, 'pass', 'passes')}${movedOn}; recorded in the audit`;
-  return count === 0 ? undefined : `nothing changed: add --yes to ${tool} ${count === 1 ? 'this pass' : `these ${count} passes`}`;
+  if (result.applied)
+    return `${tool}: changed ${result.changed} of ${plural(count, 'pass', 'passes')}${movedOn}; recorded in the audit`;
+  return count === 0
+    ? undefined
+    : `nothing changed: add --yes to ${tool} ${count === 1 ? 'this pass' : `these ${count} passes`}`;
 }
 
 /** An audit record: who changed what, when, with which selection, and what it did. */
@@ -61,7 +79,8 @@ export type AuditDoc = {
 } & Partial<{ selected: number; changed: number; did: string }>;
 
 /** What an audit record says it did, as `gasp audit` prints it. */
-export const auditOutcome = (record: AuditDoc) => record.did ?? `${record.changed ?? 0} of ${plural(record.selected ?? 0, 'pass', 'passes')}`;
+export const auditOutcome = (record: AuditDoc) =>
+  record.did ?? `${record.changed ?? 0} of ${plural(record.selected ?? 0, 'pass', 'passes')}`;
 
 export const AUDIT_PREFIX = 'audit:';
 
@@ -91,15 +110,33 @@ export async function runTool(
   if (!yes || selected.length === 0) return { preview: shown, applied: false, changed: 0, landed: [] };
   const landed = await updatePasses({ db, log }, selected.map(change));
   await writeAudit(db, tool, options, { selected: selected.length, changed: landed.length });
-  return { preview: shown, applied: true, changed: landed.length, landed: landed.map(({ id, pass }) => ({ id, pass })) };
+  return {
+    preview: shown,
+    applied: true,
+    changed: landed.length,
+    landed: landed.map(({ id, pass }) => ({ id, pass })),
+  };
 }
 
 /** Who runs this tool, as audit records and attempt reasons name them. */
 export const whoAmI = () => `${userInfo().username}@${hostname()}`;
 
 /** One audit record of an applied change. */
-export async function writeAudit(db: Database, tool: string, selection: SelectionOptions | Record<string, string | boolean>, outcome: AuditOutcome): Promise<void> {
+export async function writeAudit(
+  db: Database,
+  tool: string,
+  selection: SelectionOptions | Record<string, string | boolean>,
+  outcome: AuditOutcome,
+): Promise<void> {
   const when = new Date().toISOString();
-  const audit: AuditDoc = { _id: `${AUDIT_PREFIX}${when}:${randomBytes(3).toString('hex')}`, type: 'audit', tool, who: whoAmI(), when, selection, ...outcome };
+  const audit: AuditDoc = {
+    _id: `${AUDIT_PREFIX}${when}:${randomBytes(3).toString('hex')}`,
+    type: 'audit',
+    tool,
+    who: whoAmI(),
+    when,
+    selection,
+    ...outcome,
+  };
   await db.put(audit);
 }

@@ -21,17 +21,27 @@ export interface UnlockResult {
  * waiting as a new attempt (the old one closed as lost, with the reason). Refuses while the site's
  * client is alive, unless forced: its jobs may still be running.
  */
-export async function unlockSite(db: Database, log: Logger, site: string, options: { staleSeconds: number; force: boolean; apply: boolean; who: string }): Promise<UnlockResult> {
+export async function unlockSite(
+  db: Database,
+  log: Logger,
+  site: string,
+  options: { staleSeconds: number; force: boolean; apply: boolean; who: string },
+): Promise<UnlockResult> {
   const clock = new ServerClock(db.couch);
   await clock.sync();
-  const alive = (await siteBeats(db, clock, options.staleSeconds)).filter((beat) => beat.doc.site === site && beat.state === 'active');
+  const alive = (await siteBeats(db, clock, options.staleSeconds)).filter(
+    (beat) => beat.doc.site === site && beat.state === 'active',
+  );
   if (alive.length > 0 && !options.force) {
     const [beat] = alive;
     throw new SiteAliveError(
       `site ${site} is alive (${beat === undefined ? '' : `${describeHolder(beat.doc)}, last heartbeat ${Math.round(beat.age)} s ago`}): its jobs may be running; stop its client first, or add --force`,
     );
   }
-  const rows = await db.view<[string, string, string, number, number]>('passes', 'locked_by_site', { startkey: [site], endkey: [site, {}] });
+  const rows = await db.view<[string, string, string, number, number]>('passes', 'locked_by_site', {
+    startkey: [site],
+    endkey: [site, {}],
+  });
   if (!options.apply || rows.rows.length === 0) return { held: rows.rows.length, released: 0 };
   const now = clock.now().toISOString();
   const landed = await updatePasses(
@@ -44,7 +54,9 @@ export async function unlockSite(db: Database, log: Logger, site: string, option
               id: row.id,
               pass: row.key[4],
               apply: (stored: JobDoc['passes'][number]) =>
-                stored.site !== site || (stored.status !== 'submitted' && stored.status !== 'running') ? undefined : backToWaiting(stored, stored.claim?.token, now, `released by ${options.who} (gasp unlock ${site})`),
+                stored.site !== site || (stored.status !== 'submitted' && stored.status !== 'running')
+                  ? undefined
+                  : backToWaiting(stored, stored.claim?.token, now, `released by ${options.who} (gasp unlock ${site})`),
             },
           ],
     ),

@@ -62,13 +62,20 @@ async function readSites(db: Database, staleSeconds: number): Promise<Omit<Sites
  * client's own rules (`queue/decide.ts` `blocker`), from what each site's heartbeat says it can
  * run, how full it is, and who leads when submission is serialized.
  */
-async function judge(db: Database, mode: Mode, sites: Omit<Sites, 'active'>, waiting: readonly ReadyPass[]): Promise<{ global: string[]; rows: WhyRow[] }> {
+async function judge(
+  db: Database,
+  mode: Mode,
+  sites: Omit<Sites, 'active'>,
+  waiting: readonly ReadyPass[],
+): Promise<{ global: string[]; rows: WhyRow[] }> {
   const ofMode = sites.beats.filter((beat) => beat.doc.mode === mode);
   const active = ofMode.filter((beat) => beat.state === 'active');
   const global: string[] = [];
   if (active.length === 0) {
     const last = ofMode.map((beat) => `${beat.doc.site} ${beat.state} ${Math.round(beat.age)} s ago`).join(', ');
-    global.push(`no gasp enqueue for ${mode} is running at any site${last === '' ? '' : ` (last heartbeats: ${last})`}`);
+    global.push(
+      `no gasp enqueue for ${mode} is running at any site${last === '' ? '' : ` (last heartbeats: ${last})`}`,
+    );
   }
   // a label paused by policy is left by every site: why is said once, in full
   const paused = new Set<string>();
@@ -77,15 +84,23 @@ async function judge(db: Database, mode: Mode, sites: Omit<Sites, 'active'>, wai
     const stop = policies.get(label)?.paused;
     if (stop === undefined) continue;
     paused.add(label);
-    global.push(`label ${label} is paused since ${stop.since} (${stop.by}): ${stop.reason}; gasp resume --label ${label}`);
+    global.push(
+      `label ${label} is paused since ${stop.since} (${stop.by}): ${stop.reason}; gasp resume --label ${label}`,
+    );
   }
-  const statusOf = await prerequisiteStatuses(db, waiting.flatMap((pass) => pass.prerequisites ?? []));
+  const statusOf = await prerequisiteStatuses(
+    db,
+    waiting.flatMap((pass) => pass.prerequisites ?? []),
+  );
   const rows = waiting.map((ready) => ({
     module: ready.module,
     run: ready.run,
     pass: ready.pass,
     label: ready.label,
-    reasons: active.map((beat) => `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, sites.holding.get(beat.doc.site) ?? 0, sites.leader, sites.quarantines.get(beat.doc.site), paused)}`),
+    reasons: active.map(
+      (beat) =>
+        `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, sites.holding.get(beat.doc.site) ?? 0, sites.leader, sites.quarantines.get(beat.doc.site), paused)}`,
+    ),
   }));
   return { global, rows };
 }
@@ -96,33 +111,64 @@ function endedReason(doc: JobDoc, pass: Pass): string {
   const code = last?.exit_code ?? pass.subjobs?.find((subjob) => subjob.state === 'failed')?.exit_code;
   const where = last === undefined ? '' : ` at ${last.site}${last.finished === undefined ? '' : ` (${last.finished})`}`;
   const exit = code === undefined || code === 0 ? undefined : `exit code ${code}`;
-  const why = [...(exit === undefined ? [] : [exit]), ...(last?.reason === undefined || last.reason === exit ? [] : [last.reason])].join(': ');
+  const why = [
+    ...(exit === undefined ? [] : [exit]),
+    ...(last?.reason === undefined || last.reason === exit ? [] : [last.reason]),
+  ].join(': ');
   const again = `gasp retry --module ${doc.module} --run ${doc.run} --pass ${pass.pass} --yes puts it back to waiting`;
-  if (pass.status === 'failed' || pass.status === 'partFail') return `${pass.status === 'failed' ? 'failed' : 'partly failed'}${where}${why === '' ? '' : `: ${why}`}; ${again}`;
+  if (pass.status === 'failed' || pass.status === 'partFail')
+    return `${pass.status === 'failed' ? 'failed' : 'partly failed'}${where}${why === '' ? '' : `: ${why}`}; ${again}`;
   if (pass.status === 'completed') return `completed${where}: it ran (gasp show ${doc.module} ${doc.run} ${pass.pass})`;
-  if (pass.status === 'unsatisfied') return 'unsatisfied: a prerequisite failed, so it never runs (retry the prerequisite, then this one)';
+  if (pass.status === 'unsatisfied')
+    return 'unsatisfied: a prerequisite failed, so it never runs (retry the prerequisite, then this one)';
   return `${pass.status}${where}${why === '' ? '' : `: ${why}`}`;
 }
 
 /** For each pass the selection names: why a waiting one is not taken, whether a held one's site is alive, how an ended one ended. */
-export async function whyWaiting(db: Database, mode: Mode, selection: Selection, staleSeconds: number): Promise<WhyAnswer> {
+export async function whyWaiting(
+  db: Database,
+  mode: Mode,
+  selection: Selection,
+  staleSeconds: number,
+): Promise<WhyAnswer> {
   const [sites, selected] = await Promise.all([readSites(db, staleSeconds), selectPasses(db, selection)]);
   const ended = selected
     .filter(({ pass }) => pass.status !== 'waiting' && pass.status !== 'submitted' && pass.status !== 'running')
-    .map(({ doc, pass }) => ({ module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, status: pass.status, reason: endedReason(doc, pass) }));
-  const held = selected.filter(({ pass }) => pass.status === 'submitted' || pass.status === 'running').map(({ doc, pass }) => {
-    const site = pass.site ?? '?';
-    const beat = sites.beats.find((candidate) => candidate.doc.site === site && candidate.doc.mode === mode);
-    const lease = pass.claim === undefined ? '' : `; its claim's lease ends ${pass.claim.lease_until}, then any site takes it again`;
-    const reason =
-      beat?.state === 'active'
-        ? `held by ${site}, whose client is alive (heartbeat ${Math.round(beat.age)} s ago): it is ${pass.status} there`
-        : `held by ${site}, whose client is ${beat === undefined ? 'not known' : `${beat.state} (heartbeat ${Math.round(beat.age)} s ago)`}${lease}; gasp unlock ${site} releases it now`;
-    return { module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, site, reason };
-  });
+    .map(({ doc, pass }) => ({
+      module: doc.module,
+      run: doc.run,
+      pass: pass.pass,
+      label: pass.label,
+      status: pass.status,
+      reason: endedReason(doc, pass),
+    }));
+  const held = selected
+    .filter(({ pass }) => pass.status === 'submitted' || pass.status === 'running')
+    .map(({ doc, pass }) => {
+      const site = pass.site ?? '?';
+      const beat = sites.beats.find((candidate) => candidate.doc.site === site && candidate.doc.mode === mode);
+      const lease =
+        pass.claim === undefined
+          ? ''
+          : `; its claim's lease ends ${pass.claim.lease_until}, then any site takes it again`;
+      const reason =
+        beat?.state === 'active'
+          ? `held by ${site}, whose client is alive (heartbeat ${Math.round(beat.age)} s ago): it is ${pass.status} there`
+          : `held by ${site}, whose client is ${beat === undefined ? 'not known' : `${beat.state} (heartbeat ${Math.round(beat.age)} s ago)`}${lease}; gasp unlock ${site} releases it now`;
+      return { module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, site, reason };
+    });
   const waiting = selected
     .filter(({ pass }) => pass.status === 'waiting')
-    .map(({ doc, pass }): ReadyPass => ({ module: doc.module, run: doc.run, pass: pass.pass, rat_version: pass.rat_version, label: pass.label, priority: pass.priority, created: pass.created, prerequisites: pass.prerequisites ?? [] }));
+    .map(({ doc, pass }): ReadyPass => ({
+      module: doc.module,
+      run: doc.run,
+      pass: pass.pass,
+      rat_version: pass.rat_version,
+      label: pass.label,
+      priority: pass.priority,
+      created: pass.created,
+      prerequisites: pass.prerequisites ?? [],
+    }));
   // judged only when some wait: whether any client runs is said of held passes by their own lines
   const { global, rows } = waiting.length === 0 ? { global: [], rows: [] } : await judge(db, mode, sites, waiting);
   const index = await readyIndexNote(db, waiting);
@@ -139,14 +185,19 @@ export async function whyWaiting(db: Database, mode: Mode, selection: Selection,
 async function readyIndexNote(db: Database, waiting: readonly ReadyPass[]): Promise<string | undefined> {
   if (waiting.length === 0) return undefined;
   // read after the passes and before asking about them: an index that has seen `latest` holds every pass read
-  const [view, info] = await Promise.all([db.view('passes', 'ready_priority', { limit: 0, update: 'false', update_seq: true }), db.info()]);
+  const [view, info] = await Promise.all([
+    db.view('passes', 'ready_priority', { limit: 0, update: 'false', update_seq: true }),
+    db.info(),
+  ]);
   const [seen, latest] = [seqNumber(view.update_seq), seqNumber(info.update_seq)];
   let unindexed = 0;
   for (const ready of waiting.slice(0, INDEX_CHECKS)) if (!(await inReadyView(db, ready))) unindexed += 1;
   if (unindexed === 0) return undefined;
   const some = `${unindexed} of ${plural(Math.min(INDEX_CHECKS, waiting.length), 'waiting pass', 'waiting passes')} asked about ${unindexed === 1 ? 'is' : 'are'}`;
-  if (seen === undefined || latest === undefined) return `${some} not in passes/ready_priority yet: its index may be behind the latest writes (a large submit being indexed)`;
-  if (seen < latest) return `${some} not in passes/ready_priority yet only because its index is behind (it has seen ${seen} of ${latest} changes, such as a fresh submit): sites see them once it is built, which their next query does`;
+  if (seen === undefined || latest === undefined)
+    return `${some} not in passes/ready_priority yet: its index may be behind the latest writes (a large submit being indexed)`;
+  if (seen < latest)
+    return `${some} not in passes/ready_priority yet only because its index is behind (it has seen ${seen} of ${latest} changes, such as a fresh submit): sites see them once it is built, which their next query does`;
   return `${some} not in passes/ready_priority although its index has seen every change: no site will see them as they are (gasp show MODULE RUN shows their documents)`;
 }
 
@@ -154,12 +205,27 @@ async function readyIndexNote(db: Database, waiting: readonly ReadyPass[]): Prom
  * The commonest reasons at the head of the queue: the first `limit` ready passes (those sites would
  * take next), judged as `why` judges them, each reason counted over the passes it holds back.
  */
-export async function queueHeadReasons(db: Database, mode: Mode, staleSeconds: number, limit: number): Promise<{ global: string[]; reasons: Array<{ reason: string; passes: number }>; judged: number }> {
-  const [sites, ready] = await Promise.all([readSites(db, staleSeconds), db.view<unknown, ReadyPass>('passes', 'ready_priority', { limit })]);
-  const { global, rows } = await judge(db, mode, sites, ready.rows.map((row) => ({ ...row.value, prerequisites: row.value.prerequisites ?? [] })));
+export async function queueHeadReasons(
+  db: Database,
+  mode: Mode,
+  staleSeconds: number,
+  limit: number,
+): Promise<{ global: string[]; reasons: Array<{ reason: string; passes: number }>; judged: number }> {
+  const [sites, ready] = await Promise.all([
+    readSites(db, staleSeconds),
+    db.view<unknown, ReadyPass>('passes', 'ready_priority', { limit }),
+  ]);
+  const { global, rows } = await judge(
+    db,
+    mode,
+    sites,
+    ready.rows.map((row) => ({ ...row.value, prerequisites: row.value.prerequisites ?? [] })),
+  );
   const counts = new Map<string, number>();
   for (const row of rows) for (const reason of row.reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
-  const reasons = [...counts].map(([reason, passes]) => ({ reason, passes })).sort((a, b) => b.passes - a.passes || a.reason.localeCompare(b.reason));
+  const reasons = [...counts]
+    .map(([reason, passes]) => ({ reason, passes }))
+    .sort((a, b) => b.passes - a.passes || a.reason.localeCompare(b.reason));
   return { global, reasons, judged: rows.length };
 }
 
@@ -176,8 +242,14 @@ function reasonAt(
   if (can === undefined) return 'its client is older and does not say what it can run';
   if (!can.claims) return 'it only monitors (--mononly)';
   if (pausedByPolicy.has(pass.label)) return `label ${pass.label} is paused (gasp resume --label ${pass.label})`;
-  if (quarantine !== undefined) return `quarantined since ${quarantine.since}: ${quarantine.reason}; gasp resume --site ${quarantine.site}`;
-  const site = { mode: beat.doc.mode as Mode, modes: can.modes as Mode[], ratVersions: new Set(can.rat_versions), pausedLabels: new Set(can.paused_labels) };
+  if (quarantine !== undefined)
+    return `quarantined since ${quarantine.since}: ${quarantine.reason}; gasp resume --site ${quarantine.site}`;
+  const site = {
+    mode: beat.doc.mode as Mode,
+    modes: can.modes as Mode[],
+    ratVersions: new Set(can.rat_versions),
+    pausedLabels: new Set(can.paused_labels),
+  };
   const blocked = blocker(pass, site, statusOf);
   switch (blocked?.kind) {
     case 'mode':
@@ -194,10 +266,10 @@ function reasonAt(
       break;
   }
   if (held >= can.max_jobs) return `site full (${held} of ${can.max_jobs} jobs)`;
-  if (beat.doc.takes_turns && leader !== undefined && leader.site !== beat.doc.site) return `not its turn: submission is serialized and ${leader.site} leads`;
+  if (beat.doc.takes_turns && leader !== undefined && leader.site !== beat.doc.site)
+    return `not its turn: submission is serialized and ${leader.site} leads`;
   return 'it can take it: at its next cycle, once the passes ahead of it in the queue are claimed';
 }
-
 
 /** Whether the ready view shows the pass (stale=ok: this asks what the clients see now, without building the index). */
 async function inReadyView(db: Database, pass: ReadyPass): Promise<boolean> {

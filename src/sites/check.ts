@@ -34,7 +34,11 @@ interface SetupRun {
 /** Runs the set-up line as bin/gasp-job's set_up does: `bash -c '<setup> && exec "$@"'`, the probe as arguments. */
 function runSetup(setup: string, timeoutMs: number): Promise<SetupRun> {
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', `${setup} && exec "$@"`, 'gasp-sites-check', 'bash', '-c', PROBE], { env: cleanEnvironment(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('bash', ['-c', `${setup} && exec "$@"`, 'gasp-sites-check', 'bash', '-c', PROBE], {
+      env: cleanEnvironment(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -67,15 +71,24 @@ async function checkSetup(site: Site, entry: RatVersion, timeoutMs: number): Pro
   const { version } = entry;
   const setup = ratSetupLine(site.rat, version) ?? '';
   const run = await runSetup(setup, timeoutMs);
-  const problem = (text: string): RatCheck => ({ version, outcome: 'problem', problem: `${text} (set-up line: ${setup})` });
+  const problem = (text: string): RatCheck => ({
+    version,
+    outcome: 'problem',
+    problem: `${text} (set-up line: ${setup})`,
+  });
   if (run.timedOut) return problem(`its set-up did not finish within ${timeoutMs / 1000} s`);
-  if (run.code !== 0) return problem(`its set-up failed (exit ${run.code ?? 'killed'}): ${lastLine(run.stderr) || 'no message'}`);
+  if (run.code !== 0)
+    return problem(`its set-up failed (exit ${run.code ?? 'killed'}): ${lastLine(run.stderr) || 'no message'}`);
   const value = (name: string) => run.stdout.match(new RegExp(`^${name}=(.*)$`, 'm'))?.[1] ?? '';
   const ratroot = value('RATROOT');
   const rat = value('rat');
-  if (ratroot === '' && rat === '') return problem('sourcing it sets no RATROOT and puts no rat on PATH (expected an env script that exports RATROOT and adds $RATROOT/bin to PATH)');
+  if (ratroot === '' && rat === '')
+    return problem(
+      'sourcing it sets no RATROOT and puts no rat on PATH (expected an env script that exports RATROOT and adds $RATROOT/bin to PATH)',
+    );
   if (ratroot === '') return problem('sourcing it sets no RATROOT (expected the env script to export RATROOT)');
-  if (rat === '') return problem(`sourcing it puts no rat on PATH (RATROOT is ${ratroot}; expected $RATROOT/bin on PATH)`);
+  if (rat === '')
+    return problem(`sourcing it puts no rat on PATH (RATROOT is ${ratroot}; expected $RATROOT/bin on PATH)`);
   return { version, outcome: 'ok', ratroot, rat };
 }
 
@@ -88,9 +101,14 @@ export async function checkRatVersions(site: Site, timeoutMs = SETUP_TIMEOUT_MS)
   return Promise.all(
     [...site.rat.versions.values()].map(async (entry): Promise<RatCheck> => {
       if (entry.source === 'script' && !existsSync(entry.script)) {
-        return { version: entry.version, outcome: 'problem', problem: `env script ${entry.script} does not exist (expected the absolute path of a script that sets up RAT ${entry.version})` };
+        return {
+          version: entry.version,
+          outcome: 'problem',
+          problem: `env script ${entry.script} does not exist (expected the absolute path of a script that sets up RAT ${entry.version})`,
+        };
       }
-      if (entry.source === 'cvmfs' && !existsSync(site.rat.cvmfs)) return { version: entry.version, outcome: 'not checked', why: `not checked here (no ${site.rat.cvmfs})` };
+      if (entry.source === 'cvmfs' && !existsSync(site.rat.cvmfs))
+        return { version: entry.version, outcome: 'not checked', why: `not checked here (no ${site.rat.cvmfs})` };
       return checkSetup(site, entry, timeoutMs);
     }),
   );
@@ -98,4 +116,6 @@ export async function checkRatVersions(site: Site, timeoutMs = SETUP_TIMEOUT_MS)
 
 /** One line per problem: the site file, `[rat] <version>` and what is wrong. */
 export const describeRatProblems = (site: Site, checks: readonly RatCheck[]): string[] =>
-  checks.flatMap((check) => (check.outcome === 'problem' ? [`${site.file}: [rat] ${check.version}: ${check.problem}`] : []));
+  checks.flatMap((check) =>
+    check.outcome === 'problem' ? [`${site.file}: [rat] ${check.version}: ${check.problem}`] : [],
+  );

@@ -24,7 +24,14 @@ import { readIni, validateIni } from '../config/ini-file.js';
 import { DEFAULT_QUARANTINE_AFTER } from '../model/health.js';
 import { InputError } from '../errors.js';
 import { placeholders } from '../shell.js';
-import { DEFAULT_CVMFS, DEFAULT_RAT_SETUP, RAT_PLACEHOLDERS, RAT_VERSION, type RatScheme, type RatVersion } from './rat.js';
+import {
+  DEFAULT_CVMFS,
+  DEFAULT_RAT_SETUP,
+  RAT_PLACEHOLDERS,
+  RAT_VERSION,
+  type RatScheme,
+  type RatVersion,
+} from './rat.js';
 
 export const BACKENDS = ['local', 'slurm', 'condor', 'dirac', 'dry'] as const;
 export type BackendKind = (typeof BACKENDS)[number];
@@ -36,14 +43,17 @@ const storage = (value: string): Storage => {
   if (value.startsWith('file:')) {
     const url = new URL(value);
     // file://data/out would make "data" the host and write to /out
-    if (url.hostname !== '' && url.hostname !== 'localhost') throw new Invalid('has a host name where the folder should start; file:///folder takes three slashes');
+    if (url.hostname !== '' && url.hostname !== 'localhost')
+      throw new Invalid('has a host name where the folder should start; file:///folder takes three slashes');
     const root = decodeURIComponent(url.pathname);
     if (root === '/' || root === '') throw new Invalid('names no folder');
     return { kind: 'file', root };
   }
-  if (/["'\\]/.test(value)) throw new Invalid('has quotes or backslashes, but it is split on spaces and never run by a shell');
+  if (/["'\\]/.test(value))
+    throw new Invalid('has quotes or backslashes, but it is split on spaces and never run by a shell');
   const command = value.split(/\s+/).filter((word) => word !== '');
-  if (!value.includes('{src}') || !value.includes('{dest}')) throw new Invalid('is neither a file:// URL nor a command with {src} and {dest}');
+  if (!value.includes('{src}') || !value.includes('{dest}'))
+    throw new Invalid('is neither a file:// URL nor a command with {src} and {dest}');
   return { kind: 'copy', command };
 };
 
@@ -67,67 +77,80 @@ const SETUP_EXPECTED = `a set-up line using ${RAT_PLACEHOLDERS.map((name) => `{$
 const RAT_KEYS_EXPECTED = 'setup, cvmfs, a RAT version such as 7.0.8 = CVMFS or = /path/to/env.sh, or setup.<version>';
 
 /** [rat]: `setup` and `cvmfs`, then one key per RAT version, and `setup.<version>` to override one. */
-const ratSection = asSection(z.unknown().transform((raw, ctx): RatScheme => {
-  if (typeof raw !== 'object' || raw === null) {
-    const message = raw === undefined ? 'is missing' : `is a value, not a section`;
-    ctx.addIssue({ code: 'custom', message: `${message} (expected a [rat] section listing the RAT versions this site has)` });
-    return z.NEVER;
-  }
-  const entries = Object.entries(raw);
-  const problem = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
-  const values = new Map(entries.map(([key, value]) => [key, typeof value === 'string' ? value.trim() : value]));
-  const read = (key: string, parse: (value: string) => string, expected: string): string | undefined => {
-    const value = values.get(key);
-    if (value === undefined) return undefined;
-    try {
-      if (typeof value !== 'string' || value === '') throw new Invalid('is not a value');
-      return parse(value);
-    } catch (error) {
-      if (!(error instanceof Invalid)) throw error;
-      problem(key, `${show(value)} ${error.message} (expected ${expected})`);
-      return undefined;
+const ratSection = asSection(
+  z.unknown().transform((raw, ctx): RatScheme => {
+    if (typeof raw !== 'object' || raw === null) {
+      const message = raw === undefined ? 'is missing' : `is a value, not a section`;
+      ctx.addIssue({
+        code: 'custom',
+        message: `${message} (expected a [rat] section listing the RAT versions this site has)`,
+      });
+      return z.NEVER;
     }
-  };
+    const entries = Object.entries(raw);
+    const problem = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+    const values = new Map(entries.map(([key, value]) => [key, typeof value === 'string' ? value.trim() : value]));
+    const read = (key: string, parse: (value: string) => string, expected: string): string | undefined => {
+      const value = values.get(key);
+      if (value === undefined) return undefined;
+      try {
+        if (typeof value !== 'string' || value === '') throw new Invalid('is not a value');
+        return parse(value);
+      } catch (error) {
+        if (!(error instanceof Invalid)) throw error;
+        problem(key, `${show(value)} ${error.message} (expected ${expected})`);
+        return undefined;
+      }
+    };
 
-  const versions = new Map<string, RatVersion>();
-  for (const [key] of entries) {
-    if (key === 'setup' || key === 'cvmfs' || key.startsWith('setup.')) continue;
-    if (!RAT_VERSION.test(key)) {
-      problem(key, `unknown key (expected ${RAT_KEYS_EXPECTED})`);
-      continue;
+    const versions = new Map<string, RatVersion>();
+    for (const [key] of entries) {
+      if (key === 'setup' || key === 'cvmfs' || key.startsWith('setup.')) continue;
+      if (!RAT_VERSION.test(key)) {
+        problem(key, `unknown key (expected ${RAT_KEYS_EXPECTED})`);
+        continue;
+      }
+      const where = read(
+        key,
+        (value) => {
+          if (value.toUpperCase() === 'CVMFS' || value.startsWith('/')) return value;
+          throw new Invalid('is neither CVMFS nor an absolute path');
+        },
+        'CVMFS or the absolute path of an env script',
+      );
+      if (where === undefined) continue;
+      versions.set(
+        key,
+        where.toUpperCase() === 'CVMFS'
+          ? { version: key, source: 'cvmfs' }
+          : { version: key, source: 'script', script: where },
+      );
     }
-    const where = read(
-      key,
-      (value) => {
-        if (value.toUpperCase() === 'CVMFS' || value.startsWith('/')) return value;
-        throw new Invalid('is neither CVMFS nor an absolute path');
-      },
-      'CVMFS or the absolute path of an env script',
-    );
-    if (where === undefined) continue;
-    versions.set(key, where.toUpperCase() === 'CVMFS' ? { version: key, source: 'cvmfs' } : { version: key, source: 'script', script: where });
-  }
-  for (const [key] of entries) {
-    if (!key.startsWith('setup.')) continue;
-    const version = key.slice('setup.'.length);
-    const template = read(key, setupTemplate, SETUP_EXPECTED);
-    const entry = versions.get(version);
-    if (entry === undefined) {
-      problem(key, `overrides RAT ${version}, which [rat] does not list (expected ${version} = CVMFS or a path too)`);
-    } else if (template !== undefined) {
-      versions.set(version, { ...entry, setup: template });
+    for (const [key] of entries) {
+      if (!key.startsWith('setup.')) continue;
+      const version = key.slice('setup.'.length);
+      const template = read(key, setupTemplate, SETUP_EXPECTED);
+      const entry = versions.get(version);
+      if (entry === undefined) {
+        problem(key, `overrides RAT ${version}, which [rat] does not list (expected ${version} = CVMFS or a path too)`);
+      } else if (template !== undefined) {
+        versions.set(version, { ...entry, setup: template });
+      }
     }
-  }
-  const versionLines = entries.filter(([key]) => key !== 'setup' && key !== 'cvmfs' && !key.startsWith('setup.'));
-  if (versionLines.length === 0) {
-    ctx.addIssue({ code: 'custom', message: 'lists no RAT version (expected at least one line such as 7.0.8 = CVMFS)' });
-  }
-  return {
-    cvmfs: read('cvmfs', (value) => value, 'the CVMFS root, such as /cvmfs/snoplus.egi.eu') ?? DEFAULT_CVMFS,
-    setup: read('setup', setupTemplate, SETUP_EXPECTED) ?? DEFAULT_RAT_SETUP,
-    versions,
-  };
-}));
+    const versionLines = entries.filter(([key]) => key !== 'setup' && key !== 'cvmfs' && !key.startsWith('setup.'));
+    if (versionLines.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'lists no RAT version (expected at least one line such as 7.0.8 = CVMFS)',
+      });
+    }
+    return {
+      cvmfs: read('cvmfs', (value) => value, 'the CVMFS root, such as /cvmfs/snoplus.egi.eu') ?? DEFAULT_CVMFS,
+      setup: read('setup', setupTemplate, SETUP_EXPECTED) ?? DEFAULT_RAT_SETUP,
+      versions,
+    };
+  }),
+);
 
 const siteSchema = iniFile({
   name: optional('a site name of letters, digits, _ . -', matching(/^[\w.-]+$/)),
@@ -147,7 +170,11 @@ const siteSchema = iniFile({
     mem: withDefault('a memory size such as 4G', matching(MEMORY), '4G'),
   }),
   condor: section({
-    universe: withDefault('vanilla | docker | container', oneOf(['vanilla', 'docker', 'container'] as const), 'vanilla'),
+    universe: withDefault(
+      'vanilla | docker | container',
+      oneOf(['vanilla', 'docker', 'container'] as const),
+      'vanilla',
+    ),
     request_memory: withDefault('a memory size such as 4G', matching(MEMORY), '4G'),
     request_disk: withDefault('a disk size such as 10G', matching(MEMORY), '10G'),
     requirements: optional('a ClassAd expression', text),
@@ -162,7 +189,11 @@ const siteSchema = iniFile({
     banned_sites: optional('a comma list of DIRAC site names', text),
   }),
   health: section({
-    quarantine_after: withDefault('n/m: quarantine after more than n set-up or staging failures among the last m ended passes, or off', quarantineRule, DEFAULT_QUARANTINE_AFTER),
+    quarantine_after: withDefault(
+      'n/m: quarantine after more than n set-up or staging failures among the last m ended passes, or off',
+      quarantineRule,
+      DEFAULT_QUARANTINE_AFTER,
+    ),
   }),
   dry: section({
     outcome: withDefault('completed | failed', oneOf(['completed', 'failed'] as const), 'completed'),
@@ -214,9 +245,13 @@ export function loadSite(file: string): Site {
 export function loadSites(dir: string): Site[] {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((name) => name.endsWith('.ini')).sort();
+    names = readdirSync(dir)
+      .filter((name) => name.endsWith('.ini'))
+      .sort();
   } catch (error) {
-    throw new InputError([`${dir}: cannot be listed (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a folder of site files)`]);
+    throw new InputError([
+      `${dir}: cannot be listed (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a folder of site files)`,
+    ]);
   }
   if (names.length === 0) throw new InputError([`${dir}: has no .ini files (expected site files such as local.ini)`]);
   const sites: Site[] = [];
@@ -232,7 +267,10 @@ export function loadSites(dir: string): Site[] {
   const byName = new Map<string, string>();
   for (const site of sites) {
     const other = byName.get(site.name);
-    if (other !== undefined) problems.push(`${site.file}: name: "${site.name}" is also the name of ${other} (expected each site to have its own name)`);
+    if (other !== undefined)
+      problems.push(
+        `${site.file}: name: "${site.name}" is also the name of ${other} (expected each site to have its own name)`,
+      );
     byName.set(site.name, site.file);
   }
   if (problems.length > 0) throw new InputError(problems);

@@ -46,7 +46,12 @@ async function fetchJobs(db: Database, ids: readonly string[]): Promise<Map<stri
 
 /** The highest run any job of the module has, 0 if none: generic runs continue after it. */
 async function highestRun(db: Database, module: string): Promise<number> {
-  const result = await db.view<[string, number]>('jobs', 'by_module', { startkey: [module, {}], endkey: [module], descending: true, limit: 1 });
+  const result = await db.view<[string, number]>('jobs', 'by_module', {
+    startkey: [module, {}],
+    endkey: [module],
+    descending: true,
+    limit: 1,
+  });
   return result.rows[0]?.key[1] ?? 0;
 }
 
@@ -56,7 +61,11 @@ async function highestRun(db: Database, module: string): Promise<number> {
  * tried again; a pass an earlier try already wrote counts as written; a generic run someone else
  * took meanwhile is replaced by the next free one.
  */
-export async function appendPasses(db: Database, additions: readonly PassToAdd[], options: AppendOptions = {}): Promise<AppendResult> {
+export async function appendPasses(
+  db: Database,
+  additions: readonly PassToAdd[],
+  options: AppendOptions = {},
+): Promise<AppendResult> {
   const allocated = new Set<PassToAdd>();
   const nextRun = new Map<string, number>();
   /** Modules whose highest run was read in this round: read once a round, then counted here. */
@@ -78,7 +87,12 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
   const build = async (items: readonly PassToAdd[], first: boolean) => {
     const idOf = (item: PassToAdd) => jobId(item.module, runOf(item));
     let stored = await fetchJobs(db, [...new Set(items.map(idOf))]);
-    const taken = items.filter((item) => allocated.has(item) && stored.has(idOf(item)) && !stored.get(idOf(item))?.passes.some((pass) => item.isOurs(pass)));
+    const taken = items.filter(
+      (item) =>
+        allocated.has(item) &&
+        stored.has(idOf(item)) &&
+        !stored.get(idOf(item))?.passes.some((pass) => item.isOurs(pass)),
+    );
     if (taken.length > 0) {
       readThisRound = new Set();
       for (const item of taken) item.placed = { run: await allocate(item.module), pass: 0 };
@@ -90,7 +104,13 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
       const id = idOf(item);
       let target = docs.get(id);
       if (target === undefined) {
-        const doc: JobDoc = stored.get(id) ?? { _id: id, type: 'job', module: item.module, run: runOf(item), passes: [] };
+        const doc: JobDoc = stored.get(id) ?? {
+          _id: id,
+          type: 'job',
+          module: item.module,
+          run: runOf(item),
+          passes: [],
+        };
         target = { doc: { ...doc, passes: [...doc.passes] }, items: [] };
         docs.set(id, target);
       }
@@ -110,7 +130,8 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
 
   let { targets, landed } = await build(additions, true);
   const existing = landed;
-  if (options.dryRun === true) return { written: targets.reduce((sum, target) => sum + target.items.length, 0), existing };
+  if (options.dryRun === true)
+    return { written: targets.reduce((sum, target) => sum + target.items.length, 0), existing };
   const batchSize = options.batchSize ?? 500;
   let written = 0;
   for (let round = 1; targets.length > 0; round++) {
@@ -124,7 +145,13 @@ export async function appendPasses(db: Database, additions: readonly PassToAdd[]
         if (target === undefined) return;
         if (answer.ok) written += target.items.length;
         else if (answer.error === 'conflict') conflicted.push(...target.items);
-        else throw new DbError({ statusCode: 400, error: answer.error, reason: answer.reason, request: `POST ${db.couch.url}/${db.name}/_bulk_docs (${answer.id})` });
+        else
+          throw new DbError({
+            statusCode: 400,
+            error: answer.error,
+            reason: answer.reason,
+            request: `POST ${db.couch.url}/${db.name}/_bulk_docs (${answer.id})`,
+          });
       });
       await options.onProgress?.(written + existing, additions.length);
     }

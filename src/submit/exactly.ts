@@ -34,7 +34,13 @@ export function parseExactly(text: string, file: string): ExactlyLine[] {
   text.split(/\r?\n/).forEach((row, index) => {
     if (row.trim() === '' || row.startsWith('#')) return;
     const [module, run, pass, ...rest] = row.split('\t');
-    if (module === undefined || module === '' || !/^\d+$/.test(run ?? '') || !/^\d+$/.test(pass ?? '') || rest.length > 0) {
+    if (
+      module === undefined ||
+      module === '' ||
+      !/^\d+$/.test(run ?? '') ||
+      !/^\d+$/.test(pass ?? '') ||
+      rest.length > 0
+    ) {
       problems.push(`${file}:${index + 1}: ${JSON.stringify(row)} is not a job (expected module<TAB>run<TAB>pass)`);
       return;
     }
@@ -66,7 +72,8 @@ function withFileLock<T>(file: string, work: () => T): T {
       } catch {
         // released meanwhile
       }
-      if (Date.now() > deadline) throw new UnavailableError(`${file}: another process holds ${lock}; remove it if none does`);
+      if (Date.now() > deadline)
+        throw new UnavailableError(`${file}: another process holds ${lock}; remove it if none does`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     }
   }
@@ -79,7 +86,8 @@ function withFileLock<T>(file: string, work: () => T): T {
 
 /** Checks before anything is written that the file can be added to: its folder exists and what it holds reads. */
 export function checkExactlyTarget(file: string): void {
-  if (!existsSync(dirname(resolve(file)))) throw new InputError([`${file}: its folder does not exist (expected an .exactly file in an existing folder)`]);
+  if (!existsSync(dirname(resolve(file))))
+    throw new InputError([`${file}: its folder does not exist (expected an .exactly file in an existing folder)`]);
   if (existsSync(file)) readExactly(file);
 }
 

@@ -22,7 +22,8 @@ export function generatedLabel(file: string, requestId: string): string {
       .slice(0, MAX_STEM)
       .replace(/[_.]+$/, '') || 'request';
   // a --request-id the user chose is hashed: it may hold anything, and the label must stay plain
-  const id = /^req-([0-9a-f]{8})/.exec(requestId)?.[1] ?? createHash('sha256').update(requestId).digest('hex').slice(0, 8);
+  const id =
+    /^req-([0-9a-f]{8})/.exec(requestId)?.[1] ?? createHash('sha256').update(requestId).digest('hex').slice(0, 8);
   const label = `${stem}-${id}`;
   if (!LABEL.test(label)) throw new Error(`generated label ${label} is not a label`);
   return label;
@@ -39,11 +40,15 @@ export function unlabelledEntries(request: JobsRequest): number[] {
  * so running it again keeps it even when the file was renamed since; undefined if none was written.
  */
 export async function earlierLabel(db: Database, requestId: string, entry: number): Promise<string | undefined> {
-  const rows = await db.view<[string, number, number, number], { module: string; run: number; pass: number }>('jobs', 'by_request', {
-    startkey: [requestId, 1, entry],
-    endkey: [requestId, 1, entry, {}],
-    limit: 1,
-  });
+  const rows = await db.view<[string, number, number, number], { module: string; run: number; pass: number }>(
+    'jobs',
+    'by_request',
+    {
+      startkey: [requestId, 1, entry],
+      endkey: [requestId, 1, entry, {}],
+      limit: 1,
+    },
+  );
   const row = rows.rows[0];
   if (row === undefined) return undefined;
   const doc = await db.find<JobDoc>(jobId(row.value.module, row.value.run));

@@ -34,14 +34,25 @@ export class Lease {
   }
 
   static async take(db: Database, name: string, now: () => number = Date.now): Promise<Lease> {
-    const fresh = (): LeaseDoc => ({ _id: `lease:${name}`, type: 'lease', host: hostname(), pid: process.pid, expires: new Date(now() + LEASE_SECONDS * 1000).toISOString() });
+    const fresh = (): LeaseDoc => ({
+      _id: `lease:${name}`,
+      type: 'lease',
+      host: hostname(),
+      pid: process.pid,
+      expires: new Date(now() + LEASE_SECONDS * 1000).toISOString(),
+    });
     for (let attempt = 0; attempt < 3; attempt++) {
       const held = await db.find<LeaseDoc>(`lease:${name}`);
       const ours = held !== undefined && held.host === hostname() && held.pid === process.pid;
       const stale =
-        held === undefined || Date.parse(held.expires) < now() || (held.host === hostname() && !isAlive(held.pid)) || (ours && !heldHere.has(name));
+        held === undefined ||
+        Date.parse(held.expires) < now() ||
+        (held.host === hostname() && !isAlive(held.pid)) ||
+        (ours && !heldHere.has(name));
       if (!stale) {
-        throw new UnavailableError(`${name} is being written by process ${held.pid} on ${held.host} (its lease ends ${held.expires}); run the same command again after that`);
+        throw new UnavailableError(
+          `${name} is being written by process ${held.pid} on ${held.host} (its lease ends ${held.expires}); run the same command again after that`,
+        );
       }
       const doc = { ...fresh(), ...(held?._rev !== undefined && { _rev: held._rev }) };
       try {
@@ -68,7 +79,9 @@ export class Lease {
         // a retried write that had landed: the stored lease is still ours, with a newer revision
         const stored = await this.db.find<LeaseDoc>(this.#doc._id);
         if (stored === undefined || stored.host !== this.#doc.host || stored.pid !== this.#doc.pid) {
-          throw new UnavailableError(`${this.name}: another process took over this work (its lease had run out); stopping here`);
+          throw new UnavailableError(
+            `${this.name}: another process took over this work (its lease had run out); stopping here`,
+          );
         }
         this.#doc = stored;
       }

@@ -25,7 +25,14 @@ const FORMAT_FIELDS: Readonly<Record<EventMode, ReadonlyArray<keyof RequestEntry
   run: ['n_runs', 'run_numbers'],
   run_number: ['n_ev', 'ev_per_run', 'run_numbers'],
 };
-const AMOUNT_FIELDS: ReadonlyArray<keyof RequestEntry> = ['t_run', 't_format', 'n_runs', 'n_ev', 'ev_per_run', 'run_numbers'];
+const AMOUNT_FIELDS: ReadonlyArray<keyof RequestEntry> = [
+  't_run',
+  't_format',
+  'n_runs',
+  'n_ev',
+  'ev_per_run',
+  'run_numbers',
+];
 
 export interface PlannedJob {
   entry: number;
@@ -102,11 +109,17 @@ function split(total: number, per: number): number[] {
  * Checks a request against the production information and turns it into jobs. Pure: every
  * problem, each with its path in the file, and no I/O.
  */
-export function planRequest(request: JobsRequest, info: ProductionInfoDoc, options: PlanOptions = {}): { plan: SubmitPlan; problems: string[] } {
+export function planRequest(
+  request: JobsRequest,
+  info: ProductionInfoDoc,
+  options: PlanOptions = {},
+): { plan: SubmitPlan; problems: string[] } {
   const problems: string[] = [];
   // the job wrapper writes it into the macro as one word
   if (options.ratdbTag !== undefined && !RATDB_TAG.test(options.ratdbTag)) {
-    problems.push(`-t: "${options.ratdbTag}" is not a RATDB tag (expected one word of letters, digits and . _ + : -, such as water-physics-v2)`);
+    problems.push(
+      `-t: "${options.ratdbTag}" is not a RATDB tag (expected one word of letters, digits and . _ + : -, such as water-physics-v2)`,
+    );
   }
   const entries: PlannedEntry[] = [];
   const names = Object.keys(info.modules);
@@ -122,14 +135,19 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
     const module = Object.hasOwn(info.modules, entry.module) ? info.modules[entry.module] : undefined;
     if (module === undefined) problems.push(`${at('module')}: ${noModule(entry.module, info, names)}`);
     else if (module.unnameable !== undefined) {
-      problems.push(`${at('module')}: ${entry.module} cannot run: its outputs cannot be named (${module.unnameable}; production information ${info.rat_version})`);
+      problems.push(
+        `${at('module')}: ${entry.module} cannot run: its outputs cannot be named (${module.unnameable}; production information ${info.rat_version})`,
+      );
     }
     const label = entry.label ?? request.label ?? options.label;
-    if (label === undefined) problems.push(`${at('label')}: is missing (expected a label here or at the top level, or --label)`);
+    if (label === undefined)
+      problems.push(`${at('label')}: is missing (expected a label here or at the top level, or --label)`);
 
     const format = formatOf(entry, module?.event_mode);
     if (format === undefined) {
-      problems.push(`${at()}: has no amount (expected t_run, t_format, n_runs; or n_ev, ev_per_run; or n_runs, run_numbers)`);
+      problems.push(
+        `${at()}: has no amount (expected t_run, t_format, n_runs; or n_ev, ev_per_run; or n_runs, run_numbers)`,
+      );
     } else {
       const needed = FORMAT_FIELDS[format];
       for (const field of needed) {
@@ -139,10 +157,13 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
         }
       }
       for (const field of AMOUNT_FIELDS) {
-        if (entry[field] !== undefined && !needed.includes(field)) problems.push(`${at(field)}: does not belong in a ${format} request (expected ${needed.join(', ')})`);
+        if (entry[field] !== undefined && !needed.includes(field))
+          problems.push(`${at(field)}: does not belong in a ${format} request (expected ${needed.join(', ')})`);
       }
       if (module !== undefined && module.event_mode !== format) {
-        problems.push(`${at()}: a ${format} request for ${entry.module}, whose event mode is ${module.event_mode} (expected ${FORMAT_FIELDS[module.event_mode].join(', ')})`);
+        problems.push(
+          `${at()}: a ${format} request for ${entry.module}, whose event mode is ${module.event_mode} (expected ${FORMAT_FIELDS[module.event_mode].join(', ')})`,
+        );
       }
       if (entry.t_format !== undefined && TIME_UNITS[entry.t_format.trim().toLowerCase()] === undefined) {
         problems.push(`${at('t_format')}: "${entry.t_format}" is not a time unit (expected day, h, min or s)`);
@@ -154,18 +175,24 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
     }
     const jobCount = countJobs(format, entry, runs);
     if (jobCount > MAX_JOBS_PER_ENTRY) {
-      problems.push(`${at()}: makes ${jobCount} jobs (expected at most ${MAX_JOBS_PER_ENTRY} per entry; raise ev_per_run or t_run, or split the request)`);
+      problems.push(
+        `${at()}: makes ${jobCount} jobs (expected at most ${MAX_JOBS_PER_ENTRY} per entry; raise ev_per_run or t_run, or split the request)`,
+      );
     }
 
     const template = entry.template ?? {};
     if (module !== undefined) {
       const fields = requestFields(module.template);
       const missing = fields.filter((field) => !(field in template));
-      if (missing.length > 0) problems.push(`${at('template')}: misses ${missing.join(', ')} (expected values for ${fields.join(', ')})`);
+      if (missing.length > 0)
+        problems.push(`${at('template')}: misses ${missing.join(', ')} (expected values for ${fields.join(', ')})`);
       for (const key of Object.keys(template)) {
-        if ((FILLED_BY_GASP as readonly string[]).includes(key)) problems.push(`${at('template', key)}: is filled in by gasp (leave it out)`);
+        if ((FILLED_BY_GASP as readonly string[]).includes(key))
+          problems.push(`${at('template', key)}: is filled in by gasp (leave it out)`);
         else if (!fields.includes(key)) {
-          problems.push(`${at('template', key)}: is not a template field of ${entry.module} (expected ${fields.length === 0 ? 'none' : fields.join(', ')})`);
+          problems.push(
+            `${at('template', key)}: is not a template field of ${entry.module} (expected ${fields.length === 0 ? 'none' : fields.join(', ')})`,
+          );
         }
       }
     }
@@ -176,13 +203,23 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
       const seconds = (entry.t_run ?? 0) * (TIME_UNITS[(entry.t_format ?? '').trim().toLowerCase()] ?? 0);
       for (let job = 0; job < (entry.n_runs ?? 0); job++) jobs.push({ entry: index, index: job, amount: { seconds } });
     } else if (format === 'number') {
-      split(entry.n_ev ?? 0, entry.ev_per_run ?? 1).forEach((events, job) => jobs.push({ entry: index, index: job, amount: { events } }));
+      split(entry.n_ev ?? 0, entry.ev_per_run ?? 1).forEach((events, job) =>
+        jobs.push({ entry: index, index: job, amount: { events } }),
+      );
     } else if (format === 'run') {
-      (runs ?? []).forEach((run, job) => jobs.push({ entry: index, index: job, run, amount: { repeats: entry.n_runs ?? 1 } }));
+      (runs ?? []).forEach((run, job) =>
+        jobs.push({ entry: index, index: job, run, amount: { repeats: entry.n_runs ?? 1 } }),
+      );
     } else {
       const parts = split(entry.n_ev ?? 0, entry.ev_per_run ?? 1);
       (runs ?? []).forEach((run, job) =>
-        jobs.push({ entry: index, index: job, run, amount: { events: entry.n_ev ?? 0 }, subjobs: parts.map((events, part) => ({ index: part, events })) }),
+        jobs.push({
+          entry: index,
+          index: job,
+          run,
+          amount: { events: entry.n_ev ?? 0 },
+          subjobs: parts.map((events, part) => ({ index: part, events })),
+        }),
       );
     }
     entries.push({
@@ -197,7 +234,11 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
     });
   });
   return {
-    plan: { ratVersion: info.rat_version, ...(options.ratdbTag !== undefined && { ratdbTag: options.ratdbTag }), entries },
+    plan: {
+      ratVersion: info.rat_version,
+      ...(options.ratdbTag !== undefined && { ratdbTag: options.ratdbTag }),
+      entries,
+    },
     problems,
   };
 }
@@ -207,6 +248,11 @@ export function planRequest(request: JobsRequest, info: ProductionInfoDoc, optio
  * label given for unlabelled entries: a rerun with another --label must find the jobs it wrote.
  */
 export function requestId(request: JobsRequest, options: PlanOptions): string {
-  const canonical = JSON.stringify([request.raw, options.runList ?? null, options.ratdbTag ?? null, options.priority ?? null]);
+  const canonical = JSON.stringify([
+    request.raw,
+    options.runList ?? null,
+    options.ratdbTag ?? null,
+    options.priority ?? null,
+  ]);
   return `req-${createHash('sha256').update(canonical).digest('hex').slice(0, 16)}`;
 }

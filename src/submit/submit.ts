@@ -43,13 +43,19 @@ export interface PlannedRequest {
   defaultLabel?: DefaultLabel;
 }
 
-async function productionInfo(db: Database, file: string, version: string, infoFile?: string): Promise<ProductionInfoDoc | string> {
+async function productionInfo(
+  db: Database,
+  file: string,
+  version: string,
+  infoFile?: string,
+): Promise<ProductionInfoDoc | string> {
   if (infoFile !== undefined) {
     const doc = readJsonFile(infoFile, 'a production_information_<x>_<y>_<z>.json file') as Partial<ProductionInfoDoc>;
     if (doc.type !== 'production_information' || typeof doc.modules !== 'object') {
       throw new InputError([`${infoFile}: is not production information (expected the file make-production writes)`]);
     }
-    if (doc.rat_version !== version) return `${file}: rat_v: "${version}" is not the version of ${infoFile} (${String(doc.rat_version)})`;
+    if (doc.rat_version !== version)
+      return `${file}: rat_v: "${version}" is not the version of ${infoFile} (${String(doc.rat_version)})`;
     return doc as ProductionInfoDoc;
   }
   try {
@@ -61,7 +67,12 @@ async function productionInfo(db: Database, file: string, version: string, infoF
 }
 
 /** Sets these policy fields on each label's policy document, keeping the rest (a pause stays); with `keep`, only fields it does not have yet. */
-export async function writePolicies(db: Database, labels: ReadonlySet<string>, fields: Partial<PolicyDoc>, { keep = false } = {}): Promise<PolicyDoc[]> {
+export async function writePolicies(
+  db: Database,
+  labels: ReadonlySet<string>,
+  fields: Partial<PolicyDoc>,
+  { keep = false } = {},
+): Promise<PolicyDoc[]> {
   const written: PolicyDoc[] = [];
   for (const label of labels) {
     for (;;) {
@@ -91,7 +102,12 @@ function byEntry(problems: string[]): string[] {
  * gave them (so a rerun completes it even after a rename); else one made from the file name and
  * the request id. A --label unlike the earlier one is refused unless it labels a new pass.
  */
-async function defaultLabel(db: Database, request: JobsRequest, requestId: string, options: SubmitRequestOptions): Promise<DefaultLabel | undefined> {
+async function defaultLabel(
+  db: Database,
+  request: JobsRequest,
+  requestId: string,
+  options: SubmitRequestOptions,
+): Promise<DefaultLabel | undefined> {
   const [first] = unlabelledEntries(request);
   if (first === undefined) return undefined;
   const earlier = await earlierLabel(db, requestId, first);
@@ -103,7 +119,9 @@ async function defaultLabel(db: Database, request: JobsRequest, requestId: strin
     }
     return { label: options.label, from: 'option' };
   }
-  return earlier === undefined ? { label: generatedLabel(request.file, requestId), from: 'generated' } : { label: earlier, from: 'earlier' };
+  return earlier === undefined
+    ? { label: generatedLabel(request.file, requestId), from: 'generated' }
+    : { label: earlier, from: 'earlier' };
 }
 
 /**
@@ -134,7 +152,8 @@ export async function submitRequestFile(
   options.beforeWrite?.(planned.plan, planNote);
   // the policy lands before any pass of its labels can run; what a label's policy already says
   // (gasp policy, an earlier request) stays, so running a request again undoes no shifter's change
-  if (request.policy !== undefined && options.dryRun !== true) await writePolicies(db, new Set(planned.plan.entries.map((entry) => entry.label)), request.policy, { keep: true });
+  if (request.policy !== undefined && options.dryRun !== true)
+    await writePolicies(db, new Set(planned.plan.entries.map((entry) => entry.label)), request.policy, { keep: true });
   const result = await submitPlan(db, planned.plan, {
     requestId: id,
     ...(options.newPass !== undefined && { newPass: options.newPass }),

@@ -75,9 +75,16 @@ export async function submitPlan(db: Database, plan: SubmitPlan, options: Submit
   }
 }
 
-async function writeRequest(db: Database, plan: SubmitPlan, options: SubmitOptions, lease: Lease | undefined): Promise<SubmitResult> {
+async function writeRequest(
+  db: Database,
+  plan: SubmitPlan,
+  options: SubmitOptions,
+  lease: Lease | undefined,
+): Promise<SubmitResult> {
   const { requestId } = options;
-  const rows = (await db.view<RequestKey, RequestRowValue>('jobs', 'by_request', { startkey: [requestId], endkey: [requestId, {}] })).rows;
+  const rows = (
+    await db.view<RequestKey, RequestRowValue>('jobs', 'by_request', { startkey: [requestId], endkey: [requestId, {}] })
+  ).rows;
   const latest = rows.reduce((highest, row) => Math.max(highest, row.key[1]), 0);
   const planned = plan.entries.reduce((sum, entry) => sum + entry.jobs.length, 0);
   const latestComplete = rows.filter((row) => row.key[1] === latest).length >= planned;
@@ -121,7 +128,10 @@ async function writeRequest(db: Database, plan: SubmitPlan, options: SubmitOptio
       module: entry.module,
       ...(run !== undefined && { run }),
       isOurs: (pass) =>
-        pass.request === requestId && (pass.request_generation ?? 1) === generation && pass.request_entry === job.entry && pass.request_index === job.index,
+        pass.request === requestId &&
+        (pass.request_generation ?? 1) === generation &&
+        pass.request_entry === job.entry &&
+        pass.request_index === job.index,
       make: (number) => makePass(entry, job, number),
     });
   }
@@ -151,7 +161,18 @@ async function writeRequest(db: Database, plan: SubmitPlan, options: SubmitOptio
     jobs: all.flatMap(({ job, entry }) => {
       const key = keyOf(job.entry, job.index);
       const placed = done.get(key) ?? additions.get(key)?.placed;
-      return placed === undefined ? [] : [{ entry: job.entry, index: job.index, module: entry.module, run: placed.run, pass: placed.pass, label: entry.label }];
+      return placed === undefined
+        ? []
+        : [
+            {
+              entry: job.entry,
+              index: job.index,
+              module: entry.module,
+              run: placed.run,
+              pass: placed.pass,
+              label: entry.label,
+            },
+          ];
     }),
   };
 }

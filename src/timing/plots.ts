@@ -25,7 +25,8 @@ function push(groups: Map<string, number[]>, key: string, value: number): void {
   else group.push(value);
 }
 
-const round = (value: number) => (value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(1) : value.toPrecision(2));
+const round = (value: number) =>
+  value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(1) : value.toPrecision(2);
 
 /** Histogram of time per event, one series per module, over shared bins. */
 export function timePerEventChart(times: readonly JobTime[]): string {
@@ -39,16 +40,27 @@ export function timePerEventChart(times: readonly JobTime[]): string {
   top ||= 1;
   const width = top / BINS;
   const bins = Array.from({ length: BINS }, (_, index) => `${round(index * width)}–${round((index + 1) * width)}`);
-  const series = [...perModule.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([module, values]) => {
-    const counts = new Array<number>(BINS).fill(0);
-    for (const value of values) counts[Math.min(BINS - 1, Math.floor(value / width))] = (counts[Math.min(BINS - 1, Math.floor(value / width))] ?? 0) + 1;
-    return { type: 'bar' as const, name: module, data: counts, barGap: '0%' };
-  });
+  const series = [...perModule.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([module, values]) => {
+      const counts = new Array<number>(BINS).fill(0);
+      for (const value of values)
+        counts[Math.min(BINS - 1, Math.floor(value / width))] =
+          (counts[Math.min(BINS - 1, Math.floor(value / width))] ?? 0) + 1;
+      return { type: 'bar' as const, name: module, data: counts, barGap: '0%' };
+    });
   return svgOf({
     title: { text: 'Time per event, by module', left: 'center', top: 8 },
     legend: { top: 42 },
     grid: { top: 90, left: 60, right: 30, bottom: 70 },
-    xAxis: { type: 'category', data: bins, name: 'seconds per event', nameLocation: 'middle', nameGap: 50, axisLabel: { rotate: 40 } },
+    xAxis: {
+      type: 'category',
+      data: bins,
+      name: 'seconds per event',
+      nameLocation: 'middle',
+      nameGap: 50,
+      axisLabel: { rotate: 40 },
+    },
     yAxis: { type: 'value', name: 'jobs', minInterval: 1 },
     series,
   });
@@ -57,11 +69,13 @@ export function timePerEventChart(times: readonly JobTime[]): string {
 /** Wall time of completed jobs at each site, as box plots (min, quartiles, max). */
 export function wallBySiteChart(times: readonly JobTime[]): string {
   const perSite = new Map<string, number[]>();
-  for (const time of times) if (time.status === 'completed' && time.wallSeconds !== null) push(perSite, time.site, time.wallSeconds);
+  for (const time of times)
+    if (time.status === 'completed' && time.wallSeconds !== null) push(perSite, time.site, time.wallSeconds);
   const sites = [...perSite.keys()].sort();
   const quartiles = sites.map((site) => {
     const sorted = [...(perSite.get(site) ?? [])].sort((a, b) => a - b);
-    const at = (fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(fraction * (sorted.length - 1) + 0.5))] ?? 0;
+    const at = (fraction: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor(fraction * (sorted.length - 1) + 0.5))] ?? 0;
     return [sorted[0] ?? 0, at(0.25), at(0.5), at(0.75), sorted.at(-1) ?? 0];
   });
   return svgOf({

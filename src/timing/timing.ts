@@ -16,7 +16,8 @@ export interface JobTime {
   queueSeconds: number | null;
 }
 
-const seconds = (from: string | undefined, to: string | undefined) => (from === undefined || to === undefined ? null : Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000));
+const seconds = (from: string | undefined, to: string | undefined) =>
+  from === undefined || to === undefined ? null : Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
 
 /** The events one subjob was asked for: its own count, else the pass's events shared among its subjobs. */
 function eventsOf(pass: Pass, subjob: Subjob, subjobs: number): number | null {
@@ -41,7 +42,10 @@ export function jobTimes(passes: ReadonlyArray<{ doc: JobDoc; pass: Pass }>): Jo
         site: pass.site ?? attempt?.site ?? '-',
         status: subjob.state,
         exitCode: subjob.exit_code ?? null,
-        wallSeconds: subjob.ran !== undefined ? seconds(subjob.ran.started, subjob.ran.finished) : seconds(subjob.started, subjob.finished),
+        wallSeconds:
+          subjob.ran !== undefined
+            ? seconds(subjob.ran.started, subjob.ran.finished)
+            : seconds(subjob.started, subjob.finished),
         events: eventsOf(pass, subjob, subjobs.length),
         queueSeconds: subjob.ran === undefined ? null : seconds(attempt?.started ?? subjob.started, subjob.ran.started),
       });
@@ -65,7 +69,13 @@ export function spread(values: readonly number[]): Spread | null {
   // an even count has two middle values: the median is their mean, not the larger
   const half = sorted.length / 2;
   const median = sorted.length % 2 === 1 ? at(0.5) : ((sorted[half - 1] ?? 0) + (sorted[half] ?? 0)) / 2;
-  return { n: sorted.length, mean: sorted.reduce((sum, value) => sum + value, 0) / sorted.length, median, p90: at(0.9), max: sorted.at(-1) ?? 0 };
+  return {
+    n: sorted.length,
+    mean: sorted.reduce((sum, value) => sum + value, 0) / sorted.length,
+    median,
+    p90: at(0.9),
+    max: sorted.at(-1) ?? 0,
+  };
 }
 
 /** One line of the timing table: a module at a site. */
@@ -95,7 +105,9 @@ export function timingTable(times: readonly JobTime[]): TimingRow[] {
     .map(([, group]) => {
       const done = group.filter((time) => time.status === 'completed');
       const exitCodes: Record<string, number> = {};
-      for (const time of group) if (time.status === 'failed') exitCodes[String(time.exitCode ?? 'none')] = (exitCodes[String(time.exitCode ?? 'none')] ?? 0) + 1;
+      for (const time of group)
+        if (time.status === 'failed')
+          exitCodes[String(time.exitCode ?? 'none')] = (exitCodes[String(time.exitCode ?? 'none')] ?? 0) + 1;
       const first = group[0];
       return {
         module: first?.module ?? '-',
@@ -103,7 +115,13 @@ export function timingTable(times: readonly JobTime[]): TimingRow[] {
         jobs: group.length,
         failed: group.length - done.length,
         wall: spread(done.flatMap((time) => (time.wallSeconds === null ? [] : [time.wallSeconds]))),
-        perEvent: spread(done.flatMap((time) => (time.wallSeconds === null || time.events === null || time.events <= 0 ? [] : [time.wallSeconds / time.events]))),
+        perEvent: spread(
+          done.flatMap((time) =>
+            time.wallSeconds === null || time.events === null || time.events <= 0
+              ? []
+              : [time.wallSeconds / time.events],
+          ),
+        ),
         queue: spread(group.flatMap((time) => (time.queueSeconds === null ? [] : [time.queueSeconds]))),
         exitCodes,
       };

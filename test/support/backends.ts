@@ -9,11 +9,22 @@ export function scriptJob(name: string, script: string): PreparedJob {
   const file = join(workdir, 'job.sh');
   writeFileSync(file, `#!/bin/sh\n${script}\n`);
   chmodSync(file, 0o755);
-  return { name: `gasp-test-${name}`, workdir, command: [file], stdout: join(workdir, 'job.out'), stderr: join(workdir, 'job.err') };
+  return {
+    name: `gasp-test-${name}`,
+    workdir,
+    command: [file],
+    stdout: join(workdir, 'job.out'),
+    stderr: join(workdir, 'job.err'),
+  };
 }
 
 /** Polls a backend until the job's state satisfies `done`. */
-export async function waitFor(backend: Backend, id: string, done: (status: BackendStatus) => boolean, timeoutMs = 60_000): Promise<BackendStatus> {
+export async function waitFor(
+  backend: Backend,
+  id: string,
+  done: (status: BackendStatus) => boolean,
+  timeoutMs = 60_000,
+): Promise<BackendStatus> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = (await backend.status([id])).get(id) ?? { state: 'lost' };
@@ -22,4 +33,5 @@ export async function waitFor(backend: Backend, id: string, done: (status: Backe
   }
 }
 
-export const finished = (status: BackendStatus) => status.state === 'completed' || status.state === 'failed' || status.state === 'lost';
+export const finished = (status: BackendStatus) =>
+  status.state === 'completed' || status.state === 'failed' || status.state === 'lost';

@@ -14,7 +14,10 @@ export interface CliResult {
 }
 
 /** Runs the real `gasp` command as a user would, with an argument array. */
-export function runGasp(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export function runGasp(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [GASP, ...args], {
       cwd: options.cwd ?? fileURLToPath(new URL('../..', import.meta.url)),

@@ -47,7 +47,11 @@ export function couchSection(database: string): string {
 /** The same as environment variables, for gasp commands run without a config file. */
 export function couchEnv(database?: string): NodeJS.ProcessEnv {
   const { user } = testCredentials();
-  return { GASP_COUCHDB_URL: inject('couchUrl'), ...(database !== undefined && { GASP_COUCHDB_DATABASE: database }), ...(user !== undefined && { GASP_COUCHDB_USER: user, GASP_COUCHDB_PASSWORD_ENV: PASSWORD_ENV }) };
+  return {
+    GASP_COUCHDB_URL: inject('couchUrl'),
+    ...(database !== undefined && { GASP_COUCHDB_DATABASE: database }),
+    ...(user !== undefined && { GASP_COUCHDB_USER: user, GASP_COUCHDB_PASSWORD_ENV: PASSWORD_ENV }),
+  };
 }
 
 /** A fresh database for this test file, created before its tests and dropped after them. */

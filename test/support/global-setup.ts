@@ -21,7 +21,8 @@ declare module 'vitest' {
   }
 }
 
-const testDatabases = async (couch: Couch) => (await couch.listDatabases()).filter((name) => name.startsWith(TEST_DATABASE_PREFIX));
+const testDatabases = async (couch: Couch) =>
+  (await couch.listDatabases()).filter((name) => name.startsWith(TEST_DATABASE_PREFIX));
 
 /**
  * One server for the whole run: the embedded PouchDB Server, or the one at GASP_TEST_COUCHDB_URL.
@@ -34,21 +35,28 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const server = dir === undefined ? undefined : await EmbeddedServer.start({ dir });
   const url = (external ?? server?.url ?? '').toString().replace(/\/$/, '');
   const couch = couchAt(url);
-  const welcome = await couch.request<{ version?: string; couchdb?: string; 'express-pouchdb'?: string }>({}).catch((error: unknown) => {
-    throw new Error(`${URL_ENV}: ${(error as Error).message}`);
-  });
+  const welcome = await couch
+    .request<{ version?: string; couchdb?: string; 'express-pouchdb'?: string }>({})
+    .catch((error: unknown) => {
+      throw new Error(`${URL_ENV}: ${(error as Error).message}`);
+    });
   const pouchdb = welcome['express-pouchdb'] !== undefined;
   const name = `${pouchdb ? 'PouchDB Server' : 'CouchDB'} ${welcome.version ?? ''}`.trim();
   if (external !== undefined) process.stderr.write(`tests use ${name} at ${couch.url} (${URL_ENV})\n`);
   const before = new Set(await testDatabases(couch));
-  if (before.size > 0) process.stderr.write(`${before.size} test databases were already on ${couch.url} before this run (left alone): ${[...before].join(', ')}\n`);
+  if (before.size > 0)
+    process.stderr.write(
+      `${before.size} test databases were already on ${couch.url} before this run (left alone): ${[...before].join(', ')}\n`,
+    );
   project.provide('couchUrl', url);
   project.provide('couchServer', { name, pouchdb, external: external !== undefined });
   return async () => {
     try {
       const left = (await testDatabases(couch)).filter((db) => !before.has(db));
       if (left.length > 0) {
-        process.stderr.write(`\ntest databases left behind on ${couch.url} (a test file did not drop what it made; dropped now): ${left.join(', ')}\n`);
+        process.stderr.write(
+          `\ntest databases left behind on ${couch.url} (a test file did not drop what it made; dropped now): ${left.join(', ')}\n`,
+        );
         process.exitCode = 1;
         await Promise.all(left.map((db) => couch.use(db).destroy()));
       }

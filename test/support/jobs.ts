@@ -19,17 +19,32 @@ import { FIXTURE_RELEASE } from './fixture.js';
 
 export const INFO = makeProductionInfo({
   ratDir: FIXTURE_RELEASE,
-  production: { phases: [...DEFAULT_PHASES], internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS], modeOverrides: [] },
+  production: {
+    phases: [...DEFAULT_PHASES],
+    internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
+    modeOverrides: [],
+  },
 }).doc;
 
 /** A database with the views, the fixture's production information and `n` Po210 jobs waiting. */
-export async function databaseWithJobs(n: number, prefix = 'enqueue', options: { ratdbTag?: string } = {}): Promise<Database> {
+export async function databaseWithJobs(
+  n: number,
+  prefix = 'enqueue',
+  options: { ratdbTag?: string } = {},
+): Promise<Database> {
   const db = testCouch({ retry: { attempts: 5, baseMs: 50, maxMs: 200 } }).use(uniqueName(prefix));
   await db.create();
   await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
   await db.put(INFO);
   const file = join(mkdtempSync(join(tmpdir(), 'gasp-enqueue-')), 'jobs.json');
-  writeFileSync(file, JSON.stringify({ rat_v: '7.0.8', label: 'enq', modules: [{ module: 'PartialPo210', n_ev: 10 * n, ev_per_run: 10, template: { fill_volume: 'lower' } }] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      rat_v: '7.0.8',
+      label: 'enq',
+      modules: [{ module: 'PartialPo210', n_ev: 10 * n, ev_per_run: 10, template: { fill_volume: 'lower' } }],
+    }),
+  );
   await submitRequestFile(db, file, options);
   return db;
 }
@@ -64,7 +79,12 @@ export async function jobs(db: Database): Promise<JobDoc[]> {
 export async function runUntilEnded(ctx: ClientContext, pauseMs = 200, cycles = 150): Promise<JobDoc[]> {
   for (let cycle = 0; cycle < cycles; cycle++) {
     await runCycle(ctx, { submit: true, monitor: true });
-    if ((await jobs(ctx.db)).every((doc) => doc.passes.every((pass) => pass.status === 'completed' || pass.status === 'failed'))) break;
+    if (
+      (await jobs(ctx.db)).every((doc) =>
+        doc.passes.every((pass) => pass.status === 'completed' || pass.status === 'failed'),
+      )
+    )
+      break;
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
   return jobs(ctx.db);

@@ -20,11 +20,14 @@ export default class SkippedTestsReporter implements Reporter {
       [...module.children.allTests('skipped')].flatMap((test) => {
         const reason = reasonOf(test);
         if (reason === undefined && filtered) return [];
-        return [`  ${relative(root, module.moduleId)} > ${test.fullName}: ${reason ?? (test.options.mode === 'todo' ? 'to do' : 'no reason given')}`];
+        return [
+          `  ${relative(root, module.moduleId)} > ${test.fullName}: ${reason ?? (test.options.mode === 'todo' ? 'to do' : 'no reason given')}`,
+        ];
       }),
     );
     if (lines.length === 0) return;
-    const log = (text: string) => (this.#vitest === undefined ? process.stdout.write(`${text}\n`) : this.#vitest.logger.log(text));
+    const log = (text: string) =>
+      this.#vitest === undefined ? process.stdout.write(`${text}\n`) : this.#vitest.logger.log(text);
     log(` skipped ${lines.length} ${lines.length === 1 ? 'test' : 'tests'}:\n${lines.join('\n')}`);
   }
 }

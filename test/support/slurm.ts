@@ -11,7 +11,8 @@ import { loadSite, type Site } from '../../src/sites/site.js';
 export const slurmAvailable = (() => {
   const answer = spawnSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8' });
   const up = answer.status === 0 && /idle|mixed|alloc/.test(answer.stdout);
-  if (!up && process.env.GASP_REQUIRE_SLURM === '1') throw new Error('GASP_REQUIRE_SLURM=1 but no Slurm answers (run scripts/slurm-localhost.sh)');
+  if (!up && process.env.GASP_REQUIRE_SLURM === '1')
+    throw new Error('GASP_REQUIRE_SLURM=1 but no Slurm answers (run scripts/slurm-localhost.sh)');
   return up;
 })();
 
@@ -21,6 +22,9 @@ export const NO_SLURM = 'no Slurm answers here (sinfo): run scripts/slurm-localh
 /** A site file for the local Slurm: partition debug, short time limit. */
 export function slurmSite(extra = ''): Site {
   const dir = mkdtempSync(join(tmpdir(), 'gasp-slurm-site-'));
-  writeFileSync(join(dir, 'slurm.ini'), `backend = slurm\nstorage = file:///tmp/gasp-slurm-storage\n${extra}[rat]\n7.0.8 = CVMFS\n[slurm]\npartition = debug\ntime = 00:10:00\nmem = 100M\n`);
+  writeFileSync(
+    join(dir, 'slurm.ini'),
+    `backend = slurm\nstorage = file:///tmp/gasp-slurm-storage\n${extra}[rat]\n7.0.8 = CVMFS\n[slurm]\npartition = debug\ntime = 00:10:00\nmem = 100M\n`,
+  );
   return loadSite(join(dir, 'slurm.ini'));
 }

@@ -23,7 +23,8 @@ export function externalUrl(env: NodeJS.ProcessEnv = process.env): URL | undefin
   } catch {
     throw new Error(`${URL_ENV}: is not a URL (expected such as http://127.0.0.1:5984)`);
   }
-  if (url.username !== '' || url.password !== '') throw new Error(`${URL_ENV}: has a user or password in it (expected them in ${USER_ENV} and ${PASSWORD_ENV})`);
+  if (url.username !== '' || url.password !== '')
+    throw new Error(`${URL_ENV}: has a user or password in it (expected them in ${USER_ENV} and ${PASSWORD_ENV})`);
   return url;
 }
 
