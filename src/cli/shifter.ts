@@ -1,27 +1,19 @@
 import type { Command } from 'commander';
-import type { PassChange } from '../client/update.js';
-import { freshSubjob } from '../client/update.js';
 import { couchFromConfig } from '../db/couch.js';
 import type { Database } from '../db/database.js';
 import { InputError } from '../errors.js';
 import type { Pass } from '../model/documents.js';
-import { ACTIVE_STATUSES, type PassStatus } from '../model/status.js';
+import type { PassStatus } from '../model/status.js';
+import { cancel, deletePass, retry, type Outcome } from '../passes/transitions.js';
+import { readSelection, selectionOptions, type SelectionOptions } from '../shifter/selection.js';
 import {
-  readSelection,
-  selectionOptions,
-  type Selected,
-  type Selection,
-  type SelectionOptions,
-} from '../shifter/selection.js';
-import {
-  AUDIT_PREFIX,
   auditOutcome,
   describeOutcome,
   describePreview,
+  readAudit,
   runTool,
   whoAmI,
   writeAudit,
-  type AuditDoc,
   type ToolResult,
 } from '../shifter/tool.js';
 import { unlockSite } from '../shifter/unlock.js';
@@ -41,8 +33,8 @@ interface ToolSpec {
   description: string;
   defaults: readonly PassStatus[];
   example: string;
-  /** What applying does to one selected pass; `apply` leaves a pass that moved on alone. */
-  change: (selected: Selected, selection: Selection, now: string) => PassChange;
+  /** The transition applying makes on each selected pass (src/passes/transitions.ts). */
+  transition: (pass: Pass, now: Date) => Outcome;
   /** Options of this tool only. */
   options?: (command: Command) => Command;
   /** More work on the passes that changed; returns lines to print. */
@@ -69,9 +61,9 @@ function registerTool(program: Command, spec: ToolSpec): void {
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const { yes, json, config: _config, mode: _mode, logLevel: _level, ...given } = options;
-      const now = new Date().toISOString();
-      const { landed, ...result } = await runTool(db, log, spec.name, given, selection, yes === true, (selected) =>
-        spec.change(selected, selection, now),
+      const now = new Date();
+      const { landed, ...result } = await runTool(db, log, spec.name, given, selection, yes === true, (pass) =>
+        spec.transition(pass, now),
       );
       const more = spec.after === undefined || landed.length === 0 ? [] : await spec.after(db, landed, options);
       if (json === true) {
@@ -85,19 +77,6 @@ function registerTool(program: Command, spec: ToolSpec): void {
     });
 }
 
-/** A site holds the pass and a backend may run it: only that site changes it (cancel asks it to). */
-const held = (pass: Pass) => ACTIVE_STATUSES.includes(pass.status);
-
-/** A pass back to waiting for any site, as a new attempt: its history stays. */
-function waitingAgain(stored: Pass): Pass {
-  const { site: _site, claim: _claim, cancel_requested: _asked, ...rest } = stored;
-  return {
-    ...rest,
-    status: 'waiting',
-    ...(stored.subjobs !== undefined && { subjobs: stored.subjobs.map(freshSubjob) }),
-  };
-}
-
 export function registerShifterTools(program: Command): void {
   registerTool(program, {
     name: 'retry',
@@ -105,12 +84,7 @@ export function registerShifterTools(program: Command): void {
       'put failed passes back to waiting, as new attempts (their history stays); the last pass of each job unless told',
     defaults: ['failed', 'partFail'],
     example: 'gasp retry --label mc-2026-bi214 --status failed --yes',
-    change: ({ doc, pass }, selection) => ({
-      id: doc._id,
-      pass: pass.pass,
-      apply: (stored) =>
-        selection.statuses.includes(stored.status) && !held(stored) ? waitingAgain(stored) : undefined,
-    }),
+    transition: retry,
   });
   registerTool(program, {
     name: 'cancel',
@@ -118,15 +92,7 @@ export function registerShifterTools(program: Command): void {
       'cancel passes: waiting ones at once; submitted or running ones are stopped in their backend by the site that holds them',
     defaults: ['waiting', 'submitted', 'running'],
     example: 'gasp cancel --module Water* --run 300000-300100 --yes',
-    change: ({ doc, pass }, selection, now) => ({
-      id: doc._id,
-      pass: pass.pass,
-      apply: (stored) => {
-        if (!selection.statuses.includes(stored.status)) return undefined;
-        if (!held(stored)) return { ...stored, status: 'canceled' };
-        return stored.cancel_requested === undefined ? { ...stored, cancel_requested: now } : undefined;
-      },
-    }),
+    transition: cancel,
   });
   registerTool(program, {
     name: 'delete',
@@ -138,15 +104,8 @@ export function registerShifterTools(program: Command): void {
         '--purge-storage',
         'also delete the output files in file:// storage (remote storage is never touched)',
       ),
-    change: ({ doc, pass }, selection) => ({
-      id: doc._id,
-      pass: pass.pass,
-      // a held pass is left alone: cancel it first, so no site records outputs for a deleted pass
-      apply: (stored) =>
-        selection.statuses.includes(stored.status) && !held(stored) && stored.status !== 'deleted'
-          ? { ...stored, status: 'deleted' }
-          : undefined,
-    }),
+    // a held pass is refused: cancel it first, so no site records outputs for a deleted pass
+    transition: deletePass,
     after: async (db, landed, options) => {
       const removed = await removeData(db, landed, options.purgeStorage === true);
       return [
@@ -209,14 +168,7 @@ export function registerShifterTools(program: Command): void {
       if (problems.length > 0) throw new InputError(problems);
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const rows = await db.allDocs<AuditDoc>({
-        startkey: `${AUDIT_PREFIX}\ufff0`,
-        endkey: AUDIT_PREFIX,
-        descending: true,
-        limit: last,
-        include_docs: true,
-      });
-      const records = rows.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+      const records = await readAudit(db, last);
       if (options.json === true) {
         print(JSON.stringify(records, null, 2));
         return;

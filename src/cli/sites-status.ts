@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { ServerClock } from '../coordination/clock.js';
 import { siteBeats } from '../coordination/sites.js';
-import { describeHealth, noHealth, readQuarantines, siteHealth, type SiteHealth } from '../client/health.js';
+import { describeHealth, noHealth, siteHealth, type SiteHealth } from '../passes/health.js';
+import { readQuarantines } from '../passes/store.js';
 import { couchFromConfig } from '../db/couch.js';
 import { DEFAULT_QUARANTINE_AFTER } from '../model/health.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';

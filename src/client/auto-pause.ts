@@ -1,21 +1,7 @@
 import type { Database } from '../db/database.js';
 import { ConflictError } from '../db/errors.js';
 import type { Logger } from '../log.js';
-import { DEFAULT_PAUSE_AFTER, POLICY_PREFIX, policyId, type PolicyDoc } from '../model/policy.js';
-
-/** Every label's failure policy, by label: one read per cycle. */
-export async function readPolicies(db: Database): Promise<Map<string, PolicyDoc>> {
-  const rows = await db.allDocs<PolicyDoc>({
-    startkey: POLICY_PREFIX,
-    endkey: `${POLICY_PREFIX}\ufff0`,
-    include_docs: true,
-  });
-  return new Map(rows.rows.flatMap((row) => (row.doc?.type === 'policy' ? [[row.doc.label, row.doc] as const] : [])));
-}
-
-/** Labels paused now (by auto-pause or by hand): no site claims their passes. */
-export const pausedIn = (policies: ReadonlyMap<string, PolicyDoc>) =>
-  new Set([...policies.values()].flatMap((policy) => (policy.paused !== undefined ? [policy.label] : [])));
+import { DEFAULT_PAUSE_AFTER, policyId, type PolicyDoc } from '../model/policy.js';
 
 /**
  * After failures: pauses each label whose last ended passes failed too often (default: more than

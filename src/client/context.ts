@@ -26,7 +26,20 @@ export interface ClientContext {
   now: () => Date;
   /** Production and processing information by RAT version, read once. */
   info: Map<string, ProductionInfoDoc | ProcessingInfoDoc>;
+  /** What this client remembers between cycles; starts empty when left out (tests). */
+  memory?: ClientMemory;
 }
+
+/** What a client remembers between cycles, on its context rather than in module state. */
+export interface ClientMemory {
+  /** Malformed documents already named in the log (database/id/rev): once each, not every cycle. */
+  reported: Set<string>;
+  /** When it last looked for other sites' expired leases (ms). */
+  leasesCheckedAt: number;
+}
+
+export const memoryOf = (ctx: ClientContext): ClientMemory =>
+  (ctx.memory ??= { reported: new Set(), leasesCheckedAt: -Infinity });
 
 export interface CycleStats {
   claimed: number;

@@ -1,18 +1,27 @@
-import type { PassRef } from '../model/documents.js';
-import { jobId } from '../model/documents.js';
-import { decide, type Decision, type ReadyPass, type SiteState } from '../queue/decide.js';
-import { claimPasses } from './claim.js';
-import { emptyStats, type ClientContext, type CycleStats } from './context.js';
-import { dispatchPasses } from './dispatch.js';
-import { pausedIn, readPolicies } from './auto-pause.js';
-import { quarantineIfUnhealthy } from './health.js';
-import { isQuarantined, quarantineId, type QuarantineDoc } from '../model/health.js';
-import { readHeld, unsubmitted } from './held.js';
-import { prerequisiteStatuses } from './prerequisites.js';
-import { monitorPasses, renewLeases } from './monitor.js';
-import { backToWaiting, updatePasses } from './update.js';
-import { siteBeats } from '../coordination/sites.js';
 import { DEFAULT_STALE_SECONDS } from '../config/config.js';
+import { siteBeats } from '../coordination/sites.js';
+import { jobId } from '../model/documents.js';
+import type { PolicyDoc } from '../model/policy.js';
+import { isQuarantined, quarantineId, type QuarantineDoc } from '../model/health.js';
+import { prerequisiteStatuses } from '../passes/prerequisites.js';
+import {
+  pausedIn,
+  readExpiredLeases,
+  readHeld,
+  readPolicies,
+  readReady,
+  transitionChange,
+  type HeldRow,
+  updatePasses,
+} from '../passes/store.js';
+import { returnExpired as returnExpiredPass, unsatisfy } from '../passes/transitions.js';
+import { decide, type Decision, type SiteState } from '../queue/decide.js';
+import { claimPasses } from './claim.js';
+import { emptyStats, memoryOf, type ClientContext, type CycleStats } from './context.js';
+import { dispatchPasses } from './dispatch.js';
+import { quarantineIfUnhealthy } from './health.js';
+import { unsubmitted } from './held.js';
+import { monitorPasses, renewLeases } from './monitor.js';
 
 export interface CycleOptions {
   submit: boolean;
@@ -40,8 +49,6 @@ const MAX_PAGES = 25;
  * it can take or the queue ends: passes this site cannot run at the head never starve it.
  */
 async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Decision> {
-  const view = READY_VIEW[ctx.queue];
-  const descending = ctx.queue === 'newfirst';
   const room = Math.max(0, Math.min(site.maxJobs - site.running, site.maxClaim));
   const total: Decision = {
     claim: [],
@@ -52,11 +59,7 @@ async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Deci
   for (let index = 0; index < MAX_PAGES && total.claim.length < room; index++) {
     // read fresh, so a cycle sees every pass submitted before it; claims still check each
     // document's status and _rev, since another site may claim between the read and the write
-    const rows = await ctx.db.view<unknown, ReadyRow>('passes', view, { descending, limit: page, skip: index * page });
-    const candidates: ReadyPass[] = rows.rows.map(({ value }) => ({
-      ...value,
-      prerequisites: value.prerequisites ?? [],
-    }));
+    const candidates = await readReady(ctx.db, ctx.queue, page, index * page);
     const decision = decide(
       candidates,
       { ...site, running: site.running + total.claim.length, maxClaim: site.maxClaim - total.claim.length },
@@ -70,23 +73,10 @@ async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Deci
     total.unsatisfied.push(...decision.unsatisfied);
     for (const reason of ['ratVersion', 'paused', 'prerequisite'] as const)
       total.skipped[reason] += decision.skipped[reason];
-    if (rows.rows.length < page) break;
+    if (candidates.length < page) break;
   }
   return total;
 }
-
-type ReadyRow = Omit<ReadyPass, 'prerequisites'> & { prerequisites: PassRef[] | null };
-
-/** The ready view of each queue order (newfirst reads `ready_run` backwards). */
-export const READY_VIEW = {
-  priority: 'ready_priority',
-  runlevel: 'ready_run',
-  newfirst: 'ready_run',
-  serial: 'ready_created',
-} as const;
-
-/** When each client last looked for expired leases. */
-const leasesChecked = new WeakMap<ClientContext, number>();
 
 /**
  * Passes of any site whose lease ran out (the site died): back to waiting, as a new attempt. Looked
@@ -94,18 +84,17 @@ const leasesChecked = new WeakMap<ClientContext, number>();
  * each read makes the server bring the view's index up to date.
  */
 async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<void> {
-  const at = ctx.now().getTime();
-  if (at - (leasesChecked.get(ctx) ?? -Infinity) < Math.min(60_000, (ctx.leaseSeconds * 1000) / 4)) return;
-  leasesChecked.set(ctx, at);
-  const now = new Date(at).toISOString();
-  const rows = await ctx.db.view<string, [string, number]>('passes', 'leases', { endkey: now, inclusive_end: false });
+  const memory = memoryOf(ctx);
+  const at = ctx.now();
+  if (at.getTime() - memory.leasesCheckedAt < Math.min(60_000, (ctx.leaseSeconds * 1000) / 4)) return;
+  memory.leasesCheckedAt = at.getTime();
   // this site's own passes are renewed by its monitoring, never returned by it
-  const others = rows.rows.filter((row) => row.id !== undefined && row.value[0] !== ctx.site.name);
+  const others = (await readExpiredLeases(ctx.db, at)).filter((row) => row.site !== ctx.site.name);
   if (others.length === 0) return;
   // a live site that has not renewed (its cycles fail) may have submitted the jobs: only it can ask
   // its backend, so its passes stay with it; a pass is taken back only from a site whose client is gone
-  const alive = await liveSites(ctx);
-  const expired = others.filter((row) => !alive.has(row.value[0]));
+  const aliveSites = await liveSites(ctx);
+  const expired = others.filter((row) => !aliveSites.has(row.site));
   if (expired.length < others.length)
     ctx.log.debug(
       { passes: others.length - expired.length },
@@ -114,25 +103,7 @@ async function returnExpired(ctx: ClientContext, stats: CycleStats): Promise<voi
   if (expired.length === 0) return;
   const landed = await updatePasses(
     ctx,
-    expired.map((row) => ({
-      id: row.id as string,
-      pass: row.value[1],
-      apply: (stored) => {
-        if (
-          stored.claim === undefined ||
-          stored.claim.lease_until >= now ||
-          (stored.status !== 'submitted' && stored.status !== 'running')
-        )
-          return undefined;
-        if (stored.site !== undefined && alive.has(stored.site)) return undefined;
-        return backToWaiting(
-          stored,
-          stored.claim.token,
-          now,
-          `lease of site ${stored.site ?? '?'} expired and no client of it is alive`,
-        );
-      },
-    })),
+    expired.map((row) => transitionChange(row.id, row.pass, (stored) => returnExpiredPass(stored, { aliveSites }, at))),
   );
   stats.lost += landed.length;
   if (landed.length > 0)
@@ -152,6 +123,75 @@ async function liveSites(ctx: ClientContext): Promise<Set<string>> {
   );
 }
 
+/** Waiting passes whose prerequisite failed: unsatisfied, each named in the log. */
+async function markUnsatisfied(ctx: ClientContext, unsatisfied: Decision['unsatisfied']): Promise<void> {
+  if (unsatisfied.length === 0) return;
+  await updatePasses(
+    ctx,
+    unsatisfied.map(({ pass, because }) =>
+      transitionChange(jobId(pass.module, pass.run), pass.pass, (stored) =>
+        unsatisfy(stored, { because: `its prerequisite ${because.module} pass ${because.pass} failed` }),
+      ),
+    ),
+  );
+  for (const { pass, because } of unsatisfied) {
+    ctx.log.warn(
+      { module: pass.module, run: pass.run, pass: pass.pass },
+      `unsatisfied: its prerequisite ${because.module} pass ${because.pass} failed`,
+    );
+  }
+}
+
+/** A quarantined site claims nothing new; what it claimed before goes on through the one safe path. */
+async function whileQuarantined(
+  ctx: ClientContext,
+  stats: CycleStats,
+  held: readonly HeldRow[],
+  options: CycleOptions,
+  policies: ReadonlyMap<string, PolicyDoc>,
+): Promise<void> {
+  // a job it may have submitted is found by name, never run twice
+  const claimedBefore = await unsubmitted(ctx, held);
+  if (claimedBefore.length > 0) stats.submitted += (await dispatchPasses(ctx, claimedBefore, policies)).submitted;
+  // a quarantined leader would hold the lead, and every site's submission, until resumed
+  await options.turn?.handOver();
+}
+
+/** Decide from the ready views, claim (one bulk write) and submit, with what this site can take now. */
+async function claimAndSubmit(
+  ctx: ClientContext,
+  stats: CycleStats,
+  options: CycleOptions,
+  now: {
+    held: readonly HeldRow[];
+    running: number;
+    policies: ReadonlyMap<string, PolicyDoc>;
+    pausedNow: readonly string[];
+  },
+): Promise<void> {
+  const retry = await unsubmitted(ctx, now.held);
+  const siteState: SiteState = {
+    name: ctx.site.name,
+    mode: ctx.mode,
+    modes: ctx.site.modes,
+    ratVersions: new Set(ctx.site.rat.versions.keys()),
+    maxJobs: ctx.site.maxJobs,
+    running: now.running,
+    maxClaim: ctx.maxClaim,
+    // labels paused by hand (--pause) or by policy (auto-pause, gasp policy)
+    pausedLabels: new Set([...(options.pausedLabels ?? []), ...pausedIn(now.policies), ...now.pausedNow]),
+  };
+  const decision = await decideFromView(ctx, siteState);
+  await markUnsatisfied(ctx, decision.unsatisfied);
+  // a signal during monitoring means: claim nothing new
+  const claimed = options.signal?.aborted === true ? [] : await claimPasses(ctx, decision.claim);
+  stats.claimed = claimed.length;
+  const dispatched = await dispatchPasses(ctx, [...retry, ...claimed], now.policies);
+  stats.submitted = dispatched.submitted;
+  stats.failed += dispatched.failed;
+  await options.turn?.handOver();
+}
+
 /**
  * One cycle: return expired leases, monitor what this site runs, then decide, claim (one bulk
  * write) and submit. Returns the counts for the cycle's stats line.
@@ -161,7 +201,7 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   const stats = emptyStats();
   await returnExpired(ctx, stats);
   const [held, policies, quarantine] = await Promise.all([
-    readHeld(ctx),
+    readHeld(ctx.db, ctx.site.name),
     readPolicies(ctx.db),
     ctx.db.find<QuarantineDoc>(quarantineId(ctx.site.name)),
   ]);
@@ -177,56 +217,14 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
       : undefined;
   if (quarantined !== undefined) {
     stats.quarantined = quarantined.reason;
-    // what it claimed before goes on through the one safe path (a job it may have submitted is found by name, never run twice)
-    const claimedBefore = await unsubmitted(ctx, held);
-    if (claimedBefore.length > 0) stats.submitted += (await dispatchPasses(ctx, claimedBefore, policies)).submitted;
-    // a quarantined leader would hold the lead, and every site's submission, until resumed
-    await options.turn?.handOver();
+    await whileQuarantined(ctx, stats, held, options, policies);
   }
   const submit =
     options.submit && quarantined === undefined && (options.turn === undefined || (await options.turn.myTurn()));
   if (options.submit && quarantined === undefined && !submit) stats.waitingTurn = true;
-  if (submit) {
-    const retry = await unsubmitted(ctx, held);
-    // what monitoring just ended no longer counts against the site's limit
-    const running = held.length - (ended() - before);
-    const siteState = {
-      name: ctx.site.name,
-      mode: ctx.mode,
-      modes: ctx.site.modes,
-      ratVersions: new Set(ctx.site.rat.versions.keys()),
-      maxJobs: ctx.site.maxJobs,
-      running,
-      maxClaim: ctx.maxClaim,
-      // labels paused by hand (--pause) or by policy (auto-pause, gasp policy)
-      pausedLabels: new Set([...(options.pausedLabels ?? []), ...pausedIn(policies), ...pausedNow]),
-    };
-    const decision = await decideFromView(ctx, siteState);
-    if (decision.unsatisfied.length > 0) {
-      await updatePasses(
-        ctx,
-        decision.unsatisfied.map(({ pass, because }) => ({
-          id: jobId(pass.module, pass.run),
-          pass: pass.pass,
-          apply: (stored) =>
-            stored.status === 'waiting' && stored.site === undefined ? { ...stored, status: 'unsatisfied' } : undefined,
-        })),
-      );
-      for (const { pass, because } of decision.unsatisfied) {
-        ctx.log.warn(
-          { module: pass.module, run: pass.run, pass: pass.pass },
-          `unsatisfied: its prerequisite ${because.module} pass ${because.pass} failed`,
-        );
-      }
-    }
-    // a signal during monitoring means: claim nothing new
-    const claimed = options.signal?.aborted === true ? [] : await claimPasses(ctx, decision.claim);
-    stats.claimed = claimed.length;
-    const dispatched = await dispatchPasses(ctx, [...retry, ...claimed], policies);
-    stats.submitted = dispatched.submitted;
-    stats.failed += dispatched.failed;
-    await options.turn?.handOver();
-  }
+  // what monitoring just ended no longer counts against the site's limit
+  if (submit)
+    await claimAndSubmit(ctx, stats, options, { held, running: held.length - (ended() - before), policies, pausedNow });
   stats.ms = Date.now() - started;
   return stats;
 }

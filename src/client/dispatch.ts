@@ -14,7 +14,8 @@ import {
 } from '../model/documents.js';
 import type { ClaimedPass } from './claim.js';
 import type { ClientContext } from './context.js';
-import { updatePasses } from './update.js';
+import { failSubmission, recordSubmission, subjobsOf } from '../passes/transitions.js';
+import { transitionChange, updatePasses } from '../passes/store.js';
 
 const CONCURRENT_SUBMITS = 4;
 const PREPARE_AT_ONCE = 64;
@@ -63,9 +64,6 @@ async function moduleFor(
   };
 }
 
-/** The subjobs of a pass: those it lists, or one for the whole job. */
-export const subjobsOf = (pass: Pass) => pass.subjobs ?? [{ index: 0 }];
-
 /** When the oldest of these claims was made: a job submitted under one is no older (a lookup's search window). */
 export function claimedAt(passes: readonly Pass[]): Date | undefined {
   const times = passes
@@ -90,12 +88,6 @@ export async function unrecordedJobs(ctx: Pick<ClientContext, 'backend'>, doc: J
   return names.length === 0 ? [] : [...(await ctx.backend.lookup(names, claimedAt([pass]))).values()];
 }
 
-/**
- * Submits claimed passes' jobs to the backend, a few at a time (p-queue), then records each
- * backend id. The claim (with its token) is already written, so a job is only ever submitted for a
- * pass this site holds. A batch system that does not answer leaves the pass claimed for the next
- * cycle; a site problem (BackendError) fails the pass with the reason.
- */
 export interface DispatchResult {
   /** Jobs handed to the backend now. */
   submitted: number;
@@ -105,30 +97,47 @@ export interface DispatchResult {
   failed: number;
 }
 
-export async function dispatchPasses(
+const keyOf = (doc: JobDoc, pass: Pass) => `${doc._id}#${pass.pass}`;
+
+/** What one dispatch found out: backend ids by pass and subjob, and the passes the site cannot run. */
+class Dispatch {
+  readonly ids = new Map<string, Map<number, string>>();
+  readonly failures = new Map<string, string>();
+  submitted = 0;
+  recovered = 0;
+
+  record(doc: JobDoc, pass: Pass, subjob: number, id: string): void {
+    const perPass = this.ids.get(keyOf(doc, pass)) ?? new Map<number, string>();
+    perPass.set(subjob, id);
+    this.ids.set(keyOf(doc, pass), perPass);
+  }
+
+  fail(doc: JobDoc, pass: Pass, reason: string): void {
+    this.failures.set(keyOf(doc, pass), reason);
+  }
+}
+
+interface Work {
+  doc: JobDoc;
+  pass: Pass;
+  subjob: number;
+  job: PreparedJob;
+}
+
+/** Each unsubmitted job's folder and definition; a pass whose module the site has no information for fails. */
+async function prepareAll(
   ctx: ClientContext,
   claimed: readonly ClaimedPass[],
-  policies: ReadonlyMap<string, PolicyDoc> = new Map(),
-): Promise<DispatchResult> {
-  const queue = new PQueue({ concurrency: CONCURRENT_SUBMITS });
-  const ids = new Map<string, Map<number, string>>();
-  const failures = new Map<string, string>();
-  const key = (doc: JobDoc, pass: Pass) => `${doc._id}#${pass.pass}`;
-  const record = (doc: JobDoc, pass: Pass, subjob: number, id: string) => {
-    const perPass = ids.get(key(doc, pass)) ?? new Map<number, string>();
-    perPass.set(subjob, id);
-    ids.set(key(doc, pass), perPass);
-  };
-  const work: Array<{ doc: JobDoc; pass: Pass; subjob: number; job: PreparedJob }> = [];
+  policies: ReadonlyMap<string, PolicyDoc>,
+  dispatch: Dispatch,
+): Promise<Work[]> {
   const toPrepare: Array<{ doc: JobDoc; pass: Pass; subjob: number; prepare: () => Promise<PreparedJob> }> = [];
   for (const { doc, pass } of claimed) {
     for (const subjob of subjobsOf(pass).filter((candidate) => candidate.backend_id === undefined)) {
       const definition = await moduleFor(ctx, doc, pass, subjob);
       if (definition === undefined) {
-        failures.set(
-          key(doc, pass),
-          `no ${pass.level === undefined ? 'production' : 'processing'} information for ${doc.module} in RAT ${pass.rat_version}`,
-        );
+        const kind = pass.level === undefined ? 'production' : 'processing';
+        dispatch.fail(doc, pass, `no ${kind} information for ${doc.module} in RAT ${pass.rat_version}`);
         break;
       }
       const job: JobToPrepare = { module: doc.module, run: doc.run, pass, subjob: subjob.index, ...definition };
@@ -141,48 +150,53 @@ export async function dispatchPasses(
       toPrepare.push({ doc, pass, subjob: subjob.index, prepare });
     }
   }
+  const work: Work[] = [];
   // job folders are written many at a time: one at a time, they were most of a cycle's cost
   for (let start = 0; start < toPrepare.length; start += PREPARE_AT_ONCE) {
-    const prepared = await Promise.allSettled(
-      toPrepare.slice(start, start + PREPARE_AT_ONCE).map((item) => item.prepare()),
-    );
+    const batch = toPrepare.slice(start, start + PREPARE_AT_ONCE);
+    const prepared = await Promise.allSettled(batch.map((item) => item.prepare()));
     prepared.forEach((outcome, offset) => {
-      const item = toPrepare[start + offset];
+      const item = batch[offset];
       if (item === undefined) return;
       if (outcome.status === 'fulfilled')
         work.push({ doc: item.doc, pass: item.pass, subjob: item.subjob, job: outcome.value });
-      else if (outcome.reason instanceof BackendError) failures.set(key(item.doc, item.pass), outcome.reason.message);
+      else if (outcome.reason instanceof BackendError) dispatch.fail(item.doc, item.pass, outcome.reason.message);
       else throw outcome.reason;
     });
   }
-  // a pass claimed earlier may have reached the backend before its client died: find it by name, never submit it twice
-  const earlier = new Set(claimed.filter((item) => item.earlier === true).map((item) => key(item.doc, item.pass)));
-  const names = work.filter((item) => earlier.has(key(item.doc, item.pass))).map((item) => item.job.name);
+  return work;
+}
+
+/** Hands the jobs to the backend a few at a time; a job of a pass claimed earlier that the backend knows by name is recorded, not submitted again. */
+async function submitAll(
+  ctx: ClientContext,
+  claimed: readonly ClaimedPass[],
+  work: readonly Work[],
+  dispatch: Dispatch,
+): Promise<void> {
+  const earlierPasses = claimed.filter((item) => item.earlier === true);
+  const earlier = new Set(earlierPasses.map((item) => keyOf(item.doc, item.pass)));
+  const names = work.filter((item) => earlier.has(keyOf(item.doc, item.pass))).map((item) => item.job.name);
   const known =
     names.length === 0
       ? new Map<string, string>()
-      : await ctx.backend.lookup(
-          names,
-          claimedAt(claimed.filter((item) => item.earlier === true).map((item) => item.pass)),
-        );
-  let recovered = 0;
-  let submitted = 0;
+      : await ctx.backend.lookup(names, claimedAt(earlierPasses.map((item) => item.pass)));
+  const queue = new PQueue({ concurrency: CONCURRENT_SUBMITS });
   for (const { doc, pass, subjob, job } of work) {
     const found = known.get(job.name);
     if (found !== undefined) {
-      record(doc, pass, subjob, found);
-      recovered += 1;
+      dispatch.record(doc, pass, subjob, found);
+      dispatch.recovered += 1;
       continue;
     }
     void queue.add(async () => {
       try {
         const [id] = await ctx.backend.submit([job]);
-        if (id !== undefined) {
-          record(doc, pass, subjob, id);
-          submitted += 1;
-        }
+        if (id === undefined) return;
+        dispatch.record(doc, pass, subjob, id);
+        dispatch.submitted += 1;
       } catch (error) {
-        if (error instanceof BackendError) failures.set(key(doc, pass), error.message);
+        if (error instanceof BackendError) dispatch.fail(doc, pass, error.message);
         else
           ctx.log.warn(
             { job: doc._id, pass: pass.pass, error: (error as Error).message },
@@ -192,78 +206,72 @@ export async function dispatchPasses(
     });
   }
   await queue.onIdle();
-  // a pass that failed part-way (one subjob refused) must not leave its other jobs running unwatched
-  // (also those whose submit answer was lost this cycle: found by name)
-  const failedPasses = claimed.filter(({ doc, pass }) => failures.has(key(doc, pass)));
-  const lostAnswers = (
-    await Promise.all(
-      failedPasses.map(({ doc, pass }) =>
-        unrecordedJobs(ctx, doc, pass).catch((error: unknown) => {
-          ctx.log.warn(
-            { job: doc._id, pass: pass.pass, error: (error as Error).message },
-            'could not look up the jobs of a pass that failed part-way; one whose submit answer was lost may still run',
-          );
-          return [];
-        }),
-      ),
-    )
-  ).flat();
-  const orphans = [
-    ...new Set([...[...failures.keys()].flatMap((failed) => [...(ids.get(failed)?.values() ?? [])]), ...lostAnswers]),
-  ];
-  if (orphans.length > 0) {
-    await ctx.backend
-      .cancel(orphans)
-      .catch((error: unknown) =>
+}
+
+/**
+ * A pass that failed part-way (one subjob refused) must not leave its other jobs running unwatched,
+ * nor those whose submit answer was lost this cycle (found by name): they are stopped.
+ */
+async function stopFailedJobs(ctx: ClientContext, claimed: readonly ClaimedPass[], dispatch: Dispatch): Promise<void> {
+  const failedPasses = claimed.filter(({ doc, pass }) => dispatch.failures.has(keyOf(doc, pass)));
+  const lostAnswers = await Promise.all(
+    failedPasses.map(({ doc, pass }) =>
+      unrecordedJobs(ctx, doc, pass).catch((error: unknown) => {
         ctx.log.warn(
-          { jobs: orphans, error: (error as Error).message },
-          'could not cancel the jobs of a pass that failed part-way; they may still run',
-        ),
-      );
-  }
-  const now = ctx.now().toISOString();
+          { job: doc._id, pass: pass.pass, error: (error as Error).message },
+          'could not look up the jobs of a pass that failed part-way; one whose submit answer was lost may still run',
+        );
+        return [];
+      }),
+    ),
+  );
+  const recorded = failedPasses.flatMap(({ doc, pass }) => [...(dispatch.ids.get(keyOf(doc, pass))?.values() ?? [])]);
+  const orphans = [...new Set([...recorded, ...lostAnswers.flat()])];
+  if (orphans.length === 0) return;
+  await ctx.backend
+    .cancel(orphans)
+    .catch((error: unknown) =>
+      ctx.log.warn(
+        { jobs: orphans, error: (error as Error).message },
+        'could not cancel the jobs of a pass that failed part-way; they may still run',
+      ),
+    );
+}
+
+/**
+ * Submits claimed passes' jobs to the backend, a few at a time (p-queue), then records each
+ * backend id. The claim (with its token) is already written, so a job is only ever submitted for a
+ * pass this site holds. A batch system that does not answer leaves the pass claimed for the next
+ * cycle; a site problem (BackendError) fails the pass with the reason.
+ */
+export async function dispatchPasses(
+  ctx: ClientContext,
+  claimed: readonly ClaimedPass[],
+  policies: ReadonlyMap<string, PolicyDoc> = new Map(),
+): Promise<DispatchResult> {
+  const dispatch = new Dispatch();
+  const work = await prepareAll(ctx, claimed, policies, dispatch);
+  await submitAll(ctx, claimed, work, dispatch);
+  await stopFailedJobs(ctx, claimed, dispatch);
+  const now = ctx.now();
   const changes = claimed.flatMap(({ doc, pass }) => {
-    const failure = failures.get(key(doc, pass));
-    const submitted = ids.get(key(doc, pass));
-    if (failure === undefined && submitted === undefined) return [];
+    const reason = dispatch.failures.get(keyOf(doc, pass));
+    const backendIds = dispatch.ids.get(keyOf(doc, pass));
+    if (reason === undefined && backendIds === undefined) return [];
+    const token = pass.claim?.token;
+    const ids = backendIds ?? new Map<number, string>();
     return [
-      {
-        id: doc._id,
-        pass: pass.pass,
-        apply: (stored: Pass): Pass | undefined => {
-          if (stored.site !== ctx.site.name || stored.claim?.token !== pass.claim?.token) return undefined;
-          if (failure !== undefined) {
-            // the jobs it did submit are recorded, canceled, so the pass says what ran
-            const subjobs = subjobsOf(stored).map((subjob) => {
-              const backendId = submitted?.get(subjob.index);
-              return backendId === undefined
-                ? subjob
-                : { ...subjob, backend_id: backendId, state: 'failed' as const, started: now, finished: now };
-            });
-            return {
-              ...stored,
-              status: 'failed',
-              ...(submitted !== undefined && { subjobs }),
-              attempts: stored.attempts.map((attempt) =>
-                attempt.token === pass.claim?.token
-                  ? { ...attempt, status: 'failed', finished: now, reason: failure }
-                  : attempt,
-              ),
-            };
-          }
-          const subjobs = subjobsOf(stored).map((subjob) => {
-            const backendId = submitted?.get(subjob.index);
-            return backendId === undefined
-              ? subjob
-              : { ...subjob, backend_id: backendId, state: 'submitted' as const, started: now };
-          });
-          return { ...stored, subjobs };
-        },
-      },
+      transitionChange(doc._id, pass.pass, (stored) =>
+        stored.site !== ctx.site.name
+          ? { changed: false, reason: 'another site holds it' }
+          : reason !== undefined
+            ? failSubmission(stored, { token, reason, backendIds: ids }, now)
+            : recordSubmission(stored, { token, backendIds: ids }, now),
+      ),
     ];
   });
   // the documents were just written by the claim (or read fresh for an earlier one): no second read
   await updatePasses(ctx, changes, new Map(claimed.map(({ doc }) => [doc._id, doc])));
-  for (const [pass, reason] of failures) ctx.log.error({ pass }, reason);
-  return { submitted, recovered, failed: failures.size };
+  for (const [pass, reason] of dispatch.failures) ctx.log.error({ pass }, reason);
+  return { submitted: dispatch.submitted, recovered: dispatch.recovered, failed: dispatch.failures.size };
 }

@@ -2,10 +2,11 @@ import { sleep } from '../db/backoff.js';
 import { GaspError } from '../errors.js';
 import { jobName } from '../backends/prepare.js';
 import type { ClientContext, CycleStats } from './context.js';
-import { READY_VIEW, runCycle, type CycleOptions } from './cycle.js';
+import { readHeld, readReady, transitionChange, updatePasses } from '../passes/store.js';
+import { releaseUnsubmitted as releasePass, subjobsOf } from '../passes/transitions.js';
+import { runCycle, type CycleOptions } from './cycle.js';
 import { unsubmitted } from './held.js';
-import { claimedAt, subjobsOf } from './dispatch.js';
-import { backToWaiting, updatePasses } from './update.js';
+import { claimedAt } from './dispatch.js';
 
 export interface EnqueueOptions extends CycleOptions {
   intervalMs: number;
@@ -81,19 +82,15 @@ export async function releaseUnsubmitted(ctx: ClientContext): Promise<number> {
         subjobsOf(pass).every((subjob) => subjob.backend_id === undefined) &&
         ![...known.keys()].some((name) => names.get(name) === doc._id),
     );
-    const now = ctx.now().toISOString();
+    const now = ctx.now();
+    const reason = 'released when its client stopped before submitting it';
     const landed = await updatePasses(
       ctx,
-      free.map(({ doc, pass }) => ({
-        id: doc._id,
-        pass: pass.pass,
-        apply: (stored) =>
-          stored.claim?.token !== pass.claim?.token ||
-          stored.status !== 'submitted' ||
-          subjobsOf(stored).some((subjob) => subjob.backend_id !== undefined)
-            ? undefined
-            : backToWaiting(stored, pass.claim?.token, now, 'released when its client stopped before submitting it'),
-      })),
+      free.map(({ doc, pass }) =>
+        transitionChange(doc._id, pass.pass, (stored) =>
+          releasePass(stored, { token: pass.claim?.token, reason }, now),
+        ),
+      ),
     );
     if (landed.length > 0) ctx.log.info({ passes: landed.length }, 'released claims not yet submitted');
     return landed.length;
@@ -105,12 +102,6 @@ export async function releaseUnsubmitted(ctx: ClientContext): Promise<number> {
 
 /** Nothing waiting that this site could take, and nothing it holds. */
 async function idle(ctx: ClientContext): Promise<boolean> {
-  const held = await ctx.db.view('passes', 'locked_by_site', {
-    startkey: [ctx.site.name],
-    endkey: [ctx.site.name, {}],
-    limit: 1,
-  });
-  if (held.rows.length > 0) return false;
-  const ready = await ctx.db.view('passes', READY_VIEW[ctx.queue], { limit: 1 });
-  return ready.rows.length === 0;
+  if ((await readHeld(ctx.db, ctx.site.name, 1)).length > 0) return false;
+  return (await readReady(ctx.db, ctx.queue, 1)).length === 0;
 }

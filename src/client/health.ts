@@ -1,72 +1,7 @@
-import type { Database } from '../db/database.js';
 import { ConflictError } from '../db/errors.js';
-import {
-  EXIT_CLASSES,
-  exitClass,
-  isQuarantined,
-  QUARANTINE_PREFIX,
-  quarantineId,
-  SITE_FAULTS,
-  type ExitClass,
-  type QuarantineDoc,
-} from '../model/health.js';
+import { quarantineId, SITE_FAULTS, type QuarantineDoc } from '../model/health.js';
+import { describeHealth, siteHealth } from '../passes/health.js';
 import type { ClientContext } from './context.js';
-
-/** A site's last ended attempts: how many failed, by exit-code class. */
-export interface SiteHealth {
-  site: string;
-  ended: number;
-  failed: number;
-  byClass: Record<ExitClass, number>;
-}
-
-export const noHealth = (site: string): SiteHealth => ({
-  site,
-  ended: 0,
-  failed: 0,
-  byClass: Object.fromEntries(EXIT_CLASSES.map((name) => [name, 0])) as Record<ExitClass, number>,
-});
-
-/** A site's last `last` ended attempts (after `since`, if given). */
-export async function siteHealth(db: Database, site: string, last: number, since = ''): Promise<SiteHealth> {
-  const rows = await db.view<[string, string, string], [string, number | null]>('passes', 'ended', {
-    startkey: ['site', site, {}],
-    endkey: ['site', site, since],
-    inclusive_end: false,
-    descending: true,
-    limit: last,
-  });
-  const { byClass } = noHealth(site);
-  let failed = 0;
-  for (const { value } of rows.rows) {
-    if (value[0] === 'completed') continue;
-    failed += 1;
-    byClass[exitClass(value[1])] += 1;
-  }
-  return { site, ended: rows.rows.length, failed, byClass };
-}
-
-/** "3 of its last 10 ended passes failed (setup 2, staging 1)". */
-export function describeHealth(health: SiteHealth): string {
-  const classes = EXIT_CLASSES.filter((name) => health.byClass[name] > 0).map(
-    (name) => `${name} ${health.byClass[name]}`,
-  );
-  return `${health.failed} of its last ${health.ended} ended attempts failed${classes.length > 0 ? ` (${classes.join(', ')})` : ''}`;
-}
-
-/** Every site quarantined now, by name. */
-export async function readQuarantines(db: Database): Promise<Map<string, QuarantineDoc>> {
-  const rows = await db.allDocs<QuarantineDoc>({
-    startkey: QUARANTINE_PREFIX,
-    endkey: `${QUARANTINE_PREFIX}\ufff0`,
-    include_docs: true,
-  });
-  return new Map(
-    rows.rows.flatMap((row) =>
-      row.doc?.type === 'quarantine' && isQuarantined(row.doc) ? [[row.doc.site, row.doc] as const] : [],
-    ),
-  );
-}
 
 /**
  * After failures: a site whose own set-up or staging failed more than the site file allows among

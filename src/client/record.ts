@@ -5,28 +5,9 @@ import type { DataDoc, JobDoc, Pass } from '../model/documents.js';
 import { UnavailableError } from '../errors.js';
 import { sha256OfFile } from '../files.js';
 import type { ClientContext } from './context.js';
+import type { Manifest } from '../model/manifest.js';
 
-/** What the job wrapper (bin/gasp-job) writes as manifest.json. */
-export interface Manifest {
-  exit_code: number;
-  wrapper_version?: string;
-  /** The RATDB tag the wrapper set in the macro; null: none (the live RATDB). */
-  ratdb_tag?: string | null;
-  host?: string;
-  started?: string;
-  finished?: string;
-  failed_stage?: string;
-  error?: string;
-  outputs: Array<{
-    data_type: string;
-    file: string;
-    size: number;
-    adler32: string;
-    sha256: string;
-    events: number | null;
-    url: string;
-  }>;
-}
+export type { Manifest };
 
 export function readManifest(file: string): Manifest | undefined {
   if (!existsSync(file)) return undefined;

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
 import type { ServerClock } from './clock.js';
 import { siteBeats } from './sites.js';
-import { readQuarantines } from '../client/health.js';
+import { readQuarantines } from '../passes/store.js';
 
 export interface LeaderOptions {
   site: string;

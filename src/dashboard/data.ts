@@ -1,10 +1,10 @@
-import { readPolicies } from '../client/auto-pause.js';
+import { readPolicies } from '../passes/store.js';
 import type { Mode } from '../config/config.js';
 import { ServerClock } from '../coordination/clock.js';
 import { siteBeats } from '../coordination/sites.js';
 import type { Database } from '../db/database.js';
 import { groupedRows } from '../db/tally.js';
-import { readQuarantines } from '../client/health.js';
+import { readQuarantines } from '../passes/store.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
 import { queueHeadReasons } from '../shifter/why.js';
 import type { SummaryKey, Sums } from '../shifter/summary.js';

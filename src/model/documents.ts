@@ -50,6 +50,19 @@ export interface PassRef {
   pass: number;
 }
 
+/** A waiting pass as the ready views show it: what the queue decides on. */
+export interface ReadyPass {
+  module: string;
+  run: number;
+  pass: number;
+  rat_version: string;
+  label: string;
+  priority: number;
+  /** ISO time it was requested. */
+  created: string;
+  prerequisites?: PassRef[];
+}
+
 export interface Pass {
   pass: number;
   status: PassStatus;

@@ -1,20 +1,10 @@
 import type { Mode, QueueOrder } from '../config/config.js';
-import type { PassRef } from '../model/documents.js';
+import type { PassRef, ReadyPass } from '../model/documents.js';
+
+export type { ReadyPass };
 import { FINAL_STATUSES, type PassStatus } from '../model/status.js';
 
 /** A waiting pass as the `passes/ready_*` views give it, plus what only its document says. */
-export interface ReadyPass {
-  module: string;
-  run: number;
-  pass: number;
-  rat_version: string;
-  label: string;
-  priority: number;
-  /** ISO time it was requested. */
-  created: string;
-  prerequisites?: PassRef[];
-}
-
 /** What the site is and has now. */
 export interface SiteState {
   name: string;

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { readQuarantines } from '../client/health.js';
+import { readQuarantines } from '../passes/store.js';
 import { groupedRows } from '../db/tally.js';
 import { globToRegExp } from '../glob.js';
 

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { updatePasses, type PassChange } from '../client/update.js';
+import type { Pass } from '../model/documents.js';
+import { transitionChange, updatePasses } from '../passes/store.js';
+import { unchanged, type Outcome } from '../passes/transitions.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { PassStatus } from '../model/status.js';
@@ -59,10 +61,13 @@ export type AuditOutcome = { selected: number; changed: number } | { did: string
 /** What applying did, or what --yes would do; nothing when no pass matched. */
 export function describeOutcome(tool: string, result: Omit<ToolResult, 'landed'>): string | undefined {
   const count = result.preview.count;
-  // a pass is left alone only when it moved on between the preview and the write
-  const movedOn = result.changed < count ? ' (the others moved on meanwhile)' : '';
+  const refused = Object.entries(result.refused ?? {});
+  const left = refused.reduce((sum, [, n]) => sum + n, 0);
+  // the rest were left alone because they moved on between the preview and the write
+  const movedOn = result.changed + left < count ? ' (the others moved on meanwhile)' : '';
+  const why = refused.map(([reason, n]) => `; ${n} left as ${n === 1 ? 'it is' : 'they are'}: ${reason}`).join('');
   if (result.applied)
-    return `${tool}: changed ${result.changed} of ${plural(count, 'pass', 'passes')}${movedOn}; recorded in the audit`;
+    return `${tool}: changed ${result.changed} of ${plural(count, 'pass', 'passes')}${movedOn}${why}; recorded in the audit`;
   return count === 0
     ? undefined
     : `nothing changed: add --yes to ${tool} ${count === 1 ? 'this pass' : `these ${count} passes`}`;
@@ -88,13 +93,16 @@ export interface ToolResult {
   preview: Preview;
   applied: boolean;
   changed: number;
+  /** Passes the tool does not apply to (a cancel of a completed pass), by why. */
+  refused?: Record<string, number>;
   /** The passes changed, for a tool with more to do on each (delete removes their data documents). */
   landed: Array<{ id: string; pass: number }>;
 }
 
 /**
- * Selects, previews and, only with `yes`, applies a change to every selected pass (bulk writes;
- * a pass that moved on meanwhile is left alone by its `apply`), then writes an audit record.
+ * Selects, previews and, only with `yes`, applies a transition to every selected pass still in a
+ * selected status (bulk writes; the transition is applied again to a pass another writer changed
+ * meanwhile), then writes an audit record. Passes the transition refuses are counted by why.
  */
 export async function runTool(
   db: Database,
@@ -103,19 +111,41 @@ export async function runTool(
   options: SelectionOptions,
   selection: Selection,
   yes: boolean,
-  change: (selected: Selected) => PassChange,
+  transition: (stored: Pass) => Outcome,
 ): Promise<ToolResult> {
   const selected = await selectPasses(db, selection);
   const shown = preview(selected);
   if (!yes || selected.length === 0) return { preview: shown, applied: false, changed: 0, landed: [] };
-  const landed = await updatePasses({ db, log }, selected.map(change));
+  const apply = (stored: Pass) =>
+    selection.statuses.includes(stored.status) ? transition(stored) : unchanged(`it is ${stored.status} now`);
+  const refused: Record<string, number> = {};
+  const changes = selected.flatMap(({ doc, pass }) => {
+    const outcome = apply(pass);
+    if (outcome.changed) return [transitionChange(doc._id, pass.pass, apply)];
+    refused[outcome.reason] = (refused[outcome.reason] ?? 0) + 1;
+    return [];
+  });
+  const landed = await updatePasses({ db, log }, changes);
   await writeAudit(db, tool, options, { selected: selected.length, changed: landed.length });
   return {
     preview: shown,
     applied: true,
     changed: landed.length,
+    ...(Object.keys(refused).length > 0 && { refused }),
     landed: landed.map(({ id, pass }) => ({ id, pass })),
   };
+}
+
+/** The latest audit records, newest first. */
+export async function readAudit(db: Database, last: number): Promise<AuditDoc[]> {
+  const rows = await db.allDocs<AuditDoc>({
+    startkey: `${AUDIT_PREFIX}\ufff0`,
+    endkey: AUDIT_PREFIX,
+    descending: true,
+    limit: last,
+    include_docs: true,
+  });
+  return rows.rows.flatMap((row) => (row.doc ? [row.doc] : []));
 }
 
 /** Who runs this tool, as audit records and attempt reasons name them. */

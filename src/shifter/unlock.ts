@@ -1,11 +1,11 @@
-import { backToWaiting, updatePasses } from '../client/update.js';
 import { ServerClock } from '../coordination/clock.js';
 import { describeHolder } from '../coordination/heartbeat.js';
 import { siteBeats } from '../coordination/sites.js';
 import type { Database } from '../db/database.js';
 import { GaspError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { JobDoc } from '../model/documents.js';
+import { readHeld, transitionChange, updatePasses } from '../passes/store.js';
+import { unlock } from '../passes/transitions.js';
 
 export class SiteAliveError extends GaspError {
   override readonly code = 'E_SITE_ALIVE';
@@ -38,28 +38,13 @@ export async function unlockSite(
       `site ${site} is alive (${beat === undefined ? '' : `${describeHolder(beat.doc)}, last heartbeat ${Math.round(beat.age)} s ago`}): its jobs may be running; stop its client first, or add --force`,
     );
   }
-  const rows = await db.view<[string, string, string, number, number]>('passes', 'locked_by_site', {
-    startkey: [site],
-    endkey: [site, {}],
-  });
-  if (!options.apply || rows.rows.length === 0) return { held: rows.rows.length, released: 0 };
-  const now = clock.now().toISOString();
+  const rows = await readHeld(db, site);
+  if (!options.apply || rows.length === 0) return { held: rows.length, released: 0 };
+  const now = clock.now();
+  const reason = `released by ${options.who} (gasp unlock ${site})`;
   const landed = await updatePasses(
     { db, log },
-    rows.rows.flatMap((row) =>
-      row.id === undefined
-        ? []
-        : [
-            {
-              id: row.id,
-              pass: row.key[4],
-              apply: (stored: JobDoc['passes'][number]) =>
-                stored.site !== site || (stored.status !== 'submitted' && stored.status !== 'running')
-                  ? undefined
-                  : backToWaiting(stored, stored.claim?.token, now, `released by ${options.who} (gasp unlock ${site})`),
-            },
-          ],
-    ),
+    rows.map((row) => transitionChange(row.id, row.pass, (stored) => unlock(stored, { site, reason }, now))),
   );
-  return { held: rows.rows.length, released: landed.length };
+  return { held: rows.length, released: landed.length };
 }

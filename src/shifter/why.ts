@@ -1,15 +1,16 @@
 import type { Mode } from '../config/config.js';
 import { ServerClock } from '../coordination/clock.js';
-import { readPolicies } from '../client/auto-pause.js';
-import { readQuarantines } from '../client/health.js';
-import { prerequisiteStatuses } from '../client/prerequisites.js';
+import { readPolicies } from '../passes/store.js';
+import { readQuarantines } from '../passes/store.js';
+import { prerequisiteStatuses } from '../passes/prerequisites.js';
 import type { QuarantineDoc } from '../model/health.js';
 import { siteBeats, type SiteBeat } from '../coordination/sites.js';
 import { seqNumber, type Database } from '../db/database.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
 import type { JobDoc, Pass, PassRef } from '../model/documents.js';
 import type { PassStatus } from '../model/status.js';
-import { blocker, type ReadyPass } from '../queue/decide.js';
+import { blocker } from '../queue/decide.js';
+import type { ReadyPass } from '../model/documents.js';
 import { plural } from '../words.js';
 import { selectPasses, type Selection } from './selection.js';
 

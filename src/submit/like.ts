@@ -1,47 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { freshSubjob } from '../client/update.js';
 import type { Database } from '../db/database.js';
 import { InputError } from '../errors.js';
 import { jobId, productionInfoId, type JobDoc, type Pass, type ProductionInfoDoc } from '../model/documents.js';
+import { copy } from '../passes/transitions.js';
 import { appendPasses, type PassToAdd } from './append.js';
 
 export interface PassRefText {
   module: string;
   run: number;
   pass: number;
-}
-
-/**
- * The pass, to run again exactly: the same RAT version, macro (checked by its sha256 against the
- * production information now), template values, ratdb tag, event mode, amount, label and priority.
- * What a run left (site, attempts, outputs) is not copied.
- */
-export function exactCopy(source: Pass, number: number, token: string, now: string): Pass {
-  const {
-    pass: _pass,
-    status: _status,
-    site: _site,
-    claim: _claim,
-    attempts: _attempts,
-    attempts_dropped: _dropped,
-    cancel_requested: _cancel,
-    subjobs,
-    request: _request,
-    request_generation: _generation,
-    request_entry: _entry,
-    request_index: _index,
-    like: _like,
-    ...definition
-  } = source;
-  return {
-    ...definition,
-    pass: number,
-    status: 'waiting',
-    created: now,
-    attempts: [],
-    like: { pass: source.pass, token },
-    ...(subjobs !== undefined && { subjobs: subjobs.map(freshSubjob) }),
-  };
 }
 
 /** Adds an exact copy of a pass to its job; returns the source and the copy's pass number. Refuses (exit 2) when the macro changed since. */
@@ -75,7 +42,7 @@ export async function submitLike(
     module: ref.module,
     run: ref.run,
     isOurs: (pass) => pass.like?.token === token,
-    make: (number) => exactCopy(source, number, token, new Date().toISOString()),
+    make: (number) => copy(source, { number, token }, new Date()),
   };
   await appendPasses(db, [addition], { ...(options.dryRun !== undefined && { dryRun: options.dryRun }) });
   return { source, pass: addition.placed?.pass ?? 0 };

@@ -1,0 +1,106 @@
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendStatus } from '../backends/backend.js';
+import { jobFolder } from '../backends/prepare.js';
+import type { JobDoc, Pass } from '../model/documents.js';
+import type { PolicyDoc } from '../model/policy.js';
+import { ENDED, subjobsOf, type ObserveFacts, type SubjobFact } from '../passes/transitions.js';
+import type { ClientContext } from './context.js';
+import { readManifest, verifyManifest } from './record.js';
+
+/** The tail of a log kept in the database; the whole file stays at the site. */
+export const LOG_TAIL_BYTES = 8 * 1024;
+
+export type Attachments = Record<string, { content_type: string; data: string }>;
+
+function tail(path: string): string {
+  const size = statSync(path).size;
+  const length = Math.min(size, LOG_TAIL_BYTES);
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, buffer, 0, length, size - length);
+  } finally {
+    closeSync(fd);
+  }
+  return buffer.toString('utf8');
+}
+
+/** The tails of the job's .out and .err, as attachments of its pass (no log file, no attachment: a dry job). */
+function attachLogs(attachments: Attachments, folder: string, pass: number, subjob: number): string[] {
+  const texts: string[] = [];
+  for (const stream of ['out', 'err'] as const) {
+    const log = join(folder, `job.${stream}`);
+    if (!existsSync(log)) continue;
+    const text = tail(log);
+    attachments[`p${pass}-s${subjob}.${stream}`] = {
+      content_type: 'text/plain',
+      data: Buffer.from(text).toString('base64'),
+    };
+    texts.push(text);
+  }
+  return texts;
+}
+
+/** The output files the job's spec.json promised, to check the manifest lists them all. */
+function expectedOutputs(folder: string): string[] {
+  try {
+    const spec = JSON.parse(readFileSync(join(folder, 'spec.json'), 'utf8')) as { outputs?: Array<{ file: string }> };
+    return (spec.outputs ?? []).map((output) => output.file);
+  } catch {
+    return [];
+  }
+}
+
+const endedAt = (status: BackendStatus, manifest: unknown) =>
+  status.state === 'completed' || status.state === 'failed' || (status.state === 'lost' && manifest !== undefined);
+
+/**
+ * What the backend and each job's folder say of a held pass: the backend's answer, the manifest,
+ * whether its outputs are in storage as it says (for a job that ended well), and the log tails of
+ * the jobs that ended (attached to the pass when it ends). Jobs recorded as ended in an earlier
+ * cycle are never asked again (a batch system may have forgotten them).
+ */
+export async function gatherFacts(
+  ctx: ClientContext,
+  { doc, pass }: { doc: JobDoc; pass: Pass },
+  statuses: ReadonlyMap<string, BackendStatus>,
+  policy: PolicyDoc | undefined,
+): Promise<{ facts: ObserveFacts; attachments: Attachments }> {
+  const attachments: Attachments = {};
+  const subjobs = new Map<number, SubjobFact>();
+  for (const subjob of subjobsOf(pass)) {
+    if (subjob.backend_id === undefined) continue;
+    const folder = jobFolder(ctx.workRoot, doc.module, doc.run, pass, subjob.index);
+    const manifestFile = join(folder, 'manifest.json');
+    if (ENDED.includes(subjob.state)) {
+      // its outputs and logs go with the pass when the last job ends
+      const manifest = subjob.state === 'completed' ? readManifest(manifestFile) : undefined;
+      const logs = attachLogs(attachments, folder, pass.pass, subjob.index);
+      subjobs.set(subjob.index, { ...(manifest !== undefined && { manifest }), logs });
+      continue;
+    }
+    const backend = statuses.get(subjob.backend_id) ?? { state: 'lost' as const };
+    const manifest = readManifest(manifestFile);
+    if (!endedAt(backend, manifest)) {
+      subjobs.set(subjob.index, { backend, ...(manifest !== undefined && { manifest }) });
+      continue;
+    }
+    const outputsWrong =
+      manifest?.exit_code === 0 ? await verifyManifest(manifest, expectedOutputs(folder)) : undefined;
+    const logs = attachLogs(attachments, folder, pass.pass, subjob.index);
+    subjobs.set(subjob.index, {
+      backend,
+      logs,
+      ...(manifest !== undefined && { manifest }),
+      ...(outputsWrong !== undefined && { outputsWrong }),
+    });
+  }
+  const facts: ObserveFacts = {
+    token: pass.claim?.token,
+    subjobs,
+    runsWrapper: ctx.backend.runsWrapper,
+    ...(policy !== undefined && { policy }),
+  };
+  return { facts, attachments };
+}

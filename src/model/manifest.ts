@@ -1,0 +1,21 @@
+/** What the job wrapper (bin/gasp-job) writes as manifest.json. */
+export interface Manifest {
+  exit_code: number;
+  wrapper_version?: string;
+  /** The RATDB tag the wrapper set in the macro; null: none (the live RATDB). */
+  ratdb_tag?: string | null;
+  host?: string;
+  started?: string;
+  finished?: string;
+  failed_stage?: string;
+  error?: string;
+  outputs: Array<{
+    data_type: string;
+    file: string;
+    size: number;
+    adler32: string;
+    sha256: string;
+    events: number | null;
+    url: string;
+  }>;
+}

@@ -1,0 +1,158 @@
+import type { Attempt, Pass, Subjob } from '../model/documents.js';
+import { ACTIVE_STATUSES, PASS_STATUSES, type PassStatus } from '../model/status.js';
+
+/** What must happen outside the document for a change to be complete. */
+export interface Effects {
+  /** Backend ids of jobs to stop before the pass is written. */
+  cancel?: string[];
+  /** Also stop jobs of this claim that reached the backend without their id recorded (found by name). */
+  unrecorded?: boolean;
+  /** Subjobs whose manifests are recorded as data documents before the pass is written completed. */
+  outputs?: number[];
+  /** The job logs go with the pass as attachments. */
+  logs?: boolean;
+}
+
+/** What happened, for the cycle's counts and log lines. */
+export type Event =
+  | 'claimed'
+  | 'submitted'
+  | 'failed'
+  | 'partFail'
+  | 'completed'
+  | 'running'
+  | 'lost'
+  | 'resubmitted'
+  | 'canceled'
+  | 'cancelAsked'
+  | 'released'
+  | 'renewed'
+  | 'waiting'
+  | 'deleted'
+  | 'unsatisfied';
+
+export type Outcome =
+  { changed: true; pass: Pass; event: Event; effects: Effects; reason?: string } | { changed: false; reason: string };
+
+export const unchanged = (reason: string): Outcome => ({ changed: false, reason });
+export const changed = (pass: Pass, event: Event, effects: Effects = {}, reason?: string): Outcome => ({
+  changed: true,
+  pass,
+  event,
+  effects,
+  ...(reason !== undefined && { reason }),
+});
+
+export const HELD: readonly PassStatus[] = ACTIVE_STATUSES;
+const NOT_HELD = PASS_STATUSES.filter((status) => !HELD.includes(status));
+
+/** The statuses each transition may start from, and those it may lead to. */
+export const TRANSITIONS = {
+  claim: { from: ['waiting'], to: ['submitted'] },
+  recordSubmission: { from: ['submitted'], to: ['submitted'] },
+  failSubmission: { from: ['submitted'], to: ['failed'] },
+  renewLease: { from: HELD, to: HELD },
+  observe: { from: HELD, to: ['running', 'completed', 'failed', 'partFail', 'waiting'] },
+  finishCancel: { from: HELD, to: ['canceled'] },
+  lose: { from: HELD, to: ['waiting', 'canceled'] },
+  returnExpired: { from: HELD, to: ['waiting', 'canceled'] },
+  releaseUnsubmitted: { from: ['submitted'], to: ['waiting', 'canceled'] },
+  unlock: { from: HELD, to: ['waiting', 'canceled'] },
+  retry: { from: ['completed', 'failed', 'partFail', 'unsatisfied', 'canceled', 'deleted'], to: ['waiting'] },
+  cancel: { from: ['waiting', 'unsatisfied', 'submitted', 'running'], to: ['canceled', 'submitted', 'running'] },
+  delete: { from: NOT_HELD.filter((status) => status !== 'deleted'), to: ['deleted'] },
+  unsatisfy: { from: ['waiting'], to: ['unsatisfied'] },
+  copy: { from: PASS_STATUSES, to: ['waiting'] },
+} as const satisfies Record<string, { from: readonly PassStatus[]; to: readonly PassStatus[] }>;
+
+export type TransitionName = keyof typeof TRANSITIONS;
+
+/** Why a transition does not apply to a pass in this status, or undefined when it may. */
+export function refusal(name: TransitionName, pass: Pass): string | undefined {
+  const from: readonly PassStatus[] = TRANSITIONS[name].from;
+  if (from.includes(pass.status)) return undefined;
+  if (HELD.includes(pass.status)) return `it is ${pass.status} at site ${pass.site ?? '?'} (cancel it first)`;
+  return `it is ${pass.status} (${name} applies to ${from.join(', ')} passes)`;
+}
+
+/** A held pass still under this claim: the token the caller saw is the stored one. */
+export function claimRefusal(name: TransitionName, pass: Pass, token: string | undefined): string | undefined {
+  return (
+    refusal(name, pass) ??
+    (pass.claim?.token !== token || token === undefined ? 'its claim changed meanwhile' : undefined)
+  );
+}
+
+/** A subjob as it was before any attempt: its index and what it reads or makes, nothing of a run. */
+export function freshSubjob({ index, events, file }: Subjob): Subjob {
+  return { index, ...(events !== undefined && { events }), ...(file !== undefined && { file }) };
+}
+
+/** The subjobs of a pass: those it lists, or one for the whole job. */
+export const subjobsOf = (pass: Pass): Subjob[] => pass.subjobs ?? [{ index: 0 }];
+
+/** Subjob states that are final: the backend is not asked about them again. */
+export const ENDED: ReadonlyArray<Subjob['state']> = ['completed', 'failed'];
+
+/** Backend ids of a pass's jobs that may still run (submitted, not recorded as ended). */
+export const activeJobs = (subjobs: readonly Subjob[]): string[] =>
+  subjobs.flatMap((subjob) =>
+    subjob.backend_id === undefined || ENDED.includes(subjob.state) ? [] : [subjob.backend_id],
+  );
+
+/** The attempt under `token` closed: how it ended, when and why. */
+export function closeAttempt(
+  attempts: readonly Attempt[],
+  token: string | undefined,
+  end: Pick<Attempt, 'status' | 'reason' | 'exit_code'> & { finished: string },
+): Attempt[] {
+  return attempts.map((attempt) =>
+    attempt.token === token && token !== undefined
+      ? {
+          ...attempt,
+          status: end.status,
+          finished: end.finished,
+          ...(end.reason !== undefined && { reason: end.reason }),
+          ...(end.exit_code !== undefined && { exit_code: end.exit_code }),
+        }
+      : attempt,
+  );
+}
+
+/** The pass without its site's hold: no site, no claim, no pending cancel request. */
+export function unheld(pass: Pass): Pass {
+  const { site: _site, claim: _claim, cancel_requested: _asked, ...rest } = pass;
+  return rest;
+}
+
+/**
+ * The one way a held pass goes back to waiting, for any site, as a new attempt: the attempt that
+ * held it closed (lost, or failed when its policy resubmits it) with why; its history stays. A
+ * pass a shifter asked to cancel is canceled instead of waiting to be claimed again.
+ */
+export function release(
+  pass: Pass,
+  end: { reason: string; status?: Attempt['status']; exit_code?: number },
+  now: Date,
+  event: Event,
+  effects: Effects = {},
+): Outcome {
+  const attempts = closeAttempt(pass.attempts, pass.claim?.token, {
+    status: end.status ?? 'lost',
+    finished: now.toISOString(),
+    reason: end.reason,
+    ...(end.exit_code !== undefined && { exit_code: end.exit_code }),
+  });
+  const asked = pass.cancel_requested !== undefined;
+  return changed(
+    {
+      ...unheld(pass),
+      status: asked ? 'canceled' : 'waiting',
+      ...(pass.subjobs !== undefined && { subjobs: pass.subjobs.map(freshSubjob) }),
+      attempts,
+    },
+    asked ? 'canceled' : event,
+    effects,
+    end.reason,
+  );
+}
