@@ -4,7 +4,8 @@ import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { isLoopback, startDashboard } from '../dashboard/server.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
-import { parsePort, stopOnSignal } from './serve.js';
+import { stopOnSignal } from '../signals.js';
+import { parsePort } from './serve.js';
 
 interface DashboardCommandOptions extends ConfigOptions {
   port: string;
@@ -58,7 +59,7 @@ export function registerDashboard(program: Command): void {
         production: options.productionDb,
         processing: options.processingDb,
       });
-      const stop = stopOnSignal();
+      const stop = stopOnSignal({ log });
       const dashboard = await startDashboard({
         host: options.host,
         port,

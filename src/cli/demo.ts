@@ -19,7 +19,8 @@ import { printStoreResult } from './make-production.js';
 import { StartAborted } from '../server/embedded.js';
 import { ServerClock } from '../coordination/clock.js';
 import { SiteHeartbeat } from '../coordination/heartbeat.js';
-import { startPreparedServer, startSummaryTallies, stopOnSignal } from './serve.js';
+import { stopOnSignal } from '../signals.js';
+import { startPreparedServer, startSummaryTallies } from './serve.js';
 import { startDashboard } from '../dashboard/server.js';
 import { freePortOr } from '../server/ports.js';
 
@@ -66,7 +67,7 @@ export function registerDemo(program: Command): void {
       const options = command.optsWithGlobals<DemoOptions>();
       const log = loggerFor(options);
       print(`1. starting the embedded database in ${options.dir}`);
-      const stop = stopOnSignal();
+      const stop = stopOnSignal({ log });
       const server = await startPreparedServer(options.dir, 0, log, stop);
       const tallies = startSummaryTallies(new Couch({ url: server.url, log }), log);
       // Ctrl-C between steps stops the chain and the database

@@ -11,7 +11,7 @@ import { RAT_VERSION } from '../sites/rat.js';
 import { checkLabel, readRunList } from '../submit/request.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
 import { positiveNumber, wholeNumber } from './numbers.js';
-import { stopOnSignal } from './serve.js';
+import { stopOnSignal } from '../signals.js';
 
 interface ProcessCommandOptions extends ConfigOptions {
   run?: string[];
@@ -120,7 +120,7 @@ export function registerProcess(program: Command): void {
       if (problems.length > 0) throw new InputError(problems);
 
       const { config, log } = loadCommandConfig({ mode: 'processing', ...options });
-      const stop = options.follow === true ? stopOnSignal() : undefined;
+      const stop = options.follow === true ? stopOnSignal({ log }) : undefined;
       const couch = couchFromConfig(config.couchdb, {
         log,
         ...(stop !== undefined && { retry: CLIENT_RETRY, signal: stop.signal }),

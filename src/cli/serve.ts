@@ -8,6 +8,7 @@ import { InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BUNDLED_VIEWS } from '../paths.js';
 import { EmbeddedServer, StartAborted } from '../server/embedded.js';
+import { stopOnSignal, type SignalStop } from '../signals.js';
 import { loggerFor, print, type GlobalOptions } from './context.js';
 import { positiveNumber } from './numbers.js';
 
@@ -70,40 +71,6 @@ export function startSummaryTallies(couch: Couch, log: Logger): ViewTally[] {
   );
 }
 
-export interface SignalStop {
-  /** Aborted on the first SIGINT or SIGTERM. */
-  signal: AbortSignal;
-  /** Resolves with the first signal. */
-  signalled: Promise<NodeJS.Signals>;
-  /** What a second SIGINT does before exiting at once. */
-  onForce(kill: () => void): void;
-}
-
-/**
- * Signal handling for a command that runs until stopped, installed before anything starts so a
- * signal during start-up still stops cleanly. The first SIGINT or SIGTERM asks for a graceful stop;
- * a second SIGINT kills what runs and exits at once.
- */
-export function stopOnSignal(): SignalStop {
-  const controller = new AbortController();
-  let force = () => {};
-  const signalled = new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      process.once('SIGINT', () => {
-        force();
-        process.exit(130);
-      });
-      controller.abort();
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-  return { signal: controller.signal, signalled, onForce: (kill) => (force = kill) };
-}
-
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -129,7 +96,7 @@ export function registerServe(program: Command): void {
         options.compactHours === '0' ? 0 : positiveNumber('--compact-hours', options.compactHours, problems);
       if (problems.length > 0) throw new InputError(problems);
       const log = loggerFor(options);
-      const stop = stopOnSignal();
+      const stop = stopOnSignal({ log });
       let server: EmbeddedServer;
       try {
         server = await startPreparedServer(options.dir, port, log, stop);

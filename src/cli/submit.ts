@@ -11,7 +11,7 @@ import { configOption, loadCommandConfig, print, type ConfigOptions } from './co
 import { wholeNumber } from './numbers.js';
 import { progressBar } from './progress.js';
 import { plural } from '../words.js';
-import { stopOnSignal } from './serve.js';
+import { stopOnSignal } from '../signals.js';
 
 interface SubmitOptions extends ConfigOptions {
   runlist?: string;
@@ -188,12 +188,12 @@ export function registerSubmit(program: Command): void {
       const { config, log } = loadCommandConfig(options);
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const bar = progressBar('writing jobs');
-      const stop = stopOnSignal();
-      stop.onForce(() =>
-        process.stderr.write(
-          '\nstopped at once: the jobs written so far stay; run the same command again to complete the request\n',
-        ),
-      );
+      const stop = stopOnSignal({
+        log,
+        left: 'the jobs written so far stay; run the same command again to complete the request',
+      });
+      // the line goes below the bar, not onto it
+      stop.onForce(() => bar.stop());
       let outcome;
       try {
         outcome = await submitRequestFile(db, file, {

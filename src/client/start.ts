@@ -1,0 +1,158 @@
+import { resolve } from 'node:path';
+import { createBackend } from '../backends/create.js';
+import type { Config, QueueOrder } from '../config/config.js';
+import { ServerClock } from '../coordination/clock.js';
+import { AlreadyRunningError, describeHolder, SiteHeartbeat } from '../coordination/heartbeat.js';
+import { Leadership } from '../coordination/leader.js';
+import { CLIENT_RETRY } from '../db/backoff.js';
+import { couchFromConfig } from '../db/couch.js';
+import { UnreachableError } from '../db/errors.js';
+import type { Logger } from '../log.js';
+import type { HeartbeatDoc } from '../model/coordination.js';
+import { GASP_VERSION } from '../paths.js';
+import type { Site } from '../sites/site.js';
+import type { ClientContext } from './context.js';
+import { enqueue } from './enqueue.js';
+
+/** How a site's client runs: `gasp enqueue`'s options; what is not given comes from the config file. */
+export interface ClientOptions {
+  queue?: QueueOrder;
+  intervalSeconds?: number;
+  /** Run one cycle and stop. */
+  once?: boolean;
+  /** Claim and submit (false: only monitor). */
+  submit: boolean;
+  monitor: boolean;
+  monitorEvery?: number;
+  maxClaim?: number;
+  leaseSeconds?: number;
+  pausedLabels?: readonly string[];
+}
+
+/** The lease a claim gets when `--lease` does not say. */
+export const DEFAULT_LEASE_SECONDS = 900;
+
+/**
+ * Runs a site's client until `signal`: takes the site (its heartbeat; refuses while another client
+ * of it is alive), then the enqueue loop, taking turns with other sites when `[coordination]
+ * serialize` says so, and marks the site stopped at the end. Throws AlreadyRunningError when
+ * another client took the site over while it ran.
+ */
+export async function startClient(
+  config: Config,
+  site: Site,
+  options: ClientOptions,
+  { log, signal }: { log: Logger; signal: AbortSignal },
+): Promise<void> {
+  const ctx = clientContext(config, site, options, log, signal);
+  const { serialize, staleSeconds, conflictDelaySeconds } = config.coordination;
+  const clock = new ServerClock(ctx.db.couch);
+  const heartbeat = siteHeartbeat(ctx, clock, config, options);
+  // refuses here, naming the live client, if this site already runs in this mode
+  let replaced: HeartbeatDoc | undefined;
+  try {
+    replaced = await heartbeat.start();
+  } catch (error) {
+    // stopped while waiting for a database that is away: nothing was claimed, so a clean stop
+    if (!(signal.aborted && error instanceof UnreachableError)) throw error;
+    ctx.log.info('enqueue stopped before it reached the database; it claimed nothing');
+    return;
+  }
+  if (replaced !== undefined)
+    ctx.log.warn(
+      { host: replaced.host, pid: replaced.pid },
+      `took over from a client of this site that died or went stale (${describeHolder(replaced)}, last heartbeat ${Math.round(clock.ageSeconds(replaced.beat))} s ago)`,
+    );
+  let taken: AlreadyRunningError | undefined;
+  const lost = new AbortController();
+  heartbeat.keepBeating(
+    (error) => {
+      taken = error;
+      lost.abort();
+    },
+    (error) => ctx.log.warn({ error: error.message }, 'heartbeat not written; trying again at the next one'),
+  );
+  // leases are written and judged in the server's time too, so a site whose clock is off returns no live pass
+  ctx.now = () => clock.now();
+  const turn =
+    serialize && options.submit
+      ? new Leadership(ctx.db, clock, { site: site.name, mode: ctx.mode, staleSeconds, conflictDelaySeconds }, ctx.log)
+      : undefined;
+  ctx.log.info(
+    { database: config.couchdb.database, backend: site.backend, queue: ctx.queue, serialize },
+    `enqueue started for site ${site.name}`,
+  );
+  if (!ctx.backend.runsWrapper) {
+    ctx.log.warn('backend dry runs nothing: its jobs end at once with no outputs');
+  }
+  try {
+    await enqueue(ctx, {
+      submit: options.submit,
+      monitor: options.monitor,
+      intervalMs: (options.intervalSeconds ?? config.client.intervalSeconds) * 1000,
+      ...(options.once === true && { cycles: 1 }),
+      ...(options.monitorEvery !== undefined && { monitorEvery: options.monitorEvery }),
+      signal: AbortSignal.any([signal, lost.signal]),
+      siteLost: lost.signal,
+      ...(options.pausedLabels !== undefined && { pausedLabels: new Set(options.pausedLabels) }),
+      ...(turn !== undefined && { turn }),
+    });
+  } finally {
+    // not ours any more if another client took the site over
+    if (taken === undefined)
+      await heartbeat
+        .stop()
+        .catch((error: unknown) =>
+          ctx.log.warn(
+            { error: (error as Error).message },
+            'could not mark the site stopped; its heartbeat will go stale',
+          ),
+        );
+  }
+  if (taken !== undefined) throw taken;
+  ctx.log.info('enqueue stopped');
+}
+
+/** The client's database (retrying through outages until `signal`), backend and settings. */
+function clientContext(
+  config: Config,
+  site: Site,
+  options: ClientOptions,
+  log: Logger,
+  signal: AbortSignal,
+): ClientContext {
+  return {
+    db: couchFromConfig(config.couchdb, { log, retry: CLIENT_RETRY, signal }).use(config.couchdb.database),
+    site,
+    backend: createBackend(site),
+    mode: config.client.mode,
+    queue: options.queue ?? config.client.queue,
+    maxClaim: options.maxClaim ?? config.client.maxClaim,
+    workRoot: resolve(site.local.workdir),
+    leaseSeconds: options.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+    staleSeconds: config.coordination.staleSeconds,
+    log: log.child({ component: 'enqueue', site: site.name, mode: config.client.mode }),
+    now: () => new Date(),
+    info: new Map(),
+  };
+}
+
+function siteHeartbeat(ctx: ClientContext, clock: ServerClock, config: Config, options: ClientOptions): SiteHeartbeat {
+  const { serialize, heartbeatSeconds, staleSeconds } = config.coordination;
+  return new SiteHeartbeat(ctx.db, clock, {
+    site: ctx.site.name,
+    mode: ctx.mode,
+    version: GASP_VERSION,
+    heartbeatSeconds,
+    staleSeconds,
+    takesTurns: serialize && options.submit,
+    // what this site can take, so `gasp why` judges waiting passes by the client's own rules
+    capabilities: {
+      rat_versions: [...ctx.site.rat.versions.keys()],
+      modes: ctx.site.modes,
+      max_jobs: ctx.site.maxJobs,
+      paused_labels: [...(options.pausedLabels ?? [])],
+      claims: options.submit,
+    },
+  });
+}
