@@ -209,7 +209,7 @@ describe('the pass status check', () => {
 
   it('rejects a status literal, a choice or a name set on a pass outside passes/, and a status set in place', () => {
     const files = tree({
-      'shifter/cancel.ts': "export const cancel = (stored: P) => ({ ...stored, status: 'canceled' });",
+      'shifter/cancel.ts': "export const cancel = (stored: P) => ({ ...stored, 'status': 'canceled' });",
       'client/monitor.ts': [
         'export function finish(stored: P, good: boolean) {',
         "  const status = good ? 'completed' : 'failed';",

@@ -21,7 +21,8 @@ function isFunction(node: ts.Node): node is FunctionNode {
   return kinds.some((is) => is(node)) && (node as ts.FunctionLikeDeclaration).body !== undefined;
 }
 
-const nameText = (name: ts.Node, file: ts.SourceFile) => (ts.isIdentifier(name) ? name.text : name.getText(file));
+const nameText = (name: ts.Node, file: ts.SourceFile) =>
+  ts.isIdentifier(name) || ts.isStringLiteralLike(name) || ts.isNumericLiteral(name) ? name.text : name.getText(file);
 
 /**
  * A function's name as a reader finds it: its own, its variable's or property's, or the call it is
@@ -120,7 +121,7 @@ export interface Allowed {
 
 /**
  * A pass's status written outside the folders that own it: an object literal shaped like a pass
- * (only keys a Pass has, and at least one a pass has and an attempt has not, or a spread of one)
+ * (only keys a Pass has, and either one that an Attempt has not or a spread: `{ ...stored, status }`)
  * whose `status` is set to a pass status, a choice among them or a computed value (a copy of an
  * existing `x.status` is not a write); or `x.status = '<pass status>'` in place. An attempt
  * (`started`, `finished`, `reason` …) and a row for output (`module`, `run` …) are not passes.
