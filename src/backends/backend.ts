@@ -1,7 +1,23 @@
 import { GaspError } from '../errors.js';
 import { megabytes } from '../memory.js';
 import type { BackendKind } from '../sites/site.js';
-import type { JobSpec } from './prepare.js';
+import type { OutputNaming } from '../model/documents.js';
+
+/** What a job's spec.json tells the wrapper (bin/gasp-job): what to run, where its outputs go. */
+export interface JobSpec {
+  version: 1;
+  job: { module: string; run: number; pass: number; subjob: number; label: string };
+  rat: { version: string; setup: string };
+  macro: { path: string; sha256: string; template: Record<string, string | number> };
+  rat_args: string[];
+  fields: Record<string, string>;
+  /** Each file the job must make, and who names it: the macro, or rat's command line (already in rat_args). */
+  outputs: Array<{ data_type: string; file: string; named_by: OutputNaming }>;
+  /** The frozen RATDB state the pass asked for (`submit -t`); null: the live RATDB. The wrapper puts it in the macro. */
+  ratdb_tag: string | null;
+  storage: { kind: 'file'; root: string; path: string } | { kind: 'copy'; command: string[]; path: string };
+  events: number | null;
+}
 
 /** One job ready for a batch system: where it runs, what it runs, where its logs go. */
 export interface PreparedJob {

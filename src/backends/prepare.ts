@@ -2,11 +2,13 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Pass, ProductionModule } from '../model/documents.js';
 import { ratArguments } from '../model/event-mode.js';
-import { outputFiles, type OutputNaming } from '../model/outputs.js';
+import { outputFiles } from '../model/outputs.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { ratSetupLine } from '../sites/rat.js';
 import type { Site } from '../sites/site.js';
-import { BackendError, type PreparedJob } from './backend.js';
+import { BackendError, type JobSpec, type PreparedJob } from './backend.js';
+
+export type { JobSpec };
 
 /** The wrapper every backend runs (bin/gasp-job: Python 3 and bash, for worker nodes without Node). */
 export const JOB_WRAPPER = join(PACKAGE_ROOT, 'bin', 'gasp-job');
@@ -22,20 +24,6 @@ export interface JobToPrepare {
 }
 
 /** What the wrapper reads (spec.json); its fields are the wrapper's contract. */
-export interface JobSpec {
-  version: 1;
-  job: { module: string; run: number; pass: number; subjob: number; label: string };
-  rat: { version: string; setup: string };
-  macro: { path: string; sha256: string; template: Record<string, string | number> };
-  rat_args: string[];
-  fields: Record<string, string>;
-  /** Each file the job must make, and who names it: the macro, or rat's command line (already in rat_args). */
-  outputs: Array<{ data_type: string; file: string; named_by: OutputNaming }>;
-  /** The frozen RATDB state the pass asked for (`submit -t`); null: the live RATDB. The wrapper puts it in the macro. */
-  ratdb_tag: string | null;
-  storage: { kind: 'file'; root: string; path: string } | { kind: 'copy'; command: string[]; path: string };
-  events: number | null;
-}
 
 /** RAT's `-o FILE` for the output the macro leaves to the command line (it sets OutROOT's default file name). */
 function commandLineNames(outputs: JobSpec['outputs']): string[] {

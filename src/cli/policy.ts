@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PAUSE_AFTER, policyId, type PolicyDoc } from '../model/policy.js';
-import { policyFields, type PolicySettings } from '../shifter/policy-settings.js';
+import { policyFields, type PolicySettings } from '../config/policy-settings.js';
 import { isQuarantined, quarantineId, type QuarantineDoc } from '../model/health.js';
 import { writePolicies } from '../submit/submit.js';
 import { whoAmI, writeAudit } from '../shifter/tool.js';

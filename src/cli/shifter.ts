@@ -113,6 +113,12 @@ export function registerShifterTools(program: Command): void {
       ];
     },
   });
+  registerUnlock(program);
+  registerAudit(program);
+}
+
+/** `gasp unlock SITE`: a dead site's claims back to waiting. */
+function registerUnlock(program: Command): void {
   program
     .command('unlock')
     .description("release a dead site's claims: its submitted and running passes go back to waiting for any site")
@@ -151,6 +157,10 @@ export function registerShifterTools(program: Command): void {
         `unlock: released ${result.released} of ${plural(result.held, 'pass', 'passes')} of site ${site}; recorded in the audit`,
       );
     });
+}
+
+/** `gasp audit`: what the shifter tools changed. */
+function registerAudit(program: Command): void {
   program
     .command('audit')
     .description(

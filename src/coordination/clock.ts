@@ -1,4 +1,4 @@
-import type { Couch } from '../db/couch.js';
+import type { Server } from '../db/database.js';
 
 /**
  * The database server's clock, as the sites agree on time: every site reads it from the HTTP `Date`
@@ -10,7 +10,7 @@ import type { Couch } from '../db/couch.js';
 export class ServerClock {
   #offsetMs = 0;
 
-  constructor(readonly couch: Couch) {}
+  constructor(readonly couch: Server) {}
 
   /** Asks the server for its time (a HEAD request) and keeps the offset. */
   async sync(): Promise<void> {

@@ -5,7 +5,9 @@ import { displayUrl } from '../scrub.js';
 import type { Secret } from '../secret.js';
 import { backoffDelay, COMMAND_RETRY, sleep, type RetryPolicy } from './backoff.js';
 import type { CouchConfig } from '../config/config.js';
-import { Database } from './database.js';
+import { Database, type CouchRequest, type HttpMethod } from './database.js';
+
+export type { CouchRequest, HttpMethod };
 import { isTransient, mapError, UnreachableError, type DbError } from './errors.js';
 
 export interface CouchOptions {
@@ -17,21 +19,6 @@ export interface CouchOptions {
   log?: Logger;
   /** Stops retrying when aborted (a client shutting down). */
   signal?: AbortSignal;
-}
-
-export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD';
-
-export interface CouchRequest {
-  method?: HttpMethod;
-  db?: string;
-  /** A document id; encoded, except `_design/…` and `_local/…`, which CouchDB takes as they are. */
-  doc?: string;
-  /** A path below the database, such as `_bulk_docs` or `_design/passes/_view/by_status`. */
-  path?: string;
-  qs?: Record<string, unknown>;
-  body?: unknown;
-  /** This request's timeout; 0 waits as long as the server takes (building a large view index). */
-  timeoutMs?: number;
 }
 
 type NanoRequest = (

@@ -1,5 +1,25 @@
-import type { Couch } from './couch.js';
 import { DbError, NotFoundError } from './errors.js';
+
+export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD';
+
+export interface CouchRequest {
+  method?: HttpMethod;
+  db?: string;
+  /** A document id; encoded, except `_design/…` and `_local/…`, which CouchDB takes as they are. */
+  doc?: string;
+  /** A path below the database, such as `_bulk_docs` or `_design/passes/_view/by_status`. */
+  path?: string;
+  qs?: Record<string, unknown>;
+  body?: unknown;
+  /** This request's timeout; 0 waits as long as the server takes (building a large view index). */
+  timeoutMs?: number;
+}
+
+/** What a database needs of its server (`Couch`): requests, and its address for messages. */
+export interface Server {
+  readonly url: string;
+  request<T>(request: CouchRequest): Promise<T>;
+}
 
 export interface StoredDoc {
   _id: string;
@@ -92,7 +112,7 @@ interface RawBulkRow {
 /** One CouchDB database. Every request goes through its Couch, so errors and retries are handled once. */
 export class Database {
   constructor(
-    readonly couch: Couch,
+    readonly couch: Server,
     readonly name: string,
   ) {}
 

@@ -1,5 +1,4 @@
 import type { EventMode } from './event-mode.js';
-import type { OutputNaming } from './outputs.js';
 import { PASS_STATUSES, type PassStatus } from './status.js';
 import type { TemplateValues } from './template.js';
 
@@ -7,6 +6,9 @@ import type { TemplateValues } from './template.js';
  * Document shapes in both databases. Field names are snake_case because they are CouchDB's and the
  * views' (views/), which other tools read too. Every document says what it is in `type`.
  */
+
+/** Who names an output file: the macro, rat's command line (`-o`), or nothing gasp can tell. */
+export type OutputNaming = 'macro' | 'command line' | 'none';
 
 export interface Subjob {
   /** Subrun or subfile index; 0 where the module works on the whole run. */

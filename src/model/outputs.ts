@@ -1,4 +1,4 @@
-import type { ProductionModule } from './documents.js';
+import type { OutputNaming, ProductionModule } from './documents.js';
 
 /** File endings of each data type; a second output of a kind adds its suffix before the ending. */
 const ENDINGS: Readonly<Record<string, string>> = { ratds: '.root', ntuple: '.ntuple.root', soc: '.soc.root' };
@@ -8,7 +8,7 @@ const ENDINGS: Readonly<Record<string, string>> = { ratds: '.root', ntuple: '.nt
  * line (`-o FILE` names the file of an OutROOT processor the macro leaves unnamed), or nothing can
  * name it (make-production warns, submit refuses the module).
  */
-export type OutputNaming = 'macro' | 'command line' | 'none';
+export type { OutputNaming };
 
 /** The only data type rat's command line can name: `-o` sets OutROOT's default file (rat-pac src/cmd/rat.cc). */
 export const NAMED_BY_COMMAND_LINE: ReadonlySet<string> = new Set(['ratds']);

@@ -3,7 +3,7 @@ import { describeJsonIssues, expecting, readJsonFile } from '../json-file.js';
 import { InputError } from '../errors.js';
 import { readUserFile } from '../files.js';
 import type { PolicyDoc } from '../model/policy.js';
-import { policyFields, POLICY_KEYS } from '../shifter/policy-settings.js';
+import { policyFields, POLICY_KEYS } from '../config/policy-settings.js';
 import { RAT_VERSION } from '../sites/rat.js';
 
 /** Labels name `.exactly` files and select jobs, so they stay plain. */

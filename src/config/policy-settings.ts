@@ -1,4 +1,4 @@
-import { nOfM } from '../config/fields.js';
+import { nOfM } from './fields.js';
 import { megabytes } from '../memory.js';
 import type { PolicyDoc } from '../model/policy.js';
 
