@@ -110,7 +110,10 @@ export function observe(pass: Pass, facts: ObserveFacts, now: Date): Outcome {
   const { subjobs, problems, lost } = observeSubjobs(pass, facts, at);
   if (lost) {
     const reason = 'the backend no longer knows the job and it left no manifest';
-    return release(pass, { reason }, now, 'lost', { cancel: activeJobs(subjobs), unrecorded: true });
+    return release(pass, { reason }, now, 'lost', {
+      cancel: activeJobs(subjobs.filter((subjob) => subjob.state !== 'lost')),
+      unrecorded: true,
+    });
   }
   if (!subjobs.every((subjob) => ENDED.includes(subjob.state))) {
     const running = subjobs.some((subjob) => subjob.state === 'running');

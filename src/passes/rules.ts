@@ -44,33 +44,53 @@ export const changed = (pass: Pass, event: Event, effects: Effects = {}, reason?
 });
 
 export const HELD: readonly PassStatus[] = ACTIVE_STATUSES;
-const NOT_HELD = PASS_STATUSES.filter((status) => !HELD.includes(status));
 
-/** The statuses each transition may start from, and those it may lead to. */
+export type Moves = Partial<Record<PassStatus, readonly PassStatus[]>>;
+
+/** A held pass let go: back to waiting, or canceled when a shifter had asked (see `release`). */
+const LET_GO = ['waiting', 'canceled'] as const;
+const ENDS = ['completed', 'failed', 'partFail'] as const;
+
+/**
+ * The status table: for each transition, the statuses it may start from and, for each, the
+ * statuses it may lead to. A status not listed is refused with the reason. `copy` makes a new pass
+ * (waiting) and leaves its source as it is.
+ */
 export const TRANSITIONS = {
-  claim: { from: ['waiting'], to: ['submitted'] },
-  recordSubmission: { from: ['submitted'], to: ['submitted'] },
-  failSubmission: { from: ['submitted'], to: ['failed'] },
-  renewLease: { from: HELD, to: HELD },
-  observe: { from: HELD, to: ['running', 'completed', 'failed', 'partFail', 'waiting'] },
-  finishCancel: { from: HELD, to: ['canceled'] },
-  lose: { from: HELD, to: ['waiting', 'canceled'] },
-  returnExpired: { from: HELD, to: ['waiting', 'canceled'] },
-  releaseUnsubmitted: { from: ['submitted'], to: ['waiting', 'canceled'] },
-  unlock: { from: HELD, to: ['waiting', 'canceled'] },
-  retry: { from: ['completed', 'failed', 'partFail', 'unsatisfied', 'canceled', 'deleted'], to: ['waiting'] },
-  cancel: { from: ['waiting', 'unsatisfied', 'submitted', 'running'], to: ['canceled', 'submitted', 'running'] },
-  delete: { from: NOT_HELD.filter((status) => status !== 'deleted'), to: ['deleted'] },
-  unsatisfy: { from: ['waiting'], to: ['unsatisfied'] },
-  copy: { from: PASS_STATUSES, to: ['waiting'] },
-} as const satisfies Record<string, { from: readonly PassStatus[]; to: readonly PassStatus[] }>;
+  claim: { waiting: ['submitted'] },
+  recordSubmission: { submitted: ['submitted'] },
+  failSubmission: { submitted: ['failed'] },
+  renewLease: { submitted: ['submitted'], running: ['running'] },
+  observe: { submitted: ['submitted', 'running', ...ENDS, ...LET_GO], running: ['running', ...ENDS, ...LET_GO] },
+  finishCancel: { submitted: ['canceled'], running: ['canceled'] },
+  lose: { submitted: LET_GO, running: LET_GO },
+  returnExpired: { submitted: LET_GO, running: LET_GO },
+  releaseUnsubmitted: { submitted: LET_GO },
+  unlock: { submitted: LET_GO, running: LET_GO },
+  retry: Object.fromEntries(
+    (['completed', 'failed', 'partFail', 'unsatisfied', 'canceled', 'deleted'] as const).map((status) => [
+      status,
+      ['waiting'],
+    ]),
+  ),
+  cancel: { waiting: ['canceled'], unsatisfied: ['canceled'], submitted: ['submitted'], running: ['running'] },
+  delete: Object.fromEntries(
+    (['waiting', 'completed', 'failed', 'partFail', 'unsatisfied', 'canceled'] as const).map((status) => [
+      status,
+      ['deleted'],
+    ]),
+  ),
+  unsatisfy: { waiting: ['unsatisfied'] },
+  copy: Object.fromEntries(PASS_STATUSES.map((status) => [status, [status]])),
+} as const satisfies Record<string, Moves>;
 
 export type TransitionName = keyof typeof TRANSITIONS;
 
 /** Why a transition does not apply to a pass in this status, or undefined when it may. */
 export function refusal(name: TransitionName, pass: Pass): string | undefined {
-  const from: readonly PassStatus[] = TRANSITIONS[name].from;
-  if (from.includes(pass.status)) return undefined;
+  const moves: Moves = TRANSITIONS[name];
+  if (moves[pass.status] !== undefined) return undefined;
+  const from = Object.keys(moves);
   if (HELD.includes(pass.status)) return `it is ${pass.status} at site ${pass.site ?? '?'} (cancel it first)`;
   return `it is ${pass.status} (${name} applies to ${from.join(', ')} passes)`;
 }
