@@ -12,7 +12,7 @@ import { loadSite } from '../sites/site.js';
 import { configOption, loadCommandConfig, modeOption, type ConfigOptions } from './context.js';
 import { positiveNumber } from './numbers.js';
 import { stopOnSignal } from './serve.js';
-import { ServerClock } from '../coordination/clock.js';
+import { ServerClock } from '../db/clock.js';
 import { AlreadyRunningError, describeHolder, SiteHeartbeat } from '../coordination/heartbeat.js';
 import { Leadership } from '../coordination/leader.js';
 import type { HeartbeatDoc } from '../model/coordination.js';

@@ -1,5 +1,6 @@
 import type { Couch } from './couch.js';
 import { DbError, NotFoundError } from './errors.js';
+import { LeaseHolder } from './holder.js';
 
 export interface StoredDoc {
   _id: string;
@@ -91,6 +92,13 @@ interface RawBulkRow {
 
 /** One CouchDB database. Every request goes through its Couch, so errors and retries are handled once. */
 export class Database {
+  /**
+   * Who takes leases through this handle. On the handle every caller is given rather than in module
+   * state: the calls through one handle are one holder, so a call takes back the lease an earlier
+   * one could not release, while any other handle (another client) waits for it to end.
+   */
+  readonly leaseHolder = new LeaseHolder();
+
   constructor(
     readonly couch: Couch,
     readonly name: string,

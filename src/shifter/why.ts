@@ -1,5 +1,5 @@
 import type { Mode } from '../config/config.js';
-import { ServerClock } from '../coordination/clock.js';
+import { ServerClock } from '../db/clock.js';
 import { readPolicies } from '../client/auto-pause.js';
 import { readQuarantines } from '../client/health.js';
 import { prerequisiteStatuses } from '../client/prerequisites.js';
