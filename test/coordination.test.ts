@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DryBackend } from '../src/backends/dry.js';
-import { ServerClock } from '../src/coordination/clock.js';
+import { ServerClock } from '../src/db/clock.js';
 import { AlreadyRunningError, SiteHeartbeat } from '../src/coordination/heartbeat.js';
 import { Leadership } from '../src/coordination/leader.js';
 import { runCycle, type Turn } from '../src/client/cycle.js';
@@ -362,5 +362,37 @@ describe('gasp lock-run', () => {
     ]);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('took over lock cleanup from site gone (host elsewhere pid 1)');
+  });
+
+  it('takes over at once a lock whose holder on this host is gone, though it renewed it just now', async () => {
+    const db = await databaseWithJobs(1, 'coord-lock-dead');
+    const config = sitesFolder(db, ['four'], 'heartbeat = 1\nstale = 600');
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+    const now = new Date().toISOString();
+    await db.put({
+      _id: lockId('reprocess'),
+      type: 'lock',
+      name: 'reprocess',
+      holder: { site: 'four', host: hostname(), pid: gone, instance: 'x' },
+      command: 'x',
+      taken: now,
+      renewed: now,
+      until: new Date(Date.now() + 600_000).toISOString(),
+    });
+    const result = await runGasp([
+      'lock-run',
+      '-c',
+      config.four ?? '',
+      '--name',
+      'reprocess',
+      '--',
+      process.execPath,
+      '-e',
+      'process.exit(0)',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(
+      `took over lock reprocess from site four (host ${hostname()} pid ${gone}), whose process is gone`,
+    );
   });
 });

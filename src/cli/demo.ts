@@ -17,7 +17,7 @@ import { makeProductionInfo } from '../production/production-info.js';
 import { loggerFor, print, type GlobalOptions } from './context.js';
 import { printStoreResult } from './make-production.js';
 import { StartAborted } from '../server/embedded.js';
-import { ServerClock } from '../coordination/clock.js';
+import { ServerClock } from '../db/clock.js';
 import { SiteHeartbeat } from '../coordination/heartbeat.js';
 import { stopOnSignal } from '../signals.js';
 import { startPreparedServer, startSummaryTallies } from './serve.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { basename } from 'node:path';
-import { ServerClock } from '../coordination/clock.js';
+import { ServerClock } from '../db/clock.js';
 import { describeHolder } from '../coordination/heartbeat.js';
 import { NamedLock } from '../coordination/lock.js';
 import { sleep } from '../db/backoff.js';
@@ -106,8 +106,12 @@ Example:
         );
       }
       if (attempt.replaced !== undefined) {
+        const why =
+          attempt.why === 'dead'
+            ? 'whose process is gone'
+            : `which stopped renewing it ${Math.round(clock.ageSeconds(attempt.replaced.renewed))} s ago`;
         lockLog.warn(
-          `took over lock ${name} from site ${attempt.replaced.holder.site} (${describeHolder(attempt.replaced.holder)}), which stopped renewing it ${Math.round(clock.ageSeconds(attempt.replaced.renewed))} s ago`,
+          `took over lock ${name} from site ${attempt.replaced.holder.site} (${describeHolder(attempt.replaced.holder)}), ${why}`,
         );
       }
       lockLog.info(`holding lock ${name}; running ${argv.join(' ')}`);

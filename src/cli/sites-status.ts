@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ServerClock } from '../coordination/clock.js';
+import { ServerClock } from '../db/clock.js';
 import { siteBeats } from '../coordination/sites.js';
 import { describeHealth, noHealth, siteHealth, type SiteHealth } from '../passes/health.js';
 import { readQuarantines } from '../passes/store.js';

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { createBackend } from '../backends/create.js';
 import type { Config, QueueOrder } from '../config/config.js';
-import { ServerClock } from '../coordination/clock.js';
+import { ServerClock } from '../db/clock.js';
 import { AlreadyRunningError, describeHolder, SiteHeartbeat } from '../coordination/heartbeat.js';
 import { Leadership } from '../coordination/leader.js';
 import { CLIENT_RETRY } from '../db/backoff.js';

@@ -5,7 +5,7 @@ import { ConflictError } from '../db/errors.js';
 import { GaspError } from '../errors.js';
 import { heartbeatId, type HeartbeatDoc, type Holder, type SiteCapabilities } from '../model/coordination.js';
 import { isAlive } from '../processes.js';
-import type { ServerClock } from './clock.js';
+import type { ServerClock } from '../db/clock.js';
 import { repeatEvery, type Repeating } from './repeat.js';
 
 /** Another client runs this site in this mode and is alive. */

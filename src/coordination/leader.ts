@@ -2,7 +2,7 @@ import type { Database } from '../db/database.js';
 import { ConflictError } from '../db/errors.js';
 import type { Logger } from '../log.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
-import type { ServerClock } from './clock.js';
+import type { ServerClock } from '../db/clock.js';
 import { siteBeats } from './sites.js';
 import { readQuarantines } from '../passes/store.js';
 

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import { HEARTBEAT_PREFIX, type HeartbeatDoc } from '../model/coordination.js';
-import type { ServerClock } from './clock.js';
+import type { ServerClock } from '../db/clock.js';
 
 export type SiteState = 'active' | 'stale' | 'stopped';
 

@@ -1,6 +1,6 @@
 import { readPolicies } from '../passes/store.js';
 import type { Mode } from '../config/config.js';
-import { ServerClock } from '../coordination/clock.js';
+import { ServerClock } from '../db/clock.js';
 import { siteBeats } from '../coordination/sites.js';
 import type { Database } from '../db/database.js';
 import { groupedRows } from '../db/tally.js';

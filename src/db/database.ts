@@ -1,4 +1,5 @@
 import { DbError, NotFoundError } from './errors.js';
+import { LeaseHolder } from './holder.js';
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD';
 
@@ -111,6 +112,13 @@ interface RawBulkRow {
 
 /** One CouchDB database. Every request goes through its Couch, so errors and retries are handled once. */
 export class Database {
+  /**
+   * Who takes leases through this handle. On the handle every caller is given rather than in module
+   * state: the calls through one handle are one holder, so a call takes back the lease an earlier
+   * one could not release, while any other handle (another client) waits for it to end.
+   */
+  readonly leaseHolder = new LeaseHolder();
+
   constructor(
     readonly couch: Server,
     readonly name: string,

@@ -1,3 +1,5 @@
+import type { LeaseFields } from './lease.js';
+
 /** Documents sites use to coordinate, kept in the job database of their mode beside the jobs. */
 
 /** Who runs a client or holds a lock: enough for a shifter to find the process. */
@@ -49,16 +51,14 @@ export interface LeaderDoc {
   by: string;
 }
 
-/** A named cross-site lock (`gasp lock-run`). */
-export interface LockDoc {
+/** A named cross-site lock (`gasp lock-run`): a lease held `stale` seconds past each renewal. */
+export interface LockDoc extends LeaseFields {
   _id: string;
   _rev?: string;
   type: 'lock';
   name: string;
   holder: Holder;
   command: string;
-  taken: string;
-  renewed: string;
 }
 
 export const LEADER_ID = 'coordination:leader';

@@ -1,4 +1,4 @@
-import { ServerClock } from '../coordination/clock.js';
+import { ServerClock } from '../db/clock.js';
 import { describeHolder } from '../coordination/heartbeat.js';
 import { siteBeats } from '../coordination/sites.js';
 import type { Database } from '../db/database.js';

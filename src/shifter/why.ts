@@ -1,7 +1,6 @@
 import type { Mode } from '../config/config.js';
-import { ServerClock } from '../coordination/clock.js';
-import { readPolicies } from '../passes/store.js';
-import { readQuarantines } from '../passes/store.js';
+import { ServerClock } from '../db/clock.js';
+import { readPolicies, readQuarantines } from '../passes/store.js';
 import { prerequisiteStatuses } from '../passes/prerequisites.js';
 import type { QuarantineDoc } from '../model/health.js';
 import { siteBeats, type SiteBeat } from '../coordination/sites.js';

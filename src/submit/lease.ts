@@ -1,100 +1,63 @@
-import { hostname } from 'node:os';
+import { ServerClock } from '../db/clock.js';
 import type { Database } from '../db/database.js';
-import { ConflictError } from '../db/errors.js';
+import { DocumentLease } from '../db/lease.js';
 import { UnavailableError } from '../errors.js';
-import { isAlive } from '../processes.js';
+import type { LeaseFields } from '../model/lease.js';
 
-interface LeaseDoc {
+interface SubmitLeaseDoc extends LeaseFields {
   _id: string;
   _rev?: string;
   type: 'lease';
-  host: string;
-  pid: number;
-  expires: string;
+  name: string;
 }
 
 export const LEASE_SECONDS = 60;
 
-/** Leases this process holds now: one of ours not in here is left from a call that failed to release it. */
-const heldHere = new Set<string>();
-
 /**
- * One writer at a time for something named (a request): a document only one process can create,
- * renewed while it works, taken over when it expires or its holder on this host is gone. A second
+ * One writer at a time for something named (a request): a document lease (db/lease.ts) on the
+ * server's clock, renewed while the work goes on, taken over when it ends, when its holder on this
+ * host is gone, or by the same database handle after a call that could not release it. A second
  * submit of the same request waits for the first instead of racing it.
  */
 export class Lease {
-  #doc: LeaseDoc;
   private constructor(
-    private readonly db: Database,
+    private readonly lease: DocumentLease<SubmitLeaseDoc>,
     private readonly name: string,
-    doc: LeaseDoc,
-  ) {
-    this.#doc = doc;
-  }
+  ) {}
 
-  static async take(db: Database, name: string, now: () => number = Date.now): Promise<Lease> {
-    const fresh = (): LeaseDoc => ({
-      _id: `lease:${name}`,
-      type: 'lease',
-      host: hostname(),
-      pid: process.pid,
-      expires: new Date(now() + LEASE_SECONDS * 1000).toISOString(),
+  static async take(db: Database, name: string): Promise<Lease> {
+    const id = `lease:${name}`;
+    const lease = new DocumentLease<SubmitLeaseDoc>(db, new ServerClock(db.couch), {
+      id,
+      name,
+      seconds: LEASE_SECONDS,
+      document: (fields) => ({ _id: id, type: 'lease', name, ...fields }),
     });
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const held = await db.find<LeaseDoc>(`lease:${name}`);
-      const ours = held !== undefined && held.host === hostname() && held.pid === process.pid;
-      const stale =
-        held === undefined ||
-        Date.parse(held.expires) < now() ||
-        (held.host === hostname() && !isAlive(held.pid)) ||
-        (ours && !heldHere.has(name));
-      if (!stale) {
-        throw new UnavailableError(
-          `${name} is being written by process ${held.pid} on ${held.host} (its lease ends ${held.expires}); run the same command again after that`,
-        );
-      }
-      const doc = { ...fresh(), ...(held?._rev !== undefined && { _rev: held._rev }) };
-      try {
-        const written = await db.put(doc);
-        heldHere.add(name);
-        return new Lease(db, name, { ...doc, _rev: written.rev });
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-      }
+    const attempt = await lease.tryTake();
+    if (!attempt.taken) {
+      const { holder, until } = attempt.holder;
+      throw new UnavailableError(
+        `${name} is being written by process ${holder.pid} on ${holder.host} (its lease ends ${until}); run the same command again after that`,
+      );
     }
-    throw new UnavailableError(`${name}: another process took it at the same moment; run the same command again`);
+    return new Lease(lease, name);
   }
 
-  /** Keeps the lease while the work goes on. */
+  /** Keeps the lease while the work goes on: a write once past half its time, none before. */
   async renew(): Promise<void> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const doc = { ...this.#doc, expires: new Date(Date.now() + LEASE_SECONDS * 1000).toISOString() };
-      try {
-        const written = await this.db.put(doc);
-        this.#doc = { ...doc, _rev: written.rev };
-        return;
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-        // a retried write that had landed: the stored lease is still ours, with a newer revision
-        const stored = await this.db.find<LeaseDoc>(this.#doc._id);
-        if (stored === undefined || stored.host !== this.#doc.host || stored.pid !== this.#doc.pid) {
-          throw new UnavailableError(
-            `${this.name}: another process took over this work (its lease had run out); stopping here`,
-          );
-        }
-        this.#doc = stored;
-      }
+    if (!(await this.lease.renewIfDue())) {
+      throw new UnavailableError(
+        `${this.name}: another process took over this work (its lease had run out); stopping here`,
+      );
     }
   }
 
   /** Best effort: a lease that cannot be removed (the database is down) ends by itself. */
   async release(): Promise<void> {
-    heldHere.delete(this.name);
     try {
-      if (this.#doc._rev !== undefined) await this.db.remove(this.#doc._id, this.#doc._rev);
+      await this.lease.release();
     } catch {
-      // it expires within LEASE_SECONDS
+      // it ends within LEASE_SECONDS; a submit through the same database handle takes it back at once
     }
   }
 }

@@ -1,9 +1,9 @@
-import type { Server } from '../db/database.js';
+import type { Server } from './database.js';
 
 /**
  * The database server's clock, as the sites agree on time: every site reads it from the HTTP `Date`
- * header of the server's answers and keeps the offset from its own clock. Heartbeats, leases of
- * locks and staleness are all written and judged in server time, so a site whose own clock is
+ * header of the server's answers and keeps the offset from its own clock. Heartbeats, leases (the
+ * cross-site locks, the submit of a request, the claim of a pass) and staleness are all written and judged in server time, so a site whose own clock is
  * wrong by minutes is still judged fairly. The header has one-second resolution; the stale windows
  * are minutes (seconds in tests), so that is enough.
  */
