@@ -50,12 +50,12 @@ const MAX_FUNCTION_LINES = 80;
 const PASS_STATUS_WRITERS: readonly Allowed[] = [
   {
     file: 'submit/write.ts',
-    function: 'writeRequest › makePass',
+    function: 'makePass',
     why: 'a new pass from a request starts waiting: made, not moved',
   },
   {
     file: 'processing/process.ts',
-    function: 'processRuns › make',
+    function: 'makePass',
     why: 'a new processing pass starts waiting: made, not moved',
   },
 ];

@@ -54,20 +54,18 @@ function authorized(request: IncomingMessage, credential: DashboardOptions['cred
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/**
- * The dashboard's HTTP server: the page, ECharts, and `/api/overview?mode=…`. Read-only: it
- * answers GET and HEAD only, and reads the databases through the views.
- */
-export async function startDashboard(options: DashboardOptions): Promise<{ url: URL; close: () => Promise<void> }> {
-  // one computation at a time per database, reused until FRESH_MS after it finished: slow reads never pile up
+type OverviewOf = (mode: Mode, db: Database) => Promise<Overview>;
+
+/** One computation at a time per database, reused until FRESH_MS after it finished: slow reads never pile up. */
+function overviewCache(staleSeconds: number): OverviewOf {
   const cache = new Map<Mode, { done: number | undefined; answer: Promise<Overview> }>();
-  const overviewOf = (mode: Mode, db: Database): Promise<Overview> => {
+  return (mode, db) => {
     const cached = cache.get(mode);
     if (cached !== undefined && (cached.done === undefined || Date.now() - cached.done < FRESH_MS))
       return cached.answer;
     const entry: { done: number | undefined; answer: Promise<Overview> } = {
       done: undefined,
-      answer: overview(db, mode, options.staleSeconds),
+      answer: overview(db, mode, staleSeconds),
     };
     cache.set(mode, entry);
     entry.answer.then(
@@ -76,58 +74,78 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
     );
     return entry.answer;
   };
-  let allowedHosts: Set<string> | undefined;
-  const send = (
-    response: ServerResponse,
-    status: number,
-    type: string,
-    body: string | Buffer,
-    extra: Record<string, string> = {},
-  ) => {
-    response.writeHead(status, { ...HEADERS, 'content-type': type, 'cache-control': 'no-store', ...extra });
-    response.end(body);
-  };
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    if (request.method !== 'GET' && request.method !== 'HEAD')
-      return send(response, 405, 'text/plain', 'the dashboard only reads\n', { allow: 'GET, HEAD' });
-    // without a login, only this machine's own names: another site's page cannot reach it through a rebound DNS name
-    if (options.credential === undefined && !(allowedHosts?.has((request.headers.host ?? '').toLowerCase()) ?? false))
-      return send(response, 421, 'text/plain', 'not this server\n');
-    if (!authorized(request, options.credential))
-      return send(response, 401, 'text/plain', 'log in with the dashboard credential\n', {
-        'www-authenticate': 'Basic realm="gasp dashboard", charset="UTF-8"',
-      });
-    const url = new URL(request.url ?? '/', 'http://dashboard');
-    const file = FILES[url.pathname];
-    if (file !== undefined) return send(response, 200, file.type, readFileSync(file.file));
-    if (url.pathname === '/api/modes')
-      return send(response, 200, 'application/json', JSON.stringify({ modes: Object.keys(options.databases) }));
-    if (url.pathname === '/api/overview') {
-      const mode = (url.searchParams.get('mode') ?? Object.keys(options.databases)[0]) as Mode;
-      const db = options.databases[mode];
-      if (db === undefined)
-        return send(response, 404, 'application/json', JSON.stringify({ error: `no database for mode ${mode}` }));
-      try {
-        return send(response, 200, 'application/json', JSON.stringify(await overviewOf(mode, db)));
-      } catch (error) {
-        options.log.warn(
-          { mode, error: (error as Error).message },
-          'the dashboard could not read the database; the page keeps its last numbers',
-        );
-        return send(response, 503, 'application/json', JSON.stringify({ error: (error as Error).message }));
-      }
-    }
-    return send(response, 404, 'text/plain', 'not found\n');
-  };
+}
+
+function send(
+  response: ServerResponse,
+  status: number,
+  type: string,
+  body: string | Buffer,
+  extra: Record<string, string> = {},
+): void {
+  response.writeHead(status, { ...HEADERS, 'content-type': type, 'cache-control': 'no-store', ...extra });
+  response.end(body);
+}
+
+/** What answering a request needs: the options, the host names known once listening, and the cached overviews. */
+interface Dashboard {
+  options: DashboardOptions;
+  allowedHosts: Set<string> | undefined;
+  overviewOf: OverviewOf;
+}
+
+async function handle(dashboard: Dashboard, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const { options, allowedHosts } = dashboard;
+  if (request.method !== 'GET' && request.method !== 'HEAD')
+    return send(response, 405, 'text/plain', 'the dashboard only reads\n', { allow: 'GET, HEAD' });
+  // without a login, only this machine's own names: another site's page cannot reach it through a rebound DNS name
+  if (options.credential === undefined && !(allowedHosts?.has((request.headers.host ?? '').toLowerCase()) ?? false))
+    return send(response, 421, 'text/plain', 'not this server\n');
+  if (!authorized(request, options.credential))
+    return send(response, 401, 'text/plain', 'log in with the dashboard credential\n', {
+      'www-authenticate': 'Basic realm="gasp dashboard", charset="UTF-8"',
+    });
+  const url = new URL(request.url ?? '/', 'http://dashboard');
+  const file = FILES[url.pathname];
+  if (file !== undefined) return send(response, 200, file.type, readFileSync(file.file));
+  if (url.pathname === '/api/modes')
+    return send(response, 200, 'application/json', JSON.stringify({ modes: Object.keys(options.databases) }));
+  if (url.pathname === '/api/overview') return sendOverview(dashboard, url, response);
+  return send(response, 404, 'text/plain', 'not found\n');
+}
+
+async function sendOverview(dashboard: Dashboard, url: URL, response: ServerResponse): Promise<void> {
+  const { options } = dashboard;
+  const mode = (url.searchParams.get('mode') ?? Object.keys(options.databases)[0]) as Mode;
+  const db = options.databases[mode];
+  if (db === undefined)
+    return send(response, 404, 'application/json', JSON.stringify({ error: `no database for mode ${mode}` }));
+  try {
+    return send(response, 200, 'application/json', JSON.stringify(await dashboard.overviewOf(mode, db)));
+  } catch (error) {
+    options.log.warn(
+      { mode, error: (error as Error).message },
+      'the dashboard could not read the database; the page keeps its last numbers',
+    );
+    return send(response, 503, 'application/json', JSON.stringify({ error: (error as Error).message }));
+  }
+}
+
+/**
+ * The dashboard's HTTP server: the page, ECharts, and `/api/overview?mode=…`. Read-only: it
+ * answers GET and HEAD only, and reads the databases through the views.
+ */
+export async function startDashboard(options: DashboardOptions): Promise<{ url: URL; close: () => Promise<void> }> {
+  const dashboard: Dashboard = { options, allowedHosts: undefined, overviewOf: overviewCache(options.staleSeconds) };
   const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
+    handle(dashboard, request, response).catch((error: unknown) => {
       options.log.error({ error: (error as Error).message }, 'dashboard request failed');
       if (!response.headersSent) send(response, 500, 'text/plain', 'error\n');
     });
   });
   await listenOn(server, options.port, options.host, 'another gasp dashboard?');
   const address = server.address() as AddressInfo;
-  allowedHosts = new Set([
+  dashboard.allowedHosts = new Set([
     `127.0.0.1:${address.port}`,
     `localhost:${address.port}`,
     `[::1]:${address.port}`,

@@ -5,6 +5,7 @@ import {
   type Pass,
   type PassRef,
   type ProcessingInfoDoc,
+  type ProcessingModule,
   type RunDoc,
 } from '../model/documents.js';
 import { appendPasses, type PassToAdd } from '../submit/append.js';
@@ -51,6 +52,28 @@ function levels(modules: readonly string[], info: ProcessingInfoDoc): string[][]
   return grouped.filter((group) => group !== undefined);
 }
 
+interface RunWork {
+  run: RunDoc;
+  modules: string[];
+}
+
+type Addition = PassToAdd & { module: string; run: number };
+
+/** One call of processRuns: what it was given, and what it has placed and skipped so far. */
+interface Processing {
+  db: Database;
+  info: ProcessingInfoDoc;
+  options: ProcessOptions;
+  request: string;
+  created: string;
+  work: RunWork[];
+  /** By `module:run`: the pass it has, and whether this call wrote it. */
+  placed: Map<string, { pass: number; created: boolean }>;
+  skipped: string[];
+}
+
+const placeKey = (module: string, run: number) => `${module}:${run}`;
+
 /**
  * Creates the processing jobs of runs from the processing information: for each run, the modules
  * its run type needs, one subjob per raw subfile for `sub_run` modules, and prerequisites pointing
@@ -63,12 +86,29 @@ export async function processRuns(
   info: ProcessingInfoDoc,
   options: ProcessOptions,
 ): Promise<ProcessResult> {
-  const request = processRequest(info.rat_version);
-  const created = (options.now ?? new Date()).toISOString();
   const skipped: string[] = [];
-  const placed = new Map<string, { pass: number; created: boolean }>();
-  const key = (module: string, run: number) => `${module}:${run}`;
-  const work: Array<{ run: RunDoc; modules: string[] }> = [];
+  const processing: Processing = {
+    db,
+    info,
+    options,
+    request: processRequest(info.rat_version),
+    created: (options.now ?? new Date()).toISOString(),
+    work: runsWithModules(runs, info, skipped),
+    placed: new Map(),
+    skipped,
+  };
+  const depth = Math.max(0, ...processing.work.map(({ modules }) => levels(modules, info).length));
+  for (let level = 0; level < depth; level++) await processLevel(processing, level);
+  const jobs = [...processing.placed].map(([name, value]) => {
+    const [module = '', run = '0'] = name.split(':');
+    return { module, run: Number(run), pass: value.pass, created: value.created };
+  });
+  return { jobs: jobs.sort((a, b) => a.run - b.run || a.module.localeCompare(b.module)), skipped };
+}
+
+/** The runs whose run type names modules, each with them; a line in skipped for every other run. */
+function runsWithModules(runs: readonly RunDoc[], info: ProcessingInfoDoc, skipped: string[]): RunWork[] {
+  const work: RunWork[] = [];
   for (const run of runs) {
     const modules = info.run_types[run.run_type];
     if (modules === undefined) {
@@ -79,86 +119,123 @@ export async function processRuns(
     }
     work.push({ run, modules });
   }
-  const depth = Math.max(0, ...work.map(({ modules }) => levels(modules, info).length));
-  for (let level = 0; level < depth; level++) {
-    const additions: Array<PassToAdd & { module: string; run: number }> = [];
-    const outsiders = work.flatMap(({ run, modules }) =>
-      (levels(modules, info)[level] ?? []).flatMap((module) =>
-        (info.modules[module]?.prerequisites ?? [])
-          .filter((other) => !modules.includes(other))
-          .map((other) => jobId(other, run.run)),
-      ),
-    );
-    const stored = new Map<string, JobDoc>();
-    if (outsiders.length > 0) {
-      const found = await db.allDocs<JobDoc>({ keys: [...new Set(outsiders)], include_docs: true });
-      for (const row of found.rows) if (row.doc) stored.set(row.doc._id, row.doc);
-    }
-    for (const { run, modules } of work) {
-      for (const module of levels(modules, info)[level] ?? []) {
-        const definition = info.modules[module];
-        if (definition === undefined) continue;
-        const prerequisites: PassRef[] = [];
-        const missing: string[] = [];
-        for (const other of definition.prerequisites) {
-          const here = placed.get(key(other, run.run));
-          const passes = stored.get(jobId(other, run.run))?.passes ?? [];
-          const pass =
-            options.prereqPass === 'latest'
-              ? (here?.pass ?? passes.find((candidate) => candidate.request === request)?.pass ?? passes.at(-1)?.pass)
-              : [here?.pass, ...passes.map((candidate) => candidate.pass)].includes(options.prereqPass)
-                ? options.prereqPass
-                : undefined;
-          if (pass === undefined) missing.push(other);
-          else prerequisites.push({ module: other, run: run.run, pass });
-        }
-        if (missing.length > 0) {
-          const which = options.prereqPass === 'latest' ? 'no pass' : `no pass ${options.prereqPass}`;
-          skipped.push(`run ${run.run}: ${module} needs ${missing.join(', ')}, which has ${which} on this run; no job`);
-          continue;
-        }
-        additions.push({
-          module,
-          run: run.run,
-          isOurs: (pass) => pass.request === request,
-          make: (number): Pass => ({
-            pass: number,
-            status: 'waiting',
-            rat_version: info.rat_version,
-            label: options.label,
-            priority: options.priority,
-            created,
-            level: definition.level,
-            request,
-            request_generation: 1,
-            request_entry: 0,
-            request_index: run.run,
-            prerequisites,
-            attempts: [],
-            ...(definition.level === 'sub_run' && {
-              subjobs: run.subfiles.map((file, index) => ({ index, file: file.name })),
-            }),
-          }),
-        });
-      }
-    }
-    if (additions.length === 0) continue;
-    await appendPasses(db, additions, { ...(options.dryRun !== undefined && { dryRun: options.dryRun }) });
-    for (const item of additions) {
-      if (item.placed !== undefined)
-        placed.set(key(item.module, item.run), { pass: item.placed.pass, created: item.placed.existing !== true });
-    }
-    const existing = additions.filter(
-      (item) => item.placed?.existing === true && info.modules[item.module]?.level === 'sub_run',
-    );
-    if (existing.length > 0 && options.dryRun !== true)
-      skipped.push(...(await addNewSubfiles(db, existing, work, request)));
+  return work;
+}
+
+/** Writes the passes of one depth of modules, whose prerequisites are all placed or stored already. */
+async function processLevel(processing: Processing, level: number): Promise<void> {
+  const { db, info, options, placed, work, request } = processing;
+  const stored = await outsidePrerequisites(processing, level);
+  const additions = work.flatMap(({ run, modules }) =>
+    (levels(modules, info)[level] ?? []).flatMap((module) => additionFor(processing, run, module, stored) ?? []),
+  );
+  if (additions.length === 0) return;
+  await appendPasses(db, additions, { ...(options.dryRun !== undefined && { dryRun: options.dryRun }) });
+  for (const item of additions) {
+    if (item.placed !== undefined)
+      placed.set(placeKey(item.module, item.run), { pass: item.placed.pass, created: item.placed.existing !== true });
   }
-  const jobs = [...placed].map(([name, value]) => {
-    const [module = '', run = '0'] = name.split(':');
-    return { module, run: Number(run), pass: value.pass, created: value.created };
-  });
-  return { jobs: jobs.sort((a, b) => a.run - b.run || a.module.localeCompare(b.module)), skipped };
+  const existing = additions.filter(
+    (item) => item.placed?.existing === true && info.modules[item.module]?.level === 'sub_run',
+  );
+  if (existing.length > 0 && options.dryRun !== true)
+    processing.skipped.push(...(await addNewSubfiles(db, existing, work, request)));
+}
+
+/** The stored jobs of prerequisites that the run's own run type does not process, by id. */
+async function outsidePrerequisites(processing: Processing, level: number): Promise<Map<string, JobDoc>> {
+  const { db, info, work } = processing;
+  const outsiders = work.flatMap(({ run, modules }) =>
+    (levels(modules, info)[level] ?? []).flatMap((module) =>
+      (info.modules[module]?.prerequisites ?? [])
+        .filter((other) => !modules.includes(other))
+        .map((other) => jobId(other, run.run)),
+    ),
+  );
+  const stored = new Map<string, JobDoc>();
+  if (outsiders.length > 0) {
+    const found = await db.allDocs<JobDoc>({ keys: [...new Set(outsiders)], include_docs: true });
+    for (const row of found.rows) if (row.doc) stored.set(row.doc._id, row.doc);
+  }
+  return stored;
+}
+
+/** The pass to add for a module on a run, or undefined (and a line in skipped) when a prerequisite has no pass. */
+function additionFor(
+  processing: Processing,
+  run: RunDoc,
+  module: string,
+  stored: ReadonlyMap<string, JobDoc>,
+): Addition | undefined {
+  const { info, options, request } = processing;
+  const definition = info.modules[module];
+  if (definition === undefined) return undefined;
+  const prerequisites: PassRef[] = [];
+  const missing: string[] = [];
+  for (const other of definition.prerequisites) {
+    const pass = prerequisitePass(processing, other, run.run, stored);
+    if (pass === undefined) missing.push(other);
+    else prerequisites.push({ module: other, run: run.run, pass });
+  }
+  if (missing.length > 0) {
+    const which = options.prereqPass === 'latest' ? 'no pass' : `no pass ${options.prereqPass}`;
+    processing.skipped.push(
+      `run ${run.run}: ${module} needs ${missing.join(', ')}, which has ${which} on this run; no job`,
+    );
+    return undefined;
+  }
+  return {
+    module,
+    run: run.run,
+    isOurs: (pass) => pass.request === request,
+    make: (number) => makePass(processing, run, definition, prerequisites, number),
+  };
+}
+
+/** Which pass of a prerequisite module on the run a new pass points at (see ProcessOptions.prereqPass). */
+function prerequisitePass(
+  processing: Processing,
+  module: string,
+  run: number,
+  stored: ReadonlyMap<string, JobDoc>,
+): number | undefined {
+  const { options, request } = processing;
+  const here = processing.placed.get(placeKey(module, run));
+  const passes = stored.get(jobId(module, run))?.passes ?? [];
+  if (options.prereqPass === 'latest')
+    return here?.pass ?? passes.find((candidate) => candidate.request === request)?.pass ?? passes.at(-1)?.pass;
+  return [here?.pass, ...passes.map((candidate) => candidate.pass)].includes(options.prereqPass)
+    ? options.prereqPass
+    : undefined;
+}
+
+/** A new processing pass: it starts waiting. */
+function makePass(
+  processing: Processing,
+  run: RunDoc,
+  definition: ProcessingModule,
+  prerequisites: PassRef[],
+  number: number,
+): Pass {
+  const { info, options, request } = processing;
+  return {
+    pass: number,
+    status: 'waiting',
+    rat_version: info.rat_version,
+    label: options.label,
+    priority: options.priority,
+    created: processing.created,
+    level: definition.level,
+    request,
+    request_generation: 1,
+    request_entry: 0,
+    request_index: run.run,
+    prerequisites,
+    attempts: [],
+    ...(definition.level === 'sub_run' && {
+      subjobs: run.subfiles.map((file, index) => ({ index, file: file.name })),
+    }),
+  };
 }
 
 /**

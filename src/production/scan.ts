@@ -102,11 +102,53 @@ export function checkPhaseName(phase: string): string | undefined {
     : `"${phase}" is not a phase folder name (expected one folder name such as water)`;
 }
 
+/** One scan: what it was given, and what it has found so far. */
+interface Scan {
+  options: ScanOptions;
+  productionDir: string;
+  internalRate: ReadonlySet<string>;
+  modules: Record<string, ProductionModule>;
+  /** The release-relative path of the macro that gave each module name. */
+  sources: Map<string, string>;
+  usedPatterns: Set<ModeOverride>;
+  problems: string[];
+  warnings: string[];
+  macrosRead: number;
+}
+
 /**
  * Scans `RATDIR/mac/production/<phase>/…` for every phase and reads each macro. Every problem in
  * every file is collected, then thrown together, so nothing is written from a half-good release.
  */
 export function scanRelease(options: ScanOptions): ScanResult {
+  const { productionDir, present, warnings } = productionPhases(options);
+  const scan: Scan = {
+    options,
+    productionDir,
+    internalRate: new Set(options.internalRateGenerators),
+    modules: {},
+    sources: new Map(),
+    usedPatterns: new Set(),
+    problems: [],
+    warnings,
+    macrosRead: 0,
+  };
+  for (const phase of present) {
+    for (const file of macrosUnder(join(productionDir, phase), scan.problems)) readModule(scan, phase, file);
+  }
+  if (scan.problems.length > 0) throw new InputError(scan.problems);
+  for (const override of options.modeOverrides) {
+    if (!scan.usedPatterns.has(override))
+      warnings.push(
+        `[production.modes] ${override.pattern}: matches no module (module names are case-sensitive, such as TeloadedTl208)`,
+      );
+  }
+  const sorted = Object.fromEntries(Object.entries(scan.modules).sort(([a], [b]) => a.localeCompare(b)));
+  return { modules: sorted, warnings, macrosRead: scan.macrosRead };
+}
+
+/** Checks the release, its production folder and the phase names; the phases found, and a warning per one missing. */
+function productionPhases(options: ScanOptions): { productionDir: string; present: string[]; warnings: string[] } {
   const { ratDir } = options;
   checkReleaseFolder(ratDir);
   const badPhases = options.phases.flatMap((phase) => checkPhaseName(phase) ?? []);
@@ -123,76 +165,64 @@ export function scanRelease(options: ScanOptions): ScanResult {
     ]);
   }
   const warnings = missing.map((phase) => `${join(productionDir, phase)}: phase folder not found; scanning the others`);
-  const problems: string[] = [];
-  const modules: Record<string, ProductionModule> = {};
-  const sources = new Map<string, string>();
-  const internalRate = new Set(options.internalRateGenerators);
-  let macrosRead = 0;
+  return { productionDir, present, warnings };
+}
 
-  const usedPatterns = new Set<ModeOverride>();
-  for (const phase of present) {
-    for (const file of macrosUnder(join(productionDir, phase), problems)) {
-      const path = relative(ratDir, file);
-      // messages name the file as the user can open it; the document keeps the release-relative path
-      const shown = join(ratDir, path);
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(file);
-      } catch (error) {
-        problems.push(
-          `${shown}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a readable macro)`,
-        );
-        continue;
-      }
-      macrosRead += 1;
-      const name = moduleName(relative(productionDir, file));
-      // module names go into job names, folders and batch-system files: nothing a shell or a submit file reads specially
-      if (!MODULE_NAME.test(name)) {
-        problems.push(
-          `${shown}: gives the module name ${JSON.stringify(name)} (expected a file name of letters, digits, _ . + - only)`,
-        );
-        continue;
-      }
-      const earlier = sources.get(name);
-      if (earlier !== undefined) {
-        problems.push(
-          `${shown}: gives the module name ${name}, as ${join(ratDir, earlier)} does (expected one macro per module name)`,
-        );
-        continue;
-      }
-      sources.set(name, path);
-      const { facts, problems: macroProblems } = readMacro(bytes, shown, internalRate);
-      problems.push(...macroProblems);
-      if (facts.outputs.length === 0) {
-        warnings.push(`${shown}: adds no output processor (outroot, outntuple, outsoc); left out`);
-        continue;
-      }
-      const { naming, reasons } = outputNaming(facts);
-      // kept in the document, so submit can say why it refuses the module rather than "no module"
-      if (reasons.length > 0)
-        warnings.push(
-          `${shown}: module ${name}: its outputs cannot be named, so every job would fail and submit refuses it: ${reasons.join('; ')}`,
-        );
-      modules[name] = {
-        path,
-        phase,
-        event_mode: eventModeFor(name, facts.rateBased, options.modeOverrides, usedPatterns),
-        outputs: facts.outputs,
-        ...(Object.keys(facts.otherSuffix).length > 0 && { other_suffix: facts.otherSuffix }),
-        output_naming: naming,
-        ...(reasons.length > 0 && { unnameable: reasons.join('; ') }),
-        template: facts.template,
-        sha256: facts.sha256,
-      };
-    }
+/** Reads one macro into a module of the scan, or into its problems or warnings. */
+function readModule(scan: Scan, phase: string, file: string): void {
+  const { ratDir } = scan.options;
+  const path = relative(ratDir, file);
+  // messages name the file as the user can open it; the document keeps the release-relative path
+  const shown = join(ratDir, path);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (error) {
+    scan.problems.push(
+      `${shown}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}) (expected a readable macro)`,
+    );
+    return;
   }
-  if (problems.length > 0) throw new InputError(problems);
-  for (const override of options.modeOverrides) {
-    if (!usedPatterns.has(override))
-      warnings.push(
-        `[production.modes] ${override.pattern}: matches no module (module names are case-sensitive, such as TeloadedTl208)`,
-      );
+  scan.macrosRead += 1;
+  const name = moduleName(relative(scan.productionDir, file));
+  const refusal = nameRefusal(scan, name, shown);
+  if (refusal !== undefined) {
+    scan.problems.push(refusal);
+    return;
   }
-  const sorted = Object.fromEntries(Object.entries(modules).sort(([a], [b]) => a.localeCompare(b)));
-  return { modules: sorted, warnings, macrosRead };
+  scan.sources.set(name, path);
+  const { facts, problems } = readMacro(bytes, shown, scan.internalRate);
+  scan.problems.push(...problems);
+  if (facts.outputs.length === 0) {
+    scan.warnings.push(`${shown}: adds no output processor (outroot, outntuple, outsoc); left out`);
+    return;
+  }
+  const { naming, reasons } = outputNaming(facts);
+  // kept in the document, so submit can say why it refuses the module rather than "no module"
+  if (reasons.length > 0)
+    scan.warnings.push(
+      `${shown}: module ${name}: its outputs cannot be named, so every job would fail and submit refuses it: ${reasons.join('; ')}`,
+    );
+  scan.modules[name] = {
+    path,
+    phase,
+    event_mode: eventModeFor(name, facts.rateBased, scan.options.modeOverrides, scan.usedPatterns),
+    outputs: facts.outputs,
+    ...(Object.keys(facts.otherSuffix).length > 0 && { other_suffix: facts.otherSuffix }),
+    output_naming: naming,
+    ...(reasons.length > 0 && { unnameable: reasons.join('; ') }),
+    template: facts.template,
+    sha256: facts.sha256,
+  };
+}
+
+/** Why a macro's module name cannot be used (a character, or another macro gave it already), if it cannot. */
+function nameRefusal(scan: Scan, name: string, shown: string): string | undefined {
+  // module names go into job names, folders and batch-system files: nothing a shell or a submit file reads specially
+  if (!MODULE_NAME.test(name))
+    return `${shown}: gives the module name ${JSON.stringify(name)} (expected a file name of letters, digits, _ . + - only)`;
+  const earlier = scan.sources.get(name);
+  if (earlier !== undefined)
+    return `${shown}: gives the module name ${name}, as ${join(scan.options.ratDir, earlier)} does (expected one macro per module name)`;
+  return undefined;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PassAmount, ProductionInfoDoc, Subjob } from '../model/documents.js';
+import type { PassAmount, ProductionInfoDoc, ProductionModule, Subjob } from '../model/documents.js';
 import type { EventMode } from '../model/event-mode.js';
 import { FILLED_BY_GASP, requestFields, type TemplateValues } from '../model/template.js';
 import { jsonPath } from '../json-file.js';
@@ -105,6 +105,9 @@ function split(total: number, per: number): number[] {
   return Array.from({ length: count }, (_, index) => (index === count - 1 ? total - per * (count - 1) : per));
 }
 
+/** Where an entry's field is in the file, for a problem line: `jobs.json: modules[2].n_ev`. */
+type FieldAt = (...path: PropertyKey[]) => string;
+
 /**
  * Checks a request against the production information and turns it into jobs. Pure: every
  * problem, each with its path in the file, and no I/O.
@@ -121,118 +124,14 @@ export function planRequest(
       `-t: "${options.ratdbTag}" is not a RATDB tag (expected one word of letters, digits and . _ + : -, such as water-physics-v2)`,
     );
   }
-  const entries: PlannedEntry[] = [];
   const names = Object.keys(info.modules);
   for (const { index, module } of request.broken) {
     if (module === undefined || Object.hasOwn(info.modules, module)) continue;
     problems.push(`${request.file}: ${jsonPath(['modules', index, 'module'])}: ${noModule(module, info, names)}`);
   }
-  request.entries.forEach((entry, index) => {
-    if (entry === undefined) return;
-    const at = (...path: PropertyKey[]) => `${request.file}: ${jsonPath(['modules', index, ...path])}`;
-    const before = problems.length;
-    // own properties only: "constructor" is not a module
-    const module = Object.hasOwn(info.modules, entry.module) ? info.modules[entry.module] : undefined;
-    if (module === undefined) problems.push(`${at('module')}: ${noModule(entry.module, info, names)}`);
-    else if (module.unnameable !== undefined) {
-      problems.push(
-        `${at('module')}: ${entry.module} cannot run: its outputs cannot be named (${module.unnameable}; production information ${info.rat_version})`,
-      );
-    }
-    const label = entry.label ?? request.label ?? options.label;
-    if (label === undefined)
-      problems.push(`${at('label')}: is missing (expected a label here or at the top level, or --label)`);
-
-    const format = formatOf(entry, module?.event_mode);
-    if (format === undefined) {
-      problems.push(
-        `${at()}: has no amount (expected t_run, t_format, n_runs; or n_ev, ev_per_run; or n_runs, run_numbers)`,
-      );
-    } else {
-      const needed = FORMAT_FIELDS[format];
-      for (const field of needed) {
-        if (entry[field] === undefined && !(field === 'run_numbers' && options.runList !== undefined)) {
-          const hint = field === 'run_numbers' ? ', or -L RUNLIST' : '';
-          problems.push(`${at(field)}: is missing (expected ${needed.join(', ')} for a ${format} request${hint})`);
-        }
-      }
-      for (const field of AMOUNT_FIELDS) {
-        if (entry[field] !== undefined && !needed.includes(field))
-          problems.push(`${at(field)}: does not belong in a ${format} request (expected ${needed.join(', ')})`);
-      }
-      if (module !== undefined && module.event_mode !== format) {
-        problems.push(
-          `${at()}: a ${format} request for ${entry.module}, whose event mode is ${module.event_mode} (expected ${FORMAT_FIELDS[module.event_mode].join(', ')})`,
-        );
-      }
-      if (entry.t_format !== undefined && TIME_UNITS[entry.t_format.trim().toLowerCase()] === undefined) {
-        problems.push(`${at('t_format')}: "${entry.t_format}" is not a time unit (expected day, h, min or s)`);
-      }
-    }
-    const runs = format === 'run' || format === 'run_number' ? (entry.run_numbers ?? options.runList) : undefined;
-    if (entry.run_numbers !== undefined && new Set(entry.run_numbers).size !== entry.run_numbers.length) {
-      problems.push(`${at('run_numbers')}: lists a run twice (expected each run once)`);
-    }
-    const jobCount = countJobs(format, entry, runs);
-    if (jobCount > MAX_JOBS_PER_ENTRY) {
-      problems.push(
-        `${at()}: makes ${jobCount} jobs (expected at most ${MAX_JOBS_PER_ENTRY} per entry; raise ev_per_run or t_run, or split the request)`,
-      );
-    }
-
-    const template = entry.template ?? {};
-    if (module !== undefined) {
-      const fields = requestFields(module.template);
-      const missing = fields.filter((field) => !(field in template));
-      if (missing.length > 0)
-        problems.push(`${at('template')}: misses ${missing.join(', ')} (expected values for ${fields.join(', ')})`);
-      for (const key of Object.keys(template)) {
-        if ((FILLED_BY_GASP as readonly string[]).includes(key))
-          problems.push(`${at('template', key)}: is filled in by gasp (leave it out)`);
-        else if (!fields.includes(key)) {
-          problems.push(
-            `${at('template', key)}: is not a template field of ${entry.module} (expected ${fields.length === 0 ? 'none' : fields.join(', ')})`,
-          );
-        }
-      }
-    }
-    if (problems.length > before || module === undefined || format === undefined || label === undefined) return;
-
-    const jobs: PlannedJob[] = [];
-    if (format === 'time') {
-      const seconds = (entry.t_run ?? 0) * (TIME_UNITS[(entry.t_format ?? '').trim().toLowerCase()] ?? 0);
-      for (let job = 0; job < (entry.n_runs ?? 0); job++) jobs.push({ entry: index, index: job, amount: { seconds } });
-    } else if (format === 'number') {
-      split(entry.n_ev ?? 0, entry.ev_per_run ?? 1).forEach((events, job) =>
-        jobs.push({ entry: index, index: job, amount: { events } }),
-      );
-    } else if (format === 'run') {
-      (runs ?? []).forEach((run, job) =>
-        jobs.push({ entry: index, index: job, run, amount: { repeats: entry.n_runs ?? 1 } }),
-      );
-    } else {
-      const parts = split(entry.n_ev ?? 0, entry.ev_per_run ?? 1);
-      (runs ?? []).forEach((run, job) =>
-        jobs.push({
-          entry: index,
-          index: job,
-          run,
-          amount: { events: entry.n_ev ?? 0 },
-          subjobs: parts.map((events, part) => ({ index: part, events })),
-        }),
-      );
-    }
-    entries.push({
-      entry: index,
-      module: entry.module,
-      label,
-      priority: options.priority ?? entry.priority ?? 0,
-      eventMode: format,
-      template,
-      macroSha256: module.sha256,
-      jobs,
-    });
-  });
+  const entries = request.entries.flatMap((entry, index) =>
+    entry === undefined ? [] : (planEntry(request, info, options, entry, index, problems) ?? []),
+  );
   return {
     plan: {
       ratVersion: info.rat_version,
@@ -241,6 +140,138 @@ export function planRequest(
     },
     problems,
   };
+}
+
+/** One entry's jobs, or undefined when it has problems (added to problems). */
+function planEntry(
+  request: JobsRequest,
+  info: ProductionInfoDoc,
+  options: PlanOptions,
+  entry: RequestEntry,
+  index: number,
+  problems: string[],
+): PlannedEntry | undefined {
+  const at: FieldAt = (...path) => `${request.file}: ${jsonPath(['modules', index, ...path])}`;
+  const before = problems.length;
+  // own properties only: "constructor" is not a module
+  const module = Object.hasOwn(info.modules, entry.module) ? info.modules[entry.module] : undefined;
+  if (module === undefined)
+    problems.push(`${at('module')}: ${noModule(entry.module, info, Object.keys(info.modules))}`);
+  else if (module.unnameable !== undefined) {
+    problems.push(
+      `${at('module')}: ${entry.module} cannot run: its outputs cannot be named (${module.unnameable}; production information ${info.rat_version})`,
+    );
+  }
+  const label = entry.label ?? request.label ?? options.label;
+  if (label === undefined)
+    problems.push(`${at('label')}: is missing (expected a label here or at the top level, or --label)`);
+
+  const format = formatOf(entry, module?.event_mode);
+  problems.push(...amountProblems(entry, format, module, options, at));
+  const runs = format === 'run' || format === 'run_number' ? (entry.run_numbers ?? options.runList) : undefined;
+  if (entry.run_numbers !== undefined && new Set(entry.run_numbers).size !== entry.run_numbers.length) {
+    problems.push(`${at('run_numbers')}: lists a run twice (expected each run once)`);
+  }
+  const jobCount = countJobs(format, entry, runs);
+  if (jobCount > MAX_JOBS_PER_ENTRY) {
+    problems.push(
+      `${at()}: makes ${jobCount} jobs (expected at most ${MAX_JOBS_PER_ENTRY} per entry; raise ev_per_run or t_run, or split the request)`,
+    );
+  }
+  const template = entry.template ?? {};
+  if (module !== undefined) problems.push(...templateProblems(entry.module, module, template, at));
+  if (problems.length > before || module === undefined || format === undefined || label === undefined) return undefined;
+  return {
+    entry: index,
+    module: entry.module,
+    label,
+    priority: options.priority ?? entry.priority ?? 0,
+    eventMode: format,
+    template,
+    macroSha256: module.sha256,
+    jobs: plannedJobs(format, entry, index, runs),
+  };
+}
+
+/** What is wrong with the amount fields of an entry written in the format, for its module. */
+function amountProblems(
+  entry: RequestEntry,
+  format: EventMode | undefined,
+  module: ProductionModule | undefined,
+  options: PlanOptions,
+  at: FieldAt,
+): string[] {
+  if (format === undefined)
+    return [`${at()}: has no amount (expected t_run, t_format, n_runs; or n_ev, ev_per_run; or n_runs, run_numbers)`];
+  const problems: string[] = [];
+  const needed = FORMAT_FIELDS[format];
+  for (const field of needed) {
+    if (entry[field] === undefined && !(field === 'run_numbers' && options.runList !== undefined)) {
+      const hint = field === 'run_numbers' ? ', or -L RUNLIST' : '';
+      problems.push(`${at(field)}: is missing (expected ${needed.join(', ')} for a ${format} request${hint})`);
+    }
+  }
+  for (const field of AMOUNT_FIELDS) {
+    if (entry[field] !== undefined && !needed.includes(field))
+      problems.push(`${at(field)}: does not belong in a ${format} request (expected ${needed.join(', ')})`);
+  }
+  if (module !== undefined && module.event_mode !== format) {
+    problems.push(
+      `${at()}: a ${format} request for ${entry.module}, whose event mode is ${module.event_mode} (expected ${FORMAT_FIELDS[module.event_mode].join(', ')})`,
+    );
+  }
+  if (entry.t_format !== undefined && TIME_UNITS[entry.t_format.trim().toLowerCase()] === undefined) {
+    problems.push(`${at('t_format')}: "${entry.t_format}" is not a time unit (expected day, h, min or s)`);
+  }
+  return problems;
+}
+
+/** What is wrong with an entry's template values for the macro's fields. */
+function templateProblems(name: string, module: ProductionModule, template: TemplateValues, at: FieldAt): string[] {
+  const problems: string[] = [];
+  const fields = requestFields(module.template);
+  const missing = fields.filter((field) => !(field in template));
+  if (missing.length > 0)
+    problems.push(`${at('template')}: misses ${missing.join(', ')} (expected values for ${fields.join(', ')})`);
+  for (const key of Object.keys(template)) {
+    if ((FILLED_BY_GASP as readonly string[]).includes(key))
+      problems.push(`${at('template', key)}: is filled in by gasp (leave it out)`);
+    else if (!fields.includes(key)) {
+      problems.push(
+        `${at('template', key)}: is not a template field of ${name} (expected ${fields.length === 0 ? 'none' : fields.join(', ')})`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** The jobs of a checked entry: one per run of a time request, per part of a number request, per listed run otherwise. */
+function plannedJobs(
+  format: EventMode,
+  entry: RequestEntry,
+  index: number,
+  runs: readonly number[] | undefined,
+): PlannedJob[] {
+  if (format === 'time') {
+    const seconds = (entry.t_run ?? 0) * (TIME_UNITS[(entry.t_format ?? '').trim().toLowerCase()] ?? 0);
+    return Array.from({ length: entry.n_runs ?? 0 }, (_, job) => ({ entry: index, index: job, amount: { seconds } }));
+  }
+  if (format === 'number')
+    return split(entry.n_ev ?? 0, entry.ev_per_run ?? 1).map((events, job) => ({
+      entry: index,
+      index: job,
+      amount: { events },
+    }));
+  if (format === 'run')
+    return (runs ?? []).map((run, job) => ({ entry: index, index: job, run, amount: { repeats: entry.n_runs ?? 1 } }));
+  const parts = split(entry.n_ev ?? 0, entry.ev_per_run ?? 1);
+  return (runs ?? []).map((run, job) => ({
+    entry: index,
+    index: job,
+    run,
+    amount: { events: entry.n_ev ?? 0 },
+    subjobs: parts.map((events, part) => ({ index: part, events })),
+  }));
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
 import { InterruptedError } from '../errors.js';
 import type { Pass } from '../model/documents.js';
-import { appendPasses, type PassToAdd } from './append.js';
+import { appendPasses, type AppendResult, type PassToAdd } from './append.js';
 import { Lease } from './lease.js';
 import type { PlannedEntry, PlannedJob, SubmitPlan } from './plan.js';
 
@@ -75,6 +75,22 @@ export async function submitPlan(db: Database, plan: SubmitPlan, options: Submit
   }
 }
 
+/** What a request (generation) has written already, from the jobs/by_request view. */
+interface Written {
+  /** The generation this submit writes: the latest, or a new one for --new-pass. */
+  generation: number;
+  /** By `entry:index`: the jobs of that generation already there. */
+  done: Map<string, RequestRowValue>;
+  /** By `entry:index`: the run each job got in generation 1. */
+  firstRuns: Map<string, number>;
+}
+
+/** One planned job and the entry it belongs to. */
+interface EntryJob {
+  entry: PlannedEntry;
+  job: PlannedJob;
+}
+
 async function writeRequest(
   db: Database,
   plan: SubmitPlan,
@@ -82,48 +98,17 @@ async function writeRequest(
   lease: Lease | undefined,
 ): Promise<SubmitResult> {
   const { requestId } = options;
-  const rows = (
-    await db.view<RequestKey, RequestRowValue>('jobs', 'by_request', { startkey: [requestId], endkey: [requestId, {}] })
-  ).rows;
-  const latest = rows.reduce((highest, row) => Math.max(highest, row.key[1]), 0);
   const planned = plan.entries.reduce((sum, entry) => sum + entry.jobs.length, 0);
-  const latestComplete = rows.filter((row) => row.key[1] === latest).length >= planned;
-  // --new-pass after an interrupted --new-pass completes that generation instead of starting another
-  const generation = options.newPass === true && (latest === 0 || latestComplete) ? latest + 1 : Math.max(latest, 1);
-  const done = new Map<string, RequestRowValue>();
-  const firstRuns = new Map<string, number>();
-  for (const row of rows) {
-    if (row.key[1] === generation) done.set(keyOf(row.key[2], row.key[3]), row.value);
-    if (row.key[1] === 1) firstRuns.set(keyOf(row.key[2], row.key[3]), row.value.run);
-  }
+  const written = await writtenBefore(db, requestId, planned, options.newPass === true);
+  const { generation } = written;
   const created = (options.now ?? new Date()).toISOString();
-  const makePass = (entry: PlannedEntry, job: PlannedJob, number: number): Pass => ({
-    pass: number,
-    status: 'waiting',
-    rat_version: plan.ratVersion,
-    label: entry.label,
-    priority: entry.priority,
-    created,
-    event_mode: entry.eventMode,
-    amount: job.amount,
-    template: entry.template,
-    macro_sha256: entry.macroSha256,
-    ...(plan.ratdbTag !== undefined && { ratdb_tag: plan.ratdbTag }),
-    request: requestId,
-    request_generation: generation,
-    request_entry: job.entry,
-    request_index: job.index,
-    attempts: [],
-    ...(job.subjobs !== undefined && { subjobs: job.subjobs }),
-  });
-
   const all = plan.entries.flatMap((entry) => entry.jobs.map((job) => ({ job, entry })));
   const additions = new Map<string, PassToAdd>();
   for (const { job, entry } of all) {
     const key = keyOf(job.entry, job.index);
-    if (done.has(key)) continue;
+    if (written.done.has(key)) continue;
     // --new-pass puts generic jobs on the runs the request first got
-    const run = job.run ?? firstRuns.get(key);
+    const run = job.run ?? written.firstRuns.get(key);
     additions.set(key, {
       module: entry.module,
       ...(run !== undefined && { run }),
@@ -132,47 +117,110 @@ async function writeRequest(
         (pass.request_generation ?? 1) === generation &&
         pass.request_entry === job.entry &&
         pass.request_index === job.index,
-      make: (number) => makePass(entry, job, number),
+      make: (number) => makePass(plan, { requestId, generation, created }, { entry, job }, number),
     });
   }
-  const progress = options.onProgress;
   if (options.dryRun !== true) options.onStart?.({ generation, total: planned, present: planned - additions.size });
-  const { written, existing, interrupted } =
-    additions.size === 0
-      ? { written: 0, existing: 0 }
-      : await appendPasses(db, [...additions.values()], {
-          ...options,
-          onProgress: async (done, total) => {
-            await lease?.renew();
-            await progress?.(done, total);
-          },
-        });
-  if (interrupted === true) {
-    const present = planned - additions.size + existing + written;
+  const count = await appendWithLease(db, [...additions.values()], options, lease);
+  if (count.interrupted === true) {
+    const present = planned - additions.size + count.existing + count.written;
     throw new InterruptedError(
-      `interrupted: ${present} of ${planned} jobs of request ${requestId} are in ${db.name}, ${written} of them written by this run; run the same command again to write the other ${planned - present} (none is written twice)`,
+      `interrupted: ${present} of ${planned} jobs of request ${requestId} are in ${db.name}, ${count.written} of them written by this run; run the same command again to write the other ${planned - present} (none is written twice)`,
     );
   }
   return {
     requestId,
     generation,
     alreadySubmitted: additions.size === 0,
-    written,
-    jobs: all.flatMap(({ job, entry }) => {
-      const key = keyOf(job.entry, job.index);
-      const placed = done.get(key) ?? additions.get(key)?.placed;
-      return placed === undefined
-        ? []
-        : [
-            {
-              entry: job.entry,
-              index: job.index,
-              module: entry.module,
-              run: placed.run,
-              pass: placed.pass,
-              label: entry.label,
-            },
-          ];
-    }),
+    written: count.written,
+    jobs: submittedJobs(all, written.done, additions),
   };
+}
+
+/** Reads what the request wrote before and decides the generation to write. */
+async function writtenBefore(db: Database, requestId: string, planned: number, newPass: boolean): Promise<Written> {
+  const rows = (
+    await db.view<RequestKey, RequestRowValue>('jobs', 'by_request', { startkey: [requestId], endkey: [requestId, {}] })
+  ).rows;
+  const latest = rows.reduce((highest, row) => Math.max(highest, row.key[1]), 0);
+  const latestComplete = rows.filter((row) => row.key[1] === latest).length >= planned;
+  // --new-pass after an interrupted --new-pass completes that generation instead of starting another
+  const generation = newPass && (latest === 0 || latestComplete) ? latest + 1 : Math.max(latest, 1);
+  const done = new Map<string, RequestRowValue>();
+  const firstRuns = new Map<string, number>();
+  for (const row of rows) {
+    if (row.key[1] === generation) done.set(keyOf(row.key[2], row.key[3]), row.value);
+    if (row.key[1] === 1) firstRuns.set(keyOf(row.key[2], row.key[3]), row.value.run);
+  }
+  return { generation, done, firstRuns };
+}
+
+/** A new pass from a request: it starts waiting. */
+function makePass(
+  plan: SubmitPlan,
+  request: { requestId: string; generation: number; created: string },
+  { entry, job }: EntryJob,
+  number: number,
+): Pass {
+  return {
+    pass: number,
+    status: 'waiting',
+    rat_version: plan.ratVersion,
+    label: entry.label,
+    priority: entry.priority,
+    created: request.created,
+    event_mode: entry.eventMode,
+    amount: job.amount,
+    template: entry.template,
+    macro_sha256: entry.macroSha256,
+    ...(plan.ratdbTag !== undefined && { ratdb_tag: plan.ratdbTag }),
+    request: request.requestId,
+    request_generation: request.generation,
+    request_entry: job.entry,
+    request_index: job.index,
+    attempts: [],
+    ...(job.subjobs !== undefined && { subjobs: job.subjobs }),
+  };
+}
+
+/** Appends the passes, renewing the submit lease after each batch. */
+async function appendWithLease(
+  db: Database,
+  additions: readonly PassToAdd[],
+  options: SubmitOptions,
+  lease: Lease | undefined,
+): Promise<AppendResult> {
+  if (additions.length === 0) return { written: 0, existing: 0 };
+  const progress = options.onProgress;
+  return appendPasses(db, additions, {
+    ...options,
+    onProgress: async (done, total) => {
+      await lease?.renew();
+      await progress?.(done, total);
+    },
+  });
+}
+
+/** Every job of the request (generation), where it went, in plan order. */
+function submittedJobs(
+  all: readonly EntryJob[],
+  done: ReadonlyMap<string, RequestRowValue>,
+  additions: ReadonlyMap<string, PassToAdd>,
+): SubmittedJob[] {
+  return all.flatMap(({ job, entry }) => {
+    const key = keyOf(job.entry, job.index);
+    const placed = done.get(key) ?? additions.get(key)?.placed;
+    return placed === undefined
+      ? []
+      : [
+          {
+            entry: job.entry,
+            index: job.index,
+            module: entry.module,
+            run: placed.run,
+            pass: placed.pass,
+            label: entry.label,
+          },
+        ];
+  });
 }
