@@ -53,6 +53,35 @@ function runCommand(argv: readonly string[], log: Logger): Promise<number> {
   });
 }
 
+/** Takes the lock, waiting up to `wait` seconds; refuses (exit 75) while another site holds it. */
+async function takeLock(
+  lock: NamedLock,
+  clock: ServerClock,
+  { name, wait, argv, log }: { name: string; wait: number; argv: string[]; log: Logger },
+): Promise<void> {
+  const deadline = Date.now() + wait * 1000;
+  let attempt = await lock.tryTake();
+  while (!attempt.taken && Date.now() < deadline) {
+    await sleep(Math.min(1_000, Math.max(200, deadline - Date.now())));
+    attempt = await lock.tryTake();
+  }
+  if (!attempt.taken) {
+    const { holder, taken } = attempt.holder;
+    throw new LockHeldError(
+      `lock ${name} is held by site ${holder.site} (${describeHolder({ ...holder, taken })}, running: ${attempt.holder.command}); not running ${shorten(argv.join(' '))}`,
+    );
+  }
+  if (attempt.replaced !== undefined) {
+    const why =
+      attempt.why === 'dead'
+        ? 'whose process is gone'
+        : `which stopped renewing it ${Math.round(clock.ageSeconds(attempt.replaced.renewed))} s ago`;
+    log.warn(
+      `took over lock ${name} from site ${attempt.replaced.holder.site} (${describeHolder(attempt.replaced.holder)}), ${why}`,
+    );
+  }
+}
+
 export function registerLockRun(program: Command): void {
   program
     .command('lock-run')
@@ -93,27 +122,7 @@ Example:
       const { staleSeconds } = config.coordination;
       const site = loadSite(config.client.siteFile).name;
       const lock = new NamedLock(db, clock, name, { site, staleSeconds, command: shorten(argv.join(' ')) });
-      const deadline = Date.now() + (wait ?? 0) * 1000;
-      let attempt = await lock.tryTake();
-      while (!attempt.taken && Date.now() < deadline) {
-        await sleep(Math.min(1_000, Math.max(200, deadline - Date.now())));
-        attempt = await lock.tryTake();
-      }
-      if (!attempt.taken) {
-        const { holder, taken } = attempt.holder;
-        throw new LockHeldError(
-          `lock ${name} is held by site ${holder.site} (${describeHolder({ ...holder, taken })}, running: ${attempt.holder.command}); not running ${shorten(argv.join(' '))}`,
-        );
-      }
-      if (attempt.replaced !== undefined) {
-        const why =
-          attempt.why === 'dead'
-            ? 'whose process is gone'
-            : `which stopped renewing it ${Math.round(clock.ageSeconds(attempt.replaced.renewed))} s ago`;
-        lockLog.warn(
-          `took over lock ${name} from site ${attempt.replaced.holder.site} (${describeHolder(attempt.replaced.holder)}), ${why}`,
-        );
-      }
+      await takeLock(lock, clock, { name, wait: wait ?? 0, argv, log: lockLog });
       lockLog.info(`holding lock ${name}; running ${argv.join(' ')}`);
       // renewed three times per stale window, so one missed renewal (an outage) never loses it
       lock.keepRenewing(
