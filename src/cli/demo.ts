@@ -7,6 +7,8 @@ import { enqueue } from '../client/enqueue.js';
 import { loadSite, type Site } from '../sites/site.js';
 import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../config/config.js';
 import { Couch } from '../db/couch.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../log.js';
 import { writeFileAtomic } from '../files.js';
 import { FIXTURE_JOBS, FIXTURE_RELEASE, GASP_VERSION } from '../paths.js';
 import { addJobsToExactly } from '../submit/exactly.js';
@@ -63,122 +65,163 @@ export function registerDemo(program: Command): void {
     )
     .option('--no-keep', 'stop at the end, even on a terminal')
     .addHelpText('after', '\nExample:\n  npm start            # the same as: npx gasp demo\n  npx gasp demo --keep')
-    .action(async (_options: DemoOptions, command: Command) => {
-      const options = command.optsWithGlobals<DemoOptions>();
-      const log = loggerFor(options);
-      print(`1. starting the embedded database in ${options.dir}`);
-      const stop = stopOnSignal({ log });
-      const server = await startPreparedServer(options.dir, 0, log, stop);
-      const tallies = startSummaryTallies(new Couch({ url: server.url, log }), log);
-      // Ctrl-C between steps stops the chain and the database
-      const checkpoint = () => {
-        if (stop.signal.aborted) throw new StartAborted('stopped by a signal');
-      };
-      try {
-        const couch = new Couch({ url: server.url, log, signal: stop.signal });
-        const production = couch.use('data-production');
-        const processing = couch.use('data-processing');
+    .action(async (_options: DemoOptions, command: Command) => runDemo(command.optsWithGlobals<DemoOptions>()));
+}
 
-        checkpoint();
-        print(`2. production information for the fixture release ${FIXTURE_RELEASE}`);
-        const made = makeProductionInfo({
-          ratDir: FIXTURE_RELEASE,
-          production: {
-            phases: [...DEFAULT_PHASES],
-            internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
-            modeOverrides: [],
-          },
-        });
-        for (const warning of made.warnings) log.warn(warning);
-        const file = join(server.dir, `${made.doc._id}.json`);
-        writeFileAtomic(file, `${JSON.stringify(made.doc, null, 2)}\n`);
-        print(
-          `   RAT ${made.version.version}: ${made.macrosRead} macros, ${Object.keys(made.doc.modules).length} modules; wrote ${file}`,
-        );
-        printStoreResult(production.name, made.doc, await storeInfoDoc(production, made.doc), false);
+/** Starts the embedded database, runs the chain on it step by step, and stops it (at the end, or at Ctrl-C). */
+async function runDemo(options: DemoOptions): Promise<void> {
+  const log = loggerFor(options);
+  print(`1. starting the embedded database in ${options.dir}`);
+  const stop = stopOnSignal({ log });
+  const server = await startPreparedServer(options.dir, 0, log, stop);
+  const tallies = startSummaryTallies(new Couch({ url: server.url, log }), log);
+  // Ctrl-C between steps stops the chain and the database
+  const checkpoint = () => {
+    if (stop.signal.aborted) throw new StartAborted('stopped by a signal');
+  };
+  try {
+    const couch = new Couch({ url: server.url, log, signal: stop.signal });
+    const databases = { production: couch.use('data-production'), processing: couch.use('data-processing') };
+    checkpoint();
+    await storeInformation(databases, server.dir, log);
+    checkpoint();
+    await submitFixtureJobs(databases.production, server.dir);
+    checkpoint();
+    await runFixtureJobs(couch, databases.production, server.dir, log, stop.signal);
+    checkpoint();
+    await printSummary(databases, server.dir);
+    print(`the database is at ${server.url.origin}`);
+    await showDashboard(databases, options, log, stop.signalled);
+  } finally {
+    await Promise.all(tallies.map((tally) => tally.stop()));
+    await server.stop();
+  }
+  print(`stopped; the data stays in ${server.dir} (npx gasp serve --dir ${options.dir} serves it again)`);
+}
 
-        const processingInfo = loadProcessingInfo(join(FIXTURE_RELEASE, 'processing_information_7_0_8.json'));
-        printStoreResult(processing.name, processingInfo, await storeInfoDoc(processing, processingInfo), false);
+interface DemoDatabases {
+  production: Database;
+  processing: Database;
+}
 
-        checkpoint();
-        print(`3. submitting ${FIXTURE_JOBS}`);
-        const { result } = await submitRequestFile(production, FIXTURE_JOBS);
-        print(
-          result.alreadySubmitted
-            ? `   already submitted (request ${result.requestId}): ${result.jobs.length} jobs`
-            : `   submitted ${result.written} jobs (request ${result.requestId})`,
-        );
-        for (const { file, total } of addJobsToExactly(result.jobs, { dir: server.dir }))
-          print(`   ${file}: ${total} jobs`);
+/** Step 2: production information made from the fixture release, and its processing information, stored. */
+async function storeInformation({ production, processing }: DemoDatabases, dir: string, log: Logger): Promise<void> {
+  print(`2. production information for the fixture release ${FIXTURE_RELEASE}`);
+  const made = makeProductionInfo({
+    ratDir: FIXTURE_RELEASE,
+    production: {
+      phases: [...DEFAULT_PHASES],
+      internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
+      modeOverrides: [],
+    },
+  });
+  for (const warning of made.warnings) log.warn(warning);
+  const file = join(dir, `${made.doc._id}.json`);
+  writeFileAtomic(file, `${JSON.stringify(made.doc, null, 2)}\n`);
+  print(
+    `   RAT ${made.version.version}: ${made.macrosRead} macros, ${Object.keys(made.doc.modules).length} modules; wrote ${file}`,
+  );
+  printStoreResult(production.name, made.doc, await storeInfoDoc(production, made.doc), false);
 
-        checkpoint();
-        print("4. running the jobs with the local backend (the fixture release's stand-in rat)");
-        const site = demoSite(server.dir);
-        const ctx: ClientContext = {
-          db: production,
-          site,
-          backend: createBackend(site),
-          mode: 'production',
-          queue: 'priority',
-          maxClaim: 50,
-          workRoot: join(server.dir, 'jobs'),
-          leaseSeconds: 600,
-          log: log.child({ component: 'enqueue', site: site.name }),
-          now: () => new Date(),
-          info: new Map(),
-        };
-        // a heartbeat as a site's client writes one: sites status and the dashboard show the demo site
-        const heartbeat = new SiteHeartbeat(production, new ServerClock(couch), {
-          site: site.name,
-          mode: 'production',
-          version: GASP_VERSION,
-          heartbeatSeconds: 600,
-          staleSeconds: 1800,
-          takesTurns: false,
-          capabilities: {
-            rat_versions: [...site.rat.versions.keys()],
-            modes: site.modes,
-            max_jobs: site.maxJobs,
-            paused_labels: [],
-            claims: true,
-          },
-        });
-        await heartbeat.start();
-        try {
-          await enqueue(ctx, { submit: true, monitor: true, intervalMs: 300, untilIdle: true, signal: stop.signal });
-        } finally {
-          await heartbeat.stop();
-        }
+  const processingInfo = loadProcessingInfo(join(FIXTURE_RELEASE, 'processing_information_7_0_8.json'));
+  printStoreResult(processing.name, processingInfo, await storeInfoDoc(processing, processingInfo), false);
+}
 
-        checkpoint();
-        print('5. summary');
-        for (const db of [production, processing]) {
-          const counts = await db.view<[string], number>('passes', 'by_status', { group_level: 1 });
-          const summary = counts.rows.map((row) => `${row.key[0]} ${row.value}`).join(', ');
-          print(`   ${db.name}: ${summary === '' ? 'no passes yet' : summary}`);
-        }
-        print(`   outputs: ${join(server.dir, 'storage')}; job folders (logs, manifests): ${join(server.dir, 'jobs')}`);
-        print(`the database is at ${server.url.origin}`);
-        const dashboard = await startDashboard({
-          host: '127.0.0.1',
-          port: await freePortOr(DEMO_DASHBOARD_PORT),
-          databases: { production, processing },
-          staleSeconds: 1800,
-          log,
-        });
-        print(`6. the dashboard: ${dashboard.url.href}`);
-        const keep = options.keep ?? process.stdout.isTTY === true;
-        if (keep) {
-          print('Ctrl-C stops the dashboard and the database');
-          await stop.signalled;
-        } else {
-          print('   not kept up: the output is not a terminal (npx gasp demo --keep keeps it)');
-        }
-        await dashboard.close();
-      } finally {
-        await Promise.all(tallies.map((tally) => tally.stop()));
-        await server.stop();
-      }
-      print(`stopped; the data stays in ${server.dir} (npx gasp serve --dir ${options.dir} serves it again)`);
-    });
+/** Step 3: the fixture request submitted, its jobs added to .exactly files in the demo folder. */
+async function submitFixtureJobs(production: Database, dir: string): Promise<void> {
+  print(`3. submitting ${FIXTURE_JOBS}`);
+  const { result } = await submitRequestFile(production, FIXTURE_JOBS);
+  print(
+    result.alreadySubmitted
+      ? `   already submitted (request ${result.requestId}): ${result.jobs.length} jobs`
+      : `   submitted ${result.written} jobs (request ${result.requestId})`,
+  );
+  for (const { file, total } of addJobsToExactly(result.jobs, { dir })) print(`   ${file}: ${total} jobs`);
+}
+
+/** Step 4: the demo site's client runs until no pass is left to run. */
+async function runFixtureJobs(
+  couch: Couch,
+  production: Database,
+  dir: string,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  print("4. running the jobs with the local backend (the fixture release's stand-in rat)");
+  const site = demoSite(dir);
+  const ctx: ClientContext = {
+    db: production,
+    site,
+    backend: createBackend(site),
+    mode: 'production',
+    queue: 'priority',
+    maxClaim: 50,
+    workRoot: join(dir, 'jobs'),
+    leaseSeconds: 600,
+    log: log.child({ component: 'enqueue', site: site.name }),
+    now: () => new Date(),
+    info: new Map(),
+  };
+  const heartbeat = demoHeartbeat(couch, production, site);
+  await heartbeat.start();
+  try {
+    await enqueue(ctx, { submit: true, monitor: true, intervalMs: 300, untilIdle: true, signal });
+  } finally {
+    await heartbeat.stop();
+  }
+}
+
+/** A heartbeat as a site's client writes one: sites status and the dashboard show the demo site. */
+function demoHeartbeat(couch: Couch, production: Database, site: Site): SiteHeartbeat {
+  return new SiteHeartbeat(production, new ServerClock(couch), {
+    site: site.name,
+    mode: 'production',
+    version: GASP_VERSION,
+    heartbeatSeconds: 600,
+    staleSeconds: 1800,
+    takesTurns: false,
+    capabilities: {
+      rat_versions: [...site.rat.versions.keys()],
+      modes: site.modes,
+      max_jobs: site.maxJobs,
+      paused_labels: [],
+      claims: true,
+    },
+  });
+}
+
+/** Step 5: passes by status in each database, and where the outputs and job folders are. */
+async function printSummary(databases: DemoDatabases, dir: string): Promise<void> {
+  print('5. summary');
+  for (const db of [databases.production, databases.processing]) {
+    const counts = await db.view<[string], number>('passes', 'by_status', { group_level: 1 });
+    const summary = counts.rows.map((row) => `${row.key[0]} ${row.value}`).join(', ');
+    print(`   ${db.name}: ${summary === '' ? 'no passes yet' : summary}`);
+  }
+  print(`   outputs: ${join(dir, 'storage')}; job folders (logs, manifests): ${join(dir, 'jobs')}`);
+}
+
+/** Step 6: the dashboard, kept up until Ctrl-C when asked (or on a terminal). */
+async function showDashboard(
+  databases: DemoDatabases,
+  options: DemoOptions,
+  log: Logger,
+  signalled: Promise<unknown>,
+): Promise<void> {
+  const dashboard = await startDashboard({
+    host: '127.0.0.1',
+    port: await freePortOr(DEMO_DASHBOARD_PORT),
+    databases,
+    staleSeconds: 1800,
+    log,
+  });
+  print(`6. the dashboard: ${dashboard.url.href}`);
+  const keep = options.keep ?? process.stdout.isTTY === true;
+  if (keep) {
+    print('Ctrl-C stops the dashboard and the database');
+    await signalled;
+  } else {
+    print('   not kept up: the output is not a terminal (npx gasp demo --keep keeps it)');
+  }
+  await dashboard.close();
 }

@@ -1,11 +1,18 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
+import type { Database } from '../db/database.js';
 import { InputError } from '../errors.js';
 import { makeUserFolder } from '../files.js';
-import { grabFiles, type GrabEvent, type GrabFile } from '../grab/grab.js';
+import { grabFiles, type GrabEvent, type GrabFile, type GrabResult } from '../grab/grab.js';
 import { DATA_TYPES, listGrabFiles, writeCatalogue } from '../grab/list.js';
-import { readSelection, selectionOptions, unknownLabel, type SelectionOptions } from '../shifter/selection.js';
+import {
+  readSelection,
+  selectionOptions,
+  unknownLabel,
+  type Selection,
+  type SelectionOptions,
+} from '../shifter/selection.js';
 import { didYouMean, plural } from '../words.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
@@ -104,70 +111,96 @@ export function registerGrab(program: Command): void {
       'after',
       '\nA file already in the folder and verified is not fetched again, so a grab that was interrupted is resumed by running it again. A file whose size or sha256 is wrong is deleted and reported. catalogue.txt ("<file>, <events>" per line) and manifest.json are written beside the files.\n\nExamples:\n  gasp grab --label mc-2026-bi214 --type ntuple -d bi214\n  gasp grab --exactly mc-2026-bi214.exactly --parallel 8',
     )
-    .action(async (_options: unknown, cmd: Command) => {
-      const options = cmd.optsWithGlobals<GrabOptions>();
-      const problems: string[] = [];
-      const selection = readSelection(options, DEFAULT_STATUSES, problems);
-      const parallel = wholeNumber('--parallel', options.parallel, problems, '4');
-      if (parallel < 1 || parallel > 64) problems.push(`--parallel: "${options.parallel}" is not from 1 to 64`);
-      const copy = options.copy?.split(/\s+/).filter((word) => word !== '');
-      if (copy !== undefined && (!options.copy?.includes('{src}') || !options.copy.includes('{dest}')))
-        problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "xrdcp {src} {dest}")`);
-      if (options.copy !== undefined && /["'\\]/.test(options.copy))
-        problems.push(
-          `--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "xrdcp {src} {dest}")`,
+    .action(async (_options: unknown, cmd: Command) => runGrab(cmd.optsWithGlobals<GrabOptions>()));
+}
+
+/** What the options ask for, each checked. */
+interface GrabRequest {
+  selection: Selection;
+  parallel: number;
+  copy: string[] | undefined;
+  types: Set<string> | undefined;
+}
+
+/** The options read and checked, every problem at once. */
+function readGrabOptions(options: GrabOptions): GrabRequest {
+  const problems: string[] = [];
+  const selection = readSelection(options, DEFAULT_STATUSES, problems);
+  const parallel = wholeNumber('--parallel', options.parallel, problems, '4');
+  if (parallel < 1 || parallel > 64) problems.push(`--parallel: "${options.parallel}" is not from 1 to 64`);
+  const copy = options.copy?.split(/\s+/).filter((word) => word !== '');
+  if (copy !== undefined && (!options.copy?.includes('{src}') || !options.copy.includes('{dest}')))
+    problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "xrdcp {src} {dest}")`);
+  if (options.copy !== undefined && /["'\\]/.test(options.copy))
+    problems.push(
+      `--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "xrdcp {src} {dest}")`,
+    );
+  const types =
+    options.type === undefined
+      ? undefined
+      : new Set(
+          options.type
+            .split(',')
+            .map((type) => type.trim())
+            .filter((type) => type !== ''),
         );
-      const types =
-        options.type === undefined
-          ? undefined
-          : new Set(
-              options.type
-                .split(',')
-                .map((type) => type.trim())
-                .filter((type) => type !== ''),
-            );
-      if (problems.length > 0) throw new InputError(problems);
-      const { config, log } = loadCommandConfig(options);
-      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const badLabel = selection.label === undefined ? undefined : await unknownLabel(db, '--label', selection.label);
-      const { files, typesHeld } = await listGrabFiles(db, selection, types);
-      const known = new Set([...DATA_TYPES, ...typesHeld]);
-      const badTypes = [...(types ?? [])]
-        .filter((type) => !known.has(type))
-        .map(
-          (type) =>
-            `--type: "${type}" is not a data type${didYouMean(type, known) || ` (expected ${[...known].join(', ')})`}`,
-        );
-      if (badLabel !== undefined || badTypes.length > 0)
-        throw new InputError([...(badLabel === undefined ? [] : [badLabel]), ...badTypes]);
-      if (files.length === 0) {
-        print(
-          `grab: no output files match (passes ${selection.statuses.join(', ')}${types === undefined ? '' : `, types ${[...types].join(', ')}`})`,
-        );
-        return;
-      }
-      const dir = options.dir ?? selection.label ?? 'grab';
-      makeUserFolder('--dir', dir);
-      const total = files.reduce((sum, file) => sum + file.size, 0);
-      print(`grab: ${plural(files.length, 'file')}, ${bytes(total)}, into ${dir}`);
-      const progress = reporter(files);
-      const started = Date.now();
-      const result = await grabFiles(files, {
-        dir,
-        parallel,
-        ...(copy !== undefined && { copy }),
-        onEvent: progress.onEvent,
-      });
-      progress.stop();
-      const seconds = (Date.now() - started) / 1000;
-      const { catalogue } = writeCatalogue(dir, [...result.fetched, ...result.present]);
-      print(
-        `grab: ${result.fetched.length} fetched (${bytes(result.bytes)} in ${seconds.toFixed(1)} s, ${bytes(result.bytes / Math.max(seconds, 0.001))}/s), ${result.present.length} already present, ${result.failed.length} failed; catalogue ${catalogue}`,
-      );
-      for (const { file, reason } of result.failed) print(`  FAILED ${file.name}: ${reason}`);
-      if (result.failed.length > 0) {
-        print('  run the same command again to fetch the failed files');
-        process.exitCode = 1;
-      }
-    });
+  if (problems.length > 0) throw new InputError(problems);
+  return { selection, parallel, copy, types };
+}
+
+/** The files the selection names; an unknown label or data type is bad input. */
+async function filesToGrab(db: Database, { selection, types }: GrabRequest): Promise<GrabFile[]> {
+  const badLabel = selection.label === undefined ? undefined : await unknownLabel(db, '--label', selection.label);
+  const { files, typesHeld } = await listGrabFiles(db, selection, types);
+  const known = new Set([...DATA_TYPES, ...typesHeld]);
+  const badTypes = [...(types ?? [])]
+    .filter((type) => !known.has(type))
+    .map(
+      (type) =>
+        `--type: "${type}" is not a data type${didYouMean(type, known) || ` (expected ${[...known].join(', ')})`}`,
+    );
+  if (badLabel !== undefined || badTypes.length > 0)
+    throw new InputError([...(badLabel === undefined ? [] : [badLabel]), ...badTypes]);
+  return files;
+}
+
+async function runGrab(options: GrabOptions): Promise<void> {
+  const request = readGrabOptions(options);
+  const { selection, parallel, copy, types } = request;
+  const { config, log } = loadCommandConfig(options);
+  const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+  const files = await filesToGrab(db, request);
+  if (files.length === 0) {
+    print(
+      `grab: no output files match (passes ${selection.statuses.join(', ')}${types === undefined ? '' : `, types ${[...types].join(', ')}`})`,
+    );
+    return;
+  }
+  const dir = options.dir ?? selection.label ?? 'grab';
+  makeUserFolder('--dir', dir);
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  print(`grab: ${plural(files.length, 'file')}, ${bytes(total)}, into ${dir}`);
+  const progress = reporter(files);
+  const started = Date.now();
+  const result = await grabFiles(files, {
+    dir,
+    parallel,
+    ...(copy !== undefined && { copy }),
+    onEvent: progress.onEvent,
+  });
+  progress.stop();
+  printGrabbed(dir, result, (Date.now() - started) / 1000);
+}
+
+/** The catalogue written, and what was fetched, already there, and failed (exit code 1 when any failed). */
+function printGrabbed(dir: string, result: GrabResult, seconds: number): void {
+  const { catalogue } = writeCatalogue(dir, [...result.fetched, ...result.present]);
+  print(
+    `grab: ${result.fetched.length} fetched (${bytes(result.bytes)} in ${seconds.toFixed(1)} s, ${bytes(result.bytes / Math.max(seconds, 0.001))}/s), ${result.present.length} already present, ${result.failed.length} failed; catalogue ${catalogue}`,
+  );
+  for (const { file, reason } of result.failed) print(`  FAILED ${file.name}: ${reason}`);
+  if (result.failed.length > 0) {
+    print('  run the same command again to fetch the failed files');
+    process.exitCode = 1;
+  }
 }

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../log.js';
 import { InputError, InterruptedError } from '../errors.js';
 import { addJobsToExactly, checkExactlyTarget, exactlyFileFor } from '../submit/exactly.js';
 import type { PlannedEntry, SubmitPlan } from '../submit/plan.js';
@@ -173,87 +175,117 @@ export function registerSubmit(program: Command): void {
       'after',
       '\nThe plan (jobs per module and label) is printed before anything is written. Ctrl-C stops after the batch being written, says how many jobs are in, and exits 130; running the same command again completes the request (a second Ctrl-C stops at once, which is as safe).\n\nExamples:\n  gasp submit jobs.json --dry-run\n  gasp submit jobs.json --label mc-2026-bi214 -L runs.txt -t ratdb-2026 -o bi214.exactly\n  gasp submit --like TeloadedBi214 300001 1',
     )
-    .action(async (file: string | undefined, _options: SubmitOptions, command: Command) => {
-      const options = command.optsWithGlobals<SubmitOptions>();
-      if (options.like !== undefined || file === undefined) {
-        await submitLikeCommand(file, options);
-        return;
-      }
-      const problems: string[] = [];
-      const priority =
-        options.priority === undefined ? undefined : wholeNumber('--priority', options.priority, problems, '10', true);
-      checkLabel('--label', options.label, problems);
-      if (problems.length > 0) throw new InputError(problems);
-      const dryRun = options.dryRun === true || options.testingNodb === true;
-      const { config, log } = loadCommandConfig(options);
-      const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-      const bar = progressBar('writing jobs');
-      const stop = stopOnSignal({
-        log,
-        left: 'the jobs written so far stay; run the same command again to complete the request',
-      });
-      // the line goes below the bar, not onto it
-      stop.onForce(() => bar.stop());
-      let outcome;
-      try {
-        outcome = await submitRequestFile(db, file, {
-          dryRun,
-          signal: stop.signal,
-          onProgress: bar.update,
-          ...(options.label !== undefined && { label: options.label }),
-          ...(options.runlist !== undefined && { runListFile: options.runlist }),
-          ...(options.ratdbTag !== undefined && { ratdbTag: options.ratdbTag }),
-          ...(priority !== undefined && { priority }),
-          ...(options.requestId !== undefined && { requestId: options.requestId }),
-          ...(options.newPass !== undefined && { newPass: options.newPass }),
-          ...(options.productionInfo !== undefined && { infoFile: options.productionInfo }),
-          beforeWrite: (plan, request) => {
-            // the .exactly files must take the jobs before any job is written
-            if (!dryRun)
-              for (const label of labelsOf(plan))
-                checkExactlyTarget(
-                  exactlyFileFor(label, { ...(options.outlist !== undefined && { output: options.outlist }) }),
-                );
-            if (options.label !== undefined && request.defaultLabel === undefined)
-              process.stderr.write(
-                `--label ${options.label}: not used: every entry of ${file} names its label (the file's labels win)\n`,
-              );
-            if (options.json !== true) printAhead(file, plan, request, dryRun);
-          },
-          ...(options.json !== true && { onStart: (start: WriteStart) => printStart(start, db.name) }),
-        });
-      } catch (error) {
-        if (!(error instanceof InterruptedError)) throw error;
-        throw new InterruptedError(
-          `${error.message}\nthe jobs go into ${options.outlist ?? '<label>.exactly'} when every one is in`,
-        );
-      } finally {
-        bar.stop();
-      }
-      const { plan, result } = outcome;
-      if (options.json === true) {
-        print(JSON.stringify({ dry_run: dryRun, ...result }, null, 2));
-      } else {
-        if (result.generation > 1) print(`pass generation ${result.generation} of request ${result.requestId}`);
-        printPlan(plan, result);
-      }
-      if (dryRun) {
-        if (options.json !== true) print(`dry run: would write ${result.written} jobs; nothing written`);
-        return;
-      }
-      if (options.json !== true) {
-        const labels = labelsOf(plan);
-        const named = `label${labels.length === 1 ? '' : 's'} ${labels.join(', ')}`;
-        print(
-          result.alreadySubmitted
-            ? `already submitted: all ${result.jobs.length} jobs are in ${db.name}, ${named}; nothing written (--new-pass adds another pass to each)`
-            : `submitted ${result.written} jobs to ${db.name}, ${named}${result.written < result.jobs.length ? ` (${result.jobs.length - result.written} were there from an earlier run)` : ''}`,
-        );
-      }
-      for (const { file: out, added, total } of addJobsToExactly(result.jobs, {
-        ...(options.outlist !== undefined && { output: options.outlist }),
-      })) {
-        if (options.json !== true) print(`${out}: ${plural(added, 'job')} added, ${total} in all`);
-      }
+    .action(async (file: string | undefined, _options: SubmitOptions, command: Command) =>
+      runSubmit(file, command.optsWithGlobals<SubmitOptions>()),
+    );
+}
+
+async function runSubmit(file: string | undefined, options: SubmitOptions): Promise<void> {
+  if (options.like !== undefined || file === undefined) {
+    await submitLikeCommand(file, options);
+    return;
+  }
+  const problems: string[] = [];
+  const priority =
+    options.priority === undefined ? undefined : wholeNumber('--priority', options.priority, problems, '10', true);
+  checkLabel('--label', options.label, problems);
+  if (problems.length > 0) throw new InputError(problems);
+  const dryRun = options.dryRun === true || options.testingNodb === true;
+  const { config, log } = loadCommandConfig(options);
+  const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+  const { plan, result } = await writeRequest(db, file, options, { dryRun, priority, log });
+  printSubmitted(db.name, plan, result, options, dryRun);
+  if (dryRun) return;
+  for (const { file: out, added, total } of addJobsToExactly(result.jobs, {
+    ...(options.outlist !== undefined && { output: options.outlist }),
+  })) {
+    if (options.json !== true) print(`${out}: ${plural(added, 'job')} added, ${total} in all`);
+  }
+}
+
+/** The request planned and written, with a progress bar; Ctrl-C stops after the batch being written. */
+async function writeRequest(
+  db: Database,
+  file: string,
+  options: SubmitOptions,
+  { dryRun, priority, log }: { dryRun: boolean; priority: number | undefined; log: Logger },
+): Promise<{ plan: SubmitPlan; result: SubmitResult }> {
+  const bar = progressBar('writing jobs');
+  const stop = stopOnSignal({
+    log,
+    left: 'the jobs written so far stay; run the same command again to complete the request',
+  });
+  // the line goes below the bar, not onto it
+  stop.onForce(() => bar.stop());
+  try {
+    return await submitRequestFile(db, file, {
+      dryRun,
+      signal: stop.signal,
+      onProgress: bar.update,
+      ...(options.label !== undefined && { label: options.label }),
+      ...(options.runlist !== undefined && { runListFile: options.runlist }),
+      ...(options.ratdbTag !== undefined && { ratdbTag: options.ratdbTag }),
+      ...(priority !== undefined && { priority }),
+      ...(options.requestId !== undefined && { requestId: options.requestId }),
+      ...(options.newPass !== undefined && { newPass: options.newPass }),
+      ...(options.productionInfo !== undefined && { infoFile: options.productionInfo }),
+      beforeWrite: (plan, request) => beforeWrite(file, plan, request, options, dryRun),
+      ...(options.json !== true && { onStart: (start: WriteStart) => printStart(start, db.name) }),
     });
+  } catch (error) {
+    if (!(error instanceof InterruptedError)) throw error;
+    throw new InterruptedError(
+      `${error.message}\nthe jobs go into ${options.outlist ?? '<label>.exactly'} when every one is in`,
+    );
+  } finally {
+    bar.stop();
+  }
+}
+
+/** Once planned, before any job is written: the .exactly files checked, an unused --label said, the plan printed. */
+function beforeWrite(
+  file: string,
+  plan: SubmitPlan,
+  request: PlannedRequest,
+  options: SubmitOptions,
+  dryRun: boolean,
+): void {
+  // the .exactly files must take the jobs before any job is written
+  if (!dryRun)
+    for (const label of labelsOf(plan))
+      checkExactlyTarget(exactlyFileFor(label, { ...(options.outlist !== undefined && { output: options.outlist }) }));
+  if (options.label !== undefined && request.defaultLabel === undefined)
+    process.stderr.write(
+      `--label ${options.label}: not used: every entry of ${file} names its label (the file's labels win)\n`,
+    );
+  if (options.json !== true) printAhead(file, plan, request, dryRun);
+}
+
+/** What was written, or would be in a dry run. */
+function printSubmitted(
+  database: string,
+  plan: SubmitPlan,
+  result: SubmitResult,
+  options: SubmitOptions,
+  dryRun: boolean,
+): void {
+  if (options.json === true) {
+    print(JSON.stringify({ dry_run: dryRun, ...result }, null, 2));
+  } else {
+    if (result.generation > 1) print(`pass generation ${result.generation} of request ${result.requestId}`);
+    printPlan(plan, result);
+  }
+  if (dryRun) {
+    if (options.json !== true) print(`dry run: would write ${result.written} jobs; nothing written`);
+    return;
+  }
+  if (options.json !== true) {
+    const labels = labelsOf(plan);
+    const named = `label${labels.length === 1 ? '' : 's'} ${labels.join(', ')}`;
+    print(
+      result.alreadySubmitted
+        ? `already submitted: all ${result.jobs.length} jobs are in ${database}, ${named}; nothing written (--new-pass adds another pass to each)`
+        : `submitted ${result.written} jobs to ${database}, ${named}${result.written < result.jobs.length ? ` (${result.jobs.length - result.written} were there from an earlier run)` : ''}`,
+    );
+  }
 }

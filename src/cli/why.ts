@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import { PASS_STATUSES } from '../model/status.js';
-import { readSelection } from '../shifter/selection.js';
+import { readSelection, type Selection } from '../shifter/selection.js';
 import { whyWaiting, type WhyRow } from '../shifter/why.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { plural } from '../words.js';
@@ -33,68 +33,90 @@ export function registerWhy(program: Command): void {
         pass: string | undefined,
         _options: unknown,
         command: Command,
-      ) => {
-        const options = command.optsWithGlobals<ConfigOptions & { label?: string; json?: boolean }>();
-        const problems: string[] = [];
-        if ((options.label === undefined) === (module === undefined))
-          problems.push('why: give --label L, or MODULE RUN [PASS] (one of them)');
-        if (module !== undefined && (run === undefined || !/^\d+$/.test(run)))
-          problems.push(`why: "${run ?? ''}" is not a run number (expected MODULE RUN [PASS])`);
-        if (problems.length > 0) throw new InputError(problems);
-        // one job: whatever its pass's status, say it (a failed one, how it failed); a label: what is still to run
-        const statuses = module === undefined ? (['waiting', 'submitted', 'running'] as const) : PASS_STATUSES;
-        const selection = readSelection(
-          {
-            ...(options.label !== undefined && { label: options.label }),
-            ...(module !== undefined && { module, run: run ?? '' }),
-            ...(pass !== undefined && { pass }),
-          },
-          statuses,
-          problems,
-        );
-        if (problems.length > 0) throw new InputError(problems);
-        const { config, log } = loadCommandConfig(options);
-        const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-        const answer = await whyWaiting(db, config.client.mode, selection, config.coordination.staleSeconds);
-        if (options.json === true) {
-          print(JSON.stringify(answer, null, 2));
-          return;
-        }
-        for (const line of answer.global) print(line);
-        const byReason = new Map<string, Array<{ module: string; run: number; pass: number }>>();
-        for (const row of [...answer.ended, ...answer.held])
-          byReason.set(row.reason, [...(byReason.get(row.reason) ?? []), row]);
-        for (const [reason, rows] of byReason) {
-          const first = rows
-            .slice(0, ROWS_SHOWN)
-            .map((row) => `${row.module} ${row.run} pass ${row.pass}`)
-            .join(', ');
-          print(
-            `${plural(rows.length, 'pass', 'passes')} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}) ${reason}`,
-          );
-        }
-        if (answer.rows.length === 0) {
-          if (byReason.size === 0)
-            print(
-              module === undefined ? 'no waiting pass matches' : `no pass of ${module} run ${run ?? ''} in ${db.name}`,
-            );
-          return;
-        }
-        // passes with the same reasons together: a label of 10,000 passes reads as a few groups
-        const groups = new Map<string, WhyRow[]>();
-        for (const row of answer.rows)
-          groups.set(row.reasons.join('\n'), [...(groups.get(row.reasons.join('\n')) ?? []), row]);
-        for (const [reasons, rows] of groups) {
-          const first = rows
-            .slice(0, ROWS_SHOWN)
-            .map((row) => `${row.module} ${row.run} pass ${row.pass}`)
-            .join(', ');
-          print(
-            `${rows.length} waiting ${rows.length === 1 ? 'pass' : 'passes'} (${first}${rows.length > ROWS_SHOWN ? ', …' : ''}):`,
-          );
-          for (const reason of reasons === '' ? ['no active site to judge by'] : reasons.split('\n'))
-            print(`  ${reason}`);
-        }
-      },
+      ) => runWhy({ module, run, pass }, command.optsWithGlobals<WhyOptions>()),
     );
+}
+
+interface WhyOptions extends ConfigOptions {
+  label?: string;
+  json?: boolean;
+}
+
+/** The arguments: MODULE RUN [PASS], each may be missing. */
+interface WhyJob {
+  module: string | undefined;
+  run: string | undefined;
+  pass: string | undefined;
+}
+
+/** The passes asked about: a label's, or one job's; every problem at once. */
+function whySelection({ module, run, pass }: WhyJob, options: WhyOptions): Selection {
+  const problems: string[] = [];
+  if ((options.label === undefined) === (module === undefined))
+    problems.push('why: give --label L, or MODULE RUN [PASS] (one of them)');
+  if (module !== undefined && (run === undefined || !/^\d+$/.test(run)))
+    problems.push(`why: "${run ?? ''}" is not a run number (expected MODULE RUN [PASS])`);
+  if (problems.length > 0) throw new InputError(problems);
+  // one job: whatever its pass's status, say it (a failed one, how it failed); a label: what is still to run
+  const statuses = module === undefined ? (['waiting', 'submitted', 'running'] as const) : PASS_STATUSES;
+  const selection = readSelection(
+    {
+      ...(options.label !== undefined && { label: options.label }),
+      ...(module !== undefined && { module, run: run ?? '' }),
+      ...(pass !== undefined && { pass }),
+    },
+    statuses,
+    problems,
+  );
+  if (problems.length > 0) throw new InputError(problems);
+  return selection;
+}
+
+async function runWhy(job: WhyJob, options: WhyOptions): Promise<void> {
+  const selection = whySelection(job, options);
+  const { config, log } = loadCommandConfig(options);
+  const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+  const answer = await whyWaiting(db, config.client.mode, selection, config.coordination.staleSeconds);
+  if (options.json === true) {
+    print(JSON.stringify(answer, null, 2));
+    return;
+  }
+  for (const line of answer.global) print(line);
+  const told = printEnded([...answer.ended, ...answer.held]);
+  if (answer.rows.length === 0) {
+    if (!told)
+      print(
+        job.module === undefined
+          ? 'no waiting pass matches'
+          : `no pass of ${job.module} run ${job.run ?? ''} in ${db.name}`,
+      );
+    return;
+  }
+  printWaiting(answer.rows);
+}
+
+/** The first few passes of a group, as `M R pass P, …`. */
+const firstRows = (rows: ReadonlyArray<{ module: string; run: number; pass: number }>) =>
+  `${rows
+    .slice(0, ROWS_SHOWN)
+    .map((row) => `${row.module} ${row.run} pass ${row.pass}`)
+    .join(', ')}${rows.length > ROWS_SHOWN ? ', …' : ''}`;
+
+/** Ended and held passes, a line per reason; whether there was any. */
+function printEnded(rows: ReadonlyArray<{ module: string; run: number; pass: number; reason: string }>): boolean {
+  const byReason = new Map<string, Array<{ module: string; run: number; pass: number }>>();
+  for (const row of rows) byReason.set(row.reason, [...(byReason.get(row.reason) ?? []), row]);
+  for (const [reason, same] of byReason)
+    print(`${plural(same.length, 'pass', 'passes')} (${firstRows(same)}) ${reason}`);
+  return byReason.size > 0;
+}
+
+/** Waiting passes with the same reasons together: a label of 10,000 passes reads as a few groups. */
+function printWaiting(rows: readonly WhyRow[]): void {
+  const groups = new Map<string, WhyRow[]>();
+  for (const row of rows) groups.set(row.reasons.join('\n'), [...(groups.get(row.reasons.join('\n')) ?? []), row]);
+  for (const [reasons, same] of groups) {
+    print(`${same.length} waiting ${same.length === 1 ? 'pass' : 'passes'} (${firstRows(same)}):`);
+    for (const reason of reasons === '' ? ['no active site to judge by'] : reasons.split('\n')) print(`  ${reason}`);
+  }
 }
