@@ -98,6 +98,11 @@ describe('gasp retry', () => {
     expect(
       (await json(['retry', '-L', runs, '--status', 'failed,completed'])).preview.rows.map((row) => row.run),
     ).toEqual([1, 4]);
+    // cancel does not apply to an ended pass: it is left as it is, and the line says why
+    expect((await gasp(db, ['cancel', '--label', 'enq', '--status', 'waiting,completed', '--yes'])).stdout).toContain(
+      'cancel: changed 2 of 3 passes; 1 left as it is: it is completed (cancel applies to waiting, unsatisfied, submitted, running passes); recorded in the audit',
+    );
+    expect((await jobs(db)).find((doc) => doc.run === 4)?.passes[0]?.status).toBe('completed');
     const bad = await gasp(db, ['retry', '--status', 'broken', '--run', '9-1']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toEqual([
@@ -122,6 +127,16 @@ describe('how gasp words what it did', () => {
     expect(describeOutcome('cancel', result(1, 1))).toBe('cancel: changed 1 of 1 pass; recorded in the audit');
     expect(describeOutcome('cancel', result(1, 0, false))).toBe('nothing changed: add --yes to cancel this pass');
     expect(describeOutcome('cancel', result(0, 0, false))).toBeUndefined();
+  });
+
+  it('counts the passes a tool does not apply to, with the reason, apart from those that moved on', () => {
+    const why = 'it is completed (cancel applies to waiting, unsatisfied, submitted, running passes)';
+    expect(describeOutcome('cancel', { ...result(3, 2), refused: { [why]: 1 } })).toBe(
+      `cancel: changed 2 of 3 passes; 1 left as it is: ${why}; recorded in the audit`,
+    );
+    expect(describeOutcome('cancel', { ...result(4, 1), refused: { [why]: 2 } })).toBe(
+      `cancel: changed 1 of 4 passes (the others moved on meanwhile); 2 left as they are: ${why}; recorded in the audit`,
+    );
   });
 
   it('puts a count of one in the singular everywhere: 1 day of live time, 1 job, 1 pass', async () => {
