@@ -4,6 +4,9 @@ import type { Logger } from './log.js';
 /** How long a graceful stop may take before the command stops at once; `GASP_STOP_TIMEOUT` (seconds) changes it. */
 export const STOP_TIMEOUT_SECONDS = 30;
 
+/** `gasp enqueue` finishes the cycle in hand, which may verify large outputs or wait on a slow batch system. */
+export const ENQUEUE_STOP_TIMEOUT_SECONDS = 300;
+
 /**
  * `npm start` and `npx` pass a Ctrl-C on to the command, which the terminal signals as well: one key
  * press arrives twice within this, and only a signal after it asks for a stop at once.
@@ -28,12 +31,14 @@ export interface SignalStop {
   signalled: Promise<NodeJS.Signals>;
   /** What a forced stop does (kill what runs) before it exits. */
   onForce(kill: () => void): void;
+  /** The command has stopped: no forced stop after this (a handle left open must not turn a clean stop into exit 130). */
+  done(): void;
 }
 
 /** The graceful-stop timeout from `GASP_STOP_TIMEOUT`; a value that is not a positive number is bad input. */
-export function stopTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
+export function stopTimeoutSeconds(env: NodeJS.ProcessEnv = process.env, fallback = STOP_TIMEOUT_SECONDS): number {
   const text = env.GASP_STOP_TIMEOUT;
-  if (text === undefined || text === '') return STOP_TIMEOUT_SECONDS;
+  if (text === undefined || text === '') return fallback;
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds <= 0)
     throw new InputError([`GASP_STOP_TIMEOUT: "${text}" is not a number of seconds (expected a positive number)`]);
@@ -51,6 +56,16 @@ export function stopOnSignal(options: StopOptions): SignalStop {
   const timeoutSeconds = options.timeoutSeconds ?? stopTimeoutSeconds();
   const controller = new AbortController();
   let kill = () => {};
+  let timer: NodeJS.Timeout | undefined;
+  const listeners: Array<(signal: NodeJS.Signals) => void> = [];
+  const listen = (listener: (signal: NodeJS.Signals) => void) => {
+    listeners.push(listener);
+    for (const name of SIGNALS) process.on(name, listener);
+  };
+  const done = () => {
+    clearTimeout(timer);
+    for (const listener of listeners.splice(0)) for (const name of SIGNALS) process.removeListener(name, listener);
+  };
   const forceExit = (signal: NodeJS.Signals, why: string): void => {
     kill();
     options.log.error({ signal }, `${why}: stopped at once${options.left === undefined ? '' : `; ${options.left}`}`);
@@ -62,19 +77,17 @@ export function stopOnSignal(options: StopOptions): SignalStop {
       const onAgain = (again: NodeJS.Signals) => {
         if (Date.now() - since >= REPEAT_MS) forceExit(again, `${again} while stopping`);
       };
-      for (const name of SIGNALS) {
-        process.removeListener(name, onFirst);
-        process.on(name, onAgain);
-      }
+      for (const name of SIGNALS) process.removeListener(name, onFirst);
+      listen(onAgain);
       // unref: a stop that ends in time exits without waiting for it
-      setTimeout(
+      timer = setTimeout(
         () => forceExit(signal, `the graceful stop took longer than ${timeoutSeconds} s`),
         timeoutSeconds * 1000,
       ).unref();
       controller.abort();
       resolve(signal);
     };
-    for (const name of SIGNALS) process.on(name, onFirst);
+    listen(onFirst);
   });
-  return { signal: controller.signal, signalled, onForce: (action) => (kill = action) };
+  return { signal: controller.signal, signalled, onForce: (action) => (kill = action), done };
 }

@@ -145,6 +145,22 @@ describe('a held pass is changed only under the claim its caller saw', () => {
   });
 });
 
+describe('a held pass without a claim (a document written by hand)', () => {
+  it('is observed by a caller that saw no claim either, not left held for ever', () => {
+    const { claim: _claim, ...unclaimed } = passIn('running');
+    expect(
+      observe(
+        unclaimed,
+        { ...observed([[0, { backend: { state: 'completed', exitCode: 0 } }]]), token: undefined },
+        NOW,
+      ),
+    ).toMatchObject({
+      changed: true,
+      event: 'completed',
+    });
+  });
+});
+
 describe('claiming and submitting', () => {
   it('claim: submitted, held by the site under a new token with a lease, one more attempt, fresh subjobs', () => {
     const outcome = claim(

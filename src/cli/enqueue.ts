@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_LEASE_SECONDS, startClient } from '../client/start.js';
 import { QUEUE_ORDERS, type QueueOrder } from '../config/config.js';
 import { InputError } from '../errors.js';
-import { stopOnSignal } from '../signals.js';
+import { ENQUEUE_STOP_TIMEOUT_SECONDS, stopOnSignal, stopTimeoutSeconds } from '../signals.js';
 import { loadSite } from '../sites/site.js';
 import { configOption, loadCommandConfig, modeOption, type ConfigOptions } from './context.js';
 import { positiveNumber } from './numbers.js';
@@ -70,23 +70,29 @@ export function registerEnqueue(program: Command): void {
       const leaseSeconds = lease ?? DEFAULT_LEASE_SECONDS;
       const stop = stopOnSignal({
         log,
+        // a cycle in hand may verify large outputs or wait on a slow batch system: it gets longer to finish
+        timeoutSeconds: stopTimeoutSeconds(process.env, ENQUEUE_STOP_TIMEOUT_SECONDS),
         left: `the claims of site ${site.name} stay until its next enqueue takes them up or their ${leaseSeconds} s lease ends`,
       });
-      await startClient(
-        config,
-        site,
-        {
-          ...(options.queue !== undefined && { queue: options.queue as QueueOrder }),
-          ...(interval !== undefined && { intervalSeconds: interval }),
-          once: options.once === true,
-          submit: options.mononly !== true,
-          monitor: options.nomon !== true,
-          ...(steps !== undefined && { monitorEvery: steps }),
-          ...(maxClaim !== undefined && { maxClaim }),
-          leaseSeconds,
-          ...(options.pause !== undefined && { pausedLabels: options.pause }),
-        },
-        { log, signal: stop.signal },
-      );
+      try {
+        await startClient(
+          config,
+          site,
+          {
+            ...(options.queue !== undefined && { queue: options.queue as QueueOrder }),
+            ...(interval !== undefined && { intervalSeconds: interval }),
+            once: options.once === true,
+            submit: options.mononly !== true,
+            monitor: options.nomon !== true,
+            ...(steps !== undefined && { monitorEvery: steps }),
+            ...(maxClaim !== undefined && { maxClaim }),
+            leaseSeconds,
+            ...(options.pause !== undefined && { pausedLabels: options.pause }),
+          },
+          { log, signal: stop.signal },
+        );
+      } finally {
+        stop.done();
+      }
     });
 }

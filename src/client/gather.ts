@@ -4,7 +4,7 @@ import type { BackendStatus } from '../backends/backend.js';
 import { jobFolder } from '../backends/prepare.js';
 import type { JobDoc, Pass } from '../model/documents.js';
 import type { PolicyDoc } from '../model/policy.js';
-import { ENDED, subjobsOf, type ObserveFacts, type SubjobFact } from '../passes/transitions.js';
+import { ENDED, exitCodeOf, subjobsOf, type ObserveFacts, type SubjobFact } from '../passes/transitions.js';
 import type { ClientContext } from './context.js';
 import { readManifest, verifyManifest } from './record.js';
 
@@ -86,8 +86,11 @@ export async function gatherFacts(
       subjobs.set(subjob.index, { backend, ...(manifest !== undefined && { manifest }) });
       continue;
     }
+    // outputs are checked against storage for a job that ended well by the same exit code observe judges by
     const outputsWrong =
-      manifest?.exit_code === 0 ? await verifyManifest(manifest, expectedOutputs(folder)) : undefined;
+      manifest !== undefined && exitCodeOf({ backend, manifest }) === 0
+        ? await verifyManifest(manifest, expectedOutputs(folder))
+        : undefined;
     const logs = attachLogs(attachments, folder, pass.pass, subjob.index);
     subjobs.set(subjob.index, {
       backend,

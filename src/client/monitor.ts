@@ -11,8 +11,6 @@ import { unrecordedJobs } from './dispatch.js';
 import { gatherFacts, type Attachments } from './gather.js';
 import { recordData, type PassOutputs } from './record.js';
 
-export { LOG_TAIL_BYTES } from './gather.js';
-
 /**
  * Renews the leases of what this site holds, every cycle and before any backend call, whether or
  * not this cycle monitors (`--nomon`, `--steps`): a batch system that does not answer never costs

@@ -29,6 +29,10 @@ export interface ObserveFacts {
   policy?: PolicyDoc;
 }
 
+/** A job's exit code: its manifest's, else the backend's, else a failure. */
+export const exitCodeOf = ({ backend, manifest }: Pick<SubjobFact, 'backend' | 'manifest'>): number =>
+  manifest?.exit_code ?? backend?.exitCode ?? 1;
+
 /** A job that ended now: its final state, exit code and, if it failed, why. */
 function ending(
   subjob: Subjob,
@@ -37,7 +41,7 @@ function ending(
   at: string,
 ): { subjob: Subjob; problem?: string } {
   const { backend, manifest } = fact;
-  const exitCode = manifest?.exit_code ?? backend?.exitCode ?? 1;
+  const exitCode = exitCodeOf(fact);
   let problem: string | undefined;
   if (exitCode !== 0) problem = manifest?.error ?? backend?.reason ?? `exit code ${exitCode}`;
   else if (manifest !== undefined) problem = fact.outputsWrong;

@@ -91,7 +91,9 @@ export function refusal(name: TransitionName, pass: Pass): string | undefined {
   const moves: Moves = TRANSITIONS[name];
   if (moves[pass.status] !== undefined) return undefined;
   const from = Object.keys(moves);
-  if (HELD.includes(pass.status)) return `it is ${pass.status} at site ${pass.site ?? '?'} (cancel it first)`;
+  // a shifter's tool on a held pass: only the site that holds it changes it, once asked to cancel
+  if (HELD.includes(pass.status) && (name === 'retry' || name === 'delete'))
+    return `it is ${pass.status} at site ${pass.site ?? '?'} (cancel it first)`;
   return `it is ${pass.status} (${name} applies to ${from.join(', ')} passes)`;
 }
 
@@ -99,7 +101,8 @@ export function refusal(name: TransitionName, pass: Pass): string | undefined {
 export function claimRefusal(name: TransitionName, pass: Pass, token: string | undefined): string | undefined {
   return (
     refusal(name, pass) ??
-    (pass.claim?.token !== token || token === undefined ? 'its claim changed meanwhile' : undefined)
+    // a held pass without a claim (a document written by hand) is changed by a caller that saw none
+    (pass.claim?.token !== token ? 'its claim changed meanwhile' : undefined)
   );
 }
 

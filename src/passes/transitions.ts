@@ -1,7 +1,6 @@
 import type { Pass } from '../model/documents.js';
 import { withAttempt } from '../model/documents.js';
 import { leaseEnd, leaseExpired } from '../model/lease.js';
-import { FINAL_STATUSES } from '../model/status.js';
 import {
   activeJobs,
   changed,
@@ -179,7 +178,7 @@ export function finishCancel(pass: Pass, facts: { token: string | undefined }, n
   });
 }
 
-export { observe, resubmission, type ObserveFacts, type SubjobFact } from './observe.js';
+export { exitCodeOf, observe, resubmission, type ObserveFacts, type SubjobFact } from './observe.js';
 
 // ---- a shifter's tools --------------------------------------------------------------------------
 
@@ -252,6 +251,3 @@ export function copy(source: Pass, facts: { number: number; token: string }, now
     ...(subjobs !== undefined && { subjobs: subjobs.map(freshSubjob) }),
   };
 }
-
-/** Statuses a pass does not leave without a person (retry, cancel, delete). */
-export { FINAL_STATUSES };
