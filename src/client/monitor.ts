@@ -176,5 +176,6 @@ async function write(ctx: ClientContext, observed: readonly Observed[], stats: C
     ctx,
     observed.flatMap(({ doc, pass, outputs }) => (outputs.length === 0 ? [] : [{ doc, pass, manifests: outputs }])),
   );
-  await updatePasses(ctx, changes);
+  // the documents were read this cycle: written from them, read again only when another writer changed one
+  await updatePasses(ctx, changes, new Map(observed.map(({ doc }) => [doc._id, doc])));
 }
