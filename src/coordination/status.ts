@@ -1,10 +1,10 @@
 import type { Database } from '../db/database.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
-import { DEFAULT_QUARANTINE_AFTER } from '../model/health.js';
+import { DEFAULT_QUARANTINE_AFTER, type QuarantineDoc } from '../model/health.js';
 import { noHealth, siteHealth, type SiteHealth } from '../passes/health.js';
 import { readQuarantines } from '../passes/store.js';
 import { ServerClock } from '../db/clock.js';
-import { siteBeats } from './sites.js';
+import { siteBeats, type SiteBeat } from './sites.js';
 
 /** One client of a site (or the site alone, when it holds passes or is quarantined but never ran one), as `gasp sites status` shows it. */
 export interface SiteRow {
@@ -25,11 +25,16 @@ export interface SiteRow {
 /** Ended passes each site's health is judged on, as a site's default quarantine rule reads them. */
 const RECENT = DEFAULT_QUARANTINE_AFTER.of * 2;
 
-/** Every site on the database, sorted by name, a row per client it ran, and which site leads (by the server's clock). */
-export async function sitesStatus(
-  db: Database,
-  staleSeconds: number,
-): Promise<{ leader: LeaderDoc | undefined; rows: SiteRow[] }> {
+/** What the database says of its sites, by the server's clock: heartbeats, the leader, held passes per site, quarantines. */
+export interface SitesNow {
+  beats: SiteBeat[];
+  leader: LeaderDoc | undefined;
+  holding: Map<string, number>;
+  quarantines: Map<string, QuarantineDoc>;
+}
+
+/** One read of every site's standing, shared by `gasp sites status` and `gasp why`. */
+export async function readSites(db: Database, staleSeconds: number): Promise<SitesNow> {
   const clock = new ServerClock(db.couch);
   await clock.sync();
   const [beats, leader, held, quarantines] = await Promise.all([
@@ -38,7 +43,15 @@ export async function sitesStatus(
     db.view<[string], number>('sites', 'held', { group_level: 1 }),
     readQuarantines(db),
   ]);
-  const holding = new Map(held.rows.map((row) => [row.key[0], row.value]));
+  return { beats, leader, holding: new Map(held.rows.map((row) => [row.key[0], row.value])), quarantines };
+}
+
+/** Every site on the database, sorted by name, a row per client it ran, and which site leads (by the server's clock). */
+export async function sitesStatus(
+  db: Database,
+  staleSeconds: number,
+): Promise<{ leader: LeaderDoc | undefined; rows: SiteRow[] }> {
+  const { beats, leader, holding, quarantines } = await readSites(db, staleSeconds);
   const names = [...new Set([...beats.map((beat) => beat.doc.site), ...holding.keys(), ...quarantines.keys()])].sort();
   const health = new Map(
     await Promise.all(names.map(async (site) => [site, await siteHealth(db, site, RECENT)] as const)),

@@ -1,11 +1,11 @@
 import type { Mode } from '../config/config.js';
-import { ServerClock } from '../db/clock.js';
-import { readPolicies, readQuarantines } from '../passes/store.js';
+import { readPolicies } from '../passes/store.js';
 import { prerequisiteStatuses } from '../passes/prerequisites.js';
 import type { QuarantineDoc } from '../model/health.js';
-import { siteBeats, type SiteBeat } from '../coordination/sites.js';
+import { readSites, type SitesNow } from '../coordination/status.js';
+import type { SiteBeat } from '../coordination/sites.js';
 import { seqNumber, type Database } from '../db/database.js';
-import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
+import type { LeaderDoc } from '../model/coordination.js';
 import type { JobDoc, Pass, PassRef } from '../model/documents.js';
 import type { PassStatus } from '../model/status.js';
 import { blocker } from '../queue/decide.js';
@@ -37,24 +37,8 @@ const INDEX_CHECKS = 20;
 const refText = (ref: PassRef) => `${ref.module} run ${ref.run} pass ${ref.pass}`;
 
 /** What every judgement reads once: who runs, who leads, how full each site is, who is quarantined. */
-interface Sites {
+interface Sites extends SitesNow {
   active: SiteBeat[];
-  beats: SiteBeat[];
-  leader: LeaderDoc | undefined;
-  holding: Map<string, number>;
-  quarantines: Map<string, QuarantineDoc>;
-}
-
-async function readSites(db: Database, staleSeconds: number): Promise<Omit<Sites, 'active'>> {
-  const clock = new ServerClock(db.couch);
-  await clock.sync();
-  const [beats, leader, heldCounts, quarantines] = await Promise.all([
-    siteBeats(db, clock, staleSeconds),
-    db.find<LeaderDoc>(LEADER_ID),
-    db.view<[string], number>('sites', 'held', { group_level: 1 }),
-    readQuarantines(db),
-  ]);
-  return { beats, leader, holding: new Map(heldCounts.rows.map((row) => [row.key[0], row.value])), quarantines };
 }
 
 /**
