@@ -32,7 +32,15 @@ describe('a malformed site file', () => {
     ],
     [
       'backend = local\nstorage = /data\n[rat]\n7.0.8 = CVMFS\n',
-      'FILE: storage: "/data" is neither a file:// URL nor a command with {src} and {dest} (expected a file:// URL or a copy command with {src} and {dest})',
+      'FILE: storage: "/data" is neither a file:// or root:// URL nor a command with {src} and {dest} (expected a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest})',
+    ],
+    [
+      'backend = local\nstorage = root://se.example.org:1094\n[rat]\n7.0.8 = CVMFS\n',
+      'FILE: storage: "root://se.example.org:1094" names no path on the storage element (expected root://host:port//path) (expected a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest})',
+    ],
+    [
+      'backend = local\nstorage = root://se.example.org//snoplus\nstorage_tool = srm\n[rat]\n7.0.8 = CVMFS\n',
+      'FILE: storage_tool: "srm" is not allowed (expected xrootd (xrdcp, xrdfs) or gfal (gfal-copy, gfal-sum) for root:// storage)',
     ],
     [
       'backend = local\nstorage = file:///x\n',
@@ -44,11 +52,11 @@ describe('a malformed site file', () => {
     ],
     [
       'backend = local\nstorage = file://data/out\n[rat]\n7.0.8 = CVMFS\n',
-      'FILE: storage: "file://data/out" has a host name where the folder should start; file:///folder takes three slashes (expected a file:// URL or a copy command with {src} and {dest})',
+      'FILE: storage: "file://data/out" has a host name where the folder should start; file:///folder takes three slashes (expected a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest})',
     ],
     [
       'backend = local\nstorage = gfal-copy "{src}" {dest}\n[rat]\n7.0.8 = CVMFS\n',
-      'FILE: storage: "gfal-copy \\"{src}\\" {dest}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected a file:// URL or a copy command with {src} and {dest})',
+      'FILE: storage: "gfal-copy \\"{src}\\" {dest}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest})',
     ],
     [
       'backend = local\nstorage = file:///x\n[rat]\ncvmfs = /cvmfs/x\n',
@@ -88,7 +96,7 @@ describe('a malformed site file', () => {
     ],
     [
       `${GOOD}[pbs]\nqueue = long\n`,
-      'FILE: [pbs]: unknown (expected one of: name, backend, max_jobs, modes, storage, [rat], [local], [slurm], [condor], [dirac], [health], [dry])',
+      'FILE: [pbs]: unknown (expected one of: name, backend, max_jobs, modes, storage, storage_tool, se, [rat], [local], [slurm], [condor], [dirac], [health], [dry])',
     ],
   ])('%j is reported as one line naming file, section and key', (text, expected) => {
     expect(siteProblems(text)).toEqual([expected]);

@@ -160,6 +160,8 @@ describe('views on seeded documents', () => {
           subjob,
           name: `${name}.ntuple.root`,
           guid: `guid-${name}`,
+          lfn: `/bi-2026/TeloadedBi214/300000/1/${name}.ntuple.root`,
+          replicas: [{ se: 'file', url: `file:///data/${name}.ntuple.root` }],
           size: 10,
           adler32: '00000001',
           sha256: 'x',

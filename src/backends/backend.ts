@@ -1,6 +1,6 @@
 import { GaspError } from '../errors.js';
 import { megabytes } from '../memory.js';
-import type { BackendKind } from '../sites/site.js';
+import type { BackendKind, StorageTool } from '../sites/site.js';
 import type { OutputNaming } from '../model/documents.js';
 
 /** What a job's spec.json tells the wrapper (bin/gasp-job): what to run, where its outputs go. */
@@ -15,7 +15,10 @@ export interface JobSpec {
   outputs: Array<{ data_type: string; file: string; named_by: OutputNaming }>;
   /** The frozen RATDB state the pass asked for (`submit -t`); null: the live RATDB. The wrapper puts it in the macro. */
   ratdb_tag: string | null;
-  storage: { kind: 'file'; root: string; path: string } | { kind: 'copy'; command: string[]; path: string };
+  storage:
+    | { kind: 'file'; root: string; path: string }
+    | { kind: 'root'; url: string; tool: StorageTool; path: string }
+    | { kind: 'copy'; command: string[]; path: string };
   events: number | null;
 }
 

@@ -30,6 +30,13 @@ function commandLineNames(outputs: JobSpec['outputs']): string[] {
   return outputs.flatMap((output) => (output.named_by === 'command line' ? ['-o', output.file] : []));
 }
 
+function storageSpec(site: Site, path: string): JobSpec['storage'] {
+  const { storage } = site;
+  if (storage.kind === 'file') return { kind: 'file', root: storage.root, path };
+  if (storage.kind === 'root') return { kind: 'root', url: storage.url, tool: site.storageTool, path };
+  return { kind: 'copy', command: storage.command, path };
+}
+
 export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
   const { pass } = job;
   const setup = ratSetupLine(site.rat, pass.rat_version);
@@ -67,10 +74,7 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
     fields: { OUTPUT: base, RUN: String(job.run), ...(events !== undefined && { NEVENTS: String(events) }) },
     outputs,
     ratdb_tag: pass.ratdb_tag ?? null,
-    storage:
-      site.storage.kind === 'file'
-        ? { kind: 'file', root: site.storage.root, path }
-        : { kind: 'copy', command: site.storage.command, path },
+    storage: storageSpec(site, path),
     events: events ?? null,
   };
 }

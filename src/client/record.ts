@@ -6,6 +6,8 @@ import { UnavailableError } from '../errors.js';
 import { sha256OfFile } from '../files.js';
 import type { ClientContext } from './context.js';
 import type { Manifest } from '../model/manifest.js';
+import { lfnOf } from '../model/data.js';
+import { seOfUrl } from '../model/storage-url.js';
 
 export type { Manifest };
 
@@ -84,6 +86,8 @@ export async function recordData(ctx: ClientContext, passes: readonly PassOutput
           sha256: output.sha256,
           events: output.events,
           url: output.url,
+          lfn: lfnOf(data, output.file),
+          replicas: [{ se: ctx.site.se ?? seOfUrl(output.url), url: output.url }],
         });
         wanted.set(id, data);
       }

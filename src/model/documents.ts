@@ -116,6 +116,32 @@ export interface JobDoc {
   passes: Pass[];
 }
 
+/** Where one copy of a file is: a storage element's name and the file's URL on it. */
+export interface Replica {
+  se: string;
+  url: string;
+  /** When `gasp verify --yes` found this copy gone (ISO time): grab and verify skip it. */
+  missing?: string;
+}
+
+/** One subjob's file in a data document: what the grid's catalogues (DIRAC, Rucio) keep of a file. */
+export interface DataFile {
+  subjob: number;
+  name: string;
+  /** The logical file name: the path below the storage element's root, the same on every SE. */
+  lfn: string;
+  /** A uuid made when the file is first recorded, never changed by recording it again. */
+  guid: string;
+  size: number;
+  /** The grid's checksum, as the SE computed it where it offers one. */
+  adler32: string;
+  sha256: string;
+  events: number | null;
+  /** The first replica's URL, kept for readers of documents written before replicas. */
+  url: string;
+  replicas: Replica[];
+}
+
 /** One per (job, pass, data type), aggregating the subfiles. */
 export interface DataDoc {
   _id: string;
@@ -126,16 +152,7 @@ export interface DataDoc {
   pass: number;
   label: string;
   data_type: string;
-  files: Array<{
-    subjob: number;
-    name: string;
-    guid: string;
-    size: number;
-    adler32: string;
-    sha256: string;
-    events: number | null;
-    url: string;
-  }>;
+  files: DataFile[];
 }
 
 /** One production module: a macro of the release, what it needs and what it makes. */

@@ -24,6 +24,7 @@ import { readIni, validateIni } from '../config/ini-file.js';
 import { DEFAULT_QUARANTINE_AFTER } from '../model/health.js';
 import { InputError } from '../errors.js';
 import { placeholders } from '../shell.js';
+import { parseRootUrl, rootUrl } from '../model/storage-url.js';
 import {
   DEFAULT_CVMFS,
   DEFAULT_RAT_SETUP,
@@ -36,10 +37,26 @@ import {
 export const BACKENDS = ['local', 'slurm', 'condor', 'dirac', 'dry'] as const;
 export type BackendKind = (typeof BACKENDS)[number];
 
-/** Where outputs go: a folder, or a copy command run as an argument array (never through a shell). */
-export type Storage = { kind: 'file'; root: string } | { kind: 'copy'; command: string[] };
+/**
+ * Where outputs go: a folder, a storage element reached by root:// (copied with XRootD's xrdcp, or
+ * gfal2's gfal-copy where the site prefers it), or a copy command run as an argument array (never
+ * through a shell).
+ */
+export type Storage =
+  { kind: 'file'; root: string } | { kind: 'root'; url: string } | { kind: 'copy'; command: string[] };
+
+export const STORAGE_TOOLS = ['xrootd', 'gfal'] as const;
+export type StorageTool = (typeof STORAGE_TOOLS)[number];
 
 const storage = (value: string): Storage => {
+  if (/^x?root:/.test(value)) {
+    try {
+      const { server, path } = parseRootUrl(value);
+      return { kind: 'root', url: rootUrl(server, path) };
+    } catch (error) {
+      throw new Invalid((error as Error).message);
+    }
+  }
   if (value.startsWith('file:')) {
     const url = new URL(value);
     // file://data/out would make "data" the host and write to /out
@@ -53,7 +70,7 @@ const storage = (value: string): Storage => {
     throw new Invalid('has quotes or backslashes, but it is split on spaces and never run by a shell');
   const command = value.split(/\s+/).filter((word) => word !== '');
   if (!value.includes('{src}') || !value.includes('{dest}'))
-    throw new Invalid('is neither a file:// URL nor a command with {src} and {dest}');
+    throw new Invalid('is neither a file:// or root:// URL nor a command with {src} and {dest}');
   return { kind: 'copy', command };
 };
 
@@ -157,7 +174,13 @@ const siteSchema = iniFile({
   backend: required(BACKENDS.join(' | '), oneOf(BACKENDS)),
   max_jobs: withDefault('a whole number from 1 to 100000', integer(1, 100_000), 10),
   modes: withDefault(`a comma list of ${MODES.join(', ')}`, listOf(MODES), [...MODES]),
-  storage: required('a file:// URL or a copy command with {src} and {dest}', storage),
+  storage: required('a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest}', storage),
+  storage_tool: withDefault(
+    'xrootd (xrdcp, xrdfs) or gfal (gfal-copy, gfal-sum) for root:// storage',
+    oneOf(STORAGE_TOOLS),
+    'xrootd',
+  ),
+  se: optional('a storage element name of letters, digits, _ . - (such as SFU-SE)', matching(/^[\w.-]+$/)),
   rat: ratSection,
   local: section({
     workdir: withDefault('a folder for job working directories', text, '.gasp/jobs'),
@@ -210,6 +233,10 @@ export interface Site {
   maxJobs: number;
   modes: Mode[];
   storage: Storage;
+  /** How the job wrapper reaches root:// storage. */
+  storageTool: StorageTool;
+  /** The storage element's name in replicas; undefined: named after the storage URL's host. */
+  se: string | undefined;
   rat: RatScheme;
   local: SiteFields['local'];
   slurm: SiteFields['slurm'];
@@ -231,6 +258,8 @@ export function loadSite(file: string): Site {
     maxJobs: fields.max_jobs,
     modes: fields.modes,
     storage: fields.storage,
+    storageTool: fields.storage_tool,
+    se: fields.se,
     rat: fields.rat,
     local: fields.local,
     slurm: fields.slurm,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import type { Couch } from '../../src/db/couch.js';
 import { EmbeddedServer } from '../../src/server/embedded.js';
+import { startTestSe } from './xrootd-server.js';
 import { couchAt, externalUrl, TEST_DATABASE_PREFIX, URL_ENV } from './test-server.js';
 
 export interface TestServer {
@@ -18,6 +19,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     couchUrl: string;
     couchServer: TestServer;
+    /** The run's XRootD storage element, or why there is none. */
+    xrootd: { url: string; data: string } | { unavailable: string };
   }
 }
 
@@ -50,8 +53,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     );
   project.provide('couchUrl', url);
   project.provide('couchServer', { name, pouchdb, external: external !== undefined });
+  const se = await startTestSe();
+  project.provide('xrootd', 'stop' in se ? { url: se.url, data: se.data } : se);
   return async () => {
     try {
+      if ('stop' in se) await se.stop();
       const left = (await testDatabases(couch)).filter((db) => !before.has(db));
       if (left.length > 0) {
         process.stderr.write(

@@ -1,0 +1,168 @@
+import { spawn } from 'node:child_process';
+import { UnavailableError } from '../errors.js';
+import { normalAdler32 } from './adler32.js';
+import { parseRootUrl, rootUrl } from '../model/storage-url.js';
+
+/**
+ * XRootD's client tools (xrdfs, xrdcp from Debian's xrootd-client), always run from argument
+ * arrays. Their default connection retries wait 8 minutes on a storage element that is down; these
+ * settings make an unreachable SE one prompt answer. A setting already in the environment wins.
+ */
+export const XRD_SETTINGS: Readonly<Record<string, string>> = {
+  XRD_CONNECTIONRETRY: '2',
+  XRD_CONNECTIONWINDOW: '10',
+  XRD_REQUESTTIMEOUT: '300',
+};
+
+/** A copy of one file that takes longer than this has hung. */
+const COPY_TIMEOUT_MS = 6 * 3_600_000;
+const QUERY_TIMEOUT_MS = 120_000;
+
+/** The storage element did not answer, or its tool is missing: one line naming the URL. */
+export class StorageUnavailableError extends UnavailableError {
+  constructor(
+    readonly url: string,
+    reason: string,
+  ) {
+    super(`${url}: ${reason}`);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
+interface Answer {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function xrd(argv: readonly string[], url: string, timeoutMs = QUERY_TIMEOUT_MS): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const [program, ...args] = argv;
+    if (program === undefined) return reject(new Error('no command'));
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const [name, value] of Object.entries(XRD_SETTINGS)) env[name] ??= value;
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new StorageUnavailableError(url, `${program} did not answer within ${timeoutMs / 1000}s`));
+    }, timeoutMs);
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new StorageUnavailableError(
+          url,
+          error.code === 'ENOENT'
+            ? `${program}: command not found (install xrootd-client)`
+            : `${program}: ${error.message}`,
+        ),
+      );
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+  });
+}
+
+/** What xrdfs or xrdcp said last, without its `[ERROR]` prefix. */
+function said(answer: Answer): string {
+  const line = `${answer.stderr}\n${answer.stdout}`.trim().split('\n').filter(Boolean).at(-1) ?? '';
+  return line.replace(/^\s*(Run: )?\[(ERROR|FATAL)\]\s*/, '').trim() || `exit ${answer.code}`;
+}
+
+const NOT_FOUND = /\[3011\]|no such file/i;
+/** xrdfs and xrdcp exit 51 (and 50, 52) when they cannot reach the server. */
+const UNREACHABLE = new Set([50, 51, 52]);
+
+function failure(url: string, answer: Answer, doing: string): Error {
+  const reason = said(answer);
+  return UNREACHABLE.has(answer.code)
+    ? new StorageUnavailableError(url, `storage element unreachable (${reason})`)
+    : new StorageUnavailableError(url, `${doing} failed: ${reason}`);
+}
+
+/** A file's size on the SE, or undefined when it is not there. */
+export async function statFile(url: string): Promise<{ size: number } | undefined> {
+  const { server, path } = parseRootUrl(url);
+  const answer = await xrd(['xrdfs', server, 'stat', path], url);
+  if (answer.code !== 0) {
+    if (NOT_FOUND.test(answer.stderr)) return undefined;
+    throw failure(url, answer, 'stat');
+  }
+  const size = /^Size:\s+(\d+)/m.exec(answer.stdout)?.[1];
+  if (size === undefined) throw new StorageUnavailableError(url, 'xrdfs stat gave no size');
+  return { size: Number(size) };
+}
+
+/** The SE's adler32 of a file (computed by the server), or undefined when it is not there. */
+export async function remoteAdler32(url: string): Promise<string | undefined> {
+  const { server, path } = parseRootUrl(url);
+  const answer = await xrd(['xrdfs', server, 'query', 'checksum', path], url);
+  if (answer.code !== 0) {
+    if (NOT_FOUND.test(answer.stderr)) return undefined;
+    throw failure(url, answer, 'checksum');
+  }
+  const value = /adler32\s+([0-9a-fA-Fx]+)/.exec(answer.stdout)?.[1];
+  if (value === undefined) throw new StorageUnavailableError(url, `the SE gave no adler32 (${said(answer)})`);
+  return normalAdler32(value);
+}
+
+/** Size and adler32 as the SE sees them, or undefined when the file is not there. */
+export async function remoteFile(url: string): Promise<{ size: number; adler32: string } | undefined> {
+  const stat = await statFile(url);
+  if (stat === undefined) return undefined;
+  const adler32 = await remoteAdler32(url);
+  return adler32 === undefined ? undefined : { size: stat.size, adler32 };
+}
+
+/** One file under a folder on the SE. */
+export interface ListedFile {
+  url: string;
+  /** Its path on the server. */
+  path: string;
+  size: number;
+}
+
+/** Every file below a folder on the SE (recursively); none when the folder is not there. */
+export async function listFiles(url: string): Promise<ListedFile[]> {
+  const { server, path } = parseRootUrl(url);
+  const answer = await xrd(['xrdfs', server, 'ls', '-l', '-R', path], url);
+  if (answer.code !== 0) {
+    if (NOT_FOUND.test(answer.stderr)) return [];
+    throw failure(url, answer, 'listing');
+  }
+  const files: ListedFile[] = [];
+  // -rw-r--r-- owner group SIZE DATE TIME PATH (a path may hold spaces: it is the rest of the line)
+  for (const line of answer.stdout.split('\n')) {
+    const match = /^-\S*\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+(\/.*)$/.exec(line);
+    if (match?.[1] === undefined || match[2] === undefined) continue;
+    files.push({ url: rootUrl(server, match[2]), path: match[2], size: Number(match[1]) });
+  }
+  return files;
+}
+
+/** Removes a file from the SE; one that is already gone counts as removed. */
+export async function removeFile(url: string): Promise<void> {
+  const { server, path } = parseRootUrl(url);
+  const answer = await xrd(['xrdfs', server, 'rm', path], url);
+  if (answer.code !== 0 && !NOT_FOUND.test(answer.stderr)) throw failure(url, answer, 'removing');
+}
+
+/**
+ * Copies a file with xrdcp (either side may be root:// or a local path); `onProgress` is not given
+ * bytes by xrdcp, so callers watch the destination grow when it is local.
+ */
+export async function copyFile(source: string, destination: string, url = source): Promise<void> {
+  const answer = await xrd(['xrdcp', '--force', '--nopbar', source, destination], url, COPY_TIMEOUT_MS);
+  if (answer.code !== 0) throw failure(url, answer, 'copy');
+}
+
+/** Whether the SE at `server` (`root://host:port`) answers; throws StorageUnavailableError saying why not. */
+export async function ping(server: string): Promise<void> {
+  const answer = await xrd(['xrdfs', server, 'stat', '/'], server);
+  if (answer.code !== 0) throw failure(server, answer, 'stat /');
+}
