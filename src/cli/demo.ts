@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBackend } from '../backends/create.js';
@@ -25,6 +25,8 @@ import { stopOnSignal } from '../signals.js';
 import { startPreparedServer, startSummaryTallies } from './serve.js';
 import { startDashboard } from '../dashboard/server.js';
 import { freePortOr } from '../server/ports.js';
+import type { LocalSe } from '../storage/local-se.js';
+import { startDemoSe } from './demo-se.js';
 
 /** Where the demo's dashboard listens, or any free port when that one is taken. */
 const DEMO_DASHBOARD_PORT = 8080;
@@ -32,10 +34,14 @@ const DEMO_DASHBOARD_PORT = 8080;
 interface DemoOptions extends GlobalOptions {
   dir: string;
   keep?: boolean;
+  storage: 'file' | 'root';
 }
 
-/** A site on this machine: the local backend, the fixture release set up by its env script, storage in the demo folder. */
-function demoSite(dir: string): Site {
+/**
+ * A site on this machine: the local backend, the fixture release set up by its env script, storage
+ * in the demo folder or on the demo's XRootD storage element.
+ */
+function demoSite(dir: string, se: LocalSe | undefined): Site {
   const file = join(dir, 'demo-site.ini');
   writeFileSync(
     file,
@@ -43,7 +49,8 @@ function demoSite(dir: string): Site {
       'name = demo',
       'backend = local',
       'max_jobs = 4',
-      `storage = file://${join(dir, 'storage')}`,
+      se === undefined ? `storage = file://${join(dir, 'storage')}` : `storage = ${se.url}//snoplus`,
+      ...(se === undefined ? [] : ['se = demo-se']),
       '[rat]',
       `7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}`,
       '[local]',
@@ -64,6 +71,14 @@ export function registerDemo(program: Command): void {
       'keep the database and the dashboard running at the end, until Ctrl-C (the default on a terminal)',
     )
     .option('--no-keep', 'stop at the end, even on a terminal')
+    .addOption(
+      new Option(
+        '--storage <kind>',
+        "where the jobs' outputs go: file (a folder in the demo folder) or root (an XRootD storage element the demo starts; needs Debian's xrootd-server and xrootd-client)",
+      )
+        .choices(['file', 'root'])
+        .default('file'),
+    )
     .addHelpText('after', '\nExample:\n  npm start            # the same as: npx gasp demo\n  npx gasp demo --keep')
     .action(async (_options: DemoOptions, command: Command) => runDemo(command.optsWithGlobals<DemoOptions>()));
 }
@@ -75,6 +90,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
   const stop = stopOnSignal({ log });
   const server = await startPreparedServer(options.dir, 0, log, stop);
   const tallies = startSummaryTallies(new Couch({ url: server.url, log }), log);
+  let se: LocalSe | undefined;
   // Ctrl-C between steps stops the chain and the database
   const checkpoint = () => {
     if (stop.signal.aborted) throw new StartAborted('stopped by a signal');
@@ -87,13 +103,18 @@ async function runDemo(options: DemoOptions): Promise<void> {
     checkpoint();
     await submitFixtureJobs(databases.production, server.dir);
     checkpoint();
-    await runFixtureJobs(couch, databases.production, server.dir, log, stop.signal);
+    if (options.storage === 'root') {
+      se = await startDemoSe(server.dir);
+      print(`   the demo's storage element (xrootd, adler32 on the server): ${se.url}, files in ${se.data}`);
+    }
+    await runFixtureJobs(couch, databases.production, server.dir, se, log, stop.signal);
     checkpoint();
-    await printSummary(databases, server.dir);
+    await printSummary(databases, server.dir, se);
     print(`the database is at ${server.url.origin}`);
     await showDashboard(databases, options, log, stop.signalled);
   } finally {
     await Promise.all(tallies.map((tally) => tally.stop()));
+    await se?.stop();
     await server.stop();
   }
   print(`stopped; the data stays in ${server.dir} (npx gasp serve --dir ${options.dir} serves it again)`);
@@ -144,11 +165,12 @@ async function runFixtureJobs(
   couch: Couch,
   production: Database,
   dir: string,
+  se: LocalSe | undefined,
   log: Logger,
   signal: AbortSignal,
 ): Promise<void> {
   print("4. running the jobs with the local backend (the fixture release's stand-in rat)");
-  const site = demoSite(dir);
+  const site = demoSite(dir, se);
   const ctx: ClientContext = {
     db: production,
     site,
@@ -191,14 +213,15 @@ function demoHeartbeat(couch: Couch, production: Database, site: Site): SiteHear
 }
 
 /** Step 5: passes by status in each database, and where the outputs and job folders are. */
-async function printSummary(databases: DemoDatabases, dir: string): Promise<void> {
+async function printSummary(databases: DemoDatabases, dir: string, se: LocalSe | undefined): Promise<void> {
   print('5. summary');
   for (const db of [databases.production, databases.processing]) {
     const counts = await db.view<[string], number>('passes', 'by_status', { group_level: 1 });
     const summary = counts.rows.map((row) => `${row.key[0]} ${row.value}`).join(', ');
     print(`   ${db.name}: ${summary === '' ? 'no passes yet' : summary}`);
   }
-  print(`   outputs: ${join(dir, 'storage')}; job folders (logs, manifests): ${join(dir, 'jobs')}`);
+  const outputs = se === undefined ? join(dir, 'storage') : `${se.url}//snoplus`;
+  print(`   outputs: ${outputs}; job folders (logs, manifests): ${join(dir, 'jobs')}`);
 }
 
 /** Step 6: the dashboard, kept up until Ctrl-C when asked (or on a terminal). */
