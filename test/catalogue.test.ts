@@ -10,6 +10,7 @@ import { listGrabFiles } from '../src/grab/list.js';
 import { currentDataDoc, type StoredDataDoc } from '../src/model/data.js';
 import type { DataDoc, JobDoc, Pass } from '../src/model/documents.js';
 import { dataDocsOf } from '../src/shifter/data-docs.js';
+import { writeMigrated } from '../src/shifter/migrate.js';
 import { gaspOn, runGasp } from './support/cli.js';
 import { useTestDatabase } from './support/couch.js';
 import { context, databaseWithJobs, jobs } from './support/jobs.js';
@@ -144,6 +145,10 @@ describe('data documents in the older form (no LFN or replicas, a GUID from the 
   });
 
   it("are read by grab's list and gasp show in the current form, their GUID kept", async () => {
+    const byLabel = await db.view<unknown[], number>('data', 'by_label', {
+      key: ['enq', 'PartialPo210', 2, 1, 'ratds'],
+    });
+    expect(byLabel.rows.map((row) => row.value)).toEqual([1]);
     const [doc] = await dataDocsOf(db, [{ module: 'PartialPo210', run: 2, pass: 1 }]);
     expect(doc?.files[0]).toMatchObject(current);
     const listed = await listGrabFiles(db, { label: 'enq', statuses: ['waiting'] });
@@ -250,6 +255,27 @@ describe('gasp migrate', () => {
     );
     expect((await all()).map((doc) => doc._rev)).toEqual(written.map((doc) => doc._rev));
   }, 60_000);
+
+  it("reads a document changed meanwhile again and migrates what it holds now; one its writer brought to today's form is left alone", async () => {
+    const [changed, brought] = [olderDoc(500000), olderDoc(500001)];
+    for (const doc of [changed, brought]) await test.db.put(doc);
+    const stale = await Promise.all([changed, brought].map((doc) => test.db.get<StoredDataDoc>(doc._id)));
+    // other writers, after migrate read them: one still in the older form, one rewritten in today's
+    const events = { ...stale[0], files: stale[0]?.files.map((file) => ({ ...file, events: 99 })) } as StoredDataDoc;
+    await test.db.put(events);
+    await test.db.put(currentDataDoc(stale[1] as StoredDataDoc).doc);
+    const broughtRev = (await test.db.get(brought._id))._rev;
+    const result = await writeMigrated(
+      test.db,
+      stale.map((doc) => currentDataDoc(doc).doc),
+    );
+    expect(result).toEqual({ written: 1, unwritten: [] });
+    const now = await test.db.get<DataDoc>(changed._id);
+    const { _rev, ...expected } = currentDataDoc(events).doc;
+    expect(now).toMatchObject(expected);
+    expect(now.files[0]?.events).toBe(99);
+    expect((await test.db.get(brought._id))._rev).toBe(broughtRev);
+  });
 
   it('says what it does and how to run it in --help, and gives one line when the database is unreachable', async () => {
     const help = await runGasp(['migrate', '--help']);

@@ -86,7 +86,7 @@ async function* dataDocPages(db: Database): AsyncGenerator<StoredDataDoc[]> {
 }
 
 /** Writes migrated documents; one changed meanwhile is read, migrated (if it still needs it) and written again. */
-async function writeMigrated(
+export async function writeMigrated(
   db: Database,
   docs: DataDoc[],
 ): Promise<{ written: number; unwritten: Migration['unwritten'] }> {
