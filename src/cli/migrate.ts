@@ -15,7 +15,8 @@ function describe(migration: Migration): string[] {
   if (older > ids.length) lines.push(`  … and ${older - ids.length} more`);
   if (!migration.applied)
     return [...lines, `nothing changed: add --yes to migrate ${older === 1 ? 'it' : `these ${older}`}`];
-  lines.push(`migrate: wrote ${migration.written} of ${plural(older, 'data document')}; recorded in the audit`);
+  const audited = migration.written > 0 ? '; recorded in the audit' : '';
+  lines.push(`migrate: wrote ${migration.written} of ${plural(older, 'data document')}${audited}`);
   for (const { id, reason } of migration.unwritten) lines.push(`migrate: ${id} not written: ${reason}`);
   return lines;
 }
@@ -33,8 +34,8 @@ export function registerMigrate(program: Command): void {
     .addHelpText(
       'after',
       `
-Every command reads older data documents as if migrated already; this writes them, so other tools
-(and views) see the current form too. Only data documents change: each file keeps its GUID, checksums
+Every gasp command reads older data documents as if migrated already; this writes them, so tools
+that read the database directly see the current form too. Only data documents change: each file keeps its GUID, checksums
 and URL, and gains its LFN and that URL as its one replica. Written ${MIGRATE_PAGE} at a time; a document
 changed meanwhile is read again. Run it again at any time: a second run finds nothing to do.
 
