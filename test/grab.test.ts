@@ -244,7 +244,12 @@ describe('the reproducibility record', () => {
     for (const row of mine.rows)
       for (const file of row.doc?.files ?? [])
         expect(shown.stdout).toContain(
-          `    ${row.doc?.data_type}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events, sha256 ${file.sha256}, ${file.url}`,
+          [
+            `    ${row.doc?.data_type}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events`,
+            `      lfn ${file.lfn}`,
+            `      guid ${file.guid}, adler32 ${file.adler32}, sha256 ${file.sha256}`,
+            `      replica file ${file.url}`,
+          ].join('\n'),
         );
     expect(lines.at(-1)).toBe(
       `  to run it again exactly: gasp submit --like ${doc.module} ${doc.run} 1  (RAT 7.0.8, the live RATDB (no tag))`,

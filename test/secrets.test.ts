@@ -76,6 +76,7 @@ describe('with a password set', () => {
       ['grab', '--label', 'vault', '-d', 'grabbed', '-c', 'gasp.cfg'],
       ['timing', '--label', 'vault', '-c', 'gasp.cfg'],
       ['show', 'NoSuchModule', '1', '-c', 'gasp.cfg'],
+      ['migrate', '--yes', '-c', 'gasp.cfg'],
       ['audit', '-c', 'gasp.cfg'],
       // the same with a server that does not answer, and with a password the server refuses
       ['submit', 'jobs.json', '-c', 'wrong.cfg'],

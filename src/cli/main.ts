@@ -8,6 +8,7 @@ import { logLevelOption } from './context.js';
 import { registerDemo } from './demo.js';
 import { registerEnqueue } from './enqueue.js';
 import { registerLockRun } from './lock-run.js';
+import { registerMigrate } from './migrate.js';
 import { registerShifterTools } from './shifter.js';
 import { registerSummary } from './summary.js';
 import { registerGrab } from './grab.js';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerGrab(program);
   registerTiming(program);
   registerShow(program);
+  registerMigrate(program);
   registerDashboard(program);
   registerWhy(program);
   registerPolicy(program);

@@ -5,6 +5,7 @@ import {
   jobId,
   productionInfoId,
   type DataDoc,
+  type DataFile,
   type JobDoc,
   type Pass,
   type ProductionInfoDoc,
@@ -58,12 +59,7 @@ function describe(record: PassRecord): string[] {
     );
   }
   lines.push('  data:');
-  for (const doc of record.data) {
-    for (const file of doc.files)
-      lines.push(
-        `    ${doc.data_type}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events, sha256 ${file.sha256}, ${file.url}`,
-      );
-  }
+  for (const doc of record.data) for (const file of doc.files) lines.push(...describeFile(doc.data_type, file));
   if (record.data.length === 0) lines.push('    none');
   // the copy keeps the tag; saying it here shows whether the data came from a frozen RATDB or the live one
   const ratdb = pass.ratdb_tag === undefined ? 'the live RATDB (no tag)' : `ratdb tag ${pass.ratdb_tag}`;
@@ -71,6 +67,19 @@ function describe(record: PassRecord): string[] {
     `  to run it again exactly: gasp submit --like ${module} ${run} ${pass.pass}  (RAT ${pass.rat_version}, ${ratdb})`,
   );
   return lines;
+}
+
+/** A file as the grid's catalogues know it: LFN, GUID, checksums, and where each copy is. */
+function describeFile(dataType: string, file: DataFile): string[] {
+  return [
+    `    ${dataType}: ${file.name}, ${file.size} bytes, ${file.events ?? '-'} events`,
+    `      lfn ${file.lfn}`,
+    `      guid ${file.guid}, adler32 ${file.adler32}, sha256 ${file.sha256}`,
+    ...file.replicas.map(
+      (replica) =>
+        `      replica ${replica.se} ${replica.url}${replica.missing === undefined ? '' : ` (missing since ${replica.missing})`}`,
+    ),
+  ];
 }
 
 export function registerShow(program: Command): void {

@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { DataDoc, JobDoc, Pass } from '../model/documents.js';
+import type { DataDoc, DataFile, JobDoc, Pass } from '../model/documents.js';
 import { UnavailableError } from '../errors.js';
 import { sha256OfFile } from '../files.js';
 import type { ClientContext } from './context.js';
 import type { Manifest } from '../model/manifest.js';
-import { lfnOf } from '../model/data.js';
+import { currentDataDoc, lfnOf, type StoredDataDoc } from '../model/data.js';
 import { seOfUrl } from '../model/storage-url.js';
 
 export type { Manifest };
@@ -44,12 +44,6 @@ export async function verifyManifest(
   return undefined;
 }
 
-/** A file's GUID, derived from where it is stored, so recording it again gives the same one. */
-export function guidOf(url: string): string {
-  const hex = createHash('sha256').update(url).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
-
 export interface PassOutputs {
   doc: JobDoc;
   pass: Pass;
@@ -62,46 +56,19 @@ export interface PassOutputs {
  * documents were written.
  */
 export async function recordData(ctx: ClientContext, passes: readonly PassOutputs[]): Promise<number> {
-  const wanted = new Map<string, DataDoc>();
-  for (const { doc, pass, manifests } of passes) {
-    for (const { subjob, manifest } of manifests) {
-      for (const output of manifest.outputs) {
-        const id = `data:${doc.module}:${doc.run}:${pass.pass}:${output.data_type}`;
-        const data = wanted.get(id) ?? {
-          _id: id,
-          type: 'data',
-          module: doc.module,
-          run: doc.run,
-          pass: pass.pass,
-          label: pass.label,
-          data_type: output.data_type,
-          files: [],
-        };
-        data.files.push({
-          subjob,
-          name: output.file,
-          guid: guidOf(output.url),
-          size: output.size,
-          adler32: output.adler32,
-          sha256: output.sha256,
-          events: output.events,
-          url: output.url,
-          lfn: lfnOf(data, output.file),
-          replicas: [{ se: ctx.site.se ?? seOfUrl(output.url), url: output.url }],
-        });
-        wanted.set(id, data);
-      }
-    }
-  }
+  const wanted = recordedDocs(passes, ctx.site.se);
   if (wanted.size === 0) return 0;
-  const stored = await ctx.db.allDocs<DataDoc>({ keys: [...wanted.keys()], include_docs: true });
-  const existing = new Map(stored.rows.flatMap((row) => (row.doc ? [[row.doc._id, row.doc] as const] : [])));
+  const stored = await ctx.db.allDocs<StoredDataDoc>({ keys: [...wanted.keys()], include_docs: true });
+  const existing = new Map(
+    stored.rows.flatMap((row) => (row.doc ? [[row.doc._id, currentDataDoc(row.doc).doc] as const] : [])),
+  );
   const writes: DataDoc[] = [];
   for (const [id, data] of wanted) {
-    data.files.sort((a, b) => a.subjob - b.subjob);
     const before = existing.get(id);
-    if (before !== undefined && JSON.stringify(before.files) === JSON.stringify(data.files)) continue;
-    writes.push({ ...data, ...(before?._rev !== undefined && { _rev: before._rev }) });
+    const storedAt = (lfn: string) => before?.files.find((file) => file.lfn === lfn);
+    const files = data.files.map((file) => catalogued(file, storedAt(file.lfn))).sort((a, b) => a.subjob - b.subjob);
+    if (before !== undefined && sameJson(before.files.map(catalogueOrder), files)) continue;
+    writes.push({ ...data, files, ...(before?._rev !== undefined && { _rev: before._rev }) });
   }
   if (writes.length === 0) return 0;
   const answers = await ctx.db.bulkDocs(writes);
@@ -112,3 +79,78 @@ export async function recordData(ctx: ClientContext, passes: readonly PassOutput
     );
   return writes.length;
 }
+
+/** A file as a manifest gives it: everything but the GUID, which only the stored document can tell. */
+type RecordedFile = Omit<DataFile, 'guid'>;
+
+/** The data documents these manifests make, by id, their files as staged by this site (its SE name, else the URL's). */
+function recordedDocs(
+  passes: readonly PassOutputs[],
+  se: string | undefined,
+): Map<string, Omit<DataDoc, 'files'> & { files: RecordedFile[] }> {
+  const wanted = new Map<string, Omit<DataDoc, 'files'> & { files: RecordedFile[] }>();
+  for (const { doc, pass, manifests } of passes) {
+    for (const { subjob, manifest } of manifests) {
+      for (const output of manifest.outputs) {
+        const id = `data:${doc.module}:${doc.run}:${pass.pass}:${output.data_type}`;
+        const data = wanted.get(id) ?? {
+          _id: id,
+          type: 'data' as const,
+          module: doc.module,
+          run: doc.run,
+          pass: pass.pass,
+          label: pass.label,
+          data_type: output.data_type,
+          files: [],
+        };
+        data.files.push({
+          subjob,
+          name: output.file,
+          lfn: lfnOf(data, output.file),
+          size: output.size,
+          adler32: output.adler32,
+          sha256: output.sha256,
+          events: output.events,
+          url: output.url,
+          replicas: [{ se: se ?? seOfUrl(output.url), url: output.url }],
+        });
+        wanted.set(id, data);
+      }
+    }
+  }
+  return wanted;
+}
+
+/**
+ * A recorded file as the catalogue keeps it. The same bytes as the stored file at its LFN keep that
+ * file's GUID, and a copy at another URL (another SE) is one more replica; new bytes at the LFN (a
+ * retried pass) are a new file: a new GUID, and only the copy just staged.
+ */
+function catalogued(file: RecordedFile, stored: DataFile | undefined): DataFile {
+  const same =
+    stored !== undefined &&
+    stored.size === file.size &&
+    stored.adler32 === file.adler32 &&
+    stored.sha256 === file.sha256;
+  if (!same) return catalogueOrder({ ...file, guid: randomUUID() });
+  // the wrapper has just staged and checked this copy: a `missing` mark on it no longer holds
+  const known = stored.replicas.some((replica) => replica.url === file.url);
+  const replicas = [
+    ...stored.replicas.map((replica) => (replica.url === file.url ? { se: replica.se, url: replica.url } : replica)),
+    ...(known ? [] : file.replicas),
+  ];
+  return catalogueOrder({ ...file, guid: stored.guid, url: replicas[0]?.url ?? file.url, replicas });
+}
+
+/** A file's fields in one order, so a stored file and a recorded one compare as JSON whatever wrote them. */
+function catalogueOrder(file: DataFile): DataFile {
+  const { subjob, name, lfn, guid, size, adler32, sha256, events, url } = file;
+  const replicas = file.replicas.map(({ se, url: at, missing }) => ({
+    se,
+    url: at,
+    ...(missing !== undefined && { missing }),
+  }));
+  return { subjob, name, lfn, guid, size, adler32, sha256, events, url, replicas };
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);

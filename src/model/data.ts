@@ -12,12 +12,15 @@ export function lfnOf(doc: Pick<DataDoc, 'label' | 'module' | 'run' | 'pass'>, n
 /** A data file as documents before replicas stored it: one URL, no LFN. */
 type OlderFile = Omit<DataFile, 'lfn' | 'replicas'> & Partial<Pick<DataFile, 'lfn' | 'replicas'>>;
 
+/** A data document as read from the database: in today's form or an older one. */
+export type StoredDataDoc = Omit<DataDoc, 'files'> & { files: OlderFile[] };
+
 /**
  * A data document in today's form, whatever form it was stored in: files recorded before replicas
  * get their LFN and their one URL as a replica (the GUID they had is kept). `migrated` says whether
  * anything was added, so `gasp migrate` writes only what changes.
  */
-export function currentDataDoc(stored: Omit<DataDoc, 'files'> & { files: OlderFile[] }): {
+export function currentDataDoc(stored: StoredDataDoc): {
   doc: DataDoc;
   migrated: boolean;
 } {
