@@ -1,19 +1,39 @@
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JOB_WRAPPER, prepareJob, type JobToPrepare } from '../src/backends/prepare.js';
+import { LocalBackend } from '../src/backends/local.js';
+import { JOB_WRAPPER, jobFolder, prepareJob, type JobToPrepare } from '../src/backends/prepare.js';
+import type { ClientContext } from '../src/client/context.js';
+import { runCycle } from '../src/client/cycle.js';
+import { readManifest, verifyManifest } from '../src/client/record.js';
+import type { Database } from '../src/db/database.js';
+import { silentLogger } from '../src/log.js';
 import type { Manifest } from '../src/model/manifest.js';
-import type { Pass } from '../src/model/documents.js';
+import type { DataDoc, JobDoc, Pass } from '../src/model/documents.js';
 import { loadSite, type StorageTool } from '../src/sites/site.js';
 import { adler32OfFile } from '../src/storage/adler32.js';
-import { listFiles, remoteFile } from '../src/storage/xrootd.js';
+import { checkStored } from '../src/storage/check.js';
+import { startLocalSe } from '../src/storage/local-se.js';
+import { copyFile, listFiles, remoteFile, StorageUnavailableError } from '../src/storage/xrootd.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { folderWith } from './support/files.js';
-import { INFO } from './support/jobs.js';
+import { context, databaseWithJobs, INFO, jobs, runUntilEnded } from './support/jobs.js';
+import { captureLog, WARN } from './support/log.js';
 import { needsXrootd } from './support/xrootd.js';
+
+const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const FILE = 'ScintBipo214_r7_p1_s0.root';
 const BELOW = `wrap/ScintBipo214/7/1`;
@@ -39,7 +59,7 @@ function bipo214(): JobToPrepare {
 }
 
 /** A job folder whose site stages to `storage` (root://) with `tool`, ready for the wrapper. */
-async function jobFolder(storage: string, tool: StorageTool = 'xrootd'): Promise<string> {
+async function wrapperJob(storage: string, tool: StorageTool = 'xrootd'): Promise<string> {
   const env = join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh');
   const site = folderWith({
     'se.ini': `backend = local\nstorage = ${storage}\nstorage_tool = ${tool}\n[rat]\n7.0.8 = ${env}\n`,
@@ -86,7 +106,7 @@ describe('the job wrapper staging to a root:// storage element', () => {
     'stages with %s: the file is on the SE with the adler32 the job computed, no temporary name is left, and the same bytes are not copied again',
     async (tool) => {
       const root = base();
-      const workdir = await jobFolder(`${se.url}//${root}`, tool);
+      const workdir = await wrapperJob(`${se.url}//${root}`, tool);
       const first = runWrapper(workdir);
       expect(first.code, first.stderr).toBe(0);
       const url = `${se.url}//${root}/${BELOW}/${FILE}`;
@@ -111,7 +131,7 @@ describe('the job wrapper staging to a root:// storage element', () => {
 
   it('fails the job (staging, exit 30) naming the URL and both checksums when the copy on the SE holds other bytes, and leaves no temporary name', async () => {
     const root = base();
-    const workdir = await jobFolder(`${se.url}//${root}`);
+    const workdir = await wrapperJob(`${se.url}//${root}`);
     // a broken transfer: as many bytes as the file, all zero
     const broken = standIn(
       'xrdcp',
@@ -130,7 +150,7 @@ describe('the job wrapper staging to a root:// storage element', () => {
 
   it('fails the job (exit 30) when the copy is corrupted on the SE between the copy and the check', async () => {
     const root = base();
-    const workdir = await jobFolder(`${se.url}//${root}`);
+    const workdir = await wrapperJob(`${se.url}//${root}`);
     // the real copy, then one byte changed in the folder the SE serves
     const corrupting = standIn(
       'xrdcp',
@@ -147,7 +167,7 @@ describe('the job wrapper staging to a root:// storage element', () => {
   });
 
   it('fails the job (exit 30) at once, in one line naming the URL, when the storage element does not answer', async () => {
-    const workdir = await jobFolder('root://127.0.0.1:1//x');
+    const workdir = await wrapperJob('root://127.0.0.1:1//x');
     const run = runWrapper(workdir);
     expect(run.code).toBe(30);
     expect(run.manifest.error).toMatch(
@@ -164,7 +184,7 @@ describe('the job wrapper staging to a root:// storage element', () => {
     ['xrootd', 'xrdfs: command not found (install xrootd-client)'],
     ['gfal', 'gfal-stat: command not found (install gfal2-util-scripts)'],
   ])('fails the job (exit 30) naming the missing %s tool', async (tool, said) => {
-    const workdir = await jobFolder(`${se.url}//${base()}`, tool);
+    const workdir = await wrapperJob(`${se.url}//${base()}`, tool);
     // a PATH with what the wrapper and the stand-in rat need, and no XRootD or gfal2 tools
     const bare = mkdtempSync(join(tmpdir(), 'gasp-path-'));
     const python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], {
@@ -186,3 +206,136 @@ function adler32OfZeros(size: number): Promise<string> {
   writeFileSync(zeros, Buffer.alloc(size));
   return adler32OfFile(zeros);
 }
+
+describe('checkStored: a stored copy against what was recorded of it', () => {
+  const se = needsXrootd();
+
+  it('says what is wrong with a root:// or file:// copy (missing, size, adler32, sha256), and nothing when it matches', async () => {
+    const local = join(folderWith({ 'out.root': 'hello\n' }), 'out.root');
+    const url = `${se.url}//check-${randomUUID().slice(0, 8)}/out.root`;
+    await copyFile(local, url, url);
+    const recorded = { size: 6, adler32: '084b021f', sha256: sha256Of('hello\n') };
+    expect(await checkStored(url, recorded)).toBeUndefined();
+    expect(await checkStored(`file://${local}`, recorded)).toBeUndefined();
+    // the SE prints adler32 without leading zeros in places; the record may too
+    expect(await checkStored(url, { size: 6, adler32: '84b021f' })).toBeUndefined();
+    expect(await checkStored(url, { ...recorded, size: 7 }, { recordedBy: 'the manifest' })).toBe(
+      `${url} has 6 bytes, the manifest says 7`,
+    );
+    expect(await checkStored(url, { ...recorded, adler32: '00000001' })).toBe(
+      `${url} has adler32 084b021f on the storage element, the record says 00000001`,
+    );
+    expect(await checkStored(`${url}.gone`, recorded)).toBe(`${url}.gone is not in storage`);
+    expect(await checkStored(`file://${local}`, { ...recorded, sha256: '0'.repeat(64) })).toBe(
+      `file://${local} does not match its sha256 in the record`,
+    );
+    expect(await checkStored(`file://${local}`, { size: 6, adler32: '00000001' })).toBe(
+      `file://${local} does not match its adler32 in the record`,
+    );
+  });
+
+  it('throws when the SE does not answer, and does not ask an SE again that did not answer earlier in the run', async () => {
+    const unreachable = new Set<string>();
+    const url = 'root://127.0.0.1:1//x/out.root';
+    await expect(checkStored(url, { size: 6 }, { unreachable })).rejects.toThrow(StorageUnavailableError);
+    expect([...unreachable]).toEqual(['root://127.0.0.1:1']);
+    const started = Date.now();
+    await expect(checkStored(`${url}.2`, { size: 6 }, { unreachable })).rejects.toThrow(
+      `${url}.2: storage element unreachable (it did not answer earlier in this run)`,
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+const CYCLE = { submit: true, monitor: true } as const;
+const OUTPUT = 'enq/PartialPo210/1/1/PartialPo210_r1_p1_s0.root';
+
+/** A client whose site stages to `storage` (root://) as the SE named LOCAL-SE, its jobs run by the local backend. */
+function rootSiteClient(db: Database, storage: string, log = silentLogger): ClientContext {
+  const env = join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh');
+  const dir = folderWith({
+    'site.ini': `name = se-site\nbackend = local\nmax_jobs = 4\nstorage = ${storage}\nse = LOCAL-SE\n[rat]\n7.0.8 = ${env}\n`,
+  });
+  const backend = new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 });
+  return { ...context(db, 'se-site', backend), site: loadSite(join(dir, 'site.ini')), log };
+}
+
+async function onlyPass(db: Database): Promise<{ doc: JobDoc; pass: Pass }> {
+  const [doc] = await jobs(db);
+  const pass = doc?.passes[0];
+  if (doc === undefined || pass === undefined) throw new Error('no pass');
+  return { doc, pass };
+}
+
+describe('the whole chain with root:// storage', () => {
+  const se = needsXrootd();
+
+  it('completes a pass whose outputs the wrapper staged to the SE; its data document names the root:// copy as its replica, and a copy corrupted behind gasp’s back is reported', async () => {
+    const db = await databaseWithJobs(1, 'staging');
+    const storage = `${se.url}//snoplus-${randomUUID().slice(0, 8)}`;
+    const ctx = rootSiteClient(db, storage);
+    const [job] = await runUntilEnded(ctx);
+    expect(job?.passes[0]?.status).toBe('completed');
+    const data = await db.get<DataDoc>('data:PartialPo210:1:1:ratds');
+    const url = `${storage}/${OUTPUT}`;
+    const onSe = await remoteFile(url);
+    expect(data.files[0]).toMatchObject({
+      url,
+      lfn: `/${OUTPUT}`,
+      replicas: [{ se: 'LOCAL-SE', url }],
+      size: onSe?.size,
+      adler32: onSe?.adler32,
+    });
+
+    const { doc, pass } = await onlyPass(db);
+    const manifest = readManifest(join(jobFolder(ctx.workRoot, doc.module, doc.run, pass, 0), 'manifest.json'));
+    if (manifest === undefined) throw new Error('no manifest');
+    expect(await verifyManifest(manifest)).toBeUndefined();
+    const stored = join(se.data, storage.split('//')[2] ?? '', OUTPUT);
+    const bytes = readFileSync(stored);
+    writeFileSync(stored, Buffer.concat([Buffer.from('X'), bytes.subarray(1)]));
+    // later, as corruption comes: XRootD keeps a file's adler32 until its modification time (in seconds) changes
+    utimesSync(stored, new Date(), new Date(Date.now() + 60_000));
+    expect(await verifyManifest(manifest)).toMatch(
+      new RegExp(`^${url} has adler32 [0-9a-f]{8} on the storage element, the manifest says ${onSe?.adler32}$`),
+    );
+  });
+
+  it('leaves a pass as it is while the SE does not answer the client’s check, saying so in one line, and completes it once the SE answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-se-'));
+    let own = await startLocalSe(dir);
+    try {
+      const db = await databaseWithJobs(1, 'staging');
+      const log = captureLog();
+      const ctx = rootSiteClient(db, `${own.url}//snoplus`, log.log);
+      await runCycle(ctx, { submit: true, monitor: false });
+      const id = (await onlyPass(db)).pass.subjobs?.[0]?.backend_id ?? '';
+      for (let wait = 0; wait < 100; wait++) {
+        if ((await ctx.backend.status([id])).get(id)?.state === 'completed') break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      await own.stop();
+      await runCycle(ctx, CYCLE);
+      const { pass } = await onlyPass(db);
+      expect(pass.status).not.toBe('failed');
+      expect(pass.subjobs?.[0]?.state).not.toBe('failed');
+      const warned = log.lines.filter((line) => line.level === WARN);
+      expect(warned.map((line) => line.msg)).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^${own.url}//snoplus/${OUTPUT}: storage element unreachable \\(.+\\): outputs of 1 ended pass\\(es\\) not checked; they stay as they are until the next cycle$`,
+          ),
+        ),
+      ]);
+
+      // started again on its folder, where the first server left links to its working folder and /proc: not followed
+      const owner = statSync(process.cwd()).uid;
+      own = await startLocalSe(dir, Number(own.url.split(':').at(-1)));
+      expect(statSync(process.cwd()).uid).toBe(owner);
+      const [job] = await runUntilEnded(ctx);
+      expect(job?.passes[0]?.status).toBe('completed');
+    } finally {
+      await own.stop();
+    }
+  });
+});
