@@ -178,6 +178,10 @@ describe('the job wrapper staging to a root:// storage element', () => {
     ]);
     // XRootD's own retries would wait 8 minutes
     expect(run.ms).toBeLessThan(30_000);
+    // a site's own settings win over the wrapper's
+    const quick = runWrapper(workdir, { XRD_CONNECTIONRETRY: '1', XRD_CONNECTIONWINDOW: '1' });
+    expect(quick.code).toBe(30);
+    expect(quick.ms).toBeLessThan(5_000);
   });
 
   it.each<[StorageTool, string]>([
