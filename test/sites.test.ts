@@ -176,6 +176,17 @@ describe('gasp sites check', () => {
       `${join(dir, 'x.ini')}: backend: "pbs" is not allowed (expected local | slurm | condor | dirac | dry)`,
     );
   });
+
+  it('refuses root:// storage that names no path on the storage element with exit 2, in one line', async () => {
+    const dir = folderWith({
+      'x.ini': 'backend = local\nstorage = root://se.example.org:1094\n[rat]\n7.0.8 = CVMFS\n',
+    });
+    const result = await runGasp(['sites', 'check', dir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `${join(dir, 'x.ini')}: storage: "root://se.example.org:1094" names no path on the storage element (expected root://host:port//path) (expected a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest})`,
+    );
+  });
 });
 
 /** A folder with a stand-in RAT release (bin/rat) and env scripts: one that sets it up, and others that do not. */

@@ -7,6 +7,7 @@ import type { PolicyDoc } from '../model/policy.js';
 import { ENDED, exitCodeOf, subjobsOf, type ObserveFacts, type SubjobFact } from '../passes/transitions.js';
 import type { ClientContext } from './context.js';
 import { readManifest, verifyManifest } from './record.js';
+import { StorageUnavailableError } from '../storage/xrootd.js';
 
 /** The tail of a log kept in the database; the whole file stays at the site. */
 export const LOG_TAIL_BYTES = 8 * 1024;
@@ -55,18 +56,23 @@ function expectedOutputs(folder: string): string[] {
 const endedAt = (status: BackendStatus, manifest: unknown) =>
   status.state === 'completed' || status.state === 'failed' || (status.state === 'lost' && manifest !== undefined);
 
+/** What was gathered of a pass, or the storage element that did not answer when its outputs were checked. */
+export type Gathered = { facts: ObserveFacts; attachments: Attachments } | { unchecked: StorageUnavailableError };
+
 /**
  * What the backend and each job's folder say of a held pass: the backend's answer, the manifest,
  * whether its outputs are in storage as it says (for a job that ended well), and the log tails of
  * the jobs that ended (attached to the pass when it ends). Jobs recorded as ended in an earlier
- * cycle are never asked again (a batch system may have forgotten them).
+ * cycle are never asked again (a batch system may have forgotten them). `unchecked`: a storage
+ * element did not answer, so the outputs could not be checked and the pass is left as it is.
  */
 export async function gatherFacts(
   ctx: ClientContext,
   { doc, pass }: { doc: JobDoc; pass: Pass },
   statuses: ReadonlyMap<string, BackendStatus>,
   policy: PolicyDoc | undefined,
-): Promise<{ facts: ObserveFacts; attachments: Attachments }> {
+  unreachable = new Set<string>(),
+): Promise<Gathered> {
   const attachments: Attachments = {};
   const subjobs = new Map<number, SubjobFact>();
   for (const subjob of subjobsOf(pass)) {
@@ -87,10 +93,16 @@ export async function gatherFacts(
       continue;
     }
     // outputs are checked against storage for a job that ended well by the same exit code observe judges by
-    const outputsWrong =
-      manifest !== undefined && exitCodeOf({ backend, manifest }) === 0
-        ? await verifyManifest(manifest, expectedOutputs(folder))
-        : undefined;
+    let outputsWrong: string | undefined;
+    if (manifest !== undefined && exitCodeOf({ backend, manifest }) === 0) {
+      try {
+        outputsWrong = await verifyManifest(manifest, expectedOutputs(folder), unreachable);
+      } catch (error) {
+        // the SE did not answer: nothing is known of the outputs, so the pass stays as it is until it does
+        if (error instanceof StorageUnavailableError) return { unchecked: error };
+        throw error;
+      }
+    }
     const logs = attachLogs(attachments, folder, pass.pass, subjob.index);
     subjobs.set(subjob.index, {
       backend,

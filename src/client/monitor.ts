@@ -70,10 +70,18 @@ export async function monitorPasses(
   stats.running += rows.length - moving.length;
   /** Labels with a pass that failed this cycle: each is checked for auto-pause. */
   const failing = new Set<string>();
+  const unchecked: Unchecked = { unreachable: new Set(), passes: 0 };
   for (let start = 0; start < moving.length; start += PAGE) {
     const page = moving.slice(start, start + PAGE);
-    const observed = await gather(ctx, await heldPasses(ctx, page), statuses, policies, now);
+    const observed = await gather(ctx, await heldPasses(ctx, page), statuses, policies, now, unchecked);
     await write(ctx, observed, stats, failing);
+  }
+  if (unchecked.passes > 0) {
+    stats.running += unchecked.passes;
+    ctx.log.warn(
+      { passes: unchecked.passes },
+      `${unchecked.reason ?? 'storage unavailable'}: outputs of ${unchecked.passes} ended pass(es) not checked; they stay as they are until the next cycle`,
+    );
   }
   return failing.size > 0 ? pauseFailingLabels(ctx.db, ctx.log, failing, `site ${ctx.site.name}`) : [];
 }
@@ -89,6 +97,15 @@ function heldPasses(ctx: ClientContext, rows: readonly HeldRow[]) {
       ACTIVE_STATUSES.includes(pass.status) &&
       wanted.get(`${doc._id}#${pass.pass}`) === (pass.claim?.token ?? null),
   );
+}
+
+/** Passes left as they are this cycle because a storage element did not answer when their outputs were checked. */
+interface Unchecked {
+  /** The SEs that did not answer (`root://host:port`): not asked again this cycle. */
+  unreachable: Set<string>;
+  passes: number;
+  /** The first answer, for the one log line. */
+  reason?: string;
 }
 
 interface Observed {
@@ -108,6 +125,7 @@ async function gather(
   statuses: ReadonlyMap<string, BackendStatus>,
   policies: ReadonlyMap<string, PolicyDoc>,
   now: Date,
+  unchecked: Unchecked,
 ): Promise<Observed[]> {
   const observed: Observed[] = [];
   for (const { doc, pass } of held) {
@@ -117,7 +135,13 @@ async function gather(
       observed.push({ doc, pass, outcome: transition(pass), transition, attachments: {}, outputs: [] });
       continue;
     }
-    const { facts, attachments } = await gatherFacts(ctx, { doc, pass }, statuses, policies.get(pass.label));
+    const gathered = await gatherFacts(ctx, { doc, pass }, statuses, policies.get(pass.label), unchecked.unreachable);
+    if ('unchecked' in gathered) {
+      unchecked.passes += 1;
+      unchecked.reason ??= gathered.unchecked.message;
+      continue;
+    }
+    const { facts, attachments } = gathered;
     const transition = (stored: Pass) => observe(stored, facts, now);
     const outcome = transition(pass);
     const outputs = outcome.changed

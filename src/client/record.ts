@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
 import type { DataDoc, DataFile, JobDoc, Pass } from '../model/documents.js';
 import { UnavailableError } from '../errors.js';
-import { sha256OfFile } from '../files.js';
 import type { ClientContext } from './context.js';
 import type { Manifest } from '../model/manifest.js';
 import { currentDataDoc, lfnOf, type StoredDataDoc } from '../model/data.js';
 import { seOfUrl } from '../model/storage-url.js';
+import { checkStored } from '../storage/check.js';
 
 export type { Manifest };
 
@@ -21,25 +20,24 @@ export function readManifest(file: string): Manifest | undefined {
 }
 
 /**
- * Checks a manifest against storage: each file:// output exists with the stated size and sha256.
- * Outputs staged by a copy command to remote storage are taken on the manifest's word.
- * Returns what is wrong, or undefined.
+ * Checks a manifest against storage (storage/check.ts): each file:// output exists with the stated
+ * size and sha256, each root:// output with the stated size and adler32 as the SE computes it.
+ * Outputs staged by a copy command are taken on the manifest's word. Returns what is wrong, or
+ * undefined; throws StorageUnavailableError when an SE does not answer (`unreachable` collects it,
+ * so the other passes of a cycle do not wait for it again).
  */
 export async function verifyManifest(
   manifest: Manifest,
   expected: readonly string[] = [],
+  unreachable?: Set<string>,
 ): Promise<string | undefined> {
   if (manifest.outputs.length === 0) return 'the manifest lists no outputs';
   const listed = new Set(manifest.outputs.map((output) => output.file));
   const missing = expected.filter((file) => !listed.has(file));
   if (missing.length > 0) return `the manifest does not list ${missing.join(', ')}`;
   for (const output of manifest.outputs) {
-    if (!output.url.startsWith('file://')) continue;
-    const path = fileURLToPath(output.url);
-    if (!existsSync(path)) return `${output.url} is not in storage`;
-    if (statSync(path).size !== output.size)
-      return `${output.url} has ${statSync(path).size} bytes, the manifest says ${output.size}`;
-    if ((await sha256OfFile(path)) !== output.sha256) return `${output.url} does not match its sha256 in the manifest`;
+    const wrong = await checkStored(output.url, output, { recordedBy: 'the manifest', unreachable });
+    if (wrong !== undefined) return wrong;
   }
   return undefined;
 }

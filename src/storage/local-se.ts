@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { lchownSync, lstatSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { UnavailableError } from '../errors.js';
@@ -34,9 +34,10 @@ function runAsUser(dir: string): string[] {
       'xrootd refuses to run as root and there is no xrootd user (apt-get install xrootd-server)',
     );
   const owner = [Number(uid.stdout), Number(gid.stdout)] as const;
+  // lchown, and no following links: a server that ran here before leaves links to /proc in its admin folder
   const own = (path: string) => {
-    chownSync(path, ...owner);
-    if (statSync(path).isDirectory()) for (const name of readdirSync(path)) own(join(path, name));
+    lchownSync(path, ...owner);
+    if (lstatSync(path).isDirectory()) for (const name of readdirSync(path)) own(join(path, name));
   };
   own(dir);
   return ['-R', 'xrootd'];
