@@ -17,5 +17,7 @@ export interface Manifest {
     sha256: string;
     events: number | null;
     url: string;
+    /** Seconds the wrapper spent staging it (copy, checks, rename), after its checksums were computed. */
+    stage_seconds?: number;
   }>;
 }

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { lchownSync, lstatSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { lchownSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UnavailableError } from '../errors.js';
 import { ping } from './xrootd.js';
 
@@ -40,6 +40,15 @@ function runAsUser(dir: string): string[] {
     if (lstatSync(path).isDirectory()) for (const name of readdirSync(path)) own(join(path, name));
   };
   own(dir);
+  // the xrootd user must be able to pass through every folder above (mkdtemp's folders are 0700)
+  for (let above = dirname(resolve(dir)); ; above = dirname(above)) {
+    const { mode, uid: ownerId } = statSync(above);
+    if ((mode & 0o001) === 0 && ownerId !== owner[0])
+      throw new UnavailableError(
+        `xrootd runs as the xrootd user, who cannot enter ${above} (chmod o+x it, or choose another folder for the storage element)`,
+      );
+    if (above === dirname(above)) break;
+  }
   return ['-R', 'xrootd'];
 }
 
