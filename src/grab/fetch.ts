@@ -17,7 +17,7 @@ export interface Checksums {
 const COPY_TIMEOUT_MS = 6 * 3_600_000;
 
 /** How often a file that xrdcp is writing is looked at, to report its bytes as they arrive. */
-export const WATCH_INTERVAL_MS = 250;
+const WATCH_MS = 250;
 
 const ROOT_URL = /^x?root:\/\//;
 
@@ -56,14 +56,19 @@ const sizeOf = (path: string): number => {
  * Copies a root:// file with xrdcp. xrdcp reports no bytes as it goes, so the file it writes is
  * watched grow instead; the checksums are taken once it is whole (xrdcp may write chunks out of order).
  */
-async function fetchRoot(url: string, part: string, onBytes: (bytes: number) => void): Promise<Checksums> {
+async function fetchRoot(
+  url: string,
+  part: string,
+  watchMs: number,
+  onBytes: (bytes: number) => void,
+): Promise<Checksums> {
   let seen = 0;
   const look = () => {
     const size = sizeOf(part);
     if (size > seen) onBytes(size - seen);
     seen = Math.max(seen, size);
   };
-  const watch = setInterval(look, WATCH_INTERVAL_MS);
+  const watch = setInterval(look, watchMs);
   try {
     await copyFile(url, part, url);
   } finally {
@@ -96,7 +101,7 @@ async function fetchByCommand(
 export async function fetchTo(
   url: string,
   part: string,
-  options: { copy?: readonly string[]; signal?: AbortSignal },
+  options: { copy?: readonly string[]; signal?: AbortSignal; watchMs?: number },
   onBytes: (bytes: number) => void,
 ): Promise<Checksums> {
   if (url.startsWith('file:')) {
@@ -115,6 +120,6 @@ export async function fetchTo(
     );
     return sums();
   }
-  if (ROOT_URL.test(url)) return fetchRoot(url, part, onBytes);
+  if (ROOT_URL.test(url)) return fetchRoot(url, part, options.watchMs ?? WATCH_MS, onBytes);
   return fetchByCommand(url, part, options.copy, onBytes);
 }

@@ -11,7 +11,9 @@ import {
 import { basename, join } from 'node:path';
 import PQueue from 'p-queue';
 import type { Replica } from '../model/documents.js';
+import { seOfUrl } from '../model/storage-url.js';
 import { isAlive } from '../processes.js';
+import { StorageUnavailableError } from '../storage/xrootd.js';
 import { checksumsOfFile, fetchTo, type Checksums } from './fetch.js';
 
 /** One output file to fetch, as its data document lists it. */
@@ -50,6 +52,8 @@ export interface GrabOptions {
   copy?: readonly string[];
   onEvent?: (event: GrabEvent) => void;
   signal?: AbortSignal;
+  /** How often a file xrdcp is writing is looked at for its bytes, in ms (250). */
+  watchMs?: number;
 }
 
 export interface GrabResult {
@@ -121,6 +125,8 @@ function removeLeftovers(dir: string): void {
 class Grab {
   readonly result: GrabResult = { fetched: [], present: [], failed: [], bytes: 0 };
   private readonly verified: Map<string, Verified>;
+  /** Storage elements that did not answer (each takes seconds to say so): their other files are not tried. */
+  private readonly down = new Map<string, string>();
 
   constructor(private readonly options: GrabOptions) {
     mkdirSync(options.dir, { recursive: true });
@@ -163,6 +169,9 @@ class Grab {
 
   /** Fetches one copy to `part` and checks it; throws saying what went wrong, with the part file deleted. */
   async fetchCopy(file: GrabFile, replica: Replica, part: string): Promise<number> {
+    const server = seOfUrl(replica.url);
+    const down = this.down.get(server);
+    if (down !== undefined) throw new Error(`${replica.url}: not tried, ${down}`);
     let bytes = 0;
     try {
       const sums = await fetchTo(replica.url, part, this.options, (count) => {
@@ -175,6 +184,8 @@ class Grab {
     } catch (error) {
       rmSync(part, { force: true });
       if (bytes > 0) this.event({ kind: 'bytes', bytes: -bytes });
+      if (error instanceof StorageUnavailableError && error.unreachable)
+        this.down.set(server, `${server} did not answer earlier in this grab`);
       throw error;
     }
   }
