@@ -162,10 +162,10 @@ function readGrabOptions(options: GrabOptions): GrabRequest {
   if (parallel < 1 || parallel > 64) problems.push(`--parallel: "${options.parallel}" is not from 1 to 64`);
   const copy = options.copy?.split(/\s+/).filter((word) => word !== '');
   if (copy !== undefined && (!options.copy?.includes('{src}') || !options.copy.includes('{dest}')))
-    problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "xrdcp {src} {dest}")`);
+    problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "gfal-copy {src} {dest}")`);
   if (options.copy !== undefined && /["'\\]/.test(options.copy))
     problems.push(
-      `--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "xrdcp {src} {dest}")`,
+      `--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "gfal-copy {src} {dest}")`,
     );
   const types =
     options.type === undefined
