@@ -22,7 +22,9 @@ import { loadDesignDocs } from '../src/db/design-docs.js';
 import { readTally, ViewTally } from '../src/db/tally.js';
 import { silentLogger } from '../src/log.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
+import { startLocalSe } from '../src/storage/local-se.js';
 import { fakeSlurm } from './fake-slurm.js';
+import { grabThroughputFigure } from './grab-throughput.js';
 import { benchUrl, BenchServer } from './server.js';
 import { context, MODULE, siteFile } from './seed.js';
 
@@ -51,6 +53,7 @@ const SIZES = quick
       monitor: 200,
       live: 2_000,
       macros: 300,
+      grab: { files: 8, mb: 5, repeats: 3 },
       repeats: 3,
     }
   : {
@@ -61,6 +64,7 @@ const SIZES = quick
       monitor: 1_000,
       live: 10_000,
       macros: 2_000,
+      grab: { files: 20, mb: 20, repeats: 5 },
       repeats: 3,
     };
 
@@ -376,6 +380,18 @@ function makeProductionFigure(work: string): void {
   report(`make-production, ${macros} macros`, macros / (median(times) / 1000), 'macros/s');
 }
 
+/** Figures of a real storage element: a local XRootD server started for them (its own folder: xrootd runs as its own user). */
+async function storageFigures(work: string): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), 'gasp-bench-se-'));
+  const se = await startLocalSe(folder);
+  try {
+    await grabThroughputFigure(se, join(work, 'storage'), SIZES.grab, { report, progress });
+  } finally {
+    await se.stop();
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (typeof url === 'string') {
     process.stderr.write(`${url}\n`);
@@ -395,6 +411,7 @@ async function main(): Promise<void> {
         memory: () => memoryFigure(server, work),
         'make-production': () => makeProductionFigure(work),
         idle: () => idleFigures(server, work),
+        storage: () => storageFigures(work),
       };
       const unknown = only.filter((name) => !(name in groups));
       if (unknown.length > 0)

@@ -46,7 +46,7 @@ describe('a malformed config file', () => {
     ],
     [
       '[database]\nurl = http://x:1\n',
-      'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [dashboard], [production])',
+      'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [dashboard], [production], [grab])',
     ],
     [
       '[coordination]\nserialize = maybe\n',
@@ -141,6 +141,17 @@ describe('a valid config file', () => {
     ]);
   });
 
+  it('reads [grab] prefer as storage element names in order, and refuses one that is not a name in one line', () => {
+    const dir = folderWith({ 'gasp.cfg': '[grab]\nprefer = SFU-SE, RAL.SE, root://se.example.org:1094\n' });
+    expect(loadConfig(join(dir, 'gasp.cfg'), { env: {} }).grab).toEqual({
+      prefer: ['SFU-SE', 'RAL.SE', 'root://se.example.org:1094'],
+    });
+    expect(loadConfig(join(folderWith({ 'gasp.cfg': '' }), 'gasp.cfg'), { env: {} }).grab).toEqual({ prefer: [] });
+    expect(configProblems('[grab]\nprefer = SFU-SE, RAL SE\n')).toEqual([
+      'FILE: [grab] prefer: "SFU-SE, RAL SE" has "RAL SE", which is not a storage element name (expected a comma list of storage element names, such as SFU-SE, RAL-SE)',
+    ]);
+  });
+
   it('reads a password_file under ~/ from the home folder', () => {
     const home = folderWith({ pw: 'from-home\n' });
     const dir = folderWith({ 'gasp.cfg': '[couchdb]\nuser = u\npassword_file = ~/pw\n' });
@@ -189,7 +200,7 @@ describe('gasp config check', () => {
 
   it('shows every section the config has, [coordination], [production] and [production.modes] too, passwords as ***', async () => {
     const cfg =
-      '[couchdb]\nuser = u\npassword_env = GASP_TEST_PW\n[client]\nsite = site.ini\n[coordination]\nserialize = yes\nstale = 900\n[dashboard]\nuser = viewer\npassword_env = GASP_TEST_PW\n[production]\nphases = scint, bismsb\n[production.modes]\nWater* = run\nScint* = time\n';
+      '[couchdb]\nuser = u\npassword_env = GASP_TEST_PW\n[client]\nsite = site.ini\n[coordination]\nserialize = yes\nstale = 900\n[dashboard]\nuser = viewer\npassword_env = GASP_TEST_PW\n[production]\nphases = scint, bismsb\n[production.modes]\nWater* = run\nScint* = time\n[grab]\nprefer = SFU-SE, root://se.example.org:1094\n';
     const dir = folderWith({ 'site.ini': SITE, 'gasp.cfg': cfg });
     const result = await runGasp(['config', 'check', join(dir, 'gasp.cfg')], { env: { GASP_TEST_PW: 'pa55word' } });
     expect(result.code).toBe(0);
@@ -202,6 +213,7 @@ describe('gasp config check', () => {
       '[dashboard]',
       '[production]',
       '[production.modes]',
+      '[grab]',
     ]);
     expect(lines).toEqual(
       expect.arrayContaining([
@@ -215,6 +227,7 @@ describe('gasp config check', () => {
         'internal_rate_generators solar, reacibd',
         'Water* run',
         'Scint* time',
+        'prefer SFU-SE, root://se.example.org:1094',
       ]),
     );
     expect(lines.indexOf('Water* run')).toBeLessThan(lines.indexOf('Scint* time'));

@@ -83,7 +83,7 @@ describe('gasp grab', () => {
     if (victim === undefined) throw new Error('no output to corrupt');
     const path = fileURLToPath(victim.url);
     const original = readFileSync(path);
-    // same size, other bytes: only the sha256 can tell
+    // same size, other bytes: the checksums tell
     writeFileSync(path, Buffer.from(original.map((byte) => byte ^ 0xff)));
     try {
       const result = await gasp(['grab', '--label', 'enq', '-d', dir]);
@@ -118,7 +118,9 @@ describe('gasp grab', () => {
     await db.put({
       ...stored,
       files: stored.files.map((one) =>
-        one.name === file.name ? { ...one, url: `http://127.0.0.1:${port}/store/${file.name}` } : one,
+        one.name === file.name
+          ? { ...one, replicas: [{ se: 'web', url: `http://127.0.0.1:${port}/store/${file.name}` }] }
+          : one,
       ),
     });
     try {

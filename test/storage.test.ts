@@ -26,6 +26,22 @@ describe('adler32', () => {
     expect(await adler32OfFile(file)).toBe(python.stdout.trim());
     expect(new Adler32().update(Buffer.from('hello\n')).digest()).toBe('084b021f');
   });
+
+  it("is zlib's for the largest sums too (bytes of 0xff), given whole or in odd pieces", () => {
+    const bytes = Buffer.alloc(1_000_003, 0xff);
+    const python = spawnSync(
+      'python3',
+      ['-c', "import sys,zlib;print('%08x' % zlib.adler32(sys.stdin.buffer.read()))"],
+      {
+        input: bytes,
+        encoding: 'utf8',
+      },
+    );
+    expect(new Adler32().update(bytes).digest()).toBe(python.stdout.trim());
+    const pieces = new Adler32();
+    for (let at = 0; at < bytes.length; at += 4_093) pieces.update(bytes.subarray(at, at + 4_093));
+    expect(pieces.digest()).toBe(python.stdout.trim());
+  });
 });
 
 describe('root:// URLs', () => {

@@ -72,6 +72,15 @@ function configRows(config: Config, site: Site): Array<[string, Array<[string, s
         ? [['(none)', 'event modes come from the macros']]
         : production.modeOverrides.map(({ pattern, mode }) => [pattern, mode]),
     ],
+    [
+      'grab',
+      [
+        [
+          'prefer',
+          config.grab.prefer.length === 0 ? '(none: copies in the order recorded)' : config.grab.prefer.join(', '),
+        ],
+      ],
+    ],
   ];
 }
 

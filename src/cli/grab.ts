@@ -1,5 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { SE_NAMES_EXPECTED, storageElementNames } from '../config/config.js';
+import { Invalid } from '../config/fields.js';
 import { couchFromConfig } from '../db/couch.js';
 import type { Database } from '../db/database.js';
 import { InputError } from '../errors.js';
@@ -22,6 +24,7 @@ interface GrabOptions extends ConfigOptions, SelectionOptions {
   dir?: string;
   parallel: string;
   copy?: string;
+  prefer?: string;
 }
 
 const DEFAULT_STATUSES = ['completed', 'partFail'] as const;
@@ -35,6 +38,11 @@ function bytes(count: number): string {
     unit += 1;
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Which copy a file came from, when copies before it could not be fetched. */
+function from(event: Extract<GrabEvent, { kind: 'fetched' }>): string {
+  return event.passedOver.length === 0 ? '' : ` from ${event.replica.se} (passed over ${event.passedOver.join('; ')})`;
 }
 
 /** Progress on a terminal: files, bytes, rate and time left; elsewhere a line per file. */
@@ -68,14 +76,21 @@ function reporter(files: readonly GrabFile[]): { onEvent: (event: GrabEvent) => 
       all: bytes(total),
       rate: bytes(done / Math.max((Date.now() - started) / 1000, 0.001)),
     });
+    // said once the bar is gone: a file that came from a copy other than the first
+    const passedOver: string[] = [];
     return {
       onEvent(event) {
         if (event.kind === 'bytes') done += event.bytes;
         else count += 1;
         if (event.kind === 'present') done += event.file.size;
+        if (event.kind === 'fetched' && event.passedOver.length > 0)
+          passedOver.push(`fetched ${event.file.name}${from(event)}`);
         bar.update(done, payload());
       },
-      stop: () => bar.stop(),
+      stop: () => {
+        bar.stop();
+        for (const line of passedOver) print(line);
+      },
     };
   }
   return {
@@ -83,7 +98,7 @@ function reporter(files: readonly GrabFile[]): { onEvent: (event: GrabEvent) => 
       if (event.kind === 'bytes') return;
       count += 1;
       const at = `[${count}/${files.length}]`;
-      if (event.kind === 'fetched') print(`fetched ${event.file.name} (${bytes(event.bytes)}) ${at}`);
+      if (event.kind === 'fetched') print(`fetched ${event.file.name} (${bytes(event.bytes)})${from(event)} ${at}`);
       if (event.kind === 'present') print(`present ${event.file.name} (verified, not fetched again) ${at}`);
       if (event.kind === 'failed') print(`FAILED ${event.file.name}: ${event.reason} ${at}`);
     },
@@ -102,14 +117,18 @@ export function registerGrab(program: Command): void {
     .option('-d, --dir <folder>', 'where the files go (default: the label, or "grab")')
     .option('--parallel <n>', 'files fetched at once', '4')
     .option(
+      '--prefer <SEs>',
+      'storage elements to fetch from first, comma-separated, such as SFU-SE,RAL-SE (default: [grab] prefer in the config file)',
+    )
+    .option(
       '--copy <command>',
-      'for URLs other than file:// and http(s)://: a command with {src} and {dest}, such as "xrdcp {src} {dest}" (run as an argument list, never through a shell)',
+      'for URLs other than file://, http(s):// and root://: a command with {src} and {dest}, such as "gfal-copy {src} {dest}" (run as an argument list, never through a shell)',
     )
     .addOption(configOption())
     .addOption(modeOption())
     .addHelpText(
       'after',
-      '\nA file already in the folder and verified is not fetched again, so a grab that was interrupted is resumed by running it again. A file whose size or sha256 is wrong is deleted and reported. catalogue.txt ("<file>, <events>" per line) and manifest.json are written beside the files.\n\nExamples:\n  gasp grab --label mc-2026-bi214 --type ntuple -d bi214\n  gasp grab --exactly mc-2026-bi214.exactly --parallel 8',
+      '\nEach file comes from the first of its copies (replicas) that can be fetched: the SEs of --prefer first, root:// with xrdcp. A file already in the folder and verified is not fetched again, so a grab that was interrupted is resumed by running it again. A file whose size, adler32 or sha256 is wrong is deleted and reported. catalogue.txt ("<file>, <events>" per line) and manifest.json are written beside the files.\n\nExamples:\n  gasp grab --label mc-2026-bi214 --type ntuple -d bi214\n  gasp grab --exactly mc-2026-bi214.exactly --parallel 8 --prefer SFU-SE',
     )
     .action(async (_options: unknown, cmd: Command) => runGrab(cmd.optsWithGlobals<GrabOptions>()));
 }
@@ -120,6 +139,19 @@ interface GrabRequest {
   parallel: number;
   copy: string[] | undefined;
   types: Set<string> | undefined;
+  /** --prefer, which wins over [grab] prefer. */
+  prefer: string[] | undefined;
+}
+
+function readPrefer(value: string | undefined, problems: string[]): string[] | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return storageElementNames(value);
+  } catch (error) {
+    if (!(error instanceof Invalid)) throw error;
+    problems.push(`--prefer: "${value}" ${error.message} (expected ${SE_NAMES_EXPECTED})`);
+    return undefined;
+  }
 }
 
 /** The options read and checked, every problem at once. */
@@ -130,10 +162,10 @@ function readGrabOptions(options: GrabOptions): GrabRequest {
   if (parallel < 1 || parallel > 64) problems.push(`--parallel: "${options.parallel}" is not from 1 to 64`);
   const copy = options.copy?.split(/\s+/).filter((word) => word !== '');
   if (copy !== undefined && (!options.copy?.includes('{src}') || !options.copy.includes('{dest}')))
-    problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "xrdcp {src} {dest}")`);
+    problems.push(`--copy: "${options.copy}" has no {src} and {dest} (expected such as "gfal-copy {src} {dest}")`);
   if (options.copy !== undefined && /["'\\]/.test(options.copy))
     problems.push(
-      `--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "xrdcp {src} {dest}")`,
+      `--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "gfal-copy {src} {dest}")`,
     );
   const types =
     options.type === undefined
@@ -144,14 +176,19 @@ function readGrabOptions(options: GrabOptions): GrabRequest {
             .map((type) => type.trim())
             .filter((type) => type !== ''),
         );
+  const prefer = readPrefer(options.prefer, problems);
   if (problems.length > 0) throw new InputError(problems);
-  return { selection, parallel, copy, types };
+  return { selection, parallel, copy, types, prefer };
 }
 
 /** The files the selection names; an unknown label or data type is bad input. */
-async function filesToGrab(db: Database, { selection, types }: GrabRequest): Promise<GrabFile[]> {
+async function filesToGrab(
+  db: Database,
+  { selection, types }: GrabRequest,
+  prefer: readonly string[],
+): Promise<GrabFile[]> {
   const badLabel = selection.label === undefined ? undefined : await unknownLabel(db, '--label', selection.label);
-  const { files, typesHeld } = await listGrabFiles(db, selection, types);
+  const { files, typesHeld } = await listGrabFiles(db, selection, types, prefer);
   const known = new Set([...DATA_TYPES, ...typesHeld]);
   const badTypes = [...(types ?? [])]
     .filter((type) => !known.has(type))
@@ -169,7 +206,7 @@ async function runGrab(options: GrabOptions): Promise<void> {
   const { selection, parallel, copy, types } = request;
   const { config, log } = loadCommandConfig(options);
   const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-  const files = await filesToGrab(db, request);
+  const files = await filesToGrab(db, request, request.prefer ?? config.grab.prefer);
   if (files.length === 0) {
     print(
       `grab: no output files match (passes ${selection.statuses.join(', ')}${types === undefined ? '' : `, types ${[...types].join(', ')}`})`,

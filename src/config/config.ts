@@ -59,6 +59,24 @@ const names = (value: string): string[] => {
   return [...new Set(items)];
 };
 
+/** What `[grab] prefer` and `gasp grab --prefer` expect. */
+export const SE_NAMES_EXPECTED = 'a comma list of storage element names, such as SFU-SE, RAL-SE';
+
+/**
+ * Storage element names as replicas carry them: a site's `se` (SFU-SE), or `root://host:port` for
+ * a site that names none.
+ */
+export const storageElementNames = (value: string): string[] => {
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0) throw new Invalid('is empty');
+  const bad = items.find((item) => !/^([\w.-]+|[a-z][\w+.-]*:\/\/[^/\s,]+)$/i.test(item));
+  if (bad !== undefined) throw new Invalid(`has ${show(bad)}, which is not a storage element name`);
+  return [...new Set(items)];
+};
+
 const folderNames = (value: string): string[] => {
   const items = names(value);
   const bad = items.find((item) => item === '.' || item === '..');
@@ -131,6 +149,9 @@ const configSections = {
     ]),
     modes: modeOverrides,
   },
+  grab: {
+    prefer: withDefault(SE_NAMES_EXPECTED, storageElementNames, [] as string[]),
+  },
 };
 
 /** Keys that hold a nested section, which no environment variable can override. */
@@ -143,6 +164,7 @@ const configSchema = iniFile({
   coordination: section(configSections.coordination),
   dashboard: section(configSections.dashboard),
   production: section(configSections.production),
+  grab: section(configSections.grab),
 });
 
 /** How the sites sharing a database take turns and tell each other they are alive. */
@@ -200,6 +222,8 @@ export interface Config {
   logging: { level: LogLevel };
   coordination: CoordinationConfig;
   production: ProductionConfig;
+  /** `gasp grab`: the storage elements to fetch from first, in this order (then the others as recorded). */
+  grab: { prefer: string[] };
   /** Accepted but unwise settings, one line each, for the caller to log. */
   warnings: string[];
 }
@@ -352,7 +376,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     );
   }
   if (!parsed.success || problems.length > 0) throw new InputError(problems);
-  const { couchdb, client, logging, coordination, production } = parsed.data;
+  const { couchdb, client, logging, coordination, production, grab } = parsed.data;
 
   const mode = options.mode ?? client.mode;
   const siteFile =
@@ -391,6 +415,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       internalRateGenerators: production.internal_rate_generators,
       modeOverrides: production.modes,
     },
+    grab: { prefer: grab.prefer },
     dashboard: {
       ...(viewer.user !== undefined &&
         viewer.password !== undefined && { credential: { user: viewer.user, password: viewer.password } }),

@@ -1,10 +1,11 @@
 import { join, resolve } from 'node:path';
 import type { Database } from '../db/database.js';
 import { writeFileAtomic } from '../files.js';
+import { currentDataDoc, usableReplicas } from '../model/data.js';
 import { OUTPUT_PROCESSORS } from '../production/macro.js';
 import { dataDocsOf } from '../shifter/data-docs.js';
 import { selectPasses, type Selection } from '../shifter/selection.js';
-import type { GrabFile } from './grab.js';
+import type { Grabbed, GrabFile } from './grab.js';
 
 /** The data types a macro's outputs get (a second output of a kind is `other_<kind>`). */
 export const DATA_TYPES: readonly string[] = Object.values(OUTPUT_PROCESSORS).flatMap((kind) => [
@@ -15,34 +16,38 @@ export const DATA_TYPES: readonly string[] = Object.values(OUTPUT_PROCESSORS).fl
 /**
  * The output files of the selected passes, from their data documents, optionally of some data
  * types only; with the data types those documents hold, so a caller can tell a mistyped type from
- * one these passes did not make.
+ * one these passes did not make. Each file's copies are in the order of `prefer` (SE names), then
+ * as recorded; copies marked missing are left out.
  */
 export async function listGrabFiles(
   db: Database,
   selection: Selection,
   types?: ReadonlySet<string>,
+  prefer: readonly string[] = [],
 ): Promise<{ files: GrabFile[]; typesHeld: Set<string> }> {
   const passes = await selectPasses(db, selection);
   const files = new Map<string, GrabFile>();
   const typesHeld = new Set<string>();
-  for (const doc of await dataDocsOf(
+  const stored = await dataDocsOf(
     db,
     passes.map(({ doc, pass }) => ({ module: doc.module, run: doc.run, pass: pass.pass })),
-  )) {
+  );
+  for (const { doc } of stored.map(currentDataDoc)) {
     typesHeld.add(doc.data_type);
     if (types !== undefined && !types.has(doc.data_type)) continue;
     for (const file of doc.files) {
       files.set(file.name, {
         name: file.name,
-        url: file.url,
         size: file.size,
         sha256: file.sha256,
+        adler32: file.adler32,
         events: file.events,
         data_type: doc.data_type,
         module: doc.module,
         run: doc.run,
         pass: doc.pass,
         label: doc.label,
+        replicas: usableReplicas(file, prefer).map(({ se, url }) => ({ se, url })),
       });
     }
   }
@@ -52,16 +57,15 @@ export async function listGrabFiles(
 /**
  * Beside the data: `catalogue.txt`, one `<file>, <events>` line per file (the sPHENIX pull
  * convention; `-` where the wrapper could not count events), and `manifest.json` with everything
- * the data documents say of each file. Both list only files that are here and verified.
+ * the data documents say of each file, and the URL of the copy it came from. Both list only files
+ * that are here and verified.
  */
-export function writeCatalogue(dir: string, files: readonly GrabFile[]): { catalogue: string; manifest: string } {
-  const sorted = [...files].sort((a, b) => a.name.localeCompare(b.name));
+export function writeCatalogue(dir: string, grabbed: readonly Grabbed[]): { catalogue: string; manifest: string } {
+  const sorted = [...grabbed].sort((a, b) => a.file.name.localeCompare(b.file.name));
   const catalogue = join(dir, 'catalogue.txt');
   const manifest = join(dir, 'manifest.json');
-  writeFileAtomic(catalogue, sorted.map((file) => `${resolve(dir, file.name)}, ${file.events ?? '-'}\n`).join(''));
-  writeFileAtomic(
-    manifest,
-    `${JSON.stringify({ files: sorted.map(({ name, ...rest }) => ({ file: name, ...rest })) }, null, 2)}\n`,
-  );
+  writeFileAtomic(catalogue, sorted.map(({ file }) => `${resolve(dir, file.name)}, ${file.events ?? '-'}\n`).join(''));
+  const rows = sorted.map(({ file: { name, ...rest }, url }) => ({ file: name, ...rest, url }));
+  writeFileAtomic(manifest, `${JSON.stringify({ files: rows }, null, 2)}\n`);
   return { catalogue, manifest };
 }

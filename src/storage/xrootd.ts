@@ -23,6 +23,8 @@ export class StorageUnavailableError extends UnavailableError {
   constructor(
     readonly url: string,
     reason: string,
+    /** The SE itself did not answer (rather than refusing one request): its other files need not be tried. */
+    readonly unreachable = false,
   ) {
     super(`${url}: ${reason}`);
     this.name = 'StorageUnavailableError';
@@ -81,7 +83,7 @@ const UNREACHABLE = new Set([50, 51, 52]);
 function failure(url: string, answer: Answer, doing: string): Error {
   const reason = said(answer);
   return UNREACHABLE.has(answer.code)
-    ? new StorageUnavailableError(url, `storage element unreachable (${reason})`)
+    ? new StorageUnavailableError(url, `storage element unreachable (${reason})`, true)
     : new StorageUnavailableError(url, `${doing} failed: ${reason}`);
 }
 
