@@ -22,7 +22,8 @@ import { loadDesignDocs } from '../src/db/design-docs.js';
 import { readTally, ViewTally } from '../src/db/tally.js';
 import { silentLogger } from '../src/log.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
-import { startLocalSe } from '../src/storage/local-se.js';
+import { startLocalSe, type LocalSe } from '../src/storage/local-se.js';
+import { stagingThroughput } from './staging.js';
 import { fakeSlurm } from './fake-slurm.js';
 import { grabThroughputFigure } from './grab-throughput.js';
 import { benchUrl, BenchServer } from './server.js';
@@ -54,6 +55,7 @@ const SIZES = quick
       live: 2_000,
       macros: 300,
       grab: { files: 8, mb: 5, repeats: 3 },
+      staging: { mb: 20, repeats: 3 },
       repeats: 3,
     }
   : {
@@ -65,6 +67,7 @@ const SIZES = quick
       live: 10_000,
       macros: 2_000,
       grab: { files: 20, mb: 20, repeats: 5 },
+      staging: { mb: 200, repeats: 5 },
       repeats: 3,
     };
 
@@ -380,12 +383,22 @@ function makeProductionFigure(work: string): void {
   report(`make-production, ${macros} macros`, macros / (median(times) / 1000), 'macros/s');
 }
 
+/** The job wrapper staging one output to the SE (copy to a temporary name, the SE's checks, rename) vs plain xrdcp. */
+function stagingFigure(se: LocalSe, work: string): void {
+  const { mb, repeats } = SIZES.staging;
+  progress(`staging: the wrapper vs xrdcp, one ${mb} MB output, ${repeats} rounds`);
+  mkdirSync(work, { recursive: true });
+  const { wrapper, xrdcp } = stagingThroughput(work, se, mb, repeats);
+  report(`staging one ${mb} MB output (wrapper)`, wrapper, 'MB/s', { name: 'plain xrdcp', value: xrdcp }, '>= 0.8');
+}
+
 /** Figures of a real storage element: a local XRootD server started for them (its own folder: xrootd runs as its own user). */
 async function storageFigures(work: string): Promise<void> {
   const folder = mkdtempSync(join(tmpdir(), 'gasp-bench-se-'));
   const se = await startLocalSe(folder);
   try {
     await grabThroughputFigure(se, join(work, 'storage'), SIZES.grab, { report, progress });
+    stagingFigure(se, join(work, 'staging'));
   } finally {
     await se.stop();
     rmSync(folder, { recursive: true, force: true });

@@ -21,24 +21,33 @@ const WATCH_MS = 250;
 
 const ROOT_URL = /^x?root:\/\//;
 
-/** sha256 and adler32 of what passes through, in one read, reporting bytes as they come. */
-function summing(onBytes: (bytes: number) => void): { through: Transform; sums: () => Checksums } {
+/**
+ * sha256 and adler32 of what passes through, in one read, reporting bytes as they come; with
+ * `adler32Known` (the copy tool already checked it) adler32 is not summed again.
+ */
+function summing(
+  onBytes: (bytes: number) => void,
+  adler32Known?: string,
+): { through: Transform; sums: () => Checksums } {
   const sha256 = createHash('sha256');
-  const adler32 = new Adler32();
+  const adler32 = adler32Known === undefined ? new Adler32() : undefined;
   const through = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       sha256.update(chunk);
-      adler32.update(chunk);
+      adler32?.update(chunk);
       onBytes(chunk.length);
       done(null, chunk);
     },
   });
-  return { through, sums: () => ({ sha256: sha256.digest('hex'), adler32: adler32.digest() }) };
+  return {
+    through,
+    sums: () => ({ sha256: sha256.digest('hex'), adler32: adler32?.digest() ?? adler32Known ?? '' }),
+  };
 }
 
-/** Both checksums of a file here, in one read. */
-export async function checksumsOfFile(path: string): Promise<Checksums> {
-  const { through, sums } = summing(() => {});
+/** Both checksums of a file here, in one read (adler32 taken as given when a copy tool checked it). */
+export async function checksumsOfFile(path: string, adler32Known?: string): Promise<Checksums> {
+  const { through, sums } = summing(() => {}, adler32Known);
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
   await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), through, discard);
   return sums();
@@ -55,12 +64,15 @@ const sizeOf = (path: string): number => {
 /**
  * Copies a root:// file with xrdcp. xrdcp reports no bytes as it goes, so the file it writes is
  * watched grow instead; the checksums are taken once it is whole (xrdcp may write chunks out of order).
+ * A recorded adler32 is checked by xrdcp as it writes (in C, several times faster than summing it
+ * here again), so only sha256 is read here.
  */
 async function fetchRoot(
   url: string,
   part: string,
   watchMs: number,
   onBytes: (bytes: number) => void,
+  adler32?: string,
 ): Promise<Checksums> {
   let seen = 0;
   const look = () => {
@@ -70,12 +82,12 @@ async function fetchRoot(
   };
   const watch = setInterval(look, watchMs);
   try {
-    await copyFile(url, part, url);
+    await copyFile(url, part, url, { ...(adler32 !== undefined && { adler32 }) });
   } finally {
     clearInterval(watch);
   }
   look();
-  return checksumsOfFile(part);
+  return checksumsOfFile(part, adler32 === '' ? undefined : adler32);
 }
 
 /** Runs the user's copy command (an argument array with {src} and {dest} filled in). */
@@ -103,6 +115,7 @@ export async function fetchTo(
   part: string,
   options: { copy?: readonly string[]; signal?: AbortSignal; watchMs?: number },
   onBytes: (bytes: number) => void,
+  recorded: { adler32?: string } = {},
 ): Promise<Checksums> {
   if (url.startsWith('file:')) {
     const { through, sums } = summing(onBytes);
@@ -120,6 +133,6 @@ export async function fetchTo(
     );
     return sums();
   }
-  if (ROOT_URL.test(url)) return fetchRoot(url, part, options.watchMs ?? WATCH_MS, onBytes);
+  if (ROOT_URL.test(url)) return fetchRoot(url, part, options.watchMs ?? WATCH_MS, onBytes, recorded.adler32);
   return fetchByCommand(url, part, options.copy, onBytes);
 }

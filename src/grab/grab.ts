@@ -174,10 +174,16 @@ class Grab {
     if (down !== undefined) throw new Error(`${replica.url}: not tried, ${down}`);
     let bytes = 0;
     try {
-      const sums = await fetchTo(replica.url, part, this.options, (count) => {
-        bytes += count;
-        this.event({ kind: 'bytes', bytes: count });
-      });
+      const sums = await fetchTo(
+        replica.url,
+        part,
+        this.options,
+        (count) => {
+          bytes += count;
+          this.event({ kind: 'bytes', bytes: count });
+        },
+        { adler32: file.adler32 },
+      );
       const wrong = mismatch(file, statSync(part).size, sums);
       if (wrong !== undefined) throw new Error(`${wrong}: deleted`);
       return bytes;

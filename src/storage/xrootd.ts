@@ -154,12 +154,24 @@ export async function removeFile(url: string): Promise<void> {
   if (answer.code !== 0 && !NOT_FOUND.test(answer.stderr)) throw failure(url, answer, 'removing');
 }
 
+/** xrdcp's exit code when the copy's adler32 differs from the one it was given (`--cksum adler32:VALUE`). */
+const CHECKSUM_ERROR = 53;
+
 /**
- * Copies a file with xrdcp (either side may be root:// or a local path); `onProgress` is not given
- * bytes by xrdcp, so callers watch the destination grow when it is local.
+ * Copies a file with xrdcp (either side may be root:// or a local path). Given `adler32`, xrdcp
+ * sums the bytes as it writes them (zlib's adler32, in C) and a copy that differs is an Error
+ * saying so; the copy is left for the caller to remove.
  */
-export async function copyFile(source: string, destination: string, url = source): Promise<void> {
-  const answer = await xrd(['xrdcp', '--force', '--nopbar', source, destination], url, COPY_TIMEOUT_MS);
+export async function copyFile(
+  source: string,
+  destination: string,
+  url = source,
+  { adler32 }: { adler32?: string } = {},
+): Promise<void> {
+  const check = adler32 === undefined || adler32 === '' ? [] : ['--cksum', `adler32:${adler32}`];
+  const answer = await xrd(['xrdcp', '--force', '--nopbar', ...check, source, destination], url, COPY_TIMEOUT_MS);
+  if (answer.code === CHECKSUM_ERROR && check.length > 0)
+    throw new Error(`adler32 differs from the recorded ${adler32 ?? ''} (xrdcp's check)`);
   if (answer.code !== 0) throw failure(url, answer, 'copy');
 }
 
