@@ -119,8 +119,12 @@ describe('gasp grab from root://', () => {
     const result = await grab(['-d', dir]);
     expect(result.code).toBe(1);
     // xrdcp checks the recorded adler32 as it writes: the first check a corrupted copy fails
-    expect(result.stdout).toMatch(/^ {2}FAILED c\.root: adler32 differs from the recorded [0-9a-f]{8} \(xrdcp's check\)$/m);
-    expect(result.stdout).toContain(`  FAILED d.root: adler32 differs from the recorded ${file.adler32} (xrdcp's check)\n`);
+    expect(result.stdout).toMatch(
+      /^ {2}FAILED c\.root: adler32 differs from the recorded [0-9a-f]{8} \(xrdcp's check\)$/m,
+    );
+    expect(result.stdout).toContain(
+      `  FAILED d.root: adler32 differs from the recorded ${file.adler32} (xrdcp's check)\n`,
+    );
     expect(readdirSync(dir).filter((name) => name.endsWith('.root') || name.endsWith('.part'))).toEqual([]);
     expect(readFileSync(join(dir, 'catalogue.txt'), 'utf8')).toBe('');
   });
