@@ -26,7 +26,7 @@ import { startPreparedServer, startSummaryTallies } from './serve.js';
 import { startDashboard } from '../dashboard/server.js';
 import { freePortOr } from '../server/ports.js';
 import type { LocalSe } from '../storage/local-se.js';
-import { startDemoSe } from './demo-se.js';
+import { grabFromDemoSe, startDemoSe } from './demo-se.js';
 
 /** Where the demo's dashboard listens, or any free port when that one is taken. */
 const DEMO_DASHBOARD_PORT = 8080;
@@ -110,8 +110,14 @@ async function runDemo(options: DemoOptions): Promise<void> {
     await runFixtureJobs(couch, databases.production, server.dir, se, log, stop.signal);
     checkpoint();
     await printSummary(databases, server.dir, se);
+    let step = 6;
+    if (se !== undefined) {
+      checkpoint();
+      print(`${step++}. the outputs back from the storage element`);
+      await grabFromDemoSe(databases.production, server.dir);
+    }
     print(`the database is at ${server.url.origin}`);
-    await showDashboard(databases, options, log, stop.signalled);
+    await showDashboard(databases, options, log, stop.signalled, step);
   } finally {
     await Promise.all(tallies.map((tally) => tally.stop()));
     await se?.stop();
@@ -230,6 +236,7 @@ async function showDashboard(
   options: DemoOptions,
   log: Logger,
   signalled: Promise<unknown>,
+  step: number,
 ): Promise<void> {
   const dashboard = await startDashboard({
     host: '127.0.0.1',
@@ -238,7 +245,7 @@ async function showDashboard(
     staleSeconds: 1800,
     log,
   });
-  print(`6. the dashboard: ${dashboard.url.href}`);
+  print(`${step}. the dashboard: ${dashboard.url.href}`);
   const keep = options.keep ?? process.stdout.isTTY === true;
   if (keep) {
     print('Ctrl-C stops the dashboard and the database');
