@@ -88,8 +88,16 @@ export function jobName(module: string, run: number, pass: number, subjob: numbe
 export function jobFolder(workRoot: string, module: string, run: number, pass: Pass, subjob: number): string {
   // one folder per attempt (the claim token), so a new attempt never reads an old attempt's manifest
   const attempt = pass.claim?.token === undefined ? '' : `-${pass.claim.token.slice(0, 8)}`;
-  return resolve(workRoot, pass.label, module, String(run), `p${pass.pass}`, `s${subjob}${attempt}`);
+  return join(passFolder(workRoot, pass.label, module, run, pass.pass), `s${subjob}${attempt}`);
 }
+
+/** The folder of a pass's job folders (`s<subjob>[-<token>]`, one per subjob and attempt). */
+export function passFolder(workRoot: string, label: string, module: string, run: number, pass: number): string {
+  return resolve(workRoot, label, module, String(run), `p${pass}`);
+}
+
+/** A job folder's name: its subjob, and the attempt's token when it had one. */
+export const JOB_FOLDER_NAME = /^s(\d+)(?:-[\w]+)?$/;
 
 /**
  * Makes the job's folder and its spec.json (written whole: a temporary name, then a rename); the
