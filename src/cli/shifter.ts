@@ -93,13 +93,21 @@ function registerTool(program: Command, spec: ToolSpec): void {
         held,
       );
       if (spec.after !== undefined && landed.length > 0) more.push(...(await spec.after(db, landed, options)));
-      if (!result.applied && spec.preview !== undefined && selected.length > 0)
-        more.push(...(await spec.preview(db, selected, options)));
+      const previewed =
+        !result.applied && spec.preview !== undefined && selected.length > 0
+          ? await spec.preview(db, selected, options)
+          : [];
       if (json === true) {
-        print(JSON.stringify({ ...result, ...(more.length > 0 && { more }) }, null, 2));
+        print(
+          JSON.stringify(
+            { ...result, ...(more.length + previewed.length > 0 && { more: [...previewed, ...more] }) },
+            null,
+            2,
+          ),
+        );
         return;
       }
-      for (const line of describePreview(spec.name, result.preview)) print(line);
+      for (const line of [...describePreview(spec.name, result.preview), ...previewed]) print(line);
       const outcome = describeOutcome(spec.name, result);
       if (outcome !== undefined) print(outcome);
       for (const line of more) print(line);

@@ -133,9 +133,7 @@ export async function purgeStorage(db: Database, passes: readonly Selected[], no
     for (const [url, why] of await removeOnSe(server, onSe)) notRemoved.set(url, why);
   const removed = copies.filter((copy) => copy.where !== undefined && !notRemoved.has(copy.replica.url));
   const kept = new Set<string>();
-  const lines = [
-    `delete: removed ${plural(removed.length, 'file')} in storage${removed.length > 0 ? `: ${byWhere(removed)}` : ''}`,
-  ];
+  const lines: string[] = [];
   // one line per place: the first reason, how many files, how many passes kept
   const places = new Map<string, { why: string; passes: Set<string>; files: number }>();
   for (const copy of copies.filter((copy) => notRemoved.has(copy.replica.url))) {
@@ -147,6 +145,10 @@ export async function purgeStorage(db: Database, passes: readonly Selected[], no
     place.files += 1;
     places.set(where, place);
   }
+  if (removed.length > 0 || places.size === 0)
+    lines.push(
+      `delete: removed ${plural(removed.length, 'file')} in storage${removed.length > 0 ? `: ${byWhere(removed)}` : ''}`,
+    );
   for (const [where, { why, passes: held, files }] of places)
     lines.push(
       `${why}; ${plural(files, 'file')} on ${where} not removed: ${plural(held.size, 'pass', 'passes')} left as ${held.size === 1 ? 'it is' : 'they are'}, with ${held.size === 1 ? 'its' : 'their'} data documents`,

@@ -258,5 +258,7 @@ export async function verifyPasses(ctx: VerifyContext, selected: readonly Select
         manifests,
       );
   await sums.take(ctx.onProgress);
+  for (const problems of [report.missing, report.mismatched, report.unregistered, report.unchecked])
+    problems.sort((a, b) => a.url.localeCompare(b.url));
   return report;
 }
