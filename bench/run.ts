@@ -23,6 +23,14 @@ import { readTally, ViewTally } from '../src/db/tally.js';
 import { silentLogger } from '../src/log.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { fakeSlurm } from './fake-slurm.js';
+import { randomUUID } from 'node:crypto';
+import { lfnOf } from '../src/model/data.js';
+import type { DataDoc, DataFile } from '../src/model/documents.js';
+import { selectPasses } from '../src/shifter/selection.js';
+import { verifyPasses } from '../src/shifter/verify.js';
+import { Adler32 } from '../src/storage/adler32.js';
+import { startLocalSe, type LocalSe } from '../src/storage/local-se.js';
+import { listFiles } from '../src/storage/xrootd.js';
 import { benchUrl, BenchServer } from './server.js';
 import { context, MODULE, siteFile } from './seed.js';
 
@@ -376,6 +384,66 @@ function makeProductionFigure(work: string): void {
   report(`make-production, ${macros} macros`, macros / (median(times) / 1000), 'macros/s');
 }
 
+/** `gasp verify` of files on a local XRootD SE (one xrdfs session for the listings, one for the checksums) vs a plain listing of the same tree. */
+async function verifyFigure(server: BenchServer): Promise<void> {
+  const [count, perPass] = [quick ? 1_000 : 10_000, 10];
+  progress(`verify: ${count} files on a local XRootD storage element`);
+  // its own folder under /tmp: xrootd runs as its own user, which cannot enter the bench's private folder
+  const dir = mkdtempSync(join(tmpdir(), 'gasp-bench-se-'));
+  let se: LocalSe;
+  try {
+    se = await startLocalSe(dir);
+  } catch (error) {
+    progress(`verify: not measured (${(error as Error).message})`);
+    return;
+  }
+  try {
+    const db = await server.fresh('verify', count / perPass, 'completed');
+    const docs: DataDoc[] = [];
+    for (let run = 1; run <= count / perPass; run++) {
+      const pass = { label: 'bench', module: MODULE, run, pass: 1 };
+      mkdirSync(join(se.data, lfnOf(pass, '')), { recursive: true });
+      const files = Array.from({ length: perPass }, (_, subjob): DataFile => {
+        const [name, bytes] = [`${MODULE}_r${run}_s${subjob}.root`, Buffer.from(`run ${run} ${subjob}\n`.repeat(64))];
+        const [lfn, adler32] = [lfnOf(pass, name), new Adler32().update(bytes).digest()];
+        writeFileSync(join(se.data, lfn), bytes);
+        const url = `${se.url}/${lfn}`;
+        const replicas = [{ se: 'BENCH-SE', url }];
+        return {
+          subjob,
+          name,
+          lfn,
+          guid: randomUUID(),
+          size: bytes.length,
+          adler32,
+          sha256: '',
+          events: null,
+          url,
+          replicas,
+        };
+      });
+      docs.push({ _id: `data:${MODULE}:${run}:1:ntuple`, type: 'data', ...pass, data_type: 'ntuple', files });
+    }
+    for (let start = 0; start < docs.length; start += 500) await db.bulkDocs(docs.slice(start, start + 500));
+    // the indexes verify reads, built before the timing as a live database has them
+    await db.view('data', 'by_pass', { limit: 0 }, { timeoutMs: 0 });
+    await db.view('jobs', 'by_label', { limit: 0 }, { timeoutMs: 0 });
+    const listing = await timed(async () => (await listFiles(`${se.url}//bench`)).length);
+    const verified = await timed(async () => {
+      const selected = await selectPasses(db, { label: 'bench', statuses: ['completed'], pass: 'last' });
+      const { ok } = await verifyPasses({ db }, selected);
+      if (ok !== count) throw new Error(`verify found ${ok} of ${count} files as recorded`);
+      return ok;
+    });
+    report(`verify, ${count} files on a local SE`, verified.ms / 1000, 's', undefined, '< 60 s');
+    const rate = ({ count: files, ms }: { count: number; ms: number }) => files / (ms / 1000);
+    report(`verify, ${count} files`, rate(verified), 'files/s', { name: 'xrdfs ls -l -R', value: rate(listing) });
+  } finally {
+    await se.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (typeof url === 'string') {
     process.stderr.write(`${url}\n`);
@@ -395,6 +463,7 @@ async function main(): Promise<void> {
         memory: () => memoryFigure(server, work),
         'make-production': () => makeProductionFigure(work),
         idle: () => idleFigures(server, work),
+        storage: () => verifyFigure(server),
       };
       const unknown = only.filter((name) => !(name in groups));
       if (unknown.length > 0)

@@ -121,7 +121,11 @@ export async function purgeStorage(db: Database, passes: readonly Selected[], no
   const servers = new Map<string, StoredCopy[]>();
   for (const copy of copies) {
     const place = placeOf(copy.replica.url);
-    if (place.kind === 'root') servers.set(place.server, [...(servers.get(place.server) ?? []), copy]);
+    if (place.kind === 'root')
+      servers
+        .set(place.server, servers.get(place.server) ?? [])
+        .get(place.server)
+        ?.push(copy);
     else if (place.kind === 'file')
       try {
         rmSync(place.path, { force: true });

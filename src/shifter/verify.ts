@@ -72,7 +72,11 @@ class Checksums {
     const servers = new Map<string, Array<(typeof this.wanted)[number]>>();
     const here: Array<(typeof this.wanted)[number]> = [];
     for (const item of this.wanted)
-      if (item.place.kind === 'root') servers.set(item.place.server, [...(servers.get(item.place.server) ?? []), item]);
+      if (item.place.kind === 'root')
+        servers
+          .set(item.place.server, servers.get(item.place.server) ?? [])
+          .get(item.place.server)
+          ?.push(item);
       else here.push(item);
     const remote = [...servers].map(async ([server, items]) => {
       const paths = [...new Set(items.map((item) => (item.place.kind === 'root' ? item.place.path : '')))];
