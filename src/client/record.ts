@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DataDoc, JobDoc, Pass } from '../model/documents.js';
 import { UnavailableError } from '../errors.js';
@@ -11,14 +11,7 @@ import { seOfUrl } from '../model/storage-url.js';
 
 export type { Manifest };
 
-export function readManifest(file: string): Manifest | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Manifest;
-  } catch {
-    return undefined;
-  }
-}
+export { readManifest } from '../backends/prepare.js';
 
 /**
  * Checks a manifest against storage: each file:// output exists with the stated size and sha256.

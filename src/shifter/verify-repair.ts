@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { JOB_FOLDER_NAME, passFolder } from '../backends/prepare.js';
-import { readManifest } from '../client/record.js';
+import { JOB_FOLDER_NAME, passFolder, readManifest } from '../backends/prepare.js';
 import type { Database } from '../db/database.js';
 import { currentDataDoc } from '../model/data.js';
 import type { DataDoc, DataFile } from '../model/documents.js';
