@@ -41,6 +41,7 @@ function section(title: string, problems: readonly Problem[], show: number, note
 
 /** The report as a shifter reads it: counts per kind, the first rows of each, what --yes does or did. */
 export function describeVerify(report: VerifyReport, show: number, repaired?: Repaired): string[] {
+  if (report.passes === 0) return ['verify: no pass matches'];
   const registrable = report.unregistered.filter((found) => found.register !== undefined).length;
   const lines = [
     `verify: ${plural(report.passes, 'pass', 'passes')}, ${plural(report.documents, 'data document')}, ${plural(report.copies, 'replica')} looked for: ${report.ok} as recorded`,
