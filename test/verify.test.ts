@@ -7,7 +7,7 @@ import type { Database } from '../src/db/database.js';
 import { lfnOf } from '../src/model/data.js';
 import type { DataDoc, DataFile, JobDoc } from '../src/model/documents.js';
 import { Adler32 } from '../src/storage/adler32.js';
-import { copyFile } from '../src/storage/xrootd.js';
+import { copyFile, listFolders, remoteAdler32s, removeFiles } from '../src/storage/xrootd.js';
 import { gaspOn, runGasp } from './support/cli.js';
 import { couchSection } from './support/couch.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
@@ -218,6 +218,66 @@ describe('gasp verify against a real storage element', () => {
         /^ {2}unreachable: root:\/\/127\.0\.0\.1:1: storage element unreachable \([^)\n]*\); 1 replica there not checked$/,
       ),
     ]);
+  });
+});
+
+describe('gasp verify of folders here and of copy-command storage', () => {
+  it("reads file:// replicas to check them, finds one gone and one changed, and says a copy command's URL cannot be checked", async () => {
+    const db = await completed(1, 'verify-here');
+    const folder = join(mkdtempSync(join(tmpdir(), 'gasp-verify-here-')), 'enq', MODULE, '1', '1');
+    mkdirSync(folder, { recursive: true });
+    const here = (name: string, text: string) => {
+      writeFileSync(join(folder, name), content(text).bytes);
+      return { url: `file://${join(folder, name)}`, lfn: `/enq/${MODULE}/1/1/${name}`, ...content(text) };
+    };
+    const files = [here('kept.root', 'kept '), here('gone.root', 'gone '), here('changed.root', 'changed ')];
+    const remote = {
+      url: `gsiftp://se.example.org/snoplus/enq/${MODULE}/1/1/far.root`,
+      lfn: `/enq/${MODULE}/1/1/far.root`,
+      ...content('far '),
+    };
+    await record(db, { label: 'enq', run: 1 }, [...files, remote]);
+    rmSync(join(folder, 'gone.root'));
+    corrupt(join(folder, 'changed.root'));
+    const result = await gaspOn(db, ['verify', '--label', 'enq', '--json']);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as {
+      ok: number;
+      missing: Array<{ url: string }>;
+      mismatched: Array<{ url: string; detail: string }>;
+      unchecked: Array<{ url: string; detail: string }>;
+    };
+    expect(report.ok).toBe(1);
+    expect(report.missing.map((problem) => problem.url)).toEqual([files[1]?.url]);
+    expect(report.mismatched).toEqual([
+      { url: files[2]?.url, detail: expect.stringMatching(/^adler32 [0-9a-f]{8} on storage, [0-9a-f]{8} recorded$/) },
+    ]);
+    expect(report.unchecked).toEqual([
+      { url: remote.url, detail: 'put there by a copy command: gasp cannot check it' },
+    ]);
+  });
+});
+
+describe('xrdfs sessions', () => {
+  const se = needsXrootd();
+
+  it('list, checksum and remove many paths through one xrdfs, a path not there being no error, and a path the session cannot take through an xrdfs of its own', async () => {
+    const root = `session-${randomBytes(4).toString('hex')}`;
+    const a = await onSe(se, root, { label: 'enq', run: 1 }, 'a.root', 'a ');
+    const odd = await onSe(se, root, { label: 'enq', run: 1 }, "it's.root", 'odd ');
+    const folder = `/${root}/enq/${MODULE}/1/1`;
+    const listed = await listFolders(se.url, [folder, `/${root}/nowhere`]);
+    expect(
+      listed
+        .get(folder)
+        ?.map((file) => file.path)
+        .sort(),
+    ).toEqual([`/${root}${odd.lfn}`, `/${root}${a.lfn}`].sort());
+    expect(listed.get(`/${root}/nowhere`)).toEqual([]);
+    const paths = [`/${root}${a.lfn}`, `/${root}${odd.lfn}`, `${folder}/none.root`];
+    expect([...(await remoteAdler32s(se.url, paths)).values()]).toEqual([a.adler32, odd.adler32, undefined]);
+    expect([...(await removeFiles(se.url, paths)).values()]).toEqual([undefined, undefined, undefined]);
+    expect(paths.map((path) => existsSync(join(se.data, path)))).toEqual([false, false, false]);
   });
 });
 

@@ -293,7 +293,8 @@ async function forEachPath<T>(
     results.set(path, await one(rootUrl(server, path)));
     onProgress(results.size);
   }
-  return results;
+  // in the order asked
+  return new Map(paths.flatMap((path) => (results.has(path) ? [[path, results.get(path) as T] as const] : [])));
 }
 
 /** The files below each of many folders (or the file itself, given a file) on one SE; none where it is not there. */
