@@ -4,7 +4,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DataDoc } from '../model/documents.js';
 import { below, parseRootUrl, rootUrl } from '../model/storage-url.js';
 import type { Storage } from '../sites/site.js';
-import { listFolders, ping, type ListedFile } from '../storage/xrootd.js';
+import { listFolders } from '../storage/xrdfs-session.js';
+import { ping, type ListedFile } from '../storage/xrootd.js';
 
 /** Where a copy of a file is, as gasp reaches it: on an SE by root://, in a folder here, or through a copy command (unreachable to gasp). */
 export type Place = { kind: 'root'; server: string; path: string } | { kind: 'file'; path: string } | { kind: 'other' };

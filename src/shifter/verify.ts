@@ -6,7 +6,7 @@ import type { DataDoc, DataFile, Replica } from '../model/documents.js';
 import { seOfUrl } from '../model/storage-url.js';
 import type { Storage } from '../sites/site.js';
 import { adler32OfFile, normalAdler32 } from '../storage/adler32.js';
-import { failed, remoteAdler32s, type PathFailed } from '../storage/xrootd.js';
+import { failed, remoteAdler32s, type PathFailed } from '../storage/xrdfs-session.js';
 import { dataDocsOf } from './data-docs.js';
 import type { Selected } from './selection.js';
 import { listStorage, passFolders, placeKey, placeOf, type PassName, type Place } from './verify-places.js';
