@@ -85,12 +85,17 @@ class Checksums {
       );
       for (const item of items) item.then(item.place.kind === 'root' ? sums.get(item.place.path) : undefined);
     });
-    let next = 0;
+    let [next, read] = [0, 0];
     const reader = async () => {
       for (let item = here[next++]; item !== undefined; item = here[next++]) {
         const path = item.place.kind === 'file' ? item.place.path : '';
-        item.then(await (item.sha256 ? sha256OfFile(path) : adler32OfFile(path)).catch(() => undefined));
-        tell('here', next);
+        // a file gone is missing; one that cannot be read is unchecked, never marked missing
+        const sum = await (item.sha256 ? sha256OfFile(path) : adler32OfFile(path)).catch(
+          (error: NodeJS.ErrnoException) =>
+            error.code === 'ENOENT' ? undefined : { error: `${path}: ${error.code ?? error.message}` },
+        );
+        item.then(sum);
+        tell('here', ++read);
       }
     };
     await Promise.all([...remote, ...Array.from({ length: 4 }, reader)]);
