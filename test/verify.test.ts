@@ -325,17 +325,30 @@ describe('gasp delete --purge-storage on a storage element', () => {
   it('keeps a pass and its data documents when its storage element does not answer, saying so in one line, and exits 1', async () => {
     const db = await completed(1, 'purge-down');
     const url = `root://127.0.0.1:1//nowhere/enq/${MODULE}/1/1/x.root`;
-    const id = await record(db, { label: 'enq', run: 1 }, [{ url, lfn: `/enq/${MODULE}/1/1/x.root`, ...content('x') }]);
+    // its other file is on an SE that answers: removed, and marked so in the document kept
+    const reachable = await onSe(
+      se,
+      `purge-${randomBytes(4).toString('hex')}`,
+      { label: 'enq', run: 1 },
+      'y.root',
+      'y ',
+    );
+    const down = { url, lfn: `/enq/${MODULE}/1/1/x.root`, ...content('x') };
+    const id = await record(db, { label: 'enq', run: 1 }, [down, reachable]);
     const result = await gaspOn(db, ['delete', '--label', 'enq', '--purge-storage', '--yes']);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe('');
-    expect(lines(result.stdout).slice(-2)).toEqual([
+    expect(lines(result.stdout).slice(-3)).toEqual([
       'delete: changed 0 of 1 pass; 1 left as it is: its storage files could not all be removed; recorded in the audit',
+      `delete: removed 1 file in storage: 1 on TEST-SE (${se.url})`,
       expect.stringMatching(
         /^root:\/\/127\.0\.0\.1:1: storage element unreachable \([^)\n]*\); 1 file on TEST-SE \(root:\/\/127\.0\.0\.1:1\) not removed: 1 pass left as it is, with its data documents$/,
       ),
     ]);
-    expect((await dataDoc(db, id)).files[0]?.replicas).toEqual([{ se: 'TEST-SE', url }]);
+    expect((await dataDoc(db, id)).files.map((file) => file.replicas)).toEqual([
+      [{ se: 'TEST-SE', url }],
+      [{ se: 'TEST-SE', url: reachable.url, missing: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }],
+    ]);
     expect((await jobs(db))[0]?.passes[0]?.status).toBe('completed');
   });
 });

@@ -7,10 +7,8 @@ import { ping } from '../storage/xrootd.js';
 import { plural } from '../words.js';
 import { dataDocsOf } from './data-docs.js';
 import type { Selected } from './selection.js';
+import { passKey } from './tool.js';
 import { placeOf } from './verify-places.js';
-
-/** The key of a pass among the selected: its job's id and its number. */
-export const passKey = (id: string, pass: number) => `${id}#${pass}`;
 
 /** Removes the data documents of deleted passes; returns how many. */
 export async function removeData(db: Database, passes: ReadonlyArray<{ id: string; pass: number }>): Promise<number> {

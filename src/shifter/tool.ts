@@ -101,7 +101,10 @@ export interface ToolResult {
   selected: Selected[];
 }
 
-/** Work a tool does before its transition; the passes it names in `keep` are left as they are, for `reason`. */
+/** A selected pass's key: its job's id and its number. */
+export const passKey = (id: string, pass: number) => `${id}#${pass}`;
+
+/** Work a tool does before its transition; the passes it names in `keep` (by passKey) are left as they are, for `reason`. */
 export type BeforeTransition = (changing: Selected[]) => Promise<{ keep: ReadonlySet<string>; reason: string }>;
 
 /**
@@ -128,7 +131,7 @@ export async function runTool(
   const held = await before?.(outcomes.filter(({ outcome }) => outcome.changed));
   const refused: Record<string, number> = {};
   const changes = outcomes.flatMap(({ doc, pass, outcome }) => {
-    const kept = held?.keep.has(`${doc._id}#${pass.pass}`) === true;
+    const kept = held?.keep.has(passKey(doc._id, pass.pass)) === true;
     if (outcome.changed && !kept) return [transitionChange(doc._id, pass.pass, apply)];
     const reason = outcome.changed ? (held?.reason ?? '') : outcome.reason;
     refused[reason] = (refused[reason] ?? 0) + 1;
