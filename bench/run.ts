@@ -24,6 +24,7 @@ import { silentLogger } from '../src/log.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { startLocalSe, type LocalSe } from '../src/storage/local-se.js';
 import { stagingThroughput } from './staging.js';
+import { verifyFigure } from './verify-figure.js';
 import { fakeSlurm } from './fake-slurm.js';
 import { grabThroughputFigure } from './grab-throughput.js';
 import { benchUrl, BenchServer } from './server.js';
@@ -393,12 +394,14 @@ function stagingFigure(se: LocalSe, work: string): void {
 }
 
 /** Figures of a real storage element: a local XRootD server started for them (its own folder: xrootd runs as its own user). */
-async function storageFigures(work: string): Promise<void> {
+async function storageFigures(server: BenchServer, work: string): Promise<void> {
   const folder = mkdtempSync(join(tmpdir(), 'gasp-bench-se-'));
   const se = await startLocalSe(folder);
   try {
     await grabThroughputFigure(se, join(work, 'storage'), SIZES.grab, { report, progress });
     stagingFigure(se, join(work, 'staging'));
+    const files = quick ? 1_000 : 10_000;
+    await verifyFigure(se, await server.fresh('verify', files / 10, 'completed'), files, { report, progress });
   } finally {
     await se.stop();
     rmSync(folder, { recursive: true, force: true });
@@ -424,7 +427,7 @@ async function main(): Promise<void> {
         memory: () => memoryFigure(server, work),
         'make-production': () => makeProductionFigure(work),
         idle: () => idleFigures(server, work),
-        storage: () => storageFigures(work),
+        storage: () => storageFigures(server, work),
       };
       const unknown = only.filter((name) => !(name in groups));
       if (unknown.length > 0)

@@ -449,12 +449,15 @@ describe('gasp delete', () => {
     // none moved on between the preview and the write, so none is said to have
     expect(kept.stdout.trim().split('\n').slice(-2)).toEqual([
       'delete: changed 1 of 1 pass; recorded in the audit',
-      'delete: removed 1 data document; storage files kept (--purge-storage deletes them)',
+      'delete: removed 1 data document; storage files kept (--purge-storage removes them)',
     ]);
     expect((await data()).map((doc) => doc.run)).toEqual([2]);
     expect(files.map((file) => existsSync(file))).toEqual([true, true]);
     const purged = await gasp(db, ['delete', '--label', 'enq', '--run', '2', '--yes', '--purge-storage']);
-    expect(purged.stdout.trim().split('\n').at(-1)).toBe('delete: removed 1 data document and 1 file in storage');
+    expect(purged.stdout.trim().split('\n').slice(-2)).toEqual([
+      'delete: removed 1 file in storage: 1 on this machine (file://)',
+      'delete: removed 1 data document',
+    ]);
     expect(await data()).toEqual([]);
     expect(files.map((file) => existsSync(file))).toEqual([true, false]);
     expect((await jobs(db)).map((doc) => doc.passes[0]?.status)).toEqual(['deleted', 'deleted']);

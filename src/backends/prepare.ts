@@ -1,6 +1,8 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Pass, ProductionModule } from '../model/documents.js';
+import type { Manifest } from '../model/manifest.js';
 import { ratArguments } from '../model/event-mode.js';
 import { outputFiles } from '../model/outputs.js';
 import { PACKAGE_ROOT } from '../paths.js';
@@ -88,8 +90,26 @@ export function jobName(module: string, run: number, pass: number, subjob: numbe
 export function jobFolder(workRoot: string, module: string, run: number, pass: Pass, subjob: number): string {
   // one folder per attempt (the claim token), so a new attempt never reads an old attempt's manifest
   const attempt = pass.claim?.token === undefined ? '' : `-${pass.claim.token.slice(0, 8)}`;
-  return resolve(workRoot, pass.label, module, String(run), `p${pass.pass}`, `s${subjob}${attempt}`);
+  return join(passFolder(workRoot, pass.label, module, run, pass.pass), `s${subjob}${attempt}`);
 }
+
+/** The folder of a pass's job folders (`s<subjob>[-<token>]`, one per subjob and attempt). */
+export function passFolder(workRoot: string, label: string, module: string, run: number, pass: number): string {
+  return resolve(workRoot, label, module, String(run), `p${pass}`);
+}
+
+/** The manifest.json the job wrapper wrote in a job folder; undefined when it is not there (yet) or not whole. */
+export function readManifest(file: string): Manifest | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A job folder's name: its subjob, and the attempt's token when it had one. */
+export const JOB_FOLDER_NAME = /^s(\d+)(?:-[\w]+)?$/;
 
 /**
  * Makes the job's folder and its spec.json (written whole: a temporary name, then a rename); the

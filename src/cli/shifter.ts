@@ -17,10 +17,11 @@ import {
   type ToolResult,
 } from '../shifter/tool.js';
 import { unlockSite } from '../shifter/unlock.js';
-import { removeData } from '../shifter/delete.js';
+import { describePurge, purgeStorage, removeData } from '../shifter/delete.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
 import { plural } from '../words.js';
+import { registerVerify } from './verify.js';
 
 interface ToolOptions extends ConfigOptions, SelectionOptions {
   yes?: boolean;
@@ -39,6 +40,15 @@ interface ToolSpec {
   options?: (command: Command) => Command;
   /** More work on the passes that changed; returns lines to print. */
   after?: (db: Database, landed: ToolResult['landed'], options: ToolOptions) => Promise<string[]>;
+  /** Lines the preview adds (without --yes), of the selected passes. */
+  preview?: (db: Database, selected: ToolResult['selected'], options: ToolOptions) => Promise<string[]>;
+  /** Work before the transition, on the passes it changes; those in `keep` are left as they are, and the command exits 1. */
+  before?: (
+    db: Database,
+    changing: ToolResult['selected'],
+    options: ToolOptions,
+    now: Date,
+  ) => Promise<{ keep: ReadonlySet<string>; reason: string; lines: string[] }>;
 }
 
 /** A tool over the selection language: preview by default, change with --yes, audit what changed. */
@@ -62,15 +72,42 @@ function registerTool(program: Command, spec: ToolSpec): void {
       const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
       const { yes, json, config: _config, mode: _mode, logLevel: _level, ...given } = options;
       const now = new Date();
-      const { landed, ...result } = await runTool(db, log, spec.name, given, selection, yes === true, (pass) =>
-        spec.transition(pass, now),
+      const more: string[] = [];
+      const before = spec.before;
+      const held =
+        before &&
+        (async (changing: ToolResult['selected']) => {
+          const done = await before(db, changing, options, now);
+          more.push(...done.lines);
+          if (done.keep.size > 0) process.exitCode = 1;
+          return done;
+        });
+      const { landed, selected, ...result } = await runTool(
+        db,
+        log,
+        spec.name,
+        given,
+        selection,
+        yes === true,
+        (pass) => spec.transition(pass, now),
+        held,
       );
-      const more = spec.after === undefined || landed.length === 0 ? [] : await spec.after(db, landed, options);
+      if (spec.after !== undefined && landed.length > 0) more.push(...(await spec.after(db, landed, options)));
+      const previewed =
+        !result.applied && spec.preview !== undefined && selected.length > 0
+          ? await spec.preview(db, selected, options)
+          : [];
       if (json === true) {
-        print(JSON.stringify({ ...result, ...(more.length > 0 && { more }) }, null, 2));
+        print(
+          JSON.stringify(
+            { ...result, ...(more.length + previewed.length > 0 && { more: [...previewed, ...more] }) },
+            null,
+            2,
+          ),
+        );
         return;
       }
-      for (const line of describePreview(spec.name, result.preview)) print(line);
+      for (const line of [...describePreview(spec.name, result.preview), ...previewed]) print(line);
       const outcome = describeOutcome(spec.name, result);
       if (outcome !== undefined) print(outcome);
       for (const line of more) print(line);
@@ -102,17 +139,25 @@ export function registerShifterTools(program: Command): void {
     options: (command) =>
       command.option(
         '--purge-storage',
-        'also delete the output files in file:// storage (remote storage is never touched)',
+        "also remove the output files their data documents name: root:// on the SE, file:// here (after the preview; a copy command's storage is never touched)",
       ),
     // a held pass is refused: cancel it first, so no site records outputs for a deleted pass
     transition: deletePass,
+    preview: async (db, selected, options) =>
+      options.purgeStorage === true ? [await describePurge(db, selected)] : [],
+    // files first: a pass whose files could not all be removed stays, with its data documents
+    before: async (db, changing, options, now) =>
+      options.purgeStorage === true
+        ? { ...(await purgeStorage(db, changing, now)), reason: 'its storage files could not all be removed' }
+        : { keep: new Set(), reason: '', lines: [] },
     after: async (db, landed, options) => {
-      const removed = await removeData(db, landed, options.purgeStorage === true);
+      const removed = await removeData(db, landed);
       return [
-        `delete: removed ${plural(removed.dataDocuments, 'data document')}${options.purgeStorage === true ? ` and ${plural(removed.files, 'file')} in storage` : '; storage files kept (--purge-storage deletes them)'}`,
+        `delete: removed ${plural(removed, 'data document')}${options.purgeStorage === true ? '' : '; storage files kept (--purge-storage removes them)'}`,
       ];
     },
   });
+  registerVerify(program);
   registerUnlock(program);
   registerAudit(program);
 }

@@ -6,7 +6,8 @@ import type { JobDoc, Pass } from '../model/documents.js';
 import type { PolicyDoc } from '../model/policy.js';
 import { ENDED, exitCodeOf, subjobsOf, type ObserveFacts, type SubjobFact } from '../passes/transitions.js';
 import type { ClientContext } from './context.js';
-import { readManifest, verifyManifest } from './record.js';
+import { readManifest } from '../backends/prepare.js';
+import { verifyManifest } from './record.js';
 import { StorageUnavailableError } from '../storage/xrootd.js';
 
 /** The tail of a log kept in the database; the whole file stays at the site. */

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import type { DataDoc, DataFile, JobDoc, Pass } from '../model/documents.js';
 import { UnavailableError } from '../errors.js';
 import type { ClientContext } from './context.js';
@@ -9,15 +8,6 @@ import { seOfUrl } from '../model/storage-url.js';
 import { checkStored } from '../storage/check.js';
 
 export type { Manifest };
-
-export function readManifest(file: string): Manifest | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Manifest;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Checks a manifest against storage (storage/check.ts): each file:// output exists with the stated

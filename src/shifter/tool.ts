@@ -59,7 +59,7 @@ export function describePreview(tool: string, shown: Preview): string[] {
 export type AuditOutcome = { selected: number; changed: number } | { did: string };
 
 /** What applying did, or what --yes would do; nothing when no pass matched. */
-export function describeOutcome(tool: string, result: Omit<ToolResult, 'landed'>): string | undefined {
+export function describeOutcome(tool: string, result: Omit<ToolResult, 'landed' | 'selected'>): string | undefined {
   const count = result.preview.count;
   const refused = Object.entries(result.refused ?? {});
   const left = refused.reduce((sum, [, n]) => sum + n, 0);
@@ -97,7 +97,15 @@ export interface ToolResult {
   refused?: Record<string, number>;
   /** The passes changed, for a tool with more to do on each (delete removes their data documents). */
   landed: Array<{ id: string; pass: number }>;
+  /** The passes selected, for a tool that says more of them in its preview. */
+  selected: Selected[];
 }
+
+/** A selected pass's key: its job's id and its number. */
+export const passKey = (id: string, pass: number) => `${id}#${pass}`;
+
+/** Work a tool does before its transition; the passes it names in `keep` (by passKey) are left as they are, for `reason`. */
+export type BeforeTransition = (changing: Selected[]) => Promise<{ keep: ReadonlySet<string>; reason: string }>;
 
 /**
  * Selects, previews and, only with `yes`, applies a transition to every selected pass still in a
@@ -112,17 +120,21 @@ export async function runTool(
   selection: Selection,
   yes: boolean,
   transition: (stored: Pass) => Outcome,
+  before?: BeforeTransition,
 ): Promise<ToolResult> {
   const selected = await selectPasses(db, selection);
   const shown = preview(selected);
-  if (!yes || selected.length === 0) return { preview: shown, applied: false, changed: 0, landed: [] };
+  if (!yes || selected.length === 0) return { preview: shown, applied: false, changed: 0, landed: [], selected };
   const apply = (stored: Pass) =>
     selection.statuses.includes(stored.status) ? transition(stored) : unchanged(`it is ${stored.status} now`);
+  const outcomes = selected.map((item) => ({ ...item, outcome: apply(item.pass) }));
+  const held = await before?.(outcomes.filter(({ outcome }) => outcome.changed));
   const refused: Record<string, number> = {};
-  const changes = selected.flatMap(({ doc, pass }) => {
-    const outcome = apply(pass);
-    if (outcome.changed) return [transitionChange(doc._id, pass.pass, apply)];
-    refused[outcome.reason] = (refused[outcome.reason] ?? 0) + 1;
+  const changes = outcomes.flatMap(({ doc, pass, outcome }) => {
+    const kept = held?.keep.has(passKey(doc._id, pass.pass)) === true;
+    if (outcome.changed && !kept) return [transitionChange(doc._id, pass.pass, apply)];
+    const reason = outcome.changed ? (held?.reason ?? '') : outcome.reason;
+    refused[reason] = (refused[reason] ?? 0) + 1;
     return [];
   });
   const landed = await updatePasses({ db, log }, changes);
@@ -133,6 +145,7 @@ export async function runTool(
     changed: landed.length,
     ...(Object.keys(refused).length > 0 && { refused }),
     landed: landed.map(({ id, pass }) => ({ id, pass })),
+    selected,
   };
 }
 

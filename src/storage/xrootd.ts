@@ -14,9 +14,16 @@ export const XRD_SETTINGS: Readonly<Record<string, string>> = {
   XRD_REQUESTTIMEOUT: '300',
 };
 
+/** The environment XRootD's tools run in: ours, with XRD_SETTINGS where it does not set them. */
+export function xrdEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [name, value] of Object.entries(XRD_SETTINGS)) env[name] ??= value;
+  return env;
+}
+
 /** A copy of one file that takes longer than this has hung. */
 const COPY_TIMEOUT_MS = 6 * 3_600_000;
-const QUERY_TIMEOUT_MS = 120_000;
+export const QUERY_TIMEOUT_MS = 120_000;
 
 /** The storage element did not answer, or its tool is missing: one line naming the URL. */
 export class StorageUnavailableError extends UnavailableError {
@@ -31,7 +38,7 @@ export class StorageUnavailableError extends UnavailableError {
   }
 }
 
-interface Answer {
+export interface Answer {
   code: number;
   stdout: string;
   stderr: string;
@@ -41,9 +48,7 @@ function xrd(argv: readonly string[], url: string, timeoutMs = QUERY_TIMEOUT_MS)
   return new Promise((resolve, reject) => {
     const [program, ...args] = argv;
     if (program === undefined) return reject(new Error('no command'));
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const [name, value] of Object.entries(XRD_SETTINGS)) env[name] ??= value;
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: xrdEnv() });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -71,14 +76,14 @@ function xrd(argv: readonly string[], url: string, timeoutMs = QUERY_TIMEOUT_MS)
 }
 
 /** What xrdfs or xrdcp said last, without its `[ERROR]` prefix. */
-function said(answer: Answer): string {
+export function said(answer: Answer): string {
   const line = `${answer.stderr}\n${answer.stdout}`.trim().split('\n').filter(Boolean).at(-1) ?? '';
   return line.replace(/^\s*(Run: )?\[(ERROR|FATAL)\]\s*/, '').trim() || `exit ${answer.code}`;
 }
 
-const NOT_FOUND = /\[3011\]|no such file/i;
+export const NOT_FOUND = /\[3011\]|no such file/i;
 /** xrdfs and xrdcp exit 51 (and 50, 52) when they cannot reach the server. */
-const UNREACHABLE = new Set([50, 51, 52]);
+export const UNREACHABLE = new Set([50, 51, 52]);
 
 function failure(url: string, answer: Answer, doing: string): Error {
   const reason = said(answer);
@@ -137,9 +142,14 @@ export async function listFiles(url: string): Promise<ListedFile[]> {
     if (NOT_FOUND.test(answer.stderr)) return [];
     throw failure(url, answer, 'listing');
   }
+  return listedFiles(server, answer.stdout.split('\n'));
+}
+
+/** The files of `xrdfs ls -l` lines (folders left out). */
+export function listedFiles(server: string, lines: readonly string[]): ListedFile[] {
   const files: ListedFile[] = [];
   // -rw-r--r-- owner group SIZE DATE TIME PATH (a path may hold spaces: it is the rest of the line)
-  for (const line of answer.stdout.split('\n')) {
+  for (const line of lines) {
     const match = /^-\S*\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+(\/.*)$/.exec(line);
     if (match?.[1] === undefined || match[2] === undefined) continue;
     files.push({ url: rootUrl(server, match[2]), path: match[2], size: Number(match[1]) });
