@@ -152,7 +152,10 @@ describe('data documents in the older form (no LFN or replicas, a GUID from the 
     const [doc] = await dataDocsOf(db, [{ module: 'PartialPo210', run: 2, pass: 1 }]);
     expect(doc?.files[0]).toMatchObject(current);
     const listed = await listGrabFiles(db, { label: 'enq', statuses: ['waiting'] });
-    expect(listed.files.find((file) => file.name === 'PartialPo210_r2_p1_s0.root')).toMatchObject({ url, size: 2000 });
+    expect(listed.files.find((file) => file.name === 'PartialPo210_r2_p1_s0.root')).toMatchObject({
+      replicas: [{ se: 'file', url }],
+      size: 2000,
+    });
     const shown = await gaspOn(db, ['show', 'PartialPo210', '2']);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain(
