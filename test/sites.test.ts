@@ -36,7 +36,7 @@ describe('a malformed site file', () => {
     ],
     [
       'backend = local\nstorage = root://se.example.org:1094\n[rat]\n7.0.8 = CVMFS\n',
-      'FILE: storage: "root://se.example.org:1094" names no path on the storage element (expected root://host:port//path) (expected a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest})',
+      'FILE: storage: "root://se.example.org:1094" names no path on the storage element after its host (expected a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest})',
     ],
     [
       'backend = local\nstorage = root://se.example.org//snoplus\nstorage_tool = srm\n[rat]\n7.0.8 = CVMFS\n',
@@ -184,7 +184,7 @@ describe('gasp sites check', () => {
     const result = await runGasp(['sites', 'check', dir]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(
-      `${join(dir, 'x.ini')}: storage: "root://se.example.org:1094" names no path on the storage element (expected root://host:port//path) (expected a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest})`,
+      `${join(dir, 'x.ini')}: storage: "root://se.example.org:1094" names no path on the storage element after its host (expected a file:// URL, a root://host:port//path URL or a copy command with {src} and {dest})`,
     );
   });
 });
