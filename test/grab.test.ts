@@ -9,7 +9,7 @@ import { LocalBackend } from '../src/backends/local.js';
 import type { Database } from '../src/db/database.js';
 import type { DataDoc, JobDoc, Pass, ProductionInfoDoc } from '../src/model/documents.js';
 import { gaspOn } from './support/cli.js';
-import { context, databaseWithJobs, INFO, runUntilEnded } from './support/jobs.js';
+import { completedData, context, databaseWithJobs, INFO, runUntilEnded } from './support/jobs.js';
 
 let db: Database;
 let data: DataDoc[];
@@ -19,16 +19,9 @@ const gasp = (args: string[]) => gaspOn(db, args);
 beforeAll(async () => {
   // three passes run by the real wrapper through the local backend, their outputs in file:// storage
   db = await databaseWithJobs(3, 'grab');
-  const ended = await runUntilEnded(
+  data = await completedData(
     context(db, 'local', new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 })),
   );
-  expect(ended.flatMap((doc) => doc.passes.map((pass) => pass.status))).toEqual([
-    'completed',
-    'completed',
-    'completed',
-  ]);
-  const rows = await db.view<unknown, unknown, DataDoc>('data', 'by_label', { include_docs: true });
-  data = rows.rows.flatMap((row) => (row.doc ? [row.doc] : []));
 }, 120_000);
 
 describe('gasp grab', () => {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
-import { JOB_WRAPPER, jobFolder, prepareJob, type JobToPrepare } from '../src/backends/prepare.js';
+import { JOB_WRAPPER, jobFolder, prepareJob } from '../src/backends/prepare.js';
 import type { ClientContext } from '../src/client/context.js';
 import { runCycle } from '../src/client/cycle.js';
 import { readManifest } from '../src/backends/prepare.js';
@@ -30,7 +30,7 @@ import { startLocalSe } from '../src/storage/local-se.js';
 import { copyFile, listFiles, remoteFile, StorageUnavailableError } from '../src/storage/xrootd.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { folderWith } from './support/files.js';
-import { context, databaseWithJobs, INFO, jobs, runUntilEnded } from './support/jobs.js';
+import { bipo214Job, context, databaseWithJobs, jobs, runUntilEnded } from './support/jobs.js';
 import { captureLog, WARN } from './support/log.js';
 import { needsXrootd } from './support/xrootd.js';
 
@@ -39,33 +39,13 @@ const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex
 const FILE = 'ScintBipo214_r7_p1_s0.root';
 const BELOW = `wrap/ScintBipo214/7/1`;
 
-/** The fixture module with one output (ratds), named by rat's -o. */
-function bipo214(): JobToPrepare {
-  const production = INFO.modules.ScintBipo214;
-  if (production === undefined) throw new Error('fixture lost ScintBipo214');
-  const pass: Pass = {
-    pass: 1,
-    status: 'submitted',
-    rat_version: '7.0.8',
-    label: 'wrap',
-    priority: 0,
-    created: '2026-12-01T00:00:00Z',
-    event_mode: 'number',
-    amount: { events: 100 },
-    template: { fill_volume: 'av' },
-    macro_sha256: production.sha256,
-    attempts: [],
-  };
-  return { module: 'ScintBipo214', run: 7, pass, subjob: 0, production };
-}
-
 /** A job folder whose site stages to `storage` (root://) with `tool`, ready for the wrapper. */
 async function wrapperJob(storage: string, tool: StorageTool = 'xrootd'): Promise<string> {
   const env = join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh');
   const site = folderWith({
     'se.ini': `backend = local\nstorage = ${storage}\nstorage_tool = ${tool}\n[rat]\n7.0.8 = ${env}\n`,
   });
-  const job = await prepareJob(loadSite(join(site, 'se.ini')), bipo214(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+  const job = await prepareJob(loadSite(join(site, 'se.ini')), bipo214Job(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
   return job.workdir;
 }
 
@@ -257,12 +237,8 @@ const OUTPUT = 'enq/PartialPo210/1/1/PartialPo210_r1_p1_s0.root';
 
 /** A client whose site stages to `storage` (root://) as the SE named LOCAL-SE, its jobs run by the local backend. */
 function rootSiteClient(db: Database, storage: string, log = silentLogger): ClientContext {
-  const env = join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh');
-  const dir = folderWith({
-    'site.ini': `name = se-site\nbackend = local\nmax_jobs = 4\nstorage = ${storage}\nse = LOCAL-SE\n[rat]\n7.0.8 = ${env}\n`,
-  });
   const backend = new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 });
-  return { ...context(db, 'se-site', backend), site: loadSite(join(dir, 'site.ini')), log };
+  return { ...context(db, 'se-site', backend, 4, { storage, lines: 'se = LOCAL-SE\n' }), log };
 }
 
 async function onlyPass(db: Database): Promise<{ doc: JobDoc; pass: Pass }> {

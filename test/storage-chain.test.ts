@@ -3,16 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
-import type { ClientContext } from '../src/client/context.js';
 import type { Database } from '../src/db/database.js';
-import { silentLogger } from '../src/log.js';
 import type { DataDoc } from '../src/model/documents.js';
 import { parseRootUrl } from '../src/model/storage-url.js';
-import { loadSite } from '../src/sites/site.js';
 import { remoteFile, statFile } from '../src/storage/xrootd.js';
 import { gaspOn, runGasp } from './support/cli.js';
-import { FIXTURE_RELEASE } from './support/fixture.js';
-import { databaseWithJobs, runUntilEnded } from './support/jobs.js';
+import { completedData, context, databaseWithJobs } from './support/jobs.js';
 import { needsXrootd } from './support/xrootd.js';
 
 /**
@@ -31,32 +27,10 @@ describe('the whole chain on an XRootD storage element', () => {
   beforeAll(async () => {
     if (se.data === '/nonexistent') return;
     db = await databaseWithJobs(3, 'sechain');
-    const dir = mkdtempSync(join(tmpdir(), 'gasp-site-se-'));
-    writeFileSync(
-      join(dir, 'site.ini'),
-      `name = se-site\nbackend = local\nmax_jobs = 4\nstorage = ${se.url}/${base}\nse = TEST-SE\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n`,
+    const backend = new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 });
+    data = await completedData(
+      context(db, 'se-site', backend, 4, { storage: `${se.url}/${base}`, lines: 'se = TEST-SE\n' }),
     );
-    const ctx: ClientContext = {
-      db,
-      site: loadSite(join(dir, 'site.ini')),
-      backend: new LocalBackend({ stateDir: join(dir, 'state'), maxJobs: 4 }),
-      mode: 'production',
-      queue: 'priority',
-      maxClaim: 50,
-      workRoot: join(dir, 'jobs'),
-      leaseSeconds: 600,
-      log: silentLogger,
-      now: () => new Date(),
-      info: new Map(),
-    };
-    const ended = await runUntilEnded(ctx);
-    expect(ended.flatMap((doc) => doc.passes.map((pass) => pass.status))).toEqual([
-      'completed',
-      'completed',
-      'completed',
-    ]);
-    const rows = await db.view<unknown, unknown, DataDoc>('data', 'by_label', { include_docs: true });
-    data = rows.rows.flatMap((row) => (row.doc ? [row.doc] : []));
   }, 180_000);
 
   it('stages every output to the SE, and each file in the catalogue has an LFN, a uuid GUID, the SE adler32 and a replica', async () => {

@@ -15,6 +15,7 @@ import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/
 import { loadSite, type Site } from '../src/sites/site.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { finished, waitFor } from './support/backends.js';
+import { bipo214Job } from './support/jobs.js';
 
 const INFO = makeProductionInfo({
   ratDir: FIXTURE_RELEASE,
@@ -56,27 +57,6 @@ function tl208(overrides: Partial<Pass> = {}): JobToPrepare {
     ...overrides,
   };
   return { module: 'TeloadedTl208', run: 7, pass, subjob: 0, production };
-}
-
-/** The fixture module whose macro names no output file: rat's -o names it. */
-function bipo214(overrides: Partial<Pass> = {}): JobToPrepare {
-  const production = INFO.modules.ScintBipo214;
-  if (production === undefined) throw new Error('fixture lost ScintBipo214');
-  const pass: Pass = {
-    pass: 1,
-    status: 'submitted',
-    rat_version: '7.0.8',
-    label: 'wrap',
-    priority: 0,
-    created: '2026-11-30T00:00:00Z',
-    event_mode: 'number',
-    amount: { events: 100 },
-    template: { fill_volume: 'av' },
-    macro_sha256: production.sha256,
-    attempts: [],
-    ...overrides,
-  };
-  return { module: 'ScintBipo214', run: 7, pass, subjob: 0, production };
 }
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -261,7 +241,7 @@ describe('the job wrapper', () => {
 
   it('names the file of a macro without /rat/procset file with rat -o, and stages it', async () => {
     const { site, storage } = fixtureSite();
-    const job = await prepareJob(site, bipo214(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    const job = await prepareJob(site, bipo214Job(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
     expect(job.spec?.outputs).toEqual([
       { data_type: 'ratds', file: 'ScintBipo214_r7_p1_s0.root', named_by: 'command line' },
     ]);
@@ -277,7 +257,7 @@ describe('the job wrapper', () => {
 
   it('sends no job of a module whose outputs nothing can name', () => {
     const { site } = fixtureSite();
-    const job = bipo214();
+    const job = bipo214Job();
     const production = {
       ...job.production,
       outputs: ['ntuple'],

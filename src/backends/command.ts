@@ -10,6 +10,8 @@ export interface CommandResult {
 export interface CommandOptions {
   cwd?: string;
   timeoutMs?: number;
+  /** The whole environment of the command (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Runs a batch-system command; tests of HTCondor and DIRAC put recorded answers in its place. */
@@ -23,7 +25,7 @@ export const runCommand: CommandRunner = (argv, options = {}) =>
   new Promise((resolve, reject) => {
     const [program, ...args] = argv;
     if (program === undefined) return reject(new BackendError('no command to run'));
-    const child = spawn(program, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -15,8 +15,7 @@ export function parseRootUrl(url: string): RootUrl {
   if (match === null || match[2] === undefined) throw new Error('is not root://host:port//path');
   const path = `/${(match[3] ?? '').replace(/^\/+/, '').replace(/\/+$/, '')}`;
   if (path === '/') throw new Error('names no path on the storage element after its host');
-  if (path.split('/').some((part) => part === '..' || part === '.'))
-    throw new Error('has . or .. in its path');
+  if (path.split('/').some((part) => part === '..' || part === '.')) throw new Error('has . or .. in its path');
   return { server: `${match[1]}://${match[2]}`, path };
 }
 

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { BackendUnavailableError } from '../backends/backend.js';
+import { runCommand, type CommandResult } from '../backends/command.js';
 import { UnavailableError } from '../errors.js';
 import { normalAdler32 } from './adler32.js';
 import { parseRootUrl, rootUrl } from '../model/storage-url.js';
@@ -38,41 +39,19 @@ export class StorageUnavailableError extends UnavailableError {
   }
 }
 
-export interface Answer {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type Answer = CommandResult;
 
-function xrd(argv: readonly string[], url: string, timeoutMs = QUERY_TIMEOUT_MS): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const [program, ...args] = argv;
-    if (program === undefined) return reject(new Error('no command'));
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: xrdEnv() });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new StorageUnavailableError(url, `${program} did not answer within ${timeoutMs / 1000}s`));
-    }, timeoutMs);
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(
-        new StorageUnavailableError(
-          url,
-          error.code === 'ENOENT'
-            ? `${program}: command not found (install xrootd-client)`
-            : `${program}: ${error.message}`,
-        ),
-      );
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
+async function xrd(argv: readonly string[], url: string, timeoutMs = QUERY_TIMEOUT_MS): Promise<Answer> {
+  try {
+    return await runCommand(argv, { timeoutMs, env: xrdEnv() });
+  } catch (error) {
+    // not installed (BackendError) or hung past the timeout (BackendUnavailableError): one line naming the URL
+    const missing = !(error instanceof BackendUnavailableError);
+    throw new StorageUnavailableError(
+      url,
+      missing ? `${argv[0] ?? 'xrd'}: command not found (install xrootd-client)` : (error as Error).message,
+    );
+  }
 }
 
 /** What xrdfs or xrdcp said last, without its `[ERROR]` prefix. */

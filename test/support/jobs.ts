@@ -9,7 +9,8 @@ import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../../src/conf
 import type { Database } from '../../src/db/database.js';
 import { loadDesignDocs, pushDesignDocs } from '../../src/db/design-docs.js';
 import { silentLogger } from '../../src/log.js';
-import type { JobDoc } from '../../src/model/documents.js';
+import type { DataDoc, JobDoc, Pass } from '../../src/model/documents.js';
+import type { JobToPrepare } from '../../src/backends/prepare.js';
 import { BUNDLED_VIEWS } from '../../src/paths.js';
 import { makeProductionInfo } from '../../src/production/production-info.js';
 import { loadSite } from '../../src/sites/site.js';
@@ -49,11 +50,21 @@ export async function databaseWithJobs(
   return db;
 }
 
-export function context(db: Database, name: string, backend: Backend, maxJobs = 50): ClientContext {
+/**
+ * A client of site `name` running the fixture release; outputs to a folder of its own unless
+ * `storage` names another (such as a root:// SE), with any more site-file `lines` (`se = NAME\n`).
+ */
+export function context(
+  db: Database,
+  name: string,
+  backend: Backend,
+  maxJobs = 50,
+  { storage, lines = '' }: { storage?: string; lines?: string } = {},
+): ClientContext {
   const dir = mkdtempSync(join(tmpdir(), `gasp-site-${name}-`));
   writeFileSync(
     join(dir, 'site.ini'),
-    `name = ${name}\nbackend = local\nmax_jobs = ${maxJobs}\nstorage = file://${join(dir, 'storage')}\n[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n`,
+    `name = ${name}\nbackend = local\nmax_jobs = ${maxJobs}\nstorage = ${storage ?? `file://${join(dir, 'storage')}`}\n${lines}[rat]\n7.0.8 = ${join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh')}\n`,
   );
   return {
     db,
@@ -88,4 +99,35 @@ export async function runUntilEnded(ctx: ClientContext, pauseMs = 200, cycles = 
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
   return jobs(ctx.db);
+}
+
+/** Runs the client until every pass has ended, requires each to be completed, and returns the data documents. */
+export async function completedData(ctx: ClientContext): Promise<DataDoc[]> {
+  const ended = await runUntilEnded(ctx);
+  const statuses = ended.flatMap((doc) => doc.passes.map((pass) => pass.status));
+  if (statuses.some((status) => status !== 'completed'))
+    throw new Error(`passes ended ${statuses.join(', ')}, expected all completed`);
+  const rows = await ctx.db.view<unknown, unknown, DataDoc>('data', 'by_label', { include_docs: true });
+  return rows.rows.flatMap((row) => (row.doc ? [row.doc] : []));
+}
+
+/** A job of the fixture module whose macro names no output file (rat's -o names it), label `wrap`. */
+export function bipo214Job(overrides: Partial<Pass> = {}): JobToPrepare {
+  const production = INFO.modules.ScintBipo214;
+  if (production === undefined) throw new Error('fixture lost ScintBipo214');
+  const pass: Pass = {
+    pass: 1,
+    status: 'submitted',
+    rat_version: '7.0.8',
+    label: 'wrap',
+    priority: 0,
+    created: '2026-11-30T00:00:00Z',
+    event_mode: 'number',
+    amount: { events: 100 },
+    template: { fill_volume: 'av' },
+    macro_sha256: production.sha256,
+    attempts: [],
+    ...overrides,
+  };
+  return { module: 'ScintBipo214', run: 7, pass, subjob: 0, production };
 }
