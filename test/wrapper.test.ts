@@ -15,7 +15,7 @@ import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/
 import { loadSite, type Site } from '../src/sites/site.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { finished, waitFor } from './support/backends.js';
-import { bipo214Job } from './support/jobs.js';
+import { bipo214Job, fixtureJob } from './support/jobs.js';
 
 const INFO = makeProductionInfo({
   ratDir: FIXTURE_RELEASE,
@@ -39,25 +39,14 @@ function fixtureSite(
   return { site: loadSite(join(dir, 'here.ini')), storage };
 }
 
-function tl208(overrides: Partial<Pass> = {}): JobToPrepare {
-  const production = INFO.modules.TeloadedTl208;
-  if (production === undefined) throw new Error('fixture lost TeloadedTl208');
-  const pass: Pass = {
-    pass: 1,
-    status: 'submitted',
-    rat_version: '7.0.8',
-    label: 'wrap',
-    priority: 0,
+const tl208 = (overrides: Partial<Pass> = {}): JobToPrepare =>
+  fixtureJob('TeloadedTl208', {
     created: '2026-11-23T00:00:00Z',
     event_mode: 'time',
     amount: { seconds: 3600 },
     template: { geometry: 'te', fill_volume: 'av', rate: 2 },
-    macro_sha256: production.sha256,
-    attempts: [],
     ...overrides,
-  };
-  return { module: 'TeloadedTl208', run: 7, pass, subjob: 0, production };
-}
+  });
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 

@@ -111,10 +111,10 @@ export async function completedData(ctx: ClientContext): Promise<DataDoc[]> {
   return rows.rows.flatMap((row) => (row.doc ? [row.doc] : []));
 }
 
-/** A job of the fixture module whose macro names no output file (rat's -o names it), label `wrap`. */
-export function bipo214Job(overrides: Partial<Pass> = {}): JobToPrepare {
-  const production = INFO.modules.ScintBipo214;
-  if (production === undefined) throw new Error('fixture lost ScintBipo214');
+/** A submitted pass (label `wrap`, run 7) of a fixture module, ready for the wrapper. */
+export function fixtureJob(module: string, overrides: Partial<Pass> = {}): JobToPrepare {
+  const production = INFO.modules[module];
+  if (production === undefined) throw new Error(`fixture lost ${module}`);
   const pass: Pass = {
     pass: 1,
     status: 'submitted',
@@ -129,5 +129,8 @@ export function bipo214Job(overrides: Partial<Pass> = {}): JobToPrepare {
     attempts: [],
     ...overrides,
   };
-  return { module: 'ScintBipo214', run: 7, pass, subjob: 0, production };
+  return { module, run: 7, pass, subjob: 0, production };
 }
+
+/** The fixture module whose macro names no output file (rat's -o names it). */
+export const bipo214Job = (overrides: Partial<Pass> = {}): JobToPrepare => fixtureJob('ScintBipo214', overrides);
