@@ -203,12 +203,12 @@ describe('gasp grab from root://', () => {
     const bad = await grab(['--prefer', 'SE A']);
     expect([bad.code, bad.stderr.trim()]).toEqual([
       2,
-      '--prefer: "SE A" has "SE A", which is not a storage element name (expected a comma list of storage element names, such as SFU-SE, RAL-SE)',
+      '--prefer: "SE A" is not a storage element name (expected a comma list of storage element names, such as SFU-SE, RAL-SE)',
     ]);
     const badFile = await grab([], '[grab]\nprefer = SE A\n');
     expect(badFile.code).toBe(2);
     expect(badFile.stderr.trim()).toMatch(
-      /: \[grab\] prefer: "SE A" has "SE A", which is not a storage element name \(/,
+      /: \[grab\] prefer: "SE A" is not a storage element name \(/,
     );
     expect(badFile.stderr.trim().split('\n')).toHaveLength(1);
   });

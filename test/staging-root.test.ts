@@ -84,6 +84,21 @@ describe('the job wrapper staging to a root:// storage element', () => {
   const base = () => `staging-${randomUUID().slice(0, 8)}`;
 
   it.each<StorageTool>(['xrootd', 'gfal'])(
+    'stages over other bytes an earlier attempt left under the name, with %s',
+    async (tool) => {
+      const root = base();
+      const workdir = await wrapperJob(`${se.url}//${root}`, tool);
+      const stored = join(se.data, root, BELOW, FILE);
+      const earlier = join(folderWith({ 'earlier.root': 'an earlier attempt wrote these bytes\n' }), 'earlier.root');
+      await copyFile(earlier, `${se.url}//${root}/${BELOW}/${FILE}`);
+      const run = runWrapper(workdir);
+      expect(run.code, run.stderr).toBe(0);
+      expect(readFileSync(stored)).toEqual(readFileSync(join(workdir, FILE)));
+      expect((await listFiles(`${se.url}//${root}`)).map((file) => file.path)).toEqual([`/${root}/${BELOW}/${FILE}`]);
+    },
+  );
+
+  it.each<StorageTool>(['xrootd', 'gfal'])(
     'stages with %s: the file is on the SE with the adler32 the job computed, no temporary name is left, and the same bytes are not copied again',
     async (tool) => {
       const root = base();

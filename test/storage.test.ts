@@ -1,13 +1,24 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRootUrl } from '../src/model/storage-url.js';
 import { loadSite } from '../src/sites/site.js';
 import { Adler32, adler32OfFile } from '../src/storage/adler32.js';
-import { copyFile, listFiles, remoteFile, removeFile, statFile } from '../src/storage/xrootd.js';
+import { checkStored } from '../src/storage/check.js';
+import { startLocalSe } from '../src/storage/local-se.js';
+import {
+  copyFile,
+  listedFiles,
+  listFiles,
+  ping,
+  remoteFile,
+  removeFile,
+  statFile,
+  unreachableAnswer,
+} from '../src/storage/xrootd.js';
 import { needsXrootd } from './support/xrootd.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'gasp-storage-'));
@@ -67,6 +78,52 @@ describe('root:// URLs', () => {
     const site = loadSite(join(dir, 's.ini'));
     expect(site.storage).toEqual({ kind: 'root', url: 'root://se:1094//snoplus' });
     expect(site.storageTool).toBe('xrootd');
+  });
+});
+
+describe('answers of the XRootD tools', () => {
+  it('are read in both ls -l forms: with the owner and group of an extended stat, and without', () => {
+    expect(
+      listedFiles('root://se:1094', [
+        'drwxr-xr-x xrootd xrootd 4096 2026-12-01 04:36:55 /snoplus/a',
+        '-rw-r--r-- xrootd xrootd    6 2026-12-01 04:36:55 /snoplus/a/one file.root',
+        '-rw- 2026-12-01 04:36:55 2000 /snoplus/a/two.root',
+        'd--- 2026-12-01 04:36:55 0 /snoplus/a/b',
+      ]),
+    ).toEqual([
+      { url: 'root://se:1094//snoplus/a/one file.root', path: '/snoplus/a/one file.root', size: 6 },
+      { url: 'root://se:1094//snoplus/a/two.root', path: '/snoplus/a/two.root', size: 2000 },
+    ]);
+  });
+
+  it('count as an SE that did not answer only on a connection error (exit 51 or [FATAL]), not on a refusal', () => {
+    expect(unreachableAnswer({ code: 51, stdout: '', stderr: '[ERROR] Socket error' })).toBe(true);
+    expect(unreachableAnswer({ code: 50, stdout: '', stderr: 'Run: [FATAL] Connection error' })).toBe(true);
+    expect(unreachableAnswer({ code: 52, stdout: '', stderr: '[ERROR] Auth failed' })).toBe(false);
+    expect(unreachableAnswer({ code: 54, stdout: '', stderr: '[ERROR] Server responded with an error: [3010]' })).toBe(
+      false,
+    );
+  });
+});
+
+describe('a storage element that serves only its VO path, as grid SEs do', () => {
+  needsXrootd();
+
+  it('answers gasp’s ping and checks, though it refuses to stat /', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-vo-se-'));
+    chmodSync(dir, 0o755);
+    const se = await startLocalSe(dir, undefined, '/snoplus');
+    try {
+      await ping(se.url);
+      const file = join(scratch(), 'out.root');
+      writeFileSync(file, 'hello\n');
+      const url = `${se.url}//snoplus/mc/out.root`;
+      await copyFile(file, url);
+      expect(await checkStored(url, { size: 6, adler32: '84b021f' })).toBeUndefined();
+      expect(await listFiles(`${se.url}//snoplus`)).toEqual([{ url, path: '/snoplus/mc/out.root', size: 6 }]);
+    } finally {
+      await se.stop();
+    }
   });
 });
 

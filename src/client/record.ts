@@ -127,7 +127,9 @@ function catalogued(file: RecordedFile, stored: DataFile | undefined): DataFile 
     ...stored.replicas.map((replica) => (replica.url === file.url ? { se: replica.se, url: replica.url } : replica)),
     ...(known ? [] : file.replicas),
   ];
-  return catalogueOrder({ ...file, guid: stored.guid, url: replicas[0]?.url ?? file.url, replicas });
+  // the URL older readers use: the first copy not known to be gone
+  const url = (replicas.find((replica) => replica.missing === undefined) ?? replicas[0])?.url ?? file.url;
+  return catalogueOrder({ ...file, guid: stored.guid, url, replicas });
 }
 
 /** A file's fields in one order, so a stored file and a recorded one compare as JSON whatever wrote them. */

@@ -73,7 +73,10 @@ export const storageElementNames = (value: string): string[] => {
     .filter((item) => item !== '');
   if (items.length === 0) throw new Invalid('is empty');
   const bad = items.find((item) => !/^([\w.-]+|[a-z][\w+.-]*:\/\/[^/\s,]+)$/i.test(item));
-  if (bad !== undefined) throw new Invalid(`has ${show(bad)}, which is not a storage element name`);
+  if (bad !== undefined)
+    throw new Invalid(
+      items.length === 1 ? 'is not a storage element name' : `has ${show(bad)}, which is not a storage element name`,
+    );
   return [...new Set(items)];
 };
 

@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import type { Database } from '../db/database.js';
 import { writeFileAtomic } from '../files.js';
-import { currentDataDoc, usableReplicas } from '../model/data.js';
+import { usableReplicas } from '../model/data.js';
+import { normalAdler32 } from '../storage/adler32.js';
 import { OUTPUT_PROCESSORS } from '../production/macro.js';
 import { dataDocsOf } from '../shifter/data-docs.js';
 import { selectPasses, type Selection } from '../shifter/selection.js';
@@ -32,7 +33,7 @@ export async function listGrabFiles(
     db,
     passes.map(({ doc, pass }) => ({ module: doc.module, run: doc.run, pass: pass.pass })),
   );
-  for (const { doc } of stored.map(currentDataDoc)) {
+  for (const doc of stored) {
     typesHeld.add(doc.data_type);
     if (types !== undefined && !types.has(doc.data_type)) continue;
     for (const file of doc.files) {
@@ -40,7 +41,8 @@ export async function listGrabFiles(
         name: file.name,
         size: file.size,
         sha256: file.sha256,
-        adler32: file.adler32,
+        // eight digits, as xrdcp --cksum takes it (an older writer may have dropped leading zeros)
+        adler32: file.adler32 === '' ? '' : normalAdler32(file.adler32),
         events: file.events,
         data_type: doc.data_type,
         module: doc.module,

@@ -1,6 +1,5 @@
 import { rmSync } from 'node:fs';
 import type { Database } from '../db/database.js';
-import { currentDataDoc } from '../model/data.js';
 import { jobId, type DataDoc, type JobDoc, type Replica } from '../model/documents.js';
 import { failed, removeFiles } from '../storage/xrdfs-session.js';
 import { ping } from '../storage/xrootd.js';
@@ -47,8 +46,7 @@ async function copiesOf(db: Database, passes: readonly Selected[]): Promise<Stor
     db,
     passes.map(({ doc, pass }) => ({ module: doc.module, run: doc.run, pass: pass.pass })),
   );
-  return docs.flatMap((stored) => {
-    const doc = currentDataDoc(stored).doc;
+  return docs.flatMap((doc) => {
     return doc.files.flatMap((file) =>
       file.replicas
         .filter((replica) => replica.missing === undefined)
@@ -148,7 +146,7 @@ export async function purgeStorage(db: Database, passes: readonly Selected[], no
     place.files += 1;
     places.set(where, place);
   }
-  if (removed.length > 0 || places.size === 0)
+  if (removed.length > 0 || (places.size === 0 && copies.length > 0))
     lines.push(
       `delete: removed ${plural(removed.length, 'file')} in storage${removed.length > 0 ? `: ${byWhere(removed)}` : ''}`,
     );

@@ -79,9 +79,14 @@ function filesBelow(path: string): Array<{ path: string; size: number }> {
   }
   return entries
     .filter((entry) => entry.isFile())
-    .map((entry) => {
+    .flatMap((entry) => {
       const file = join(entry.parentPath, entry.name);
-      return { path: file, size: statSync(file).size };
+      // a file renamed or removed during the walk (a copy being staged) is not there to report
+      try {
+        return [{ path: file, size: statSync(file).size }];
+      } catch {
+        return [];
+      }
     });
 }
 

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import type { Database } from '../db/database.js';
 import { sha256OfFile } from '../files.js';
-import { currentDataDoc, lfnOf } from '../model/data.js';
+import { lfnOf } from '../model/data.js';
 import type { DataDoc, DataFile, Replica } from '../model/documents.js';
 import { seOfUrl } from '../model/storage-url.js';
 import type { Storage } from '../sites/site.js';
@@ -214,7 +214,7 @@ export async function verifyPasses(ctx: VerifyContext, selected: readonly Select
     run: doc.run,
     pass: pass.pass,
   }));
-  const docs = (await dataDocsOf(ctx.db, passes)).map((doc) => currentDataDoc(doc).doc);
+  const docs = await dataDocsOf(ctx.db, passes);
   const replicas = docs.flatMap((doc) =>
     doc.files.flatMap((file) => file.replicas.map((replica) => ({ doc, file, replica, place: placeOf(replica.url) }))),
   );

@@ -40,7 +40,8 @@ export async function checkStored(
   if (unreachable?.has(se) === true)
     throw new StorageUnavailableError(url, 'storage element unreachable (it did not answer earlier in this run)');
   const found = await remoteFile(url).catch((error: unknown) => {
-    if (error instanceof StorageUnavailableError) unreachable?.add(se);
+    // a refusal of one file (a permission, no checksum) says nothing of the SE's other files
+    if (error instanceof StorageUnavailableError && error.unreachable) unreachable?.add(se);
     throw error;
   });
   if (found === undefined) return `${url} is not in storage`;

@@ -55,10 +55,11 @@ function runAsUser(dir: string): string[] {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Starts xrootd serving `<dir>/data` on a free port of 127.0.0.1 and waits until it answers.
+ * Starts xrootd serving `<dir>/data` on a free port of 127.0.0.1 and waits until it answers;
+ * `exported` is the path it serves (a grid SE serves its VO's path only, such as /snoplus).
  * Its log is `<dir>/xrootd.log`. Throws UnavailableError when xrootd is not installed or does not start.
  */
-export async function startLocalSe(dir: string, port?: number): Promise<LocalSe> {
+export async function startLocalSe(dir: string, port?: number, exported = '/'): Promise<LocalSe> {
   const data = join(dir, 'data');
   for (const folder of [data, join(dir, 'admin'), join(dir, 'run')]) mkdirSync(folder, { recursive: true });
   const chosen = port ?? (await freePort());
@@ -66,7 +67,7 @@ export async function startLocalSe(dir: string, port?: number): Promise<LocalSe>
   writeFileSync(
     config,
     [
-      'all.export /',
+      `all.export ${exported}`,
       `oss.localroot ${data}`,
       `xrd.port ${chosen}`,
       'xrootd.chksum adler32',

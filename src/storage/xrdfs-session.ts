@@ -10,6 +10,7 @@ import {
   removeFile,
   said,
   StorageUnavailableError,
+  ADLER32_QUERY,
   UNREACHABLE,
   xrdEnv,
   type ListedFile,
@@ -32,6 +33,9 @@ export const failed = (value: unknown): value is PathFailed =>
 type SessionAnswer = { lines: string[] } | { missing: true } | { error: string };
 
 /** A path xrdfs's interactive mode reads as one word: it splits commands on spaces and reads quotes. */
+/** What a command needs after each path: checksums are asked for by type (the server's default may not be adler32). */
+const AFTER_PATH: Readonly<Record<string, string>> = { 'query checksum': ADLER32_QUERY };
+
 const PLAIN_PATH = /^\/[\w./+=@%,:~-]*$/;
 /** The prompt xrdfs prints, followed by the command it read, before each command: `[host:port] / > `. */
 const PROMPT = /^\[[^\]\n]*\] \S+ > /;
@@ -116,7 +120,7 @@ function xrdfsSession(
         }),
       );
     });
-    child.stdin.end(paths.map((path) => `${verb} ${path}\n`).join(''));
+    child.stdin.end(paths.map((path) => `${verb} ${path}${AFTER_PATH[verb] ?? ''}\n`).join(''));
   });
 }
 

@@ -61,12 +61,23 @@ export function said(answer: Answer): string {
 }
 
 export const NOT_FOUND = /\[3011\]|no such file/i;
-/** xrdfs and xrdcp exit 51 (and 50, 52) when they cannot reach the server. */
-export const UNREACHABLE = new Set([50, 51, 52]);
+/**
+ * XrdCl exits with 50 + its error code / 100: 51 is a socket or connection error (the SE did not
+ * answer); 50 (client side), 52 (login, auth) and the rest are a refusal, not an SE that is gone.
+ */
+export const UNREACHABLE = new Set([51]);
+
+/** Whether xrdfs or xrdcp could not reach the SE at all (rather than being refused one request). */
+export function unreachableAnswer(answer: Answer): boolean {
+  return UNREACHABLE.has(answer.code) || /\[FATAL\]/.test(answer.stderr);
+}
+
+/** `query checksum PATH` gives the server's default type; this asks for adler32 by name. */
+export const ADLER32_QUERY = '?cks.type=adler32';
 
 function failure(url: string, answer: Answer, doing: string): Error {
   const reason = said(answer);
-  return UNREACHABLE.has(answer.code)
+  return unreachableAnswer(answer)
     ? new StorageUnavailableError(url, `storage element unreachable (${reason})`, true)
     : new StorageUnavailableError(url, `${doing} failed: ${reason}`);
 }
@@ -87,7 +98,7 @@ export async function statFile(url: string): Promise<{ size: number } | undefine
 /** The SE's adler32 of a file (computed by the server), or undefined when it is not there. */
 export async function remoteAdler32(url: string): Promise<string | undefined> {
   const { server, path } = parseRootUrl(url);
-  const answer = await xrd(['xrdfs', server, 'query', 'checksum', path], url);
+  const answer = await xrd(['xrdfs', server, 'query', 'checksum', `${path}${ADLER32_QUERY}`], url);
   if (answer.code !== 0) {
     if (NOT_FOUND.test(answer.stderr)) return undefined;
     throw failure(url, answer, 'checksum');
@@ -127,11 +138,14 @@ export async function listFiles(url: string): Promise<ListedFile[]> {
 /** The files of `xrdfs ls -l` lines (folders left out). */
 export function listedFiles(server: string, lines: readonly string[]): ListedFile[] {
   const files: ListedFile[] = [];
-  // -rw-r--r-- owner group SIZE DATE TIME PATH (a path may hold spaces: it is the rest of the line)
   for (const line of lines) {
-    const match = /^-\S*\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+(\/.*)$/.exec(line);
-    if (match?.[1] === undefined || match[2] === undefined) continue;
-    files.push({ url: rootUrl(server, match[2]), path: match[2], size: Number(match[1]) });
+    // with the server's extended stat: -rw-r--r-- owner group SIZE DATE TIME PATH; without it: -rw- DATE TIME SIZE PATH
+    // (a path may hold spaces: it is the rest of the line)
+    const extended = /^-\S*\s+\S+\s+\S+\s+(\d+)\s+\d{4}-\d\d-\d\d\s+\S+\s+(\/.*)$/.exec(line);
+    const plain = /^-\S*\s+\d{4}-\d\d-\d\d\s+\S+\s+(\d+)\s+(\/.*)$/.exec(line);
+    const [size, path] = (extended ?? plain)?.slice(1) ?? [];
+    if (size === undefined || path === undefined) continue;
+    files.push({ url: rootUrl(server, path), path, size: Number(size) });
   }
   return files;
 }
@@ -166,6 +180,7 @@ export async function copyFile(
 
 /** Whether the SE at `server` (`root://host:port`) answers; throws StorageUnavailableError saying why not. */
 export async function ping(server: string): Promise<void> {
-  const answer = await xrd(['xrdfs', server, 'stat', '/'], server);
-  if (answer.code !== 0) throw failure(server, answer, 'stat /');
+  // not `stat /`: an SE that exports only its VO's path refuses it ([3010])
+  const answer = await xrd(['xrdfs', server, 'query', 'config', 'version'], server);
+  if (answer.code !== 0) throw failure(server, answer, 'query config version');
 }
