@@ -207,9 +207,7 @@ describe('gasp grab from root://', () => {
     ]);
     const badFile = await grab([], '[grab]\nprefer = SE A\n');
     expect(badFile.code).toBe(2);
-    expect(badFile.stderr.trim()).toMatch(
-      /: \[grab\] prefer: "SE A" is not a storage element name \(/,
-    );
+    expect(badFile.stderr.trim()).toMatch(/: \[grab\] prefer: "SE A" is not a storage element name \(/);
     expect(badFile.stderr.trim().split('\n')).toHaveLength(1);
   });
 
