@@ -266,6 +266,44 @@ async function onlyPass(db: Database): Promise<{ doc: JobDoc; pass: Pass }> {
 describe('the whole chain with root:// storage', () => {
   const se = needsXrootd();
 
+  it('checks the outputs of passes that end in one cycle with xrdfs sessions, not a process for each file', async () => {
+    const db = await databaseWithJobs(4, 'staging');
+    const storage = `${se.url}//snoplus-${randomUUID().slice(0, 8)}`;
+    const ctx = rootSiteClient(db, storage);
+    // a stand-in xrdfs first on PATH notes who ran it and how, then runs the real one
+    const calls = join(folderWith({}), 'xrdfs-calls');
+    const real = spawnSync('which', ['xrdfs'], { encoding: 'utf8' }).stdout.trim();
+    const dir = standIn('xrdfs', `echo "$(cat /proc/$PPID/comm) $#" >> ${calls}\nexec ${real} "$@"`);
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path ?? ''}`;
+    try {
+      // the jobs run and end; no cycle monitors them until all four have ended
+      await runCycle(ctx, { submit: true, monitor: false });
+      for (let waited = 0; (await jobs(db)).length > 0 && waited < 60_000; waited += 200) {
+        const manifests = (await jobs(db)).flatMap((doc) =>
+          doc.passes.map((pass) => join(jobFolder(ctx.workRoot, doc.module, doc.run, pass, 0), 'manifest.json')),
+        );
+        if (manifests.every((file) => readManifest(file) !== undefined)) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      writeFileSync(calls, '');
+      await runCycle(ctx, { submit: false, monitor: true });
+    } finally {
+      process.env.PATH = path;
+    }
+    expect((await jobs(db)).map((doc) => doc.passes[0]?.status)).toEqual([
+      'completed',
+      'completed',
+      'completed',
+      'completed',
+    ]);
+    // the client's own xrdfs runs: sessions (only the server as argument), one for the listings and one for the checksums
+    const byClient = readFileSync(calls, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('node '));
+    expect(byClient).toEqual(['node 1', 'node 1']);
+  });
+
   it('completes a pass whose outputs the wrapper staged to the SE; its data document names the root:// copy as its replica, and a copy corrupted behind gasp’s back is reported', async () => {
     const db = await databaseWithJobs(1, 'staging');
     const storage = `${se.url}//snoplus-${randomUUID().slice(0, 8)}`;

@@ -8,6 +8,7 @@ import { ENDED, exitCodeOf, subjobsOf, type ObserveFacts, type SubjobFact } from
 import type { ClientContext } from './context.js';
 import { readManifest } from '../backends/prepare.js';
 import { verifyManifest } from './record.js';
+import { remoteFiles, type RemoteAnswer } from '../storage/many.js';
 import { StorageUnavailableError } from '../storage/xrootd.js';
 
 /** The tail of a log kept in the database; the whole file stays at the site. */
@@ -57,6 +58,32 @@ function expectedOutputs(folder: string): string[] {
 const endedAt = (status: BackendStatus, manifest: unknown) =>
   status.state === 'completed' || status.state === 'failed' || (status.state === 'lost' && manifest !== undefined);
 
+/**
+ * What the SEs say of the outputs of every job of these passes that ended well since the last
+ * cycle, asked for all at once (two xrdfs sessions per SE, not two processes per file); gatherFacts
+ * then checks each pass against it.
+ */
+export async function storedOutputs(
+  ctx: ClientContext,
+  held: ReadonlyArray<{ doc: JobDoc; pass: Pass }>,
+  statuses: ReadonlyMap<string, BackendStatus>,
+  unreachable: Set<string>,
+): Promise<Map<string, RemoteAnswer>> {
+  const urls: string[] = [];
+  for (const { doc, pass } of held) {
+    for (const subjob of subjobsOf(pass)) {
+      if (subjob.backend_id === undefined || ENDED.includes(subjob.state)) continue;
+      const backend = statuses.get(subjob.backend_id) ?? { state: 'lost' as const };
+      const manifest = readManifest(
+        join(jobFolder(ctx.workRoot, doc.module, doc.run, pass, subjob.index), 'manifest.json'),
+      );
+      if (manifest === undefined || !endedAt(backend, manifest) || exitCodeOf({ backend, manifest }) !== 0) continue;
+      urls.push(...manifest.outputs.map((output) => output.url));
+    }
+  }
+  return remoteFiles(urls, unreachable);
+}
+
 /** What was gathered of a pass, or the storage element that did not answer when its outputs were checked. */
 export type Gathered = { facts: ObserveFacts; attachments: Attachments } | { unchecked: StorageUnavailableError };
 
@@ -73,6 +100,7 @@ export async function gatherFacts(
   statuses: ReadonlyMap<string, BackendStatus>,
   policy: PolicyDoc | undefined,
   unreachable = new Set<string>(),
+  known?: ReadonlyMap<string, RemoteAnswer>,
 ): Promise<Gathered> {
   const attachments: Attachments = {};
   const subjobs = new Map<number, SubjobFact>();
@@ -97,7 +125,7 @@ export async function gatherFacts(
     let outputsWrong: string | undefined;
     if (manifest !== undefined && exitCodeOf({ backend, manifest }) === 0) {
       try {
-        outputsWrong = await verifyManifest(manifest, expectedOutputs(folder), unreachable);
+        outputsWrong = await verifyManifest(manifest, expectedOutputs(folder), unreachable, known);
       } catch (error) {
         // the SE did not answer: nothing is known of the outputs, so the pass stays as it is until it does
         if (error instanceof StorageUnavailableError) return { unchecked: error };

@@ -8,7 +8,7 @@ import { ENDED, finishCancel, observe, renewLease, type Outcome } from '../passe
 import { pauseFailingLabels } from './auto-pause.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { unrecordedJobs } from './dispatch.js';
-import { gatherFacts, type Attachments } from './gather.js';
+import { gatherFacts, storedOutputs, type Attachments } from './gather.js';
 import { recordData, type PassOutputs } from './record.js';
 
 /**
@@ -128,6 +128,7 @@ async function gather(
   unchecked: Unchecked,
 ): Promise<Observed[]> {
   const observed: Observed[] = [];
+  const known = await storedOutputs(ctx, held, statuses, unchecked.unreachable);
   for (const { doc, pass } of held) {
     const token = pass.claim?.token;
     if (pass.cancel_requested !== undefined) {
@@ -135,7 +136,14 @@ async function gather(
       observed.push({ doc, pass, outcome: transition(pass), transition, attachments: {}, outputs: [] });
       continue;
     }
-    const gathered = await gatherFacts(ctx, { doc, pass }, statuses, policies.get(pass.label), unchecked.unreachable);
+    const gathered = await gatherFacts(
+      ctx,
+      { doc, pass },
+      statuses,
+      policies.get(pass.label),
+      unchecked.unreachable,
+      known,
+    );
     if ('unchecked' in gathered) {
       unchecked.passes += 1;
       unchecked.reason ??= gathered.unchecked.message;

@@ -6,6 +6,7 @@ import type { Manifest } from '../model/manifest.js';
 import { currentDataDoc, lfnOf, type StoredDataDoc } from '../model/data.js';
 import { seOfUrl } from '../model/storage-url.js';
 import { checkStored } from '../storage/check.js';
+import type { RemoteAnswer } from '../storage/many.js';
 
 export type { Manifest };
 
@@ -20,13 +21,14 @@ export async function verifyManifest(
   manifest: Manifest,
   expected: readonly string[] = [],
   unreachable?: Set<string>,
+  known?: ReadonlyMap<string, RemoteAnswer>,
 ): Promise<string | undefined> {
   if (manifest.outputs.length === 0) return 'the manifest lists no outputs';
   const listed = new Set(manifest.outputs.map((output) => output.file));
   const missing = expected.filter((file) => !listed.has(file));
   if (missing.length > 0) return `the manifest does not list ${missing.join(', ')}`;
   for (const output of manifest.outputs) {
-    const wrong = await checkStored(output.url, output, { recordedBy: 'the manifest', unreachable });
+    const wrong = await checkStored(output.url, output, { recordedBy: 'the manifest', unreachable, known });
     if (wrong !== undefined) return wrong;
   }
   return undefined;

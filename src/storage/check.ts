@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { sha256OfFile } from '../files.js';
 import { adler32OfFile, normalAdler32 } from './adler32.js';
+import type { RemoteAnswer } from './many.js';
 import { remoteFile, StorageUnavailableError } from './xrootd.js';
 import { seOfUrl } from '../model/storage-url.js';
 
@@ -20,6 +21,8 @@ export interface CheckOptions {
    * again (each would wait for the connection to time out); one that is not answering is added.
    */
   unreachable?: Set<string> | undefined;
+  /** What the SEs already said of these files (storage/many.ts, asked for many at once). */
+  known?: ReadonlyMap<string, RemoteAnswer> | undefined;
 }
 
 /**
@@ -32,18 +35,21 @@ export interface CheckOptions {
 export async function checkStored(
   url: string,
   recorded: RecordedFile,
-  { recordedBy = 'the record', unreachable }: CheckOptions = {},
+  { recordedBy = 'the record', unreachable, known }: CheckOptions = {},
 ): Promise<string | undefined> {
   if (url.startsWith('file:')) return checkFile(url, recorded, recordedBy);
   if (!/^x?root:\/\//.test(url)) return undefined;
   const se = seOfUrl(url);
   if (unreachable?.has(se) === true)
     throw new StorageUnavailableError(url, 'storage element unreachable (it did not answer earlier in this run)');
-  const found = await remoteFile(url).catch((error: unknown) => {
-    // a refusal of one file (a permission, no checksum) says nothing of the SE's other files
-    if (error instanceof StorageUnavailableError && error.unreachable) unreachable?.add(se);
-    throw error;
-  });
+  const found =
+    known?.has(url) === true
+      ? known.get(url)
+      : await remoteFile(url).catch((error: unknown) => {
+          // a refusal of one file (a permission, no checksum) says nothing of the SE's other files
+          if (error instanceof StorageUnavailableError && error.unreachable) unreachable?.add(se);
+          throw error;
+        });
   if (found === undefined) return `${url} is not in storage`;
   if (found.size !== recorded.size) return `${url} has ${found.size} bytes, ${recordedBy} says ${recorded.size}`;
   if (recorded.adler32 !== undefined && found.adler32 !== normalAdler32(recorded.adler32))

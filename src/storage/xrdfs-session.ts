@@ -103,7 +103,9 @@ function xrdfsSession(
       clearTimeout(timer);
       const fatal = /\[FATAL\]\s*(.*)/.exec(stderr)?.[1]?.trim();
       if (fatal !== undefined || UNREACHABLE.has(code ?? 0))
-        return reject(new StorageUnavailableError(server, `storage element unreachable (${fatal ?? `exit ${code}`})`));
+        return reject(
+          new StorageUnavailableError(server, `storage element unreachable (${fatal ?? `exit ${code}`})`, true),
+        );
       if (blocks.length < paths.length)
         return reject(
           new StorageUnavailableError(
