@@ -3,26 +3,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../src/backends/backend.js';
 import type { ClientContext } from '../src/client/context.js';
-import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
 import type { Couch } from '../src/db/couch.js';
 import type { Database } from '../src/db/database.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { silentLogger } from '../src/log.js';
 import { jobId, type JobDoc, type Pass, type ProductionInfoDoc } from '../src/model/documents.js';
-import { BUNDLED_VIEWS, FIXTURE_RELEASE } from '../src/paths.js';
-import { makeProductionInfo } from '../src/production/production-info.js';
+import { BUNDLED_VIEWS } from '../src/paths.js';
+import { fixtureProductionInfo } from '../src/production/production-info.js';
 import { loadSite } from '../src/sites/site.js';
 
 export const MODULE = 'PartialPo210';
 
-export const INFO: ProductionInfoDoc = makeProductionInfo({
-  ratDir: FIXTURE_RELEASE,
-  production: {
-    phases: [...DEFAULT_PHASES],
-    internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
-    modeOverrides: [],
-  },
-}).doc;
+export const INFO: ProductionInfoDoc = fixtureProductionInfo().doc;
 
 function pass(run: number, status: Pass['status']): Pass {
   return {

@@ -13,7 +13,7 @@ import { readManifest } from '../src/backends/prepare.js';
 import { recordData } from '../src/client/record.js';
 import { runCycle } from '../src/client/cycle.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
-import type { DataDoc, JobDoc, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
+import type { DataDoc, JobDoc, ProcessingInfoDoc, ReadyPass, RunDoc } from '../src/model/documents.js';
 import { processRuns } from '../src/processing/process.js';
 import { addRuns } from '../src/processing/runs.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
@@ -183,18 +183,7 @@ describe('the enqueue client', () => {
     const db = await databaseWithJobs(3);
     const backend = new DryBackend();
     const ctx = context(db, 'crashy', backend);
-    const ready = await db.view<
-      unknown,
-      {
-        module: string;
-        run: number;
-        pass: number;
-        rat_version: string;
-        label: string;
-        priority: number;
-        created: string;
-      }
-    >('passes', 'ready_priority');
+    const ready = await db.view<unknown, ReadyPass>('passes', 'ready_priority');
     // claimed, then the client died before submitting anything
     await claimPasses(
       ctx,
@@ -214,18 +203,7 @@ describe('the enqueue client', () => {
     const db = await databaseWithJobs(2);
     const backend = new DryBackend();
     const ctx = context(db, 'killed-after-submit', backend);
-    const ready = await db.view<
-      unknown,
-      {
-        module: string;
-        run: number;
-        pass: number;
-        rat_version: string;
-        label: string;
-        priority: number;
-        created: string;
-      }
-    >('passes', 'ready_priority');
+    const ready = await db.view<unknown, ReadyPass>('passes', 'ready_priority');
     const claimed = await claimPasses(
       ctx,
       ready.rows.map((row) => row.value),
@@ -300,18 +278,7 @@ describe('the enqueue client', () => {
   it('returns the passes of a site whose lease expired, and another site runs them', async () => {
     const db = await databaseWithJobs(2);
     const dead = context(db, 'dead-site', new DryBackend());
-    const ready = await db.view<
-      unknown,
-      {
-        module: string;
-        run: number;
-        pass: number;
-        rat_version: string;
-        label: string;
-        priority: number;
-        created: string;
-      }
-    >('passes', 'ready_priority');
+    const ready = await db.view<unknown, ReadyPass>('passes', 'ready_priority');
     await claimPasses(
       { ...dead, leaseSeconds: -1 },
       ready.rows.map((row) => row.value),

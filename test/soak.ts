@@ -11,13 +11,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
 import { Couch } from '../src/db/couch.js';
 import type { Database } from '../src/db/database.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { jobId, productionInfoId, type DataDoc, type JobDoc, type Pass } from '../src/model/documents.js';
 import { BUNDLED_VIEWS, FIXTURE_RELEASE } from '../src/paths.js';
-import { makeProductionInfo } from '../src/production/production-info.js';
+import { fixtureProductionInfo } from '../src/production/production-info.js';
 import { EmbeddedServer } from '../src/server/embedded.js';
 import { freePort } from '../src/server/ports.js';
 import { GASP_BIN } from './support/cli.js';
@@ -44,14 +43,7 @@ interface Client {
 }
 
 async function seed(db: Database): Promise<{ local: number }> {
-  const info = makeProductionInfo({
-    ratDir: FIXTURE_RELEASE,
-    production: {
-      phases: [...DEFAULT_PHASES],
-      internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
-      modeOverrides: [],
-    },
-  }).doc;
+  const info = fixtureProductionInfo().doc;
   // the dry sites have RAT 7.0.9 only and the local site 7.0.8 only: each pass has one kind of site
   await db.bulkDocs([info, { ...info, _id: productionInfoId('7.0.9'), rat_version: '7.0.9' }]);
   let local = 0;

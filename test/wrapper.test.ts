@@ -10,21 +10,10 @@ import { SlurmBackend } from '../src/backends/slurm.js';
 import { slurmAvailable } from './support/slurm.js';
 import { JOB_WRAPPER, jobSpec, prepareJob, type JobToPrepare } from '../src/backends/prepare.js';
 import type { Pass } from '../src/model/documents.js';
-import { makeProductionInfo } from '../src/production/production-info.js';
-import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/config.js';
 import { loadSite, type Site } from '../src/sites/site.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { finished, waitFor } from './support/backends.js';
-import { bipo214Job, fixtureJob } from './support/jobs.js';
-
-const INFO = makeProductionInfo({
-  ratDir: FIXTURE_RELEASE,
-  production: {
-    phases: [...DEFAULT_PHASES],
-    internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
-    modeOverrides: [],
-  },
-}).doc;
+import { bipo214Job, fixtureJob, INFO } from './support/jobs.js';
 
 /** A site file for this machine: the fixture release set up by its env script, storage in a temporary folder. */
 function fixtureSite(

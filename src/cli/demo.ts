@@ -5,7 +5,6 @@ import { createBackend } from '../backends/create.js';
 import type { ClientContext } from '../client/context.js';
 import { enqueue } from '../client/enqueue.js';
 import { loadSite, type Site } from '../sites/site.js';
-import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../config/config.js';
 import { Couch } from '../db/couch.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
@@ -15,7 +14,7 @@ import { addJobsToExactly } from '../submit/exactly.js';
 import { submitRequestFile } from '../submit/submit.js';
 import { storeInfoDoc } from '../production/info-store.js';
 import { loadProcessingInfo } from '../production/processing-info.js';
-import { makeProductionInfo } from '../production/production-info.js';
+import { fixtureProductionInfo } from '../production/production-info.js';
 import { loggerFor, print, type GlobalOptions } from './context.js';
 import { printStoreResult } from './make-production.js';
 import { StartAborted } from '../server/embedded.js';
@@ -134,14 +133,7 @@ interface DemoDatabases {
 /** Step 2: production information made from the fixture release, and its processing information, stored. */
 async function storeInformation({ production, processing }: DemoDatabases, dir: string, log: Logger): Promise<void> {
   print(`2. production information for the fixture release ${FIXTURE_RELEASE}`);
-  const made = makeProductionInfo({
-    ratDir: FIXTURE_RELEASE,
-    production: {
-      phases: [...DEFAULT_PHASES],
-      internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
-      modeOverrides: [],
-    },
-  });
+  const made = fixtureProductionInfo();
   for (const warning of made.warnings) log.warn(warning);
   const file = join(dir, `${made.doc._id}.json`);
   writeFileAtomic(file, `${JSON.stringify(made.doc, null, 2)}\n`);

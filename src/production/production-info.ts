@@ -1,4 +1,5 @@
-import type { ProductionConfig } from '../config/config.js';
+import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES, type ProductionConfig } from '../config/config.js';
+import { FIXTURE_RELEASE } from '../paths.js';
 import { productionInfoId, type ProductionInfoDoc } from '../model/documents.js';
 import { InputError } from '../errors.js';
 import { checkPhaseName, checkReleaseFolder, scanRelease } from './scan.js';
@@ -43,4 +44,16 @@ export function makeProductionInfo(options: MakeProductionOptions): MadeProducti
     warnings,
     macrosRead,
   };
+}
+
+/** The bundled fixture release's production information, with the default phases and generators (demo, tests, bench). */
+export function fixtureProductionInfo(): MadeProductionInfo {
+  return makeProductionInfo({
+    ratDir: FIXTURE_RELEASE,
+    production: {
+      phases: [...DEFAULT_PHASES],
+      internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
+      modeOverrides: [],
+    },
+  });
 }

@@ -5,27 +5,19 @@ import { join } from 'node:path';
 import type { Backend } from '../../src/backends/backend.js';
 import type { ClientContext } from '../../src/client/context.js';
 import { runCycle } from '../../src/client/cycle.js';
-import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../../src/config/config.js';
 import type { Database } from '../../src/db/database.js';
 import { loadDesignDocs, pushDesignDocs } from '../../src/db/design-docs.js';
 import { silentLogger } from '../../src/log.js';
 import type { DataDoc, JobDoc, Pass } from '../../src/model/documents.js';
 import type { JobToPrepare } from '../../src/backends/prepare.js';
 import { BUNDLED_VIEWS } from '../../src/paths.js';
-import { makeProductionInfo } from '../../src/production/production-info.js';
+import { fixtureProductionInfo } from '../../src/production/production-info.js';
 import { loadSite } from '../../src/sites/site.js';
 import { submitRequestFile } from '../../src/submit/submit.js';
 import { testCouch, uniqueName } from './couch.js';
 import { FIXTURE_RELEASE } from './fixture.js';
 
-export const INFO = makeProductionInfo({
-  ratDir: FIXTURE_RELEASE,
-  production: {
-    phases: [...DEFAULT_PHASES],
-    internalRateGenerators: [...DEFAULT_INTERNAL_RATE_GENERATORS],
-    modeOverrides: [],
-  },
-}).doc;
+export const INFO = fixtureProductionInfo().doc;
 
 /** A database with the views, the fixture's production information and `n` Po210 jobs waiting. */
 export async function databaseWithJobs(
