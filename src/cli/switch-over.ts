@@ -55,6 +55,8 @@ Examples:
         else if (state.old !== undefined) print("nothing changed: add --yes to remove GASP's documents");
       }
       const blocked = state.old !== undefined && (removal === undefined || removal.refused !== undefined);
-      if (blocked || state.heldByOld > 0) process.exitCode = 1;
+      const newLeft = Object.values(state.oldStatuses).some((count) => count > 0);
+      // 1 while anything is left to do (each ✗ says what), so a script can wait for 0
+      if (blocked || state.heldByOld > 0 || newLeft) process.exitCode = 1;
     });
 }
