@@ -107,7 +107,7 @@ describe('gasp retry', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toEqual([
       '--run: "9-1" is not a run or a range (expected such as 300000 or 300000-300100)',
-      '--status: "broken" is not a status (expected waiting, submitted, running, completed, failed, partFail, unsatisfied, canceled, deleted)',
+      '--status: "broken" is not a status (expected waiting, new, submitted, running, completed, failed, partFail, unsatisfied, canceled, deleted)',
       'no selection: give --label, --module, --run, -L or --exactly (a tool never works on every job by default)',
     ]);
   });
