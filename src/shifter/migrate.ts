@@ -166,7 +166,12 @@ export async function writeMigrated(
     }
     const fresh = await db.allDocs<StoredDataDoc>({ keys: conflicted, include_docs: true });
     // a document deleted meanwhile, or brought to today's form by its writer, needs nothing more
-    pending = (await migratedDocs(db, fresh.rows.flatMap((row) => (row.doc ? [row.doc] : [])))).changed;
+    pending = (
+      await migratedDocs(
+        db,
+        fresh.rows.flatMap((row) => (row.doc ? [row.doc] : [])),
+      )
+    ).changed;
   }
   return { written, unwritten };
 }
