@@ -110,7 +110,7 @@ export async function pushDesignDocs(db: Database, docs: readonly DesignDoc[]): 
  * `dproc`, and a database that ran GASP holds both with more views than gasp's. A push adds and
  * replaces gasp's views in them and keeps the others; in gasp's own, a view gone from views/ goes.
  */
-export const SHARED_DESIGN_DOCS: readonly string[] = ['_design/proddata', '_design/dproc'];
+const SHARED_DESIGN_DOCS: readonly string[] = ['_design/proddata', '_design/dproc'];
 
 /** What a push writes: the design document as given, with a shared one's stored views it does not define. */
 function toWrite(doc: DesignDoc, stored: DesignDoc | undefined): DesignDoc {
