@@ -8,6 +8,7 @@ import { DEFAULT_INTERNAL_RATE_GENERATORS, DEFAULT_PHASES } from '../src/config/
 import type { Database } from '../src/db/database.js';
 import { loadDesignDocs, pushDesignDocs, type DesignDoc } from '../src/db/design-docs.js';
 import { currentDataDoc, usableReplicas, type StoredDataDoc } from '../src/model/data.js';
+import { labelsOf } from '../src/model/label.js';
 import { jobId, productionInfoId, type DataDoc, type DataFile } from '../src/model/documents.js';
 import { BUNDLED_VIEWS, FIXTURE_RELEASE } from '../src/paths.js';
 import { makeProductionInfo } from '../src/production/production-info.js';
@@ -145,10 +146,9 @@ interface Listed {
 
 function listedFiles(docs: readonly StoredDataDoc[]): Listed[] {
   return docs.flatMap((raw) => {
-    const labels: string[] = Array.isArray(raw.label) ? raw.label : [raw.label];
     // an older document's LFN is made under its first label
-    const doc = currentDataDoc({ ...raw, label: labels[0] ?? '' }).doc;
-    return labels.flatMap((label) =>
+    const doc = currentDataDoc(raw).doc;
+    return labelsOf(doc.label).flatMap((label) =>
       doc.files
         .map((file) => ({ doc, label, file, surls: usableReplicas(file).map((replica) => replica.url) }))
         .filter((listed) => listed.surls.length > 0),
