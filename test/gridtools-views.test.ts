@@ -242,6 +242,7 @@ describe('GridTools --labels, --versions and --modules', () => {
       [['ntuple', BI, '7.0.8'], 4],
       [['ntuple', BI, '7.0.9'], 2],
     ]);
+    // -m: the query and filter get_versions means (its code asks for a view named '%s_by_mod_pass_sr', never filled in)
     const ratds = await counts('data_by_mod_pass_sr', { startkey: ['ratds'], endkey: ['ratds', {}], group_level: 3 });
     expect(ratds.filter(([key]) => key[1] === PO).map(([key]) => key[2])).toEqual(['7.0.8']);
   });
@@ -252,6 +253,7 @@ describe('GridTools --labels, --versions and --modules', () => {
       [['ratds', PO], 1],
       [['ratds', BI], 6],
     ]);
+    // --label: the query get_modules means (its code first formats the view name with the data type, which Python refuses)
     const ofLabel = { startkey: ['ntuple', 'gt-old-alias'], endkey: ['ntuple', 'gt-old-alias', {}], group_level: 3 };
     expect(await counts('data_by_label', ofLabel)).toEqual([[['ntuple', 'gt-old-alias', 'WaterN16'], 2]]);
     const ofVersion = await counts('data_by_mod_pass_sr', { ...ratds, group: true, group_level: 3 });
