@@ -153,6 +153,11 @@ export interface DataDoc {
   run: number;
   pass: number;
   label: Label;
+  /**
+   * The RAT version of the pass that made the files (GridTools lists data by it). Absent on documents
+   * written before gasp recorded it, until `gasp migrate --yes` copies it from the job document.
+   */
+  rat_version?: string;
   data_type: string;
   files: DataFile[];
 }

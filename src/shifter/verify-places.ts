@@ -28,7 +28,7 @@ export function placeKey(place: Place): string {
 }
 
 /** A pass as its storage folder and its manifests name it. */
-export type PassName = Pick<DataDoc, 'label' | 'module' | 'run' | 'pass'>;
+export type PassName = Pick<DataDoc, 'label' | 'module' | 'run' | 'pass' | 'rat_version'>;
 
 /** The folder of a pass's files on one storage: `<storage root>/<label>/<module>/<run>/<pass>`. */
 export interface PassFolder {

@@ -36,7 +36,7 @@ export function manifestOutputs(workRoot: string, pass: PassName): Map<string, R
 
 /** A file found on storage that its pass's manifest recorded, as it goes into its data document. */
 export interface Registration {
-  doc: Pick<DataDoc, '_id' | 'label' | 'module' | 'run' | 'pass' | 'data_type'>;
+  doc: Pick<DataDoc, '_id' | 'label' | 'module' | 'run' | 'pass' | 'rat_version' | 'data_type'>;
   file: Omit<DataFile, 'guid'>;
 }
 
