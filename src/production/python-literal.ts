@@ -249,7 +249,8 @@ class Parser {
     let kind: 'dict' | 'set' | undefined;
     this.items(opener, false, () => {
       const key = this.value();
-      kind ??= isOp(this.peek(), ':') ? 'dict' : 'set';
+      // a value straight after the first key: a dict missing its colon, the likelier slip
+      kind ??= isOp(this.peek(), ':') || startsValue(this.peek()) ? 'dict' : 'set';
       if (kind === 'set') {
         items.push(key);
         return;
