@@ -1,4 +1,4 @@
-import { tokenize, type Problem, type Token } from './python-tokens.js';
+import { isCloser, isOp, shown, startsValue, tokenize, type Problem, type Token } from './python-tokens.js';
 
 /**
  * A safe reader of the Python that SNO+ writes its information files in: `NAME = literal`
@@ -33,21 +33,6 @@ export interface Assignment extends At {
 
 const CLOSERS: Readonly<Record<string, string>> = { '(': ')', '[': ']', '{': '}' };
 const CONSTANTS: Readonly<Record<string, boolean | null>> = { True: true, False: false, None: null };
-
-const isOp = (token: Token, text: string) => token.kind === 'op' && token.text === text;
-const isCloser = (token: Token) => token.kind === 'op' && [')', ']', '}'].includes(token.text);
-const startsValue = (token: Token) =>
-  token.kind === 'string' ||
-  token.kind === 'number' ||
-  token.kind === 'name' ||
-  (token.kind === 'op' && ['(', '[', '{', '-', '+'].includes(token.text));
-
-/** A token as a message names it. */
-function shown(token: Token): string {
-  if (token.kind === 'newline') return 'the end of the line';
-  if (token.kind === 'end') return 'the end of the file';
-  return token.text.length > 30 ? `${token.text.slice(0, 27)}…` : token.text;
-}
 
 class Parser {
   private index = 0;

@@ -55,124 +55,165 @@ function unescape(body: string): string {
   });
 }
 
-/** Splits the text into tokens; a newline token ends every physical line not continued by `\`. */
-export function tokenize(text: string): { tokens: Token[]; problems: Problem[] } {
-  const tokens: Token[] = [];
-  const problems: Problem[] = [];
-  let at = 0;
-  let line = 1;
-  let lineStart = 0;
-  const column = (offset: number) => offset - lineStart + 1;
-  const push = (kind: TokenKind, start: number, startLine: number, startColumn: number, value?: string | number) =>
-    tokens.push({
-      kind,
-      text: text.slice(start, at),
-      ...(value !== undefined && { value }),
-      line: startLine,
-      column: startColumn,
-      endColumn: column(at),
-    });
+const CLOSING: Readonly<Record<string, string>> = { '“': '”', '‘': '’' };
 
-  const readString = (start: number, raw: boolean) => {
-    const opener = text[at] ?? '';
-    const startLine = line;
-    const startColumn = column(start);
-    const triple = (opener === '"' || opener === "'") && text.startsWith(opener.repeat(3), at);
+/** Reads tokens from the text one at a time, keeping the line and column. */
+class Tokenizer {
+  readonly tokens: Token[] = [];
+  readonly problems: Problem[] = [];
+  private at = 0;
+  private line = 1;
+  private lineStart = 0;
+
+  constructor(private readonly text: string) {}
+
+  private column(offset: number): number {
+    return offset - this.lineStart + 1;
+  }
+
+  private newLine(start: number): void {
+    this.line += 1;
+    this.lineStart = start;
+  }
+
+  private push(kind: TokenKind, start: number, line: number, column: number, value?: string | number): void {
+    this.tokens.push({
+      kind,
+      text: this.text.slice(start, this.at),
+      ...(value !== undefined && { value }),
+      line,
+      column,
+      endColumn: this.column(this.at),
+    });
+  }
+
+  private problem(line: number, column: number, message: string): void {
+    this.problems.push({ line, column, message });
+  }
+
+  /** A string from its opening quote (after any prefix, which starts at `start`). */
+  private string(start: number, raw: boolean): void {
+    const { text } = this;
+    const opener = text[this.at] ?? '';
+    const [line, column] = [this.line, this.column(start)];
+    const straight = opener === '"' || opener === "'";
+    const triple = straight && text.startsWith(opener.repeat(3), this.at);
     const family = DOUBLE.has(opener) ? DOUBLE : SINGLE;
     // a straight quote closes only at its like; a curly one at any quote of its family
-    const closes = (char: string) => (opener === '"' || opener === "'" ? char === opener : family.has(char));
-    at += triple ? 3 : 1;
-    const bodyStart = at;
+    const closes = (char: string) => (straight ? char === opener : family.has(char));
+    this.at += triple ? 3 : 1;
+    const bodyStart = this.at;
     for (;;) {
-      const char = text[at];
+      const char = text[this.at];
       if (char === undefined || (char === '\n' && !triple)) {
-        problems.push({
-          line: startLine,
-          column: startColumn,
-          message: `a string with no closing quote (expected ${triple ? opener.repeat(3) : opener === '“' ? '”' : opener === '‘' ? '’' : opener} before the end of the ${triple ? 'file' : 'line'})`,
-        });
-        push('string', start, startLine, startColumn, text.slice(bodyStart, at));
+        const closer = triple ? opener.repeat(3) : (CLOSING[opener] ?? opener);
+        this.problem(
+          line,
+          column,
+          `a string with no closing quote (expected ${closer} before the end of the ${triple ? 'file' : 'line'})`,
+        );
+        this.push('string', start, line, column, text.slice(bodyStart, this.at));
         return;
       }
       if (char === '\\') {
-        if (text[at + 1] === '\n') {
-          line += 1;
-          lineStart = at + 2;
-        }
-        at += 2;
+        if (text[this.at + 1] === '\n') this.newLine(this.at + 2);
+        this.at += 2;
         continue;
       }
-      if (char === '\n') {
-        line += 1;
-        lineStart = at + 1;
-      }
-      if (triple ? text.startsWith(opener.repeat(3), at) : closes(char)) {
-        const body = text.slice(bodyStart, at);
-        at += triple ? 3 : 1;
-        push('string', start, startLine, startColumn, raw ? body : unescape(body));
+      if (char === '\n') this.newLine(this.at + 1);
+      if (triple ? text.startsWith(opener.repeat(3), this.at) : closes(char)) {
+        const body = text.slice(bodyStart, this.at);
+        this.at += triple ? 3 : 1;
+        this.push('string', start, line, column, raw ? body : unescape(body));
         return;
       }
-      at += 1;
-    }
-  };
-
-  while (at < text.length) {
-    const char = text[at] ?? '';
-    const start = at;
-    if (char === '\n') {
-      at += 1;
-      push('newline', start, line, column(start));
-      line += 1;
-      lineStart = at;
-    } else if (char === ' ' || char === '\t' || char === '\r' || char === '\f') {
-      at += 1;
-    } else if (char === '#') {
-      while (at < text.length && text[at] !== '\n') at += 1;
-    } else if (char === '\\' && (text[at + 1] === '\n' || (text[at + 1] === '\r' && text[at + 2] === '\n'))) {
-      at += text[at + 1] === '\n' ? 2 : 3;
-      line += 1;
-      lineStart = at;
-    } else if (DOUBLE.has(char) || SINGLE.has(char)) {
-      readString(start, false);
-    } else if (/\d/.test(char) || (char === '.' && /\d/.test(text[at + 1] ?? ''))) {
-      NUMBER.lastIndex = at;
-      const source = NUMBER.exec(text)?.[0] ?? char;
-      at += source.length;
-      const digits = source.replaceAll('_', '');
-      if (/[jJ]$/.test(source))
-        problems.push({
-          line,
-          column: column(start),
-          message: `${source} is a complex number (expected a plain number)`,
-        });
-      const value = /^0[xob]/i.test(digits) ? Number(digits) : Number.parseFloat(digits);
-      push('number', start, line, column(start), value);
-    } else if (/[A-Za-z_]/.test(char)) {
-      NAME.lastIndex = at;
-      const name = NAME.exec(text)?.[0] ?? char;
-      at += name.length;
-      const quote = text[at] ?? '';
-      if (/^[rRuUbBfF]{1,2}$/.test(name) && (DOUBLE.has(quote) || SINGLE.has(quote))) {
-        if (/[bBfF]/.test(name))
-          problems.push({
-            line,
-            column: column(start),
-            message: `a ${name}-string (expected a plain string: f-strings are code, bytes are not text)`,
-          });
-        readString(start, /[rR]/.test(name));
-      } else push('name', start, line, column(start));
-    } else if (OPERATORS.has(char)) {
-      at += 1;
-      push('op', start, line, column(start));
-    } else {
-      at += 1;
-      problems.push({
-        line,
-        column: column(start),
-        message: `"${char}" is not part of a Python literal (expected strings, numbers, lists, dicts, sets and Name(key = value))`,
-      });
+      this.at += 1;
     }
   }
-  push('end', at, line, column(at));
-  return { tokens, problems };
+
+  private number(start: number): void {
+    NUMBER.lastIndex = this.at;
+    const source = NUMBER.exec(this.text)?.[0] ?? this.text[this.at] ?? '';
+    this.at += source.length;
+    const digits = source.replaceAll('_', '');
+    if (/[jJ]$/.test(source))
+      this.problem(this.line, this.column(start), `${source} is a complex number (expected a plain number)`);
+    const value = /^0[xob]/i.test(digits) ? Number(digits) : Number.parseFloat(digits);
+    this.push('number', start, this.line, this.column(start), value);
+  }
+
+  /** A name, or a string's prefix (r, u; b and f are refused) when a quote follows. */
+  private name(start: number): void {
+    NAME.lastIndex = this.at;
+    const name = NAME.exec(this.text)?.[0] ?? '';
+    this.at += name.length;
+    const quote = this.text[this.at] ?? '';
+    if (!/^[rRuUbBfF]{1,2}$/.test(name) || !(DOUBLE.has(quote) || SINGLE.has(quote))) {
+      this.push('name', start, this.line, this.column(start));
+      return;
+    }
+    if (/[bBfF]/.test(name))
+      this.problem(
+        this.line,
+        this.column(start),
+        `a ${name}-string (expected a plain string: f-strings are code, bytes are not text)`,
+      );
+    this.string(start, /[rR]/.test(name));
+  }
+
+  /** Reads one token (or skips a space, a comment or a `\` line continuation). */
+  step(): void {
+    const { text } = this;
+    const char = text[this.at] ?? '';
+    const start = this.at;
+    const next = text[this.at + 1] ?? '';
+    if (char === '\n') {
+      this.at += 1;
+      this.push('newline', start, this.line, this.column(start));
+      this.newLine(this.at);
+    } else if (char === ' ' || char === '\t' || char === '\r' || char === '\f') this.at += 1;
+    else if (char === '#') while (this.at < text.length && text[this.at] !== '\n') this.at += 1;
+    else if (char === '\\' && (next === '\n' || (next === '\r' && text[this.at + 2] === '\n'))) {
+      this.at += next === '\n' ? 2 : 3;
+      this.newLine(this.at);
+    } else if (DOUBLE.has(char) || SINGLE.has(char)) this.string(start, false);
+    else if (/\d/.test(char) || (char === '.' && /\d/.test(next))) this.number(start);
+    else if (/[A-Za-z_]/.test(char)) this.name(start);
+    else {
+      this.at += 1;
+      if (OPERATORS.has(char)) this.push('op', start, this.line, this.column(start));
+      else
+        this.problem(
+          this.line,
+          this.column(start),
+          `"${char}" is not part of a Python literal (expected strings, numbers, lists, dicts, sets and Name(key = value))`,
+        );
+    }
+  }
+
+  run(): { tokens: Token[]; problems: Problem[] } {
+    while (this.at < this.text.length) this.step();
+    this.push('end', this.at, this.line, this.column(this.at));
+    return { tokens: this.tokens, problems: this.problems };
+  }
+}
+
+/** Splits the text into tokens; a newline token ends every physical line not continued by `\`. */
+export function tokenize(text: string): { tokens: Token[]; problems: Problem[] } {
+  return new Tokenizer(text).run();
+}
+
+export const isOp = (token: Token, text: string) => token.kind === 'op' && token.text === text;
+export const isCloser = (token: Token) => token.kind === 'op' && [')', ']', '}'].includes(token.text);
+export const startsValue = (token: Token) =>
+  token.kind === 'string' ||
+  token.kind === 'number' ||
+  token.kind === 'name' ||
+  (token.kind === 'op' && ['(', '[', '{', '-', '+'].includes(token.text));
+
+/** A token as a message names it. */
+export function shown(token: Token): string {
+  if (token.kind === 'newline') return 'the end of the line';
+  if (token.kind === 'end') return 'the end of the file';
+  return token.text.length > 30 ? `${token.text.slice(0, 27)}…` : token.text;
 }
