@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { InputError } from '../src/errors.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
+import { unhandledOutputs } from '../src/production/ganga-outputs.js';
 import { loadProcessingInfo } from '../src/production/processing-info.js';
 import { gaspOn, runGasp } from './support/cli.js';
 import { folderWith, problemsOf } from './support/files.js';
@@ -224,6 +225,27 @@ describe('processing information as SNO+ writes it (processing_information_x_y_z
     expect(upload.code).toBe(2);
     expect(upload.stderr.trim().split('\n')).toEqual(expected);
     expect(await test.db.find('processing_information_6_0_2')).toBeUndefined();
+  });
+
+  it('names the GangaSNOplus outputs whose handling is not public as not handled, one line each', () => {
+    const module = { level: 'run' as const, path: 'a.mac', outputs: [], prerequisites: [], raw_processor: false };
+    expect(
+      unhandledOutputs({
+        modules: {
+          Tables: {
+            ...module,
+            ganga_outputs: [
+              { call: 'RATDBFile', args: { namePattern: 'TABLE_*.ratdb' } },
+              { call: 'GridFile', args: {} },
+            ],
+          },
+          Plain: module,
+        },
+      }),
+    ).toEqual([
+      "Tables: ganga_outputs[0]: RATDBFile (TABLE_*.ratdb files) is handled by GangaSNOplus in a way gasp does not know and does not do; gasp keeps it in the processing information, and the files it names stay in the job's folder, neither posted nor staged",
+      "Tables: ganga_outputs[1]: GridFile (its files) is handled by GangaSNOplus in a way gasp does not know and does not do; gasp keeps it in the processing information, and the files it names stay in the job's folder, neither posted nor staged",
+    ]);
   });
 
   it('takes type, other_suffix and nhit_cut, and names a wrong type or a file name without a version', () => {
