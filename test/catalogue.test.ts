@@ -8,7 +8,7 @@ import { recordData, type Manifest } from '../src/client/record.js';
 import type { Database } from '../src/db/database.js';
 import { listGrabFiles } from '../src/grab/list.js';
 import { currentDataDoc, type StoredDataDoc } from '../src/model/data.js';
-import type { DataDoc, JobDoc, Pass } from '../src/model/documents.js';
+import { jobId, type DataDoc, type JobDoc, type Pass } from '../src/model/documents.js';
 import { dataDocsOf } from '../src/shifter/data-docs.js';
 import { writeMigrated } from '../src/shifter/migrate.js';
 import { gaspOn, runGasp } from './support/cli.js';
@@ -210,11 +210,33 @@ describe('gasp migrate', () => {
     ],
   });
 
-  it('previews how many data documents would change, writes them with --yes as currentDataDoc reads them, then finds nothing to do', async () => {
+  /** The job document of an older data document's run: its pass 1 ran RAT 7.0.8. */
+  const jobOf = (run: number): JobDoc => ({
+    _id: jobId('WaterN16', run),
+    type: 'job',
+    module: 'WaterN16',
+    run,
+    passes: [
+      {
+        pass: 1,
+        status: 'completed',
+        rat_version: '7.0.8',
+        label: 'water',
+        priority: 0,
+        created: '2026-11-01T00:00:00Z',
+        attempts: [],
+      },
+    ],
+  });
+
+  it('previews how many data documents would change, writes them with --yes as currentDataDoc reads them and with their RAT version, then finds nothing to do', async () => {
     const older = Array.from({ length: OLDER }, (_, index) => olderDoc(300000 + index));
-    const today = currentDataDoc(olderDoc(400000)).doc;
-    for (let start = 0; start < older.length; start += 500)
+    const today = { ...currentDataDoc(olderDoc(400000)).doc, rat_version: '7.0.8' };
+    for (let start = 0; start < older.length; start += 500) {
       expect((await test.db.bulkDocs(older.slice(start, start + 500))).every((row) => row.ok)).toBe(true);
+      const jobs = older.slice(start, start + 500).map((doc) => jobOf(doc.run));
+      expect((await test.db.bulkDocs(jobs)).every((row) => row.ok)).toBe(true);
+    }
     await test.db.put(today);
     const all = async () =>
       (await test.db.allDocs<DataDoc>({ startkey: 'data:', endkey: 'data:\ufff0', include_docs: true })).rows.flatMap(
@@ -226,7 +248,7 @@ describe('gasp migrate', () => {
     expect(preview.code).toBe(0);
     const lines = preview.stdout.trim().split('\n');
     expect(lines[0]).toBe(
-      `migrate: ${OLDER} of ${OLDER + 1} data documents in an older form: each file gets its LFN and its URL as a replica; GUIDs, checksums and URLs stay`,
+      `migrate: ${OLDER} of ${OLDER + 1} data documents in an older form: each gets what it lacks of its pass's RAT version (from the job document) and, for each file, its LFN and its URL as a replica; GUIDs, checksums and URLs stay`,
     );
     expect(lines[1]).toBe('  data:WaterN16:300000:1:ntuple');
     expect(lines.at(-2)).toBe(`  … and ${OLDER - 10} more`);
@@ -240,7 +262,8 @@ describe('gasp migrate', () => {
     );
     const written = await all();
     const strip = ({ _rev, ...doc }: DataDoc) => doc;
-    expect(written.map(strip)).toEqual([...older.map((doc) => currentDataDoc(doc).doc), today].map(strip));
+    const versioned = older.map((doc) => ({ ...currentDataDoc(doc).doc, rat_version: '7.0.8' }));
+    expect(written.map(strip)).toEqual([...versioned, today].map(strip));
     // the one already in today's form is left as it was
     expect(written.at(-1)?._rev).toBe(revs.at(-1));
     const audit = await test.db.allDocs<{ tool: string; did: string }>({

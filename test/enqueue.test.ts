@@ -128,7 +128,7 @@ describe('the enqueue client', () => {
     expect(backend.submitted).toHaveLength(3);
     expect(lines.filter((line) => line.level === WARN).map((line) => line.msg)).toEqual([
       'skipped malformed job document job:PartialPo210:900: pass 1: attempts is not a list',
-      'skipped malformed job document job:PartialPo210:901: pass 1: label is not text',
+      'skipped malformed job document job:PartialPo210:901: pass 1: label 7 is not a label or a list of labels',
     ]);
   });
 

@@ -100,14 +100,14 @@ describe('gasp retry', () => {
     ).toEqual([1, 4]);
     // cancel does not apply to an ended pass: it is left as it is, and the line says why
     expect((await gasp(db, ['cancel', '--label', 'enq', '--status', 'waiting,completed', '--yes'])).stdout).toContain(
-      'cancel: changed 2 of 3 passes; 1 left as it is: it is completed (cancel applies to waiting, unsatisfied, submitted, running passes); recorded in the audit',
+      'cancel: changed 2 of 3 passes; 1 left as it is: it is completed (cancel applies to waiting, new, unsatisfied, submitted, running passes); recorded in the audit',
     );
     expect((await jobs(db)).find((doc) => doc.run === 4)?.passes[0]?.status).toBe('completed');
     const bad = await gasp(db, ['retry', '--status', 'broken', '--run', '9-1']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toEqual([
       '--run: "9-1" is not a run or a range (expected such as 300000 or 300000-300100)',
-      '--status: "broken" is not a status (expected waiting, submitted, running, completed, failed, partFail, unsatisfied, canceled, deleted)',
+      '--status: "broken" is not a status (expected waiting, new, submitted, running, completed, failed, partFail, unsatisfied, canceled, deleted)',
       'no selection: give --label, --module, --run, -L or --exactly (a tool never works on every job by default)',
     ]);
   });
@@ -130,7 +130,7 @@ describe('how gasp words what it did', () => {
   });
 
   it('counts the passes a tool does not apply to, with the reason, apart from those that moved on', () => {
-    const why = 'it is completed (cancel applies to waiting, unsatisfied, submitted, running passes)';
+    const why = 'it is completed (cancel applies to waiting, new, unsatisfied, submitted, running passes)';
     expect(describeOutcome('cancel', { ...result(3, 2), refused: { [why]: 1 } })).toBe(
       `cancel: changed 2 of 3 passes; 1 left as it is: ${why}; recorded in the audit`,
     );

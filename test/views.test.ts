@@ -88,7 +88,17 @@ describe('gasp views push', () => {
         }
       }
     }
-    expect(readdirSync(BUNDLED_VIEWS).sort()).toEqual(['data', 'info', 'jobs', 'passes', 'runs', 'sites', 'summary']);
+    expect(readdirSync(BUNDLED_VIEWS).sort()).toEqual([
+      'data',
+      'dproc',
+      'info',
+      'jobs',
+      'passes',
+      'proddata',
+      'runs',
+      'sites',
+      'summary',
+    ]);
   });
 
   it('says "unchanged" the second time from the command line', async () => {
@@ -101,7 +111,7 @@ describe('gasp views push', () => {
     const second = await runGasp(args, { env });
     expect(second.code).toBe(0);
     expect(second.stdout.trim().split('\n')).toEqual(
-      ['data', 'info', 'jobs', 'passes', 'runs', 'sites', 'summary'].map(
+      ['data', 'dproc', 'info', 'jobs', 'passes', 'proddata', 'runs', 'sites', 'summary'].map(
         (ddoc) => `${name} _design/${ddoc}: unchanged`,
       ),
     );

@@ -90,6 +90,7 @@ function recordedDocs(
           run: doc.run,
           pass: pass.pass,
           label: pass.label,
+          rat_version: pass.rat_version,
           data_type: output.data_type,
           files: [],
         };

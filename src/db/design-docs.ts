@@ -105,15 +105,29 @@ export async function pushDesignDocs(db: Database, docs: readonly DesignDoc[]): 
   return results;
 }
 
-async function pushOne(db: Database, doc: DesignDoc, triesLeft = 3): Promise<PushResult> {
-  const stored = await db.find<DesignDoc>(doc._id);
-  const result = { database: db.name, id: doc._id, views: Object.keys(doc.views) };
+/**
+ * Design documents other tools write too: GridTools reads `proddata`, the SNO+ monitoring pages read
+ * `dproc`, and a database that ran GASP holds both with more views than gasp's. A push adds and
+ * replaces gasp's views in them and keeps the others; in gasp's own, a view gone from views/ goes.
+ */
+const SHARED_DESIGN_DOCS: readonly string[] = ['_design/proddata', '_design/dproc'];
+
+/** What a push writes: the design document as given, with a shared one's stored views it does not define. */
+function toWrite(doc: DesignDoc, stored: DesignDoc | undefined): DesignDoc {
+  if (stored === undefined || !SHARED_DESIGN_DOCS.includes(doc._id)) return doc;
+  return { ...doc, views: { ...stored.views, ...doc.views } };
+}
+
+async function pushOne(db: Database, given: DesignDoc, triesLeft = 3): Promise<PushResult> {
+  const stored = await db.find<DesignDoc>(given._id);
+  const doc = toWrite(given, stored);
+  const result = { database: db.name, id: doc._id, views: Object.keys(given.views) };
   if (stored !== undefined && sameContent(stored, doc)) return { ...result, outcome: 'unchanged' };
   try {
     await db.put({ ...stored, ...doc, ...(stored?._rev !== undefined && { _rev: stored._rev }) });
   } catch (error) {
     // another push wrote it in between: look again
-    if (error instanceof ConflictError && triesLeft > 1) return pushOne(db, doc, triesLeft - 1);
+    if (error instanceof ConflictError && triesLeft > 1) return pushOne(db, given, triesLeft - 1);
     throw error;
   }
   return { ...result, outcome: stored === undefined ? 'created' : 'updated' };

@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
 import { NotFoundError } from '../db/errors.js';
 import { currentDataDoc, type StoredDataDoc } from '../model/data.js';
-import type { DataDoc } from '../model/documents.js';
+import { jobId, type DataDoc, type JobDoc } from '../model/documents.js';
 import { plural } from '../words.js';
 import { writeAudit } from './tool.js';
 
@@ -24,25 +24,41 @@ export interface Migration {
   written: number;
   /** Documents --yes could not write, and why. */
   unwritten: Array<{ id: string; reason: string }>;
+  /** Documents without a RAT version whose job document does not give it (gone, or without that pass): left so. */
+  unversioned: number;
+  /** The first few of them. */
+  unversionedIds: string[];
 }
 
 /**
  * Brings every data document to today's form (`currentDataDoc`: LFN, replicas; GUIDs, checksums and
- * URLs as they were). Only with `yes` does it write: a page at a time, as read, so a large database
- * needs no more memory than a page; a document another writer changed meanwhile is read again. Only
- * data documents: they are the only ones whose form changed (job documents are as they were, and
- * views are `gasp views push`'s). A second run finds nothing to do.
+ * URLs as they were; and its pass's RAT version, from the job document). Only with `yes` does it
+ * write: a page at a time, as read, so a large database needs no more memory than a page; a document
+ * another writer changed meanwhile is read again. Only data documents: they are the only ones whose
+ * form changed (job documents are as they were, and views are `gasp views push`'s). A second run
+ * finds nothing to do.
  */
 export async function migrateDataDocs(
   db: Database,
   yes: boolean,
   progress: (read: number, total: number) => void = () => {},
 ): Promise<Migration> {
-  const migration: Migration = { read: 0, older: 0, ids: [], applied: yes, written: 0, unwritten: [] };
+  const migration: Migration = {
+    read: 0,
+    older: 0,
+    ids: [],
+    applied: yes,
+    written: 0,
+    unwritten: [],
+    unversioned: 0,
+    unversionedIds: [],
+  };
   const total = await dataDocCount(db);
   for await (const page of dataDocPages(db)) {
     migration.read += page.length;
-    const older = page.map(currentDataDoc).flatMap(({ doc, migrated }) => (migrated ? [doc] : []));
+    const { changed: older, unversioned } = await migratedDocs(db, page);
+    migration.unversioned += unversioned.length;
+    migration.unversionedIds.push(...unversioned.slice(0, SHOWN - migration.unversionedIds.length));
     migration.older += older.length;
     migration.ids.push(...older.slice(0, SHOWN - migration.ids.length).map((doc) => doc._id));
     if (yes && older.length > 0) {
@@ -55,6 +71,47 @@ export async function migrateDataDocs(
   if (yes && migration.written > 0)
     await writeAudit(db, 'migrate', {}, { did: `migrated ${plural(migration.written, 'data document')}` });
   return migration;
+}
+
+/**
+ * Today's form of stored data documents: `currentDataDoc`'s, and the RAT version of its pass from
+ * the job document where a document has none. `changed`: those that differ from what is stored;
+ * `unversioned`: the ids of those still without a RAT version.
+ */
+export async function migratedDocs(
+  db: Database,
+  stored: readonly StoredDataDoc[],
+): Promise<{ changed: DataDoc[]; unversioned: string[] }> {
+  const current = stored.map(currentDataDoc);
+  const versions = await passVersions(
+    db,
+    current.flatMap(({ doc }) => (typeof doc.rat_version === 'string' ? [] : [doc])),
+  );
+  const changed: DataDoc[] = [];
+  const unversioned: string[] = [];
+  for (const { doc, migrated } of current) {
+    const version = typeof doc.rat_version === 'string' ? undefined : versions.get(passKey(doc));
+    if (version !== undefined) changed.push({ ...doc, rat_version: version });
+    else if (migrated) changed.push(doc);
+    if (version === undefined && typeof doc.rat_version !== 'string') unversioned.push(doc._id);
+  }
+  return { changed, unversioned };
+}
+
+const passKey = (pass: { module: string; run: number; pass: number }) => `${pass.module}\t${pass.run}\t${pass.pass}`;
+
+/** The RAT version of each pass of these documents' job documents, by passKey; none for a job document gone. */
+async function passVersions(db: Database, docs: readonly DataDoc[]): Promise<Map<string, string>> {
+  const versions = new Map<string, string>();
+  if (docs.length === 0) return versions;
+  const keys = [...new Set(docs.map((doc) => jobId(doc.module, doc.run)))];
+  for (const row of (await db.allDocs<JobDoc>({ keys, include_docs: true })).rows) {
+    const job = row.doc;
+    if (job?.type !== 'job' || !Array.isArray(job.passes)) continue;
+    for (const pass of job.passes)
+      if (typeof pass?.rat_version === 'string') versions.set(passKey({ ...job, pass: pass.pass }), pass.rat_version);
+  }
+  return versions;
 }
 
 /** How many data documents there are, for the progress bar: one row each in data/by_pass; 0 without the view. */
@@ -109,9 +166,12 @@ export async function writeMigrated(
     }
     const fresh = await db.allDocs<StoredDataDoc>({ keys: conflicted, include_docs: true });
     // a document deleted meanwhile, or brought to today's form by its writer, needs nothing more
-    pending = fresh.rows
-      .flatMap((row) => (row.doc ? [currentDataDoc(row.doc)] : []))
-      .flatMap(({ doc, migrated }) => (migrated ? [doc] : []));
+    pending = (
+      await migratedDocs(
+        db,
+        fresh.rows.flatMap((row) => (row.doc ? [row.doc] : [])),
+      )
+    ).changed;
   }
   return { written, unwritten };
 }

@@ -144,6 +144,7 @@ function registration(pass: PassName, url: string, se: string, size: number, rec
       module: pass.module,
       run: pass.run,
       pass: pass.pass,
+      rat_version: pass.rat_version,
       data_type: output.data_type,
     },
     file: {
@@ -213,6 +214,7 @@ export async function verifyPasses(ctx: VerifyContext, selected: readonly Select
     module: doc.module,
     run: doc.run,
     pass: pass.pass,
+    rat_version: pass.rat_version,
   }));
   const docs = await dataDocsOf(ctx.db, passes);
   const replicas = docs.flatMap((doc) =>
