@@ -155,6 +155,55 @@ describe('the job wrapper', () => {
     expect(stagingFails.manifest.failed_stage).toBe('staging');
   });
 
+  it('runs a script module with bash, not rat, and tells its failures apart by exit code', async () => {
+    const { site, storage } = fixtureSite();
+    const scriptJob = (path: string, outputs = ['ntuple']): JobToPrepare => ({
+      module: 'HitCount',
+      run: 7,
+      subjob: 0,
+      type: 'script',
+      fields: { INPUT: 'SNOP_7_0.zdab' },
+      pass: {
+        pass: 1,
+        status: 'submitted',
+        rat_version: '7.0.8',
+        label: 'wrap',
+        priority: 0,
+        created: '2026-12-01T00:00:00Z',
+        level: 'sub_run',
+        template: { nhit_cut: 15 },
+        attempts: [],
+      },
+      production: { path, phase: 'processing', event_mode: 'run', outputs, template: [], sha256: '' },
+    });
+    const spec = jobSpec(site, scriptJob('mac/processing/hit_count.sh'));
+    expect(spec.macro).toMatchObject({ path: 'mac/processing/hit_count.sh', type: 'script' });
+    // a script takes no arguments; its values are in its environment
+    expect(spec.rat_args).toEqual([]);
+    expect(spec.fields).toMatchObject({ INPUT: 'SNOP_7_0.zdab', OUTPUT: 'HitCount_r7_p1_s0', RUN: '7' });
+
+    const work = () => mkdtempSync(join(tmpdir(), 'gasp-work-'));
+    const good = await prepareJob(site, scriptJob('mac/processing/hit_count.sh'), work());
+    expect(runWrapper(good.workdir).code).toBe(0);
+    expect(readFileSync(join(storage, 'wrap/HitCount/7/1/HitCount_r7_p1_s0.ntuple.root'), 'utf8')).toContain(
+      'input=SNOP_7_0.zdab run=7 nhit_cut=15',
+    );
+    expect(runWrapper(good.workdir, { GASP_FAKE_SCRIPT_EXIT: '4' }).manifest).toMatchObject({
+      exit_code: 20,
+      failed_stage: 'script',
+      error: 'script mac/processing/hit_count.sh exited with 4',
+    });
+    const short = await prepareJob(site, scriptJob('mac/processing/hit_count.sh', ['ntuple', 'soc']), work());
+    expect(runWrapper(short.workdir).manifest).toMatchObject({
+      exit_code: 20,
+      error: 'script mac/processing/hit_count.sh wrote no HitCount_r7_p1_s0.soc.root',
+    });
+    const missing = await prepareJob(site, scriptJob('mac/processing/nothing.sh'), work());
+    const noScript = runWrapper(missing.workdir);
+    expect(noScript.code).toBe(11);
+    expect(noScript.manifest.error).toMatch(/^script .*nothing.sh cannot be read: No such file or directory$/);
+  });
+
   it('lets two wrappers stage the same outputs at once: one file each, no lock or partial left', async () => {
     const { site, storage } = fixtureSite();
     const jobs = await Promise.all(

@@ -8,7 +8,8 @@ export interface JobSpec {
   version: 1;
   job: { module: string; run: number; pass: number; subjob: number; label: string };
   rat: { version: string; setup: string };
-  macro: { path: string; sha256: string; template: Record<string, string | number> };
+  /** What the job runs: a macro (rat runs it, filled in), or with `type: 'script'` a bash script (run as is, its values in the environment). */
+  macro: { path: string; sha256: string; template: Record<string, string | number>; type?: 'script' };
   rat_args: string[];
   fields: Record<string, string>;
   /** Each file the job must make, and who names it: the macro, or rat's command line (already in rat_args). */

@@ -24,6 +24,10 @@ export interface JobToPrepare {
   production: ProductionModule;
   /** RAT's arguments when they do not follow from an event mode (processing: the input file or run). */
   ratArgs?: string[];
+  /** A processing module of type script: the wrapper runs `/bin/bash` on it instead of rat. */
+  type?: 'macro' | 'script';
+  /** More values the wrapper fills in (processing: INPUT, a sub_run job's raw file). */
+  fields?: Record<string, string>;
 }
 
 /** What the wrapper reads (spec.json); its fields are the wrapper's contract. */
@@ -64,17 +68,27 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
       path: job.production.path,
       sha256: pass.macro_sha256 ?? job.production.sha256,
       template: pass.template ?? {},
+      ...(job.type === 'script' && { type: 'script' as const }),
     },
-    rat_args: [
-      ...commandLineNames(outputs),
-      ...(job.ratArgs ??
-        ratArguments(mode, {
-          run: job.run,
-          ...(events !== undefined && { events }),
-          ...(pass.amount?.seconds !== undefined && { seconds: pass.amount.seconds }),
-        })),
-    ],
-    fields: { OUTPUT: base, RUN: String(job.run), ...(events !== undefined && { NEVENTS: String(events) }) },
+    // a script takes no arguments (GASP ran `/bin/bash SCRIPT`): its values reach it in the environment
+    rat_args:
+      job.type === 'script'
+        ? []
+        : [
+            ...commandLineNames(outputs),
+            ...(job.ratArgs ??
+              ratArguments(mode, {
+                run: job.run,
+                ...(events !== undefined && { events }),
+                ...(pass.amount?.seconds !== undefined && { seconds: pass.amount.seconds }),
+              })),
+          ],
+    fields: {
+      ...job.fields,
+      OUTPUT: base,
+      RUN: String(job.run),
+      ...(events !== undefined && { NEVENTS: String(events) }),
+    },
     outputs,
     ratdb_tag: pass.ratdb_tag ?? null,
     storage: storageSpec(site, path),

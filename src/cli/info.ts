@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { couchFromConfig } from '../db/couch.js';
 import { NotFoundError } from '../db/errors.js';
 import { InputError } from '../errors.js';
-import { processingInfoId, productionInfoId } from '../model/documents.js';
+import { processingInfoId, productionInfoId, type ProcessingInfoDoc } from '../model/documents.js';
+import { describeProcessingModule, unhandledOutputs } from '../production/ganga-outputs.js';
 import { storeInfoDoc, type InfoDoc } from '../production/info-store.js';
 import { loadProcessingInfo } from '../production/processing-info.js';
 import type { Mode } from '../config/config.js';
@@ -87,6 +88,11 @@ function registerReaders(parent: Command, kind: InfoKind): void {
     });
 }
 
+/** One line per output a module names that gasp does not handle, and what gasp does instead. */
+function printUnhandled(file: string, doc: ProcessingInfoDoc): void {
+  for (const line of unhandledOutputs(doc)) print(`${file}: not handled: ${line}`);
+}
+
 export function registerInfo(program: Command): void {
   const production = program
     .command(PRODUCTION.command)
@@ -99,23 +105,29 @@ export function registerInfo(program: Command): void {
   processing
     .command('check')
     .description('validate a processing-information file: levels, prerequisites (existing, no cycles), run types')
-    .argument('<file>', 'processing_information_<x>_<y>_<z>.json')
-    .addHelpText('after', '\nExample:\n  gasp processing-info check processing_information_7_0_8.json')
+    .argument('<file>', 'processing_information_<x>_<y>_<z>.py (as SNO+ writes it) or .json')
+    .addHelpText(
+      'after',
+      '\nPrints each module (type, path, level, outputs, prerequisites, nhit_cut, ganga outputs) and a line for each output gasp does not handle.\n\nExample:\n  gasp processing-info check processing_information_6_0_1.py',
+    )
     .action((file: string) => {
       const doc = loadProcessingInfo(file);
       print(
         `${file}: OK: RAT ${doc.rat_version}, ${Object.keys(doc.modules).length} modules, ${Object.keys(doc.run_types).length} run types`,
       );
+      for (const [name, module] of Object.entries(doc.modules))
+        for (const line of describeProcessingModule(name, module)) print(`  ${line}`);
+      printUnhandled(file, doc);
     });
   processing
     .command('upload')
     .description('validate a processing-information file and store it (idempotent: unchanged content writes nothing)')
-    .argument('<file>', 'processing_information_<x>_<y>_<z>.json')
+    .argument('<file>', 'processing_information_<x>_<y>_<z>.py (as SNO+ writes it) or .json')
     .addOption(configOption())
     .option('--dry-run', 'show what would change; write nothing')
     .addHelpText(
       'after',
-      '\nExample:\n  gasp processing-info upload processing_information_7_0_8.json -c config/processing.cfg',
+      '\nExample:\n  gasp processing-info upload processing_information_6_0_1.py -c config/processing.cfg',
     )
     .action(async (file: string, _options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ConfigOptions & { dryRun?: boolean }>();
@@ -123,6 +135,7 @@ export function registerInfo(program: Command): void {
       const { db } = databaseFor(PROCESSING, options);
       const dryRun = options.dryRun === true;
       printStoreResult(db.name, doc, await storeInfoDoc(db, doc, { dryRun }), dryRun);
+      printUnhandled(file, doc);
     });
   registerReaders(processing, PROCESSING);
 }

@@ -3,13 +3,17 @@ import { couchFromConfig } from '../db/couch.js';
 import { InputError } from '../errors.js';
 import {
   jobId,
+  processingInfoId,
   productionInfoId,
+  type ProcessingInfoDoc,
+  type ProcessingModule,
   type DataDoc,
   type DataFile,
   type JobDoc,
   type Pass,
   type ProductionInfoDoc,
 } from '../model/documents.js';
+import { describeGangaOutput } from '../production/ganga-outputs.js';
 import { dataDocsOf } from '../shifter/data-docs.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { labelText } from '../model/label.js';
@@ -19,9 +23,22 @@ export interface PassRecord {
   module: string;
   run: number;
   pass: Pass;
-  /** The macro's path in the release, from the production information of the pass's RAT version. */
+  /** The macro's path in the release, from the production (or processing) information of the pass's RAT version. */
   macro_path: string | null;
+  /** A processing pass: its module as the processing information has it (type, nhit cut, ganga outputs); null if it lacks the module. */
+  processing?: Pick<ProcessingModule, 'type' | 'nhit_cut' | 'ganga_outputs'> | null;
   data: DataDoc[];
+}
+
+/** What a processing pass's module is beyond its macro: a script, an nhit cut, outputs gasp keeps but does not handle. */
+function describeProcessing(record: PassRecord): string[] {
+  if (record.processing === undefined) return [];
+  if (record.processing === null) return ['  processing module: (not in the processing information)'];
+  const { type, nhit_cut: nhitCut, ganga_outputs: outputs = [] } = record.processing;
+  return [
+    `  processing module: ${type ?? 'macro'}; nhit_cut ${nhitCut ?? '-'}; ganga outputs ${outputs.length === 0 ? 'none' : `(kept, not handled by gasp):`}`,
+    ...outputs.map((output) => `    ${describeGangaOutput(output)}`),
+  ];
 }
 
 function describe(record: PassRecord): string[] {
@@ -36,8 +53,9 @@ function describe(record: PassRecord): string[] {
       .join(', ') || '-';
   const lines = [
     `${module} run ${run} pass ${pass.pass}: ${pass.status} (label ${labelText(pass.label)}, priority ${pass.priority}, requested ${pass.created})`,
-    `  RAT ${pass.rat_version}; macro ${record.macro_path ?? '(not in the production information)'} sha256 ${pass.macro_sha256 ?? '-'}`,
+    `  RAT ${pass.rat_version}; macro ${record.macro_path ?? `(not in the ${pass.level === undefined ? 'production' : 'processing'} information)`} sha256 ${pass.macro_sha256 ?? '-'}`,
     `  event mode ${pass.event_mode ?? pass.level ?? '-'}: ${amount}; template ${template}; ratdb tag ${pass.ratdb_tag ?? '-'}`,
+    ...describeProcessing(record),
   ];
   if (pass.like !== undefined) lines.push(`  an exact copy of pass ${pass.like.pass}`);
   else if (pass.request !== undefined)
@@ -83,6 +101,15 @@ function describeFile(dataType: string, file: DataFile): string[] {
   ];
 }
 
+function processingPart(module: ProcessingModule | undefined): PassRecord['processing'] {
+  if (module === undefined) return null;
+  return {
+    type: module.type ?? 'macro',
+    ...(module.nhit_cut !== undefined && { nhit_cut: module.nhit_cut }),
+    ganga_outputs: module.ganga_outputs ?? [],
+  };
+}
+
 export function registerShow(program: Command): void {
   program
     .command('show')
@@ -114,15 +141,21 @@ export function registerShow(program: Command): void {
           `show: ${module} run ${run}${passText === undefined ? '' : ` pass ${passText}`} is not in ${db.name}${doc === undefined ? '' : ` (its passes: ${doc.passes.map((one) => one.pass).join(', ')})`}`,
         ]);
       }
+      // a processing pass (it has a level) ran a module of the processing information
+      const processing = pass.level !== undefined;
       const [info, data] = await Promise.all([
-        db.find<ProductionInfoDoc>(productionInfoId(pass.rat_version)),
+        processing
+          ? db.find<ProcessingInfoDoc>(processingInfoId(pass.rat_version))
+          : db.find<ProductionInfoDoc>(productionInfoId(pass.rat_version)),
         dataDocsOf(db, [{ module, run: Number(run), pass: pass.pass }]),
       ]);
+      const definition = info?.modules[module];
       const record: PassRecord = {
         module,
         run: Number(run),
         pass,
-        macro_path: info?.modules[module]?.path ?? null,
+        macro_path: definition?.path ?? null,
+        ...(processing && { processing: processingPart(definition as ProcessingModule | undefined) }),
         data,
       };
       if (options.json === true) print(JSON.stringify(record, null, 2));

@@ -2,6 +2,7 @@ import PQueue from 'p-queue';
 import { BackendError, type PreparedJob } from '../backends/backend.js';
 import { jobName, prepareJob, type JobToPrepare } from '../backends/prepare.js';
 import { failedBefore, type PolicyDoc } from '../model/policy.js';
+import { otherSuffixes } from '../model/outputs.js';
 import { NotFoundError } from '../db/errors.js';
 import {
   processingInfoId,
@@ -43,7 +44,7 @@ async function moduleFor(
   doc: JobDoc,
   pass: Pass,
   subjob: Subjob,
-): Promise<Pick<JobToPrepare, 'production' | 'ratArgs'> | undefined> {
+): Promise<Pick<JobToPrepare, 'production' | 'ratArgs' | 'type' | 'fields'> | undefined> {
   if (pass.level === undefined) {
     const info = (await information(ctx, productionInfoId(pass.rat_version))) as ProductionInfoDoc | undefined;
     const production = info?.modules[doc.module];
@@ -52,16 +53,21 @@ async function moduleFor(
   const info = (await information(ctx, processingInfoId(pass.rat_version))) as ProcessingInfoDoc | undefined;
   const processing = info?.modules[doc.module];
   if (processing === undefined) return undefined;
+  const otherSuffix = otherSuffixes(processing.outputs, processing.other_suffix);
+  const input = pass.level === 'sub_run' ? subjob.file : undefined;
   return {
     production: {
       path: processing.path,
       phase: 'processing',
       event_mode: 'run',
       outputs: processing.outputs,
+      ...(otherSuffix !== undefined && { other_suffix: otherSuffix }),
       template: [],
       sha256: '',
     },
-    ratArgs: pass.level === 'sub_run' && subjob.file !== undefined ? ['-i', subjob.file] : ['-r', String(doc.run)],
+    ratArgs: input !== undefined ? ['-i', input] : ['-r', String(doc.run)],
+    ...(processing.type === 'script' && { type: 'script' as const }),
+    ...(input !== undefined && { fields: { INPUT: input } }),
   };
 }
 

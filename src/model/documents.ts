@@ -205,15 +205,34 @@ export function runId(run: number): string {
   return `run:${run}`;
 }
 
-/** One processing module: its level, macro, outputs and the modules it needs first. */
+/**
+ * An output a processing module leaves to the GangaSNOplus client (`ganga_outputs`), as its
+ * information file writes it: `PGSQLFile(namePattern = "CSS_RESULT_*.ratdb", dbName = …)` is
+ * `{call: 'PGSQLFile', args: {namePattern: 'CSS_RESULT_*.ratdb', dbName: …}}`.
+ */
+export interface GangaOutput {
+  call: string;
+  args: Record<string, unknown>;
+}
+
+/** One processing module: its level, macro (or script), outputs and the modules it needs first. */
 export interface ProcessingModule {
+  /** macro: run by rat (absent: macro); script: a bash script run in the RAT environment, as GASP ran it. */
+  type?: 'macro' | 'script';
   /** sub_run: a job per subrun file; run: one per run; run_zdab / run_root: one per run over its raw / ROOT files. */
   level: 'sub_run' | 'run' | 'run_zdab' | 'run_root';
+  /** The macro or script, relative to the release. */
   path: string;
   outputs: string[];
+  /** What the other_* outputs' file names add (`_scintFit`): one for all, or one per output. */
+  other_suffix?: string | Record<string, string>;
+  /** Outputs the GangaSNOplus client handled (database posts); gasp keeps them but does not handle them. */
+  ganga_outputs?: GangaOutput[];
   prerequisites: string[];
   /** Reads the run's raw data. */
   raw_processor: boolean;
+  /** The module's nhit cut: fills the macro's `${nhit_cut}`. */
+  nhit_cut?: number;
 }
 
 /** One per RAT version, written by hand: processing modules and which run types need them. */

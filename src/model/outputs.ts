@@ -14,6 +14,18 @@ export type { OutputNaming };
 export const NAMED_BY_COMMAND_LINE: ReadonlySet<string> = new Set(['ratds']);
 
 /**
+ * A processing module's other_suffix (one for every other_* output, or one each) as production's
+ * per-output form; undefined when it gives none.
+ */
+export function otherSuffixes(
+  outputs: readonly string[],
+  suffix: string | Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  if (typeof suffix !== 'string') return suffix;
+  return Object.fromEntries(outputs.filter((output) => output.startsWith('other_')).map((output) => [output, suffix]));
+}
+
+/**
  * The file name of each output of a module for a job whose names start with `base`, following the
  * macros' convention: `${OUTPUT}.root`, `${OUTPUT}.ntuple.root`, `${OUTPUT}_fit.ntuple.root`. The
  * one place these names are made: the wrapper stages them, make-production checks macros against them.

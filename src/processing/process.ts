@@ -232,6 +232,8 @@ function makePass(
     request_index: run.run,
     prerequisites,
     attempts: [],
+    // the module's nhit cut fills the macro's ${nhit_cut}, recorded in the pass like a request's template
+    ...(definition.nhit_cut !== undefined && { template: { nhit_cut: definition.nhit_cut } }),
     ...(definition.level === 'sub_run' && {
       subjobs: run.subfiles.map((file, index) => ({ index, file: file.name })),
     }),
