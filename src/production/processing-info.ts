@@ -202,10 +202,13 @@ export function loadProcessingInfo(file: string): ProcessingInfoDoc {
   const source = readSource(file);
   const say = (problem: Problem) => `${source.place(problem.path, problem.at)}: ${problem.message}`;
   const parsed = fileSchema.safeParse(source.raw);
+  // a value a syntax error left half-read can fail two checks the same way: say it once
   const problems = [
-    ...source.problems,
-    ...(parsed.success ? [] : schemaProblems(parsed.error.issues).map(say)),
-    ...crossChecks(source.raw).map(say),
+    ...new Set([
+      ...source.problems,
+      ...(parsed.success ? [] : schemaProblems(parsed.error.issues).map(say)),
+      ...crossChecks(source.raw).map(say),
+    ]),
   ];
   if (file.endsWith('.py')) problems.sort((a, b) => lineOf(file, a) - lineOf(file, b));
   if (!parsed.success) throw new InputError(problems);
