@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
 import type { Database } from '../src/db/database.js';
-import { parseFileList } from '../src/grab/filelist.js';
+import { parseFileList, problemLines } from '../src/grab/filelist.js';
 import type { DataDoc, DataFile } from '../src/model/documents.js';
 import { parseRootUrl } from '../src/model/storage-url.js';
 import { Adler32 } from '../src/storage/adler32.js';
@@ -33,7 +33,7 @@ function readAsGridTools(text: string): { copyType: string; rows: Array<[string,
 describe('GridTools file lists, read and written', () => {
   it('reads a list as GridTools writes it: guid: prefix or none, tabs or spaces, -99999 for an unknown adler32', () => {
     const text = 'GUID\r\na.root\t100\tguid:1234-ab\t0A1B2C3D\r\nb.root   7  5678-cd  -99999\n\n';
-    expect(parseFileList('FILE', text)).toEqual({
+    expect(parseFileList(text)).toEqual({
       list: {
         copyType: 'GUID',
         entries: [
@@ -46,19 +46,23 @@ describe('GridTools file lists, read and written', () => {
   });
 
   it('names every problem of a list with its line, what is wrong and what was expected', () => {
-    expect(parseFileList('FILE', 'LFN\na.root 1 x 00000001\n').problems).toEqual([
+    const problems = (text: string) => problemLines('FILE', parseFileList(text).problems);
+    expect(problems('LFN\na.root 1 x 00000001\n')).toEqual([
       'FILE:1: "LFN" is not a copy type (expected GUID or SURL on the first line, as GridTools writes)',
     ]);
     expect(
-      parseFileList(
-        'FILE',
-        'SURL\na.root 1 root://se//a.root\nb.root 1x root://se//b.root 1\nc.root 1 /data/c.root zz\na.root 1 root://se//a.root 1\n',
-      ).problems,
+      problems(
+        'SURL\na.root 1 root://se//a.root\nb.root 1x root://se//b.root 1\nc.root 1 /data/c.root zz\na.root 1 root://se//a.root 1\na.root 2 root://se//a2.root 1\n',
+      ),
     ).toEqual([
       'FILE:2: 3 fields (expected 4, separated by whitespace: name, size, GUID or SURL, adler32)',
       'FILE:3: size "1x" is not a whole number of bytes (expected such as 52428)',
       'FILE:4: adler32 "zz" is not hex digits (expected such as 0a1b2c3d, or -99999 when unknown)',
       'FILE:4: SURL "/data/c.root" is not a URL (expected such as root://host:port//path/c.root)',
+      'FILE:6: a.root is already on line 5 (expected each file once)',
+    ]);
+    expect(problems('GUID\n\n')).toEqual([
+      'FILE:2: no files listed (expected a line per file after the first: name, size, GUID, adler32)',
     ]);
   });
 });
@@ -337,6 +341,40 @@ describe('gasp grab --list and --from-list on an XRootD storage element', () => 
       '--copy-type: goes only with --list (expected --list FILE with it)\n',
     ]);
     expect(existsSync(list)).toBe(false);
+    const help = await gasp(['grab', '--help']);
+    expect(help.stdout).toContain('  gasp grab --label mc-2026-bi214 --type ntuple --list filelist.dat\n');
+    expect(help.stdout).toContain('  gasp grab --from-list filelist.dat -d bi214');
+  });
+
+  it('names and leaves out a file without a GUID, and in SURL mode one whose every copy is marked missing', async () => {
+    const [first, second] = data as [DataDoc, DataDoc];
+    const stored = [await db.get<DataDoc>(first._id), await db.get<DataDoc>(second._id)] as const;
+    const [noGuid, noCopy] = [stored[0].files[0], stored[1].files[0]] as [DataFile, DataFile];
+    const missing = '2026-12-01T00:00:00Z';
+    await db.put({
+      ...stored[0],
+      files: stored[0].files.map((file) => (file === noGuid ? { ...file, guid: '' } : file)),
+    });
+    await db.put({
+      ...stored[1],
+      files: stored[1].files.map((file) =>
+        file === noCopy ? { ...file, replicas: file.replicas.map((replica) => ({ ...replica, missing })) } : file,
+      ),
+    });
+    try {
+      const byGuid = await writeList();
+      expect(byGuid.result.stdout).toMatch(new RegExp(`^grab: left out ${noGuid.name}: no GUID\n`));
+      expect(readFileSync(byGuid.list, 'utf8')).not.toContain(noGuid.name);
+      expect(readFileSync(byGuid.list, 'utf8')).toContain(noCopy.name);
+      const bySurl = await writeList(['--copy-type', 'surl']);
+      expect(bySurl.result.stdout).toMatch(
+        new RegExp(`^grab: left out ${noCopy.name}: no copy left \\(every replica is marked missing\\)\n`),
+      );
+      expect(bySurl.result.stdout).toContain(`grab: ${files.length - 1} files, `);
+      expect(readFileSync(bySurl.list, 'utf8')).not.toContain(noCopy.name);
+    } finally {
+      for (const doc of stored) await db.put({ ...(await db.get<DataDoc>(doc._id)), files: doc.files });
+    }
   });
 
   it('refuses in one line naming it a file whose name has a space, which a list cannot hold, and writes no list', async () => {

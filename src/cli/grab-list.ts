@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { Database } from '../db/database.js';
 import { InputError } from '../errors.js';
 import { makeUserFolder, readUserFile, writeFileAtomic } from '../files.js';
-import { formatFileList, listEntriesOf, parseFileList, type CopyType } from '../grab/filelist.js';
+import { formatFileList, listEntriesOf, parseFileList, problemLines, type CopyType } from '../grab/filelist.js';
 import { filesOfList } from '../grab/from-list.js';
 import { checksOf, type GrabFile } from '../grab/grab.js';
 import { plural } from '../words.js';
@@ -64,11 +64,11 @@ export async function grabFromList(
   file: string,
   options: { dir: string; parallel: number; copy: string[] | undefined; prefer: readonly string[] },
 ): Promise<void> {
-  const { list, problems } = parseFileList(file, readUserFile(file, 'a GridTools file list, such as filelist.dat'));
-  if (list === undefined) throw new InputError(problems);
-  const resolved = await filesOfList(db, file, list, options.prefer);
-  if (resolved.problems.length > 0) throw new InputError(resolved.problems);
-  const { files } = resolved;
+  const { list, problems } = parseFileList(readUserFile(file, 'a GridTools file list, such as filelist.dat'));
+  const { files, problems: more } =
+    list === undefined ? { files: [], problems: [] } : await filesOfList(db, list, options.prefer);
+  if (list === undefined || problems.length + more.length > 0)
+    throw new InputError(problemLines(file, [...problems, ...more]));
   makeUserFolder('--dir', options.dir);
   const total = files.reduce((sum, one) => sum + one.size, 0);
   print(

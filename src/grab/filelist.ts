@@ -63,22 +63,41 @@ function readEntry(text: string, copyType: CopyType): ListEntry | string[] {
   if (copyType === 'SURL' && !/^[a-z][\w+.-]*:\/\//i.test(source))
     problems.push(`SURL "${source}" is not a URL (expected such as root://host:port//path/${name})`);
   if (problems.length > 0) return problems;
-  return { name, size: Number(size), source: copyType === 'GUID' ? guid : source, adler32: sum.padStart(8, '0') };
+  return {
+    name,
+    size: Number(size),
+    source: copyType === 'GUID' ? guid : source,
+    adler32: sum === '' ? '' : sum.padStart(8, '0'),
+  };
+}
+
+/** What is wrong with one line of a list (1 is the copy type), and what was expected there. */
+export interface LineProblem {
+  line: number;
+  problem: string;
+}
+
+/** Problems of a list as the lines a person reads, in the order of the list: `FILE:LINE: what is wrong (expected …)`. */
+export function problemLines(file: string, problems: readonly LineProblem[]): string[] {
+  return [...problems].sort((a, b) => a.line - b.line).map(({ line, problem }) => `${file}:${line}: ${problem}`);
 }
 
 /**
- * Reads a list, checking all of it: every problem is one line `FILE:LINE: what is wrong (expected …)`.
- * Blank lines are passed over; `\r\n` endings are read as `\n`.
+ * Reads a list, checking all of it: the files of the lines that read well, and a problem for each
+ * line that does not (no list at all when the first line is not a copy type). Blank lines are
+ * passed over; `\r\n` endings are read as `\n`.
  */
-export function parseFileList(file: string, text: string): { list?: FileList; problems: string[] } {
+export function parseFileList(text: string): { list?: FileList; problems: LineProblem[] } {
   const lines = text.split('\n').map((line) => line.replace(/\r$/, ''));
   const first = (lines[0] ?? '').trim();
   if (!(COPY_TYPES as readonly string[]).includes(first)) {
     const what = first === '' ? 'is empty' : `"${first}" is not a copy type`;
-    return { problems: [`${file}:1: ${what} (expected GUID or SURL on the first line, as GridTools writes)`] };
+    return {
+      problems: [{ line: 1, problem: `${what} (expected GUID or SURL on the first line, as GridTools writes)` }],
+    };
   }
   const copyType = first as CopyType;
-  const problems: string[] = [];
+  const problems: LineProblem[] = [];
   const entries: FileList['entries'] = [];
   const lineOf = new Map<string, number>();
   for (const [at, text] of lines.entries()) {
@@ -86,20 +105,21 @@ export function parseFileList(file: string, text: string): { list?: FileList; pr
     const line = at + 1;
     const entry = readEntry(text, copyType);
     if (Array.isArray(entry)) {
-      problems.push(...entry.map((problem) => `${file}:${line}: ${problem}`));
+      problems.push(...entry.map((problem) => ({ line, problem })));
       continue;
     }
     const earlier = lineOf.get(entry.name);
     if (earlier !== undefined)
-      problems.push(`${file}:${line}: ${entry.name} is already on line ${earlier} (expected each file once)`);
+      problems.push({ line, problem: `${entry.name} is already on line ${earlier} (expected each file once)` });
+    else entries.push({ ...entry, line });
     lineOf.set(entry.name, line);
-    entries.push({ ...entry, line });
   }
   if (problems.length === 0 && entries.length === 0)
-    problems.push(
-      `${file}:2: no files listed (expected a line per file after the first: name, size, ${copyType}, adler32)`,
-    );
-  return problems.length > 0 ? { problems } : { list: { copyType, entries }, problems };
+    problems.push({
+      line: 2,
+      problem: `no files listed (expected a line per file after the first: name, size, ${copyType}, adler32)`,
+    });
+  return { list: { copyType, entries }, problems };
 }
 
 /** The entries of a list of these files, the files left out (no GUID, or no copy), and the files a list cannot hold. */

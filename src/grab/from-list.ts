@@ -3,7 +3,7 @@ import { currentDataDoc, type StoredDataDoc } from '../model/data.js';
 import type { DataDoc, DataFile } from '../model/documents.js';
 import { seOfUrl } from '../model/storage-url.js';
 import { dataDocsOf } from '../shifter/data-docs.js';
-import type { FileList, ListEntry } from './filelist.js';
+import type { FileList, LineProblem, ListEntry } from './filelist.js';
 import { isPlainFileName, type GrabFile } from './grab.js';
 import { grabFileOf } from './list.js';
 
@@ -84,19 +84,18 @@ function fileOfLine(entry: Line, known: GrabFile | undefined, replicas: GrabFile
 }
 
 /**
- * The files a GridTools list names, ready for grabFiles, or every problem with it as
- * `FILE:LINE: what is wrong (expected …)`. A GUID is looked up in the database (its copies, in the
+ * The files a GridTools list names, ready for grabFiles, and every problem of its lines with the
+ * database (a GUID it does not hold, a size it records otherwise) or with fetching (a scheme gasp cannot). A GUID is looked up in the database (its copies, in the
  * order of `prefer`, and its sha256); a SURL is the one copy, fetched only when gasp can (root://,
  * file://), with the sha256 of the file the database records at that URL or LFN where there is one.
  */
 export async function filesOfList(
   db: Database,
-  file: string,
   list: FileList,
   prefer: readonly string[],
-): Promise<{ files: GrabFile[]; problems: string[] }> {
-  const problems: string[] = [];
-  const at = (entry: Line, problem: string) => problems.push(`${file}:${entry.line}: ${problem}`);
+): Promise<{ files: GrabFile[]; problems: LineProblem[] }> {
+  const problems: LineProblem[] = [];
+  const at = ({ line }: Line, problem: string) => problems.push({ line, problem });
   const byGuid = list.copyType === 'GUID';
   const sources = list.entries.map((entry) => entry.source);
   const recorded = byGuid ? await filesByGuid(db, sources) : await filesByUrl(db, sources);
