@@ -8,6 +8,7 @@ import { parseFileList, problemLines } from '../src/grab/filelist.js';
 import type { DataDoc, DataFile } from '../src/model/documents.js';
 import { parseRootUrl } from '../src/model/storage-url.js';
 import { Adler32 } from '../src/storage/adler32.js';
+import { plural } from '../src/words.js';
 import { gaspOn } from './support/cli.js';
 import { completedData, context, databaseWithJobs } from './support/jobs.js';
 import { needsXrootd } from './support/xrootd.js';
@@ -370,7 +371,7 @@ describe('gasp grab --list and --from-list on an XRootD storage element', () => 
       expect(bySurl.result.stdout).toMatch(
         new RegExp(`^grab: left out ${noCopy.name}: no copy left \\(every replica is marked missing\\)\n`),
       );
-      expect(bySurl.result.stdout).toContain(`grab: ${files.length - 1} files, `);
+      expect(bySurl.result.stdout).toContain(`grab: ${plural(files.length - 1, 'file')}, `);
       expect(readFileSync(bySurl.list, 'utf8')).not.toContain(noCopy.name);
     } finally {
       for (const doc of stored) await db.put({ ...(await db.get<DataDoc>(doc._id)), files: doc.files });
