@@ -228,13 +228,15 @@ describe('gasp grab --list and --from-list on an XRootD storage element', () => 
     const surls = join(folder, 'surls.dat');
     writeFileSync(
       surls,
-      `SURL\nother.root ${one.size} ${elsewhere} ${one.adler32}\n${two.name} ${two.size} ${two.url} -99999\n`,
+      // and a file:// copy of the first at its LFN on this machine: the database knows it by its LFN
+      `SURL\nother.root ${one.size} ${elsewhere} ${one.adler32}\n${two.name} ${two.size} ${two.url} -99999\nlocal.root ${one.size} file://${onSe(one.url)} ${one.adler32}\n`,
     );
     const dir = join(folder, 'surl');
     const bySurl = await gasp(['grab', '--from-list', surls, '-d', dir]);
     expect([bySurl.code, bySurl.stderr]).toEqual([0, '']);
-    expect(bySurl.stdout).toContain('; checked by size, adler32 and sha256 (1 of them)\n');
+    expect(bySurl.stdout).toContain('; checked by size, adler32 and sha256 (2 of them)\n');
     expect(readFileSync(join(dir, 'other.root'))).toEqual(readFileSync(onSe(one.url)));
+    expect(readFileSync(join(dir, 'local.root'))).toEqual(readFileSync(onSe(one.url)));
     expect(readFileSync(join(dir, two.name))).toEqual(readFileSync(onSe(two.url)));
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
       files: Array<{ file: string; checked: string[]; sha256: string }>;
@@ -242,6 +244,7 @@ describe('gasp grab --list and --from-list on an XRootD storage element', () => 
     const rows: Array<[string, string[], string]> = [
       ['other.root', ['size', 'adler32'], ''],
       [two.name, ['size', 'adler32', 'sha256'], two.sha256],
+      ['local.root', ['size', 'adler32', 'sha256'], one.sha256],
     ];
     expect(manifest.files.map(({ file, checked, sha256 }) => [file, checked, sha256])).toEqual(
       rows.sort((a, b) => a[0].localeCompare(b[0])),
@@ -260,11 +263,12 @@ describe('gasp grab --list and --from-list on an XRootD storage element', () => 
       ],
       [
         'lines.dat',
-        `GUID\n${one.name} ${one.size} ${one.guid}\n${two.name} big ${two.guid} ${two.adler32}\n${one.name}x 10 guid:no-such-guid -99999\n${two.name} ${two.size} ${two.guid} ${two.adler32}\n`,
+        `GUID\n${one.name} ${one.size} ${one.guid}\n${two.name} big ${two.guid} ${two.adler32}\n${one.name}x 10 guid:no-such-guid -99999\n${two.name} ${two.size} ${two.guid} ${two.adler32}\n${one.name}.copy ${one.size + 1} ${one.guid} -99999\n`,
         [
           'FILE:2: 3 fields (expected 4, separated by whitespace: name, size, GUID or SURL, adler32)',
           'FILE:3: size "big" is not a whole number of bytes (expected such as 52428)',
           `FILE:4: GUID no-such-guid is not in ${db.name} (expected the GUID of a file gasp recorded)`,
+          `FILE:6: size ${one.size + 1} differs from the ${one.size} bytes recorded for ${one.name} (expected the list to agree with the database)`,
         ],
       ],
       [

@@ -52,10 +52,13 @@ async function filesByUrl(db: Database, urls: readonly string[]): Promise<Map<st
     const lfn = lfnOfUrl(url);
     return lfn === undefined ? [] : [{ url, ...lfn }];
   });
-  const docs = await dataDocsOf(db, named);
+  const passKey = (at: { module: string; run: number; pass: number }) => `${at.module}\u0000${at.run}\u0000${at.pass}`;
+  const passes = [...new Map(named.map((at) => [passKey(at), at])).values()];
+  const byPass = new Map<string, DataDoc[]>();
+  for (const doc of await dataDocsOf(db, passes)) byPass.set(passKey(doc), [...(byPass.get(passKey(doc)) ?? []), doc]);
   const found = new Map<string, Recorded>();
-  for (const { url, lfn } of named)
-    for (const doc of docs)
+  for (const { url, lfn, ...at } of named)
+    for (const doc of byPass.get(passKey(at)) ?? [])
       for (const file of doc.files)
         if (!found.has(url) && (file.lfn === lfn || file.replicas.some((replica) => replica.url === url)))
           found.set(url, { doc, file });
