@@ -100,7 +100,7 @@ describe('gasp retry', () => {
     ).toEqual([1, 4]);
     // cancel does not apply to an ended pass: it is left as it is, and the line says why
     expect((await gasp(db, ['cancel', '--label', 'enq', '--status', 'waiting,completed', '--yes'])).stdout).toContain(
-      'cancel: changed 2 of 3 passes; 1 left as it is: it is completed (cancel applies to waiting, unsatisfied, submitted, running passes); recorded in the audit',
+      'cancel: changed 2 of 3 passes; 1 left as it is: it is completed (cancel applies to waiting, new, unsatisfied, submitted, running passes); recorded in the audit',
     );
     expect((await jobs(db)).find((doc) => doc.run === 4)?.passes[0]?.status).toBe('completed');
     const bad = await gasp(db, ['retry', '--status', 'broken', '--run', '9-1']);
@@ -130,7 +130,7 @@ describe('how gasp words what it did', () => {
   });
 
   it('counts the passes a tool does not apply to, with the reason, apart from those that moved on', () => {
-    const why = 'it is completed (cancel applies to waiting, unsatisfied, submitted, running passes)';
+    const why = 'it is completed (cancel applies to waiting, new, unsatisfied, submitted, running passes)';
     expect(describeOutcome('cancel', { ...result(3, 2), refused: { [why]: 1 } })).toBe(
       `cancel: changed 2 of 3 passes; 1 left as it is: ${why}; recorded in the audit`,
     );

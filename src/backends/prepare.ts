@@ -9,6 +9,7 @@ import { PACKAGE_ROOT } from '../paths.js';
 import { ratSetupLine } from '../sites/rat.js';
 import type { Site } from '../sites/site.js';
 import { BackendError, type JobSpec, type PreparedJob } from './backend.js';
+import { mainLabel } from '../model/label.js';
 
 export type { JobSpec };
 
@@ -47,7 +48,7 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
   const mode = pass.event_mode ?? job.production.event_mode;
   const events = pass.subjobs?.[job.subjob]?.events ?? pass.amount?.events;
   const base = `${job.module}_r${job.run}_p${pass.pass}_s${job.subjob}`;
-  const path = `${pass.label}/${job.module}/${job.run}/${pass.pass}`;
+  const path = `${mainLabel(pass.label)}/${job.module}/${job.run}/${pass.pass}`;
   const outputs = outputFiles(base, job.production);
   // a job whose outputs nothing can name fails after all its work: never send it (make-production warned, submit refuses)
   const unnamed = outputs.filter((output) => output.named_by === 'none').map((output) => output.data_type);
@@ -57,7 +58,7 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
     );
   return {
     version: 1,
-    job: { module: job.module, run: job.run, pass: pass.pass, subjob: job.subjob, label: pass.label },
+    job: { module: job.module, run: job.run, pass: pass.pass, subjob: job.subjob, label: mainLabel(pass.label) },
     rat: { version: pass.rat_version, setup },
     macro: {
       path: job.production.path,
@@ -90,7 +91,7 @@ export function jobName(module: string, run: number, pass: number, subjob: numbe
 export function jobFolder(workRoot: string, module: string, run: number, pass: Pass, subjob: number): string {
   // one folder per attempt (the claim token), so a new attempt never reads an old attempt's manifest
   const attempt = pass.claim?.token === undefined ? '' : `-${pass.claim.token.slice(0, 8)}`;
-  return join(passFolder(workRoot, pass.label, module, run, pass.pass), `s${subjob}${attempt}`);
+  return join(passFolder(workRoot, mainLabel(pass.label), module, run, pass.pass), `s${subjob}${attempt}`);
 }
 
 /** The folder of a pass's job folders (`s<subjob>[-<token>]`, one per subjob and attempt). */

@@ -11,6 +11,7 @@ import { registerLockRun } from './lock-run.js';
 import { registerMigrate } from './migrate.js';
 import { registerShifterTools } from './shifter.js';
 import { registerSummary } from './summary.js';
+import { registerSwitchOver } from './switch-over.js';
 import { registerGrab } from './grab.js';
 import { registerTiming } from './timing.js';
 import { registerShow } from './show.js';
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerTiming(program);
   registerShow(program);
   registerMigrate(program);
+  registerSwitchOver(program);
   registerDashboard(program);
   registerWhy(program);
   registerPolicy(program);

@@ -17,6 +17,7 @@ import {
   type ToolResult,
 } from '../shifter/tool.js';
 import { unlockSite } from '../shifter/unlock.js';
+import { keepWhileOldClientsRun } from '../shifter/switch-over.js';
 import { describePurge, purgeStorage, removeData } from '../shifter/delete.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { wholeNumber } from './numbers.js';
@@ -122,6 +123,8 @@ export function registerShifterTools(program: Command): void {
     defaults: ['failed', 'partFail'],
     example: 'gasp retry --label mc-2026-bi214 --status failed --yes',
     transition: retry,
+    // a pass GASP's client made a Ganga job for waits until that client is surely gone
+    before: (db, changing, _options, now) => keepWhileOldClientsRun(db, changing, now),
   });
   registerTool(program, {
     name: 'cancel',

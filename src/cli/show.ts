@@ -12,6 +12,7 @@ import {
 } from '../model/documents.js';
 import { dataDocsOf } from '../shifter/data-docs.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+import { labelText } from '../model/label.js';
 
 /** What a pass ran and made: enough to say exactly how its data came to be, and to run it again. */
 export interface PassRecord {
@@ -34,7 +35,7 @@ function describe(record: PassRecord): string[] {
       .map(([key, value]) => `${value} ${key}`)
       .join(', ') || '-';
   const lines = [
-    `${module} run ${run} pass ${pass.pass}: ${pass.status} (label ${pass.label}, priority ${pass.priority}, requested ${pass.created})`,
+    `${module} run ${run} pass ${pass.pass}: ${pass.status} (label ${labelText(pass.label)}, priority ${pass.priority}, requested ${pass.created})`,
     `  RAT ${pass.rat_version}; macro ${record.macro_path ?? '(not in the production information)'} sha256 ${pass.macro_sha256 ?? '-'}`,
     `  event mode ${pass.event_mode ?? pass.level ?? '-'}: ${amount}; template ${template}; ratdb tag ${pass.ratdb_tag ?? '-'}`,
   ];

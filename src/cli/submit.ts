@@ -14,6 +14,7 @@ import { wholeNumber } from './numbers.js';
 import { progressBar } from './progress.js';
 import { plural } from '../words.js';
 import { stopOnSignal } from '../signals.js';
+import { mainLabel } from '../model/label.js';
 
 interface SubmitOptions extends ConfigOptions {
   runlist?: string;
@@ -135,7 +136,7 @@ async function submitLikeCommand(file: string | undefined, options: SubmitOption
   }
   print(`added ${module} run ${run} pass ${copy}, ${what}; waiting`);
   for (const { file: out, added, total } of addJobsToExactly(
-    [{ module, run: Number(run), pass: copy, label: source.label }],
+    [{ module, run: Number(run), pass: copy, label: mainLabel(source.label) }],
     { ...(options.outlist !== undefined && { output: options.outlist }) },
   )) {
     print(`${out}: ${plural(added, 'job')} added, ${total} in all`);

@@ -57,8 +57,9 @@ function whySelection({ module, run, pass }: WhyJob, options: WhyOptions): Selec
   if (module !== undefined && (run === undefined || !/^\d+$/.test(run)))
     problems.push(`why: "${run ?? ''}" is not a run number (expected MODULE RUN [PASS])`);
   if (problems.length > 0) throw new InputError(problems);
-  // one job: whatever its pass's status, say it (a failed one, how it failed); a label: what is still to run
-  const statuses = module === undefined ? (['waiting', 'submitted', 'running'] as const) : PASS_STATUSES;
+  // one job: whatever its pass's status, say it (a failed one, how it failed); a label: what is still to run,
+  // and what an old GASP client left half-way
+  const statuses = module === undefined ? (['waiting', 'new', 'submitted', 'running'] as const) : PASS_STATUSES;
   const selection = readSelection(
     {
       ...(options.label !== undefined && { label: options.label }),

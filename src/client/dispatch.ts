@@ -16,6 +16,7 @@ import type { ClaimedPass } from './claim.js';
 import type { ClientContext } from './context.js';
 import { failSubmission, recordSubmission, subjobsOf } from '../passes/transitions.js';
 import { transitionChange, updatePasses } from '../passes/store.js';
+import { byLabel } from '../model/label.js';
 
 const CONCURRENT_SUBMITS = 4;
 const PREPARE_AT_ONCE = 64;
@@ -142,7 +143,7 @@ async function prepareAll(
       }
       const job: JobToPrepare = { module: doc.module, run: doc.run, pass, subjob: subjob.index, ...definition };
       // a retry after failures asks for more memory, by the label's policy
-      const extraMemoryMb = (policies.get(pass.label)?.retry_memory_mb ?? 0) * failedBefore(pass);
+      const extraMemoryMb = (byLabel(policies, pass.label)?.retry_memory_mb ?? 0) * failedBefore(pass);
       const prepare = async () => ({
         ...(await prepareJob(ctx.site, job, ctx.workRoot, pass.claim?.token, { write: ctx.backend.runsWrapper })),
         ...(extraMemoryMb > 0 && { extraMemoryMb }),

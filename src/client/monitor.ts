@@ -10,6 +10,7 @@ import type { ClientContext, CycleStats } from './context.js';
 import { unrecordedJobs } from './dispatch.js';
 import { gatherFacts, storedOutputs, type Attachments } from './gather.js';
 import { recordData, type PassOutputs } from './record.js';
+import { byLabel, labelsOf } from '../model/label.js';
 
 /**
  * Renews the leases of what this site holds, every cycle and before any backend call, whether or
@@ -140,7 +141,7 @@ async function gather(
       ctx,
       { doc, pass },
       statuses,
-      policies.get(pass.label),
+      byLabel(policies, pass.label),
       unchecked.unreachable,
       known,
     );
@@ -195,7 +196,8 @@ async function write(ctx: ClientContext, observed: readonly Observed[], stats: C
     await stopJobs(ctx, item);
     const counted = COUNTED[outcome.event as keyof typeof COUNTED] as keyof CycleStats | undefined;
     if (counted !== undefined) (stats[counted] as number) += 1;
-    if (outcome.event === 'failed' || outcome.event === 'partFail') failing.add(pass.label);
+    if (outcome.event === 'failed' || outcome.event === 'partFail')
+      for (const label of labelsOf(pass.label)) failing.add(label);
     if (outcome.event === 'resubmitted')
       ctx.log.warn(
         { job: doc._id, pass: pass.pass },

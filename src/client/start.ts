@@ -13,6 +13,7 @@ import { GASP_VERSION } from '../paths.js';
 import type { Site } from '../sites/site.js';
 import type { ClientContext } from './context.js';
 import { enqueue } from './enqueue.js';
+import { refuseBesideOldClients } from '../coordination/old-gasp.js';
 
 /** How a site's client runs: `gasp enqueue`'s options; what is not given comes from the config file. */
 export interface ClientOptions {
@@ -51,6 +52,8 @@ export async function startClient(
   // refuses here, naming the live client, if this site already runs in this mode
   let replaced: HeartbeatDoc | undefined;
   try {
+    // never beside GASP's own clients: both would submit the same passes
+    await refuseBesideOldClients(ctx.db, clock.now());
     replaced = await heartbeat.start();
   } catch (error) {
     // stopped while waiting for a database that is away: nothing was claimed, so a clean stop

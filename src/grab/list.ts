@@ -8,6 +8,7 @@ import { OUTPUT_PROCESSORS } from '../production/macro.js';
 import { dataDocsOf } from '../shifter/data-docs.js';
 import { selectPasses, type Selection } from '../shifter/selection.js';
 import { checksOf, type Grabbed, type GrabFile } from './grab.js';
+import { labelText } from '../model/label.js';
 
 /** The data types a macro's outputs get (a second output of a kind is `other_<kind>`). */
 export const DATA_TYPES: readonly string[] = Object.values(OUTPUT_PROCESSORS).flatMap((kind) => [
@@ -30,7 +31,7 @@ export function grabFileOf(doc: DataDoc, file: DataFile, prefer: readonly string
     module: doc.module,
     run: doc.run,
     pass: doc.pass,
-    label: doc.label,
+    label: labelText(doc.label),
     replicas: usableReplicas(file, prefer).map(({ se, url }) => ({ se, url })),
   };
 }

@@ -1,12 +1,13 @@
 import type { DataDoc, DataFile } from './documents.js';
 import { seOfUrl } from './storage-url.js';
+import { mainLabel } from './label.js';
 
 /**
  * A file's logical name: its path below the storage root, `/label/module/run/pass/name`, the same
  * on every SE (the job wrapper stages to that path below the site's storage URL).
  */
 export function lfnOf(doc: Pick<DataDoc, 'label' | 'module' | 'run' | 'pass'>, name: string): string {
-  return `/${doc.label}/${doc.module}/${doc.run}/${doc.pass}/${name}`;
+  return `/${mainLabel(doc.label)}/${doc.module}/${doc.run}/${doc.pass}/${name}`;
 }
 
 /** A data file as documents before replicas stored it: one URL, no LFN. */

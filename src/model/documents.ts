@@ -1,4 +1,5 @@
 import type { EventMode } from './event-mode.js';
+import { malformedLabel, type Label } from './label.js';
 import { PASS_STATUSES, type PassStatus } from './status.js';
 import type { TemplateValues } from './template.js';
 
@@ -58,7 +59,7 @@ export interface ReadyPass {
   run: number;
   pass: number;
   rat_version: string;
-  label: string;
+  label: Label;
   priority: number;
   /** ISO time it was requested. */
   created: string;
@@ -69,7 +70,8 @@ export interface Pass {
   pass: number;
   status: PassStatus;
   rat_version: string;
-  label: string;
+  /** One label; GASP's older documents may list several (model/label.ts). */
+  label: Label;
   priority: number;
   /** ISO time the pass was requested: the serial queue order. */
   created: string;
@@ -150,7 +152,7 @@ export interface DataDoc {
   module: string;
   run: number;
   pass: number;
-  label: string;
+  label: Label;
   data_type: string;
   files: DataFile[];
 }
@@ -243,8 +245,9 @@ export function malformedPass(pass: unknown): string | undefined {
     return `pass: ${JSON.stringify(fields.pass)} is not a whole number`;
   if (typeof fields.status !== 'string' || !(PASS_STATUSES as readonly string[]).includes(fields.status))
     return `pass ${fields.pass}: status ${JSON.stringify(fields.status)} is not one of ${PASS_STATUSES.join(', ')}`;
-  for (const key of ['rat_version', 'label'] as const)
-    if (typeof fields[key] !== 'string') return `pass ${fields.pass}: ${key} is not text`;
+  if (typeof fields.rat_version !== 'string') return `pass ${fields.pass}: rat_version is not text`;
+  const label = malformedLabel(fields.label);
+  if (label !== undefined) return `pass ${fields.pass}: ${label}`;
   if (!Array.isArray(fields.attempts)) return `pass ${fields.pass}: attempts is not a list`;
   if (fields.subjobs !== undefined && !Array.isArray(fields.subjobs))
     return `pass ${fields.pass}: subjobs is not a list`;

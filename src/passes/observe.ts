@@ -2,6 +2,7 @@ import type { Pass, Subjob } from '../model/documents.js';
 import type { Manifest } from '../model/manifest.js';
 import { attemptsMade, DEFAULT_MAX_ATTEMPTS, matchingKeyword, type PolicyDoc } from '../model/policy.js';
 import { activeJobs, claimRefusal, ENDED, release, subjobsOf, unchanged, type Outcome } from './rules.js';
+import { labelText } from '../model/label.js';
 
 /** What is known of one submitted job: the backend's answer and what the job left in its folder. */
 export interface SubjobFact {
@@ -99,7 +100,7 @@ export function resubmission(policy: PolicyDoc | undefined, pass: Pass, texts: r
   const made = attemptsMade(pass);
   const most = policy?.max_attempts ?? DEFAULT_MAX_ATTEMPTS;
   if (keyword === undefined || made >= most) return undefined;
-  return `its log says "${keyword}", a transient error by the policy of label ${pass.label}: resubmitted (attempt ${made + 1} of at most ${most})`;
+  return `its log says "${keyword}", a transient error by the policy of label ${labelText(pass.label)}: resubmitted (attempt ${made + 1} of at most ${most})`;
 }
 
 /**

@@ -67,15 +67,22 @@ export const TRANSITIONS = {
   returnExpired: { submitted: LET_GO, running: LET_GO },
   releaseUnsubmitted: { submitted: LET_GO },
   unlock: { submitted: LET_GO, running: LET_GO },
+  // `new` is an old GASP client's: it comes back to waiting only by a shifter, once that client is stopped
   retry: Object.fromEntries(
-    (['completed', 'failed', 'partFail', 'unsatisfied', 'canceled', 'deleted'] as const).map((status) => [
+    (['new', 'completed', 'failed', 'partFail', 'unsatisfied', 'canceled', 'deleted'] as const).map((status) => [
       status,
       ['waiting'],
     ]),
   ),
-  cancel: { waiting: ['canceled'], unsatisfied: ['canceled'], submitted: ['submitted'], running: ['running'] },
+  cancel: {
+    waiting: ['canceled'],
+    new: ['canceled'],
+    unsatisfied: ['canceled'],
+    submitted: ['submitted'],
+    running: ['running'],
+  },
   delete: Object.fromEntries(
-    (['waiting', 'completed', 'failed', 'partFail', 'unsatisfied', 'canceled'] as const).map((status) => [
+    (['waiting', 'new', 'completed', 'failed', 'partFail', 'unsatisfied', 'canceled'] as const).map((status) => [
       status,
       ['deleted'],
     ]),

@@ -3,6 +3,7 @@ import type { PassRef, ReadyPass } from '../model/documents.js';
 
 export type { ReadyPass };
 import { FINAL_STATUSES, type PassStatus } from '../model/status.js';
+import { anyLabelIn } from '../model/label.js';
 
 /** A waiting pass as the `passes/ready_*` views give it, plus what only its document says. */
 /** What the site is and has now. */
@@ -59,7 +60,7 @@ export function blocker(
 ): Blocker | undefined {
   if (!site.modes.includes(site.mode)) return { kind: 'mode' };
   if (!site.ratVersions.has(pass.rat_version)) return { kind: 'ratVersion' };
-  if (site.pausedLabels.has(pass.label)) return { kind: 'paused' };
+  if (anyLabelIn(site.pausedLabels, pass.label)) return { kind: 'paused' };
   const failed = pass.prerequisites?.find((ref) => FAILED.includes(statusOf(ref) ?? 'waiting'));
   if (failed !== undefined) return { kind: 'unsatisfied', because: failed };
   const pending = pass.prerequisites?.find((ref) => statusOf(ref) !== 'completed');

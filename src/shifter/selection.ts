@@ -7,6 +7,7 @@ import { checkLabel, readRunList } from '../submit/request.js';
 import { globToRegExp } from '../glob.js';
 import { didYouMean } from '../words.js';
 import { knownLabels } from './summary.js';
+import { hasLabel } from '../model/label.js';
 
 /** Which passes a shifter tool works on: the same options for every tool. */
 export interface Selection {
@@ -168,7 +169,7 @@ export async function selectPasses(db: Database, selection: Selection): Promise<
         if (selection.pass === 'last' && pass.pass !== last) continue;
         if (typeof selection.pass === 'number' && pass.pass !== selection.pass) continue;
         if (exact !== undefined && !exact.has(`${doc._id}#${pass.pass}`)) continue;
-        if (selection.label !== undefined && pass.label !== selection.label) continue;
+        if (selection.label !== undefined && !hasLabel(pass.label, selection.label)) continue;
         if (!selection.statuses.includes(pass.status)) continue;
         if (selection.site !== undefined && (pass.site ?? pass.attempts.at(-1)?.site) !== selection.site) continue;
         if (selection.rat !== undefined && pass.rat_version !== selection.rat) continue;

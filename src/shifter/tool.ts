@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { PassStatus } from '../model/status.js';
 import { plural } from '../words.js';
 import { selectPasses, type Selected, type Selection, type SelectionOptions } from './selection.js';
+import { labelText } from '../model/label.js';
 
 /** What a shifter tool shows before it changes anything. */
 export interface Preview {
@@ -32,7 +33,7 @@ export function preview(selected: readonly Selected[]): Preview {
     pass: pass.pass,
     status: pass.status,
     site: pass.site ?? pass.attempts.at(-1)?.site ?? null,
-    label: pass.label,
+    label: labelText(pass.label),
   }));
   return { count: selected.length, byStatus, byModule, rows };
 }

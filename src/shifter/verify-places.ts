@@ -6,6 +6,7 @@ import { below, parseRootUrl, rootUrl } from '../model/storage-url.js';
 import type { Storage } from '../sites/site.js';
 import { listFolders } from '../storage/xrdfs-session.js';
 import { ping, type ListedFile } from '../storage/xrootd.js';
+import { mainLabel } from '../model/label.js';
 
 /** Where a copy of a file is, as gasp reaches it: on an SE by root://, in a folder here, or through a copy command (unreachable to gasp). */
 export type Place = { kind: 'root'; server: string; path: string } | { kind: 'file'; path: string } | { kind: 'other' };
@@ -54,7 +55,7 @@ export function passFolders(passes: readonly PassName[], docs: readonly DataDoc[
           add(pass, { ...place, path: dirname(place.path) });
       }
   for (const pass of passes) {
-    const parts = [pass.label, pass.module, String(pass.run), String(pass.pass)];
+    const parts = [mainLabel(pass.label), pass.module, String(pass.run), String(pass.pass)];
     if (storage?.kind === 'root') {
       const { server, path } = parseRootUrl(storage.url);
       add(pass, { kind: 'root', server, path: below(path, ...parts) });

@@ -7,6 +7,7 @@ import { currentDataDoc } from '../model/data.js';
 import type { DataDoc, DataFile } from '../model/documents.js';
 import type { Manifest } from '../model/manifest.js';
 import type { PassName } from './verify-places.js';
+import { mainLabel } from '../model/label.js';
 
 /** An output a manifest recorded, with the subjob whose job folder held the manifest. */
 export interface RecordedOutput {
@@ -16,7 +17,7 @@ export interface RecordedOutput {
 
 /** What the manifests of a pass's job folders (every attempt's) recorded, by file name. */
 export function manifestOutputs(workRoot: string, pass: PassName): Map<string, RecordedOutput[]> {
-  const folder = passFolder(workRoot, pass.label, pass.module, pass.run, pass.pass);
+  const folder = passFolder(workRoot, mainLabel(pass.label), pass.module, pass.run, pass.pass);
   const outputs = new Map<string, RecordedOutput[]>();
   let names: string[];
   try {

@@ -7,11 +7,12 @@ import type { SiteBeat } from '../coordination/sites.js';
 import { seqNumber, type Database } from '../db/database.js';
 import type { LeaderDoc } from '../model/coordination.js';
 import type { JobDoc, Pass, PassRef } from '../model/documents.js';
-import type { PassStatus } from '../model/status.js';
+import { OLD_CLIENT_STATUSES, type PassStatus } from '../model/status.js';
 import { blocker } from '../queue/decide.js';
 import type { ReadyPass } from '../model/documents.js';
 import { plural } from '../words.js';
 import { selectPasses, type Selection } from './selection.js';
+import { labelsOf, labelText } from '../model/label.js';
 
 export interface WhyRow {
   module: string;
@@ -64,7 +65,7 @@ async function judge(
   // a label paused by policy is left by every site: why is said once, in full
   const paused = new Set<string>();
   const policies = await readPolicies(db);
-  for (const label of new Set(waiting.map((pass) => pass.label))) {
+  for (const label of new Set(waiting.flatMap((pass) => labelsOf(pass.label)))) {
     const stop = policies.get(label)?.paused;
     if (stop === undefined) continue;
     paused.add(label);
@@ -80,7 +81,7 @@ async function judge(
     module: ready.module,
     run: ready.run,
     pass: ready.pass,
-    label: ready.label,
+    label: labelText(ready.label),
     reasons: active.map(
       (beat) =>
         `${beat.doc.site}: ${reasonAt(beat, ready, statusOf, sites.holding.get(beat.doc.site) ?? 0, sites.leader, sites.quarantines.get(beat.doc.site), paused)}`,
@@ -105,7 +106,23 @@ function endedReason(doc: JobDoc, pass: Pass): string {
   if (pass.status === 'completed') return `completed${where}: it ran (gasp show ${doc.module} ${doc.run} ${pass.pass})`;
   if (pass.status === 'unsatisfied')
     return 'unsatisfied: a prerequisite failed, so it never runs (retry the prerequisite, then this one)';
+  const old = OLD_CLIENT_STATUSES[pass.status];
+  if (old !== undefined)
+    return `${pass.status}: ${old}${where}; gasp never runs a pass in this status. Once GASP's clients are stopped (gasp switch-over says whether they are), ${again}`;
   return `${pass.status}${where}${why === '' ? '' : `: ${why}`}`;
+}
+
+/** Whether the site that holds a pass is alive to run it; a pass GASP's client submitted is its alone. */
+function heldReason(pass: Pass, sites: Omit<Sites, 'active'>, mode: Mode): string {
+  const site = pass.site ?? '?';
+  // gasp writes a claim before any backend call: none means GASP's client submitted it
+  if (pass.claim === undefined)
+    return `${pass.status} under GASP's client${pass.site === undefined ? '' : ` at ${pass.site}`} (no gasp claim): only that client follows its jobs, so keep gasp_client.py --mononly running until it ends; gasp leaves it alone`;
+  const beat = sites.beats.find((candidate) => candidate.doc.site === site && candidate.doc.mode === mode);
+  if (beat?.state === 'active')
+    return `held by ${site}, whose client is alive (heartbeat ${Math.round(beat.age)} s ago): it is ${pass.status} there`;
+  const state = beat === undefined ? 'not known' : `${beat.state} (heartbeat ${Math.round(beat.age)} s ago)`;
+  return `held by ${site}, whose client is ${state}; its claim's lease ends ${pass.claim.lease_until}, then any site takes it again; gasp unlock ${site} releases it now`;
 }
 
 /** For each pass the selection names: why a waiting one is not taken, whether a held one's site is alive, how an ended one ended. */
@@ -122,25 +139,20 @@ export async function whyWaiting(
       module: doc.module,
       run: doc.run,
       pass: pass.pass,
-      label: pass.label,
+      label: labelText(pass.label),
       status: pass.status,
       reason: endedReason(doc, pass),
     }));
   const held = selected
     .filter(({ pass }) => pass.status === 'submitted' || pass.status === 'running')
-    .map(({ doc, pass }) => {
-      const site = pass.site ?? '?';
-      const beat = sites.beats.find((candidate) => candidate.doc.site === site && candidate.doc.mode === mode);
-      const lease =
-        pass.claim === undefined
-          ? ''
-          : `; its claim's lease ends ${pass.claim.lease_until}, then any site takes it again`;
-      const reason =
-        beat?.state === 'active'
-          ? `held by ${site}, whose client is alive (heartbeat ${Math.round(beat.age)} s ago): it is ${pass.status} there`
-          : `held by ${site}, whose client is ${beat === undefined ? 'not known' : `${beat.state} (heartbeat ${Math.round(beat.age)} s ago)`}${lease}; gasp unlock ${site} releases it now`;
-      return { module: doc.module, run: doc.run, pass: pass.pass, label: pass.label, site, reason };
-    });
+    .map(({ doc, pass }) => ({
+      module: doc.module,
+      run: doc.run,
+      pass: pass.pass,
+      label: labelText(pass.label),
+      site: pass.site ?? '?',
+      reason: heldReason(pass, sites, mode),
+    }));
   const waiting = selected
     .filter(({ pass }) => pass.status === 'waiting')
     .map(({ doc, pass }): ReadyPass => ({
@@ -225,7 +237,8 @@ function reasonAt(
   const can = beat.doc.capabilities;
   if (can === undefined) return 'its client is older and does not say what it can run';
   if (!can.claims) return 'it only monitors (--mononly)';
-  if (pausedByPolicy.has(pass.label)) return `label ${pass.label} is paused (gasp resume --label ${pass.label})`;
+  const pausedLabel = labelsOf(pass.label).find((label) => pausedByPolicy.has(label));
+  if (pausedLabel !== undefined) return `label ${pausedLabel} is paused (gasp resume --label ${pausedLabel})`;
   if (quarantine !== undefined)
     return `quarantined since ${quarantine.since}: ${quarantine.reason}; gasp resume --site ${quarantine.site}`;
   const site = {
@@ -241,7 +254,7 @@ function reasonAt(
     case 'ratVersion':
       return `no RAT ${pass.rat_version} there (it has ${can.rat_versions.join(', ') || 'none'})`;
     case 'paused':
-      return `label ${pass.label} is paused there (--pause)`;
+      return `label ${labelText(pass.label)} is paused there (--pause)`;
     case 'unsatisfied':
       return `its prerequisite ${refText(blocked.because)} failed: the pass becomes unsatisfied at the next cycle`;
     case 'prerequisite':

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import type { Database } from '../db/database.js';
 import { jobId, type JobDoc } from '../model/documents.js';
 import { LABEL, type JobsRequest } from './request.js';
+import { mainLabel } from '../model/label.js';
 
 /** Long enough to read the request in it, short enough for a file name and a terminal column. */
 const MAX_STEM = 40;
@@ -52,5 +53,6 @@ export async function earlierLabel(db: Database, requestId: string, entry: numbe
   const row = rows.rows[0];
   if (row === undefined) return undefined;
   const doc = await db.find<JobDoc>(jobId(row.value.module, row.value.run));
-  return doc?.passes.find((pass) => pass.pass === row.value.pass)?.label;
+  const label = doc?.passes.find((pass) => pass.pass === row.value.pass)?.label;
+  return label === undefined ? undefined : mainLabel(label);
 }

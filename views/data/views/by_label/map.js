@@ -1,4 +1,5 @@
 function (doc) {
   if (doc.type !== 'data') return;
-  emit([doc.label, doc.module, doc.run, doc.pass, doc.data_type], doc.files ? doc.files.length : 0);
+  var labels = typeof doc.label === 'string' ? [doc.label] : doc.label || [];
+  for (var i = 0; i < labels.length; i++) emit([labels[i], doc.module, doc.run, doc.pass, doc.data_type], doc.files ? doc.files.length : 0);
 }

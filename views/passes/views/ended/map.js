@@ -18,6 +18,7 @@ function (doc) {
     var code = null;
     var subjobs = pass.subjobs || [];
     for (var j = 0; j < subjobs.length; j++) if (code === null && subjobs[j].exit_code) code = subjobs[j].exit_code;
-    emit(['label', pass.label, last && last.finished ? last.finished : ''], [pass.status, code]);
+    var labels = typeof pass.label === 'string' ? [pass.label] : pass.label || [];
+    for (var l = 0; l < labels.length; l++) emit(['label', labels[l], last && last.finished ? last.finished : ''], [pass.status, code]);
   }
 }

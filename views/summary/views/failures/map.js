@@ -8,6 +8,6 @@ function (doc) {
     var code = null;
     var subjobs = pass.subjobs || [];
     for (var j = 0; j < subjobs.length; j++) if (code === null && subjobs[j].exit_code) code = subjobs[j].exit_code;
-    emit([pass.site || (last ? last.site : null) || '-', code === null ? 'none' : String(code), pass.label], 1);
+    emit([pass.site || (last ? last.site : null) || '-', code === null ? 'none' : String(code), typeof pass.label === 'string' ? pass.label : (pass.label || [])[0]], 1);
   }
 }

@@ -30,7 +30,9 @@ function (doc) {
     }
     var site = pass.site || (last ? last.site : null) || '-';
     var sums = [1, events, done ? events : 0, seconds, done ? seconds : 0, run >= 0 ? run : 0, run >= 0 ? run * run : 0, run >= 0 ? 1 : 0];
-    emit(['label', pass.label, doc.module, pass.status, site, pass.rat_version], sums);
-    emit(['module', doc.module, pass.label, pass.status, site, pass.rat_version], sums);
+    // a pass of several labels (GASP's older documents) counts under each label, and once by module
+    var labels = typeof pass.label === 'string' ? [pass.label] : pass.label || [];
+    for (var l = 0; l < labels.length; l++) emit(['label', labels[l], doc.module, pass.status, site, pass.rat_version], sums);
+    emit(['module', doc.module, labels[0], pass.status, site, pass.rat_version], sums);
   }
 }
