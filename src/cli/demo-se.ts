@@ -33,7 +33,10 @@ const DEMO_GRAB_LABEL = 'fixture-po210';
 export async function grabFromDemoSe(production: Database, dir: string): Promise<void> {
   const into = join(dir, 'grab', DEMO_GRAB_LABEL);
   const { files } = await listGrabFiles(production, { label: DEMO_GRAB_LABEL, statuses: ['completed'] });
-  const [data] = await dataDocsOf(production, files.slice(0, 1));
+  const pass = files.flatMap(({ module, run, pass }) =>
+    module === undefined || run === undefined || pass === undefined ? [] : [{ module, run, pass }],
+  );
+  const [data] = await dataDocsOf(production, pass.slice(0, 1));
   const first = data === undefined ? undefined : data.files[0];
   if (first !== undefined) {
     print(`   in the catalogue, ${first.name}: lfn ${first.lfn}, guid ${first.guid}, adler32 ${first.adler32}`);

@@ -1,4 +1,3 @@
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { SE_NAMES_EXPECTED, storageElementNames } from '../config/config.js';
 import { Invalid } from '../config/fields.js';
@@ -6,8 +5,8 @@ import { couchFromConfig } from '../db/couch.js';
 import type { Database } from '../db/database.js';
 import { InputError } from '../errors.js';
 import { makeUserFolder } from '../files.js';
-import { grabFiles, type GrabEvent, type GrabFile, type GrabResult } from '../grab/grab.js';
-import { DATA_TYPES, listGrabFiles, writeCatalogue } from '../grab/list.js';
+import type { GrabFile } from '../grab/grab.js';
+import { DATA_TYPES, listGrabFiles } from '../grab/list.js';
 import {
   readSelection,
   selectionOptions,
@@ -17,6 +16,8 @@ import {
 } from '../shifter/selection.js';
 import { didYouMean, plural } from '../words.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
+import { grabFromList, readListTarget, writeList, type ListTarget } from './grab-list.js';
+import { bytes, fetchWithProgress } from './grab-progress.js';
 import { wholeNumber } from './numbers.js';
 
 interface GrabOptions extends ConfigOptions, SelectionOptions {
@@ -25,92 +26,31 @@ interface GrabOptions extends ConfigOptions, SelectionOptions {
   parallel: string;
   copy?: string;
   prefer?: string;
+  list?: string;
+  copyType?: string;
+  force?: boolean;
+  fromList?: string;
 }
 
 const DEFAULT_STATUSES = ['completed', 'partFail'] as const;
 
-function bytes(count: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = count;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+const HELP = `
+Each file comes from the first of its copies (replicas) that can be fetched: the SEs of --prefer first, root:// with xrdcp. A file already in the folder and verified is not fetched again, so a grab that was interrupted is resumed by running it again. A file whose size, adler32 or sha256 is wrong is deleted and reported. catalogue.txt ("<file>, <events>" per line) and manifest.json (with what each file was checked by) are written beside the files.
 
-/** Which copy a file came from, when copies before it could not be fetched. */
-function from(event: Extract<GrabEvent, { kind: 'fetched' }>): string {
-  return event.passedOver.length === 0 ? '' : ` from ${event.replica.se} (passed over ${event.passedOver.join('; ')})`;
-}
+GridTools file lists (filelist.dat: a first line GUID or SURL, then "name size guid-or-surl adler32" per file, adler32 -99999 when unknown): --list writes one of a selection instead of fetching (for GridTools' grabber, or gasp grab --from-list); --from-list fetches the files of one. A GUID is looked up in the database (its copies, its sha256); a SURL is the one copy, fetched when it is root:// or file://, with the sha256 of the file the database records there where there is one. The whole list is checked before anything is fetched.
 
-/** Progress on a terminal: files, bytes, rate and time left; elsewhere a line per file. */
-function reporter(files: readonly GrabFile[]): { onEvent: (event: GrabEvent) => void; stop: () => void } {
-  const total = files.reduce((sum, file) => sum + file.size, 0);
-  const started = Date.now();
-  let done = 0;
-  let count = 0;
-  if (process.stderr.isTTY === true) {
-    const bar = new cliProgress.SingleBar(
-      {
-        stream: process.stderr,
-        format: 'grab [{bar}] {files}/{nfiles} files | {got} of {all} | {rate}/s | ETA {eta_formatted}',
-        hideCursor: true,
-        clearOnComplete: true,
-        etaBuffer: 50,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(Math.max(total, 1), 0, {
-      files: 0,
-      nfiles: files.length,
-      got: bytes(0),
-      all: bytes(total),
-      rate: bytes(0),
-    });
-    const payload = () => ({
-      files: count,
-      nfiles: files.length,
-      got: bytes(done),
-      all: bytes(total),
-      rate: bytes(done / Math.max((Date.now() - started) / 1000, 0.001)),
-    });
-    // said once the bar is gone: a file that came from a copy other than the first
-    const passedOver: string[] = [];
-    return {
-      onEvent(event) {
-        if (event.kind === 'bytes') done += event.bytes;
-        else count += 1;
-        if (event.kind === 'present') done += event.file.size;
-        if (event.kind === 'fetched' && event.passedOver.length > 0)
-          passedOver.push(`fetched ${event.file.name}${from(event)}`);
-        bar.update(done, payload());
-      },
-      stop: () => {
-        bar.stop();
-        for (const line of passedOver) print(line);
-      },
-    };
-  }
-  return {
-    onEvent(event) {
-      if (event.kind === 'bytes') return;
-      count += 1;
-      const at = `[${count}/${files.length}]`;
-      if (event.kind === 'fetched') print(`fetched ${event.file.name} (${bytes(event.bytes)})${from(event)} ${at}`);
-      if (event.kind === 'present') print(`present ${event.file.name} (verified, not fetched again) ${at}`);
-      if (event.kind === 'failed') print(`FAILED ${event.file.name}: ${event.reason} ${at}`);
-    },
-    stop: () => {},
-  };
-}
+Examples:
+  gasp grab --label mc-2026-bi214 --type ntuple -d bi214
+  gasp grab --exactly mc-2026-bi214.exactly --parallel 8 --prefer SFU-SE
+  gasp grab --label mc-2026-bi214 --type ntuple --list filelist.dat
+  gasp grab --label mc-2026-bi214 --list filelist.dat --copy-type surl --prefer SFU-SE --force
+  gasp grab --from-list filelist.dat -d bi214`;
 
 export function registerGrab(program: Command): void {
   const command = program
     .command('grab')
     .description(
-      'download the output files of a label (or any selection): verified by size and sha256, resumable, with a catalogue beside them',
+      'download the output files of a label (or any selection, or a GridTools file list): verified by size, adler32 and sha256, resumable, with a catalogue beside them',
     );
   selectionOptions(command, DEFAULT_STATUSES)
     .option('--type <list>', 'only these data types, comma-separated (such as ntuple,ratds)')
@@ -124,23 +64,69 @@ export function registerGrab(program: Command): void {
       '--copy <command>',
       'for URLs other than file://, http(s):// and root://: a command with {src} and {dest}, such as "gfal-copy {src} {dest}" (run as an argument list, never through a shell)',
     )
+    .option('--list <file>', 'write a GridTools file list of the selection to this file instead of fetching')
+    .option(
+      '--copy-type <type>',
+      'with --list: name each file by its guid or by the surl of its first copy (default: guid)',
+    )
+    .option('--force', 'with --list: replace the file if it exists')
+    .option('--from-list <file>', 'fetch the files a GridTools file list names (instead of a selection)')
     .addOption(configOption())
     .addOption(modeOption())
-    .addHelpText(
-      'after',
-      '\nEach file comes from the first of its copies (replicas) that can be fetched: the SEs of --prefer first, root:// with xrdcp. A file already in the folder and verified is not fetched again, so a grab that was interrupted is resumed by running it again. A file whose size, adler32 or sha256 is wrong is deleted and reported. catalogue.txt ("<file>, <events>" per line) and manifest.json are written beside the files.\n\nExamples:\n  gasp grab --label mc-2026-bi214 --type ntuple -d bi214\n  gasp grab --exactly mc-2026-bi214.exactly --parallel 8 --prefer SFU-SE',
-    )
+    .addHelpText('after', HELP)
     .action(async (_options: unknown, cmd: Command) => runGrab(cmd.optsWithGlobals<GrabOptions>()));
 }
 
-/** What the options ask for, each checked. */
-interface GrabRequest {
-  selection: Selection;
+/** How the files are fetched, each option checked. */
+interface FetchRequest {
   parallel: number;
   copy: string[] | undefined;
-  types: Set<string> | undefined;
   /** --prefer, which wins over [grab] prefer. */
   prefer: string[] | undefined;
+}
+
+/** What the options ask for with a selection, each checked. */
+interface GrabRequest extends FetchRequest {
+  selection: Selection;
+  types: Set<string> | undefined;
+  list: ListTarget | undefined;
+}
+
+/** The selection options by their names on the command line: a list names the files instead. */
+const SELECTING: ReadonlyArray<[keyof GrabOptions, string]> = [
+  ['label', '--label'],
+  ['module', '--module'],
+  ['run', '--run'],
+  ['runlist', '-L'],
+  ['exactly', '--exactly'],
+  ['pass', '--pass'],
+  ['lastPass', '--last-pass'],
+  ['allPasses', '--all-passes'],
+  ['status', '--status'],
+  ['site', '--site'],
+  ['rat', '--rat'],
+  ['type', '--type'],
+];
+
+/** Options that do not go together, one line each: a list is written or fetched, never both, and a list fetched is not a selection. */
+function modeProblems(options: GrabOptions): string[] {
+  const problems: string[] = [];
+  if (options.list !== undefined && options.fromList !== undefined)
+    problems.push(
+      '--list: does not go with --from-list (expected one of them: --list writes a list of a selection, --from-list fetches the files of a list)',
+    );
+  const selecting = SELECTING.filter(([key]) => options[key] !== undefined).map(([, name]) => name);
+  if (options.fromList !== undefined && selecting.length > 0)
+    problems.push(
+      `--from-list: does not go with ${selecting.join(', ')} (expected the list alone: it names the files to fetch)`,
+    );
+  for (const [given, name] of [
+    [options.copyType, '--copy-type'],
+    [options.force, '--force'],
+  ] as const)
+    if (given !== undefined && options.list === undefined)
+      problems.push(`${name}: goes only with --list (expected --list FILE with it)`);
+  return problems;
 }
 
 function readPrefer(value: string | undefined, problems: string[]): string[] | undefined {
@@ -154,10 +140,8 @@ function readPrefer(value: string | undefined, problems: string[]): string[] | u
   }
 }
 
-/** The options read and checked, every problem at once. */
-function readGrabOptions(options: GrabOptions): GrabRequest {
-  const problems: string[] = [];
-  const selection = readSelection(options, DEFAULT_STATUSES, problems);
+/** --parallel, --copy and --prefer, read and checked; problems added one line each. */
+function readFetchOptions(options: GrabOptions, problems: string[]): FetchRequest {
   const parallel = wholeNumber('--parallel', options.parallel, problems, '4');
   if (parallel < 1 || parallel > 64) problems.push(`--parallel: "${options.parallel}" is not from 1 to 64`);
   const copy = options.copy?.split(/\s+/).filter((word) => word !== '');
@@ -167,6 +151,14 @@ function readGrabOptions(options: GrabOptions): GrabRequest {
     problems.push(
       `--copy: "${options.copy}" has quotes or backslashes, but it is split on spaces and never run by a shell (expected such as "gfal-copy {src} {dest}")`,
     );
+  return { parallel, copy, prefer: readPrefer(options.prefer, problems) };
+}
+
+/** The options read and checked, every problem at once. */
+function readGrabOptions(options: GrabOptions): GrabRequest {
+  const problems: string[] = [];
+  const selection = readSelection(options, DEFAULT_STATUSES, problems);
+  const fetch = readFetchOptions(options, problems);
   const types =
     options.type === undefined
       ? undefined
@@ -176,9 +168,10 @@ function readGrabOptions(options: GrabOptions): GrabRequest {
             .map((type) => type.trim())
             .filter((type) => type !== ''),
         );
-  const prefer = readPrefer(options.prefer, problems);
+  const list =
+    options.list === undefined ? undefined : readListTarget(options.list, options.copyType, options.force, problems);
   if (problems.length > 0) throw new InputError(problems);
-  return { selection, parallel, copy, types, prefer };
+  return { ...fetch, selection, types, list };
 }
 
 /** The files the selection names; an unknown label or data type is bad input. */
@@ -202,8 +195,11 @@ async function filesToGrab(
 }
 
 async function runGrab(options: GrabOptions): Promise<void> {
+  const modes = modeProblems(options);
+  if (modes.length > 0) throw new InputError(modes);
+  if (options.fromList !== undefined) return runFromList(options, options.fromList);
   const request = readGrabOptions(options);
-  const { selection, parallel, copy, types } = request;
+  const { selection, types } = request;
   const { config, log } = loadCommandConfig(options);
   const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
   const files = await filesToGrab(db, request, request.prefer ?? config.grab.prefer);
@@ -213,31 +209,20 @@ async function runGrab(options: GrabOptions): Promise<void> {
     );
     return;
   }
+  if (request.list !== undefined) return writeList(request.list, files);
   const dir = options.dir ?? selection.label ?? 'grab';
   makeUserFolder('--dir', dir);
   const total = files.reduce((sum, file) => sum + file.size, 0);
   print(`grab: ${plural(files.length, 'file')}, ${bytes(total)}, into ${dir}`);
-  const progress = reporter(files);
-  const started = Date.now();
-  const result = await grabFiles(files, {
-    dir,
-    parallel,
-    ...(copy !== undefined && { copy }),
-    onEvent: progress.onEvent,
-  });
-  progress.stop();
-  printGrabbed(dir, result, (Date.now() - started) / 1000);
+  await fetchWithProgress(files, dir, request);
 }
 
-/** The catalogue written, and what was fetched, already there, and failed (exit code 1 when any failed). */
-function printGrabbed(dir: string, result: GrabResult, seconds: number): void {
-  const { catalogue } = writeCatalogue(dir, [...result.fetched, ...result.present]);
-  print(
-    `grab: ${result.fetched.length} fetched (${bytes(result.bytes)} in ${seconds.toFixed(1)} s, ${bytes(result.bytes / Math.max(seconds, 0.001))}/s), ${result.present.length} already present, ${result.failed.length} failed; catalogue ${catalogue}`,
-  );
-  for (const { file, reason } of result.failed) print(`  FAILED ${file.name}: ${reason}`);
-  if (result.failed.length > 0) {
-    print('  run the same command again to fetch the failed files');
-    process.exitCode = 1;
-  }
+/** `--from-list FILE`: the files of a GridTools list, fetched as a selection's are. */
+async function runFromList(options: GrabOptions, file: string): Promise<void> {
+  const problems: string[] = [];
+  const fetch = readFetchOptions(options, problems);
+  if (problems.length > 0) throw new InputError(problems);
+  const { config, log } = loadCommandConfig(options);
+  const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
+  await grabFromList(db, file, { ...fetch, prefer: fetch.prefer ?? config.grab.prefer, dir: options.dir ?? 'grab' });
 }

@@ -16,20 +16,29 @@ import { isAlive } from '../processes.js';
 import { StorageUnavailableError } from '../storage/xrootd.js';
 import { checksumsOfFile, fetchTo, type Checksums } from './fetch.js';
 
-/** One output file to fetch, as its data document lists it. */
+/**
+ * One output file to fetch, as its data document (or a GridTools list) gives it. A checksum that is
+ * '' is not known, so not checked; where the file comes from is known when a data document names it.
+ */
 export interface GrabFile {
   name: string;
   size: number;
   sha256: string;
   adler32: string;
   events: number | null;
-  data_type: string;
-  module: string;
-  run: number;
-  pass: number;
-  label: string;
+  guid?: string;
+  data_type?: string;
+  module?: string;
+  run?: number;
+  pass?: number;
+  label?: string;
   /** The copies to try, in this order (the preferred SEs first); those known to be gone are left out. */
   replicas: Replica[];
+}
+
+/** What a fetched copy of the file is checked by: its size always, its checksums where known. */
+export function checksOf(file: Pick<GrabFile, 'sha256' | 'adler32'>): string[] {
+  return ['size', ...(file.adler32 === '' ? [] : ['adler32']), ...(file.sha256 === '' ? [] : ['sha256'])];
 }
 
 /** A file here and verified, and the copy it came from. */
@@ -91,7 +100,8 @@ function readJournal(dir: string): Map<string, Verified> {
   return entries;
 }
 
-const safeName = (name: string) =>
+/** Whether a name is a plain file name: never a path ("../x" would write outside the folder), nor grab's own files. */
+export const isPlainFileName = (name: string): boolean =>
   name !== '' &&
   name !== '.' &&
   name !== '..' &&
@@ -236,7 +246,7 @@ export async function grabFiles(files: readonly GrabFile[], options: GrabOptions
     void queue.add(async () => {
       if (options.signal?.aborted === true) return;
       // a name from a document is never a path: "../x" would write outside the folder
-      if (!safeName(file.name)) return grab.fail(file, 'not a plain file name: not fetched');
+      if (!isPlainFileName(file.name)) return grab.fail(file, 'not a plain file name: not fetched');
       const path = join(options.dir, file.name);
       try {
         if (!(await grab.present(file, path))) await grab.fetch(file, path);
