@@ -351,6 +351,28 @@ describe('gasp grab --list and --from-list on an XRootD storage element', () => 
     expect(help.stdout).toContain('  gasp grab --from-list filelist.dat -d bi214');
   });
 
+  it("finds a file whose document stores its GUID in lcg-utils' guid: form, as GASP's documents may, from a list with or without the prefix", async () => {
+    const [first] = data as [DataDoc];
+    const stored = await db.get<DataDoc>(first._id);
+    const target = stored.files[0] as DataFile;
+    await db.put({
+      ...stored,
+      files: stored.files.map((file) => (file === target ? { ...file, guid: `guid:${file.guid}` } : file)),
+    });
+    try {
+      for (const guid of [target.guid, `guid:${target.guid}`]) {
+        const list = join(scratch('list'), 'filelist.dat');
+        writeFileSync(list, `GUID\n${target.name}\t${target.size}\t${guid}\t${target.adler32}\n`);
+        const dir = scratch('got');
+        const got = await gasp(['grab', '--from-list', list, '-d', dir]);
+        expect([got.code, got.stderr]).toEqual([0, '']);
+        expect(readFileSync(join(dir, target.name))).toEqual(readFileSync(onSe(target.url)));
+      }
+    } finally {
+      await db.put({ ...(await db.get<DataDoc>(stored._id)), files: stored.files });
+    }
+  });
+
   it('names and leaves out a file without a GUID, and in SURL mode one whose every copy is marked missing', async () => {
     const [first, second] = data as [DataDoc, DataDoc];
     const stored = [await db.get<DataDoc>(first._id), await db.get<DataDoc>(second._id)] as const;

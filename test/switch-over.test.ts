@@ -9,6 +9,7 @@ import { labelsOf, mainLabel } from '../src/model/label.js';
 import { runGasp } from './support/cli.js';
 import { couchSection } from './support/couch.js';
 import { folderWith } from './support/files.js';
+import { captureLog } from './support/log.js';
 import { context, databaseWithJobs, jobs } from './support/jobs.js';
 
 /** GASP's time format: `%Y-%m-%d %H:%M:%S`, UTC, no zone. */
@@ -107,6 +108,23 @@ describe('GASP statuses', () => {
   });
 });
 
+describe("GASP's held passes", () => {
+  it('are never submitted, monitored or released by gasp, even by a site of the same name', async () => {
+    const db = await gaspDatabase('gaspheld');
+    const backend = new DryBackend();
+    const ctx = context(db, 'cedar', backend);
+    await runCycle(ctx, { submit: true, monitor: true });
+    await runCycle(ctx, { submit: true, monitor: true });
+    const run2 = (await jobs(db)).find((doc) => doc.run === 2)?.passes[0];
+    expect([run2?.status, run2?.claim, run2?.subjobs?.[0]?.backend_id]).toEqual(['submitted', undefined, undefined]);
+    // only the two waiting passes reached the backend
+    expect(backend.submitted).toHaveLength(2);
+    const unlock = await gaspWithSite(db, ['unlock', 'cedar', '--yes', '--force']);
+    expect(unlock.stdout).toContain('unlock: released 0 of 1 pass of site cedar');
+    expect((await jobs(db)).find((doc) => doc.run === 2)?.passes[0]?.status).toBe('submitted');
+  });
+});
+
 describe('switching over from GASP', () => {
   it('reads the newest time of a heartbeat document in GASP format or ISO, as UTC', () => {
     expect(newestTime({ _id: 'heartbeat_x', time: '2026-12-01 08:00:00', older: '2026-11-30 08:00:00' })).toBe(
@@ -143,5 +161,39 @@ describe('switching over from GASP', () => {
     const started = await gaspWithSite(db, ['enqueue', '--once']);
     expect(started.code).toBe(0);
     expect((await jobs(db)).every((doc) => doc.passes.every((pass) => pass.status === 'submitted'))).toBe(true);
+  });
+
+  it('a running client claims nothing new while GASP documents appear beside it, says so once, and claims again once they are gone', async () => {
+    const db = await databaseWithJobs(2, 'besideold');
+    const { log, lines } = captureLog();
+    let offsetMs = 0;
+    const ctx = { ...context(db, 'here', new DryBackend()), log, now: () => new Date(Date.now() + offsetMs) };
+    await oldClients(db, 1);
+    expect((await runCycle(ctx, { submit: true, monitor: true })).claimed).toBe(0);
+    expect((await runCycle(ctx, { submit: true, monitor: true })).claimed).toBe(0);
+    const said = lines.filter((line) => line.msg.includes('claiming nothing new'));
+    expect(said).toHaveLength(1);
+    expect(said[0]?.msg).toMatch(/holds GASP's enqueue_command 4 documents .*gasp switch-over --yes$/);
+    for (const id of ['enqueue_leader', 'enqueue_sites', 'heartbeat_cedar', 'heartbeat_liverpool'])
+      await db.remove(id, (await db.get(id))._rev ?? '');
+    // it looks again every five minutes
+    offsetMs = 6 * 60_000;
+    expect((await runCycle(ctx, { submit: true, monitor: true })).claimed).toBe(2);
+    expect(lines.some((line) => line.msg === "GASP's enqueue_command documents are gone: claiming again")).toBe(true);
+  });
+
+  it('takes a heartbeat document it cannot read a time from as a client that may still run', async () => {
+    const db = await databaseWithJobs(1, 'oldnotime');
+    await db.bulkDocs([
+      { _id: 'enqueue_sites', sites: ['heartbeat_x'] },
+      { _id: 'heartbeat_x', time: 1796000000 },
+    ]);
+    const look = await gaspWithSite(db, ['switch-over', '--yes']);
+    expect(look.code).toBe(1);
+    expect(look.stdout).toContain('switch-over: nothing removed: t');
+    expect(look.stdout).toContain(
+      'no heartbeat time gasp can read in them, so nothing says the old clients stopped); stop them, or --force',
+    );
+    expect(await db.find('heartbeat_x')).toBeDefined();
   });
 });

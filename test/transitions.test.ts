@@ -145,8 +145,8 @@ describe('a held pass is changed only under the claim its caller saw', () => {
   });
 });
 
-describe('a held pass without a claim (a document written by hand)', () => {
-  it('is observed by a caller that saw no claim either, not left held for ever', () => {
+describe("a held pass without a claim (GASP's client submitted it)", () => {
+  it('is left to that client: gasp neither observes, releases nor unlocks it', () => {
     const { claim: _claim, ...unclaimed } = passIn('running');
     expect(
       observe(
@@ -154,9 +154,10 @@ describe('a held pass without a claim (a document written by hand)', () => {
         { ...observed([[0, { backend: { state: 'completed', exitCode: 0 } }]]), token: undefined },
         NOW,
       ),
-    ).toMatchObject({
-      changed: true,
-      event: 'completed',
+    ).toEqual({ changed: false, reason: "GASP's client holds it (no gasp claim)" });
+    expect(unlock(unclaimed, { site: unclaimed.site ?? '', reason: 'dead' }, NOW)).toEqual({
+      changed: false,
+      reason: "GASP's client holds it (no gasp claim)",
     });
   });
 });

@@ -37,7 +37,7 @@ const DEFAULT_STATUSES = ['completed', 'partFail'] as const;
 const HELP = `
 Each file comes from the first of its copies (replicas) that can be fetched: the SEs of --prefer first, root:// with xrdcp. A file already in the folder and verified is not fetched again, so a grab that was interrupted is resumed by running it again. A file whose size, adler32 or sha256 is wrong is deleted and reported. catalogue.txt ("<file>, <events>" per line) and manifest.json (with what each file was checked by) are written beside the files.
 
-GridTools file lists (filelist.dat: a first line GUID or SURL, then "name size guid-or-surl adler32" per file, adler32 -99999 when unknown): --list writes one of a selection instead of fetching (for GridTools' grabber, or gasp grab --from-list); --from-list fetches the files of one. A GUID is looked up in the database (its copies, its sha256); a SURL is the one copy, fetched when it is root:// or file://, with the sha256 of the file the database records there where there is one. The whole list is checked before anything is fetched.
+GridTools file lists (filelist.dat: a first line GUID or SURL, then "name size guid-or-surl adler32" per file, adler32 -99999 when unknown): --list writes one of a selection instead of fetching (for gasp grab --from-list; for GridTools' grabber use --copy-type surl, as its GUID mode asks the grid's catalogue, which does not hold gasp's GUIDs); --from-list fetches the files of one. A GUID is looked up in the database (its copies, its sha256); a SURL is the one copy, fetched when it is root:// or file://, with the sha256 of the file the database records there where there is one. The whole list is checked before anything is fetched.
 
 Examples:
   gasp grab --label mc-2026-bi214 --type ntuple -d bi214

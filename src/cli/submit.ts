@@ -14,7 +14,7 @@ import { wholeNumber } from './numbers.js';
 import { progressBar } from './progress.js';
 import { plural } from '../words.js';
 import { stopOnSignal } from '../signals.js';
-import { mainLabel } from '../model/label.js';
+import { labelText, mainLabel } from '../model/label.js';
 
 interface SubmitOptions extends ConfigOptions {
   runlist?: string;
@@ -129,7 +129,7 @@ async function submitLikeCommand(file: string | undefined, options: SubmitOption
   const template = Object.entries(source.template ?? {})
     .map(([key, value]) => `${key}=${value}`)
     .join(' ');
-  const what = `a copy of pass ${source.pass}: RAT ${source.rat_version}, label ${source.label}, priority ${source.priority}${source.ratdb_tag === undefined ? '' : `, ratdb tag ${source.ratdb_tag}`}${template === '' ? '' : `, ${template}`}`;
+  const what = `a copy of pass ${source.pass}: RAT ${source.rat_version}, label ${labelText(source.label)}, priority ${source.priority}${source.ratdb_tag === undefined ? '' : `, ratdb tag ${source.ratdb_tag}`}${template === '' ? '' : `, ${template}`}`;
   if (dryRun) {
     print(`dry run: would add ${module} run ${run} pass ${copy}, ${what}; nothing written`);
     return;

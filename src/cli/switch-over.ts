@@ -50,11 +50,17 @@ Examples:
       } else {
         for (const line of describeSwitchOver(state)) print(line);
         if (removal?.refused !== undefined) print(`switch-over: nothing removed: ${removal.refused}`);
+        else if (removal?.left !== undefined)
+          print(
+            `switch-over: removed ${removal.removed.join(', ') || 'nothing'}; not removed: ${removal.left.join(', ')}: an old client wrote meanwhile, so it still runs; stop it and run this again`,
+          );
         else if (removal !== undefined && removal.removed.length > 0)
           print(`switch-over: removed ${removal.removed.join(', ')}; recorded in the audit: gasp enqueue may start`);
         else if (state.old !== undefined) print("nothing changed: add --yes to remove GASP's documents");
       }
-      const blocked = state.old !== undefined && (removal === undefined || removal.refused !== undefined);
+      const blocked =
+        state.old !== undefined &&
+        (removal === undefined || removal.refused !== undefined || removal.left !== undefined);
       const newLeft = Object.values(state.oldStatuses).some((count) => count > 0);
       // 1 while anything is left to do (each ✗ says what), so a script can wait for 0
       if (blocked || state.heldByOld > 0 || newLeft) process.exitCode = 1;

@@ -36,10 +36,18 @@ export interface ClientMemory {
   reported: Set<string>;
   /** When it last looked for other sites' expired leases (ms). */
   leasesCheckedAt: number;
+  /** When it last looked for GASP's enqueue_command documents (ms), and whether they were there. */
+  oldClientsCheckedAt: number;
+  oldClientsSeen: boolean;
 }
 
 export const memoryOf = (ctx: ClientContext): ClientMemory =>
-  (ctx.memory ??= { reported: new Set(), leasesCheckedAt: -Infinity });
+  (ctx.memory ??= {
+    reported: new Set(),
+    leasesCheckedAt: -Infinity,
+    oldClientsCheckedAt: -Infinity,
+    oldClientsSeen: false,
+  });
 
 export interface CycleStats {
   claimed: number;

@@ -22,6 +22,7 @@ import { dispatchPasses } from './dispatch.js';
 import { quarantineIfUnhealthy } from './health.js';
 import { unsubmitted } from './held.js';
 import { monitorPasses, renewLeases } from './monitor.js';
+import { describeOldClients, findOldClients } from '../coordination/old-gasp.js';
 
 export interface CycleOptions {
   submit: boolean;
@@ -157,6 +158,30 @@ async function whileQuarantined(
   await options.turn?.handOver();
 }
 
+/** How often a running client looks for GASP's documents again (a screen loop missed in the switch-over). */
+const OLD_CLIENTS_CHECK_MS = 5 * 60_000;
+
+/**
+ * Whether GASP's enqueue_command documents are in the database: gasp refuses to start beside them,
+ * and a client already running claims nothing new while they are there (its own passes go on).
+ * Said once when they appear and once when they are gone.
+ */
+async function besideOldClients(ctx: ClientContext): Promise<boolean> {
+  const memory = memoryOf(ctx);
+  const at = ctx.now();
+  if (at.getTime() - memory.oldClientsCheckedAt < OLD_CLIENTS_CHECK_MS) return memory.oldClientsSeen;
+  memory.oldClientsCheckedAt = at.getTime();
+  const old = await findOldClients(ctx.db, at);
+  if (old !== undefined && !memory.oldClientsSeen)
+    ctx.log.error(
+      `${describeOldClients(ctx.db.name, old)}: claiming nothing new while they are there; stop GASP's enqueue_command, then gasp switch-over --yes`,
+    );
+  if (old === undefined && memory.oldClientsSeen)
+    ctx.log.info("GASP's enqueue_command documents are gone: claiming again");
+  memory.oldClientsSeen = old !== undefined;
+  return memory.oldClientsSeen;
+}
+
 /** Decide from the ready views, claim (one bulk write) and submit, with what this site can take now. */
 async function claimAndSubmit(
   ctx: ClientContext,
@@ -183,8 +208,9 @@ async function claimAndSubmit(
   };
   const decision = await decideFromView(ctx, siteState);
   await markUnsatisfied(ctx, decision.unsatisfied);
-  // a signal during monitoring means: claim nothing new
-  const claimed = options.signal?.aborted === true ? [] : await claimPasses(ctx, decision.claim);
+  // a signal during monitoring means: claim nothing new; so do GASP's clients beside this one
+  const claimed =
+    options.signal?.aborted === true || (await besideOldClients(ctx)) ? [] : await claimPasses(ctx, decision.claim);
   stats.claimed = claimed.length;
   const dispatched = await dispatchPasses(ctx, [...retry, ...claimed], now.policies);
   stats.submitted = dispatched.submitted;

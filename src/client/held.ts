@@ -1,5 +1,5 @@
 import { readHeld, readPasses, type HeldRow } from '../passes/store.js';
-import { subjobsOf } from '../passes/transitions.js';
+import { heldByOldClient, subjobsOf } from '../passes/transitions.js';
 import type { ClaimedPass } from './claim.js';
 import type { ClientContext } from './context.js';
 
@@ -12,6 +12,8 @@ export async function unsubmitted(ctx: ClientContext, held?: readonly HeldRow[])
     (pass) =>
       pass.site === ctx.site.name &&
       pass.status === 'submitted' &&
+      // GASP's client's pass, under a site of the same name: it submitted it, gasp never does
+      !heldByOldClient(pass) &&
       subjobsOf(pass).some((subjob) => subjob.backend_id === undefined),
   );
   return found.map(({ doc, pass }) => ({ doc, pass, earlier: true }));

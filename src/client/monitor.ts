@@ -4,7 +4,7 @@ import { renewalDue } from '../model/lease.js';
 import type { PolicyDoc } from '../model/policy.js';
 import { ACTIVE_STATUSES } from '../model/status.js';
 import { readPasses, transitionChange, updatePasses, type HeldRow, type PassChange } from '../passes/store.js';
-import { ENDED, finishCancel, observe, renewLease, type Outcome } from '../passes/transitions.js';
+import { ENDED, finishCancel, heldByOldClient, observe, renewLease, type Outcome } from '../passes/transitions.js';
 import { pauseFailingLabels } from './auto-pause.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { unrecordedJobs } from './dispatch.js';
@@ -96,6 +96,7 @@ function heldPasses(ctx: ClientContext, rows: readonly HeldRow[]) {
     (pass, doc) =>
       pass.site === ctx.site.name &&
       ACTIVE_STATUSES.includes(pass.status) &&
+      !heldByOldClient(pass) &&
       wanted.get(`${doc._id}#${pass.pass}`) === (pass.claim?.token ?? null),
   );
 }

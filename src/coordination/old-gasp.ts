@@ -79,9 +79,12 @@ export async function findOldClients(db: Database, now: Date): Promise<OldClient
   return { documents, ...(ages.length > 0 && { youngestSeconds: Math.max(0, Math.min(...ages)) }) };
 }
 
-/** Whether an old client wrote a heartbeat within GASP's stale window: it may still submit. */
+/**
+ * Whether an old client may still submit: a heartbeat within GASP's stale window, or none gasp can
+ * read (enqueue_command.py takes another --time-format), so that nothing says it stopped.
+ */
 export function oldClientsAlive(old: OldClients): boolean {
-  return old.youngestSeconds !== undefined && old.youngestSeconds < OLD_STALE_SECONDS;
+  return old.youngestSeconds === undefined || old.youngestSeconds < OLD_STALE_SECONDS;
 }
 
 /** One line naming the documents and how old their newest heartbeat is. */
@@ -89,7 +92,7 @@ export function describeOldClients(db: string, old: OldClients): string {
   const names = old.documents.map((doc) => doc.id).join(', ');
   const age =
     old.youngestSeconds === undefined
-      ? 'no heartbeat time found in them'
+      ? 'no heartbeat time gasp can read in them, so nothing says the old clients stopped'
       : `newest heartbeat ${Math.round(old.youngestSeconds / 60)} min ago${oldClientsAlive(old) ? ', so an old client may still be submitting' : ''}`;
   return `${db} holds GASP's enqueue_command ${plural(old.documents.length, 'document')} (${names}; ${age})`;
 }

@@ -31,7 +31,7 @@ async function filesByGuid(db: Database, guids: readonly string[]): Promise<Map<
     for (const row of rows.rows) {
       if (!row.doc) continue;
       const { doc } = currentDataDoc(row.doc);
-      const file = doc.files.find((one) => one.guid === row.key);
+      const file = doc.files.find((one) => one.guid.replace(/^guid:/, '') === row.key);
       if (file !== undefined && !found.has(row.key)) found.set(row.key, { doc, file });
     }
   }

@@ -104,11 +104,19 @@ export function refusal(name: TransitionName, pass: Pass): string | undefined {
   return `it is ${pass.status} (${name} applies to ${from.join(', ')} passes)`;
 }
 
+/**
+ * A pass GASP's client submitted: held, with no gasp claim (gasp writes one before any backend call).
+ * Only that client follows its jobs; gasp never submits, releases or finishes it.
+ */
+export const heldByOldClient = (pass: Pass): boolean => HELD.includes(pass.status) && pass.claim === undefined;
+
+export const OLD_CLIENT_HOLDS = "GASP's client holds it (no gasp claim)";
+
 /** A held pass still under this claim: the token the caller saw is the stored one. */
 export function claimRefusal(name: TransitionName, pass: Pass, token: string | undefined): string | undefined {
   return (
     refusal(name, pass) ??
-    // a held pass without a claim (a document written by hand) is changed by a caller that saw none
+    (heldByOldClient(pass) ? OLD_CLIENT_HOLDS : undefined) ??
     (pass.claim?.token !== token ? 'its claim changed meanwhile' : undefined)
   );
 }

@@ -8,6 +8,8 @@ import {
   closeAttempt,
   freshSubjob,
   HELD,
+  heldByOldClient,
+  OLD_CLIENT_HOLDS,
   refusal,
   release,
   subjobsOf,
@@ -26,6 +28,7 @@ import {
 
 export {
   activeJobs,
+  heldByOldClient,
   ENDED,
   freshSubjob,
   refusal,
@@ -156,7 +159,9 @@ export function releaseUnsubmitted(
 /** A shifter releases a dead site's pass (`gasp unlock`). */
 export function unlock(pass: Pass, facts: { site: string; reason: string }, now: Date): Outcome {
   const refused =
-    refusal('unlock', pass) ?? (pass.site === facts.site ? undefined : `site ${facts.site} does not hold it`);
+    refusal('unlock', pass) ??
+    (heldByOldClient(pass) ? OLD_CLIENT_HOLDS : undefined) ??
+    (pass.site === facts.site ? undefined : `site ${facts.site} does not hold it`);
   if (refused !== undefined) return unchanged(refused);
   return release(pass, { reason: facts.reason }, now, 'released');
 }

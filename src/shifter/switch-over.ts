@@ -87,6 +87,8 @@ export function describeSwitchOver(state: SwitchOverState): string[] {
 
 export interface Removal {
   removed: string[];
+  /** Documents a delete did not remove (another writer changed them meanwhile), with why. */
+  left?: string[];
   /** Why nothing was removed. */
   refused?: string;
 }
@@ -111,8 +113,10 @@ export async function removeOldClients(
     };
   const answers = await db.bulkDocs(old.documents.map((doc) => ({ _id: doc.id, _rev: doc.rev, _deleted: true })));
   const removed = answers.filter((answer) => answer.ok).map((answer) => answer.id);
+  // a conflict: GASP wrote it again meanwhile, so an old client is not gone after all
+  const left = answers.flatMap((answer) => (answer.ok ? [] : [`${answer.id} (${answer.error})`]));
   await writeAudit(db, 'switch-over', { force }, { did: `removed ${removed.join(', ') || 'nothing'}` });
-  return { removed };
+  return { removed, ...(left.length > 0 && { left }) };
 }
 
 /**
