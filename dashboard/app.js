@@ -6,8 +6,10 @@
 'use strict';
 
 const POLL_MS = 5000;
+// `new` is GASP's (its client made a Ganga job, not yet submitted): shown only where a pass has it
 const STATUSES = [
   'waiting',
+  'new',
   'submitted',
   'running',
   'completed',
@@ -19,6 +21,7 @@ const STATUSES = [
 ];
 const COLORS = {
   waiting: '#b0b8c1',
+  new: '#12b5cb',
   submitted: '#8ab4f8',
   running: '#2f6fdb',
   completed: '#34a853',
@@ -270,19 +273,22 @@ function draw(data) {
     data.waiting.reasons.slice(0, 10).map((reason) => [reason.reason, reason.passes]),
     'no pass is waiting',
   );
+  const columns = STATUSES.filter(
+    (status) => status !== 'new' || data.labels.some((label) => (label.byStatus.new ?? 0) > 0),
+  );
   fillTable(
     'labels',
     [
       'label',
       { text: 'passes', number: true },
-      ...STATUSES.map((status) => ({ text: status, number: true })),
+      ...columns.map((status) => ({ text: status, number: true })),
       { text: 'events', number: true },
       { text: 'of requested', number: true },
     ],
     data.labels.map((label) => [
       label.label,
       label.passes,
-      ...STATUSES.map((status) => label.byStatus[status] ?? 0),
+      ...columns.map((status) => label.byStatus[status] ?? 0),
       label.events.produced,
       percent(label.events.produced, label.events.requested),
     ]),

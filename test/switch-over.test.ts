@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DryBackend } from '../src/backends/dry.js';
 import { runCycle } from '../src/client/cycle.js';
 import { newestTime } from '../src/coordination/old-gasp.js';
+import { overview } from '../src/dashboard/data.js';
 import type { Database } from '../src/db/database.js';
 import type { JobDoc, Pass } from '../src/model/documents.js';
 import { labelsOf, mainLabel } from '../src/model/label.js';
@@ -79,6 +80,19 @@ describe('labels kept as lists', () => {
     const ran = (await jobs(db)).find((doc) => doc.run === 3)?.passes[0];
     expect(ran?.label).toEqual(['Water_Test', 'v2']);
     expect(ran?.claim).toBeDefined();
+  });
+});
+
+describe('the dashboard of a GASP database', () => {
+  it('counts a pass of two labels under each label but once in the totals and its module, with its status new', async () => {
+    const db = await gaspDatabase('gaspdash');
+    const seen = await overview(db, 'production', 60);
+    expect([seen.totals.passes, seen.totals.byStatus]).toEqual([4, { new: 1, submitted: 1, waiting: 2 }]);
+    expect(seen.labels.map((label) => [label.label, label.passes])).toEqual([
+      ['v2', 4],
+      ['Water_Test', 4],
+    ]);
+    expect(seen.modules.map((module) => [module.module, module.passes])).toEqual([['PartialPo210', 4]]);
   });
 });
 
