@@ -189,9 +189,13 @@ function registerUnlock(program: Command): void {
         apply: options.yes === true,
         who: whoAmI(),
       });
+      const old =
+        result.oldClient === 0
+          ? ''
+          : `; ${plural(result.oldClient, 'pass', 'passes')} under GASP's client (no gasp claim) left to it`;
       if (options.yes !== true) {
         print(
-          `unlock: site ${site} holds ${plural(result.held, 'pass', 'passes')}${result.held > 0 ? '; nothing changed: add --yes to release them' : ''}`,
+          `unlock: site ${site} holds ${plural(result.held, 'pass', 'passes')}${old}${result.held > 0 ? '; nothing changed: add --yes to release them' : ''}`,
         );
         return;
       }
@@ -202,7 +206,7 @@ function registerUnlock(program: Command): void {
         { selected: result.held, changed: result.released },
       );
       print(
-        `unlock: released ${result.released} of ${plural(result.held, 'pass', 'passes')} of site ${site}; recorded in the audit`,
+        `unlock: released ${result.released} of ${plural(result.held, 'pass', 'passes')} of site ${site}${old}; recorded in the audit`,
       );
     });
 }

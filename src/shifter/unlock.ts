@@ -14,6 +14,8 @@ export class SiteAliveError extends GaspError {
 export interface UnlockResult {
   held: number;
   released: number;
+  /** Passes GASP's client holds under a site of this name (no gasp claim): left to it. */
+  oldClient: number;
 }
 
 /**
@@ -38,13 +40,16 @@ export async function unlockSite(
       `site ${site} is alive (${beat === undefined ? '' : `${describeHolder(beat.doc)}, last heartbeat ${Math.round(beat.age)} s ago`}): its jobs may be running; stop its client first, or add --force`,
     );
   }
-  const rows = await readHeld(db, site);
-  if (!options.apply || rows.length === 0) return { held: rows.length, released: 0 };
+  const all = await readHeld(db, site);
+  // gasp writes a claim token before any backend call: a pass without one is GASP's client's
+  const rows = all.filter((row) => row.token !== null);
+  const oldClient = all.length - rows.length;
+  if (!options.apply || rows.length === 0) return { held: rows.length, released: 0, oldClient };
   const now = clock.now();
   const reason = `released by ${options.who} (gasp unlock ${site})`;
   const landed = await updatePasses(
     { db, log },
     rows.map((row) => transitionChange(row.id, row.pass, (stored) => unlock(stored, { site, reason }, now))),
   );
-  return { held: rows.length, released: landed.length };
+  return { held: rows.length, released: landed.length, oldClient };
 }
