@@ -115,3 +115,57 @@ describe('gasp process --from-production on a label without completed passes', (
     expect((await jobs(db)).map((doc: JobDoc) => doc.module)).toEqual(['PartialPo210']);
   });
 });
+
+describe('gasp process --from-production refuses what it cannot run', () => {
+  it('an input with only a root:// copy, in one line naming the file, writing nothing', async () => {
+    const db = await databaseWithJobs(1, 'reproc-root');
+    const [doc] = await jobs(db);
+    await db.put({ ...doc!, passes: doc!.passes.map((pass) => ({ ...pass, status: 'completed' as const })) });
+    const url = 'root://se.example//snoplus/enq/PartialPo210/1/1/PartialPo210_r1_p1_s0.root';
+    const file = {
+      subjob: 0,
+      name: 'PartialPo210_r1_p1_s0.root',
+      lfn: '/enq/PartialPo210/1/1/PartialPo210_r1_p1_s0.root',
+    };
+    await db.put({
+      _id: 'data:PartialPo210:1:1:ratds',
+      type: 'data',
+      module: 'PartialPo210',
+      run: 1,
+      pass: 1,
+      label: 'enq',
+      data_type: 'ratds',
+      files: [
+        { ...file, guid: 'g', size: 1, adler32: '1', sha256: 's', events: 1, url, replicas: [{ se: 'SE', url }] },
+      ],
+    });
+    expect((await gaspOn(db, ['processing-info', 'upload', PROCESSING_INFO, '--mode', 'production'])).code).toBe(0);
+    const result = await gaspOn(db, [
+      'process',
+      '--from-production',
+      'enq',
+      '--module',
+      'Processing',
+      '--rat',
+      '7.0.8',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `${file.lfn}: no usable file:// copy (root:// inputs are not read yet: copy the files to a file:// storage first)`,
+    );
+    expect((await jobs(db)).map((job) => job.module)).toEqual(['PartialPo210']);
+  });
+
+  it('a run selection or a missing module beside --from-production, and --module without it', async () => {
+    const db = await databaseWithJobs(1, 'reproc-options');
+    const both = await gaspOn(db, ['process', '--from-production', 'enq', '-R', '1', '--rat', '7.0.8']);
+    expect(both.code).toBe(2);
+    expect(both.stderr.trim().split('\n')).toEqual([
+      "--from-production: does not go with -R, --first/--last, -L or --follow (it reads the label's passes)",
+      '--module: is missing (expected the processing module to run over the production output)',
+    ]);
+    const alone = await gaspOn(db, ['process', '-R', '1', '--module', 'Processing', '--rat', '7.0.8']);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr.trim()).toBe('--module: goes with --from-production (run types choose the modules of runs)');
+  });
+});

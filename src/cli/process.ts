@@ -94,6 +94,32 @@ function fromProductionProblems(options: ProcessCommandOptions, selectors: boole
   return problems;
 }
 
+/** Every problem with the command's options, one line each. */
+function optionProblems(options: ProcessCommandOptions): string[] {
+  const selectors = [
+    options.run !== undefined,
+    options.first !== undefined || options.last !== undefined,
+    options.runlist !== undefined,
+    options.follow === true,
+  ];
+  const problems: string[] = [];
+  if (options.fromProduction !== undefined) problems.push(...fromProductionProblems(options, selectors));
+  else if (selectors.filter(Boolean).length !== 1)
+    problems.push('runs: choose one of -R RUN, --first A --last B, -L RUNLIST, --follow or --from-production');
+  if (options.module !== undefined && options.fromProduction === undefined)
+    problems.push('--module: goes with --from-production (run types choose the modules of runs)');
+  if (options.follow === true && options.dryRun === true)
+    problems.push('--dry-run: does not go with --follow (expected one of them)');
+  if (!RAT_VERSION.test(options.rat))
+    problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
+  if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass))
+    problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
+  checkLabel('--label', options.label, problems);
+  wholeNumber('--priority', options.priority, problems, '10', true);
+  positiveNumber('--interval', options.interval, problems);
+  return problems;
+}
+
 export function registerProcess(program: Command): void {
   program
     .command('process')
@@ -118,27 +144,7 @@ export function registerProcess(program: Command): void {
     )
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ProcessCommandOptions>();
-      const selectors = [
-        options.run !== undefined,
-        options.first !== undefined || options.last !== undefined,
-        options.runlist !== undefined,
-        options.follow === true,
-      ];
-      const problems: string[] = [];
-      if (options.fromProduction !== undefined) problems.push(...fromProductionProblems(options, selectors));
-      else if (selectors.filter(Boolean).length !== 1)
-        problems.push('runs: choose one of -R RUN, --first A --last B, -L RUNLIST, --follow or --from-production');
-      if (options.module !== undefined && options.fromProduction === undefined)
-        problems.push('--module: goes with --from-production (run types choose the modules of runs)');
-      if (options.follow === true && options.dryRun === true)
-        problems.push('--dry-run: does not go with --follow (expected one of them)');
-      if (!RAT_VERSION.test(options.rat))
-        problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
-      if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass))
-        problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
-      checkLabel('--label', options.label, problems);
-      wholeNumber('--priority', options.priority, problems, '10', true);
-      positiveNumber('--interval', options.interval, problems);
+      const problems = optionProblems(options);
       if (problems.length > 0) throw new InputError(problems);
       if (options.fromProduction !== undefined)
         return runFromProduction({ ...options, fromProduction: options.fromProduction });
