@@ -47,6 +47,10 @@ describe('gasp process --from-production', () => {
       subjobs: [{ index: 0, file: input }],
     });
 
+    const why = await gaspOn(db, ['why', '--label', 'enq-Processing']);
+    expect(why.code).toBe(0);
+    expect(why.stdout).toContain('2 waiting passes (Processing 1 pass 1, Processing 2 pass 1):');
+
     // the production client runs them with rat -i on the recorded copy, and records their outputs
     const data = await completedData(ctx);
     const outputs = data.filter((doc) => doc.module === 'Processing');
