@@ -89,6 +89,10 @@ function fromProductionProblems(options: ProcessCommandOptions, selectors: boole
     );
   if (options.module === undefined)
     problems.push('--module: is missing (expected the processing module to run over the production output)');
+  const fallback = `${options.fromProduction}-${options.module}`;
+  const bad: string[] = [];
+  if (options.label === undefined && options.module !== undefined) checkLabel('--label', fallback, bad);
+  if (bad.length > 0) problems.push(`--label: the default "${fallback}" is not a label (expected --label L)`);
   if (options.label !== undefined && options.label === options.fromProduction)
     problems.push(`--label: "${options.label}" is the production label read (expected a label of its own)`);
   return problems;
