@@ -206,7 +206,7 @@ describe('gasp process', () => {
     const result = await runGasp(['process', '--rat', '7', '--prereq-pass', 'first', '-R', '1', '--follow']);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toEqual([
-      'runs: choose one of -R RUN, --first A --last B, -L RUNLIST or --follow',
+      'runs: choose one of -R RUN, --first A --last B, -L RUNLIST, --follow or --from-production',
       '--rat: "7" is not a RAT version (expected x.y.z such as 7.0.8)',
       '--prereq-pass: "first" is neither latest nor a pass number',
     ]);

@@ -7,7 +7,7 @@ import { describeProcessingModule, unhandledOutputs } from '../production/ganga-
 import { storeInfoDoc, type InfoDoc } from '../production/info-store.js';
 import { loadProcessingInfo } from '../production/processing-info.js';
 import type { Mode } from '../config/config.js';
-import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
+import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { printStoreResult } from './make-production.js';
 
 interface InfoKind {
@@ -124,10 +124,11 @@ export function registerInfo(program: Command): void {
     .description('validate a processing-information file and store it (idempotent: unchanged content writes nothing)')
     .argument('<file>', 'processing_information_<x>_<y>_<z>.py (as SNO+ writes it) or .json')
     .addOption(configOption())
+    .addOption(modeOption())
     .option('--dry-run', 'show what would change; write nothing')
     .addHelpText(
       'after',
-      '\nExample:\n  gasp processing-info upload processing_information_6_0_1.py -c config/processing.cfg',
+      '\nThe processing database by default; --mode production stores it in the production database, for gasp process --from-production.\n\nExample:\n  gasp processing-info upload processing_information_6_0_1.py -c config/processing.cfg',
     )
     .action(async (file: string, _options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ConfigOptions & { dryRun?: boolean }>();

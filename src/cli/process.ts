@@ -12,6 +12,7 @@ import { checkLabel, readRunList } from '../submit/request.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
 import { positiveNumber, wholeNumber } from './numbers.js';
 import { stopOnSignal } from '../signals.js';
+import { runFromProduction } from './process-from-production.js';
 
 interface ProcessCommandOptions extends ConfigOptions {
   run?: string[];
@@ -25,6 +26,8 @@ interface ProcessCommandOptions extends ConfigOptions {
   priority: string;
   dryRun?: boolean;
   interval: string;
+  fromProduction?: string;
+  module?: string;
 }
 
 const runNumber = (option: string, text: string, problems: string[]): number =>
@@ -77,6 +80,50 @@ function printResult(result: ProcessResult, dryRun: boolean): void {
   );
 }
 
+/** What is wrong with --from-production's company: no run selection, a module, a label of its own. */
+function fromProductionProblems(options: ProcessCommandOptions, selectors: boolean[]): string[] {
+  const problems: string[] = [];
+  if (selectors.some(Boolean))
+    problems.push(
+      "--from-production: does not go with -R, --first/--last, -L or --follow (it reads the label's passes)",
+    );
+  if (options.module === undefined)
+    problems.push('--module: is missing (expected the processing module to run over the production output)');
+  const fallback = `${options.fromProduction}-${options.module}`;
+  const bad: string[] = [];
+  if (options.label === undefined && options.module !== undefined) checkLabel('--label', fallback, bad);
+  if (bad.length > 0) problems.push(`--label: the default "${fallback}" is not a label (expected --label L)`);
+  if (options.label !== undefined && options.label === options.fromProduction)
+    problems.push(`--label: "${options.label}" is the production label read (expected a label of its own)`);
+  return problems;
+}
+
+/** Every problem with the command's options, one line each. */
+function optionProblems(options: ProcessCommandOptions): string[] {
+  const selectors = [
+    options.run !== undefined,
+    options.first !== undefined || options.last !== undefined,
+    options.runlist !== undefined,
+    options.follow === true,
+  ];
+  const problems: string[] = [];
+  if (options.fromProduction !== undefined) problems.push(...fromProductionProblems(options, selectors));
+  else if (selectors.filter(Boolean).length !== 1)
+    problems.push('runs: choose one of -R RUN, --first A --last B, -L RUNLIST, --follow or --from-production');
+  if (options.module !== undefined && options.fromProduction === undefined)
+    problems.push('--module: goes with --from-production (run types choose the modules of runs)');
+  if (options.follow === true && options.dryRun === true)
+    problems.push('--dry-run: does not go with --follow (expected one of them)');
+  if (!RAT_VERSION.test(options.rat))
+    problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
+  if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass))
+    problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
+  checkLabel('--label', options.label, problems);
+  wholeNumber('--priority', options.priority, problems, '10', true);
+  positiveNumber('--interval', options.interval, problems);
+  return problems;
+}
+
 export function registerProcess(program: Command): void {
   program
     .command('process')
@@ -86,6 +133,8 @@ export function registerProcess(program: Command): void {
     .option('--last <run>', '…to this one')
     .option('-L, --runlist <file>', 'runs listed in a file, one per line')
     .option('--follow', 'keep watching for new runs and create their jobs as they come (Ctrl-C stops)')
+    .option('--from-production <label>', "instead of runs: the output of this production label's completed passes")
+    .option('--module <name>', 'with --from-production: the processing module to run over it')
     .requiredOption('--rat <version>', 'RAT version whose processing information to use')
     .option('--prereq-pass <pass>', 'which pass of a prerequisite to depend on: latest, or a number', 'latest')
     .option('--label <label>', 'label of the jobs (default: processing-<version>)')
@@ -95,29 +144,14 @@ export function registerProcess(program: Command): void {
     .addOption(configOption())
     .addHelpText(
       'after',
-      '\nExamples:\n  gasp process -R 300000 300001 --rat 7.0.8\n  gasp process --follow --rat 7.0.8 -c config/processing.cfg',
+      '\nExamples:\n  gasp process -R 300000 300001 --rat 7.0.8\n  gasp process --follow --rat 7.0.8 -c config/processing.cfg\n  gasp process --from-production mc-2026-bi214 --module Processing --rat 7.0.8 -c config/production.cfg',
     )
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ProcessCommandOptions>();
-      const selectors = [
-        options.run !== undefined,
-        options.first !== undefined || options.last !== undefined,
-        options.runlist !== undefined,
-        options.follow === true,
-      ];
-      const problems: string[] = [];
-      if (selectors.filter(Boolean).length !== 1)
-        problems.push('runs: choose one of -R RUN, --first A --last B, -L RUNLIST or --follow');
-      if (options.follow === true && options.dryRun === true)
-        problems.push('--dry-run: does not go with --follow (expected one of them)');
-      if (!RAT_VERSION.test(options.rat))
-        problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
-      if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass))
-        problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
-      checkLabel('--label', options.label, problems);
-      wholeNumber('--priority', options.priority, problems, '10', true);
-      positiveNumber('--interval', options.interval, problems);
+      const problems = optionProblems(options);
       if (problems.length > 0) throw new InputError(problems);
+      if (options.fromProduction !== undefined)
+        return runFromProduction({ ...options, fromProduction: options.fromProduction });
 
       const { config, log } = loadCommandConfig({ mode: 'processing', ...options });
       const stop = options.follow === true ? stopOnSignal({ log }) : undefined;

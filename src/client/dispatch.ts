@@ -37,7 +37,8 @@ async function information(ctx: ClientContext, id: string): Promise<ProductionIn
 
 /**
  * What a pass's job runs: a production module, or a processing module (its macro, reading the
- * subjob's raw file for sub_run, else the run). Undefined when the information lacks the module.
+ * subjob's file where it names one, else the run). Both kinds of information are read from the
+ * client's database: a production client runs processing passes when its database has them. Undefined when the information lacks the module.
  */
 async function moduleFor(
   ctx: ClientContext,
@@ -54,7 +55,8 @@ async function moduleFor(
   const processing = info?.modules[doc.module];
   if (processing === undefined) return undefined;
   const otherSuffix = otherSuffixes(processing.outputs, processing.other_suffix);
-  const input = pass.level === 'sub_run' ? subjob.file : undefined;
+  // a sub_run pass's subjob names its raw file; a pass over production output names its file for any level
+  const input = subjob.file;
   return {
     production: {
       path: processing.path,
