@@ -161,7 +161,7 @@ export async function watchFolder(
       failing = undefined;
       for (const line of report.warnings) log.warn(line);
       const settling = report.settling.join(',');
-      if (report.written.length > 0 || settling !== settlingBefore)
+      if (report.written.length > 0 || (settling !== settlingBefore && settling !== ''))
         log.info(
           { folder, written: report.written, settling: report.settling.length, unmatched: report.unmatched },
           `runs: ${report.written.join(', ') || 'none written'}; ${report.settling.length} files waiting to settle`,
