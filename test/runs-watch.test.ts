@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
-import type { ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
+import type { JobDoc, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { processRuns } from '../src/processing/process.js';
 import { newWatchState, pollFolder, type WatchSettings } from '../src/processing/watch.js';
@@ -95,6 +95,12 @@ describe('gasp runs watch', () => {
     const later = await pollFolder(test.db, folder, state, SETTINGS, new Date(now.getTime() + 601_000));
     expect(later.written).toEqual(['100152 updated (complete)']);
     expect(later.settling).toEqual([]);
+    expect(await followUntilSeen(test.db, INFO, 100152)).toContain(100152);
+    const processing = await test.db.get<JobDoc>('job:Processing:100152');
+    expect(processing.passes[0]?.subjobs?.map((subjob) => subjob.file)).toEqual([
+      'SNOP_0000100152_000.zdab',
+      'SNOP_0000100152_001.zdab',
+    ]);
 
     const revisions = [(await runDoc(100151))._rev, (await runDoc(100152))._rev];
     const again = newWatchState();
