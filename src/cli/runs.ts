@@ -3,6 +3,7 @@ import { couchFromConfig } from '../db/couch.js';
 import { readJsonFile } from '../json-file.js';
 import { addRuns, parseRuns } from '../processing/runs.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
+import { registerRunsWatch } from './runs-watch.js';
 
 export function registerRuns(program: Command): void {
   const runs = program.command('runs').description('detector runs, from which processing jobs are made');
@@ -26,4 +27,5 @@ export function registerRuns(program: Command): void {
       const count = (outcome: string) => outcomes.filter((item) => item.outcome === outcome).length;
       print(`${count('added')} added, ${count('updated')} updated, ${count('unchanged')} unchanged in ${db.name}`);
     });
+  registerRunsWatch(runs);
 }

@@ -14,6 +14,7 @@ import {
   matching,
   oneOf,
   optional,
+  patternWithGroups,
   positiveNumber,
   section,
   sectionsOf,
@@ -155,6 +156,24 @@ const configSections = {
   grab: {
     prefer: withDefault(SE_NAMES_EXPECTED, storageElementNames, [] as string[]),
   },
+  processing: {
+    raw_pattern: withDefault(
+      'a regular expression with groups (?<run>…) and (?<subfile>…)',
+      patternWithGroups(['run', 'subfile']),
+      /^SNOP_(?<run>\d{10})_(?<subfile>\d{3})\.zdab$/,
+    ),
+    closed_pattern: withDefault(
+      'a regular expression with a group (?<run>…)',
+      patternWithGroups(['run']),
+      /^SNOP_(?<run>\d{10})\.closed$/,
+    ),
+    type_pattern: withDefault(
+      'a regular expression with a group (?<run>…)',
+      patternWithGroups(['run']),
+      /^SNOP_(?<run>\d{10})\.type$/,
+    ),
+    run_type: withDefault('a run type such as Physics', matching(/^\S+$/), 'Physics'),
+  },
 };
 
 /** Keys that hold a nested section, which no environment variable can override. */
@@ -168,6 +187,7 @@ const configSchema = iniFile({
   dashboard: section(configSections.dashboard),
   production: section(configSections.production),
   grab: section(configSections.grab),
+  processing: section(configSections.processing),
 });
 
 /** How the sites sharing a database take turns and tell each other they are alive. */
@@ -215,6 +235,17 @@ export interface ProductionConfig {
   modeOverrides: ModeOverride[];
 }
 
+export interface RawFilesConfig {
+  /** A raw subfile: groups `run` and `subfile`. */
+  rawPattern: RegExp;
+  /** A file that says its run is closed (complete): group `run`. */
+  closedPattern: RegExp;
+  /** A file beside the run holding its run type: group `run`. */
+  typePattern: RegExp;
+  /** The run type of a run without a run type file. */
+  runType: string;
+}
+
 export interface Config {
   /** The file, as messages name it (with "(not found: defaults)" when it was absent). */
   file: string;
@@ -227,6 +258,8 @@ export interface Config {
   production: ProductionConfig;
   /** `gasp grab`: the storage elements to fetch from first, in this order (then the others as recorded). */
   grab: { prefer: string[] };
+  /** `gasp runs watch`: how raw files, closing files and run type files are named, and the default run type. */
+  processing: RawFilesConfig;
   /** Accepted but unwise settings, one line each, for the caller to log. */
   warnings: string[];
 }
@@ -379,7 +412,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     );
   }
   if (!parsed.success || problems.length > 0) throw new InputError(problems);
-  const { couchdb, client, logging, coordination, production, grab } = parsed.data;
+  const { couchdb, client, logging, coordination, production, grab, processing } = parsed.data;
 
   const mode = options.mode ?? client.mode;
   const siteFile =
@@ -419,6 +452,12 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       modeOverrides: production.modes,
     },
     grab: { prefer: grab.prefer },
+    processing: {
+      rawPattern: processing.raw_pattern,
+      closedPattern: processing.closed_pattern,
+      typePattern: processing.type_pattern,
+      runType: processing.run_type,
+    },
     dashboard: {
       ...(viewer.user !== undefined &&
         viewer.password !== undefined && { credential: { user: viewer.user, password: viewer.password } }),

@@ -188,6 +188,21 @@ export function matching(pattern: RegExp): FieldParser<string> {
   };
 }
 
+/** A regular expression with these named groups, such as `(?<run>\\d+)`. */
+export function patternWithGroups(groups: readonly string[]): FieldParser<RegExp> {
+  return (value) => {
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(value);
+    } catch {
+      throw new Invalid('is not a regular expression');
+    }
+    const missing = groups.filter((group) => !value.includes(`(?<${group}>`));
+    if (missing.length > 0) throw new Invalid(`has no group ${missing.map((group) => `(?<${group}>…)`).join(', ')}`);
+    return pattern;
+  };
+}
+
 export const httpUrl: FieldParser<URL> = (value) => {
   if (!/^[a-z][a-z0-9+.-]*:\/\/./i.test(value)) throw new Invalid('is not a URL');
   let url: URL;

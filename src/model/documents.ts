@@ -199,6 +199,8 @@ export interface RunDoc {
   run: number;
   run_type: string;
   subfiles: Array<{ name: string; size: number; checksum: string }>;
+  /** false: the run is still being written (`gasp runs watch`), so no processing jobs yet; absent: complete. */
+  complete?: boolean;
 }
 
 export function runId(run: number): string {

@@ -32,8 +32,9 @@ export async function followRuns(db: Database, info: ProcessingInfoDoc, options:
       include_docs: true,
       limit: PAGE,
     });
+    // a run still being written comes again in the feed when it is complete
     const runs = page.results.flatMap((change) =>
-      change.deleted !== true && change.doc?.type === 'run' ? [change.doc] : [],
+      change.deleted !== true && change.doc?.type === 'run' && change.doc.complete !== false ? [change.doc] : [],
     );
     if (runs.length > 0) {
       const result = await processRuns(db, runs, info, options);

@@ -106,10 +106,14 @@ export async function processRuns(
   return { jobs: jobs.sort((a, b) => a.run - b.run || a.module.localeCompare(b.module)), skipped };
 }
 
-/** The runs whose run type names modules, each with them; a line in skipped for every other run. */
+/** The complete runs whose run type names modules, each with them; a line in skipped for every other run. */
 function runsWithModules(runs: readonly RunDoc[], info: ProcessingInfoDoc, skipped: string[]): RunWork[] {
   const work: RunWork[] = [];
   for (const run of runs) {
+    if (run.complete === false) {
+      skipped.push(`run ${run.run}: still being written (complete: false); no jobs until it is complete`);
+      continue;
+    }
     const modules = info.run_types[run.run_type];
     if (modules === undefined) {
       skipped.push(

@@ -36,11 +36,12 @@ const runSchema = z.strictObject(
         { error: expecting('a list of raw subfiles') },
       )
       .min(1, { error: expecting('at least one raw subfile') }),
+    complete: z.boolean({ error: expecting('true or false') }).optional(),
   },
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? 'unknown key (expected run, run_type, subfiles)'
+        ? 'unknown key (expected run, run_type, subfiles, complete)'
         : expecting('{run, run_type, subfiles}')(issue),
   },
 );
@@ -91,7 +92,8 @@ export async function addRuns(
     };
     const same =
       existing !== undefined &&
-      JSON.stringify([existing.run_type, existing.subfiles]) === JSON.stringify([run.run_type, run.subfiles]);
+      JSON.stringify([existing.run_type, existing.subfiles, existing.complete]) ===
+        JSON.stringify([run.run_type, run.subfiles, run.complete]);
     outcomes.push({ run: run.run, outcome: same ? 'unchanged' : existing === undefined ? 'added' : 'updated' });
     if (!same) writes.push(doc);
   }

@@ -1,0 +1,180 @@
+import { join } from 'node:path';
+import type { RawFilesConfig } from '../config/config.js';
+import { sleep } from '../db/backoff.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../log.js';
+import type { ProcessingInfoDoc } from '../model/documents.js';
+import { adler32OfFile } from '../storage/adler32.js';
+import { classify, listFolder, readRunType, type RawSubfile } from './raw-folder.js';
+import { addRuns, type RunInput } from './runs.js';
+
+export interface WatchSettings {
+  patterns: RawFilesConfig;
+  /** A run with no new subfile for this long is complete. */
+  settleMs: number;
+  /** The run types the processing information knows; undefined: none uploaded, so none checked. */
+  knownRunTypes?: ReadonlySet<string>;
+}
+
+/** What the watcher remembers between polls (in memory only). */
+export interface WatchState {
+  /** Sizes at the previous poll, by file name. */
+  sizes: Map<string, number>;
+  /** adler32 by name, size and time, so a file is read once. */
+  checksums: Map<string, string>;
+  /** Names and run types already warned about. */
+  warned: Set<string>;
+}
+
+export const newWatchState = (): WatchState => ({ sizes: new Map(), checksums: new Map(), warned: new Set() });
+
+/** What one poll did. */
+export interface PollReport {
+  /** Runs written: `100151 added (complete)`. */
+  written: string[];
+  /** Raw files still growing (or first seen), not registered yet. */
+  settling: string[];
+  /** Warnings first given in this poll (names matching no pattern, unknown run types). */
+  warnings: string[];
+  /** Names matching no pattern, in all. */
+  unmatched: number;
+}
+
+/**
+ * One look at the folder: raw files the same size as at the previous poll are registered (with
+ * their adler32) in their run's document; a run is complete when it has a closing file, or when its
+ * newest subfile is older than the settle time, and none of its files is still growing. Writes only
+ * what changed, so polling the same folder again changes nothing.
+ */
+export async function pollFolder(
+  db: Database,
+  folder: string,
+  state: WatchState,
+  settings: WatchSettings,
+  now: Date,
+): Promise<PollReport> {
+  const listing = classify(listFolder(folder), settings.patterns);
+  const report: PollReport = { written: [], settling: [], warnings: [], unmatched: listing.unmatched.length };
+  for (const name of listing.unmatched)
+    warnOnce(state, report, `name:${name}`, `${name}: matches no raw file name pattern; not registered`);
+  const previous = state.sizes;
+  state.sizes = new Map(listing.raw.map((file) => [file.name, file.size]));
+  const byRun = new Map<number, { stable: RawSubfile[]; growing: RawSubfile[] }>();
+  for (const file of listing.raw) {
+    const entry = byRun.get(file.run) ?? { stable: [], growing: [] };
+    (previous.get(file.name) === file.size ? entry.stable : entry.growing).push(file);
+    byRun.set(file.run, entry);
+  }
+  const runs: RunInput[] = [];
+  for (const [run, { stable, growing }] of [...byRun].sort(([a], [b]) => a - b)) {
+    report.settling.push(...growing.map((file) => file.name));
+    if (stable.length === 0) continue;
+    const newest = Math.max(...listing.raw.filter((file) => file.run === run).map((file) => file.mtimeMs));
+    const settled = listing.closed.has(run) || now.getTime() - newest >= settings.settleMs;
+    runs.push({
+      run,
+      run_type: runTypeOf(folder, run, listing.typeFiles.get(run), state, settings, report),
+      subfiles: await subfilesOf(folder, stable, state),
+      complete: growing.length === 0 && settled,
+    });
+  }
+  const outcomes = await addRuns(db, runs);
+  for (const { run, outcome } of outcomes) {
+    const complete = runs.find((item) => item.run === run)?.complete === true;
+    if (outcome !== 'unchanged') report.written.push(`${run} ${outcome} (${complete ? 'complete' : 'being written'})`);
+  }
+  return report;
+}
+
+function warnOnce(state: WatchState, report: PollReport, key: string, line: string): void {
+  if (state.warned.has(key)) return;
+  state.warned.add(key);
+  report.warnings.push(line);
+}
+
+function runTypeOf(
+  folder: string,
+  run: number,
+  typeFile: string | undefined,
+  state: WatchState,
+  settings: WatchSettings,
+  report: PollReport,
+): string {
+  const fromFile = typeFile === undefined ? undefined : readRunType(folder, typeFile);
+  const runType = fromFile ?? settings.patterns.runType;
+  if (settings.knownRunTypes !== undefined && !settings.knownRunTypes.has(runType))
+    warnOnce(
+      state,
+      report,
+      `type:${run}:${runType}`,
+      `run ${run}: run type "${runType}" (from ${typeFile ?? '[processing] run_type'}) names none of the processing information's run types (${[...settings.knownRunTypes].join(', ')}); gasp process will make no jobs for it`,
+    );
+  return runType;
+}
+
+async function subfilesOf(folder: string, files: readonly RawSubfile[], state: WatchState) {
+  const subfiles: RunInput['subfiles'] = [];
+  for (const file of [...files].sort((a, b) => a.subfile - b.subfile)) {
+    const key = `${file.name}:${file.size}:${file.mtimeMs}`;
+    const checksum = state.checksums.get(key) ?? (await adler32OfFile(join(folder, file.name)));
+    state.checksums.set(key, checksum);
+    subfiles.push({ name: file.name, size: file.size, checksum: `adler32:${checksum}` });
+  }
+  return subfiles;
+}
+
+/** The run types of every processing information in the database; undefined when there is none. */
+export async function knownRunTypes(db: Database): Promise<Set<string> | undefined> {
+  const found = await db.allDocs<ProcessingInfoDoc>({
+    startkey: 'processing_information_',
+    endkey: 'processing_information_\ufff0',
+    include_docs: true,
+  });
+  const docs = found.rows.flatMap((row) => (row.doc?.type === 'processing_information' ? [row.doc] : []));
+  return docs.length === 0 ? undefined : new Set(docs.flatMap((doc) => Object.keys(doc.run_types)));
+}
+
+export interface WatchOptions {
+  intervalMs: number;
+  signal: AbortSignal;
+  log: Logger;
+  /** Two polls an interval apart, then stop. */
+  once?: boolean;
+  now?: () => Date;
+}
+
+/** Polls the folder every interval until the signal aborts; a failed poll (outage, unreadable folder) is logged once and retried. */
+export async function watchFolder(
+  db: Database,
+  folder: string,
+  settings: WatchSettings,
+  options: WatchOptions,
+): Promise<void> {
+  const state = newWatchState();
+  const log = options.log;
+  let failing: string | undefined;
+  let settlingBefore = '';
+  for (let poll = 1; !options.signal.aborted; poll++) {
+    try {
+      const report = await pollFolder(db, folder, state, settings, options.now?.() ?? new Date());
+      if (failing !== undefined) log.info({ folder }, 'polling again');
+      failing = undefined;
+      for (const line of report.warnings) log.warn(line);
+      const settling = report.settling.join(',');
+      if (report.written.length > 0 || (settling !== settlingBefore && settling !== ''))
+        log.info(
+          { folder, written: report.written, settling: report.settling.length, unmatched: report.unmatched },
+          `runs: ${report.written.join(', ') || 'none written'}; ${report.settling.length} files waiting to settle`,
+        );
+      settlingBefore = settling;
+    } catch (error) {
+      if (options.signal.aborted) break;
+      const message = error instanceof Error ? error.message : String(error);
+      if (failing !== message) log.warn({ folder }, `poll failed (${message}); trying again every interval`);
+      failing = message;
+    }
+    if (options.once === true && poll >= 2) break;
+    await sleep(options.intervalMs, options.signal);
+  }
+  log.info({ folder }, 'stopped watching');
+}
