@@ -1,7 +1,5 @@
 import { couchFromConfig } from '../db/couch.js';
-import { NotFoundError } from '../db/errors.js';
-import { InputError } from '../errors.js';
-import { processingInfoId, type ProcessingInfoDoc } from '../model/documents.js';
+import { readProcessingInfo } from '../production/info-store.js';
 import { processFromProduction, type FromProductionResult } from '../processing/from-production.js';
 import { loadCommandConfig, print, type ConfigOptions } from './context.js';
 
@@ -34,15 +32,7 @@ function printResult(result: FromProductionResult, dryRun: boolean): void {
 export async function runFromProduction(options: FromProductionCommandOptions): Promise<void> {
   const { config, log } = loadCommandConfig({ mode: 'production', ...options });
   const db = couchFromConfig(config.couchdb, { log }).use(config.couchdb.database);
-  let info: ProcessingInfoDoc;
-  try {
-    info = await db.get<ProcessingInfoDoc>(processingInfoId(options.rat));
-  } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
-    throw new InputError([
-      `--rat: no processing information for RAT ${options.rat} in ${db.name} (expected gasp processing-info upload FILE --mode production first)`,
-    ]);
-  }
+  const info = await readProcessingInfo(db, options.rat, 'gasp processing-info upload FILE --mode production');
   const result = await processFromProduction(db, info, {
     source: options.fromProduction,
     module: options.module ?? '',

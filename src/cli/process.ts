@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { CLIENT_RETRY } from '../db/backoff.js';
 import { couchFromConfig } from '../db/couch.js';
 import type { Database } from '../db/database.js';
-import { NotFoundError } from '../db/errors.js';
 import { InputError } from '../errors.js';
-import { processingInfoId, runId, type ProcessingInfoDoc, type RunDoc } from '../model/documents.js';
+import { runId, type RunDoc } from '../model/documents.js';
+import { readProcessingInfo } from '../production/info-store.js';
 import { followRuns } from '../processing/follow.js';
 import { processRuns, type ProcessOptions, type ProcessResult } from '../processing/process.js';
 import { RAT_VERSION } from '../sites/rat.js';
@@ -160,15 +160,7 @@ export function registerProcess(program: Command): void {
         ...(stop !== undefined && { retry: CLIENT_RETRY, signal: stop.signal }),
       });
       const db = couch.use(config.couchdb.database);
-      let info: ProcessingInfoDoc;
-      try {
-        info = await db.get<ProcessingInfoDoc>(processingInfoId(options.rat));
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
-        throw new InputError([
-          `--rat: no processing information for RAT ${options.rat} in ${db.name} (expected gasp processing-info upload for it first)`,
-        ]);
-      }
+      const info = await readProcessingInfo(db, options.rat, 'gasp processing-info upload for it');
       const processOptions: ProcessOptions = {
         label: options.label ?? `processing-${options.rat}`,
         priority: Number(options.priority),

@@ -1,5 +1,7 @@
 import type { Database, StoredDoc } from '../db/database.js';
-import { ConflictError } from '../db/errors.js';
+import { ConflictError, NotFoundError } from '../db/errors.js';
+import { InputError } from '../errors.js';
+import { processingInfoId, type ProcessingInfoDoc } from '../model/documents.js';
 
 /** A document of modules per RAT version: production or processing information. */
 export interface InfoDoc extends StoredDoc {
@@ -91,5 +93,15 @@ export async function storeInfoDoc(
     // someone stored it in between: compare with theirs
     if (error instanceof ConflictError && triesLeft > 1) return storeInfoDoc(db, doc, options, triesLeft - 1);
     throw error;
+  }
+}
+
+/** A RAT version's processing information from this database; bad input naming the upload to run when it is not there. */
+export async function readProcessingInfo(db: Database, rat: string, upload: string): Promise<ProcessingInfoDoc> {
+  try {
+    return await db.get<ProcessingInfoDoc>(processingInfoId(rat));
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw new InputError([`--rat: no processing information for RAT ${rat} in ${db.name} (expected ${upload} first)`]);
   }
 }
