@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
 import { passFolder } from '../src/backends/prepare.js';
 import type { JobDoc } from '../src/model/documents.js';
+import type { Database } from '../src/db/database.js';
 import { gaspOn } from './support/cli.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { completedData, context, databaseWithJobs, jobs } from './support/jobs.js';
@@ -98,20 +99,17 @@ async function expectBadInput(db: Parameters<typeof gaspOn>[0], args: string[]):
   expect((await db.info()).doc_count).toBe(before);
 }
 
+/** Uploads the fixture processing information to the production database, then reprocesses label enq with Processing. */
+async function reprocessEnq(db: Database) {
+  expect((await gaspOn(db, ['processing-info', 'upload', PROCESSING_INFO, '--mode', 'production'])).code).toBe(0);
+  return gaspOn(db, ['process', '--from-production', 'enq', '--module', 'Processing', '--rat', '7.0.8']);
+}
+
 /** A label whose passes have not completed has nothing to read. */
 describe('gasp process --from-production on a label without completed passes', () => {
   it('says so in one line, exit code 2, and writes nothing', async () => {
     const db = await databaseWithJobs(1, 'reproc-none');
-    expect((await gaspOn(db, ['processing-info', 'upload', PROCESSING_INFO, '--mode', 'production'])).code).toBe(0);
-    const result = await gaspOn(db, [
-      'process',
-      '--from-production',
-      'enq',
-      '--module',
-      'Processing',
-      '--rat',
-      '7.0.8',
-    ]);
+    const result = await reprocessEnq(db);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(
       `--from-production: label "enq" has no completed passes in ${db.name} (expected a production run to completion first)`,
@@ -143,16 +141,7 @@ describe('gasp process --from-production refuses what it cannot run', () => {
         { ...file, guid: 'g', size: 1, adler32: '1', sha256: 's', events: 1, url, replicas: [{ se: 'SE', url }] },
       ],
     });
-    expect((await gaspOn(db, ['processing-info', 'upload', PROCESSING_INFO, '--mode', 'production'])).code).toBe(0);
-    const result = await gaspOn(db, [
-      'process',
-      '--from-production',
-      'enq',
-      '--module',
-      'Processing',
-      '--rat',
-      '7.0.8',
-    ]);
+    const result = await reprocessEnq(db);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(
       `${file.lfn}: no usable file:// copy (root:// inputs are not read yet: copy the files to a file:// storage first)`,
