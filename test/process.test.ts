@@ -138,8 +138,8 @@ describe('gasp process', () => {
       rat_version: '7.0.8',
     });
     expect(processing?.subjobs).toEqual([
-      { index: 0, file: 'SNOP_100_0.zdab' },
-      { index: 1, file: 'SNOP_100_1.zdab' },
+      { index: 0, file: 'SNOP_100_0.zdab', checksum: 'adler32:0' },
+      { index: 1, file: 'SNOP_100_1.zdab', checksum: 'adler32:1' },
     ]);
     expect((await job('Analysis', 100)).passes[0]?.prerequisites).toEqual([
       { module: 'Processing', run: 100, pass: 1 },

@@ -1,5 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
@@ -97,9 +98,10 @@ describe('gasp runs watch', () => {
     expect(later.settling).toEqual([]);
     expect(await followUntilSeen(test.db, INFO, 100152)).toContain(100152);
     const processing = await test.db.get<JobDoc>('job:Processing:100152');
-    expect(processing.passes[0]?.subjobs?.map((subjob) => subjob.file)).toEqual([
-      'SNOP_0000100152_000.zdab',
-      'SNOP_0000100152_001.zdab',
+    // each subjob reads its raw file where the watcher saw it, and knows its adler32
+    expect(processing.passes[0]?.subjobs?.map((subjob) => [subjob.file, subjob.checksum])).toEqual([
+      [pathToFileURL(join(folder, 'SNOP_0000100152_000.zdab')).href, ABC],
+      [pathToFileURL(join(folder, 'SNOP_0000100152_001.zdab')).href, WIKIPEDIA],
     ]);
 
     const revisions = [(await runDoc(100151))._rev, (await runDoc(100152))._rev];

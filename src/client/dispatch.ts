@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import { BackendError, type PreparedJob } from '../backends/backend.js';
 import { jobName, prepareJob, type JobToPrepare } from '../backends/prepare.js';
@@ -56,7 +57,7 @@ async function moduleFor(
   if (processing === undefined) return undefined;
   const otherSuffix = otherSuffixes(processing.outputs, processing.other_suffix);
   // a sub_run pass's subjob names its raw file; a pass over production output names its file for any level
-  const input = subjob.file;
+  const input = subjob.file?.startsWith('file://') === true ? fileURLToPath(subjob.file) : subjob.file;
   return {
     production: {
       path: processing.path,

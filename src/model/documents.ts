@@ -17,8 +17,10 @@ export interface Subjob {
   state?: 'submitted' | 'queued' | 'running' | 'completed' | 'failed' | 'lost';
   /** For a run_number pass split by ev_per_run: this subjob's events. */
   events?: number;
-  /** For a sub_run processing pass: the raw file it reads. */
+  /** For a processing pass: the file it reads (a raw file's name, path or file:// / root:// URL, or a production output's). */
   file?: string;
+  /** That file's checksum (`adler32:…`) when it is known: the job wrapper checks a copy it fetches against it. */
+  checksum?: string;
   backend_id?: string;
   exit_code?: number;
   /** When the client submitted it, and when it saw it end. */
@@ -191,6 +193,14 @@ export interface ProductionInfoDoc {
   modules: Record<string, ProductionModule>;
 }
 
+/** A raw subfile of a run: `url` says where jobs read it (file:// or root://); without one, jobs are given its name. */
+export interface RawSubfileEntry {
+  name: string;
+  size: number;
+  checksum: string;
+  url?: string;
+}
+
 /** A detector run, registered by `gasp runs add`: processing jobs are made from it. */
 export interface RunDoc {
   _id: string;
@@ -198,7 +208,7 @@ export interface RunDoc {
   type: 'run';
   run: number;
   run_type: string;
-  subfiles: Array<{ name: string; size: number; checksum: string }>;
+  subfiles: RawSubfileEntry[];
   /** false: the run is still being written (`gasp runs watch`), so no processing jobs yet; absent: complete. */
   complete?: boolean;
 }

@@ -6,7 +6,9 @@ import {
   type PassRef,
   type ProcessingInfoDoc,
   type ProcessingModule,
+  type RawSubfileEntry,
   type RunDoc,
+  type Subjob,
 } from '../model/documents.js';
 import { appendPasses, type PassToAdd } from '../submit/append.js';
 
@@ -239,10 +241,20 @@ function makePass(
     // the module's nhit cut fills the macro's ${nhit_cut}, recorded in the pass like a request's template
     ...(definition.nhit_cut !== undefined && { template: { nhit_cut: definition.nhit_cut } }),
     ...(definition.level === 'sub_run' && {
-      subjobs: run.subfiles.map((file, index) => ({ index, file: file.name })),
+      subjobs: run.subfiles.map((file, index) => subjobOf(file, index)),
     }),
   };
 }
+
+/** The subjob that reads a raw subfile: from where the run says it is, else by its name. */
+const subjobOf = (file: RawSubfileEntry, index: number): Subjob => ({
+  index,
+  file: file.url ?? file.name,
+  checksum: file.checksum,
+});
+
+/** The file name a subjob reads, however it is given (name, path or URL). */
+const fileName = (subjob: Subjob) => (subjob.file ?? '').split('/').at(-1) ?? '';
 
 /**
  * A run registered again with more subfiles: a sub_run pass still waiting gets subjobs for the new
@@ -267,7 +279,7 @@ async function addNewSubfiles(
     const run = work.find((candidate) => candidate.run.run === doc.run)?.run;
     const pass = doc.passes.find((candidate) => candidate.request === request);
     if (run === undefined || pass === undefined) continue;
-    const known = new Set((pass.subjobs ?? []).map((subjob) => subjob.file));
+    const known = new Set((pass.subjobs ?? []).map(fileName));
     const fresh = run.subfiles.filter((file) => !known.has(file.name));
     if (fresh.length === 0) continue;
     if (pass.status !== 'waiting') {
@@ -277,10 +289,7 @@ async function addNewSubfiles(
       continue;
     }
     const start = pass.subjobs?.length ?? 0;
-    const subjobs = [
-      ...(pass.subjobs ?? []),
-      ...fresh.map((file, offset) => ({ index: start + offset, file: file.name })),
-    ];
+    const subjobs = [...(pass.subjobs ?? []), ...fresh.map((file, offset) => subjobOf(file, start + offset))];
     updates.push({
       ...doc,
       passes: doc.passes.map((candidate) => (candidate === pass ? { ...pass, subjobs } : candidate)),

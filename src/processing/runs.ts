@@ -25,11 +25,17 @@ const runSchema = z.strictObject(
             checksum: z
               .string({ error: expecting('a checksum such as adler32:0a1b2c3d') })
               .min(1, { error: expecting('a checksum') }),
+            url: z
+              .string({ error: expecting('where jobs read the file: a file:// or root:// URL') })
+              .regex(/^(file|root):\/\/\S+$/, {
+                error: expecting('where jobs read the file: a file:// or root:// URL'),
+              })
+              .optional(),
           },
           {
             error: (issue) =>
               issue.code === 'unrecognized_keys'
-                ? 'unknown key (expected name, size, checksum)'
+                ? 'unknown key (expected name, size, checksum, url)'
                 : expecting('{name, size, checksum}')(issue),
           },
         ),

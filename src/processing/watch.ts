@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { RawFilesConfig } from '../config/config.js';
 import { sleep } from '../db/backoff.js';
 import type { Database } from '../db/database.js';
@@ -118,7 +119,8 @@ async function subfilesOf(folder: string, files: readonly RawSubfile[], state: W
     const key = `${file.name}:${file.size}:${file.mtimeMs}`;
     const checksum = state.checksums.get(key) ?? (await adler32OfFile(join(folder, file.name)));
     state.checksums.set(key, checksum);
-    subfiles.push({ name: file.name, size: file.size, checksum: `adler32:${checksum}` });
+    const url = pathToFileURL(join(folder, file.name)).href;
+    subfiles.push({ name: file.name, size: file.size, checksum: `adler32:${checksum}`, url });
   }
   return subfiles;
 }
