@@ -182,6 +182,61 @@ describe('gasp process', () => {
     ]);
   });
 
+  it('makes a new pass of only the subfiles that came after the run was processed, once', async () => {
+    await addRuns(test.db, [run(600, 'Physics', 2)]);
+    await processRuns(test.db, await runDocs(600), INFO, OPTIONS);
+    const processed = await job('Processing', 600);
+    await test.db.put({
+      ...processed,
+      passes: processed.passes.map((pass) => ({ ...pass, status: 'completed' as const, site: 'here' })),
+    });
+    await addRuns(test.db, [run(600, 'Physics', 3)]);
+    const late = await processRuns(test.db, await runDocs(600), INFO, OPTIONS);
+    expect(late.jobs.filter((item) => item.created).map((item) => `${item.module} ${item.pass}`)).toEqual([
+      'Processing 2',
+    ]);
+    expect(late.skipped).toEqual([]);
+    const second = (await job('Processing', 600)).passes[1];
+    expect(second).toMatchObject({
+      pass: 2,
+      status: 'waiting',
+      late_of: 1,
+      label: 'proc',
+      priority: 2,
+      level: 'sub_run',
+      request: 'process:7.0.8',
+      attempts: [],
+      subjobs: [{ index: 0, file: 'SNOP_600_2.zdab', checksum: 'adler32:2' }],
+    });
+    expect(second?.site).toBeUndefined();
+
+    await processRuns(test.db, await runDocs(600), INFO, OPTIONS);
+    expect((await job('Processing', 600)).passes).toHaveLength(2);
+    await addRuns(test.db, [run(600, 'Physics', 4)]);
+    await processRuns(test.db, await runDocs(600), INFO, OPTIONS);
+    const passes = (await job('Processing', 600)).passes;
+    expect(passes.map((pass) => pass.subjobs?.map((subjob) => subjob.file))).toEqual([
+      ['SNOP_600_0.zdab', 'SNOP_600_1.zdab'],
+      ['SNOP_600_2.zdab', 'SNOP_600_3.zdab'],
+    ]);
+  });
+
+  it('leaves late subfiles out with one line under --late ignore', async () => {
+    await addRuns(test.db, [run(700, 'Physics', 1)]);
+    await processRuns(test.db, await runDocs(700), INFO, OPTIONS);
+    const processed = await job('Processing', 700);
+    await test.db.put({
+      ...processed,
+      passes: processed.passes.map((pass) => ({ ...pass, status: 'failed' as const })),
+    });
+    await addRuns(test.db, [run(700, 'Physics', 3)]);
+    const result = await processRuns(test.db, await runDocs(700), INFO, { ...OPTIONS, late: 'ignore' });
+    expect(result.skipped).toEqual([
+      'run 700: Processing pass 1 is failed; 2 new subfiles left out (--late ignore; --late new-pass makes a pass of them)',
+    ]);
+    expect((await job('Processing', 700)).passes).toHaveLength(1);
+  });
+
   it('skips a run whose type the processing information does not know', async () => {
     await addRuns(test.db, [run(300, 'Maintenance')]);
     const result = await processRuns(test.db, await runDocs(300), INFO, OPTIONS);
@@ -203,11 +258,23 @@ describe('gasp process', () => {
   });
 
   it('says what is wrong with its options, with exit code 2', async () => {
-    const result = await runGasp(['process', '--rat', '7', '--prereq-pass', 'first', '-R', '1', '--follow']);
+    const result = await runGasp([
+      'process',
+      '--rat',
+      '7',
+      '--prereq-pass',
+      'first',
+      '-R',
+      '1',
+      '--follow',
+      '--late',
+      'later',
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toEqual([
       'runs: choose one of -R RUN, --first A --last B, -L RUNLIST, --follow or --from-production',
       '--rat: "7" is not a RAT version (expected x.y.z such as 7.0.8)',
+      '--late: "later" is not what to do with late subfiles (expected new-pass or ignore)',
       '--prereq-pass: "first" is neither latest nor a pass number',
     ]);
     const backwards = await runGasp(['process', '--first', '102', '--last', '100', '--rat', '7.0.8'], {

@@ -6,7 +6,10 @@ import { InputError } from '../errors.js';
 import { runId, type RunDoc } from '../model/documents.js';
 import { readProcessingInfo } from '../production/info-store.js';
 import { followRuns } from '../processing/follow.js';
-import { processRuns, type ProcessOptions, type ProcessResult } from '../processing/process.js';
+import { processRuns, type LatePolicy, type ProcessOptions, type ProcessResult } from '../processing/process.js';
+import { LATE_POLICIES } from '../processing/late-subfiles.js';
+
+const isLatePolicy = (value: string): value is LatePolicy => (LATE_POLICIES as readonly string[]).includes(value);
 import { RAT_VERSION } from '../sites/rat.js';
 import { checkLabel, readRunList } from '../submit/request.js';
 import { configOption, loadCommandConfig, print, type ConfigOptions } from './context.js';
@@ -28,6 +31,7 @@ interface ProcessCommandOptions extends ConfigOptions {
   interval: string;
   fromProduction?: string;
   module?: string;
+  late: string;
 }
 
 const runNumber = (option: string, text: string, problems: string[]): number =>
@@ -116,6 +120,10 @@ function optionProblems(options: ProcessCommandOptions): string[] {
     problems.push('--dry-run: does not go with --follow (expected one of them)');
   if (!RAT_VERSION.test(options.rat))
     problems.push(`--rat: "${options.rat}" is not a RAT version (expected x.y.z such as 7.0.8)`);
+  if (!isLatePolicy(options.late))
+    problems.push(
+      `--late: "${options.late}" is not what to do with late subfiles (expected ${LATE_POLICIES.join(' or ')})`,
+    );
   if (options.prereqPass !== 'latest' && !/^\d+$/.test(options.prereqPass))
     problems.push(`--prereq-pass: "${options.prereqPass}" is neither latest nor a pass number`);
   checkLabel('--label', options.label, problems);
@@ -141,6 +149,11 @@ export function registerProcess(program: Command): void {
     .option('--priority <n>', 'priority of the jobs', '0')
     .option('--dry-run', 'print what would be created; write nothing')
     .option('--interval <seconds>', 'with --follow: how often to look for new runs', '10')
+    .option(
+      '--late <what>',
+      'raw subfiles that reach a run after its sub_run pass was taken: new-pass (a pass of only them) or ignore',
+      'new-pass',
+    )
     .addOption(configOption())
     .addHelpText(
       'after',
@@ -165,6 +178,7 @@ export function registerProcess(program: Command): void {
         label: options.label ?? `processing-${options.rat}`,
         priority: Number(options.priority),
         prereqPass: options.prereqPass === 'latest' ? 'latest' : Number(options.prereqPass),
+        late: options.late as LatePolicy,
         ...(options.dryRun === true && { dryRun: true }),
       };
       if (stop !== undefined) {

@@ -58,6 +58,8 @@ function describe(record: PassRecord): string[] {
     ...describeProcessing(record),
   ];
   if (pass.like !== undefined) lines.push(`  an exact copy of pass ${pass.like.pass}`);
+  else if (pass.late_of !== undefined)
+    lines.push(`  reads the raw subfiles that reached run ${run} after pass ${pass.late_of} was taken`);
   else if (pass.request !== undefined)
     lines.push(`  request ${pass.request}, entry ${pass.request_entry ?? '-'}, job ${pass.request_index ?? '-'}`);
   lines.push(`  attempts${pass.attempts_dropped ? ` (${pass.attempts_dropped} older ones not kept)` : ''}:`);

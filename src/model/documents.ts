@@ -90,6 +90,8 @@ export interface Pass {
   request_generation?: number;
   request_entry?: number;
   request_index?: number;
+  /** Processing: reads only the raw subfiles that reached this pass's run after that pass was taken (`gasp process --late new-pass`). */
+  late_of?: number;
   /** Processing: the module's level, and the passes this one needs first. */
   level?: ProcessingModule['level'];
   prerequisites?: PassRef[];

@@ -6,11 +6,12 @@ import {
   type PassRef,
   type ProcessingInfoDoc,
   type ProcessingModule,
-  type RawSubfileEntry,
   type RunDoc,
-  type Subjob,
 } from '../model/documents.js';
 import { appendPasses, type PassToAdd } from '../submit/append.js';
+import { addLateSubfiles, subjobOf, type LatePolicy } from './late-subfiles.js';
+
+export type { LatePolicy };
 
 export interface ProcessOptions {
   label: string;
@@ -18,6 +19,8 @@ export interface ProcessOptions {
   /** `latest`: the prerequisite's pass for this RAT version if there is one, else its highest; or a pass number. */
   prereqPass: 'latest' | number;
   dryRun?: boolean;
+  /** Subfiles that reach a run after its sub_run pass was taken: a new pass of only them (default), or left out with a line. */
+  late?: LatePolicy;
   now?: Date;
 }
 
@@ -72,6 +75,8 @@ interface Processing {
   /** By `module:run`: the pass it has, and whether this call wrote it. */
   placed: Map<string, { pass: number; created: boolean }>;
   skipped: string[];
+  /** Passes written for subfiles that came after their run's pass was taken. */
+  late: ProcessedJob[];
 }
 
 const placeKey = (module: string, run: number) => `${module}:${run}`;
@@ -98,6 +103,7 @@ export async function processRuns(
     work: runsWithModules(runs, info, skipped),
     placed: new Map(),
     skipped,
+    late: [],
   };
   const depth = Math.max(0, ...processing.work.map(({ modules }) => levels(modules, info).length));
   for (let level = 0; level < depth; level++) await processLevel(processing, level);
@@ -105,7 +111,12 @@ export async function processRuns(
     const [module = '', run = '0'] = name.split(':');
     return { module, run: Number(run), pass: value.pass, created: value.created };
   });
-  return { jobs: jobs.sort((a, b) => a.run - b.run || a.module.localeCompare(b.module)), skipped };
+  return {
+    jobs: [...jobs, ...processing.late].sort(
+      (a, b) => a.run - b.run || a.module.localeCompare(b.module) || a.pass - b.pass,
+    ),
+    skipped,
+  };
 }
 
 /** The complete runs whose run type names modules, each with them; a line in skipped for every other run. */
@@ -144,8 +155,15 @@ async function processLevel(processing: Processing, level: number): Promise<void
   const existing = additions.filter(
     (item) => item.placed?.existing === true && info.modules[item.module]?.level === 'sub_run',
   );
-  if (existing.length > 0 && options.dryRun !== true)
-    processing.skipped.push(...(await addNewSubfiles(db, existing, work, request)));
+  if (existing.length > 0 && options.dryRun !== true) {
+    const late = await addLateSubfiles(db, existing, work, {
+      request,
+      late: options.late ?? 'new-pass',
+      created: processing.created,
+    });
+    processing.late.push(...late.passes);
+    processing.skipped.push(...late.lines);
+  }
 }
 
 /** The stored jobs of prerequisites that the run's own run type does not process, by id. */
@@ -244,63 +262,4 @@ function makePass(
       subjobs: run.subfiles.map((file, index) => subjobOf(file, index)),
     }),
   };
-}
-
-/** The subjob that reads a raw subfile: from where the run says it is, else by its name. */
-const subjobOf = (file: RawSubfileEntry, index: number): Subjob => ({
-  index,
-  file: file.url ?? file.name,
-  checksum: file.checksum,
-});
-
-/** The file name a subjob reads, however it is given (name, path or URL). */
-const fileName = (subjob: Subjob) => (subjob.file ?? '').split('/').at(-1) ?? '';
-
-/**
- * A run registered again with more subfiles: a sub_run pass still waiting gets subjobs for the new
- * ones (the _rev check keeps this from racing a client claiming it); a pass already taken is left,
- * with a line saying so.
- */
-async function addNewSubfiles(
-  db: Database,
-  items: ReadonlyArray<{ module: string; run: number }>,
-  work: ReadonlyArray<{ run: RunDoc }>,
-  request: string,
-): Promise<string[]> {
-  const lines: string[] = [];
-  const found = await db.allDocs<JobDoc>({
-    keys: items.map((item) => jobId(item.module, item.run)),
-    include_docs: true,
-  });
-  const updates: JobDoc[] = [];
-  for (const row of found.rows) {
-    const doc = row.doc;
-    if (doc === undefined || doc === null) continue;
-    const run = work.find((candidate) => candidate.run.run === doc.run)?.run;
-    const pass = doc.passes.find((candidate) => candidate.request === request);
-    if (run === undefined || pass === undefined) continue;
-    const known = new Set((pass.subjobs ?? []).map(fileName));
-    const fresh = run.subfiles.filter((file) => !known.has(file.name));
-    if (fresh.length === 0) continue;
-    if (pass.status !== 'waiting') {
-      lines.push(
-        `run ${run.run}: ${doc.module} pass ${pass.pass} is ${pass.status}; ${fresh.length} new subfiles are not in it (retry the pass to include them)`,
-      );
-      continue;
-    }
-    const start = pass.subjobs?.length ?? 0;
-    const subjobs = [...(pass.subjobs ?? []), ...fresh.map((file, offset) => subjobOf(file, start + offset))];
-    updates.push({
-      ...doc,
-      passes: doc.passes.map((candidate) => (candidate === pass ? { ...pass, subjobs } : candidate)),
-    });
-  }
-  if (updates.length > 0) {
-    const answers = await db.bulkDocs(updates);
-    for (const answer of answers) {
-      if (!answer.ok)
-        lines.push(`${answer.id}: changed meanwhile; its new subfiles were not added (run process again)`);
-    }
-  }
-  return lines;
 }
