@@ -59,6 +59,11 @@ const PASS_STATUS_WRITERS: readonly Allowed[] = [
     why: 'a new processing pass starts waiting: made, not moved',
   },
   {
+    file: 'processing/late-subfiles.ts',
+    function: 'makeLatePass',
+    why: 'a new pass of late raw subfiles starts waiting: made, not moved',
+  },
+  {
     file: 'processing/from-production.ts',
     function: 'makePass',
     why: 'a new pass over production output starts waiting: made, not moved',

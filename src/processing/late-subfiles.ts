@@ -93,16 +93,20 @@ function withLateSubfiles(doc: JobDoc, run: RunDoc, settings: LateSettings, resu
   }
   const number = Math.max(...doc.passes.map((pass) => pass.pass)) + 1;
   result.passes.push({ module: doc.module, run: run.run, pass: number, created: true });
-  const late: Pass = {
+  return { ...doc, passes: [...doc.passes, makeLatePass(first, number, fresh, settings.created)] };
+}
+
+/** A new pass like `first` reading only the late subfiles: it starts waiting. */
+function makeLatePass(first: Pass, number: number, fresh: readonly RawSubfileEntry[], created: string): Pass {
+  return {
     ...definitionOf(first),
     pass: number,
     status: 'waiting',
-    created: settings.created,
+    created,
     late_of: first.pass,
     attempts: [],
     subjobs: fresh.map((file, index) => subjobOf(file, index)),
   };
-  return { ...doc, passes: [...doc.passes, late] };
 }
 
 /** What a pass was asked to do, without what happened to it (claim, site, attempts, subjob states). */
