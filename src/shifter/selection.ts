@@ -1,3 +1,4 @@
+import { lastOfEachWork } from '../model/pass-work.js';
 import { Option, type Command } from 'commander';
 import type { Database } from '../db/database.js';
 import { jobId, type JobDoc, type Pass } from '../model/documents.js';
@@ -164,9 +165,12 @@ export async function selectPasses(db: Database, selection: Selection): Promise<
       if (!doc || doc.type !== 'job' || !Array.isArray(doc.passes)) continue;
       if (module !== undefined && !module.test(doc.module)) continue;
       if (!inRuns(doc.run)) continue;
-      const last = Math.max(...doc.passes.map((pass) => pass.pass));
+      // the last pass of the label asked for, not of the job: a newer pass of another label hides nothing
+      const last = lastOfEachWork(
+        doc.passes.filter((pass) => selection.label === undefined || hasLabel(pass.label, selection.label)),
+      );
       for (const pass of doc.passes) {
-        if (selection.pass === 'last' && pass.pass !== last) continue;
+        if (selection.pass === 'last' && !last.has(pass.pass)) continue;
         if (typeof selection.pass === 'number' && pass.pass !== selection.pass) continue;
         if (exact !== undefined && !exact.has(`${doc._id}#${pass.pass}`)) continue;
         if (selection.label !== undefined && !hasLabel(pass.label, selection.label)) continue;
