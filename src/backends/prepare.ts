@@ -11,7 +11,6 @@ import { ratSetupLine } from '../sites/rat.js';
 import type { Site } from '../sites/site.js';
 import { BackendError, type JobInput, type JobSpec, type PreparedJob } from './backend.js';
 import { mainLabel } from '../model/label.js';
-import { normalAdler32 } from '../storage/adler32.js';
 
 export type { JobSpec };
 
@@ -53,7 +52,11 @@ export function subjobInput(subjob: Subjob): { path: string; copy?: Omit<JobInpu
   const adler32 = /^adler32:(?:0x)?([0-9a-f]{1,8})$/i.exec(subjob.checksum ?? '')?.[1];
   return {
     path,
-    copy: { url: file, file: path, ...(adler32 !== undefined && { checksum: `adler32:${normalAdler32(adler32)}` }) },
+    copy: {
+      url: file,
+      file: path,
+      ...(adler32 !== undefined && { checksum: `adler32:${adler32.toLowerCase().padStart(8, '0')}` }),
+    },
   };
 }
 
