@@ -139,7 +139,7 @@ describe('the job wrapper', () => {
     });
   });
 
-  it('runs a spec.json written before inputs were copied in (version 1), and refuses a version it does not know (exit 11)', async () => {
+  it('runs a spec.json written before inputs were copied in (version 1), and refuses a version it does not know or an input copy outside the job folder (exit 11)', async () => {
     const { site } = fixtureSite();
     const job = await prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
     const spec = JSON.parse(readFileSync(join(job.workdir, 'spec.json'), 'utf8')) as Record<string, unknown>;
@@ -152,6 +152,18 @@ describe('the job wrapper', () => {
       code: 11,
       manifest: { failed_stage: 'spec', error: 'spec version 3 is not one this wrapper (4) reads: 1, 2' },
     });
+    // an input copy is removed after rat, so its name must be in the job's folder: a file elsewhere is left alone
+    const elsewhere = join(mkdtempSync(join(tmpdir(), 'gasp-raw-')), 'SNOP_9_0.zdab');
+    writeFileSync(elsewhere, 'raw');
+    writeFileSync(
+      join(job.workdir, 'spec.json'),
+      JSON.stringify({ ...spec, input: { url: 'root://127.0.0.1:1//SNOP_9_0.zdab', file: elsewhere } }),
+    );
+    expect(runWrapper(job.workdir)).toMatchObject({
+      code: 11,
+      manifest: { failed_stage: 'spec', error: `input file '${elsewhere}' is not a name in the job's folder` },
+    });
+    expect(readFileSync(elsewhere, 'utf8')).toBe('raw');
   });
 
   it('stages the same output twice safely, and tells set-up, RAT and staging failures apart by exit code', async () => {
