@@ -31,7 +31,7 @@ function wrapperStage(work: string, env: string, se: LocalSe, round: number, byt
   mkdirSync(dir, { recursive: true });
   const file = `stage_${round}.root`;
   const spec: JobSpec = {
-    version: 1,
+    version: 2,
     job: { module: 'Stage', run: round, pass: 1, subjob: 0, label: 'bench' },
     rat: { version: '7.0.8', setup: `source ${env}` },
     macro: { path: 'mac/stage.mac', sha256: '', template: {} },

@@ -1,15 +1,17 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
-import { passFolder } from '../src/backends/prepare.js';
+import { passFolder, readManifest } from '../src/backends/prepare.js';
 import type { JobDoc } from '../src/model/documents.js';
 import type { Database } from '../src/db/database.js';
 import { gaspOn } from './support/cli.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
 import { completedData, context, databaseWithJobs, jobs } from './support/jobs.js';
+import { needsXrootd } from './support/xrootd.js';
 
 const PROCESSING_INFO = join(FIXTURE_RELEASE, 'processing_information_7_0_8.json');
 
@@ -45,7 +47,7 @@ describe('gasp process --from-production', () => {
       label: 'enq-Processing',
       level: 'sub_run',
       prerequisites: [{ module: 'PartialPo210', run: 1, pass: 1 }],
-      subjobs: [{ index: 0, file: input }],
+      subjobs: [{ index: 0, file: input, checksum: `adler32:${produced[0]!.files[0]!.adler32}` }],
     });
 
     const why = await gaspOn(db, ['why', '--label', 'enq-Processing']);
@@ -119,7 +121,7 @@ describe('gasp process --from-production on a label without completed passes', (
 });
 
 describe('gasp process --from-production refuses what it cannot run', () => {
-  it('an input with only a root:// copy, in one line naming the file, writing nothing', async () => {
+  it('an input with no usable copy (its root:// copy found missing), in one line naming the file, writing nothing', async () => {
     const db = await databaseWithJobs(1, 'reproc-root');
     const [doc] = await jobs(db);
     await db.put({ ...doc!, passes: doc!.passes.map((pass) => ({ ...pass, status: 'completed' as const })) });
@@ -138,13 +140,17 @@ describe('gasp process --from-production refuses what it cannot run', () => {
       label: 'enq',
       data_type: 'ratds',
       files: [
-        { ...file, guid: 'g', size: 1, adler32: '1', sha256: 's', events: 1, url, replicas: [{ se: 'SE', url }] },
+        {
+          ...file,
+          ...{ guid: 'g', size: 1, adler32: '1', sha256: 's', events: 1, url },
+          replicas: [{ se: 'SE', url, missing: '2026-11-30T00:00:00Z' }],
+        },
       ],
     });
     const result = await reprocessEnq(db);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(
-      `${file.lfn}: no usable file:// copy (root:// inputs are not read yet: copy the files to a file:// storage first)`,
+      `${file.lfn}: no usable copy to read (expected a file:// or root:// replica that gasp verify has not found missing)`,
     );
     expect((await jobs(db)).map((job) => job.module)).toEqual(['PartialPo210']);
   });
@@ -161,4 +167,42 @@ describe('gasp process --from-production refuses what it cannot run', () => {
     expect(alone.code).toBe(2);
     expect(alone.stderr.trim()).toBe('--module: goes with --from-production (run types choose the modules of runs)');
   });
+});
+
+describe('gasp process --from-production over a label whose outputs are only on a root:// storage element', () => {
+  const se = needsXrootd();
+
+  it('makes subjobs that read the root:// copies, checked by adler32; their passes run and are recorded', async () => {
+    const db = await databaseWithJobs(1, 'reproc-se');
+    const storage = `${se.url}//reproc-${randomUUID().slice(0, 8)}`;
+    const backend = new LocalBackend({ stateDir: mkdtempSync(join(tmpdir(), 'gasp-state-')), maxJobs: 4 });
+    const ctx = context(db, 'se-site', backend, 4, { storage, lines: 'se = LOCAL-SE\n' });
+    const [produced] = (await completedData(ctx)).filter((doc) => doc.data_type === 'ratds');
+    const source = produced!.files[0]!;
+    expect(source.replicas.map((replica) => replica.url)).toEqual([`${storage}/${source.lfn.slice(1)}`]);
+
+    const created = await reprocessEnq(db);
+    expect(created.code, created.stderr).toBe(0);
+    expect((await db.get<JobDoc>('job:Processing:1')).passes[0]?.subjobs).toEqual([
+      { index: 0, file: source.url, checksum: `adler32:${source.adler32}` },
+    ]);
+
+    const data = await completedData(ctx);
+    const outputs = data.filter((doc) => doc.module === 'Processing');
+    expect(outputs.map((doc) => `${doc.run} ${doc.pass} ${doc.data_type} ${doc.files[0]?.url}`)).toEqual([
+      `1 1 ratds ${storage}/enq-Processing/Processing/1/1/Processing_r1_p1_s0.root`,
+    ]);
+    // rat read the wrapper's copy of the SE's file, and the copy is gone: no input is left in the job's folder
+    const folder = passFolder(ctx.workRoot, 'enq-Processing', 'Processing', 1, 1);
+    const jobFolder = join(folder, readdirSync(folder)[0]!);
+    expect(readFileSync(join(jobFolder, 'job.out'), 'utf8')).toContain(
+      `fake rat: read input inputs/${source.name} (${source.size} bytes)`,
+    );
+    expect(existsSync(join(jobFolder, 'inputs'))).toBe(false);
+    expect(readManifest(join(jobFolder, 'manifest.json'))?.input).toMatchObject({
+      url: source.url,
+      size: source.size,
+      adler32: source.adler32,
+    });
+  }, 120_000);
 });

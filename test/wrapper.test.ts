@@ -8,7 +8,7 @@ import type { Backend } from '../src/backends/backend.js';
 import { LocalBackend } from '../src/backends/local.js';
 import { SlurmBackend } from '../src/backends/slurm.js';
 import { slurmAvailable } from './support/slurm.js';
-import { JOB_WRAPPER, jobSpec, prepareJob, type JobToPrepare } from '../src/backends/prepare.js';
+import { JOB_WRAPPER, jobSpec, prepareJob, subjobInput, type JobToPrepare } from '../src/backends/prepare.js';
 import type { Pass } from '../src/model/documents.js';
 import { loadSite, type Site } from '../src/sites/site.js';
 import { FIXTURE_RELEASE } from './support/fixture.js';
@@ -119,6 +119,51 @@ describe('the job wrapper', () => {
         }),
       ).rat_args,
     ).toEqual(['-n', '7', '-N', '20']);
+  });
+
+  it('reads a subjob’s file where it is: a name or path as given, a file:// URL as its path, a root:// URL through a copy in the job folder checked by its adler32', () => {
+    expect(subjobInput({ index: 0 })).toBeUndefined();
+    expect(subjobInput({ index: 0, file: 'SNOP_9_0.zdab', checksum: 'adler32:1' })).toEqual({ path: 'SNOP_9_0.zdab' });
+    expect(subjobInput({ index: 0, file: 'file:///data/raw/SNOP_9_0.zdab' })).toEqual({
+      path: '/data/raw/SNOP_9_0.zdab',
+    });
+    const url = 'root://se.example:1094//snoplus/raw/SNOP_9_0.zdab';
+    expect(subjobInput({ index: 0, file: url, checksum: 'adler32:0xAB12' })).toEqual({
+      path: 'inputs/SNOP_9_0.zdab',
+      copy: { url, file: 'inputs/SNOP_9_0.zdab', checksum: 'adler32:0000ab12' },
+    });
+    // a checksum of another kind is not one the wrapper can check
+    expect(subjobInput({ index: 0, file: url, checksum: 'md5:0a1b' })?.copy).toEqual({
+      url,
+      file: 'inputs/SNOP_9_0.zdab',
+    });
+  });
+
+  it('runs a spec.json written before inputs were copied in (version 1), and refuses a version it does not know or an input copy outside the job folder (exit 11)', async () => {
+    const { site } = fixtureSite();
+    const job = await prepareJob(site, tl208(), mkdtempSync(join(tmpdir(), 'gasp-work-')));
+    const spec = JSON.parse(readFileSync(join(job.workdir, 'spec.json'), 'utf8')) as Record<string, unknown>;
+    expect(spec.version).toBe(2);
+    expect(spec.input).toBeUndefined();
+    writeFileSync(join(job.workdir, 'spec.json'), JSON.stringify({ ...spec, version: 1 }));
+    expect(runWrapper(job.workdir)).toMatchObject({ code: 0, manifest: { exit_code: 0 } });
+    writeFileSync(join(job.workdir, 'spec.json'), JSON.stringify({ ...spec, version: 3 }));
+    expect(runWrapper(job.workdir)).toMatchObject({
+      code: 11,
+      manifest: { failed_stage: 'spec', error: 'spec version 3 is not one this wrapper (4) reads: 1, 2' },
+    });
+    // an input copy is removed after rat, so its name must be in the job's folder: a file elsewhere is left alone
+    const elsewhere = join(mkdtempSync(join(tmpdir(), 'gasp-raw-')), 'SNOP_9_0.zdab');
+    writeFileSync(elsewhere, 'raw');
+    writeFileSync(
+      join(job.workdir, 'spec.json'),
+      JSON.stringify({ ...spec, input: { url: 'root://127.0.0.1:1//SNOP_9_0.zdab', file: elsewhere } }),
+    );
+    expect(runWrapper(job.workdir)).toMatchObject({
+      code: 11,
+      manifest: { failed_stage: 'spec', error: `input file '${elsewhere}' is not a name in the job's folder` },
+    });
+    expect(readFileSync(elsewhere, 'utf8')).toBe('raw');
   });
 
   it('stages the same output twice safely, and tells set-up, RAT and staging failures apart by exit code', async () => {

@@ -5,13 +5,20 @@ import type { OutputNaming } from '../model/documents.js';
 
 /** What a job's spec.json tells the wrapper (bin/gasp-job): what to run, where its outputs go. */
 export interface JobSpec {
-  version: 1;
+  /** 2: may name an `input` to copy in (the wrapper still reads version 1 specs, which name none). */
+  version: 2;
   job: { module: string; run: number; pass: number; subjob: number; label: string };
   rat: { version: string; setup: string };
   /** What the job runs: a macro (rat runs it, filled in), or with `type: 'script'` a bash script (run as is, its values in the environment). */
   macro: { path: string; sha256: string; template: Record<string, string | number>; type?: 'script' };
   rat_args: string[];
   fields: Record<string, string>;
+  /**
+   * A root:// file the job reads: the wrapper copies it to `file` (in the job's folder, the name
+   * rat_args and INPUT give rat) with `tool`, checks its adler32 when `checksum` (`adler32:HEX`)
+   * is given, and removes the copy once rat ends.
+   */
+  input?: JobInput;
   /** Each file the job must make, and who names it: the macro, or rat's command line (already in rat_args). */
   outputs: Array<{ data_type: string; file: string; named_by: OutputNaming }>;
   /** The frozen RATDB state the pass asked for (`submit -t`); null: the live RATDB. The wrapper puts it in the macro. */
@@ -21,6 +28,13 @@ export interface JobSpec {
     | { kind: 'root'; url: string; tool: StorageTool; path: string }
     | { kind: 'copy'; command: string[]; path: string };
   events: number | null;
+}
+
+export interface JobInput {
+  url: string;
+  file: string;
+  checksum?: string;
+  tool: StorageTool;
 }
 
 /** One job ready for a batch system: where it runs, what it runs, where its logs go. */

@@ -1,14 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Pass, ProductionModule } from '../model/documents.js';
+import { fileURLToPath } from 'node:url';
+import type { Pass, ProductionModule, Subjob } from '../model/documents.js';
 import type { Manifest } from '../model/manifest.js';
 import { ratArguments } from '../model/event-mode.js';
 import { outputFiles } from '../model/outputs.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { ratSetupLine } from '../sites/rat.js';
 import type { Site } from '../sites/site.js';
-import { BackendError, type JobSpec, type PreparedJob } from './backend.js';
+import { BackendError, type JobInput, type JobSpec, type PreparedJob } from './backend.js';
 import { mainLabel } from '../model/label.js';
 
 export type { JobSpec };
@@ -28,6 +29,35 @@ export interface JobToPrepare {
   type?: 'macro' | 'script';
   /** More values the wrapper fills in (processing: INPUT, a sub_run job's raw file). */
   fields?: Record<string, string>;
+  /** A root:// file the wrapper copies in before rat runs (the site's storage tool does it). */
+  input?: Omit<JobInput, 'tool'>;
+}
+
+/** The folder of the job's folder a root:// input is copied into: apart from the outputs, so never one of them. */
+export const INPUT_FOLDER = 'inputs';
+
+/**
+ * How a processing job reads its subjob's file: `path` is what rat's `-i` and INPUT are given. A
+ * file:// URL becomes its local path and a name or path stays as it is; a root:// URL is read from
+ * a copy the wrapper makes in the job's folder, keeping the file's name (RAT picks its reader by
+ * the name's ending), checked against the subjob's adler32 when it has one.
+ */
+export function subjobInput(subjob: Subjob): { path: string; copy?: Omit<JobInput, 'tool'> } | undefined {
+  const { file } = subjob;
+  if (file === undefined) return undefined;
+  if (file.startsWith('file://')) return { path: fileURLToPath(file) };
+  if (!/^x?root:\/\//.test(file)) return { path: file };
+  const name = file.split('?')[0]?.split('/').at(-1) ?? '';
+  const path = `${INPUT_FOLDER}/${name === '' || name === '.' || name === '..' ? 'input' : name}`;
+  const adler32 = /^adler32:(?:0x)?([0-9a-f]{1,8})$/i.exec(subjob.checksum ?? '')?.[1];
+  return {
+    path,
+    copy: {
+      url: file,
+      file: path,
+      ...(adler32 !== undefined && { checksum: `adler32:${adler32.toLowerCase().padStart(8, '0')}` }),
+    },
+  };
 }
 
 /** What the wrapper reads (spec.json); its fields are the wrapper's contract. */
@@ -61,7 +91,7 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
       `${job.module}: nothing can name its ${unnamed.join(', ')} file (${job.production.unnameable ?? 'see make-production'})`,
     );
   return {
-    version: 1,
+    version: 2,
     job: { module: job.module, run: job.run, pass: pass.pass, subjob: job.subjob, label: mainLabel(pass.label) },
     rat: { version: pass.rat_version, setup },
     macro: {
@@ -89,6 +119,7 @@ export function jobSpec(site: Site, job: JobToPrepare): JobSpec {
       RUN: String(job.run),
       ...(events !== undefined && { NEVENTS: String(events) }),
     },
+    ...(job.input !== undefined && { input: { ...job.input, tool: site.storageTool } }),
     outputs,
     ratdb_tag: pass.ratdb_tag ?? null,
     storage: storageSpec(site, path),

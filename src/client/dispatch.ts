@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import { BackendError, type PreparedJob } from '../backends/backend.js';
-import { jobName, prepareJob, type JobToPrepare } from '../backends/prepare.js';
+import { jobName, prepareJob, subjobInput, type JobToPrepare } from '../backends/prepare.js';
 import { failedBefore, type PolicyDoc } from '../model/policy.js';
 import { otherSuffixes } from '../model/outputs.js';
 import { NotFoundError } from '../db/errors.js';
@@ -46,7 +45,7 @@ async function moduleFor(
   doc: JobDoc,
   pass: Pass,
   subjob: Subjob,
-): Promise<Pick<JobToPrepare, 'production' | 'ratArgs' | 'type' | 'fields'> | undefined> {
+): Promise<Pick<JobToPrepare, 'production' | 'ratArgs' | 'type' | 'fields' | 'input'> | undefined> {
   if (pass.level === undefined) {
     const info = (await information(ctx, productionInfoId(pass.rat_version))) as ProductionInfoDoc | undefined;
     const production = info?.modules[doc.module];
@@ -57,7 +56,8 @@ async function moduleFor(
   if (processing === undefined) return undefined;
   const otherSuffix = otherSuffixes(processing.outputs, processing.other_suffix);
   // a sub_run pass's subjob names its raw file; a pass over production output names its file for any level
-  const input = subjob.file?.startsWith('file://') === true ? fileURLToPath(subjob.file) : subjob.file;
+  // (a root:// file through a copy the wrapper makes in the job's folder)
+  const input = subjobInput(subjob);
   return {
     production: {
       path: processing.path,
@@ -68,9 +68,10 @@ async function moduleFor(
       template: [],
       sha256: '',
     },
-    ratArgs: input !== undefined ? ['-i', input] : ['-r', String(doc.run)],
+    ratArgs: input !== undefined ? ['-i', input.path] : ['-r', String(doc.run)],
     ...(processing.type === 'script' && { type: 'script' as const }),
-    ...(input !== undefined && { fields: { INPUT: input } }),
+    ...(input !== undefined && { fields: { INPUT: input.path } }),
+    ...(input?.copy !== undefined && { input: input.copy }),
   };
 }
 

@@ -2,11 +2,21 @@
  * Site health: what kind of failure an exit code is (the job wrapper's codes, bin/gasp-job), and a
  * site's quarantine record. Set-up and staging failures say more about the site than about the job.
  */
-/** setup (10): the site's RAT set-up; job (11): the job's own macro or template values; then rat, staging, manifest. */
-export const EXIT_CLASSES = ['setup', 'job', 'rat', 'staging', 'manifest', 'other'] as const;
+/**
+ * setup (10): the site's RAT set-up; job (11): the job's own macro or template values; input (12):
+ * its root:// input could not be copied in or is not the recorded file; then rat, staging, manifest.
+ */
+export const EXIT_CLASSES = ['setup', 'job', 'input', 'rat', 'staging', 'manifest', 'other'] as const;
 export type ExitClass = (typeof EXIT_CLASSES)[number];
 
-const BY_CODE: Record<number, ExitClass> = { 10: 'setup', 11: 'job', 20: 'rat', 30: 'staging', 40: 'manifest' };
+const BY_CODE: Record<number, ExitClass> = {
+  10: 'setup',
+  11: 'job',
+  12: 'input',
+  20: 'rat',
+  30: 'staging',
+  40: 'manifest',
+};
 
 export const exitClass = (code: number | null): ExitClass => (code === null ? 'other' : (BY_CODE[code] ?? 'other'));
 

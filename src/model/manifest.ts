@@ -9,6 +9,8 @@ export interface Manifest {
   finished?: string;
   failed_stage?: string;
   error?: string;
+  /** The root:// input the wrapper copied in (spec version 2): its copy's size and adler32, and the copy's seconds. */
+  input?: { url: string; size: number; adler32: string; fetch_seconds: number };
   outputs: Array<{
     data_type: string;
     file: string;

@@ -122,8 +122,13 @@ export function claimRefusal(name: TransitionName, pass: Pass, token: string | u
 }
 
 /** A subjob as it was before any attempt: its index and what it reads or makes, nothing of a run. */
-export function freshSubjob({ index, events, file }: Subjob): Subjob {
-  return { index, ...(events !== undefined && { events }), ...(file !== undefined && { file }) };
+export function freshSubjob({ index, events, file, checksum }: Subjob): Subjob {
+  return {
+    index,
+    ...(events !== undefined && { events }),
+    ...(file !== undefined && { file }),
+    ...(checksum !== undefined && { checksum }),
+  };
 }
 
 /** The subjobs of a pass: those it lists, or one for the whole job. */

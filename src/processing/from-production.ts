@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Database } from '../db/database.js';
 import { InputError } from '../errors.js';
 import { usableReplicas } from '../model/data.js';
-import type { DataDoc, Pass, PassRef, ProcessingInfoDoc, ProcessingModule } from '../model/documents.js';
+import type { DataDoc, Pass, PassRef, ProcessingInfoDoc, ProcessingModule, Subjob } from '../model/documents.js';
 import { dataDocsOf } from '../shifter/data-docs.js';
 import { unknownLabel } from '../shifter/selection.js';
 import { appendPasses, type PassToAdd } from '../submit/append.js';
@@ -57,18 +57,28 @@ async function completedPasses(db: Database, source: string): Promise<PassRef[]>
   return completed;
 }
 
-/** The local path of a file's first usable file:// copy; undefined when it has none (root:// inputs are not read yet). */
-function inputPath(file: DataDoc['files'][number]): string | undefined {
-  const local = usableReplicas(file).find((replica) => replica.url.startsWith('file://'));
-  return local === undefined ? undefined : fileURLToPath(local.url);
+type Input = Pick<Subjob, 'file' | 'checksum'>;
+
+/**
+ * What a job reads of a file: the local path of its first usable file:// copy, else its first
+ * usable root:// copy (the job wrapper copies it in); with the file's adler32, which the wrapper
+ * checks a copy against. Undefined when it has no usable copy of either kind.
+ */
+function inputOf(file: DataDoc['files'][number]): Input | undefined {
+  const usable = usableReplicas(file);
+  const local = usable.find((replica) => replica.url.startsWith('file://'));
+  const remote = usable.find((replica) => /^x?root:\/\//.test(replica.url));
+  const checksum = `adler32:${file.adler32}`;
+  if (local !== undefined) return { file: fileURLToPath(local.url), checksum };
+  return remote === undefined ? undefined : { file: remote.url, checksum };
 }
 
 /**
  * Creates, in the production database, processing passes of `module` over the output of a
  * production label: one pass per completed pass of the label on its run (job `module:run`), one
- * subjob per ratds file reading its first usable file:// copy, with a prerequisite on the pass it
- * reads. Running it again creates nothing. Bad input (an unknown label, one without completed
- * passes, an input with no file:// copy) writes nothing.
+ * subjob per ratds file reading its first usable file:// copy, else its root:// copy, with a
+ * prerequisite on the pass it reads. Running it again creates nothing. Bad input (an unknown
+ * label, one without completed passes, an input with no usable copy) writes nothing.
  */
 export async function processFromProduction(
   db: Database,
@@ -84,7 +94,7 @@ export async function processFromProduction(
   const docs = (await dataDocsOf(db, sources)).filter((doc) => doc.data_type === INPUT_DATA_TYPE);
   const skipped: string[] = [];
   const problems: string[] = [];
-  const planned: Array<{ from: PassRef; inputs: string[] }> = [];
+  const planned: Array<{ from: PassRef; inputs: Input[] }> = [];
   for (const from of sources) {
     const doc = docs.find((candidate) => sameRef(candidate, from));
     if (doc === undefined || doc.files.length === 0) {
@@ -92,11 +102,11 @@ export async function processFromProduction(
       continue;
     }
     const files = [...doc.files].sort((a, b) => a.subjob - b.subjob);
-    const inputs = files.map(inputPath);
+    const inputs = files.map(inputOf);
     files.forEach((file, index) => {
       if (inputs[index] === undefined)
         problems.push(
-          `${file.lfn}: no usable file:// copy (root:// inputs are not read yet: copy the files to a file:// storage first)`,
+          `${file.lfn}: no usable copy to read (expected a file:// or root:// replica that gasp verify has not found missing)`,
         );
     });
     planned.push({ from, inputs: inputs.flatMap((input) => input ?? []) });
@@ -127,7 +137,7 @@ function makePass(
   definition: ProcessingModule,
   info: ProcessingInfoDoc,
   options: FromProductionOptions,
-  made: { from: PassRef; inputs: string[]; request: string; created: string; number: number },
+  made: { from: PassRef; inputs: Input[]; request: string; created: string; number: number },
 ): Pass {
   return {
     pass: made.number,
@@ -145,6 +155,6 @@ function makePass(
     attempts: [],
     ...(definition.nhit_cut !== undefined && { template: { nhit_cut: definition.nhit_cut } }),
     // one subjob per input file, whatever the module's level: the client gives each `rat -i FILE`
-    subjobs: made.inputs.map((file, index) => ({ index, file })),
+    subjobs: made.inputs.map((input, index) => ({ index, ...input })),
   };
 }
