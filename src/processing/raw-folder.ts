@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RawFilesConfig } from '../config/config.js';
 
-/** A file in the watched folder, as one poll saw it. */
+/** A file in the watched folder (here or on a storage element), as one poll saw it. */
 export interface SeenFile {
   name: string;
   size: number;
@@ -67,12 +67,8 @@ function runOf(pattern: RegExp, name: string): number | undefined {
   return run !== undefined && /^\d+$/.test(run) ? Number(run) : undefined;
 }
 
-/** The run type a run type file holds (its first word), or undefined when it is empty or unreadable. */
-export function readRunType(folder: string, name: string): string | undefined {
-  try {
-    const word = readFileSync(join(folder, name), 'utf8').trim().split(/\s+/)[0];
-    return word === '' ? undefined : word;
-  } catch {
-    return undefined;
-  }
+/** The run type a run type file's text holds (its first word), or undefined when it is empty or absent. */
+export function runTypeIn(text: string | undefined): string | undefined {
+  const word = text?.trim().split(/\s+/)[0];
+  return word === '' ? undefined : word;
 }

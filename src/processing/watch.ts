@@ -1,12 +1,10 @@
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { RawFilesConfig } from '../config/config.js';
 import { sleep } from '../db/backoff.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { ProcessingInfoDoc } from '../model/documents.js';
-import { adler32OfFile } from '../storage/adler32.js';
-import { classify, listFolder, readRunType, type RawSubfile } from './raw-folder.js';
+import { classify, runTypeIn, type RawSubfile } from './raw-folder.js';
+import type { RawSource } from './raw-source.js';
 import { addRuns, type RunInput } from './runs.js';
 
 export interface WatchSettings {
@@ -42,19 +40,20 @@ export interface PollReport {
 }
 
 /**
- * One look at the folder: raw files the same size as at the previous poll are registered (with
- * their adler32) in their run's document; a run is complete when it has a closing file, or when its
- * newest subfile is older than the settle time, and none of its files is still growing. Writes only
- * what changed, so polling the same folder again changes nothing.
+ * One look at the source: raw files the same size as at the previous poll are registered (with
+ * their adler32 and URL) in their run's document; a run is complete when it has a closing file, or
+ * when its newest subfile is older than the settle time (times from the source: to the second on a
+ * storage element), and none of its files is still growing. Writes only what changed, so polling
+ * the same source again changes nothing.
  */
-export async function pollFolder(
+export async function pollSource(
   db: Database,
-  folder: string,
+  source: RawSource,
   state: WatchState,
   settings: WatchSettings,
   now: Date,
 ): Promise<PollReport> {
-  const listing = classify(listFolder(folder), settings.patterns);
+  const listing = classify(await source.list(), settings.patterns);
   const report: PollReport = { written: [], settling: [], warnings: [], unmatched: listing.unmatched.length };
   for (const name of listing.unmatched)
     warnOnce(state, report, `name:${name}`, `${name}: matches no raw file name pattern; not registered`);
@@ -66,6 +65,11 @@ export async function pollFolder(
     (previous.get(file.name) === file.size ? entry.stable : entry.growing).push(file);
     byRun.set(file.run, entry);
   }
+  await checksumsOf(
+    source,
+    [...byRun.values()].flatMap((entry) => entry.stable),
+    state,
+  );
   const runs: RunInput[] = [];
   for (const [run, { stable, growing }] of [...byRun].sort(([a], [b]) => a - b)) {
     report.settling.push(...growing.map((file) => file.name));
@@ -74,8 +78,8 @@ export async function pollFolder(
     const settled = listing.closed.has(run) || now.getTime() - newest >= settings.settleMs;
     runs.push({
       run,
-      run_type: runTypeOf(folder, run, listing.typeFiles.get(run), state, settings, report),
-      subfiles: await subfilesOf(folder, stable, state),
+      run_type: await runTypeOf(source, run, listing.typeFiles.get(run), state, settings, report),
+      subfiles: subfilesOf(source, stable, state),
       complete: growing.length === 0 && settled,
     });
   }
@@ -93,15 +97,15 @@ function warnOnce(state: WatchState, report: PollReport, key: string, line: stri
   report.warnings.push(line);
 }
 
-function runTypeOf(
-  folder: string,
+async function runTypeOf(
+  source: RawSource,
   run: number,
   typeFile: string | undefined,
   state: WatchState,
   settings: WatchSettings,
   report: PollReport,
-): string {
-  const fromFile = typeFile === undefined ? undefined : readRunType(folder, typeFile);
+): Promise<string> {
+  const fromFile = typeFile === undefined ? undefined : runTypeIn(await source.readText(typeFile));
   const runType = fromFile ?? settings.patterns.runType;
   if (settings.knownRunTypes !== undefined && !settings.knownRunTypes.has(runType))
     warnOnce(
@@ -113,16 +117,26 @@ function runTypeOf(
   return runType;
 }
 
-async function subfilesOf(folder: string, files: readonly RawSubfile[], state: WatchState) {
-  const subfiles: RunInput['subfiles'] = [];
-  for (const file of [...files].sort((a, b) => a.subfile - b.subfile)) {
-    const key = `${file.name}:${file.size}:${file.mtimeMs}`;
-    const checksum = state.checksums.get(key) ?? (await adler32OfFile(join(folder, file.name)));
-    state.checksums.set(key, checksum);
-    const url = pathToFileURL(join(folder, file.name)).href;
-    subfiles.push({ name: file.name, size: file.size, checksum: `adler32:${checksum}`, url });
+const checksumKey = (file: RawSubfile) => `${file.name}:${file.size}:${file.mtimeMs}`;
+
+/** Reads the adler32 of the files not read before at this size and time, all in one go (one xrdfs session on an SE). */
+async function checksumsOf(source: RawSource, files: readonly RawSubfile[], state: WatchState): Promise<void> {
+  const unread = files.filter((file) => !state.checksums.has(checksumKey(file)));
+  const sums = await source.adler32s(unread.map((file) => file.name));
+  for (const file of unread) {
+    const sum = sums.get(file.name);
+    if (sum !== undefined) state.checksums.set(checksumKey(file), sum);
   }
-  return subfiles;
+}
+
+function subfilesOf(source: RawSource, files: readonly RawSubfile[], state: WatchState): RunInput['subfiles'] {
+  return [...files]
+    .sort((a, b) => a.subfile - b.subfile)
+    .map((file) => {
+      const checksum = state.checksums.get(checksumKey(file));
+      if (checksum === undefined) throw new Error(`${source.urlOf(file.name)}: no adler32 read`);
+      return { name: file.name, size: file.size, checksum: `adler32:${checksum}`, url: source.urlOf(file.name) };
+    });
 }
 
 /** The run types of every processing information in the database; undefined when there is none. */
@@ -145,20 +159,21 @@ export interface WatchOptions {
   now?: () => Date;
 }
 
-/** Polls the folder every interval until the signal aborts; a failed poll (outage, unreadable folder) is logged once and retried. */
-export async function watchFolder(
+/** Polls the source every interval until the signal aborts; a failed poll (outage, unreadable folder, SE down) is logged once and retried. */
+export async function watchSource(
   db: Database,
-  folder: string,
+  source: RawSource,
   settings: WatchSettings,
   options: WatchOptions,
 ): Promise<void> {
   const state = newWatchState();
   const log = options.log;
+  const folder = source.name;
   let failing: string | undefined;
   let settlingBefore = '';
   for (let poll = 1; !options.signal.aborted; poll++) {
     try {
-      const report = await pollFolder(db, folder, state, settings, options.now?.() ?? new Date());
+      const report = await pollSource(db, source, state, settings, options.now?.() ?? new Date());
       if (failing !== undefined) log.info({ folder }, 'polling again');
       failing = undefined;
       for (const line of report.warnings) log.warn(line);

@@ -124,6 +124,12 @@ export interface ListedFile {
   size: number;
 }
 
+/** A file directly in a folder on the SE, with its time. */
+export interface FolderFile extends ListedFile {
+  /** Its modification time as xrdfs gives it: whole seconds, UTC. */
+  mtimeMs: number;
+}
+
 /** Every file below a folder on the SE (recursively); none when the folder is not there. */
 export async function listFiles(url: string): Promise<ListedFile[]> {
   const { server, path } = parseRootUrl(url);
@@ -135,17 +141,45 @@ export async function listFiles(url: string): Promise<ListedFile[]> {
   return listedFiles(server, answer.stdout.split('\n'));
 }
 
+/** The files directly in a folder on the SE (not below it), with sizes and times; undefined when it is not there. */
+export async function listFolder(url: string): Promise<FolderFile[] | undefined> {
+  const { server, path } = parseRootUrl(url);
+  const answer = await xrd(['xrdfs', server, 'ls', '-l', path], url);
+  if (answer.code !== 0) {
+    if (NOT_FOUND.test(answer.stderr)) return undefined;
+    throw failure(url, answer, 'listing');
+  }
+  return timedFiles(server, answer.stdout.split('\n'));
+}
+
+/** The text of a small file on the SE (xrdcp to its standard output), or undefined when it is not there. */
+export async function readSmallFile(url: string): Promise<string | undefined> {
+  const answer = await xrd(['xrdcp', '--nopbar', url, '-'], url);
+  if (answer.code !== 0) {
+    if (NOT_FOUND.test(answer.stderr)) return undefined;
+    throw failure(url, answer, 'copy');
+  }
+  return answer.stdout;
+}
+
 /** The files of `xrdfs ls -l` lines (folders left out). */
 export function listedFiles(server: string, lines: readonly string[]): ListedFile[] {
-  const files: ListedFile[] = [];
+  return timedFiles(server, lines).map(({ url, path, size }) => ({ url, path, size }));
+}
+
+/** The files of `xrdfs ls -l` lines (folders left out), with their times. */
+function timedFiles(server: string, lines: readonly string[]): FolderFile[] {
+  const files: FolderFile[] = [];
   for (const line of lines) {
     // with the server's extended stat: -rw-r--r-- owner group SIZE DATE TIME PATH; without it: -rw- DATE TIME SIZE PATH
     // (a path may hold spaces: it is the rest of the line)
-    const extended = /^-\S*\s+\S+\s+\S+\s+(\d+)\s+\d{4}-\d\d-\d\d\s+\S+\s+(\/.*)$/.exec(line);
-    const plain = /^-\S*\s+\d{4}-\d\d-\d\d\s+\S+\s+(\d+)\s+(\/.*)$/.exec(line);
-    const [size, path] = (extended ?? plain)?.slice(1) ?? [];
-    if (size === undefined || path === undefined) continue;
-    files.push({ url: rootUrl(server, path), path, size: Number(size) });
+    const extended = /^-\S*\s+\S+\s+\S+\s+(?<size>\d+)\s+(?<time>\d{4}-\d\d-\d\d\s+\S+)\s+(?<path>\/.*)$/.exec(line);
+    const plain = /^-\S*\s+(?<time>\d{4}-\d\d-\d\d\s+\S+)\s+(?<size>\d+)\s+(?<path>\/.*)$/.exec(line);
+    const { size, time, path } = (extended ?? plain)?.groups ?? {};
+    if (size === undefined || time === undefined || path === undefined) continue;
+    // xrdfs prints times in UTC (gmtime), whatever the time zone
+    const mtimeMs = Date.parse(`${time.replace(/\s+/, 'T')}Z`);
+    files.push({ url: rootUrl(server, path), path, size: Number(size), mtimeMs: Number.isNaN(mtimeMs) ? 0 : mtimeMs });
   }
   return files;
 }
