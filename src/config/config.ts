@@ -24,6 +24,7 @@ import {
   yesNo,
 } from './fields.js';
 import { describeIssues, readIni, type IniValues } from './ini-file.js';
+import { notifySection, resolveNotify, type NotifyConfig } from './notify-settings.js';
 
 /** Seconds without a heartbeat after which a site counts as dead (`[coordination] stale`). */
 export const DEFAULT_STALE_SECONDS = 1800;
@@ -174,6 +175,7 @@ const configSections = {
     ),
     run_type: withDefault('a run type such as Physics', matching(/^\S+$/), 'Physics'),
   },
+  notify: notifySection,
 };
 
 /** Keys that hold a nested section, which no environment variable can override. */
@@ -188,6 +190,7 @@ const configSchema = iniFile({
   production: section(configSections.production),
   grab: section(configSections.grab),
   processing: section(configSections.processing),
+  notify: section(configSections.notify),
 });
 
 /** How the sites sharing a database take turns and tell each other they are alive. */
@@ -260,6 +263,8 @@ export interface Config {
   grab: { prefer: string[] };
   /** `gasp runs watch`: how raw files, closing files and run type files are named, and the default run type. */
   processing: RawFilesConfig;
+  /** Where notifications of paused labels, quarantined or stale sites, the proxy and finished labels go. */
+  notify: NotifyConfig;
   /** Accepted but unwise settings, one line each, for the caller to log. */
   warnings: string[];
 }
@@ -401,17 +406,16 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     ...credentials.problems,
     ...viewer.problems,
   ];
-  if (viewer.user !== undefined && viewer.password === undefined)
-    problems.push(
-      `${where}: [dashboard] password_file: is missing (expected a password source to go with user ${viewer.user})`,
-    );
+  const viewerWithout = `${where}: [dashboard] password_file: is missing (expected a password source to go with user ${viewer.user})`;
+  if (viewer.user !== undefined && viewer.password === undefined) problems.push(viewerWithout);
   if (parsed.success && parsed.data.coordination.stale <= parsed.data.coordination.heartbeat) {
     const { stale, heartbeat } = parsed.data.coordination;
     problems.push(
       `${where}: [coordination] stale: "${stale}" is not more than heartbeat (${heartbeat}) (expected seconds, more than heartbeat: a live site would look dead between two heartbeats)`,
     );
   }
-  if (!parsed.success || problems.length > 0) throw new InputError(problems);
+  const notify = parsed.success && resolveNotify(parsed.data.notify, where, dirname(file), env, problems);
+  if (!parsed.success || !notify || problems.length > 0) throw new InputError(problems);
   const { couchdb, client, logging, coordination, production, grab, processing } = parsed.data;
 
   const mode = options.mode ?? client.mode;
@@ -458,6 +462,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       typePattern: processing.type_pattern,
       runType: processing.run_type,
     },
+    notify,
     dashboard: {
       ...(viewer.user !== undefined &&
         viewer.password !== undefined && { credential: { user: viewer.user, password: viewer.password } }),
