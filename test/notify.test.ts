@@ -200,7 +200,7 @@ describe('notifications', () => {
     const started = Date.now();
     const stats = await runCycle(ctx, { submit: true, monitor: true });
     const ms = Date.now() - started;
-      console.log(`cycle with a dead receiver: ${ms} ms (stats ${stats.ms} ms)`);
+    console.log(`cycle with a dead receiver: ${ms} ms (stats ${stats.ms} ms)`);
     expect(stats.failed).toBe(4);
     await until(() => hook.bodies.length === 1);
     // the message reached the receiver, which has not answered, and the cycle was long over
