@@ -14,7 +14,7 @@ import { policyId, type PolicyDoc } from '../src/model/policy.js';
 import { notifyFinished, notifyStale, pauseEvent, proxyEvent } from '../src/notify/events.js';
 import { heartbeatId, type HeartbeatDoc } from '../src/model/coordination.js';
 import { overview } from '../src/dashboard/data.js';
-import { lastNotifications } from '../src/notify/last.js';
+import { lastNotifications } from '../src/shifter/notifications.js';
 import { Notifier } from '../src/notify/notifier.js';
 import { receiversOf } from '../src/notify/receivers.js';
 import { gaspOn, runGasp } from './support/cli.js';

@@ -6,7 +6,7 @@ import { readSelection, type Selection } from '../shifter/selection.js';
 import { whyWaiting, type WhyRow } from '../shifter/why.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { plural } from '../words.js';
-import { notificationLine } from '../notify/last.js';
+import { notificationLine } from '../shifter/notifications.js';
 
 const ROWS_SHOWN = 10;
 

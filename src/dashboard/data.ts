@@ -8,7 +8,7 @@ import { readQuarantines } from '../passes/store.js';
 import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
 import { queueHeadReasons } from '../shifter/why.js';
 import type { SummaryKey, Sums } from '../shifter/summary.js';
-import { lastNotifications, type LastNotification } from '../notify/last.js';
+import { lastNotifications, type LastNotification } from '../shifter/notifications.js';
 
 /** Counts per status, and how much was asked and made. */
 export interface Tally {

@@ -13,7 +13,7 @@ import type { ReadyPass } from '../model/documents.js';
 import { plural } from '../words.js';
 import { selectPasses, type Selection } from './selection.js';
 import { labelsOf, labelText } from '../model/label.js';
-import { lastNotifications, type LastNotification } from '../notify/last.js';
+import { lastNotifications, type LastNotification } from './notifications.js';
 
 export interface WhyRow {
   module: string;
