@@ -46,7 +46,7 @@ describe('a malformed config file', () => {
     ],
     [
       '[database]\nurl = http://x:1\n',
-      'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [dashboard], [production], [grab], [processing])',
+      'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [dashboard], [production], [grab], [processing], [notify])',
     ],
     [
       '[coordination]\nserialize = maybe\n',
@@ -214,6 +214,7 @@ describe('gasp config check', () => {
       '[production]',
       '[production.modes]',
       '[grab]',
+      '[notify]',
     ]);
     expect(lines).toEqual(
       expect.arrayContaining([
