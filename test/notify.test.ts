@@ -18,6 +18,7 @@ import { lastNotifications } from '../src/shifter/notifications.js';
 import { Notifier } from '../src/notify/notifier.js';
 import { receiversOf } from '../src/notify/receivers.js';
 import { gaspOn, runGasp } from './support/cli.js';
+import { couchEnv, couchSection } from './support/couch.js';
 import { folderWith } from './support/files.js';
 import { context, databaseWithJobs, runUntilEnded } from './support/jobs.js';
 
@@ -88,6 +89,21 @@ function notifierFor(db: Database, site: string, lines: string, perHour = 20, wi
   });
 }
 
+/** The heartbeat of a site whose client last beat at `beat` and never stopped. */
+const staleHeartbeat = (site: string, beat: string): HeartbeatDoc => ({
+  _id: heartbeatId(site, 'production'),
+  type: 'heartbeat',
+  site,
+  host: 'h',
+  pid: 1,
+  instance: 'i',
+  mode: 'production',
+  version: 'v',
+  takes_turns: false,
+  started: beat,
+  beat,
+});
+
 const withNotifier = (ctx: ClientContext, notifier: Notifier): ClientContext => ({ ...ctx, notifier });
 
 async function until(check: () => boolean, ms = 10_000): Promise<void> {
@@ -149,20 +165,7 @@ describe('notifications', () => {
   it('a site stale for longer than stale is told once, however many sites see it', async () => {
     const db = await databaseWithJobs(1, 'notify-stale');
     const beat = new Date(Date.now() - 7200_000).toISOString();
-    const dead: HeartbeatDoc = {
-      _id: heartbeatId('gone', 'production'),
-      type: 'heartbeat',
-      site: 'gone',
-      host: 'h',
-      pid: 1,
-      instance: 'i',
-      mode: 'production',
-      version: 'v',
-      takes_turns: false,
-      started: beat,
-      beat,
-    };
-    await db.put(dead);
+    await db.put(staleHeartbeat('gone', beat));
     const hook = await webhookReceiver();
     const notifiers = ['a', 'b'].map((site) => notifierFor(db, site, `webhook = ${hook.url}\n`));
     const clock = { ageSeconds: (iso: string) => (Date.now() - Date.parse(iso)) / 1000 };
@@ -243,6 +246,37 @@ describe('notifications', () => {
       notifyId({ kind: 'proxy', subject: 's4', generation: '2026-12-02T10:00:00Z' }),
     );
     expect(Object.values(doc?.receivers ?? {}).map((delivery) => delivery.state)).toEqual(['summarised']);
+  });
+});
+
+describe('gasp enqueue with [notify]', () => {
+  it('tells of a stale site once, by webhook and mail, and logs the webhook without its token', async () => {
+    const db = await databaseWithJobs(1, 'notify-enqueue');
+    await db.put(staleHeartbeat('gone', new Date(Date.now() - 7200_000).toISOString()));
+    const hook = await webhookReceiver();
+    const mail = fakeSendmail();
+    const dir = folderWith({
+      'site.ini': 'name = here\nbackend = dry\nstorage = file:///tmp/gasp-test-storage\n[rat]\n7.0.8 = CVMFS\n',
+      'gasp.cfg': `${couchSection(db.name)}[client]\nsite = site.ini\n[notify]\nwebhook = ${hook.url}\nmail_to = shifter@example.org\nsendmail = ${mail.path}\n`,
+    });
+    const run = () => runGasp(['enqueue', '--once', '-c', join(dir, 'gasp.cfg')], { cwd: dir, env: couchEnv() });
+    const first = await run();
+    expect(first.code).toBe(0);
+    expect(first.stdout + first.stderr).toMatch(
+      /notifications go to webhook http:\/\/127\.0\.0\.1:\d+\/… and mail shifter@example\.org/,
+    );
+    expect(first.stdout + first.stderr).not.toContain('s3cr3t');
+    // a second client of the database sees the same stale site: not told again; its cycle ends the
+    // dry pass the first one submitted, and the label, finished, is told
+    expect((await run()).code).toBe(0);
+    expect(hook.bodies.map((body) => [body.kind, body.site ?? body.label])).toEqual([
+      ['stale', 'gone'],
+      ['finished', 'enq'],
+    ]);
+    const calls = mail.calls();
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toContain('Subject: gasp: site gone (production) stale\n');
+    expect(calls[1]).toMatch(/Subject: gasp: label enq finished \(1 pass, 100\.0% completed\)\n/);
   });
 });
 

@@ -7,6 +7,7 @@ import type { PolicyDoc } from '../model/policy.js';
 import { FINAL_STATUSES, type PassStatus } from '../model/status.js';
 import { summarize, type Summary } from '../shifter/summary.js';
 import type { Notifier } from './notifier.js';
+import { plural } from '../words.js';
 
 /** A label auto-paused (or paused by policy): one event per pause (`since`). */
 export function pauseEvent(label: string, paused: NonNullable<PolicyDoc['paused']>): NotifyEvent {
@@ -67,9 +68,9 @@ export function finishedEvent(label: string, summary: Summary): NotifyEvent {
     subject: label,
     generation: String(summary.passes),
     label,
-    title: `gasp: label ${label} finished (${summary.passes} passes, ${rate} completed)`,
+    title: `gasp: label ${label} finished (${plural(summary.passes, 'pass', 'passes')}, ${rate} completed)`,
     text: [
-      `${summary.passes} passes: ${counts}`,
+      `${plural(summary.passes, 'pass', 'passes')}: ${counts}`,
       `success rate ${rate}; ${events}`,
       ...Object.entries(summary.quarantined).map(([site, why]) => `site ${site} quarantined ${why}`),
       `gasp summary --label ${label}`,
