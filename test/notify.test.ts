@@ -176,6 +176,23 @@ describe('notifications', () => {
     expect(hook.bodies[0]?.text).toMatch(/last heartbeat was 7\d{3} s ago .*more than stale \(1800 s\)/);
   });
 
+  it('a site quarantining itself is told once, with the reason, and gasp why names it for the site', async () => {
+    const db = await databaseWithJobs(8, 'notify-quarantine');
+    const hook = await webhookReceiver();
+    const notifier = notifierFor(db, 'broken', `webhook = ${hook.url}\n`);
+    const base = withNotifier(context(db, 'broken', new DryBackend({ outcome: 'failed', exitCode: 10 })), notifier);
+    const ctx = { ...base, maxClaim: 4, site: { ...base.site, quarantineAfter: { failed: 2, of: 4 } } };
+    await runCycle(ctx, { submit: true, monitor: false });
+    expect((await runCycle(ctx, { submit: true, monitor: true })).quarantined).toMatch(/setup 4/);
+    await runCycle(ctx, { submit: true, monitor: true });
+    await notifier.idle();
+    expect(hook.bodies.filter((body) => body.kind === 'quarantine')).toEqual([
+      expect.objectContaining({ site: 'broken', reason: '4 of its last 4 ended attempts failed (setup 4)' }),
+    ]);
+    const shown = await lastNotifications(db);
+    expect(shown.find((last) => last.about === 'site broken')?.title).toBe('gasp: site broken quarantined');
+  });
+
   it('a receiver that fails twice then answers gets the message once', async () => {
     const db = await databaseWithJobs(1, 'notify-retry');
     const hook = await webhookReceiver([500, 503]);
@@ -203,7 +220,6 @@ describe('notifications', () => {
     const started = Date.now();
     const stats = await runCycle(ctx, { submit: true, monitor: true });
     const ms = Date.now() - started;
-    console.log(`cycle with a dead receiver: ${ms} ms (stats ${stats.ms} ms)`);
     expect(stats.failed).toBe(4);
     await until(() => hook.bodies.length === 1);
     // the message reached the receiver, which has not answered, and the cycle was long over

@@ -107,7 +107,8 @@ export class Notifier {
 
   /** On the way out: what is being sent gets `graceMs` to finish; the rest is dropped. */
   async stop(graceMs = 5_000): Promise<void> {
-    await Promise.race([this.idle(), sleep(graceMs)]);
+    const idle = new AbortController();
+    await Promise.race([this.idle().then(() => idle.abort()), sleep(graceMs, idle.signal)]);
     this.#stop.abort();
     for (const lane of this.#lanes) clearTimeout(lane.timer);
   }
