@@ -176,7 +176,7 @@ describe('notifications', () => {
     expect(hook.bodies[0]?.text).toMatch(/last heartbeat was 7\d{3} s ago .*more than stale \(1800 s\)/);
   });
 
-  it('a site quarantining itself is told once, with the reason, and it is the site's last notification', async () => {
+  it("a site quarantining itself is told once, with the reason, and shows as the site's last notification", async () => {
     const db = await databaseWithJobs(8, 'notify-quarantine');
     const hook = await webhookReceiver();
     const notifier = notifierFor(db, 'broken', `webhook = ${hook.url}\n`);
