@@ -5,8 +5,8 @@ import type { Logger } from '../log.js';
 import { notifyId, type Delivery, type NotifyDoc, type NotifyEvent } from '../model/notify.js';
 import { messageOf, type Message, type Receiver } from './receivers.js';
 
-/** A failing receiver is tried this often, the waits growing to 5 minutes (about 15 minutes in all). */
-export const NOTIFY_RETRY: RetryPolicy = { attempts: 6, baseMs: 5_000, maxMs: 300_000 };
+/** A failing receiver is tried this often, the waits doubling from 5 s to 5 minutes (5 to 10 minutes in all). */
+export const NOTIFY_RETRY: RetryPolicy = { attempts: 8, baseMs: 5_000, maxMs: 300_000 };
 
 const HOUR_MS = 3_600_000;
 
