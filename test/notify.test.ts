@@ -239,7 +239,7 @@ describe('notifications', () => {
     notifier.background(() => notifyFinished(db, notifier, ['enq']));
     await notifier.idle();
     expect(hook.bodies).toHaveLength(1);
-    expect(hook.bodies[0]).toMatchObject({ kind: 'finished', label: 'enq', generation: '3', passes: 3 });
+    expect(hook.bodies[0]).toMatchObject({ kind: 'finished', label: 'enq', generation: 'completed3', passes: 3 });
     expect(hook.bodies[0]?.text).toMatch(
       /^\*\*gasp: label enq finished \(3 passes, [\d.]+% completed\)\*\*\n3 passes: /,
     );

@@ -55,7 +55,10 @@ export function proxyEvent(
   };
 }
 
-/** A label all of whose passes are final, with its summary: one event per number of passes it has. */
+/**
+ * A label all of whose passes are final, with its summary: one event per set of counts by status,
+ * so a label that grows, or whose failed passes are retried, and finishes again is told again.
+ */
 export function finishedEvent(label: string, summary: Summary): NotifyEvent {
   const counts = Object.entries(summary.byStatus)
     .filter(([, count]) => count > 0)
@@ -66,7 +69,11 @@ export function finishedEvent(label: string, summary: Summary): NotifyEvent {
   return {
     kind: 'finished',
     subject: label,
-    generation: String(summary.passes),
+    generation: Object.entries(summary.byStatus)
+      .filter(([, count]) => count > 0)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([status, count]) => `${status}${count}`)
+      .join('-'),
     label,
     title: `gasp: label ${label} finished (${plural(summary.passes, 'pass', 'passes')}, ${rate} completed)`,
     text: [
