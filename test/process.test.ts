@@ -89,6 +89,18 @@ describe('gasp runs add', () => {
       { run: 5, run_type: 'Physics', subfiles: [{ name: 'a', size: 1 }] },
       'runs.json: subfiles[0].checksum: is missing (expected a checksum such as adler32:0a1b2c3d)',
     ],
+    [
+      {
+        run: 5,
+        run_type: 'Physics',
+        subfiles: [{ name: 'a.zdab', size: 1, checksum: 'c', url: 'root://se//raw/5/0' }],
+      },
+      "runs.json: subfiles[0].url: root://se//raw/5/0 does not end in the file's name a.zdab (expected the URL of a.zdab)",
+    ],
+    [
+      { run: 5, run_type: 'Physics', subfiles: [{ name: 'a', size: 1, checksum: 'c', url: 'root://u:pw@se//a' }] },
+      'runs.json: subfiles[0].url: "root://***@se//a" is not allowed (expected where jobs read the file: a file:// or root:// URL, with no user or password in it)',
+    ],
   ])('refuses %j with one line naming where', (value, expected) => {
     expect(() => parseRuns(value, 'runs.json')).toThrow(InputError);
     try {

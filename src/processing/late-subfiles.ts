@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { fileNameOf } from '../model/storage-url.js';
 import { jobId, type JobDoc, type Pass, type RawSubfileEntry, type RunDoc, type Subjob } from '../model/documents.js';
 
 /** What to do with raw subfiles that reach a run after its sub_run pass was taken. */
@@ -12,8 +13,8 @@ export const subjobOf = (file: RawSubfileEntry, index: number): Subjob => ({
   checksum: file.checksum,
 });
 
-/** The file name a subjob reads, however it is given (name, path or URL). */
-const fileName = (subjob: Subjob) => (subjob.file ?? '').split('/').at(-1) ?? '';
+/** The file name a subjob reads, however it is given (name, path or URL; the runs schema makes a URL end in its subfile's name). */
+const fileName = (subjob: Subjob) => fileNameOf(subjob.file ?? '') ?? subjob.file ?? '';
 
 /** Passes whose run's new subfiles should not start new work: a person stopped them. */
 const STOPPED: ReadonlyArray<Pass['status']> = ['canceled', 'deleted'];
