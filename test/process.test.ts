@@ -203,11 +203,19 @@ describe('gasp process', () => {
       passes: processed.passes.map((pass) => ({ ...pass, status: 'completed' as const, site: 'here' })),
     });
     await addRuns(test.db, [run(600, 'Physics', 3)]);
+    const dry = await processRuns(test.db, await runDocs(600), INFO, { ...OPTIONS, dryRun: true });
+    expect(dry.jobs.filter((item) => item.created).map((item) => `${item.module} ${item.pass}`)).toEqual([
+      'Processing 2',
+    ]);
+    expect((await job('Processing', 600)).passes).toHaveLength(1);
     const late = await processRuns(test.db, await runDocs(600), INFO, OPTIONS);
     expect(late.jobs.filter((item) => item.created).map((item) => `${item.module} ${item.pass}`)).toEqual([
       'Processing 2',
     ]);
-    expect(late.skipped).toEqual([]);
+    // Analysis reads the run after Processing pass 1: it says the late subfile is not in it
+    expect(late.skipped).toEqual([
+      'run 600: Analysis pass 1 needs Processing pass 1; the late subfiles in Processing pass 2 are not in it',
+    ]);
     const second = (await job('Processing', 600)).passes[1];
     expect(second).toMatchObject({
       pass: 2,
@@ -230,6 +238,40 @@ describe('gasp process', () => {
     expect(passes.map((pass) => pass.subjobs?.map((subjob) => subjob.file))).toEqual([
       ['SNOP_600_0.zdab', 'SNOP_600_1.zdab'],
       ['SNOP_600_2.zdab', 'SNOP_600_3.zdab'],
+    ]);
+  });
+
+  it('places late subfiles in the job as it is when a client changed it meanwhile, once', async () => {
+    await addRuns(test.db, [run(650, 'Physics', 1)]);
+    await processRuns(test.db, await runDocs(650), INFO, OPTIONS);
+    const processed = await job('Processing', 650);
+    await test.db.put({
+      ...processed,
+      passes: processed.passes.map((pass) => ({ ...pass, status: 'running' as const })),
+    });
+    await addRuns(test.db, [run(650, 'Physics', 2)]);
+    // a client writes the job (as a lease renewal would) just before the late pass is written
+    let raced = 0;
+    const racing = new Proxy(test.db, {
+      get(target, property, receiver) {
+        if (property !== 'bulkDocs') return Reflect.get(target, property, receiver) as unknown;
+        return async (docs: JobDoc[]) => {
+          if (raced++ === 0 && docs.some((doc) => doc._id === 'job:Processing:650')) {
+            const now = await target.get<JobDoc>('job:Processing:650');
+            await target.put({ ...now, passes: now.passes.map((pass) => ({ ...pass, site: 'racer' })) });
+          }
+          return target.bulkDocs(docs);
+        };
+      },
+    });
+    const result = await processRuns(racing, await runDocs(650), INFO, OPTIONS);
+    expect(result.jobs.filter((item) => item.created).map((item) => `${item.module} ${item.pass}`)).toEqual([
+      'Processing 2',
+    ]);
+    const passes = (await job('Processing', 650)).passes;
+    expect(passes.map((pass) => [pass.pass, pass.site, pass.subjobs?.map((subjob) => subjob.file)])).toEqual([
+      [1, 'racer', ['SNOP_650_0.zdab']],
+      [2, undefined, ['SNOP_650_1.zdab']],
     ]);
   });
 
