@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { InputError } from '../src/errors.js';
-import type { JobDoc, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
+import type { JobDoc, Pass, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { processRuns, type ProcessOptions } from '../src/processing/process.js';
 import { addRuns, parseRuns, type RunInput } from '../src/processing/runs.js';
@@ -53,6 +53,14 @@ async function runDocs(...numbers: number[]): Promise<RunDoc[]> {
 }
 
 const job = (module: string, number: number) => test.db.get<JobDoc>(`job:${module}:${number}`);
+
+/** Run `number` registered with `subfiles` and processed, its Processing pass then left `status` as a client leaves it. */
+async function processedAs(number: number, subfiles: number, status: Pass['status'], more: Partial<Pass> = {}) {
+  await addRuns(test.db, [run(number, 'Physics', subfiles)]);
+  await processRuns(test.db, await runDocs(number), INFO, OPTIONS);
+  const processed = await job('Processing', number);
+  await test.db.put({ ...processed, passes: processed.passes.map((pass) => ({ ...pass, status, ...more })) });
+}
 
 beforeAll(async () => {
   await pushDesignDocs(test.db, loadDesignDocs(BUNDLED_VIEWS));
@@ -195,13 +203,7 @@ describe('gasp process', () => {
   });
 
   it('makes a new pass of only the subfiles that came after the run was processed, once', async () => {
-    await addRuns(test.db, [run(600, 'Physics', 2)]);
-    await processRuns(test.db, await runDocs(600), INFO, OPTIONS);
-    const processed = await job('Processing', 600);
-    await test.db.put({
-      ...processed,
-      passes: processed.passes.map((pass) => ({ ...pass, status: 'completed' as const, site: 'here' })),
-    });
+    await processedAs(600, 2, 'completed', { site: 'here' });
     await addRuns(test.db, [run(600, 'Physics', 3)]);
     const dry = await processRuns(test.db, await runDocs(600), INFO, { ...OPTIONS, dryRun: true });
     expect(dry.jobs.filter((item) => item.created).map((item) => `${item.module} ${item.pass}`)).toEqual([
@@ -242,13 +244,7 @@ describe('gasp process', () => {
   });
 
   it('places late subfiles in the job as it is when a client changed it meanwhile, once', async () => {
-    await addRuns(test.db, [run(650, 'Physics', 1)]);
-    await processRuns(test.db, await runDocs(650), INFO, OPTIONS);
-    const processed = await job('Processing', 650);
-    await test.db.put({
-      ...processed,
-      passes: processed.passes.map((pass) => ({ ...pass, status: 'running' as const })),
-    });
+    await processedAs(650, 1, 'running');
     await addRuns(test.db, [run(650, 'Physics', 2)]);
     // a client writes the job (as a lease renewal would) just before the late pass is written
     let raced = 0;
@@ -276,13 +272,7 @@ describe('gasp process', () => {
   });
 
   it('leaves late subfiles out with one line under --late ignore', async () => {
-    await addRuns(test.db, [run(700, 'Physics', 1)]);
-    await processRuns(test.db, await runDocs(700), INFO, OPTIONS);
-    const processed = await job('Processing', 700);
-    await test.db.put({
-      ...processed,
-      passes: processed.passes.map((pass) => ({ ...pass, status: 'failed' as const })),
-    });
+    await processedAs(700, 1, 'failed');
     await addRuns(test.db, [run(700, 'Physics', 3)]);
     const result = await processRuns(test.db, await runDocs(700), INFO, { ...OPTIONS, late: 'ignore' });
     expect(result.skipped).toEqual([
