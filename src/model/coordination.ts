@@ -50,7 +50,7 @@ export const proxyAllowsClaims = (proxy: ProxyStatus | undefined): boolean =>
 export const proxyBlocks = (proxy: ProxyStatus): string =>
   proxy.hours_left === null
     ? `its grid proxy could not be read (${proxy.problem ?? 'no answer'}): it claims nothing until it can`
-    : `its grid proxy has ${proxy.hours_left.toFixed(1)} h left, less than a job may run (${proxy.needed_hours.toFixed(1)} h): it claims nothing until the proxy is renewed${proxy.problem === undefined ? '' : ` (${proxy.problem})`}`;
+    : `its grid proxy has ${proxy.hours_left} h left, less than a job may run (${proxy.needed_hours} h): it claims nothing until the proxy is renewed${proxy.problem === undefined ? '' : ` (${proxy.problem})`}`;
 
 export interface SiteCapabilities {
   rat_versions: string[];

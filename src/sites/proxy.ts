@@ -6,7 +6,7 @@ import type { ProxyKind, Site } from './site.js';
  * seconds, `0` once expired) or `dirac-proxy-info` (a `timeleft     : HH:MM:SS` line, hours past
  * 24 allowed, `00:00:00` once expired), after the site's DIRAC set-up script.
  * Neither tool can be installed here: this is tested against stand-in commands printing output
- * copied from the tools' source and documentation (test/fixtures/recorded/proxy, SOURCES.md §8).
+ * copied from the tools' source and documentation (test/fixtures/recorded/proxy, with its SOURCES.md).
  */
 
 /** What one reading found: seconds left, or null with a one-line problem; an expired proxy has 0 and a problem. */
@@ -26,7 +26,10 @@ export const DEFAULT_JOB_SECONDS = 24 * 3600;
 export function slurmSeconds(time: string): number {
   const dash = time.indexOf('-');
   const days = dash < 0 ? 0 : Number(time.slice(0, dash));
-  const parts = time.slice(dash + 1).split(':').map(Number);
+  const parts = time
+    .slice(dash + 1)
+    .split(':')
+    .map(Number);
   // with days: h, h:m or h:m:s; without: m, m:s or h:m:s
   const [h = 0, m = 0, s = 0] = dash >= 0 || parts.length === 3 ? parts : [0, ...parts];
   return days * 86_400 + h * 3600 + m * 60 + s;
