@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCycle } from '../src/client/cycle.js';
+import { loadConfig } from '../src/config/config.js';
 import type { ProxyStatus } from '../src/model/coordination.js';
 import { loadSite, type Site } from '../src/sites/site.js';
 import { jobSeconds, parseDiracTimeleft, parseVomsTimeleft, proxyLifetime, slurmSeconds } from '../src/sites/proxy.js';
 import { DryBackend } from '../src/backends/dry.js';
+import { overview } from '../src/dashboard/data.js';
 import { GASP_BIN, runGasp } from './support/cli.js';
 import { couchSection } from './support/couch.js';
 import { databaseWithJobs, context, jobs } from './support/jobs.js';
@@ -139,6 +141,24 @@ describe('reading the grid proxy', () => {
   });
 });
 
+describe('the grid proxy settings', () => {
+  it('reads [notify] proxy_warn_hours (48) and [client] proxy_check (3600 s), GASP_NOTIFY_PROXY_WARN_HOURS overriding', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-proxy-cfg-'));
+    writeFileSync(join(dir, 'gasp.cfg'), '[client]\nsite = local\n');
+    const defaults = loadConfig(join(dir, 'gasp.cfg'), { env: {} });
+    expect([defaults.notify.proxyWarnHours, defaults.client.proxyCheckSeconds]).toEqual([48, 3600]);
+    writeFileSync(join(dir, 'gasp.cfg'), '[client]\nproxy_check = 60\n[notify]\nproxy_warn_hours = 24\n');
+    const set = loadConfig(join(dir, 'gasp.cfg'), { env: { GASP_NOTIFY_PROXY_WARN_HOURS: '12' } });
+    expect([set.notify.proxyWarnHours, set.client.proxyCheckSeconds]).toEqual([12, 60]);
+    writeFileSync(join(dir, 'gasp.cfg'), '[notify]\nproxy_warn_hours = soon\n');
+    expect(() => loadConfig(join(dir, 'gasp.cfg'), { env: {} })).toThrow(/\[notify\] proxy_warn_hours: "soon"/);
+  });
+
+  it('refuses a proxy key other than voms, dirac or none, naming the file and key', () => {
+    expect(() => siteFile('proxy = x509\n')).toThrow(/grid\.ini: proxy: "x509" .*expected voms \| dirac \| none/);
+  });
+});
+
 describe('a client whose grid proxy runs low', () => {
   const { dir, answer } = standIns();
   const path = process.env.PATH;
@@ -227,6 +247,12 @@ describe('gasp enqueue with a grid proxy', () => {
       expect(status.stdout).toMatch(
         /^grid \(production\): grid proxy \(voms\): 0\.5 h left, a job may need 24 h: CLAIMS NOTHING until it is renewed \(checked \S+\)$/m,
       );
+      expect((await overview(db, 'production', 1800)).sites).toEqual([
+        expect.objectContaining({
+          site: 'grid',
+          proxy: expect.objectContaining({ hours_left: 0.5, needed_hours: 24 }),
+        }),
+      ]);
 
       answer('voms-proxy-info', vomsSays(72 * 3600));
       for (let waited = 0; waited < 300 && !stderr.includes('claiming again'); waited++) await wait(50);

@@ -399,6 +399,23 @@ function resolveCredentials(
   };
 }
 
+/** [client], with the site file it names found beside the config file. */
+function clientConfig(client: z.output<typeof configSchema>['client'], file: string, mode: Mode): ClientConfig {
+  const siteFile =
+    client.site.includes('/') || client.site.endsWith('.ini')
+      ? resolve(dirname(file), client.site)
+      : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
+  return {
+    site: client.site,
+    siteFile,
+    mode,
+    queue: client.queue,
+    intervalSeconds: client.interval,
+    maxClaim: client.max_claim,
+    proxyCheckSeconds: client.proxy_check,
+  };
+}
+
 /** Reads, validates and resolves a config file; throws InputError listing every problem. */
 export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
@@ -429,10 +446,6 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const { couchdb, client, logging, coordination, notify, production, grab, processing } = parsed.data;
 
   const mode = options.mode ?? client.mode;
-  const siteFile =
-    client.site.includes('/') || client.site.endsWith('.ini')
-      ? resolve(dirname(file), client.site)
-      : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
   return {
     file: label,
     couchdb: {
@@ -445,15 +458,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       }),
       timeoutMs: Math.round(couchdb.timeout * 1000),
     },
-    client: {
-      site: client.site,
-      siteFile,
-      mode,
-      queue: client.queue,
-      intervalSeconds: client.interval,
-      maxClaim: client.max_claim,
-      proxyCheckSeconds: client.proxy_check,
-    },
+    client: clientConfig(client, file, mode),
     logging: { level: logging.level },
     coordination: {
       serialize: coordination.serialize,
