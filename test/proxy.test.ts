@@ -106,6 +106,19 @@ describe('reading the grid proxy', () => {
     expect(lifetime).toEqual({ kind, seconds });
   });
 
+  it('runs dirac-proxy-info after the site’s [dirac] setup script, which puts it on PATH', async () => {
+    const { dir, answer } = standIns();
+    answer('dirac-proxy-info', diracSays(10 * 3600));
+    const setup = join(dir, 'bashrc');
+    writeFileSync(setup, `export PATH='${dir}':"$PATH"\n`);
+    const site = siteFile('', 'dirac', `[dirac]\nsetup = ${setup}\n`);
+    expect(await proxyLifetime(site, { env: { PATH: '/usr/bin:/bin' } })).toEqual({ kind: 'dirac', seconds: 36_000 });
+    writeFileSync(setup, 'true\n');
+    expect((await proxyLifetime(site, { env: { PATH: '/usr/bin:/bin' } }))?.problem).toBe(
+      `dirac-proxy-info: command not found (install it or set [dirac] setup, or set proxy = none in ${site.file})`,
+    );
+  });
+
   it('gives one line for no proxy, an expired one, a missing command and one that hangs', async () => {
     const { dir, answer } = standIns();
     const env = { PATH: `${dir}:/usr/bin:/bin` };

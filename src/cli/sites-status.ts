@@ -10,7 +10,7 @@ export function registerSitesStatus(sites: Command): void {
   sites
     .command('status')
     .description(
-      'each site on the database: last heartbeat, active, stale or stopped, who leads, how many passes it holds, its recent failures by kind, and whether it is quarantined',
+      'each site on the database: last heartbeat, active, stale or stopped, who leads, how many passes it holds, its recent failures by kind, whether it is quarantined, and the hours its grid proxy has left',
     )
     .addOption(configOption())
     .addOption(modeOption())
