@@ -130,6 +130,7 @@ const configSections = {
     queue: withDefault(QUEUE_ORDERS.join(' | '), oneOf(QUEUE_ORDERS), 'priority'),
     interval: withDefault('seconds, more than 0', positiveNumber(86_400), 60),
     max_claim: withDefault('a whole number from 1 to 10000', integer(1, 10_000), 50),
+    proxy_check: withDefault('seconds between grid proxy checks, more than 0', positiveNumber(86_400), 3600),
   },
   logging: {
     level: withDefault(LOG_LEVELS.join(' | '), oneOf(LOG_LEVELS), 'info'),
@@ -145,6 +146,9 @@ const configSections = {
     password_file: optional('a file holding the password', text),
     password_env: optional('the name of an environment variable holding the password', matching(ENV_NAME)),
     password: optional('a password', text),
+  },
+  notify: {
+    proxy_warn_hours: withDefault('hours, more than 0', positiveNumber(10_000), 48),
   },
   production: {
     phases: withDefault('a comma list of folder names under mac/production', folderNames, [...DEFAULT_PHASES]),
@@ -185,6 +189,7 @@ const configSchema = iniFile({
   logging: section(configSections.logging),
   coordination: section(configSections.coordination),
   dashboard: section(configSections.dashboard),
+  notify: section(configSections.notify),
   production: section(configSections.production),
   grab: section(configSections.grab),
   processing: section(configSections.processing),
@@ -219,6 +224,14 @@ export interface ClientConfig {
   queue: QueueOrder;
   intervalSeconds: number;
   maxClaim: number;
+  /** Seconds between checks of the site's grid proxy while it runs. */
+  proxyCheckSeconds: number;
+}
+
+/** What gasp tells people about, and when. */
+export interface NotifyConfig {
+  /** Below this many hours left on a site's grid proxy, its client warns every hour. */
+  proxyWarnHours: number;
 }
 
 /** An event mode for the modules whose names match a glob such as `Water*`, from [production.modes]. */
@@ -255,6 +268,7 @@ export interface Config {
   client: ClientConfig;
   logging: { level: LogLevel };
   coordination: CoordinationConfig;
+  notify: NotifyConfig;
   production: ProductionConfig;
   /** `gasp grab`: the storage elements to fetch from first, in this order (then the others as recorded). */
   grab: { prefer: string[] };
@@ -385,6 +399,23 @@ function resolveCredentials(
   };
 }
 
+/** [client], with the site file it names found beside the config file. */
+function clientConfig(client: z.output<typeof configSchema>['client'], file: string, mode: Mode): ClientConfig {
+  const siteFile =
+    client.site.includes('/') || client.site.endsWith('.ini')
+      ? resolve(dirname(file), client.site)
+      : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
+  return {
+    site: client.site,
+    siteFile,
+    mode,
+    queue: client.queue,
+    intervalSeconds: client.interval,
+    maxClaim: client.max_claim,
+    proxyCheckSeconds: client.proxy_check,
+  };
+}
+
 /** Reads, validates and resolves a config file; throws InputError listing every problem. */
 export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
@@ -412,13 +443,9 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     );
   }
   if (!parsed.success || problems.length > 0) throw new InputError(problems);
-  const { couchdb, client, logging, coordination, production, grab, processing } = parsed.data;
+  const { couchdb, client, logging, coordination, notify, production, grab, processing } = parsed.data;
 
   const mode = options.mode ?? client.mode;
-  const siteFile =
-    client.site.includes('/') || client.site.endsWith('.ini')
-      ? resolve(dirname(file), client.site)
-      : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
   return {
     file: label,
     couchdb: {
@@ -431,20 +458,16 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       }),
       timeoutMs: Math.round(couchdb.timeout * 1000),
     },
-    client: {
-      site: client.site,
-      siteFile,
-      mode,
-      queue: client.queue,
-      intervalSeconds: client.interval,
-      maxClaim: client.max_claim,
-    },
+    client: clientConfig(client, file, mode),
     logging: { level: logging.level },
     coordination: {
       serialize: coordination.serialize,
       heartbeatSeconds: coordination.heartbeat,
       staleSeconds: coordination.stale,
       conflictDelaySeconds: coordination.conflict_delay,
+    },
+    notify: {
+      proxyWarnHours: notify.proxy_warn_hours,
     },
     production: {
       phases: production.phases,
