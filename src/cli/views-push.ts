@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import type { RetryPolicy } from '../db/backoff.js';
-import { couchFromConfig } from '../db/couch.js';
-import { silentLogger } from '../log.js';
+import { couchFromConfig, probeCouch } from '../db/couch.js';
 import type { Database } from '../db/database.js';
 import { buildIndex, indexProgress, loadDesignDocs, pushDesignDocs, type PushResult } from '../db/design-docs.js';
 import { UnavailableError } from '../errors.js';
@@ -56,10 +54,6 @@ async function buildIndexWithProgress(db: Database, ddoc: string, view: string):
   print(tty ? `\r${label}: ${done}   ` : `${label}: ${done}`);
 }
 
-/** How `gasp doctor` asks: once, within 10 s, logging nothing (it says itself what it found). */
-const PROBE_RETRY: RetryPolicy = { attempts: 1, baseMs: 0, maxMs: 0 };
-const PROBE_TIMEOUT_MS = 10_000;
-
 /**
  * Which databases to push to, on which servers: `--db` names, else each config's database (the
  * first config's first). `probe`: for checking them rather than writing (one try, 10 s at most).
@@ -70,12 +64,7 @@ export function viewsPushTargets(options: ViewsPushOptions, probe = false): Data
   const found: Database[] = [];
   for (const mode of modes) {
     const { config, log } = loadCommandConfig({ ...options, ...(mode !== undefined && { mode }) });
-    const couch = probe
-      ? couchFromConfig(
-          { ...config.couchdb, timeoutMs: Math.min(config.couchdb.timeoutMs, PROBE_TIMEOUT_MS) },
-          { retry: PROBE_RETRY, log: silentLogger },
-        )
-      : couchFromConfig(config.couchdb, { log });
+    const couch = probe ? probeCouch(config.couchdb) : couchFromConfig(config.couchdb, { log });
     for (const name of options.db ?? [config.couchdb.database]) {
       if (!found.some((db) => db.name === name && db.couch.url === couch.url)) found.push(couch.use(name));
     }

@@ -52,15 +52,21 @@ async function databaseChecks(
     return found.checks;
   });
   checks.push(...exist);
-  for (const db of present)
-    checks.push(
-      ...(await guarded('design documents', `gasp views push ${setup.configArgs}`.trim(), () =>
-        checkDesignDocs(setup, db),
-      )),
+  const current: Database[] = [];
+  for (const db of present) {
+    const found = await guarded('design documents', `gasp views push ${setup.configArgs}`.trim(), () =>
+      checkDesignDocs(setup, db),
     );
+    checks.push(...found);
+    if (!found.some(isProblem)) current.push(db);
+  }
   if (scope === 'all') {
     for (const db of present)
-      checks.push(...(await guarded('view indexes', 'see the message', () => checkViewIndexes(setup, db))));
+      checks.push(
+        ...(current.includes(db)
+          ? await guarded('view indexes', 'see the message', () => checkViewIndexes(setup, db))
+          : [skipped('view indexes', `${db.name}: skipped: its design documents are not current`)]),
+      );
     const [server] = serversOf(setup.databases);
     if (server !== undefined) checks.push(...(await checkClock(server)));
   }
@@ -90,9 +96,11 @@ async function siteChecks(
   checks.push(...rat.checks);
   if (scope === 'all') {
     const [db] = setup.databases;
-    for (const [version, ratroot] of rat.ratroots) {
+    for (const version of site.rat.versions.keys()) {
       const name = `macros ${version}`;
-      if (db === undefined || !database.present.includes(db))
+      const ratroot = rat.ratroots.get(version);
+      if (ratroot === undefined) checks.push(skipped(name, 'skipped: no RATROOT from its set-up here'));
+      else if (db === undefined || !database.present.includes(db))
         checks.push(skipped(name, `skipped: ${database.why ?? `${db?.name ?? 'the database'} does not exist`}`));
       else checks.push(...(await guarded(name, 'see the message', () => checkMacros(setup, db, version, ratroot))));
     }
