@@ -1,9 +1,13 @@
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Couch } from '../src/db/couch.js';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import type { Database } from '../src/db/database.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
+import { EmbeddedServer } from '../src/server/embedded.js';
 import { freePort } from '../src/server/ports.js';
 import { runGasp } from './support/cli.js';
 import { couchSection, testCouch, uniqueName } from './support/couch.js';
@@ -171,5 +175,39 @@ describe('gasp enqueue checks at start', () => {
     const forced = await runGasp(['enqueue', '-c', config, '--once', '--force']);
     expect(forced.code).toBe(0);
     expect(forced.stderr).toMatch(/cycle 1: claimed 0/);
+  });
+});
+
+describe('gasp doctor on a server with an admin', () => {
+  // its own server: giving PouchDB Server an admin ends its "admin party" for every database on it
+  const user = 'doctoradmin';
+  const password = `Pw-${randomBytes(6).toString('hex')}`;
+  let server: EmbeddedServer;
+
+  beforeAll(async () => {
+    server = await EmbeddedServer.start({ dir: mkdtempSync(join(tmpdir(), 'gasp-doctor-db-')) });
+    await new Couch({ url: server.url }).request({ method: 'PUT', path: `_config/admins/${user}`, body: password });
+  }, 60_000);
+
+  afterAll(async () => {
+    await server.stop();
+    rmSync(server.dir, { recursive: true, force: true });
+  });
+
+  it('names a refused password 401 unauthorized with its fix, skips what needs the database, and never prints the password', async () => {
+    const couch = `[couchdb]\nurl = ${server.url}\ndatabase = data-production\nuser = ${user}\npassword_env = GASP_DOCTOR_SECRET\n`;
+    const { config } = siteFolder(couch, GOOD_SCRIPT);
+    const refused = await runGasp(['doctor', '-c', config], { env: { GASP_DOCTOR_SECRET: `${password}x` } });
+    expect(refused.code).toBe(1);
+    const shown = lines(refused.stdout);
+    expect(shown.slice(0, 4)).toEqual([
+      `✓ database: ${server.url.origin} answers`,
+      `✗ credentials: 401 unauthorized: ${server.url.origin} refuses user ${user}`,
+      `  fix: correct [couchdb] user and password_file (or password_env) in ${config}`,
+      '- databases: skipped: the database refuses our credentials',
+    ]);
+    const accepted = await runGasp(['doctor', '-c', config], { env: { GASP_DOCTOR_SECRET: password } });
+    expect(lines(accepted.stdout)[1]).toBe(`✓ credentials: user ${user} accepted`);
+    for (const result of [refused, accepted]) expect(result.stdout + result.stderr).not.toContain(password);
   });
 });

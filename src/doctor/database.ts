@@ -97,11 +97,8 @@ export async function checkDatabasesExist(setup: DoctorSetup): Promise<{ checks:
 /** Per database: `gasp views push` would say unchanged for every design document. */
 export async function checkDesignDocs(setup: DoctorSetup, db: Database): Promise<Check[]> {
   const docs = loadDesignDocs(BUNDLED_VIEWS);
-  const pending: string[] = [];
-  for (const doc of docs) {
-    const { outcome } = await plannedPush(db, doc);
-    if (outcome !== 'unchanged') pending.push(`${doc._id} would be ${outcome}`);
-  }
+  const outcomes = await Promise.all(docs.map(async (doc) => ({ id: doc._id, ...(await plannedPush(db, doc)) })));
+  const pending = outcomes.flatMap(({ id, outcome }) => (outcome === 'unchanged' ? [] : [`${id} would be ${outcome}`]));
   if (pending.length === 0)
     return [passed('design documents', `${db.name}: ${plural(docs.length, 'design document')} current`)];
   return [

@@ -77,7 +77,7 @@ async function databaseChecks(
 async function siteChecks(
   setup: DoctorSetup,
   scope: DoctorScope,
-  database: DatabaseState,
+  databaseDone: Promise<DatabaseState>,
   given?: Site,
 ): Promise<Check[]> {
   const found = given === undefined ? checkSiteFile(setup) : { checks: [], site: given };
@@ -96,6 +96,7 @@ async function siteChecks(
   checks.push(...rat.checks);
   if (scope === 'all') {
     const [db] = setup.databases;
+    const database = await databaseDone;
     for (const version of site.rat.versions.keys()) {
       const name = `macros ${version}`;
       const ratroot = rat.ratroots.get(version);
@@ -122,6 +123,16 @@ async function siteChecks(
  * `site`: the site the caller has loaded already (enqueue), so its file is not checked again.
  */
 export async function runDoctor(setup: DoctorSetup, scope: DoctorScope = 'all', site?: Site): Promise<Check[]> {
-  const database = await databaseChecks(setup, scope);
-  return [...database.checks, ...(await siteChecks(setup, scope, database.state, site))];
+  // the site's checks run beside the database's; only the macros wait for the database's answer
+  const database = databaseChecks(setup, scope);
+  const [{ checks }, siteFound] = await Promise.all([
+    database,
+    siteChecks(
+      setup,
+      scope,
+      database.then(({ state }) => state),
+      site,
+    ),
+  ]);
+  return [...checks, ...siteFound];
 }
