@@ -56,7 +56,7 @@ export function registerEnqueue(program: Command): void {
     .option('--force', 'start even when a check at start finds a problem that would make every job fail')
     .addHelpText(
       'after',
-      '\nAt start it checks the database, its design documents, the site file, the RAT set-up of each version and the storage (as gasp doctor does) and refuses to start on a problem that would make every job fail, one line each, exit 1; --force starts anyway. A database that does not answer is waited for.\n\nExamples:\n  gasp enqueue -c config/production.cfg\n  gasp enqueue -c config/processing.cfg --queue runlevel --once',
+      '\nAt start it checks the database, its design documents, the site file, the RAT set-up of each version and the storage (as gasp doctor does) and refuses to start on a problem that would make every job fail, one line each, exit 1; --force starts anyway. A database that does not answer is waited for.\n\nExamples:\n  gasp enqueue -c config/production.cfg\n  gasp enqueue -c config/processing.cfg --queue runlevel --once\n  gasp enqueue -c site.cfg --force    # start although a check at start fails',
     )
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<EnqueueCommandOptions>();
