@@ -19,12 +19,17 @@ import { needsXrootd } from './support/xrootd.js';
 const GOOD_SCRIPT = join(FIXTURE_RELEASE, 'env_rat-7.0.8.sh');
 
 /** A site folder: a local site with file storage, the given env script, and a config naming `couch`. */
-function siteFolder(couch: string, envScript: string, storage?: string): { dir: string; config: string } {
+function siteFolder(
+  couch: string,
+  envScript: string,
+  storage?: string,
+  backend = 'local',
+): { dir: string; config: string } {
   const dir = folderWith({});
   const store = storage ?? `file://${dir}/storage`;
   writeFileSync(
     join(dir, 'site.ini'),
-    `name = doc-site\nbackend = local\nmax_jobs = 2\nstorage = ${store}\n[rat]\n7.0.8 = ${envScript}\n[local]\nworkdir = ${dir}/jobs\n`,
+    `name = doc-site\nbackend = ${backend}\nmax_jobs = 2\nstorage = ${store}\n[rat]\n7.0.8 = ${envScript}\n[local]\nworkdir = ${dir}/jobs\n[slurm]\npartition = debug\n`,
   );
   writeFileSync(join(dir, 'gasp.cfg'), `${couch}[client]\nsite = site.ini\ninterval = 1\n`);
   return { dir, config: join(dir, 'gasp.cfg') };
@@ -138,6 +143,27 @@ describe('gasp doctor', () => {
     ]);
     expect(shown).toContainEqual(expect.stringMatching(/^✓ RAT 7\.0\.8: RATROOT /));
     expect(shown.at(-1)).toBe('doctor: 11 checks, 1 problem');
+  });
+});
+
+describe('gasp doctor of a batch system', () => {
+  it("asks the backend's command: a missing one and one that answers", async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const couch = `[couchdb]\nurl = ${url}\ndatabase = data-production\n`;
+    const condor = siteFolder(couch, GOOD_SCRIPT, undefined, 'condor');
+    const missing = lines((await runGasp(['doctor', '-c', condor.config], { env: { PATH: '/usr/bin:/bin' } })).stdout);
+    const at = missing.findIndex((line) => line.startsWith('✗ backend'));
+    expect(missing.slice(at, at + 2)).toEqual([
+      '✗ backend: condor: condor_status: command not found (is it installed and on PATH here?)',
+      '  fix: run gasp where HTCondor is installed and its collector answers (condor_status)',
+    ]);
+    // a Slurm whose controller answers: an sinfo that knows the site's partition
+    const slurm = siteFolder(couch, GOOD_SCRIPT, undefined, 'slurm');
+    writeFileSync(join(slurm.dir, 'sinfo'), '#!/bin/sh\necho "debug*"\n', { mode: 0o755 });
+    const answered = await runGasp(['doctor', '-c', slurm.config], {
+      env: { PATH: `${slurm.dir}:${process.env.PATH ?? ''}` },
+    });
+    expect(lines(answered.stdout)).toContainEqual('✓ backend: slurm: sinfo -h -o %P -p debug answers');
   });
 });
 

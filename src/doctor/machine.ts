@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { lastLine, runCommand } from '../backends/command.js';
+import { lastLine, runCommand, type CommandResult } from '../backends/command.js';
 import { below } from '../model/storage-url.js';
 import type { BackendKind, Site } from '../sites/site.js';
 import { Adler32 } from '../storage/adler32.js';
@@ -49,7 +49,13 @@ export async function checkBackend(site: Site): Promise<Check[]> {
   if (command === undefined) return [passed('backend', `${site.backend}: nothing to check`)];
   const argv = command.argv(site);
   const shown = argv.includes('gasp-doctor') ? (argv.slice(-1)[0] ?? '') : argv.join(' ');
-  const result = await runCommand(argv, { timeoutMs: BACKEND_TIMEOUT_MS });
+  let result: CommandResult;
+  try {
+    result = await runCommand(argv, { timeoutMs: BACKEND_TIMEOUT_MS });
+  } catch (error) {
+    // not installed, or no answer within the timeout
+    return [failed('backend', `${site.backend}: ${(error as Error).message}`, command.fix)];
+  }
   if (result.code !== 0)
     return [
       failed(
