@@ -118,15 +118,29 @@ function toWrite(doc: DesignDoc, stored: DesignDoc | undefined): DesignDoc {
   return { ...doc, views: { ...stored.views, ...doc.views } };
 }
 
-/** What a push of `given` would do now: the stored document, what the push writes, and the outcome. */
-export async function plannedPush(
-  db: Database,
-  given: DesignDoc,
-): Promise<{ stored: DesignDoc | undefined; doc: DesignDoc; outcome: PushOutcome }> {
-  const stored = await db.find<DesignDoc>(given._id);
+interface PlannedPush {
+  stored: DesignDoc | undefined;
+  doc: DesignDoc;
+  outcome: PushOutcome;
+}
+
+/** What a push of `given` does to `stored`: what it writes, and the outcome. */
+function plan(given: DesignDoc, stored: DesignDoc | undefined): PlannedPush {
   const doc = toWrite(given, stored);
   if (stored === undefined) return { stored, doc, outcome: 'created' };
   return { stored, doc, outcome: sameContent(stored, doc) ? 'unchanged' : 'updated' };
+}
+
+/** What a push of `given` would do now. */
+export async function plannedPush(db: Database, given: DesignDoc): Promise<PlannedPush> {
+  return plan(given, await db.find<DesignDoc>(given._id));
+}
+
+/** What a push of each of `docs` would do now, read in one request (`gasp doctor`, enqueue's start). */
+export async function plannedPushes(db: Database, docs: readonly DesignDoc[]): Promise<PlannedPush[]> {
+  const { rows } = await db.allDocs<DesignDoc>({ keys: docs.map((doc) => doc._id), include_docs: true });
+  const stored = new Map(rows.flatMap((row) => (row.doc ? [[row.id, row.doc] as const] : [])));
+  return docs.map((doc) => plan(doc, stored.get(doc._id)));
 }
 
 async function pushOne(db: Database, given: DesignDoc, triesLeft = 3): Promise<PushResult> {

@@ -1,6 +1,6 @@
 import { ServerClock } from '../db/clock.js';
 import type { Database, Server } from '../db/database.js';
-import { indexLag, loadDesignDocs, plannedPush, type DesignDoc } from '../db/design-docs.js';
+import { indexLag, loadDesignDocs, plannedPushes, type DesignDoc } from '../db/design-docs.js';
 import { AuthError, UnreachableError } from '../db/errors.js';
 import { BUNDLED_VIEWS } from '../paths.js';
 import { plural } from '../words.js';
@@ -97,8 +97,9 @@ export async function checkDatabasesExist(setup: DoctorSetup): Promise<{ checks:
 /** Per database: `gasp views push` would say unchanged for every design document. */
 export async function checkDesignDocs(setup: DoctorSetup, db: Database): Promise<Check[]> {
   const docs = loadDesignDocs(BUNDLED_VIEWS);
-  const outcomes = await Promise.all(docs.map(async (doc) => ({ id: doc._id, ...(await plannedPush(db, doc)) })));
-  const pending = outcomes.flatMap(({ id, outcome }) => (outcome === 'unchanged' ? [] : [`${id} would be ${outcome}`]));
+  const pending = (await plannedPushes(db, docs)).flatMap(({ doc, outcome }) =>
+    outcome === 'unchanged' ? [] : [`${doc._id} would be ${outcome}`],
+  );
   if (pending.length === 0)
     return [passed('design documents', `${db.name}: ${plural(docs.length, 'design document')} current`)];
   return [
