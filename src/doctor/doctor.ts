@@ -130,7 +130,10 @@ export async function runDoctor(setup: DoctorSetup, scope: DoctorScope = 'all', 
     siteChecks(
       setup,
       scope,
-      database.then(({ state }) => state),
+      database.then(
+        ({ state }) => state,
+        (): DatabaseState => ({ present: [], why: 'the database checks failed' }),
+      ),
       site,
     ),
   ]);
