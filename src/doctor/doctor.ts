@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { Database } from '../db/database.js';
 import type { Site } from '../sites/site.js';
 import { guarded, isProblem, skipped, type Check } from './check.js';
@@ -92,14 +93,21 @@ async function siteChecks(
     ];
     return [...checks, ...later.map((name) => skipped(name, 'skipped: no valid site file'))];
   }
-  const rat = await checkRatSetups(site);
-  checks.push(...rat.checks);
+  let ratroots = new Map<string, string>();
+  const ratFix = `gasp sites check ${dirname(site.file)}`;
+  checks.push(
+    ...(await guarded('RAT set-up', ratFix, async () => {
+      const rat = await checkRatSetups(site);
+      ratroots = rat.ratroots;
+      return rat.checks;
+    })),
+  );
   if (scope === 'all') {
     const [db] = setup.databases;
     const database = await databaseDone;
     for (const version of site.rat.versions.keys()) {
       const name = `macros ${version}`;
-      const ratroot = rat.ratroots.get(version);
+      const ratroot = ratroots.get(version);
       if (ratroot === undefined) checks.push(skipped(name, 'skipped: no RATROOT from its set-up here'));
       else if (db === undefined || !database.present.includes(db))
         checks.push(skipped(name, `skipped: ${database.why ?? `${db?.name ?? 'the database'} does not exist`}`));
