@@ -38,7 +38,7 @@ const LAYERS: readonly Layer[] = [
   // the enqueue loop and the tools, each a thing a command calls
   {
     name: 'features',
-    units: ['client', 'submit', 'shifter', 'coordination', 'processing', 'grab', 'timing', 'dashboard'],
+    units: ['client', 'submit', 'shifter', 'coordination', 'processing', 'grab', 'timing', 'dashboard', 'doctor'],
   },
   // one file per command: parse, call, print
   { name: 'cli', units: ['cli'] },
