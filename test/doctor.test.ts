@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,11 +72,13 @@ describe('gasp doctor', () => {
       '✓ RAT 7.0.8',
       '✓ macros 7.0.8',
       '✓ backend',
+      '✓ grid proxy',
       '✓ storage',
       '✓ free disk',
       'doctor',
     ]);
-    expect(shown.at(-1)).toBe('doctor: 12 checks, 0 problems');
+    expect(shown.at(-1)).toBe('doctor: 13 checks, 0 problems');
+    expect(result.stdout).toContain('✓ grid proxy: none needed (proxy = none in');
     // PouchDB Server does not say how far its indexes are: unknown, not a problem
     expect(result.stdout).toContain(`✓ view indexes: ${db.name}: unknown`);
     expect(result.stdout).toContain(
@@ -84,8 +86,42 @@ describe('gasp doctor', () => {
     );
     const json = await runGasp(['doctor', '-c', config, '--json']);
     const checks = JSON.parse(json.stdout) as Array<{ name: string; ok: boolean; detail: string }>;
-    expect(checks).toHaveLength(12);
+    expect(checks).toHaveLength(13);
     expect(checks.every((check) => check.ok)).toBe(true);
+  });
+
+  it('names a grid proxy that expires before a job would end, or soon, with the command that renews it', async () => {
+    const { dir, config } = siteFolder(couchSection(db.name), GOOD_SCRIPT);
+    writeFileSync(join(dir, 'site.ini'), `proxy = voms\n${readFileSync(join(dir, 'site.ini'), 'utf8')}`);
+    // a stand-in voms-proxy-info: VOMS clients 3 print the seconds left
+    const bin = folderWith({});
+    const proxy = (seconds: number) =>
+      writeFileSync(join(bin, 'voms-proxy-info'), `#!/bin/sh\necho ${seconds}\n`, { mode: 0o755 });
+    const doctor = async () => {
+      const result = await runGasp(['doctor', '-c', config], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+      return {
+        code: result.code,
+        lines: lines(result.stdout).filter((line) => line.includes('grid proxy') || line.startsWith('  fix: voms')),
+      };
+    };
+    proxy(36_000);
+    expect(await doctor()).toEqual({
+      code: 1,
+      lines: [
+        '✗ grid proxy: voms: 10.0 h left, less than a job may need (24.0 h): gasp enqueue claims nothing',
+        '  fix: voms-proxy-init --voms snoplus.snolab.ca',
+      ],
+    });
+    proxy(30 * 3600);
+    expect(await doctor()).toEqual({
+      code: 1,
+      lines: [
+        '✗ grid proxy: voms: 30.0 h left, below [notify] proxy_warn_hours (48 h)',
+        '  fix: voms-proxy-init --voms snoplus.snolab.ca',
+      ],
+    });
+    proxy(72 * 3600);
+    expect(await doctor()).toEqual({ code: 0, lines: ['✓ grid proxy: voms: 72.0 h left'] });
   });
 
   it('names a broken env script, a missing macro and design documents not pushed, each with its fix, and exits 1', async () => {
@@ -107,7 +143,7 @@ describe('gasp doctor', () => {
     );
     expect(shown.find((line) => line.startsWith('✗ design documents'))).toMatch(/_design\/\w+ would be created/);
     expect(after('✗ design documents')).toBe(`  fix: gasp views push -c ${missing.config}`);
-    expect(shown.at(-1)).toBe('doctor: 12 checks, 2 problems');
+    expect(shown.at(-1)).toBe('doctor: 13 checks, 2 problems');
 
     const broken = siteFolder(couchSection(db.name), brokenScript());
     const second = await runGasp(['doctor', '-c', broken.config]);
@@ -121,7 +157,7 @@ describe('gasp doctor', () => {
     );
     // no RATROOT, so no macros to look at: skipped, not ✓
     expect(again).toContainEqual('- macros 7.0.8: skipped: no RATROOT from its set-up here');
-    expect(again.at(-1)).toBe('doctor: 12 checks, 1 problem');
+    expect(again.at(-1)).toBe('doctor: 13 checks, 1 problem');
   });
 
   it('with a stopped database names it and its fix, skips what needs it (not ✓), still checks the site, and exits 1', async () => {
@@ -142,7 +178,7 @@ describe('gasp doctor', () => {
       '- macros 7.0.8: skipped: the database does not answer',
     ]);
     expect(shown).toContainEqual(expect.stringMatching(/^✓ RAT 7\.0\.8: RATROOT /));
-    expect(shown.at(-1)).toBe('doctor: 11 checks, 1 problem');
+    expect(shown.at(-1)).toBe('doctor: 12 checks, 1 problem');
   });
 });
 

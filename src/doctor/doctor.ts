@@ -1,3 +1,4 @@
+import { checkProxy } from './proxy.js';
 import { dirname } from 'node:path';
 import type { Database } from '../db/database.js';
 import type { Site } from '../sites/site.js';
@@ -114,7 +115,9 @@ async function siteChecks(
       else checks.push(...(await guarded(name, 'see the message', () => checkMacros(setup, db, version, ratroot))));
     }
     checks.push(...(await guarded('backend', 'see the message', () => checkBackend(site))));
-    // grid proxy: the `proxy lifetime` check (src/sites/proxy.ts) goes here, before storage
+    checks.push(
+      ...(await guarded('grid proxy', 'see the message', () => checkProxy(site, setup.config.notify.proxyWarnHours))),
+    );
   }
   checks.push(...(await guarded('storage', `correct storage in ${site.file}`, () => checkStorage(site))));
   if (scope === 'all')
