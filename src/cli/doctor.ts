@@ -16,7 +16,7 @@ export function registerDoctor(program: Command): void {
   program
     .command('doctor')
     .description(
-      'check everything a site needs, on one screen: database, credentials, design documents, view indexes, clock, site file, RAT set-up, macros, backend, storage, free disk; each ✓ or ✗ with the fix to run',
+      'check everything a site needs, on one screen: database, credentials, design documents, view indexes, clock, site file, RAT set-up, macros, backend, grid proxy, storage, free disk; each ✓ or ✗ with the fix to run',
     )
     .addOption(configOption())
     .option('--json', 'print the checks as JSON: [{name, ok, detail, fix}]')
