@@ -43,6 +43,16 @@ function element(tag, text, className) {
 }
 
 /** A table from rows of cells; a cell is text, or { text, className }. */
+/** A site's grid proxy: hours left, marked when it claims nothing for it (below what a job may run, or unreadable). */
+function proxyCell(proxy) {
+  if (proxy === null || proxy === undefined) return '';
+  const left = proxy.hours_left === null ? 'unreadable' : `${proxy.hours_left} h left`;
+  const blocked = proxy.hours_left === null || proxy.hours_left < proxy.needed_hours;
+  return blocked
+    ? { text: `${left}: CLAIMS NOTHING (a job may need ${proxy.needed_hours} h)`, className: 'warn' }
+    : left;
+}
+
 function fillTable(id, headers, rows, emptyText) {
   const table = document.getElementById(id);
   table.replaceChildren();
@@ -239,13 +249,22 @@ function draw(data) {
   drawEvents(data.labels);
   fillTable(
     'sites',
-    ['site', 'mode', 'state', { text: 'heartbeat', number: true }, { text: 'held', number: true }, 'note'],
+    [
+      'site',
+      'mode',
+      'state',
+      { text: 'heartbeat', number: true },
+      { text: 'held', number: true },
+      'grid proxy',
+      'note',
+    ],
     data.sites.map((site) => [
       site.leads ? `${site.site} *` : site.site,
       site.mode,
       { text: site.state, className: `state-${site.state}` },
       `${site.heartbeatAgeSeconds} s ago`,
       site.held,
+      proxyCell(site.proxy),
       site.quarantined === null
         ? site.leads
           ? 'leads'

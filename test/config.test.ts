@@ -46,7 +46,7 @@ describe('a malformed config file', () => {
     ],
     [
       '[database]\nurl = http://x:1\n',
-      'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [dashboard], [production], [grab], [processing], [notify])',
+      'FILE: [database]: unknown (expected one of: [couchdb], [client], [logging], [coordination], [dashboard], [notify], [production], [grab], [processing])',
     ],
     [
       '[coordination]\nserialize = maybe\n',

@@ -212,7 +212,7 @@ describe('the reproducibility record', () => {
     const shown = await gaspOn(tagged, ['show', doc.module, String(doc.run)]);
     const lines = shown.stdout.trim().split('\n');
     expect(lines[2]).toMatch(/; ratdb tag water-physics-v2$/);
-    expect(shown.stdout).toMatch(/^ {4}s0: .*, wrapper 3, ratdb tag water-physics-v2$/m);
+    expect(shown.stdout).toMatch(/^ {4}s0: .*, wrapper 4, ratdb tag water-physics-v2$/m);
     expect(lines.at(-1)).toBe(
       `  to run it again exactly: gasp submit --like ${doc.module} ${doc.run} 1  (RAT 7.0.8, ratdb tag water-physics-v2)`,
     );
@@ -231,7 +231,7 @@ describe('the reproducibility record', () => {
     );
     expect(lines[1]).toBe(`  RAT 7.0.8; macro ${INFO.modules[doc.module]?.path} sha256 ${pass.macro_sha256}`);
     expect(lines[2]).toMatch(/^ {2}event mode \S+: 10 events; template fill_volume=lower; ratdb tag -$/);
-    expect(shown.stdout).toMatch(/^ {4}s0: backend id \S+, completed, exit 0 on \S+ \S+ → \S+, wrapper 3$/m);
+    expect(shown.stdout).toMatch(/^ {4}s0: backend id \S+, completed, exit 0 on \S+ \S+ → \S+, wrapper 4$/m);
     const mine = await db.view<unknown[], string, DataDoc>('data', 'by_pass', {
       key: [doc.module, doc.run, 1],
       include_docs: true,

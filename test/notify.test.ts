@@ -197,14 +197,14 @@ describe('notifications', () => {
     const db = await databaseWithJobs(1, 'notify-retry');
     const hook = await webhookReceiver([500, 503]);
     const notifier = notifierFor(db, 'a', `webhook = ${hook.url}\n`);
-    const event = proxyEvent('a', { expires: '2026-12-02T10:00:00Z', secondsLeft: 3 * 3600, threshold: 6 * 3600 });
+    const event = proxyEvent('a', { hoursLeft: 30, warnHours: 48, now: new Date('2026-12-01T10:10:00Z') });
     notifier.notify(event);
     notifier.notify(event);
     await notifier.idle();
     // three tries, the last one taken: the receiver shows the message once
     expect(hook.bodies).toHaveLength(3);
     expect(new Set(hook.bodies.map((body) => JSON.stringify(body))).size).toBe(1);
-    expect(hook.bodies[0]).toMatchObject({ kind: 'proxy', site: 'a', seconds_left: 10800 });
+    expect(hook.bodies[0]).toMatchObject({ kind: 'proxy', site: 'a', hours_left: 30, expires: '2026-12-02T16:00Z' });
     const doc = await db.find<NotifyDoc>(notifyId(event));
     expect(Object.values(doc?.receivers ?? {})).toEqual([expect.objectContaining({ state: 'sent', tries: 3 })]);
   });
@@ -251,16 +251,14 @@ describe('notifications', () => {
     const hook = await webhookReceiver();
     const notifier = notifierFor(db, 'a', `webhook = ${hook.url}\n`, 2, 500);
     for (const site of ['s1', 's2', 's3', 's4'])
-      notifier.notify(proxyEvent(site, { expires: '2026-12-02T10:00:00Z', secondsLeft: 3600, threshold: 7200 }));
+      notifier.notify(proxyEvent(site, { hoursLeft: 1, warnHours: 48, now: new Date('2026-12-02T09:00:00Z') }));
     await notifier.idle();
     expect(hook.bodies.map((body) => body.site)).toEqual(['s1', 's2']);
     await until(() => hook.bodies.length === 3);
     expect(hook.bodies[2]).toMatchObject({ kind: 'summary', count: 2 });
     expect(hook.bodies[2]?.text).toMatch(/held back by the limit of 2 an hour\*\*\n- .*site s3.*\n- .*site s4/);
     await notifier.idle();
-    const doc = await db.find<NotifyDoc>(
-      notifyId({ kind: 'proxy', subject: 's4', generation: '2026-12-02T10:00:00Z' }),
-    );
+    const doc = await db.find<NotifyDoc>(notifyId({ kind: 'proxy', subject: 's4', generation: '2026-12-02T10:00Z' }));
     expect(Object.values(doc?.receivers ?? {}).map((delivery) => delivery.state)).toEqual(['summarised']);
   });
 });

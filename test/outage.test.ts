@@ -11,7 +11,10 @@ import { spawn } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { GASP_BIN, runGasp } from './support/cli.js';
 import { freePort } from '../src/server/ports.js';
-import type { JobDoc, ProcessingInfoDoc, ProductionInfoDoc } from '../src/model/documents.js';
+import type { JobDoc, ProcessingInfoDoc, ProductionInfoDoc, RunDoc } from '../src/model/documents.js';
+import { loadConfig } from '../src/config/config.js';
+import { folderSource } from '../src/processing/raw-source.js';
+import { watchSource } from '../src/processing/watch.js';
 import { DryBackend } from '../src/backends/dry.js';
 import type { ClientContext } from '../src/client/context.js';
 import { enqueue } from '../src/client/enqueue.js';
@@ -240,6 +243,46 @@ describe('following runs through a database outage', () => {
       'CouchDB unavailable',
       expect.stringMatching(/^CouchDB reachable again/),
     ]);
+  });
+});
+
+describe('watching raw files through a database outage', () => {
+  it('keeps polling while the database is away, logs the outage once each way, and registers the run once it is back', async () => {
+    const name = 'watch';
+    const setup = database(name);
+    await setup.create();
+    await pushDesignDocs(setup, loadDesignDocs(BUNDLED_VIEWS));
+    const { log, lines } = captureLog();
+    const db = new Couch({ url: server.url, retry: { attempts: 200, baseMs: 100, maxMs: 300 }, log }).use(name);
+    const folder = mkdtempSync(join(tmpdir(), 'gasp-outage-raw-'));
+    const stop = new AbortController();
+    const patterns = loadConfig('/nonexistent/gasp.cfg', { missingIsEmpty: true, env: {} }).processing;
+    const watching = watchSource(
+      db,
+      folderSource(folder),
+      { patterns, settleMs: 600_000 },
+      {
+        intervalMs: 200,
+        signal: stop.signal,
+        log,
+      },
+    );
+    await server.stop();
+    writeFileSync(join(folder, 'SNOP_0000000007_000.zdab'), 'raw data');
+    writeFileSync(join(folder, 'SNOP_0000000007.closed'), '');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    server = await EmbeddedServer.start({ dir, port });
+    let run: RunDoc | undefined;
+    for (let waited = 0; run === undefined && waited < 15_000; waited += 200) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      run = (await database(name).allDocs<RunDoc>({ keys: ['run:7'], include_docs: true })).rows[0]?.doc ?? undefined;
+    }
+    stop.abort();
+    await watching;
+    expect(run).toMatchObject({ run: 7, complete: true, subfiles: [{ name: 'SNOP_0000000007_000.zdab', size: 8 }] });
+    const said = lines.map((line) => line.msg.split(' (')[0]);
+    expect(said.filter((line) => line === 'CouchDB unavailable')).toHaveLength(1);
+    expect(said.filter((line) => line?.startsWith('CouchDB reachable again'))).toHaveLength(1);
   });
 });
 

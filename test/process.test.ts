@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDesignDocs, pushDesignDocs } from '../src/db/design-docs.js';
 import { InputError } from '../src/errors.js';
-import type { JobDoc, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
+import type { JobDoc, Pass, ProcessingInfoDoc, RunDoc } from '../src/model/documents.js';
 import { BUNDLED_VIEWS } from '../src/paths.js';
 import { processRuns, type ProcessOptions } from '../src/processing/process.js';
 import { addRuns, parseRuns, type RunInput } from '../src/processing/runs.js';
@@ -54,6 +54,14 @@ async function runDocs(...numbers: number[]): Promise<RunDoc[]> {
 
 const job = (module: string, number: number) => test.db.get<JobDoc>(`job:${module}:${number}`);
 
+/** Run `number` registered with `subfiles` and processed, its Processing pass then left `status` as a client leaves it. */
+async function processedAs(number: number, subfiles: number, status: Pass['status'], more: Partial<Pass> = {}) {
+  await addRuns(test.db, [run(number, 'Physics', subfiles)]);
+  await processRuns(test.db, await runDocs(number), INFO, OPTIONS);
+  const processed = await job('Processing', number);
+  await test.db.put({ ...processed, passes: processed.passes.map((pass) => ({ ...pass, status, ...more })) });
+}
+
 beforeAll(async () => {
   await pushDesignDocs(test.db, loadDesignDocs(BUNDLED_VIEWS));
   await test.db.put(INFO);
@@ -88,6 +96,18 @@ describe('gasp runs add', () => {
     [
       { run: 5, run_type: 'Physics', subfiles: [{ name: 'a', size: 1 }] },
       'runs.json: subfiles[0].checksum: is missing (expected a checksum such as adler32:0a1b2c3d)',
+    ],
+    [
+      {
+        run: 5,
+        run_type: 'Physics',
+        subfiles: [{ name: 'a.zdab', size: 1, checksum: 'c', url: 'root://se//raw/5/0' }],
+      },
+      "runs.json: subfiles[0].url: root://se//raw/5/0 does not end in the file's name a.zdab (expected the URL of a.zdab)",
+    ],
+    [
+      { run: 5, run_type: 'Physics', subfiles: [{ name: 'a', size: 1, checksum: 'c', url: 'root://u:pw@se//a' }] },
+      'runs.json: subfiles[0].url: "root://***@se//a" is not allowed (expected where jobs read the file: a file:// or root:// URL, with no user or password in it)',
     ],
   ])('refuses %j with one line naming where', (value, expected) => {
     expect(() => parseRuns(value, 'runs.json')).toThrow(InputError);
@@ -183,19 +203,21 @@ describe('gasp process', () => {
   });
 
   it('makes a new pass of only the subfiles that came after the run was processed, once', async () => {
-    await addRuns(test.db, [run(600, 'Physics', 2)]);
-    await processRuns(test.db, await runDocs(600), INFO, OPTIONS);
-    const processed = await job('Processing', 600);
-    await test.db.put({
-      ...processed,
-      passes: processed.passes.map((pass) => ({ ...pass, status: 'completed' as const, site: 'here' })),
-    });
+    await processedAs(600, 2, 'completed', { site: 'here' });
     await addRuns(test.db, [run(600, 'Physics', 3)]);
+    const dry = await processRuns(test.db, await runDocs(600), INFO, { ...OPTIONS, dryRun: true });
+    expect(dry.jobs.filter((item) => item.created).map((item) => `${item.module} ${item.pass}`)).toEqual([
+      'Processing 2',
+    ]);
+    expect((await job('Processing', 600)).passes).toHaveLength(1);
     const late = await processRuns(test.db, await runDocs(600), INFO, OPTIONS);
     expect(late.jobs.filter((item) => item.created).map((item) => `${item.module} ${item.pass}`)).toEqual([
       'Processing 2',
     ]);
-    expect(late.skipped).toEqual([]);
+    // Analysis reads the run after Processing pass 1: it says the late subfile is not in it
+    expect(late.skipped).toEqual([
+      'run 600: Analysis pass 1 needs Processing pass 1; the late subfiles in Processing pass 2 are not in it',
+    ]);
     const second = (await job('Processing', 600)).passes[1];
     expect(second).toMatchObject({
       pass: 2,
@@ -221,14 +243,36 @@ describe('gasp process', () => {
     ]);
   });
 
-  it('leaves late subfiles out with one line under --late ignore', async () => {
-    await addRuns(test.db, [run(700, 'Physics', 1)]);
-    await processRuns(test.db, await runDocs(700), INFO, OPTIONS);
-    const processed = await job('Processing', 700);
-    await test.db.put({
-      ...processed,
-      passes: processed.passes.map((pass) => ({ ...pass, status: 'failed' as const })),
+  it('places late subfiles in the job as it is when a client changed it meanwhile, once', async () => {
+    await processedAs(650, 1, 'running');
+    await addRuns(test.db, [run(650, 'Physics', 2)]);
+    // a client writes the job (as a lease renewal would) just before the late pass is written
+    let raced = 0;
+    const racing = new Proxy(test.db, {
+      get(target, property, receiver) {
+        if (property !== 'bulkDocs') return Reflect.get(target, property, receiver) as unknown;
+        return async (docs: JobDoc[]) => {
+          if (raced++ === 0 && docs.some((doc) => doc._id === 'job:Processing:650')) {
+            const now = await target.get<JobDoc>('job:Processing:650');
+            await target.put({ ...now, passes: now.passes.map((pass) => ({ ...pass, site: 'racer' })) });
+          }
+          return target.bulkDocs(docs);
+        };
+      },
     });
+    const result = await processRuns(racing, await runDocs(650), INFO, OPTIONS);
+    expect(result.jobs.filter((item) => item.created).map((item) => `${item.module} ${item.pass}`)).toEqual([
+      'Processing 2',
+    ]);
+    const passes = (await job('Processing', 650)).passes;
+    expect(passes.map((pass) => [pass.pass, pass.site, pass.subjobs?.map((subjob) => subjob.file)])).toEqual([
+      [1, 'racer', ['SNOP_650_0.zdab']],
+      [2, undefined, ['SNOP_650_1.zdab']],
+    ]);
+  });
+
+  it('leaves late subfiles out with one line under --late ignore', async () => {
+    await processedAs(700, 1, 'failed');
     await addRuns(test.db, [run(700, 'Physics', 3)]);
     const result = await processRuns(test.db, await runDocs(700), INFO, { ...OPTIONS, late: 'ignore' });
     expect(result.skipped).toEqual([

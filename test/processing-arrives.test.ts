@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DataDoc, JobDoc, RunDoc } from '../src/model/documents.js';
 import { GASP_BIN, runGasp } from './support/cli.js';
@@ -151,6 +152,9 @@ describe('processing that runs itself', () => {
     const late = (await test.db.get<JobDoc>('job:Processing:100151')).passes[1];
     expect(late?.late_of).toBe(1);
     expect(late?.subjobs?.map((subjob) => subjob.file?.split('/').at(-1))).toEqual([raw(100151, 2)]);
+    const shown = (await runGasp(['show', 'Processing', '100151', '2', '-c', config])).stdout;
+    expect(shown).toContain('reads the raw subfiles that reached run 100151 after pass 1 was taken');
+    expect(shown).toContain(`reads ${pathToFileURL(join(folder, raw(100151, 2))).href} (adler32:`);
 
     // once the detector stops writing 100152, it settles and is processed too
     growing = false;

@@ -94,7 +94,15 @@ describe('with a password set', () => {
     const names = [...help.stdout.matchAll(/^ {2}([a-z-]+) /gm)]
       .map((match) => match[1] ?? '')
       .filter((name) => name !== 'help');
-    for (const name of names) results.push({ args: [name, '--help'], result: await run([name, '--help']) });
+    // four at a time: each is a fresh node process
+    for (let start = 0; start < names.length; start += 4)
+      results.push(
+        ...(await Promise.all(
+          names
+            .slice(start, start + 4)
+            .map(async (name) => ({ args: [name, '--help'], result: await run([name, '--help']) })),
+        )),
+      );
 
     // the commands did their work: the scan is not of empty output
     expect(results.find(({ args }) => args[0] === 'submit')?.result.code).toBe(0);

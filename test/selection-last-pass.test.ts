@@ -43,6 +43,12 @@ beforeAll(async () => {
       pass(1, 'proc', { request: 'process:7.0.8', level: 'sub_run' }),
       pass(2, 'proc', { request: 'process:7.0.8', level: 'sub_run', late_of: 1 }),
     ]),
+    // the same, then the whole run processed again: the new pass hides both
+    job('Raw', 100152, [
+      pass(1, 'proc', { request: 'process:7.0.8', level: 'sub_run' }),
+      pass(2, 'proc', { request: 'process:7.0.8', level: 'sub_run', late_of: 1 }),
+      pass(3, 'proc', { request: 'process:7.1.0', level: 'sub_run' }),
+    ]),
   ]);
 });
 
@@ -58,8 +64,8 @@ describe('the last pass of a job, as the shifter tools and grab select it', () =
     expect(await selected({ module: 'Bi214' })).toEqual(['Bi214 1 p2', 'Bi214 2 p3']);
   });
 
-  it('counts each source pass of a reprocessing, and a pass of late subfiles, as work of its own', async () => {
+  it('counts each source job of a reprocessing, and a pass of late subfiles while the pass it adds to is last, as work of its own', async () => {
     expect(await selected({ label: 'mc-Processing' })).toEqual(['Processing 1 p2', 'Processing 1 p3']);
-    expect(await selected({ label: 'proc' })).toEqual(['Raw 100151 p1', 'Raw 100151 p2']);
+    expect(await selected({ label: 'proc' })).toEqual(['Raw 100151 p1', 'Raw 100151 p2', 'Raw 100152 p3']);
   });
 });

@@ -96,7 +96,7 @@ describe('a malformed site file', () => {
     ],
     [
       `${GOOD}[pbs]\nqueue = long\n`,
-      'FILE: [pbs]: unknown (expected one of: name, backend, max_jobs, modes, storage, storage_tool, se, [rat], [local], [slurm], [condor], [dirac], [health], [dry])',
+      'FILE: [pbs]: unknown (expected one of: name, backend, max_jobs, modes, storage, storage_tool, proxy, se, [rat], [local], [slurm], [condor], [dirac], [health], [dry])',
     ],
   ])('%j is reported as one line naming file, section and key', (text, expected) => {
     expect(siteProblems(text)).toEqual([expected]);

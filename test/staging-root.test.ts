@@ -33,6 +33,7 @@ import { folderWith } from './support/files.js';
 import { bipo214Job, context, databaseWithJobs, jobs, runUntilEnded } from './support/jobs.js';
 import { captureLog, WARN } from './support/log.js';
 import { needsXrootd } from './support/xrootd.js';
+import { finished, waitFor } from './support/backends.js';
 
 const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -286,6 +287,12 @@ describe('the whole chain with root:// storage', () => {
         if (manifests.every((file) => readManifest(file) !== undefined)) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
+      // the wrapper writes its manifest before it cleans up and exits: wait for the backend to see each end
+      const ids = (await jobs(db)).flatMap((doc) =>
+        doc.passes.flatMap((pass) => (pass.subjobs ?? []).flatMap((subjob) => subjob.backend_id ?? [])),
+      );
+      expect(ids).toHaveLength(4);
+      for (const id of ids) expect(finished(await waitFor(ctx.backend, id, finished))).toBe(true);
       writeFileSync(calls, '');
       await runCycle(ctx, { submit: false, monitor: true });
     } finally {

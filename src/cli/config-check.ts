@@ -11,7 +11,7 @@ interface ConfigCheckOptions extends ConfigOptions {
 
 function describeSite(site: Site): string {
   const versions = [...site.rat.versions.keys()];
-  return `${site.file}: ${site.backend} backend, up to ${site.maxJobs} jobs, RAT ${versions.join(', ')}`;
+  return `${site.file}: ${site.backend} backend, up to ${site.maxJobs} jobs, RAT ${versions.join(', ')}${site.proxy === 'none' ? '' : `, grid proxy ${site.proxy}`}`;
 }
 
 const seconds = (value: number) => `${value} s`;
@@ -38,6 +38,7 @@ function configRows(config: Config, site: Site): Array<[string, Array<[string, s
         ['queue', client.queue],
         ['interval', seconds(client.intervalSeconds)],
         ['max_claim', String(client.maxClaim)],
+        ['proxy_check', seconds(client.proxyCheckSeconds)],
       ],
     ],
     ['logging', [['level', config.logging.level]]],
@@ -88,6 +89,7 @@ function configRows(config: Config, site: Site): Array<[string, Array<[string, s
         ['mail_to', config.notify.mailTo.length === 0 ? '(none)' : config.notify.mailTo.join(', ')],
         ...(config.notify.mailTo.length === 0 ? [] : [['sendmail', config.notify.sendmail] as [string, string]]),
         ['per_hour', String(config.notify.perHour)],
+        ['proxy_warn_hours', `${config.notify.proxyWarnHours} h`],
       ],
     ],
   ];

@@ -1,9 +1,15 @@
 import type { Command } from 'commander';
 import { DEFAULT_LEASE_SECONDS, startClient } from '../client/start.js';
 import { QUEUE_ORDERS, type QueueOrder } from '../config/config.js';
-import { InputError } from '../errors.js';
+import type { Config } from '../config/config.js';
+import { probeCouch } from '../db/couch.js';
+import { isProblem } from '../doctor/check.js';
+import { runDoctor } from '../doctor/doctor.js';
+import { InputError, UnavailableError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { ENQUEUE_STOP_TIMEOUT_SECONDS, stopOnSignal, stopTimeoutSeconds } from '../signals.js';
-import { loadSite } from '../sites/site.js';
+import { loadSite, type Site } from '../sites/site.js';
+import { configArgs } from './doctor.js';
 import { configOption, loadCommandConfig, modeOption, type ConfigOptions } from './context.js';
 import { positiveNumber } from './numbers.js';
 
@@ -17,7 +23,11 @@ interface EnqueueCommandOptions extends ConfigOptions {
   maxClaim?: string;
   lease?: string;
   pause?: string[];
+  force?: boolean;
 }
+
+/** How long a check at start waits for the database: a client that cannot reach it waits in its loop instead. */
+const START_CHECK_TIMEOUT_MS = 5_000;
 
 const positive = (option: string, text: string | undefined, problems: string[]): number | undefined =>
   text === undefined ? undefined : positiveNumber(option, text, problems);
@@ -43,9 +53,10 @@ export function registerEnqueue(program: Command): void {
       String(DEFAULT_LEASE_SECONDS),
     )
     .option('--pause <label...>', 'leave passes with these labels waiting')
+    .option('--force', 'start even when a check at start finds a problem that would make every job fail')
     .addHelpText(
       'after',
-      '\nExamples:\n  gasp enqueue -c config/production.cfg\n  gasp enqueue -c config/processing.cfg --queue runlevel --once',
+      '\nAt start it checks the database, its design documents, the site file, the RAT set-up of each version and the storage (as gasp doctor does) and refuses to start on a problem that would make every job fail, one line each, exit 1; --force starts anyway. A database that does not answer is waited for.\n\nExamples:\n  gasp enqueue -c config/production.cfg\n  gasp enqueue -c config/processing.cfg --queue runlevel --once\n  gasp enqueue -c site.cfg --force    # start although a check at start fails',
     )
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<EnqueueCommandOptions>();
@@ -67,6 +78,7 @@ export function registerEnqueue(program: Command): void {
           `${site.file}: modes: site ${site.name} does not run ${config.client.mode} (expected ${config.client.mode} in modes)`,
         ]);
       }
+      if (options.force !== true) await refuseOnProblems(config, site, configArgs(options), log);
       const leaseSeconds = lease ?? DEFAULT_LEASE_SECONDS;
       const stop = stopOnSignal({
         log,
@@ -95,4 +107,29 @@ export function registerEnqueue(program: Command): void {
         stop.done();
       }
     });
+}
+
+/**
+ * The cheap checks of `gasp doctor` (database, design documents, site file, RAT set-up, storage):
+ * a problem that would make every job fail stops the start, one line each (exit 1). A database that
+ * does not answer now is only logged: the client waits for it.
+ */
+async function refuseOnProblems(config: Config, site: Site, configArgs: string, log: Logger): Promise<void> {
+  const started = Date.now();
+  const databases = [probeCouch(config.couchdb, START_CHECK_TIMEOUT_MS).use(config.couchdb.database)];
+  const checks = await runDoctor({ config, databases, configArgs }, 'start', site);
+  log.debug({ ms: Date.now() - started, checks: checks.length }, 'checks at start done');
+  const problems = checks.filter(isProblem);
+  for (const check of problems.filter((problem) => problem.transient === true))
+    log.warn(`${check.name}: ${check.detail}; enqueue waits for it`);
+  const refusals = problems.filter((problem) => problem.transient !== true);
+  if (refusals.length > 0)
+    throw new UnavailableError(
+      refusals
+        .map(
+          (check) =>
+            `enqueue not started: ${check.name}: ${check.detail} (fix: ${check.fix ?? 'see gasp doctor'}; --force starts anyway)`,
+        )
+        .join('\n'),
+    );
 }

@@ -6,6 +6,7 @@ import { scrubCredentials } from '../scrub.js';
 import { registerConfigCheck } from './config-check.js';
 import { logLevelOption } from './context.js';
 import { registerDemo } from './demo.js';
+import { registerDoctor } from './doctor.js';
 import { registerEnqueue } from './enqueue.js';
 import { registerLockRun } from './lock-run.js';
 import { registerMigrate } from './migrate.js';
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   registerProcess(program);
   registerConfigCheck(program);
   registerSitesCheck(program);
+  registerDoctor(program);
   registerDemo(program);
   addLogLevelToLeaves(program);
   const envHelp = overridableKeys()

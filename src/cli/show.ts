@@ -78,6 +78,8 @@ function describe(record: PassRecord): string[] {
     lines.push(
       `    s${subjob.index}: backend id ${subjob.backend_id ?? '-'}, ${subjob.state ?? 'not submitted'}${subjob.exit_code === undefined ? '' : `, exit ${subjob.exit_code}`}${ran}`,
     );
+    if (subjob.file !== undefined)
+      lines.push(`      reads ${subjob.file}${subjob.checksum === undefined ? '' : ` (${subjob.checksum})`}`);
   }
   lines.push('  data:');
   for (const doc of record.data) for (const file of doc.files) lines.push(...describeFile(doc.data_type, file));

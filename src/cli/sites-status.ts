@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { sitesStatus, type SiteRow } from '../coordination/status.js';
 import { describeHealth } from '../passes/health.js';
+import { proxyAllowsClaims } from '../model/coordination.js';
 import { couchFromConfig } from '../db/couch.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 
@@ -9,7 +10,7 @@ export function registerSitesStatus(sites: Command): void {
   sites
     .command('status')
     .description(
-      'each site on the database: last heartbeat, active, stale or stopped, who leads, how many passes it holds, its recent failures by kind, and whether it is quarantined',
+      'each site on the database: last heartbeat, active, stale or stopped, who leads, how many passes it holds, its recent failures by kind, whether it is quarantined, and the hours its grid proxy has left',
     )
     .addOption(configOption())
     .addOption(modeOption())
@@ -54,7 +55,13 @@ async function printSitesStatus(options: ConfigOptions & { json?: boolean }): Pr
   );
 }
 
-/** A line per client, then a line per site with recent failures or a quarantine. */
+/** "grid proxy (voms): 10 h left, a job may need 24 h: claims nothing until it is renewed (checked …)". */
+function proxyLine(proxy: NonNullable<SiteRow['proxy']>): string {
+  const left = proxy.hours_left === null ? 'unreadable' : `${proxy.hours_left} h left`;
+  return `grid proxy (${proxy.kind}): ${left}, a job may need ${proxy.needed_hours} h${proxyAllowsClaims(proxy) ? '' : ': CLAIMS NOTHING until it is renewed'}${proxy.problem === undefined ? '' : `; ${proxy.problem}`} (checked ${proxy.checked})`;
+}
+
+/** A line per client, then a line per site with recent failures or a quarantine, and one per client with a grid proxy. */
 function printTable(rows: readonly SiteRow[]): void {
   const width = Math.max(4, ...rows.map((row) => row.site.length + 1));
   print(`${'site'.padEnd(width)}  mode        state       last heartbeat  held    host (pid)`);
@@ -72,4 +79,5 @@ function printTable(rows: readonly SiteRow[]): void {
       `${row.site}: ${describeHealth(row.recent)}${row.quarantined === null ? '' : `; QUARANTINED ${row.quarantined}; gasp resume --site ${row.site}`}`,
     );
   }
+  for (const row of rows) if (row.proxy !== null) print(`${row.site} (${row.mode}): ${proxyLine(row.proxy)}`);
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { couchFromConfig } from '../db/couch.js';
+import { couchFromConfig, probeCouch } from '../db/couch.js';
 import type { Database } from '../db/database.js';
 import { buildIndex, indexProgress, loadDesignDocs, pushDesignDocs, type PushResult } from '../db/design-docs.js';
 import { UnavailableError } from '../errors.js';
@@ -54,14 +54,17 @@ async function buildIndexWithProgress(db: Database, ddoc: string, view: string):
   print(tty ? `\r${label}: ${done}   ` : `${label}: ${done}`);
 }
 
-/** Which databases to push to, on which servers: `--db` names, else each config's database. */
-function targets(options: ViewsPushOptions): Database[] {
+/**
+ * Which databases to push to, on which servers: `--db` names, else each config's database (the
+ * first config's first). `probe`: for checking them rather than writing (one try, 10 s at most).
+ */
+export function viewsPushTargets(options: ViewsPushOptions, probe = false): Database[] {
   const explicitConfig = options.config !== undefined || process.env.GASP_CONFIG !== undefined;
   const modes = options.mode !== undefined || explicitConfig ? [options.mode] : MODES;
   const found: Database[] = [];
   for (const mode of modes) {
     const { config, log } = loadCommandConfig({ ...options, ...(mode !== undefined && { mode }) });
-    const couch = couchFromConfig(config.couchdb, { log });
+    const couch = probe ? probeCouch(config.couchdb) : couchFromConfig(config.couchdb, { log });
     for (const name of options.db ?? [config.couchdb.database]) {
       if (!found.some((db) => db.name === name && db.couch.url === couch.url)) found.push(couch.use(name));
     }
@@ -90,7 +93,7 @@ export function registerViewsPush(program: Command): void {
     .action(async (_options: ViewsPushOptions, command: Command) => {
       const options = command.optsWithGlobals<ViewsPushOptions>();
       const docs = loadDesignDocs(options.dir ?? BUNDLED_VIEWS);
-      for (const db of targets(options)) {
+      for (const db of viewsPushTargets(options)) {
         if (!(await db.exists())) {
           if (options.create !== true) {
             throw new UnavailableError(

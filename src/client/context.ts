@@ -3,6 +3,7 @@ import type { Mode, QueueOrder } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../notify/notifier.js';
+import type { ProxyStatus } from '../model/coordination.js';
 import type { ProcessingInfoDoc, ProductionInfoDoc } from '../model/documents.js';
 import type { Site } from '../sites/site.js';
 
@@ -31,6 +32,20 @@ export interface ClientContext {
   notifier?: Notifier;
   /** What this client remembers between cycles; starts empty when left out (tests). */
   memory?: ClientMemory;
+  /** How it watches the site's grid proxy (sites whose jobs need one); defaults when left out. */
+  proxy?: ProxyWatch;
+}
+
+/** How a client watches its site's grid proxy. */
+export interface ProxyWatch {
+  /** Between checks (`[client] proxy_check`, an hour); 0 checks every cycle. */
+  checkMs: number;
+  /** Below this many hours left it warns, once per check (`[notify] proxy_warn_hours`). */
+  warnHours: number;
+  /** Told the hours left at each warning (notifications hook here). */
+  onProxyLow?: (hoursLeft: number) => void;
+  /** Told each reading, for the site's heartbeat (`gasp why`, `gasp sites status`). */
+  onStatus?: (status: ProxyStatus) => void | Promise<void>;
 }
 
 /** What a client remembers between cycles, on its context rather than in module state. */
@@ -42,6 +57,11 @@ export interface ClientMemory {
   /** When it last looked for GASP's enqueue_command documents (ms), and whether they were there. */
   oldClientsCheckedAt: number;
   oldClientsSeen: boolean;
+  /** When it last read the grid proxy (ms), and what it found. */
+  proxyCheckedAt: number;
+  proxy: ProxyStatus | undefined;
+  /** When it last warned that the proxy runs low (ms). */
+  proxyWarnedAt: number;
 }
 
 export const memoryOf = (ctx: ClientContext): ClientMemory =>
@@ -50,6 +70,9 @@ export const memoryOf = (ctx: ClientContext): ClientMemory =>
     leasesCheckedAt: -Infinity,
     oldClientsCheckedAt: -Infinity,
     oldClientsSeen: false,
+    proxyCheckedAt: -Infinity,
+    proxy: undefined,
+    proxyWarnedAt: -Infinity,
   });
 
 export interface CycleStats {
@@ -68,6 +91,8 @@ export interface CycleStats {
   quarantined?: string;
   /** Submission is serialized and it was another site's turn. */
   waitingTurn?: boolean;
+  /** Why its grid proxy lets it claim nothing. */
+  proxy?: string;
 }
 
 export const emptyStats = (): CycleStats => ({

@@ -23,6 +23,8 @@ import { quarantineIfUnhealthy } from './health.js';
 import { unsubmitted } from './held.js';
 import { monitorPasses, renewLeases } from './monitor.js';
 import { describeOldClients, findOldClients } from '../coordination/old-gasp.js';
+import { proxyBlocks } from '../model/coordination.js';
+import { proxyLetsClaim } from './proxy.js';
 
 export interface CycleOptions {
   submit: boolean;
@@ -192,6 +194,8 @@ async function claimAndSubmit(
     running: number;
     policies: ReadonlyMap<string, PolicyDoc>;
     pausedNow: readonly string[];
+    /** Its grid proxy outlives a job (or it needs none). */
+    proxyLetsClaim: boolean;
   },
 ): Promise<void> {
   const retry = await unsubmitted(ctx, now.held);
@@ -208,9 +212,12 @@ async function claimAndSubmit(
   };
   const decision = await decideFromView(ctx, siteState);
   await markUnsatisfied(ctx, decision.unsatisfied);
-  // a signal during monitoring means: claim nothing new; so do GASP's clients beside this one
+  // a signal during monitoring means: claim nothing new; so do GASP's clients beside this one, and a
+  // grid proxy that would die before the jobs end
   const claimed =
-    options.signal?.aborted === true || (await besideOldClients(ctx)) ? [] : await claimPasses(ctx, decision.claim);
+    options.signal?.aborted === true || (await besideOldClients(ctx)) || !now.proxyLetsClaim
+      ? []
+      : await claimPasses(ctx, decision.claim);
   stats.claimed = claimed.length;
   const dispatched = await dispatchPasses(ctx, [...retry, ...claimed], now.policies);
   stats.submitted = dispatched.submitted;
@@ -226,6 +233,10 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   const started = Date.now();
   const stats = emptyStats();
   await returnExpired(ctx, stats);
+  // at the first cycle and hourly after, whether or not it submits: the heartbeat shows it
+  const proxyOk = await proxyLetsClaim(ctx);
+  const proxy = memoryOf(ctx).proxy;
+  if (!proxyOk && proxy !== undefined) stats.proxy = proxyBlocks(proxy);
   const [held, policies, quarantine] = await Promise.all([
     readHeld(ctx.db, ctx.site.name),
     readPolicies(ctx.db),
@@ -250,7 +261,13 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
   if (options.submit && quarantined === undefined && !submit) stats.waitingTurn = true;
   // what monitoring just ended no longer counts against the site's limit
   if (submit)
-    await claimAndSubmit(ctx, stats, options, { held, running: held.length - (ended() - before), policies, pausedNow });
+    await claimAndSubmit(ctx, stats, options, {
+      held,
+      running: held.length - (ended() - before),
+      policies,
+      pausedNow,
+      proxyLetsClaim: proxyOk,
+    });
   stats.ms = Date.now() - started;
   return stats;
 }

@@ -11,11 +11,11 @@ import type { Logger } from '../log.js';
 import type { HeartbeatDoc } from '../model/coordination.js';
 import { GASP_VERSION } from '../paths.js';
 import type { Site } from '../sites/site.js';
-import type { ClientContext } from './context.js';
+import type { ClientContext, ProxyWatch } from './context.js';
 import { enqueue } from './enqueue.js';
 import { refuseBesideOldClients } from '../coordination/old-gasp.js';
 import { Notifier } from '../notify/notifier.js';
-import { notifyStale } from '../notify/events.js';
+import { notifyStale, proxyEvent } from '../notify/events.js';
 import { receiversOf } from '../notify/receivers.js';
 
 /** How a site's client runs: `gasp enqueue`'s options; what is not given comes from the config file. */
@@ -33,6 +33,14 @@ export interface ClientOptions {
   pausedLabels?: readonly string[];
 }
 
+/** What runs a client beside its options. */
+export interface ClientRun {
+  log: Logger;
+  signal: AbortSignal;
+  /** Told the hours left when the site's grid proxy runs below `[notify] proxy_warn_hours` (at most hourly). */
+  onProxyLow?: (hoursLeft: number) => void;
+}
+
 /** The lease a claim gets when `--lease` does not say. */
 export const DEFAULT_LEASE_SECONDS = 900;
 
@@ -46,12 +54,13 @@ export async function startClient(
   config: Config,
   site: Site,
   options: ClientOptions,
-  { log, signal }: { log: Logger; signal: AbortSignal },
+  { log, signal, onProxyLow }: ClientRun,
 ): Promise<void> {
   const ctx = clientContext(config, site, options, log, signal);
   const { serialize, staleSeconds, conflictDelaySeconds } = config.coordination;
   const clock = new ServerClock(ctx.db.couch);
   const heartbeat = siteHeartbeat(ctx, clock, config, options);
+  ctx.proxy = proxyWatch(config, heartbeat, onProxyLow);
   // refuses here, naming the live client, if this site already runs in this mode
   let replaced: HeartbeatDoc | undefined;
   try {
@@ -121,6 +130,16 @@ export async function startClient(
   ctx.log.info('enqueue stopped');
 }
 
+/** How the client watches the grid proxy: each reading goes on the heartbeat, for gasp why and gasp sites status. */
+function proxyWatch(config: Config, heartbeat: SiteHeartbeat, onProxyLow: ClientRun['onProxyLow']): ProxyWatch {
+  return {
+    checkMs: config.client.proxyCheckSeconds * 1000,
+    warnHours: config.notify.proxyWarnHours,
+    onStatus: (status) => heartbeat.setProxy(status),
+    ...(onProxyLow !== undefined && { onProxyLow }),
+  };
+}
+
 /** The client's database (retrying through outages until `signal`), backend and settings. */
 function clientContext(
   config: Config,
@@ -161,6 +180,14 @@ function startNotifier(ctx: ClientContext, config: Config, clock: ServerClock): 
     now: () => clock.now(),
   });
   ctx.notifier = notifier;
+  // the proxy check warns at most hourly below proxy_warn_hours; each proxy is told once
+  const proxy = ctx.proxy;
+  const told = proxy?.onProxyLow;
+  if (proxy !== undefined)
+    proxy.onProxyLow = (hoursLeft) => {
+      told?.(hoursLeft);
+      notifier.notify(proxyEvent(ctx.site.name, { hoursLeft, warnHours: proxy.warnHours, now: ctx.now() }));
+    };
   const { heartbeatSeconds, staleSeconds } = config.coordination;
   const lookForStale = () => notifier.background(() => notifyStale(ctx.db, notifier, clock, staleSeconds));
   const timer = setInterval(lookForStale, heartbeatSeconds * 1000);

@@ -26,6 +26,8 @@ import {
 import { describeIssues, readIni, type IniValues } from './ini-file.js';
 import { notifySection, resolveNotify, type NotifyConfig } from './notify-settings.js';
 
+export type { NotifyConfig };
+
 /** Seconds without a heartbeat after which a site counts as dead (`[coordination] stale`). */
 export const DEFAULT_STALE_SECONDS = 1800;
 
@@ -131,6 +133,7 @@ const configSections = {
     queue: withDefault(QUEUE_ORDERS.join(' | '), oneOf(QUEUE_ORDERS), 'priority'),
     interval: withDefault('seconds, more than 0', positiveNumber(86_400), 60),
     max_claim: withDefault('a whole number from 1 to 10000', integer(1, 10_000), 50),
+    proxy_check: withDefault('seconds between grid proxy checks, more than 0', positiveNumber(86_400), 3600),
   },
   logging: {
     level: withDefault(LOG_LEVELS.join(' | '), oneOf(LOG_LEVELS), 'info'),
@@ -147,6 +150,7 @@ const configSections = {
     password_env: optional('the name of an environment variable holding the password', matching(ENV_NAME)),
     password: optional('a password', text),
   },
+  notify: notifySection,
   production: {
     phases: withDefault('a comma list of folder names under mac/production', folderNames, [...DEFAULT_PHASES]),
     internal_rate_generators: withDefault('a comma list of RAT generator names', names, [
@@ -175,7 +179,6 @@ const configSections = {
     ),
     run_type: withDefault('a run type such as Physics', matching(/^\S+$/), 'Physics'),
   },
-  notify: notifySection,
 };
 
 /** Keys that hold a nested section, which no environment variable can override. */
@@ -187,10 +190,10 @@ const configSchema = iniFile({
   logging: section(configSections.logging),
   coordination: section(configSections.coordination),
   dashboard: section(configSections.dashboard),
+  notify: section(configSections.notify),
   production: section(configSections.production),
   grab: section(configSections.grab),
   processing: section(configSections.processing),
-  notify: section(configSections.notify),
 });
 
 /** How the sites sharing a database take turns and tell each other they are alive. */
@@ -222,6 +225,8 @@ export interface ClientConfig {
   queue: QueueOrder;
   intervalSeconds: number;
   maxClaim: number;
+  /** Seconds between checks of the site's grid proxy while it runs. */
+  proxyCheckSeconds: number;
 }
 
 /** An event mode for the modules whose names match a glob such as `Water*`, from [production.modes]. */
@@ -258,13 +263,13 @@ export interface Config {
   client: ClientConfig;
   logging: { level: LogLevel };
   coordination: CoordinationConfig;
+  /** What gasp tells people about (paused labels, quarantined or stale sites, the proxy, finished labels), where and when. */
+  notify: NotifyConfig;
   production: ProductionConfig;
   /** `gasp grab`: the storage elements to fetch from first, in this order (then the others as recorded). */
   grab: { prefer: string[] };
   /** `gasp runs watch`: how raw files, closing files and run type files are named, and the default run type. */
   processing: RawFilesConfig;
-  /** Where notifications of paused labels, quarantined or stale sites, the proxy and finished labels go. */
-  notify: NotifyConfig;
   /** Accepted but unwise settings, one line each, for the caller to log. */
   warnings: string[];
 }
@@ -390,6 +395,23 @@ function resolveCredentials(
   };
 }
 
+/** [client], with the site file it names found beside the config file. */
+function clientConfig(client: z.output<typeof configSchema>['client'], file: string, mode: Mode): ClientConfig {
+  const siteFile =
+    client.site.includes('/') || client.site.endsWith('.ini')
+      ? resolve(dirname(file), client.site)
+      : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
+  return {
+    site: client.site,
+    siteFile,
+    mode,
+    queue: client.queue,
+    intervalSeconds: client.interval,
+    maxClaim: client.max_claim,
+    proxyCheckSeconds: client.proxy_check,
+  };
+}
+
 /** Reads, validates and resolves a config file; throws InputError listing every problem. */
 export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
@@ -419,10 +441,6 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
   const { couchdb, client, logging, coordination, production, grab, processing } = parsed.data;
 
   const mode = options.mode ?? client.mode;
-  const siteFile =
-    client.site.includes('/') || client.site.endsWith('.ini')
-      ? resolve(dirname(file), client.site)
-      : resolve(dirname(file), client.sites_dir, `${client.site}.ini`);
   return {
     file: label,
     couchdb: {
@@ -435,14 +453,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       }),
       timeoutMs: Math.round(couchdb.timeout * 1000),
     },
-    client: {
-      site: client.site,
-      siteFile,
-      mode,
-      queue: client.queue,
-      intervalSeconds: client.interval,
-      maxClaim: client.max_claim,
-    },
+    client: clientConfig(client, file, mode),
     logging: { level: logging.level },
     coordination: {
       serialize: coordination.serialize,
@@ -450,6 +461,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       staleSeconds: coordination.stale,
       conflictDelaySeconds: coordination.conflict_delay,
     },
+    notify,
     production: {
       phases: production.phases,
       internalRateGenerators: production.internal_rate_generators,
@@ -462,7 +474,6 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       typePattern: processing.type_pattern,
       runType: processing.run_type,
     },
-    notify,
     dashboard: {
       ...(viewer.user !== undefined &&
         viewer.password !== undefined && { credential: { user: viewer.user, password: viewer.password } }),

@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { Secret } from '../secret.js';
-import { httpUrl, integer, Invalid, optional, show, withDefault, type FieldParser } from './fields.js';
+import { httpUrl, integer, Invalid, optional, positiveNumber, show, withDefault, type FieldParser } from './fields.js';
 
 /** Where mail goes when `[notify] sendmail` does not say. */
 export const DEFAULT_SENDMAIL = '/usr/sbin/sendmail';
@@ -15,6 +15,8 @@ export interface NotifyConfig {
   /** The sendmail program, checked to exist when mail_to is set. */
   sendmail: string;
   perHour: number;
+  /** Below this many hours left on a site's grid proxy, its client warns (and notifies) every hour. */
+  proxyWarnHours: number;
 }
 
 const ADDRESS = /^[^\s@<>,;"'\\]+@[^\s@<>,;"'\\]+$/;
@@ -44,6 +46,7 @@ export const notifySection = {
   mail_from: optional('a mail address', address),
   sendmail: optional('the path of a sendmail program', (value: string) => value),
   per_hour: withDefault('a whole number from 1 to 1000', integer(1, 1000), 20),
+  proxy_warn_hours: withDefault('hours, more than 0', positiveNumber(10_000), 48),
 };
 
 /** The program a name or path means: a path as given (relative to the config file), a bare name on PATH. */
@@ -69,7 +72,14 @@ function findProgram(name: string, base: string, env: NodeJS.ProcessEnv): string
 
 /** The parsed `[notify]` values resolved; problems (a sendmail that is not there) are added as lines. */
 export function resolveNotify(
-  raw: { webhook?: URL; mail_to?: string[]; mail_from?: string; sendmail?: string; per_hour: number },
+  raw: {
+    webhook?: URL;
+    mail_to?: string[];
+    mail_from?: string;
+    sendmail?: string;
+    per_hour: number;
+    proxy_warn_hours: number;
+  },
   where: string,
   base: string,
   env: NodeJS.ProcessEnv,
@@ -96,5 +106,6 @@ export function resolveNotify(
     ...(raw.mail_from !== undefined && { mailFrom: raw.mail_from }),
     sendmail,
     perHour: raw.per_hour,
+    proxyWarnHours: raw.proxy_warn_hours,
   };
 }

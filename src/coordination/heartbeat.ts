@@ -3,7 +3,13 @@ import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
 import { ConflictError } from '../db/errors.js';
 import { GaspError } from '../errors.js';
-import { heartbeatId, type HeartbeatDoc, type Holder, type SiteCapabilities } from '../model/coordination.js';
+import {
+  heartbeatId,
+  type HeartbeatDoc,
+  type Holder,
+  type ProxyStatus,
+  type SiteCapabilities,
+} from '../model/coordination.js';
 import { isAlive } from '../processes.js';
 import type { ServerClock } from '../db/clock.js';
 import { repeatEvery, type Repeating } from './repeat.js';
@@ -45,6 +51,9 @@ export class SiteHeartbeat {
   readonly id: string;
   #doc: HeartbeatDoc | undefined;
   #beats: Repeating | undefined;
+  #proxy: ProxyStatus | undefined;
+  /** Beats one at a time: the timer's and those a new proxy reading asks for. */
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly db: Database,
@@ -124,11 +133,27 @@ export class SiteHeartbeat {
     );
   }
 
-  async beat(): Promise<void> {
+  /** Records the site's grid proxy as just read, written with a beat now (and every beat after). */
+  async setProxy(proxy: ProxyStatus): Promise<void> {
+    this.#proxy = proxy;
+    if (this.#doc !== undefined) await this.beat();
+  }
+
+  beat(): Promise<void> {
+    const next = this.#writing.then(() => this.#beatNow());
+    this.#writing = next.catch(() => undefined);
+    return next;
+  }
+
+  async #beatNow(): Promise<void> {
     const current = this.#doc;
     if (current === undefined) throw new Error('heartbeat before start');
     await this.clock.sync();
-    const next: HeartbeatDoc = { ...current, beat: this.clock.now().toISOString() };
+    const next: HeartbeatDoc = {
+      ...current,
+      ...(this.#proxy !== undefined && { proxy: this.#proxy }),
+      beat: this.clock.now().toISOString(),
+    };
     try {
       this.#doc = { ...next, _rev: (await this.db.put(next)).rev };
     } catch (error) {

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
+import { LEADER_ID, type LeaderDoc, type ProxyStatus } from '../model/coordination.js';
 import { DEFAULT_QUARANTINE_AFTER, type QuarantineDoc } from '../model/health.js';
 import { noHealth, siteHealth, type SiteHealth } from '../passes/health.js';
 import { readQuarantines } from '../passes/store.js';
@@ -20,6 +20,8 @@ export interface SiteRow {
   /** Its last ended passes, failures by exit-code class. */
   recent: SiteHealth;
   quarantined: string | null;
+  /** Its grid proxy as its client last read it; null: it needs none, or its client does not say. */
+  proxy: ProxyStatus | null;
 }
 
 /** Ended passes each site's health is judged on, as a site's default quarantine rule reads them. */
@@ -67,7 +69,18 @@ export async function sitesStatus(
       quarantined: quarantine === undefined ? null : `since ${quarantine.since}: ${quarantine.reason}`,
     };
     if (own.length === 0)
-      return [{ ...base, mode: '-', state: 'never seen', heartbeat_age_s: null, host: '-', pid: null, version: '-' }];
+      return [
+        {
+          ...base,
+          mode: '-',
+          state: 'never seen',
+          heartbeat_age_s: null,
+          host: '-',
+          pid: null,
+          version: '-',
+          proxy: null,
+        },
+      ];
     return own.map((beat) => ({
       ...base,
       mode: beat.doc.mode,
@@ -76,6 +89,7 @@ export async function sitesStatus(
       host: beat.doc.host,
       pid: beat.doc.pid,
       version: beat.doc.version,
+      proxy: beat.doc.proxy ?? null,
     }));
   });
   return { leader, rows };

@@ -5,7 +5,7 @@ import { siteBeats } from '../coordination/sites.js';
 import type { Database } from '../db/database.js';
 import { groupedRows } from '../db/tally.js';
 import { readQuarantines } from '../passes/store.js';
-import { LEADER_ID, type LeaderDoc } from '../model/coordination.js';
+import { LEADER_ID, type LeaderDoc, type ProxyStatus } from '../model/coordination.js';
 import { queueHeadReasons } from '../shifter/why.js';
 import type { SummaryKey, Sums } from '../shifter/summary.js';
 import { lastNotifications, type LastNotification } from '../shifter/notifications.js';
@@ -37,6 +37,8 @@ export interface Overview {
     leads: boolean;
     held: number;
     quarantined: string | null;
+    /** Its grid proxy as its client last read it; null: it needs none. */
+    proxy: ProxyStatus | null;
   }>;
   /** The commonest reasons ready passes at the head of the queue wait, as `gasp why` gives them. */
   waiting: { global: string[]; reasons: Array<{ reason: string; passes: number }>; judged: number };
@@ -143,6 +145,7 @@ export async function overview(db: Database, mode: Mode, staleSeconds: number): 
           leads: leader?.site === beat.doc.site,
           held: holding.get(beat.doc.site) ?? 0,
           quarantined: quarantine === undefined ? null : `since ${quarantine.since}: ${quarantine.reason}`,
+          proxy: beat.doc.proxy ?? null,
         };
       })
       .sort((a, b) => a.site.localeCompare(b.site) || a.mode.localeCompare(b.mode)),

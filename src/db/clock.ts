@@ -22,6 +22,11 @@ export class ServerClock {
     if (Number.isFinite(date)) this.#offsetMs = date + 500 - (sent + received) / 2;
   }
 
+  /** How far the server's clock is ahead of this machine's, in ms (behind: negative); 0 before a sync. */
+  get offsetMs(): number {
+    return this.#offsetMs;
+  }
+
   now(): Date {
     return new Date(Date.now() + this.#offsetMs);
   }

@@ -141,3 +141,14 @@ export function couchFromConfig(
     ...options,
   });
 }
+
+/**
+ * The server a config file names, for checking it rather than working with it (`gasp doctor`, the
+ * checks at enqueue's start): one try, `timeoutMs` at most, logging nothing; the caller says what it found.
+ */
+export function probeCouch(config: CouchConfig, timeoutMs = 10_000): Couch {
+  return couchFromConfig(
+    { ...config, timeoutMs: Math.min(config.timeoutMs, timeoutMs) },
+    { retry: { attempts: 1, baseMs: 0, maxMs: 0 }, log: silentLogger },
+  );
+}

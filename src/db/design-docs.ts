@@ -118,11 +118,35 @@ function toWrite(doc: DesignDoc, stored: DesignDoc | undefined): DesignDoc {
   return { ...doc, views: { ...stored.views, ...doc.views } };
 }
 
-async function pushOne(db: Database, given: DesignDoc, triesLeft = 3): Promise<PushResult> {
-  const stored = await db.find<DesignDoc>(given._id);
+interface PlannedPush {
+  stored: DesignDoc | undefined;
+  doc: DesignDoc;
+  outcome: PushOutcome;
+}
+
+/** What a push of `given` does to `stored`: what it writes, and the outcome. */
+function plan(given: DesignDoc, stored: DesignDoc | undefined): PlannedPush {
   const doc = toWrite(given, stored);
+  if (stored === undefined) return { stored, doc, outcome: 'created' };
+  return { stored, doc, outcome: sameContent(stored, doc) ? 'unchanged' : 'updated' };
+}
+
+/** What a push of `given` would do now. */
+export async function plannedPush(db: Database, given: DesignDoc): Promise<PlannedPush> {
+  return plan(given, await db.find<DesignDoc>(given._id));
+}
+
+/** What a push of each of `docs` would do now, read in one request (`gasp doctor`, enqueue's start). */
+export async function plannedPushes(db: Database, docs: readonly DesignDoc[]): Promise<PlannedPush[]> {
+  const { rows } = await db.allDocs<DesignDoc>({ keys: docs.map((doc) => doc._id), include_docs: true });
+  const stored = new Map(rows.flatMap((row) => (row.doc ? [[row.id, row.doc] as const] : [])));
+  return docs.map((doc) => plan(doc, stored.get(doc._id)));
+}
+
+async function pushOne(db: Database, given: DesignDoc, triesLeft = 3): Promise<PushResult> {
+  const { stored, doc, outcome } = await plannedPush(db, given);
   const result = { database: db.name, id: doc._id, views: Object.keys(given.views) };
-  if (stored !== undefined && sameContent(stored, doc)) return { ...result, outcome: 'unchanged' };
+  if (outcome === 'unchanged') return { ...result, outcome };
   try {
     await db.put({ ...stored, ...doc, ...(stored?._rev !== undefined && { _rev: stored._rev }) });
   } catch (error) {
@@ -130,7 +154,7 @@ async function pushOne(db: Database, given: DesignDoc, triesLeft = 3): Promise<P
     if (error instanceof ConflictError && triesLeft > 1) return pushOne(db, given, triesLeft - 1);
     throw error;
   }
-  return { ...result, outcome: stored === undefined ? 'created' : 'updated' };
+  return { ...result, outcome };
 }
 
 /** Queries a view so CouchDB builds its index now rather than on the first real query; waits as long as that takes. */
@@ -171,3 +195,28 @@ export async function indexProgress(db: Database, designDoc: string): Promise<nu
   const done = ours.reduce((sum, task) => sum + (task.changes_done ?? 0), 0);
   return Math.min(100, Math.round((100 * done) / total));
 }
+
+/**
+ * How many changes of the database a design document's index has yet to read (0: built), from its
+ * `_info` and the database's `update_seq`; undefined when the server does not say (PouchDB Server
+ * answers `_info` with "Not implemented."). CouchDB's sequences are opaque strings whose leading
+ * number counts the changes, the index's a number of the same count.
+ */
+export async function indexLag(db: Database, designDoc: string): Promise<number | undefined> {
+  const info = await db.couch.request<{ view_index?: unknown }>({
+    db: db.name,
+    path: `_design/${designDoc}/_info`,
+  });
+  const index = info.view_index;
+  if (typeof index !== 'object' || index === null) return undefined;
+  const indexed = leadingNumber((index as { update_seq?: unknown }).update_seq);
+  const changes = leadingNumber((await db.info()).update_seq);
+  if (indexed === undefined || changes === undefined) return undefined;
+  return Math.max(0, changes - indexed);
+}
+
+const leadingNumber = (seq: unknown): number | undefined => {
+  if (typeof seq === 'number') return seq;
+  const match = typeof seq === 'string' ? /^(\d+)/.exec(seq) : null;
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+};

@@ -26,7 +26,31 @@ export interface HeartbeatDoc extends Holder {
   beat: string;
   /** Set when the client stopped cleanly: the site is not running, and not stale either. */
   stopped?: string;
+  /** Its grid proxy when the client last looked (sites whose jobs need one). */
+  proxy?: ProxyStatus;
 }
+
+/** A site's grid proxy as its client last read it. */
+export interface ProxyStatus {
+  kind: string;
+  /** Hours left when checked; null: it could not be read. */
+  hours_left: number | null;
+  /** What one job may run (the site's time limit): below it the site claims nothing. */
+  needed_hours: number;
+  checked: string;
+  /** Why it could not be read, or that it expired. */
+  problem?: string;
+}
+
+/** Whether a site with this proxy claims: only while the proxy outlives a job. */
+export const proxyAllowsClaims = (proxy: ProxyStatus | undefined): boolean =>
+  proxy === undefined || (proxy.hours_left !== null && proxy.hours_left >= proxy.needed_hours);
+
+/** Why a site with this proxy claims nothing, as `gasp why` says it. */
+export const proxyBlocks = (proxy: ProxyStatus): string =>
+  proxy.hours_left === null
+    ? `its grid proxy could not be read (${proxy.problem ?? 'no answer'}): it claims nothing until it can`
+    : `its grid proxy has ${proxy.hours_left} h left, less than a job may run (${proxy.needed_hours} h): it claims nothing until the proxy is renewed${proxy.problem === undefined ? '' : ` (${proxy.problem})`}`;
 
 export interface SiteCapabilities {
   rat_versions: string[];

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 /** A root:// URL split into its server and its absolute path on that server. */
 export interface RootUrl {
   /** `root://host:port`, what xrdfs takes as its first argument. */
@@ -36,4 +37,27 @@ export function seOfUrl(url: string): string {
   if (url.startsWith('file:')) return 'file';
   const match = /^([a-z][\w+.-]*):\/\/([^/]+)/i.exec(url);
   return match === null ? 'unknown' : `${match[1]}://${match[2]}`;
+}
+
+/**
+ * The file name a raw file's name, path or file:// / root:// URL ends in (a file:// URL decoded,
+ * as the file system names it), or undefined for a URL that names no file.
+ */
+export function fileNameOf(file: string): string | undefined {
+  let path = file;
+  if (/^file:/i.test(file)) {
+    try {
+      path = fileURLToPath(file);
+    } catch {
+      return undefined;
+    }
+  } else if (/^x?root:\/\//i.test(file)) {
+    try {
+      path = parseRootUrl(file).path;
+    } catch {
+      return undefined;
+    }
+  }
+  const name = path.split('/').at(-1);
+  return name === undefined || name === '' ? undefined : name;
 }

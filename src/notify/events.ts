@@ -36,22 +36,21 @@ export function quarantineEvent(doc: QuarantineDoc): NotifyEvent {
 }
 
 /**
- * The grid proxy of a site is below its threshold: for the proxy check to pass to `notify`. One
- * event per proxy (its expiry time).
+ * The grid proxy of a site has less than `[notify] proxy_warn_hours` left (the client's proxy check
+ * calls this). One event per proxy: its expiry, to the hour, so the hourly warnings of one proxy
+ * are told once and a renewed proxy that runs low again is told again.
  */
-export function proxyEvent(
-  site: string,
-  proxy: { expires: string; secondsLeft: number; threshold: number },
-): NotifyEvent {
-  const hours = (seconds: number) => `${(seconds / 3600).toFixed(1)} h`;
+export function proxyEvent(site: string, proxy: { hoursLeft: number; warnHours: number; now: Date }): NotifyEvent {
+  const expires = new Date(proxy.now.getTime() + proxy.hoursLeft * 3_600_000);
+  const hour = `${expires.toISOString().slice(0, 13)}:00Z`;
   return {
     kind: 'proxy',
     subject: site,
-    generation: proxy.expires,
+    generation: hour,
     site,
-    title: `gasp: the grid proxy of site ${site} runs out in ${hours(proxy.secondsLeft)}`,
-    text: `it expires ${proxy.expires}, below the threshold of ${hours(proxy.threshold)}; renew it at that site`,
-    fields: { expires: proxy.expires, seconds_left: Math.round(proxy.secondsLeft), threshold: proxy.threshold },
+    title: `gasp: the grid proxy of site ${site} has ${proxy.hoursLeft} h left`,
+    text: `it expires about ${hour}, below [notify] proxy_warn_hours (${proxy.warnHours} h); renew it at that site, or the site stops claiming once it is shorter than a job`,
+    fields: { expires: hour, hours_left: proxy.hoursLeft, warn_hours: proxy.warnHours },
   };
 }
 

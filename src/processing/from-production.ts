@@ -47,9 +47,15 @@ async function completedPasses(db: Database, source: string): Promise<PassRef[]>
     startkey: [source],
     endkey: [source, {}],
   });
-  const completed = rows.rows
-    .filter((row) => row.value === 'completed')
-    .map(({ key: [, module, run, pass] }) => ({ module, run, pass }));
+  // the newest completed pass of the label on each job: an older one it redid is not reprocessed
+  const newest = new Map<string, PassRef>();
+  for (const { key, value } of rows.rows) {
+    const [, module, run, pass] = key;
+    const known = newest.get(`${module}:${run}`);
+    if (value === 'completed' && (known === undefined || known.pass < pass))
+      newest.set(`${module}:${run}`, { module, run, pass });
+  }
+  const completed = [...newest.values()];
   if (completed.length === 0)
     throw new InputError([
       `--from-production: label "${source}" has no completed passes in ${db.name} (expected a production run to completion first)`,

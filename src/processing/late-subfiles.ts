@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { fileNameOf } from '../model/storage-url.js';
 import { jobId, type JobDoc, type Pass, type RawSubfileEntry, type RunDoc, type Subjob } from '../model/documents.js';
 
 /** What to do with raw subfiles that reach a run after its sub_run pass was taken. */
@@ -12,8 +13,8 @@ export const subjobOf = (file: RawSubfileEntry, index: number): Subjob => ({
   checksum: file.checksum,
 });
 
-/** The file name a subjob reads, however it is given (name, path or URL). */
-const fileName = (subjob: Subjob) => (subjob.file ?? '').split('/').at(-1) ?? '';
+/** The file name a subjob reads, however it is given (name, path or URL; the runs schema makes a URL end in its subfile's name). */
+const fileName = (subjob: Subjob) => fileNameOf(subjob.file ?? '') ?? subjob.file ?? '';
 
 /** Passes whose run's new subfiles should not start new work: a person stopped them. */
 const STOPPED: ReadonlyArray<Pass['status']> = ['canceled', 'deleted'];
@@ -29,13 +30,19 @@ interface LateSettings {
   request: string;
   late: LatePolicy;
   created: string;
+  /** Work out what would be written, and write nothing. */
+  dryRun?: boolean;
 }
+
+/** How many times a job changed by someone else meanwhile is read again before giving up. */
+const ROUNDS = 5;
 
 /**
  * A run registered again with more subfiles. A sub_run pass of the request still waiting gets
  * subjobs for the new ones; when every pass of the request on the run is taken or finished, the new
  * subfiles become a new pass of only them (`late: new-pass`), or are left out with a line
- * (`ignore`). Every write carries the document's _rev, so none of this races a client claiming it.
+ * (`ignore`). Every write carries the document's _rev, so none of this races a client claiming it;
+ * a document changed meanwhile is read again and the subfiles placed in what it is now.
  */
 export async function addLateSubfiles(
   db: Database,
@@ -44,24 +51,36 @@ export async function addLateSubfiles(
   settings: LateSettings,
 ): Promise<LateResult> {
   const result: LateResult = { passes: [], lines: [] };
-  const found = await db.allDocs<JobDoc>({
-    keys: items.map((item) => jobId(item.module, item.run)),
-    include_docs: true,
-  });
-  const updates: JobDoc[] = [];
-  for (const row of found.rows) {
-    const doc = row.doc;
-    const run = work.find((candidate) => candidate.run.run === doc?.run)?.run;
-    if (doc === undefined || doc === null || run === undefined) continue;
-    const updated = withLateSubfiles(doc, run, settings, result);
-    if (updated !== undefined) updates.push(updated);
-  }
-  if (updates.length === 0) return result;
-  const answers = await db.bulkDocs(updates);
-  for (const answer of answers) {
-    if (answer.ok) continue;
-    result.lines.push(`${answer.id}: changed meanwhile; its new subfiles were not added (run process again)`);
-    result.passes = result.passes.filter((pass) => jobId(pass.module, pass.run) !== answer.id);
+  const merge = (outcome: LateResult) => {
+    result.passes.push(...outcome.passes);
+    result.lines.push(...outcome.lines);
+  };
+  let pending = [...new Set(items.map((item) => jobId(item.module, item.run)))];
+  for (let round = 1; pending.length > 0; round++) {
+    const found = await db.allDocs<JobDoc>({ keys: pending, include_docs: true });
+    const planned = new Map<string, { doc: JobDoc; outcome: LateResult }>();
+    for (const row of found.rows) {
+      const doc = row.doc;
+      const run = work.find((candidate) => candidate.run.run === doc?.run)?.run;
+      if (doc === undefined || doc === null || run === undefined) continue;
+      const outcome: LateResult = { passes: [], lines: [] };
+      const updated = withLateSubfiles(doc, run, settings, outcome);
+      if (updated === undefined) merge(outcome);
+      else planned.set(doc._id, { doc: updated, outcome });
+    }
+    pending = [];
+    if (settings.dryRun === true) for (const plan of planned.values()) merge(plan.outcome);
+    if (planned.size === 0 || settings.dryRun === true) break;
+    for (const answer of await db.bulkDocs([...planned.values()].map((plan) => plan.doc))) {
+      const plan = planned.get(answer.id);
+      if (plan === undefined) continue;
+      if (answer.ok) merge(plan.outcome);
+      else if (round < ROUNDS) pending.push(answer.id);
+      else
+        result.lines.push(
+          `${answer.id}: changed ${ROUNDS} times meanwhile; its new subfiles were not added (run process again)`,
+        );
+    }
   }
   return result;
 }

@@ -107,6 +107,7 @@ export async function processRuns(
   };
   const depth = Math.max(0, ...processing.work.map(({ modules }) => levels(modules, info).length));
   for (let level = 0; level < depth; level++) await processLevel(processing, level);
+  processing.skipped.push(...lateNotInDependents(processing));
   const jobs = [...processing.placed].map(([name, value]) => {
     const [module = '', run = '0'] = name.split(':');
     return { module, run: Number(run), pass: value.pass, created: value.created };
@@ -117,6 +118,22 @@ export async function processRuns(
     ),
     skipped,
   };
+}
+
+/** A line for each pass that needs a module whose run got late subfiles: it reads the run without them. */
+function lateNotInDependents(processing: Processing): string[] {
+  const { info, placed, work } = processing;
+  return processing.late.flatMap((late) => {
+    const main = placed.get(placeKey(late.module, late.run))?.pass;
+    const modules = work.find((item) => item.run.run === late.run)?.modules ?? [];
+    return modules.flatMap((module) => {
+      const dependent = placed.get(placeKey(module, late.run));
+      if (dependent === undefined || !(info.modules[module]?.prerequisites ?? []).includes(late.module)) return [];
+      return [
+        `run ${late.run}: ${module} pass ${dependent.pass} needs ${late.module} pass ${main ?? '?'}; the late subfiles in ${late.module} pass ${late.pass} are not in it`,
+      ];
+    });
+  });
 }
 
 /** The complete runs whose run type names modules, each with them; a line in skipped for every other run. */
@@ -155,11 +172,12 @@ async function processLevel(processing: Processing, level: number): Promise<void
   const existing = additions.filter(
     (item) => item.placed?.existing === true && info.modules[item.module]?.level === 'sub_run',
   );
-  if (existing.length > 0 && options.dryRun !== true) {
+  if (existing.length > 0) {
     const late = await addLateSubfiles(db, existing, work, {
       request,
       late: options.late ?? 'new-pass',
       created: processing.created,
+      ...(options.dryRun === true && { dryRun: true }),
     });
     processing.late.push(...late.passes);
     processing.skipped.push(...late.lines);

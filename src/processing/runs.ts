@@ -3,6 +3,9 @@ import type { Database } from '../db/database.js';
 import { InputError, UnavailableError } from '../errors.js';
 import { describeJsonIssues, expecting } from '../json-file.js';
 import { runId, type RunDoc } from '../model/documents.js';
+import { fileNameOf } from '../model/storage-url.js';
+
+const URL_EXPECTED = 'where jobs read the file: a file:// or root:// URL, with no user or password in it';
 
 const runSchema = z.strictObject(
   {
@@ -15,30 +18,40 @@ const runSchema = z.strictObject(
       .min(1, { error: expecting('a run type such as Physics') }),
     subfiles: z
       .array(
-        z.strictObject(
-          {
-            name: z.string({ error: expecting('the raw file name') }).min(1, { error: expecting('the raw file name') }),
-            size: z
-              .number({ error: expecting('the size in bytes') })
-              .int({ error: expecting('the size in bytes') })
-              .nonnegative({ error: expecting('the size in bytes') }),
-            checksum: z
-              .string({ error: expecting('a checksum such as adler32:0a1b2c3d') })
-              .min(1, { error: expecting('a checksum') }),
-            url: z
-              .string({ error: expecting('where jobs read the file: a file:// or root:// URL') })
-              .regex(/^(file|root):\/\/\S+$/, {
-                error: expecting('where jobs read the file: a file:// or root:// URL'),
-              })
-              .optional(),
-          },
-          {
-            error: (issue) =>
-              issue.code === 'unrecognized_keys'
-                ? 'unknown key (expected name, size, checksum, url)'
-                : expecting('{name, size, checksum}')(issue),
-          },
-        ),
+        z
+          .strictObject(
+            {
+              name: z
+                .string({ error: expecting('the raw file name') })
+                .min(1, { error: expecting('the raw file name') }),
+              size: z
+                .number({ error: expecting('the size in bytes') })
+                .int({ error: expecting('the size in bytes') })
+                .nonnegative({ error: expecting('the size in bytes') }),
+              checksum: z
+                .string({ error: expecting('a checksum such as adler32:0a1b2c3d') })
+                .min(1, { error: expecting('a checksum') }),
+              url: z
+                .string({ error: expecting(URL_EXPECTED) })
+                .regex(/^(file|x?root):\/\/[^@\s]+$/, { error: expecting(URL_EXPECTED) })
+                .optional(),
+            },
+            {
+              error: (issue) =>
+                issue.code === 'unrecognized_keys'
+                  ? 'unknown key (expected name, size, checksum, url)'
+                  : expecting('{name, size, checksum}')(issue),
+            },
+          )
+          .superRefine((file, ctx) => {
+            // a job reads the url; gasp knows which subfiles a pass has by name: they must agree
+            if (file.url !== undefined && fileNameOf(file.url) !== file.name)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['url'],
+                message: `${file.url} does not end in the file's name ${file.name} (expected the URL of ${file.name})`,
+              });
+          }),
         { error: expecting('a list of raw subfiles') },
       )
       .min(1, { error: expecting('at least one raw subfile') }),

@@ -5,7 +5,7 @@ import type { QuarantineDoc } from '../model/health.js';
 import { readSites, type SitesNow } from '../coordination/status.js';
 import type { SiteBeat } from '../coordination/sites.js';
 import { seqNumber, type Database } from '../db/database.js';
-import type { LeaderDoc } from '../model/coordination.js';
+import { proxyAllowsClaims, proxyBlocks, type LeaderDoc } from '../model/coordination.js';
 import type { JobDoc, Pass, PassRef } from '../model/documents.js';
 import { OLD_CLIENT_STATUSES, type PassStatus } from '../model/status.js';
 import { blocker } from '../queue/decide.js';
@@ -249,6 +249,8 @@ function reasonAt(
   const can = beat.doc.capabilities;
   if (can === undefined) return 'its client is older and does not say what it can run';
   if (!can.claims) return 'it only monitors (--mononly)';
+  const proxy = beat.doc.proxy;
+  if (proxy !== undefined && !proxyAllowsClaims(proxy)) return proxyBlocks(proxy);
   const pausedLabel = labelsOf(pass.label).find((label) => pausedByPolicy.has(label));
   if (pausedLabel !== undefined) return `label ${pausedLabel} is paused (gasp resume --label ${pausedLabel})`;
   if (quarantine !== undefined)

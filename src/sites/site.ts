@@ -48,6 +48,14 @@ export type Storage =
 export const STORAGE_TOOLS = ['xrootd', 'gfal'] as const;
 export type StorageTool = (typeof STORAGE_TOOLS)[number];
 
+/**
+ * The grid proxy a site's jobs need, read with voms-proxy-info or dirac-proxy-info (src/sites/proxy.ts);
+ * `none`: no proxy. Without the key: dirac for a DIRAC site, none elsewhere (set voms for root://
+ * storage reached with X.509).
+ */
+export const PROXY_KINDS = ['voms', 'dirac', 'none'] as const;
+export type ProxyKind = (typeof PROXY_KINDS)[number];
+
 const storage = (value: string): Storage => {
   if (/^x?root:/.test(value)) {
     try {
@@ -180,6 +188,7 @@ const siteSchema = iniFile({
     oneOf(STORAGE_TOOLS),
     'xrootd',
   ),
+  proxy: optional('voms | dirac | none: the grid proxy its jobs need', oneOf(PROXY_KINDS)),
   se: optional('a storage element name of letters, digits, _ . - (such as SFU-SE)', matching(/^[\w.-]+$/)),
   rat: ratSection,
   local: section({
@@ -237,6 +246,8 @@ export interface Site {
   storageTool: StorageTool;
   /** The storage element's name in replicas; undefined: named after the storage URL's host. */
   se: string | undefined;
+  /** The grid proxy its jobs need: claims stop while it has less left than a job may run. */
+  proxy: ProxyKind;
   rat: RatScheme;
   local: SiteFields['local'];
   slurm: SiteFields['slurm'];
@@ -260,6 +271,7 @@ export function loadSite(file: string): Site {
     storage: fields.storage,
     storageTool: fields.storage_tool,
     se: fields.se,
+    proxy: fields.proxy ?? (fields.backend === 'dirac' ? 'dirac' : 'none'),
     rat: fields.rat,
     local: fields.local,
     slurm: fields.slurm,
