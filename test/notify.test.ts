@@ -116,7 +116,7 @@ async function until(check: () => boolean, ms = 10_000): Promise<void> {
 
 describe('notifications', () => {
   it('an auto-pause seen by two sites sends exactly one webhook call and one mail', async () => {
-    const db = await databaseWithJobs(8, 'notify-pause');
+    const db = await databaseWithJobs(12, 'notify-pause');
     expect((await gaspOn(db, ['policy', '--label', 'enq', '--pause-after', '2/4'])).code).toBe(0);
     const hook = await webhookReceiver();
     const mail = fakeSendmail();
@@ -210,7 +210,7 @@ describe('notifications', () => {
   });
 
   it('a dead receiver does not delay the cycle that auto-pauses', async () => {
-    const db = await databaseWithJobs(4, 'notify-dead');
+    const db = await databaseWithJobs(8, 'notify-dead');
     expect((await gaspOn(db, ['policy', '--label', 'enq', '--pause-after', '2/4'])).code).toBe(0);
     // answers nothing, ever: each try would take the 20 s timeout on the cycle's path
     const hook = await webhookReceiver(['hang', 'hang', 'hang']);
@@ -291,6 +291,27 @@ describe('gasp enqueue with [notify]', () => {
     expect(calls).toHaveLength(2);
     expect(calls[0]).toContain('Subject: gasp: site gone (production) stale\n');
     expect(calls[1]).toMatch(/Subject: gasp: label enq finished \(1 pass, 100\.0% completed\)\n/);
+  });
+
+  it('tells of a grid proxy below proxy_warn_hours once, with the hours left', async () => {
+    const db = await databaseWithJobs(1, 'notify-proxy');
+    const hook = await webhookReceiver();
+    const bin = folderWith({ 'voms-proxy-info': '#!/bin/sh\necho 108000\n' });
+    chmodSync(join(bin, 'voms-proxy-info'), 0o755);
+    const dir = folderWith({
+      'site.ini':
+        'name = here\nbackend = dry\nproxy = voms\nstorage = file:///tmp/gasp-test-storage\n[rat]\n7.0.8 = CVMFS\n',
+      'gasp.cfg': `${couchSection(db.name)}[client]\nsite = site.ini\n[notify]\nwebhook = ${hook.url}\n`,
+    });
+    const result = await runGasp(['enqueue', '--once', '-c', join(dir, 'gasp.cfg')], {
+      cwd: dir,
+      env: { ...couchEnv(), PATH: `${bin}:${process.env.PATH ?? ''}` },
+    });
+    expect(result.code).toBe(0);
+    expect(hook.bodies).toEqual([
+      expect.objectContaining({ kind: 'proxy', site: 'here', hours_left: 30, warn_hours: 48 }),
+    ]);
+    expect(hook.bodies[0]?.text).toMatch(/^\*\*gasp: the grid proxy of site here has 30 h left\*\*\n/);
   });
 });
 
