@@ -281,6 +281,12 @@ function draw(data) {
       .map((label) => [label.label, label.paused.since, `${label.paused.reason} (${label.paused.by})`]),
     'no label is paused',
   );
+  fillTable(
+    'notifications',
+    ['about', 'when', 'what', 'sent'],
+    data.notifications.map((last) => [last.about, last.claimed, last.title, last.receivers.join(', ')]),
+    'no notification yet',
+  );
   const global = document.getElementById('why-global');
   // "no client runs" matters only when something waits
   global.replaceChildren(...(data.waiting.judged === 0 ? [] : data.waiting.global).map((line) => element('li', line)));

@@ -38,7 +38,18 @@ const LAYERS: readonly Layer[] = [
   // the enqueue loop and the tools, each a thing a command calls
   {
     name: 'features',
-    units: ['client', 'submit', 'shifter', 'coordination', 'processing', 'grab', 'timing', 'dashboard', 'doctor'],
+    units: [
+      'client',
+      'submit',
+      'shifter',
+      'coordination',
+      'processing',
+      'grab',
+      'timing',
+      'dashboard',
+      'doctor',
+      'notify',
+    ],
   },
   // one file per command: parse, call, print
   { name: 'cli', units: ['cli'] },

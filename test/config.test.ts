@@ -214,6 +214,7 @@ describe('gasp config check', () => {
       '[production]',
       '[production.modes]',
       '[grab]',
+      '[notify]',
     ]);
     expect(lines).toEqual(
       expect.arrayContaining([

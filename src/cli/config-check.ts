@@ -82,6 +82,16 @@ function configRows(config: Config, site: Site): Array<[string, Array<[string, s
         ],
       ],
     ],
+    [
+      'notify',
+      [
+        ['webhook', config.notify.webhook?.shown ?? '(none)'],
+        ['mail_to', config.notify.mailTo.length === 0 ? '(none)' : config.notify.mailTo.join(', ')],
+        ...(config.notify.mailTo.length === 0 ? [] : [['sendmail', config.notify.sendmail] as [string, string]]),
+        ['per_hour', String(config.notify.perHour)],
+        ['proxy_warn_hours', `${config.notify.proxyWarnHours} h`],
+      ],
+    ],
   ];
 }
 

@@ -6,6 +6,7 @@ import { readSelection, type Selection } from '../shifter/selection.js';
 import { whyWaiting, type WhyRow } from '../shifter/why.js';
 import { configOption, loadCommandConfig, modeOption, print, type ConfigOptions } from './context.js';
 import { plural } from '../words.js';
+import { notificationLine } from '../shifter/notifications.js';
 
 const ROWS_SHOWN = 10;
 
@@ -83,6 +84,7 @@ async function runWhy(job: WhyJob, options: WhyOptions): Promise<void> {
     return;
   }
   for (const line of answer.global) print(line);
+  for (const last of answer.notifications) print(notificationLine(last));
   const told = printEnded([...answer.ended, ...answer.held]);
   if (answer.rows.length === 0) {
     if (!told)

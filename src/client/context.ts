@@ -2,6 +2,7 @@ import type { Backend } from '../backends/backend.js';
 import type { Mode, QueueOrder } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
+import type { Notifier } from '../notify/notifier.js';
 import type { ProxyStatus } from '../model/coordination.js';
 import type { ProcessingInfoDoc, ProductionInfoDoc } from '../model/documents.js';
 import type { Site } from '../sites/site.js';
@@ -27,6 +28,8 @@ export interface ClientContext {
   now: () => Date;
   /** Production and processing information by RAT version, read once. */
   info: Map<string, ProductionInfoDoc | ProcessingInfoDoc>;
+  /** Where paused labels, a quarantine and finished labels are told (`[notify]`); off when left out. */
+  notifier?: Notifier;
   /** What this client remembers between cycles; starts empty when left out (tests). */
   memory?: ClientMemory;
   /** How it watches the site's grid proxy (sites whose jobs need one); defaults when left out. */

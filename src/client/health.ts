@@ -2,6 +2,7 @@ import { ConflictError } from '../db/errors.js';
 import { quarantineId, SITE_FAULTS, type QuarantineDoc } from '../model/health.js';
 import { describeHealth, siteHealth } from '../passes/health.js';
 import type { ClientContext } from './context.js';
+import { quarantineEvent } from '../notify/events.js';
 
 /**
  * After failures: a site whose own set-up or staging failed more than the site file allows among
@@ -29,6 +30,7 @@ export async function quarantineIfUnhealthy(
   };
   try {
     await ctx.db.put(doc);
+    ctx.notifier?.notify(quarantineEvent(doc));
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error;
   }

@@ -11,6 +11,7 @@ import { unrecordedJobs } from './dispatch.js';
 import { gatherFacts, storedOutputs, type Attachments } from './gather.js';
 import { recordData, type PassOutputs } from './record.js';
 import { byLabel, labelsOf } from '../model/label.js';
+import { notifyFinished } from '../notify/events.js';
 
 /**
  * Renews the leases of what this site holds, every cycle and before any backend call, whether or
@@ -71,11 +72,13 @@ export async function monitorPasses(
   stats.running += rows.length - moving.length;
   /** Labels with a pass that failed this cycle: each is checked for auto-pause. */
   const failing = new Set<string>();
+  /** Labels with a pass that ended this cycle: each is checked for being finished (notifications). */
+  const ended = new Set<string>();
   const unchecked: Unchecked = { unreachable: new Set(), passes: 0 };
   for (let start = 0; start < moving.length; start += PAGE) {
     const page = moving.slice(start, start + PAGE);
     const observed = await gather(ctx, await heldPasses(ctx, page), statuses, policies, now, unchecked);
-    await write(ctx, observed, stats, failing);
+    await write(ctx, observed, stats, { failing, ended });
   }
   if (unchecked.passes > 0) {
     stats.running += unchecked.passes;
@@ -84,7 +87,9 @@ export async function monitorPasses(
       `${unchecked.reason ?? 'storage unavailable'}: outputs of ${unchecked.passes} ended pass(es) not checked; they stay as they are until the next cycle`,
     );
   }
-  return failing.size > 0 ? pauseFailingLabels(ctx.db, ctx.log, failing, `site ${ctx.site.name}`) : [];
+  const notifier = ctx.notifier;
+  if (notifier !== undefined && ended.size > 0) notifier.background(() => notifyFinished(ctx.db, notifier, ended));
+  return failing.size > 0 ? pauseFailingLabels(ctx.db, ctx.log, failing, `site ${ctx.site.name}`, notifier) : [];
 }
 
 /** The documents of these held passes, read fresh; a pass that moved on meanwhile (another token) is left out. */
@@ -188,8 +193,16 @@ const COUNTED = {
   running: 'running',
 } as const;
 
+/** Outcomes after which a pass is final: its label may have finished. */
+const FINISHING = new Set(['completed', 'failed', 'partFail', 'canceled']);
+
 /** Write: jobs stopped first, then outputs recorded (a pass is completed only once they are), then the passes. */
-async function write(ctx: ClientContext, observed: readonly Observed[], stats: CycleStats, failing: Set<string>) {
+async function write(
+  ctx: ClientContext,
+  observed: readonly Observed[],
+  stats: CycleStats,
+  { failing, ended }: { failing: Set<string>; ended: Set<string> },
+) {
   const changes: PassChange[] = [];
   for (const item of observed) {
     const { doc, pass, outcome } = item;
@@ -199,6 +212,7 @@ async function write(ctx: ClientContext, observed: readonly Observed[], stats: C
     if (counted !== undefined) (stats[counted] as number) += 1;
     if (outcome.event === 'failed' || outcome.event === 'partFail')
       for (const label of labelsOf(pass.label)) failing.add(label);
+    if (FINISHING.has(outcome.event ?? '')) for (const label of labelsOf(pass.label)) ended.add(label);
     if (outcome.event === 'resubmitted')
       ctx.log.warn(
         { job: doc._id, pass: pass.pass },

@@ -14,6 +14,9 @@ import type { Site } from '../sites/site.js';
 import type { ClientContext, ProxyWatch } from './context.js';
 import { enqueue } from './enqueue.js';
 import { refuseBesideOldClients } from '../coordination/old-gasp.js';
+import { Notifier } from '../notify/notifier.js';
+import { notifyStale, proxyEvent } from '../notify/events.js';
+import { receiversOf } from '../notify/receivers.js';
 
 /** How a site's client runs: `gasp enqueue`'s options; what is not given comes from the config file. */
 export interface ClientOptions {
@@ -94,6 +97,7 @@ export async function startClient(
     { database: config.couchdb.database, backend: site.backend, queue: ctx.queue, serialize },
     `enqueue started for site ${site.name}`,
   );
+  const stopNotifying = startNotifier(ctx, config, clock);
   if (!ctx.backend.runsWrapper) {
     ctx.log.warn('backend dry runs nothing: its jobs end at once with no outputs');
   }
@@ -110,6 +114,7 @@ export async function startClient(
       ...(turn !== undefined && { turn }),
     });
   } finally {
+    await stopNotifying();
     // not ours any more if another client took the site over
     if (taken === undefined)
       await heartbeat
@@ -156,6 +161,42 @@ function clientContext(
     log: log.child({ component: 'enqueue', site: site.name, mode: config.client.mode }),
     now: () => new Date(),
     info: new Map(),
+  };
+}
+
+/**
+ * Notifications (`[notify]`), off the cycle's path: the cycle only queues them. Stale sites are
+ * looked for every heartbeat. Returns what stops it (sends in hand get a few seconds).
+ */
+function startNotifier(ctx: ClientContext, config: Config, clock: ServerClock): () => Promise<void> {
+  const receivers = receiversOf(config.notify);
+  if (receivers.length === 0) return async () => undefined;
+  const notifier = new Notifier({
+    db: ctx.db,
+    log: ctx.log,
+    site: ctx.site.name,
+    receivers,
+    perHour: config.notify.perHour,
+    now: () => clock.now(),
+  });
+  ctx.notifier = notifier;
+  // the proxy check warns at most hourly below proxy_warn_hours; each proxy is told once
+  const proxy = ctx.proxy;
+  const told = proxy?.onProxyLow;
+  if (proxy !== undefined)
+    proxy.onProxyLow = (hoursLeft) => {
+      told?.(hoursLeft);
+      notifier.notify(proxyEvent(ctx.site.name, { hoursLeft, warnHours: proxy.warnHours, now: ctx.now() }));
+    };
+  const { heartbeatSeconds, staleSeconds } = config.coordination;
+  const lookForStale = () => notifier.background(() => notifyStale(ctx.db, notifier, clock, staleSeconds));
+  const timer = setInterval(lookForStale, heartbeatSeconds * 1000);
+  timer.unref();
+  lookForStale();
+  ctx.log.info(`notifications go to ${receivers.map((receiver) => receiver.name).join(' and ')}`);
+  return async () => {
+    clearInterval(timer);
+    await notifier.stop();
   };
 }
 

@@ -24,6 +24,9 @@ import {
   yesNo,
 } from './fields.js';
 import { describeIssues, readIni, type IniValues } from './ini-file.js';
+import { notifySection, resolveNotify, type NotifyConfig } from './notify-settings.js';
+
+export type { NotifyConfig };
 
 /** Seconds without a heartbeat after which a site counts as dead (`[coordination] stale`). */
 export const DEFAULT_STALE_SECONDS = 1800;
@@ -147,9 +150,7 @@ const configSections = {
     password_env: optional('the name of an environment variable holding the password', matching(ENV_NAME)),
     password: optional('a password', text),
   },
-  notify: {
-    proxy_warn_hours: withDefault('hours, more than 0', positiveNumber(10_000), 48),
-  },
+  notify: notifySection,
   production: {
     phases: withDefault('a comma list of folder names under mac/production', folderNames, [...DEFAULT_PHASES]),
     internal_rate_generators: withDefault('a comma list of RAT generator names', names, [
@@ -228,12 +229,6 @@ export interface ClientConfig {
   proxyCheckSeconds: number;
 }
 
-/** What gasp tells people about, and when. */
-export interface NotifyConfig {
-  /** Below this many hours left on a site's grid proxy, its client warns every hour. */
-  proxyWarnHours: number;
-}
-
 /** An event mode for the modules whose names match a glob such as `Water*`, from [production.modes]. */
 export interface ModeOverride {
   pattern: string;
@@ -268,6 +263,7 @@ export interface Config {
   client: ClientConfig;
   logging: { level: LogLevel };
   coordination: CoordinationConfig;
+  /** What gasp tells people about (paused labels, quarantined or stale sites, the proxy, finished labels), where and when. */
   notify: NotifyConfig;
   production: ProductionConfig;
   /** `gasp grab`: the storage elements to fetch from first, in this order (then the others as recorded). */
@@ -432,18 +428,17 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     ...credentials.problems,
     ...viewer.problems,
   ];
-  if (viewer.user !== undefined && viewer.password === undefined)
-    problems.push(
-      `${where}: [dashboard] password_file: is missing (expected a password source to go with user ${viewer.user})`,
-    );
+  const viewerWithout = `${where}: [dashboard] password_file: is missing (expected a password source to go with user ${viewer.user})`;
+  if (viewer.user !== undefined && viewer.password === undefined) problems.push(viewerWithout);
   if (parsed.success && parsed.data.coordination.stale <= parsed.data.coordination.heartbeat) {
     const { stale, heartbeat } = parsed.data.coordination;
     problems.push(
       `${where}: [coordination] stale: "${stale}" is not more than heartbeat (${heartbeat}) (expected seconds, more than heartbeat: a live site would look dead between two heartbeats)`,
     );
   }
-  if (!parsed.success || problems.length > 0) throw new InputError(problems);
-  const { couchdb, client, logging, coordination, notify, production, grab, processing } = parsed.data;
+  const notify = parsed.success && resolveNotify(parsed.data.notify, where, dirname(file), env, problems);
+  if (!parsed.success || !notify || problems.length > 0) throw new InputError(problems);
+  const { couchdb, client, logging, coordination, production, grab, processing } = parsed.data;
 
   const mode = options.mode ?? client.mode;
   return {
@@ -466,9 +461,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
       staleSeconds: coordination.stale,
       conflictDelaySeconds: coordination.conflict_delay,
     },
-    notify: {
-      proxyWarnHours: notify.proxy_warn_hours,
-    },
+    notify,
     production: {
       phases: production.phases,
       internalRateGenerators: production.internal_rate_generators,

@@ -8,6 +8,7 @@ import { readQuarantines } from '../passes/store.js';
 import { LEADER_ID, type LeaderDoc, type ProxyStatus } from '../model/coordination.js';
 import { queueHeadReasons } from '../shifter/why.js';
 import type { SummaryKey, Sums } from '../shifter/summary.js';
+import { lastNotifications, type LastNotification } from '../shifter/notifications.js';
 
 /** Counts per status, and how much was asked and made. */
 export interface Tally {
@@ -41,6 +42,8 @@ export interface Overview {
   }>;
   /** The commonest reasons ready passes at the head of the queue wait, as `gasp why` gives them. */
   waiting: { global: string[]; reasons: Array<{ reason: string; passes: number }>; judged: number };
+  /** The last notification about each label and each site (`[notify]`). */
+  notifications: LastNotification[];
 }
 
 const HOURS = 72;
@@ -85,17 +88,19 @@ function hourly(rows: ReadonlyArray<{ key: string; value: number }>, now: Date):
 export async function overview(db: Database, mode: Mode, staleSeconds: number): Promise<Overview> {
   const clock = new ServerClock(db.couch);
   await clock.sync();
-  const [summary, completed, failed, policies, beats, leader, held, quarantines, waiting] = await Promise.all([
-    groupedRows<SummaryKey, Sums>(db, 'summary', 'passes'),
-    groupedRows<string, number>(db, 'summary', 'completed_by_hour'),
-    groupedRows<[string, string, string], number>(db, 'summary', 'failures'),
-    readPolicies(db),
-    siteBeats(db, clock, staleSeconds),
-    db.find<LeaderDoc>(LEADER_ID),
-    db.view<[string], number>('sites', 'held', { group_level: 1 }),
-    readQuarantines(db),
-    queueHeadReasons(db, mode, staleSeconds, JUDGED),
-  ]);
+  const [summary, completed, failed, policies, beats, leader, held, quarantines, waiting, notifications] =
+    await Promise.all([
+      groupedRows<SummaryKey, Sums>(db, 'summary', 'passes'),
+      groupedRows<string, number>(db, 'summary', 'completed_by_hour'),
+      groupedRows<[string, string, string], number>(db, 'summary', 'failures'),
+      readPolicies(db),
+      siteBeats(db, clock, staleSeconds),
+      db.find<LeaderDoc>(LEADER_ID),
+      db.view<[string], number>('sites', 'held', { group_level: 1 }),
+      readQuarantines(db),
+      queueHeadReasons(db, mode, staleSeconds, JUDGED),
+      lastNotifications(db),
+    ]);
   const totals = emptyTally();
   const labels = new Map<string, Tally>();
   const modules = new Map<string, Tally>();
@@ -145,5 +150,6 @@ export async function overview(db: Database, mode: Mode, staleSeconds: number): 
       })
       .sort((a, b) => a.site.localeCompare(b.site) || a.mode.localeCompare(b.mode)),
     waiting,
+    notifications,
   };
 }

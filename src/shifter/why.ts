@@ -13,6 +13,7 @@ import type { ReadyPass } from '../model/documents.js';
 import { plural } from '../words.js';
 import { selectPasses, type Selection } from './selection.js';
 import { labelsOf, labelText } from '../model/label.js';
+import { lastNotifications, type LastNotification } from './notifications.js';
 
 export interface WhyRow {
   module: string;
@@ -31,6 +32,8 @@ export interface WhyAnswer {
   held: Array<Omit<WhyRow, 'reasons'> & { site: string; reason: string }>;
   /** Passes that ran or were stopped (asked for by MODULE RUN): how they ended, and why. */
   ended: Array<Omit<WhyRow, 'reasons'> & { status: PassStatus; reason: string }>;
+  /** The last notification about each label of these passes and each site of the mode (`[notify]`). */
+  notifications: LastNotification[];
 }
 
 const INDEX_CHECKS = 20;
@@ -132,7 +135,16 @@ export async function whyWaiting(
   selection: Selection,
   staleSeconds: number,
 ): Promise<WhyAnswer> {
-  const [sites, selected] = await Promise.all([readSites(db, staleSeconds), selectPasses(db, selection)]);
+  const [sites, selected, notified] = await Promise.all([
+    readSites(db, staleSeconds),
+    selectPasses(db, selection),
+    lastNotifications(db),
+  ]);
+  const about = new Set([
+    ...selected.flatMap(({ pass }) => labelsOf(pass.label).map((label) => `label ${label}`)),
+    ...sites.beats.filter((beat) => beat.doc.mode === mode).map((beat) => `site ${beat.doc.site}`),
+  ]);
+  const notifications = notified.filter((last) => about.has(last.about));
   const ended = selected
     .filter(({ pass }) => pass.status !== 'waiting' && pass.status !== 'submitted' && pass.status !== 'running')
     .map(({ doc, pass }) => ({
@@ -169,7 +181,7 @@ export async function whyWaiting(
   const { global, rows } = waiting.length === 0 ? { global: [], rows: [] } : await judge(db, mode, sites, waiting);
   const index = await readyIndexNote(db, waiting);
   if (index !== undefined) global.push(index);
-  return { global, rows, held, ended };
+  return { global, rows, held, ended, notifications };
 }
 
 /**
