@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runArgv } from '../processes.js';
 import { BackendError, BackendUnavailableError } from './backend.js';
 
 export interface CommandResult {
@@ -21,32 +21,18 @@ export type CommandRunner = (argv: readonly string[], options?: CommandOptions) 
  * Runs a command from an argument array, never through a shell. A command that is not installed is
  * a BackendError naming it; a command that hangs past the timeout is BackendUnavailableError.
  */
-export const runCommand: CommandRunner = (argv, options = {}) =>
-  new Promise((resolve, reject) => {
-    const [program, ...args] = argv;
-    if (program === undefined) return reject(new BackendError('no command to run'));
-    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new BackendUnavailableError(`${program} did not answer within ${(options.timeoutMs ?? 60_000) / 1000}s`));
-    }, options.timeoutMs ?? 60_000);
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(
-        error.code === 'ENOENT'
-          ? new BackendError(`${program}: command not found (is it installed and on PATH here?)`)
-          : new BackendUnavailableError(`${program}: ${error.message}`),
-      );
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
+export const runCommand: CommandRunner = async (argv, options = {}) => {
+  const [program] = argv;
+  if (program === undefined) throw new BackendError('no command to run');
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const { code, stdout, stderr, failed } = await runArgv(argv, { timeoutMs, env: options.env, cwd: options.cwd });
+  if (failed === 'command not found')
+    throw new BackendError(`${program}: command not found (is it installed and on PATH here?)`);
+  if (failed === 'timed out')
+    throw new BackendUnavailableError(`${program} did not answer within ${timeoutMs / 1000}s`);
+  if (failed !== undefined) throw new BackendUnavailableError(`${program}: ${failed}`);
+  return { code, stdout, stderr };
+};
 
 /** The last non-empty line of a command's error output, for messages. */
 export function lastLine(text: string): string {

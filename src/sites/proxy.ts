@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runArgv, type Ran } from '../processes.js';
 import type { ProxyKind, Site } from './site.js';
 
 /**
@@ -63,38 +63,6 @@ export function parseDiracTimeleft(stdout: string): number | undefined {
   return Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]);
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** Why it did not run to the end: not installed, or no answer in time. */
-  failed?: string;
-}
-
-/** Runs an argument array (never a shell line) with a timeout. */
-function run(argv: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv | undefined): Promise<Run> {
-  return new Promise((resolve) => {
-    const [program = '', ...args] = argv;
-    const child = spawn(program, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve({ code: 1, stdout, stderr, failed: `did not answer within ${timeoutMs / 1000} s` });
-    }, timeoutMs);
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr, failed: error.code === 'ENOENT' ? 'command not found' : error.message });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
-}
-
 /** The command that reads the proxy; DIRAC's after its set-up script, the arguments reaching bash as "$@". */
 function proxyCommand(site: Site, kind: ProxyLifetime['kind']): string[] {
   if (kind === 'voms') return ['voms-proxy-info', '--timeleft'];
@@ -112,7 +80,7 @@ export function renewHint(site: Site, kind: ProxyLifetime['kind']): string {
 const lastLine = (text: string) => text.trim().split('\n').at(-1)?.trim() ?? '';
 
 /** What a reading that gave no time left means, as one line. */
-function problemOf(site: Site, kind: ProxyLifetime['kind'], program: string, result: Run): string {
+function problemOf(site: Site, kind: ProxyLifetime['kind'], program: string, result: Ran): string {
   const renew = `make one with ${renewHint(site, kind)}`;
   if (result.failed === 'command not found' || result.code === 127)
     return `${program}: command not found (install it${kind === 'dirac' ? ' or set [dirac] setup' : ''}, or set proxy = none in ${site.file})`;
@@ -131,7 +99,9 @@ export async function proxyLifetime(
   const kind = site.proxy;
   if (kind === 'none') return undefined;
   const program = kind === 'voms' ? 'voms-proxy-info' : 'dirac-proxy-info';
-  const result = await run(proxyCommand(site, kind), options.timeoutMs ?? PROXY_TIMEOUT_MS, options.env);
+  const timeoutMs = options.timeoutMs ?? PROXY_TIMEOUT_MS;
+  const ran = await runArgv(proxyCommand(site, kind), { timeoutMs, env: options.env });
+  const result = ran.failed === 'timed out' ? { ...ran, failed: `did not answer within ${timeoutMs / 1000} s` } : ran;
   const seconds =
     result.failed === undefined && result.code === 0
       ? (kind === 'voms' ? parseVomsTimeleft : parseDiracTimeleft)(result.stdout)
