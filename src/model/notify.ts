@@ -35,17 +35,10 @@ export interface Delivery {
 }
 
 /** The dedup record of one event: created without `_rev` by the site that sends it; a 409 means another site does. */
-export interface NotifyDoc {
+export interface NotifyDoc extends Omit<NotifyEvent, 'fields'> {
   _id: string;
   _rev?: string;
   type: 'notify';
-  kind: NotifyKind;
-  subject: string;
-  generation: string;
-  label?: string;
-  site?: string;
-  title: string;
-  text: string;
   /** The site that claimed it, and when. */
   by: string;
   claimed: string;
