@@ -333,6 +333,22 @@ describe('[notify] config', () => {
     ]);
   });
 
+  it('lets a machine without sendmail read with a shared config; only the commands that send or check refuse, and doctor names it', async () => {
+    const db = await databaseWithJobs(1, 'laptop');
+    const dir = folderWith({
+      'laptop.cfg': `${couchSection(db.name)}[notify]\nmail_to = shifter@example.org\nsendmail = /nonexistent/sendmail\n`,
+    });
+    const config = join(dir, 'laptop.cfg');
+    const missing = `${config}: [notify] sendmail: "/nonexistent/sendmail" does not exist or is not executable (expected the path of a sendmail program, since mail_to is set)`;
+    const summary = await runGasp(['summary', '--label', 'enq', '-c', config]);
+    expect(summary.code).toBe(0);
+    const enqueue = await runGasp(['enqueue', '--once', '-c', config]);
+    expect([enqueue.code, enqueue.stderr.trim()]).toEqual([2, missing]);
+    const doctor = await runGasp(['doctor', '-c', config]);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toContain(`✗ notifications: ${missing}`);
+  });
+
   it('takes every [notify] key from GASP_NOTIFY_* and shows the webhook without its token', async () => {
     const mail = fakeSendmail();
     const dir = folderWith({

@@ -121,6 +121,7 @@ export function registerConfigCheck(program: Command): void {
     .action((file: string | undefined, options: ConfigCheckOptions, command: Command) => {
       const all = command.optsWithGlobals<ConfigCheckOptions>();
       const { config } = loadCommandConfig({ ...all, ...(file !== undefined && { config: file }) });
+      if (config.notify.sendmailMissing !== undefined) throw new InputError([config.notify.sendmailMissing]);
       let site: Site;
       try {
         site = loadSite(config.client.siteFile);

@@ -72,6 +72,7 @@ export function registerEnqueue(program: Command): void {
       if (problems.length > 0) throw new InputError(problems);
 
       const { config, log } = loadCommandConfig(options);
+      if (config.notify.sendmailMissing !== undefined) throw new InputError([config.notify.sendmailMissing]);
       const site = loadSite(config.client.siteFile);
       if (!site.modes.includes(config.client.mode)) {
         throw new InputError([

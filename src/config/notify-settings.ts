@@ -14,6 +14,11 @@ export interface NotifyConfig {
   mailFrom?: string;
   /** The sendmail program, checked to exist when mail_to is set. */
   sendmail: string;
+  /**
+   * Set when mail_to is set and sendmail is not there. Only the commands that send or check refuse
+   * for it (config check, enqueue, doctor): a shifter's machine without sendmail can still read.
+   */
+  sendmailMissing?: string;
   perHour: number;
   /** Below this many hours left on a site's grid proxy, its client warns (and notifies) every hour. */
   proxyWarnHours: number;
@@ -86,12 +91,11 @@ export function resolveNotify(
   problems: string[],
 ): NotifyConfig {
   let sendmail = raw.sendmail ?? DEFAULT_SENDMAIL;
+  let sendmailMissing: string | undefined;
   if (raw.mail_to !== undefined) {
     const found = findProgram(sendmail, base, env);
     if (found === undefined)
-      problems.push(
-        `${where}: [notify] sendmail: ${show(sendmail)} does not exist or is not executable (expected the path of a sendmail program, since mail_to is set)`,
-      );
+      sendmailMissing = `${where}: [notify] sendmail: ${show(sendmail)} does not exist or is not executable (expected the path of a sendmail program, since mail_to is set)`;
     sendmail = found ?? sendmail;
   } else if (raw.sendmail !== undefined || raw.mail_from !== undefined) {
     problems.push(
@@ -105,6 +109,7 @@ export function resolveNotify(
     mailTo: raw.mail_to ?? [],
     ...(raw.mail_from !== undefined && { mailFrom: raw.mail_from }),
     sendmail,
+    ...(sendmailMissing !== undefined && { sendmailMissing }),
     perHour: raw.per_hour,
     proxyWarnHours: raw.proxy_warn_hours,
   };

@@ -2,7 +2,7 @@ import { checkProxy } from './proxy.js';
 import { dirname } from 'node:path';
 import type { Database } from '../db/database.js';
 import type { Site } from '../sites/site.js';
-import { guarded, isProblem, skipped, type Check } from './check.js';
+import { failed, guarded, isProblem, passed, skipped, type Check } from './check.js';
 import {
   checkClock,
   checkDatabasesExist,
@@ -148,5 +148,17 @@ export async function runDoctor(setup: DoctorSetup, scope: DoctorScope = 'all', 
       site,
     ),
   ]);
-  return [...checks, ...siteFound];
+  return [...checks, ...siteFound, ...(scope === 'all' ? notificationChecks(setup) : [])];
+}
+
+/** Where notifications go, when [notify] names anywhere; a sendmail that is not there is a ✗. */
+function notificationChecks(setup: DoctorSetup): Check[] {
+  const { notify } = setup.config;
+  if (notify.sendmailMissing !== undefined)
+    return [failed('notifications', notify.sendmailMissing, `install sendmail, or set [notify] sendmail to its path`)];
+  const to = [
+    ...(notify.webhook === undefined ? [] : [`webhook ${notify.webhook.shown}`]),
+    ...(notify.mailTo.length === 0 ? [] : [`mail to ${notify.mailTo.join(', ')} through ${notify.sendmail}`]),
+  ];
+  return to.length === 0 ? [] : [passed('notifications', to.join('; '))];
 }
