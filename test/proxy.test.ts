@@ -227,6 +227,28 @@ describe('a client whose grid proxy runs low', () => {
       [72, 24],
     ]);
   });
+
+  it('tells an expired proxy once, not every hour it stays expired, and an unreadable one too', async () => {
+    const db = await databaseWithJobs(1, 'proxy-expired');
+    const lows: number[] = [];
+    let now = Date.parse('2026-12-01T10:00:00.000Z');
+    const ctx = {
+      ...context(db, 'grid', new DryBackend(), 50, { lines: 'proxy = voms\n' }),
+      now: () => new Date(now),
+      proxy: { checkMs: 0, warnHours: 48, onProxyLow: (hours: number) => lows.push(hours) },
+    };
+    answer('voms-proxy-info', vomsSays(0));
+    for (let hour = 0; hour < 3; hour++) {
+      expect((await runCycle(ctx, { submit: true, monitor: false })).claimed).toBe(0);
+      now += 3_600_000;
+    }
+    expect(lows).toEqual([0]);
+    answer('voms-proxy-info', vomsSays(72 * 3600));
+    expect((await runCycle(ctx, { submit: true, monitor: false })).claimed).toBe(1);
+    answer('voms-proxy-info', '', 'Proxy not found: /tmp/x509up_u0 (No such file or directory)\n', 1);
+    for (let hour = 0; hour < 2; hour++) await runCycle(ctx, { submit: true, monitor: false });
+    expect(lows).toEqual([0, 0]);
+  });
 });
 
 describe('gasp enqueue with a grid proxy', () => {

@@ -35,11 +35,16 @@ function report(
   const renew = `renew it with ${renewHint(ctx.site, status.kind === 'voms' ? 'voms' : 'dirac')}`;
   const allowed = proxyAllowsClaims(status);
   const wasAllowed = before === undefined || proxyAllowsClaims(before);
-  if (!allowed && wasAllowed) ctx.log.error(`site ${ctx.site.name}: ${proxyBlocks(status)}; ${renew}`);
+  const at = ctx.now().getTime();
+  if (!allowed && wasAllowed) {
+    ctx.log.error(`site ${ctx.site.name}: ${proxyBlocks(status)}; ${renew}`);
+    // an expired or unreadable proxy is told once, here: the hourly warning below is not for it
+    if (status.hours_left === null || status.hours_left <= 0) watch.onProxyLow?.(0);
+  }
   if (allowed && !wasAllowed)
     ctx.log.info(`site ${ctx.site.name}: its grid proxy has ${status.hours_left} h left: claiming again`);
-  const at = ctx.now().getTime();
-  if (status.hours_left === null || status.hours_left >= watch.warnHours) return;
+  // an expired proxy (0 h) would make a new expiry hour, and a new message, every hour
+  if (status.hours_left === null || status.hours_left <= 0 || status.hours_left >= watch.warnHours) return;
   if (at - memory.proxyWarnedAt < Math.min(watch.checkMs, HOUR_MS)) return;
   memory.proxyWarnedAt = at;
   ctx.log.warn(
