@@ -16,7 +16,10 @@ fi
 
 port=11094
 root=/var/lib/gasp-se
-if xrdfs root://127.0.0.1:$port stat / >/dev/null 2>&1; then echo "XRootD already answers on root://127.0.0.1:$port"; exit 0; fi
+# probes answer within seconds: by default xrdfs retries a silent server for minutes
+export XRD_CONNECTIONRETRY=1 XRD_CONNECTIONWINDOW=5 XRD_REQUESTTIMEOUT=10
+probe() { timeout 20 xrdfs root://127.0.0.1:$port stat / >/dev/null 2>&1; }
+if probe; then echo "XRootD already answers on root://127.0.0.1:$port"; exit 0; fi
 mkdir -p $root/data $root/admin $root/run
 cat > $root/xrootd.cfg <<CONF
 all.export /
@@ -30,5 +33,5 @@ CONF
 # in the foreground under setsid with its output in a file (with -b it can die silently)
 chown -R xrootd:xrootd $root
 setsid nohup xrootd -R xrootd -c $root/xrootd.cfg >$root/xrootd.log 2>&1 < /dev/null &
-for i in $(seq 1 30); do xrdfs root://127.0.0.1:$port stat / >/dev/null 2>&1 && break; sleep 0.5; done
-xrdfs root://127.0.0.1:$port stat / >/dev/null && echo "XRootD answers on root://127.0.0.1:$port (data in $root/data)"
+for i in $(seq 1 30); do probe && break; sleep 0.5; done
+probe && echo "XRootD answers on root://127.0.0.1:$port (data in $root/data)"
