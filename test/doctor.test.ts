@@ -238,6 +238,17 @@ describe('gasp enqueue checks at start', () => {
     expect(forced.code).toBe(0);
     expect(forced.stderr).toMatch(/cycle 1: claimed 0/);
   });
+
+  it('starts while its storage element does not answer, saying it waits for it', async () => {
+    const db = testCouch().use(uniqueName('doctor-se-down'));
+    await db.create();
+    await pushDesignDocs(db, loadDesignDocs(BUNDLED_VIEWS));
+    const { config } = siteFolder(couchSection(db.name), GOOD_SCRIPT, 'root://127.0.0.1:1//snoplus');
+    const started = await runGasp(['enqueue', '-c', config, '--once']);
+    expect(started.code).toBe(0);
+    expect(started.stderr).toMatch(/storage: root:\/\/127\.0\.0\.1:1\/\/snoplus: .*; enqueue waits for it/);
+    expect(started.stderr).toMatch(/cycle 1: claimed 0/);
+  }, 90_000);
 });
 
 describe('gasp doctor on a server with an admin', () => {

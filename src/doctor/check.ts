@@ -1,3 +1,5 @@
+import { UnreachableError } from '../db/errors.js';
+import { UnavailableError } from '../errors.js';
 import { scrubCredentials } from '../scrub.js';
 import { plural } from '../words.js';
 
@@ -38,9 +40,13 @@ export async function guarded(name: string, fix: string, run: () => Promise<Chec
   try {
     return await run();
   } catch (error) {
-    return [failed(name, oneLine(error), fix)];
+    return [{ ...failed(name, oneLine(error), fix), ...(isOutage(error) && { transient: true as const }) }];
   }
 }
+
+/** Something that did not answer (a database, a storage element), which may answer in a minute. */
+export const isOutage = (error: unknown): boolean =>
+  error instanceof UnavailableError || error instanceof UnreachableError;
 
 /** `✓ name: detail`, or `✗ name: detail` and `  fix: …`, or `- name: detail` for one not asked. */
 export function describeCheck(check: Check): string[] {

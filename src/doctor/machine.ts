@@ -7,7 +7,7 @@ import { below } from '../model/storage-url.js';
 import type { BackendKind, Site } from '../sites/site.js';
 import { Adler32 } from '../storage/adler32.js';
 import { copyFile, remoteAdler32, removeFile } from '../storage/xrootd.js';
-import { failed, passed, skipped, type Check } from './check.js';
+import { failed, isOutage, passed, skipped, type Check } from './check.js';
 
 /** How long a batch-system command may take to answer. */
 export const BACKEND_TIMEOUT_MS = 30_000;
@@ -111,7 +111,9 @@ async function checkRootStorage(site: Site, url: string, bytes: Buffer, ours: st
       return [failed('storage', `${url}: the SE's adler32 of a probe is ${theirs ?? 'not given'}, ours ${ours}`, fix)];
     return [passed('storage', `${url}: writable, adler32 ${ours} as ours (a probe written and removed)`)];
   } catch (error) {
-    return [failed('storage', `${url}: ${(error as Error).message}`, fix)];
+    // an SE that does not answer now may in a minute: enqueue starts and waits for it
+    const check = failed('storage', `${url}: ${(error as Error).message}`, fix);
+    return [isOutage(error) ? { ...check, transient: true } : check];
   } finally {
     rmSync(dirname(local), { recursive: true, force: true });
   }
