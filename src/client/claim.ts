@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobDoc, Pass, ReadyPass } from '../model/documents.js';
 import { jobId, malformedPass } from '../model/documents.js';
 import { claim } from '../passes/transitions.js';
-import { memoryOf, type ClientContext } from './context.js';
+import { memoryOf, type ClientContext, type CycleStats } from './context.js';
 
 export interface ClaimedPass {
   doc: JobDoc;
@@ -27,8 +27,13 @@ function malformed(ctx: ClientContext, doc: JobDoc, pass: number): boolean {
 /**
  * Claims passes in one `_bulk_docs`: status submitted, this site's lock, a claim token and a lease,
  * and a new attempt. CouchDB's `_rev` decides races: a conflicting row belongs to another site.
+ * Passes another site took first (seen taken when read, or a conflicting row) count in `contended`.
  */
-export async function claimPasses(ctx: ClientContext, chosen: readonly ReadyPass[]): Promise<ClaimedPass[]> {
+export async function claimPasses(
+  ctx: ClientContext,
+  chosen: readonly ReadyPass[],
+  stats?: Pick<CycleStats, 'contended'>,
+): Promise<ClaimedPass[]> {
   if (chosen.length === 0) return [];
   const found = await ctx.db.allDocs<JobDoc>({
     keys: [...new Set(chosen.map((pass) => jobId(pass.module, pass.run)))],
@@ -49,7 +54,10 @@ export async function claimPasses(ctx: ClientContext, chosen: readonly ReadyPass
       pass === undefined
         ? undefined
         : claim(pass, { site: ctx.site.name, token: randomUUID(), leaseSeconds: ctx.leaseSeconds }, now);
-    if (outcome?.changed !== true) continue;
+    if (outcome?.changed !== true) {
+      if (stats !== undefined && pass !== undefined) stats.contended += 1;
+      continue;
+    }
     target.doc.passes[index] = outcome.pass;
     target.passes.push(outcome.pass);
     claimed.set(id, target);
@@ -64,6 +72,7 @@ export async function claimPasses(ctx: ClientContext, chosen: readonly ReadyPass
       const doc = { ...target.doc, _rev: answer.rev };
       for (const pass of target.passes) won.push({ doc, pass });
     } else {
+      if (stats !== undefined) stats.contended += target.passes.length;
       ctx.log.debug({ id: answer.id, error: answer.error }, 'claim lost to another site');
     }
   });

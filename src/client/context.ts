@@ -3,7 +3,7 @@ import type { Mode, QueueOrder } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../notify/notifier.js';
-import type { ProxyStatus } from '../model/coordination.js';
+import type { HeartbeatDoc, ProxyStatus } from '../model/coordination.js';
 import type { ProcessingInfoDoc, ProductionInfoDoc } from '../model/documents.js';
 import type { Site } from '../sites/site.js';
 
@@ -62,6 +62,13 @@ export interface ClientMemory {
   proxy: ProxyStatus | undefined;
   /** When it last warned that the proxy runs low (ms). */
   proxyWarnedAt: number;
+  /** When it last read which other sites claim (ms), and their heartbeats. */
+  peersCheckedAt: number;
+  peers: HeartbeatDoc[];
+  /** Waiting passes it left to another site, by key: cycles in a row it saw each still waiting. */
+  left: Map<string, number>;
+  /** The database's sequence when its last cycle found nothing to do; undefined after a busy one. */
+  quietSince: unknown;
 }
 
 export const memoryOf = (ctx: ClientContext): ClientMemory =>
@@ -73,6 +80,10 @@ export const memoryOf = (ctx: ClientContext): ClientMemory =>
     proxyCheckedAt: -Infinity,
     proxy: undefined,
     proxyWarnedAt: -Infinity,
+    peersCheckedAt: -Infinity,
+    peers: [],
+    left: new Map(),
+    quietSince: undefined,
   });
 
 export interface CycleStats {
@@ -93,6 +104,10 @@ export interface CycleStats {
   waitingTurn?: boolean;
   /** Why its grid proxy lets it claim nothing. */
   proxy?: string;
+  /** Claims lost to another site that wrote the same job first. */
+  contended: number;
+  /** Nothing changed in the database since its last cycle found nothing to do: it read nothing else. */
+  quiet?: boolean;
 }
 
 export const emptyStats = (): CycleStats => ({
@@ -105,4 +120,5 @@ export const emptyStats = (): CycleStats => ({
   canceled: 0,
   resubmitted: 0,
   ms: 0,
+  contended: 0,
 });

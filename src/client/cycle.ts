@@ -3,19 +3,18 @@ import { siteBeats } from '../coordination/sites.js';
 import { jobId } from '../model/documents.js';
 import type { PolicyDoc } from '../model/policy.js';
 import { isQuarantined, quarantineId, type QuarantineDoc } from '../model/health.js';
-import { prerequisiteStatuses } from '../passes/prerequisites.js';
 import {
   pausedIn,
   readExpiredLeases,
   readHeld,
   readPolicies,
-  readReady,
   transitionChange,
   type HeldRow,
   updatePasses,
 } from '../passes/store.js';
 import { returnExpired as returnExpiredPass, unsatisfy } from '../passes/transitions.js';
-import { decide, type Decision, type SiteState } from '../queue/decide.js';
+import type { Decision, SiteState } from '../queue/decide.js';
+import { chooseClaims } from './choose.js';
 import { claimPasses } from './claim.js';
 import { emptyStats, memoryOf, type ClientContext, type CycleStats } from './context.js';
 import { dispatchPasses } from './dispatch.js';
@@ -23,7 +22,8 @@ import { quarantineIfUnhealthy } from './health.js';
 import { unsubmitted } from './held.js';
 import { monitorPasses, renewLeases } from './monitor.js';
 import { describeOldClients, findOldClients } from '../coordination/old-gasp.js';
-import { proxyBlocks } from '../model/coordination.js';
+import { proxyAllowsClaims, proxyBlocks } from '../model/coordination.js';
+import { checkQuiet, foundNothing } from './quiet.js';
 import { proxyLetsClaim } from './proxy.js';
 
 export interface CycleOptions {
@@ -38,47 +38,6 @@ export interface CycleOptions {
 export interface Turn {
   myTurn(): Promise<boolean>;
   handOver(): Promise<void>;
-}
-
-/**
- * Ready rows read at a time: twice the room, so one read is usually enough even when the head of
- * the queue holds passes this site cannot run.
- */
-const pageSize = (room: number) => Math.min(5_000, Math.max(200, 2 * room));
-const MAX_PAGES = 25;
-
-/**
- * Reads the ready passes in queue order page by page, deciding as it goes, until the site has all
- * it can take or the queue ends: passes this site cannot run at the head never starve it.
- */
-async function decideFromView(ctx: ClientContext, site: SiteState): Promise<Decision> {
-  const room = Math.max(0, Math.min(site.maxJobs - site.running, site.maxClaim));
-  const total: Decision = {
-    claim: [],
-    unsatisfied: [],
-    skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 },
-  };
-  const page = pageSize(room);
-  for (let index = 0; index < MAX_PAGES && total.claim.length < room; index++) {
-    // read fresh, so a cycle sees every pass submitted before it; claims still check each
-    // document's status and _rev, since another site may claim between the read and the write
-    const candidates = await readReady(ctx.db, ctx.queue, page, index * page);
-    const decision = decide(
-      candidates,
-      { ...site, running: site.running + total.claim.length, maxClaim: site.maxClaim - total.claim.length },
-      ctx.queue,
-      await prerequisiteStatuses(
-        ctx.db,
-        candidates.flatMap((pass) => pass.prerequisites ?? []),
-      ),
-    );
-    total.claim.push(...decision.claim);
-    total.unsatisfied.push(...decision.unsatisfied);
-    for (const reason of ['ratVersion', 'paused', 'prerequisite'] as const)
-      total.skipped[reason] += decision.skipped[reason];
-    if (candidates.length < page) break;
-  }
-  return total;
 }
 
 /**
@@ -210,14 +169,14 @@ async function claimAndSubmit(
     // labels paused by hand (--pause) or by policy (auto-pause, gasp policy)
     pausedLabels: new Set([...(options.pausedLabels ?? []), ...pausedIn(now.policies), ...now.pausedNow]),
   };
-  const decision = await decideFromView(ctx, siteState);
+  const decision = await chooseClaims(ctx, siteState);
   await markUnsatisfied(ctx, decision.unsatisfied);
   // a signal during monitoring means: claim nothing new; so do GASP's clients beside this one, and a
   // grid proxy that would die before the jobs end
   const claimed =
     options.signal?.aborted === true || (await besideOldClients(ctx)) || !now.proxyLetsClaim
       ? []
-      : await claimPasses(ctx, decision.claim);
+      : await claimPasses(ctx, decision.claim, stats);
   stats.claimed = claimed.length;
   const dispatched = await dispatchPasses(ctx, [...retry, ...claimed], now.policies);
   stats.submitted = dispatched.submitted;
@@ -232,11 +191,21 @@ async function claimAndSubmit(
 export async function runCycle(ctx: ClientContext, options: CycleOptions): Promise<CycleStats> {
   const started = Date.now();
   const stats = emptyStats();
+  const memory = memoryOf(ctx);
+  // a serialized site reads the lead every cycle: its turn comes without a change it would see
+  const quiet = options.turn === undefined ? await checkQuiet(ctx) : undefined;
   await returnExpired(ctx, stats);
   // at the first cycle and hourly after, whether or not it submits: the heartbeat shows it
+  const proxyWasOk = memory.proxy === undefined || proxyAllowsClaims(memory.proxy);
   const proxyOk = await proxyLetsClaim(ctx);
-  const proxy = memoryOf(ctx).proxy;
+  const proxy = memory.proxy;
   if (!proxyOk && proxy !== undefined) stats.proxy = proxyBlocks(proxy);
+  if (quiet?.unchanged === true && stats.lost === 0 && proxyOk === proxyWasOk) {
+    memory.quietSince = quiet.seq;
+    stats.quiet = true;
+    stats.ms = Date.now() - started;
+    return stats;
+  }
   const [held, policies, quarantine] = await Promise.all([
     readHeld(ctx.db, ctx.site.name),
     readPolicies(ctx.db),
@@ -268,6 +237,7 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
       pausedNow,
       proxyLetsClaim: proxyOk,
     });
+  memory.quietSince = quiet !== undefined && foundNothing(ctx, stats, held) ? quiet.seq : undefined;
   stats.ms = Date.now() - started;
   return stats;
 }

@@ -40,7 +40,7 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
       failures = 0;
       ctx.log.info(
         { cycle, stats },
-        `cycle ${cycle}: ${stats.quarantined !== undefined ? `QUARANTINED (${stats.quarantined}; gasp resume --site ${ctx.site.name}), ` : ''}${stats.proxy !== undefined ? `NO CLAIMS (${stats.proxy}), ` : ''}${stats.waitingTurn === true ? "not this site's turn to submit, " : ''}claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost}${stats.canceled > 0 ? `, canceled ${stats.canceled}` : ''}${stats.resubmitted > 0 ? `, resubmitted ${stats.resubmitted}` : ''} (${stats.ms} ms)`,
+        `cycle ${cycle}: ${stats.quarantined !== undefined ? `QUARANTINED (${stats.quarantined}; gasp resume --site ${ctx.site.name}), ` : ''}${stats.proxy !== undefined ? `NO CLAIMS (${stats.proxy}), ` : ''}${stats.waitingTurn === true ? "not this site's turn to submit, " : ''}${stats.quiet === true ? 'nothing changed since the last cycle, ' : ''}claimed ${stats.claimed}, submitted ${stats.submitted}, running ${stats.running}, completed ${stats.completed}, failed ${stats.failed}, lost ${stats.lost}${stats.canceled > 0 ? `, canceled ${stats.canceled}` : ''}${stats.resubmitted > 0 ? `, resubmitted ${stats.resubmitted}` : ''}${stats.contended > 0 ? `, ${stats.contended} taken first by other sites` : ''} (${stats.ms} ms)`,
       );
       options.onCycle?.(stats, cycle);
       done = options.untilIdle === true && (await idle(ctx));
