@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { DryBackend } from '../src/backends/dry.js';
+import { runCycle, type Turn } from '../src/client/cycle.js';
+import { enqueue } from '../src/client/enqueue.js';
+import { SiteHeartbeat } from '../src/coordination/heartbeat.js';
+import { Leadership } from '../src/coordination/leader.js';
+import { ServerClock } from '../src/db/clock.js';
+import type { Database } from '../src/db/database.js';
+import { silentLogger } from '../src/log.js';
+import { LEADER_ID, type LeaderDoc } from '../src/model/coordination.js';
+import { context, databaseWithJobs, jobs } from './support/jobs.js';
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const beating = (db: Database, clock: ServerClock, site: string, staleSeconds = 120) =>
+  new SiteHeartbeat(db, clock, {
+    site,
+    mode: 'production',
+    version: 'test',
+    heartbeatSeconds: 60,
+    staleSeconds,
+    takesTurns: true,
+  });
+
+const leadership = (db: Database, clock: ServerClock, site: string, staleSeconds = 120) =>
+  new Leadership(db, clock, { site, mode: 'production', staleSeconds, conflictDelaySeconds: 0.05 }, silentLogger);
+
+describe('a --once site under serialized submission', () => {
+  it('gets its turn and submits at every cron run beside a long-running serialized site', async () => {
+    const db = await databaseWithJobs(60, 'fence-once');
+    const clock = new ServerClock(db.couch);
+    const stopLong = new AbortController();
+    const long = beating(db, clock, 'long');
+    await long.start();
+    const longBackend = new DryBackend();
+    // the long-running site: a cycle, a hand-over, half a second's pause, again
+    const longRun = enqueue(
+      { ...context(db, 'long', longBackend, 1000), maxClaim: 5 },
+      {
+        submit: true,
+        monitor: true,
+        intervalMs: 500,
+        signal: stopLong.signal,
+        turn: leadership(db, clock, 'long'),
+      },
+    );
+    const cronBackend = new DryBackend();
+    const submittedPerRun: number[] = [];
+    try {
+      for (let run = 0; run < 3; run++) {
+        // as cron starts `gasp enqueue --once`: heartbeat, one cycle (waiting for its turn), stopped
+        const heartbeat = beating(db, clock, 'cron');
+        await heartbeat.start();
+        const before = cronBackend.submitted.length;
+        const started = Date.now();
+        await enqueue(
+          { ...context(db, 'cron', cronBackend, 1000), maxClaim: 5 },
+          {
+            submit: true,
+            monitor: true,
+            intervalMs: 100,
+            cycles: 1,
+            waitTurnMs: 3_000,
+            signal: new AbortController().signal,
+            turn: leadership(db, clock, 'cron'),
+          },
+        );
+        await heartbeat.stop();
+        expect(Date.now() - started).toBeLessThan(3_000);
+        submittedPerRun.push(cronBackend.submitted.length - before);
+        await wait(200);
+      }
+    } finally {
+      stopLong.abort();
+      await longRun;
+      await long.stop();
+    }
+    expect(submittedPerRun).toEqual([5, 5, 5]);
+    expect(longBackend.submitted.length).toBeGreaterThan(0);
+    // the cron site handed the lead back as it left
+    expect((await db.get<LeaderDoc>(LEADER_ID)).site).toBe('long');
+  }, 15_000);
+});
+
+/** Passes claimed by `site`, by their claim tokens. */
+const tokensOf = async (db: Database, site: string) =>
+  (await jobs(db))
+    .flatMap((doc) => doc.passes)
+    .filter((pass) => pass.site === site)
+    .map((pass) => pass.claim?.token)
+    .sort();
+
+/** Submitted job names end with the first 8 characters of their pass's claim token. */
+const tokenPrefixes = (backend: DryBackend) => backend.submitted.map((job) => job.name.slice(-8)).sort();
+
+/**
+ * Two serialized sites judging heartbeats stale after 1 s. `pauseAlpha` stands for alpha's VM
+ * stopped mid-cycle: its heartbeat goes stale, beta takes the lead and runs a cycle (claims,
+ * submits); then alpha resumes where it was.
+ */
+async function twoSites(name: string) {
+  const db = await databaseWithJobs(20, name);
+  const clock = new ServerClock(db.couch);
+  const alphaBeat = beating(db, clock, 'alpha', 1);
+  await alphaBeat.start();
+  const alpha = leadership(db, clock, 'alpha', 1);
+  const beta = leadership(db, clock, 'beta', 1);
+  const betaBeat = beating(db, clock, 'beta', 1);
+  const betaBackend = new DryBackend();
+  const betaCtx = { ...context(db, 'beta', betaBackend, 1000), maxClaim: 5 };
+  const pauseAlpha = async () => {
+    const deadline = Date.now() + 4_000;
+    while ((await beta.turnTakers()).includes('alpha') && Date.now() < deadline) await wait(100);
+    await betaBeat.start();
+    expect(await beta.myTurn()).toBe(true);
+    expect((await runCycle(betaCtx, { submit: true, monitor: true, turn: beta })).submitted).toBe(5);
+  };
+  return { db, alpha, alphaBeat, beta, betaBeat, betaBackend, pauseAlpha };
+}
+
+describe('a leader paused past the stale window (fencing)', () => {
+  it('claims and submits nothing when it resumes after another site took the lead; that site keeps its claims', async () => {
+    const { db, alpha, alphaBeat, betaBeat, betaBackend, pauseAlpha } = await twoSites('fence-claim');
+    const alphaBackend = new DryBackend();
+    // paused right after its turn began, before it claims
+    const turn: Turn = {
+      myTurn: async () => (await alpha.myTurn()) && (await pauseAlpha(), true),
+      stillMine: () => alpha.stillMine(),
+      handOver: () => alpha.handOver(),
+    };
+    try {
+      const stats = await runCycle(
+        { ...context(db, 'alpha', alphaBackend, 1000), maxClaim: 5 },
+        { submit: true, monitor: true, turn },
+      );
+      expect(stats).toMatchObject({ claimed: 0, submitted: 0 });
+      expect(alphaBackend.submitted).toEqual([]);
+      expect(await tokensOf(db, 'alpha')).toEqual([]);
+      const betaTokens = await tokensOf(db, 'beta');
+      expect(betaTokens).toHaveLength(5);
+      expect(tokenPrefixes(betaBackend)).toEqual(betaTokens.map((token) => token?.slice(0, 8)).sort());
+      expect((await db.get<LeaderDoc>(LEADER_ID)).site).toBe('beta');
+    } finally {
+      await Promise.all([alphaBeat.stop(), betaBeat.stop()]);
+    }
+  }, 15_000);
+
+  it('submits nothing when the lead is lost between its claim and its submission; its claims are submitted at its next turn', async () => {
+    const { db, alpha, alphaBeat, beta, betaBeat, betaBackend, pauseAlpha } = await twoSites('fence-submit');
+    const alphaBackend = new DryBackend();
+    const alphaCtx = { ...context(db, 'alpha', alphaBackend, 1000), maxClaim: 5 };
+    let fences = 0;
+    // paused after the claim's write, before the submission
+    const turn: Turn = {
+      myTurn: () => alpha.myTurn(),
+      stillMine: async () => {
+        if (++fences === 2) await pauseAlpha();
+        return alpha.stillMine();
+      },
+      handOver: () => alpha.handOver(),
+    };
+    try {
+      const stats = await runCycle(alphaCtx, { submit: true, monitor: true, turn });
+      expect(stats).toMatchObject({ claimed: 5, submitted: 0, waitingTurn: true });
+      expect(alphaBackend.submitted).toEqual([]);
+      const alphaTokens = await tokensOf(db, 'alpha');
+      expect(alphaTokens).toHaveLength(5);
+      expect(await tokensOf(db, 'beta')).toHaveLength(5);
+      // alpha beats again; beta's turn ends by handing the lead to it; its claims go out then (and no new ones)
+      await alphaBeat.beat();
+      await beta.handOver();
+      expect(await runCycle({ ...alphaCtx, maxClaim: 0 }, { submit: true, monitor: true, turn: alpha })).toMatchObject({
+        claimed: 0,
+        submitted: 5,
+      });
+      expect(tokenPrefixes(alphaBackend)).toEqual(alphaTokens.map((token) => token?.slice(0, 8)).sort());
+      expect(betaBackend.submitted).toHaveLength(5);
+    } finally {
+      await Promise.all([alphaBeat.stop(), betaBeat.stop()]);
+    }
+  }, 15_000);
+});
