@@ -1,4 +1,9 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runHolding } from '../src/cli/lock-run.js';
+import { NamedLock } from '../src/coordination/lock.js';
 import { DryBackend } from '../src/backends/dry.js';
 import { runCycle, type Turn } from '../src/client/cycle.js';
 import { enqueue } from '../src/client/enqueue.js';
@@ -7,7 +12,8 @@ import { Leadership } from '../src/coordination/leader.js';
 import { ServerClock } from '../src/db/clock.js';
 import type { Database } from '../src/db/database.js';
 import { silentLogger } from '../src/log.js';
-import { LEADER_ID, type LeaderDoc } from '../src/model/coordination.js';
+import { LEADER_ID, lockId, type LeaderDoc, type LockDoc } from '../src/model/coordination.js';
+import { testCouch, uniqueName } from './support/couch.js';
 import { context, databaseWithJobs, jobs } from './support/jobs.js';
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -179,4 +185,39 @@ describe('a leader paused past the stale window (fencing)', () => {
       await Promise.all([alphaBeat.stop(), betaBeat.stop()]);
     }
   }, 15_000);
+});
+
+describe('a gasp lock-run holder paused past its lock', () => {
+  it('does not start its command once another site took the lock over, and leaves that site its lock', async () => {
+    const db = testCouch().use(uniqueName('fence-lock'));
+    await db.create();
+    const clock = new ServerClock(db.couch);
+    // two sites, each through its own database handle (its own holder)
+    const lock = (site: string) =>
+      new NamedLock(testCouch().use(db.name), clock, 'nightly', { site, staleSeconds: 1, command: 'touch ran' });
+    const paused = lock('alpha');
+    expect((await paused.tryTake()).taken).toBe(true);
+    // alpha stops renewing (its VM is stopped); beta takes the lock once it ended
+    const beta = lock('beta');
+    const deadline = Date.now() + 4_000;
+    let attempt = await beta.tryTake();
+    while (!attempt.taken && Date.now() < deadline) {
+      await wait(200);
+      attempt = await beta.tryTake();
+    }
+    expect(attempt).toMatchObject({ taken: true, why: 'expired' });
+    const ran = join(mkdtempSync(join(tmpdir(), 'gasp-fence-')), 'ran');
+    const refused = await runHolding(paused, [process.execPath, '-e', `require('fs').writeFileSync('${ran}', '')`], {
+      name: 'nightly',
+      staleSeconds: 1,
+      log: silentLogger,
+    }).catch((error: unknown) => error as Error & { exitCode: number });
+    expect(refused).toMatchObject({
+      exitCode: 75,
+      message: expect.stringMatching(/^lock nightly was taken over by another site before the command started/),
+    });
+    expect(existsSync(ran)).toBe(false);
+    expect((await db.get<LockDoc>(lockId('nightly'))).holder.site).toBe('beta');
+    await beta.release();
+  }, 10_000);
 });
