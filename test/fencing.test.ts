@@ -1,10 +1,12 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runHolding } from '../src/cli/lock-run.js';
 import { NamedLock } from '../src/coordination/lock.js';
 import { DryBackend } from '../src/backends/dry.js';
+import type { CycleStats } from '../src/client/context.js';
 import { runCycle, type Turn } from '../src/client/cycle.js';
 import { enqueue } from '../src/client/enqueue.js';
 import { SiteHeartbeat } from '../src/coordination/heartbeat.js';
@@ -13,8 +15,10 @@ import { ServerClock } from '../src/db/clock.js';
 import type { Database } from '../src/db/database.js';
 import { silentLogger } from '../src/log.js';
 import { LEADER_ID, lockId, type LeaderDoc, type LockDoc } from '../src/model/coordination.js';
-import { testCouch, uniqueName } from './support/couch.js';
+import { GASP_BIN } from './support/cli.js';
+import { couchSection, testCouch, uniqueName } from './support/couch.js';
 import { context, databaseWithJobs, jobs } from './support/jobs.js';
+import { captureLog } from './support/log.js';
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,25 +35,42 @@ const beating = (db: Database, clock: ServerClock, site: string, staleSeconds = 
 const leadership = (db: Database, clock: ServerClock, site: string, staleSeconds = 120) =>
   new Leadership(db, clock, { site, mode: 'production', staleSeconds, conflictDelaySeconds: 0.05 }, silentLogger);
 
+/**
+ * A long-running serialized site: a cycle (claiming one pass), a hand-over, a pause of 0.3 s,
+ * again; it leads when this returns. `handsOver` holds its hand-overs back until it says yes.
+ */
+async function longRunningSite(db: Database, clock: ServerClock, handsOver: () => boolean = () => true) {
+  const stopping = new AbortController();
+  const heartbeat = beating(db, clock, 'long');
+  await heartbeat.start();
+  const backend = new DryBackend();
+  const leader = leadership(db, clock, 'long');
+  const turn: Turn = {
+    myTurn: () => leader.myTurn(),
+    stillMine: () => leader.stillMine(),
+    handOver: async () => (handsOver() ? leader.handOver() : undefined),
+  };
+  const running = enqueue(
+    { ...context(db, 'long', backend, 1000), maxClaim: 1 },
+    { submit: true, monitor: true, intervalMs: 300, signal: stopping.signal, turn },
+  );
+  const deadline = Date.now() + 5_000;
+  while ((await db.find<LeaderDoc>(LEADER_ID))?.site !== 'long' && Date.now() < deadline) await wait(50);
+  return {
+    backend,
+    stop: async () => {
+      stopping.abort();
+      await running;
+      await heartbeat.stop();
+    },
+  };
+}
+
 describe('a --once site under serialized submission', () => {
   it('gets its turn and submits at every cron run beside a long-running serialized site', async () => {
-    const db = await databaseWithJobs(60, 'fence-once');
+    const db = await databaseWithJobs(40, 'fence-once');
     const clock = new ServerClock(db.couch);
-    const stopLong = new AbortController();
-    const long = beating(db, clock, 'long');
-    await long.start();
-    const longBackend = new DryBackend();
-    // the long-running site: a cycle, a hand-over, half a second's pause, again
-    const longRun = enqueue(
-      { ...context(db, 'long', longBackend, 1000), maxClaim: 5 },
-      {
-        submit: true,
-        monitor: true,
-        intervalMs: 500,
-        signal: stopLong.signal,
-        turn: leadership(db, clock, 'long'),
-      },
-    );
+    const long = await longRunningSite(db, clock);
     const cronBackend = new DryBackend();
     const submittedPerRun: number[] = [];
     try {
@@ -74,18 +95,81 @@ describe('a --once site under serialized submission', () => {
         await heartbeat.stop();
         expect(Date.now() - started).toBeLessThan(3_000);
         submittedPerRun.push(cronBackend.submitted.length - before);
-        await wait(200);
+        await wait(100);
       }
     } finally {
-      stopLong.abort();
-      await longRun;
       await long.stop();
     }
     expect(submittedPerRun).toEqual([5, 5, 5]);
-    expect(longBackend.submitted.length).toBeGreaterThan(0);
+    expect(long.backend.submitted.length).toBeGreaterThan(0);
     // the cron site handed the lead back as it left
     expect((await db.get<LeaderDoc>(LEADER_ID)).site).toBe('long');
   }, 15_000);
+
+  it('gives up after its bounded wait with one line, only monitoring, when the lead never comes round', async () => {
+    const db = await databaseWithJobs(10, 'fence-once-gives-up');
+    const clock = new ServerClock(db.couch);
+    const long = await longRunningSite(db, clock, () => false);
+    const captured = captureLog();
+    const heartbeat = beating(db, clock, 'cron');
+    await heartbeat.start();
+    const cycles: CycleStats[] = [];
+    const started = Date.now();
+    try {
+      await enqueue(
+        { ...context(db, 'cron', new DryBackend(), 1000), log: captured.log },
+        {
+          submit: true,
+          monitor: true,
+          intervalMs: 100,
+          cycles: 1,
+          waitTurnMs: 600,
+          signal: new AbortController().signal,
+          turn: leadership(db, clock, 'cron'),
+          onCycle: (stats) => cycles.push(stats),
+        },
+      );
+    } finally {
+      await heartbeat.stop();
+      await long.stop();
+    }
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(captured.lines.map((line) => line.msg).filter((msg) => !msg.startsWith('cycle 1:'))).toEqual([
+      "waiting up to 1 s for this site's turn to submit (serialized submission)",
+      "not this site's turn within 1 s: this run only monitors; the next one waits again",
+    ]);
+    expect(cycles).toMatchObject([{ waitingTurn: true, claimed: 0, submitted: 0 }]);
+    expect(await tokensOf(db, 'cron')).toEqual([]);
+  }, 10_000);
+
+  it('gasp enqueue --once says in one line that it waits for its turn, then submits in it and exits 0', async () => {
+    const db = await databaseWithJobs(40, 'fence-once-cli');
+    let log = '';
+    const waiting = /waiting up to 5 s for this site's turn to submit/;
+    // the lead comes round only once the cron run has said it waits (else it might find it at once)
+    const long = await longRunningSite(db, new ServerClock(db.couch), () => waiting.test(log));
+    const dir = mkdtempSync(join(tmpdir(), 'gasp-fence-cron-'));
+    writeFileSync(
+      join(dir, 'cron.ini'),
+      `name = cron\nbackend = dry\nmax_jobs = 1000\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`,
+    );
+    writeFileSync(
+      join(dir, 'cron.cfg'),
+      `${couchSection(db.name)}[client]\nsite = cron.ini\ninterval = 1\nmax_claim = 5\n[coordination]\nserialize = yes\nheartbeat = 10\nstale = 30\n`,
+    );
+    try {
+      const cron = spawn(process.execPath, [GASP_BIN, 'enqueue', '-c', join(dir, 'cron.cfg'), '--once'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      cron.stderr.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+      expect(await new Promise((resolve) => cron.once('close', resolve))).toBe(0);
+      expect(log.split('\n').filter((line) => waiting.test(line))).toHaveLength(1);
+      expect(log).toMatch(/cycle 1: claimed 5, submitted 5,/);
+    } finally {
+      await long.stop();
+    }
+    expect(await tokensOf(db, 'cron')).toHaveLength(5);
+  }, 30_000);
 });
 
 /** Passes claimed by `site`, by their claim tokens. */
