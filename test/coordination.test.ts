@@ -169,6 +169,7 @@ describe('serialized submission', () => {
             if (mine) from = performance.now();
             return mine;
           },
+          stillMine: () => leader.stillMine(),
           handOver: async () => {
             turns.push({ site: name, from, to: performance.now() });
             await leader.handOver();

@@ -127,6 +127,22 @@ describe('a document lease on the server clock', () => {
     expect((await test.db.get<GuardDoc>(id)).holder.instance).toBe(other.holder.instance);
   });
 
+  it('knows before its next write that another took the lease over while it was paused, though by its own clock the lease still runs', async () => {
+    const id = freshId();
+    const mine = lease(test.db, id, 60);
+    await mine.tryTake();
+    expect(await mine.stillHeld()).toBe(true);
+    // its VM stopped past the lease's end, its clock with it: by the server's, another took the lease
+    const stored = await test.db.get<GuardDoc>(id);
+    const other = { ...stored.holder, instance: 'another-holder', pid: stored.holder.pid + 1 };
+    await test.db.put({ ...stored, holder: other });
+    expect(await mine.renewIfDue()).toBe(false);
+    expect(mine.held).toBeUndefined();
+    expect(await mine.stillHeld()).toBe(false);
+    await mine.release();
+    expect((await test.db.get<GuardDoc>(id)).holder.instance).toBe('another-holder');
+  });
+
   it('releases: the document is gone and another holder takes it at once', async () => {
     const id = freshId();
     const mine = lease(test.db, id, 60);

@@ -42,7 +42,10 @@ export function registerEnqueue(program: Command): void {
     .addOption(modeOption())
     .option('--queue <order>', `queue order: ${QUEUE_ORDERS.join(', ')} (default: the config file)`)
     .option('--interval <seconds>', 'pause between cycles (default: the config file)')
-    .option('--once', 'run one cycle and stop (for cron and tests)')
+    .option(
+      '--once',
+      'run one cycle and stop (for cron and tests); with [coordination] serialize, it first waits up to 5 intervals for its turn to submit',
+    )
     .option('--mononly', 'only monitor what this site runs; claim nothing')
     .option('--nomon', 'only claim and submit; do not monitor')
     .option('--steps <n>', 'monitor every n cycles only')

@@ -123,25 +123,41 @@ Example:
       const site = loadSite(config.client.siteFile).name;
       const lock = new NamedLock(db, clock, name, { site, staleSeconds, command: shorten(argv.join(' ')) });
       await takeLock(lock, clock, { name, wait: wait ?? 0, argv, log: lockLog });
-      lockLog.info(`holding lock ${name}; running ${argv.join(' ')}`);
-      // renewed three times per stale window, so one missed renewal (an outage) never loses it
-      lock.keepRenewing(
-        (staleSeconds * 1000) / 3,
-        () =>
-          lockLog.error(`lock ${name} was taken over by another site, which found it stale, while the command runs`),
-        (error) => lockLog.warn({ error: error.message }, `could not renew lock ${name}; trying again`),
-      );
-      try {
-        process.exitCode = await runCommand(argv, lockLog);
-      } finally {
-        await lock
-          .release()
-          .catch((error: unknown) =>
-            lockLog.warn(
-              { error: (error as Error).message },
-              `could not release lock ${name}; it frees itself after ${staleSeconds} s`,
-            ),
-          );
-      }
+      process.exitCode = await runHolding(lock, argv, { name, staleSeconds, log: lockLog });
     });
+}
+
+/**
+ * Runs the command under the lock just taken, renewing it, and releases it after; resolves to the
+ * command's exit code. Refuses (exit 75) if the lock was taken over before the command started.
+ */
+export async function runHolding(
+  lock: NamedLock,
+  argv: string[],
+  { name, staleSeconds, log }: { name: string; staleSeconds: number; log: Logger },
+): Promise<number> {
+  // a pause (a stopped VM) after the take may outlast the lock: another site may run the command now
+  if (!(await lock.stillHeld()))
+    throw new LockHeldError(
+      `lock ${name} was taken over by another site before the command started (this process was held up for more than ${staleSeconds} s, such as a paused VM); not running ${shorten(argv.join(' '))}`,
+    );
+  log.info(`holding lock ${name}; running ${argv.join(' ')}`);
+  // renewed three times per stale window, so one missed renewal (an outage) never loses it
+  lock.keepRenewing(
+    (staleSeconds * 1000) / 3,
+    () => log.error(`lock ${name} was taken over by another site, which found it stale, while the command runs`),
+    (error) => log.warn({ error: error.message }, `could not renew lock ${name}; trying again`),
+  );
+  try {
+    return await runCommand(argv, log);
+  } finally {
+    await lock
+      .release()
+      .catch((error: unknown) =>
+        log.warn(
+          { error: (error as Error).message },
+          `could not release lock ${name}; it frees itself after ${staleSeconds} s`,
+        ),
+      );
+  }
 }

@@ -33,6 +33,8 @@ export async function claimPasses(
   ctx: ClientContext,
   chosen: readonly ReadyPass[],
   stats?: Pick<CycleStats, 'contended'>,
+  /** Serialized submission: whether the site still holds the lead, asked right before the write. */
+  fence?: () => Promise<boolean>,
 ): Promise<ClaimedPass[]> {
   if (chosen.length === 0) return [];
   const found = await ctx.db.allDocs<JobDoc>({
@@ -63,6 +65,7 @@ export async function claimPasses(
     claimed.set(id, target);
   }
   const targets = [...claimed.values()];
+  if (targets.length > 0 && fence !== undefined && !(await fence())) return [];
   const answers = await ctx.db.bulkDocs(targets.map((target) => target.doc));
   const won: ClaimedPass[] = [];
   answers.forEach((answer, position) => {

@@ -37,6 +37,8 @@ export interface CycleOptions {
 
 export interface Turn {
   myTurn(): Promise<boolean>;
+  /** Right before a write in the turn: the lead was not lost since `myTurn` (fencing a paused leader). */
+  stillMine(): Promise<boolean>;
   handOver(): Promise<void>;
 }
 
@@ -176,9 +178,15 @@ async function claimAndSubmit(
   const claimed =
     options.signal?.aborted === true || (await besideOldClients(ctx)) || !now.proxyLetsClaim
       ? []
-      : await claimPasses(ctx, decision.claim, stats);
+      : await claimPasses(ctx, decision.claim, stats, options.turn?.stillMine.bind(options.turn));
   stats.claimed = claimed.length;
-  const dispatched = await dispatchPasses(ctx, [...retry, ...claimed], now.policies);
+  const toSubmit = [...retry, ...claimed];
+  // only the leader submits: what it claimed in a turn lost since (a pause) waits for its next turn
+  if (toSubmit.length > 0 && options.turn !== undefined && !(await options.turn.stillMine())) {
+    stats.waitingTurn = true;
+    return;
+  }
+  const dispatched = await dispatchPasses(ctx, toSubmit, now.policies);
   stats.submitted = dispatched.submitted;
   stats.failed += dispatched.failed;
   await options.turn?.handOver();

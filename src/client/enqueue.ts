@@ -4,7 +4,7 @@ import { jobName } from '../backends/prepare.js';
 import type { ClientContext, CycleStats } from './context.js';
 import { readHeld, readReady, transitionChange, updatePasses } from '../passes/store.js';
 import { releaseUnsubmitted as releasePass, subjobsOf } from '../passes/transitions.js';
-import { runCycle, type CycleOptions } from './cycle.js';
+import { runCycle, type CycleOptions, type Turn } from './cycle.js';
 import { unsubmitted } from './held.js';
 import { claimedAt } from './dispatch.js';
 
@@ -20,6 +20,8 @@ export interface EnqueueOptions extends CycleOptions {
   onCycle?: (stats: CycleStats, cycle: number) => void;
   /** Aborted when another client took this site over: its claims are that client's now, left as they are. */
   siteLost?: AbortSignal;
+  /** Serialized `--once`: wait up to this long for the site's turn before its one cycle. */
+  waitTurnMs?: number;
 }
 
 /**
@@ -29,6 +31,8 @@ export interface EnqueueOptions extends CycleOptions {
  */
 export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Promise<void> {
   let failures = 0;
+  if (options.turn !== undefined && options.waitTurnMs !== undefined)
+    await waitForTurn(ctx, options.turn, { ...options, waitTurnMs: options.waitTurnMs });
   for (let cycle = 1; !options.signal.aborted; cycle++) {
     const monitor =
       options.monitor &&
@@ -59,6 +63,33 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
     );
   }
   if (options.signal.aborted && options.siteLost?.aborted !== true) await releaseUnsubmitted(ctx);
+}
+
+/**
+ * A `--once` run (cron) under serialized submission. The leader hands the lead over only between
+ * its own cycles, and only to sites whose heartbeat is fresh then; a run that looked once, saw
+ * another leader and stopped was almost never there at a hand-over, so cron sites never submitted.
+ * Waiting with its heartbeat beating makes it a turn taker like any other, so the rotation reaches
+ * it within a few of the others' cycles. It waits a bounded time (cron starts the next run) and
+ * then runs its one cycle either way: monitoring is never serialized.
+ */
+async function waitForTurn(
+  ctx: ClientContext,
+  turn: Turn,
+  options: { waitTurnMs: number; intervalMs: number; signal: AbortSignal },
+): Promise<void> {
+  // an outage is the cycle's to report: here it only means not yet
+  const mine = () => turn.myTurn().catch(() => false);
+  if (await mine()) return;
+  const seconds = Math.round(options.waitTurnMs / 1000);
+  ctx.log.info(`waiting up to ${seconds} s for this site's turn to submit (serialized submission)`);
+  const deadline = Date.now() + options.waitTurnMs;
+  while (!options.signal.aborted && Date.now() < deadline) {
+    await sleep(Math.min(options.intervalMs, 5_000, deadline - Date.now()), options.signal);
+    if (await mine()) return;
+  }
+  if (!options.signal.aborted)
+    ctx.log.info(`not this site's turn within ${seconds} s: this run only monitors; the next one waits again`);
 }
 
 /**

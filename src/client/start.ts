@@ -107,6 +107,7 @@ export async function startClient(
       monitor: options.monitor,
       intervalMs: (options.intervalSeconds ?? config.client.intervalSeconds) * 1000,
       ...(options.once === true && { cycles: 1 }),
+      ...(options.once === true && turn !== undefined && { waitTurnMs: onceWaitMs(config, options) }),
       ...(options.monitorEvery !== undefined && { monitorEvery: options.monitorEvery }),
       signal: AbortSignal.any([signal, lost.signal]),
       siteLost: lost.signal,
@@ -129,6 +130,14 @@ export async function startClient(
   if (taken !== undefined) throw taken;
   ctx.log.info('enqueue stopped');
 }
+
+/**
+ * How long a serialized `--once` run waits for its turn: a few cycles, since the lead moves on
+ * once per cycle of each site ahead of it; bounded, since cron starts the next run (which a run
+ * still waiting would refuse as a second client of the site), and never past the stale window.
+ */
+const onceWaitMs = (config: Config, options: ClientOptions) =>
+  Math.min(5 * (options.intervalSeconds ?? config.client.intervalSeconds), config.coordination.staleSeconds) * 1000;
 
 /** How the client watches the grid proxy: each reading goes on the heartbeat, for gasp why and gasp sites status. */
 function proxyWatch(config: Config, heartbeat: SiteHeartbeat, onProxyLow: ClientRun['onProxyLow']): ProxyWatch {

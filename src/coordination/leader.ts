@@ -21,6 +21,8 @@ export interface LeaderOptions {
  */
 export class Leadership {
   #waitUntil = 0;
+  /** The revision of the leader document naming this site, as it read or wrote it when its turn began. */
+  #held: string | undefined;
 
   constructor(
     readonly db: Database,
@@ -50,7 +52,8 @@ export class Leadership {
   /** Whether this site may claim and submit now; takes the lead when nobody holds it or its holder is stale. */
   async myTurn(): Promise<boolean> {
     const leader = await this.db.find<LeaderDoc>(LEADER_ID);
-    if (leader?.site === this.options.site) return true;
+    this.#held = leader?.site === this.options.site ? leader._rev : undefined;
+    if (this.#held !== undefined) return true;
     if (Date.now() < this.#waitUntil) return false;
     if (leader !== undefined && (await this.turnTakers()).includes(leader.site)) return false;
     const taken = await this.#write(leader, this.options.site);
@@ -64,6 +67,27 @@ export class Leadership {
     return taken;
   }
 
+  /**
+   * Right before a write in this site's turn (its claim, its submission): whether the leader
+   * document is still the revision it held when the turn began. A leader paused past the stale
+   * window (a stopped VM, SIGSTOP) was replaced meanwhile and resumes mid-cycle, its own clock
+   * perhaps not moved: the revision tells it, not the time. A pause between this read and the write
+   * is not caught (CouchDB writes no two documents at once); each claim's own `_rev` check still
+   * gives every pass to one site.
+   */
+  async stillMine(): Promise<boolean> {
+    const held = this.#held;
+    if (held === undefined) return false;
+    const leader = await this.db.find<LeaderDoc>(LEADER_ID);
+    if (leader?._rev === held) return true;
+    this.#held = undefined;
+    this.log.warn(
+      { leader: leader?.site, term: leader?.term },
+      `lost the lead to ${leader?.site ?? 'nobody'} during this turn (paused longer than the stale window?): claims and submits nothing more in it`,
+    );
+    return false;
+  }
+
   /** After this site's turn: the next active site in alphabetical order leads (itself, if it is alone). */
   async handOver(): Promise<void> {
     const leader = await this.db.find<LeaderDoc>(LEADER_ID);
@@ -71,6 +95,7 @@ export class Leadership {
     const others = (await this.turnTakers()).filter((site) => site !== this.options.site);
     const next = others.find((site) => site > this.options.site) ?? others[0];
     if (next === undefined) return;
+    this.#held = undefined;
     if (await this.#write(leader, next)) this.log.debug({ leader: next }, `handed the lead to ${next}`);
   }
 
@@ -87,7 +112,8 @@ export class Leadership {
       by: this.options.site,
     };
     try {
-      await this.db.put(doc);
+      const { rev } = await this.db.put(doc);
+      if (site === this.options.site) this.#held = rev;
       return true;
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;

@@ -51,6 +51,11 @@ export class NamedLock {
     return this.#lease.renew();
   }
 
+  /** Whether this holder still has the lock, right before it acts under it (one read; see DocumentLease). */
+  stillHeld(): Promise<boolean> {
+    return this.#lease.stillHeld();
+  }
+
   /** Renews every `ms`, one renewal at a time, until released; `onLost` hears of a take-over. */
   keepRenewing(ms: number, onLost: () => void, onError: (error: Error) => void): void {
     this.#renewals = repeatEvery(ms, () =>

@@ -112,11 +112,31 @@ export class DocumentLease<D extends LeaseDoc> {
     }
   }
 
-  /** Renews the lease once past half its time (no write before); false when it is no longer this holder's. */
+  /**
+   * Renews the lease once past half its time; before that, no write but `stillHeld`'s read. False
+   * when it is no longer this holder's.
+   */
   async renewIfDue(): Promise<boolean> {
     const current = this.#doc;
     if (current === undefined) return false;
-    return renewalDue(current.until, this.clock.now(), this.options.seconds) ? this.renew() : true;
+    return renewalDue(current.until, this.clock.now(), this.options.seconds) ? this.renew() : this.stillHeld();
+  }
+
+  /**
+   * Right before a write the lease guards: whether the stored lease is still the one this holder
+   * wrote. A holder paused past the lease's end (a stopped VM, SIGSTOP) resumes with its clock
+   * perhaps not moved, so the time would not tell it that another took the lease over; the
+   * revision does (or the holder's instance, should its own renewal be in flight). One read.
+   */
+  async stillHeld(): Promise<boolean> {
+    const current = this.#doc;
+    if (current === undefined) return false;
+    const stored = await this.db.find<D>(this.options.id);
+    if (stored !== undefined && (stored._rev === current._rev || stored.holder?.instance === this.holder.instance))
+      return true;
+    this.#doc = undefined;
+    this.holder.letGo(this.options.id);
+    return false;
   }
 
   /** Deletes the lease if this still holds it. Throws when the database cannot be reached: it then ends by itself. */
