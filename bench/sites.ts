@@ -12,9 +12,10 @@ import { runCycle } from '../src/client/cycle.js';
 import { DEFAULT_STALE_SECONDS } from '../src/config/config.js';
 import { SiteHeartbeat } from '../src/coordination/heartbeat.js';
 import { ServerClock } from '../src/db/clock.js';
-import { Database, type CouchRequest, type Server } from '../src/db/database.js';
-import { jobId, type JobDoc, type Pass } from '../src/model/documents.js';
+import { Database } from '../src/db/database.js';
+import { jobId, type JobDoc } from '../src/model/documents.js';
 import { GASP_VERSION } from '../src/paths.js';
+import { CountingServer, since, type Traffic } from './counting-server.js';
 import type { Reporting } from './grab-throughput.js';
 import { context, MODULE } from './seed.js';
 import type { BenchServer } from './server.js';
@@ -25,94 +26,6 @@ export interface SitesSizes {
   counts: number[];
   /** A run that has not drained the database by then stops and says so. */
   capMs: number;
-}
-
-/** What one site asked of the server. Retries inside Couch are one request here. */
-interface Traffic {
-  requests: number;
-  /** Request bodies as JSON, in characters (paths, query strings and headers left out). */
-  sent: number;
-  /**
-   * Answers as parsed, written back to JSON, in characters: close to the body on the wire (the
-   * server's own spacing aside), without headers.
-   */
-  received: number;
-  /** Job documents read to claim (after the ready view), and of those the ones already taken when read. */
-  picked: number;
-  takenBeforeRead: number;
-  /** Documents in its claim writes, and the rows of those another site had written first. */
-  claimWrites: number;
-  conflicts: number;
-}
-
-const noTraffic = (): Traffic => ({
-  requests: 0,
-  sent: 0,
-  received: 0,
-  picked: 0,
-  takenBeforeRead: 0,
-  claimWrites: 0,
-  conflicts: 0,
-});
-
-function since(now: Traffic, before: Traffic): Traffic {
-  const change = noTraffic();
-  for (const key of Object.keys(change) as Array<keyof Traffic>) change[key] = now[key] - before[key];
-  return change;
-}
-
-/** A pass as a claim leaves it: submitted, and no job of it given a backend id yet (a dispatch record gives them). */
-const justClaimed = (pass: Pass) =>
-  pass.status === 'submitted' &&
-  pass.claim !== undefined &&
-  (pass.subjobs ?? []).every((subjob) => subjob.backend_id === undefined);
-
-/**
- * The bench's server for one site: passes each request on and counts it. Claims are told apart by
- * what they write (src/client/claim.ts knows nothing of the bench): a `_bulk_docs` with a
- * just-claimed pass in it is a claim, and the job documents read between the ready view and the
- * next write are what the site picked to claim. Other bulk writes (dispatch records) rarely conflict.
- */
-class CountingServer implements Server {
-  readonly traffic = noTraffic();
-  #afterReadyView = false;
-
-  constructor(readonly couch: Server) {}
-
-  get url(): string {
-    return this.couch.url;
-  }
-
-  async request<T>(request: CouchRequest): Promise<T> {
-    this.traffic.requests++;
-    if (request.body !== undefined) this.traffic.sent += JSON.stringify(request.body).length;
-    const answer = await this.couch.request<T>(request);
-    this.traffic.received += JSON.stringify(answer ?? null).length;
-    this.#observe(request, answer);
-    return answer;
-  }
-
-  #observe(request: CouchRequest, answer: unknown): void {
-    const path = request.path ?? '';
-    if (path.includes('/_view/ready_')) this.#afterReadyView = true;
-    else if (path === '_all_docs' && this.#afterReadyView) {
-      const rows = (answer as { rows: Array<{ doc?: JobDoc | null }> }).rows;
-      const jobs = rows.flatMap((row) => (row.doc?.type === 'job' ? [row.doc] : []));
-      // another read in between (GASP's documents), not the claim's
-      if (jobs.length === 0) return;
-      this.#afterReadyView = false;
-      this.traffic.picked += jobs.length;
-      this.traffic.takenBeforeRead += jobs.filter(
-        (doc) => !doc.passes.some((pass) => pass.status === 'waiting' && pass.site === undefined),
-      ).length;
-    } else if (path === '_bulk_docs') {
-      this.#afterReadyView = false;
-      const docs = (request.body as { docs: JobDoc[] }).docs;
-      if (!docs.some((doc) => doc.type === 'job' && doc.passes.some(justClaimed))) return;
-      this.traffic.claimWrites += docs.length;
-      this.traffic.conflicts += (answer as Array<{ error?: string }>).filter((row) => row.error === 'conflict').length;
-    }
-  }
 }
 
 interface SimulatedSite {
@@ -212,6 +125,8 @@ function perCycle(cycles: Traffic[]): { requests: number; kb: number } {
   };
 }
 
+/** "1 site", "5 sites". */
+const sitesText = (count: number) => `${count} site${count === 1 ? '' : 's'}`;
 const sum = (cycles: Traffic[], key: keyof Traffic) => cycles.reduce((total, cycle) => total + cycle[key], 0);
 const percent = (part: number, whole: number) => (whole === 0 ? 0 : (100 * part) / whole);
 
@@ -237,10 +152,10 @@ async function sitesRun(
   const started = performance.now();
   const seconds = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
   const db = await server.fresh(`sites-${count}`, sizes.passes);
-  progress(`sites: ${count} sites: seeded and indexed at ${seconds()}`);
+  progress(`sites: ${sitesText(count)}: seeded and indexed at ${seconds()}`);
   const sites = await Promise.all(Array.from({ length: count }, (_, index) => startSite(server, db.name, work, index)));
   const drained = await drain(sites, sizes);
-  progress(`sites: ${count} sites: ${drained.claimed} passes claimed at ${seconds()}`);
+  progress(`sites: ${sitesText(count)}: ${drained.claimed} passes claimed at ${seconds()}`);
   await finishAll(db, sizes.passes);
   await Promise.all(
     sites.map(async (site) => {
@@ -249,7 +164,7 @@ async function sitesRun(
       for (let cycle = 0; cycle < 5; cycle++) await countedCycle(site, site.idle, true);
     }),
   );
-  progress(`sites: ${count} sites: idle cycles done at ${seconds()}`);
+  progress(`sites: ${sitesText(count)}: idle cycles done at ${seconds()}`);
   const busy = sites.flatMap((site) => site.busy);
   return {
     sites: count,
@@ -264,7 +179,7 @@ async function sitesRun(
 }
 
 function reportRow(row: SitesRow, single: SitesRow | undefined, passes: number, { report }: Reporting): void {
-  const n = `${row.sites} site${row.sites === 1 ? '' : 's'}`;
+  const n = sitesText(row.sites);
   const many = row.sites === 20;
   const baseline = single === undefined || row === single ? undefined : { name: '1 site', value: single.rate };
   report(`sites: dispatch, ${n}, ${passes} passes`, row.rate, 'passes/s', baseline, many ? '>= 0.8' : undefined);
@@ -324,11 +239,11 @@ export async function sitesFigures(
 ): Promise<void> {
   const rows: SitesRow[] = [];
   for (const count of sizes.counts) {
-    reporting.progress(`sites: ${count} simulated sites drain ${sizes.passes} passes`);
+    reporting.progress(`sites: ${sitesText(count)}, simulated, drain ${sizes.passes} passes`);
     const row = await sitesRun(server, work, sizes, count, reporting.progress);
     if (row.drain.claimed < sizes.passes)
       reporting.progress(
-        `sites: ${count} sites did not drain: ${row.drain.claimed} of ${sizes.passes} claimed in ${(sizes.capMs / 1000).toFixed(0)} s`,
+        `sites: ${sitesText(count)} did not drain: ${row.drain.claimed} of ${sizes.passes} claimed in ${(sizes.capMs / 1000).toFixed(0)} s`,
       );
     rows.push(row);
     reportRow(row, rows[0]?.sites === 1 ? rows[0] : undefined, sizes.passes, reporting);
