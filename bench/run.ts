@@ -28,6 +28,7 @@ import { verifyFigure } from './verify-figure.js';
 import { fakeSlurm } from './fake-slurm.js';
 import { grabThroughputFigure } from './grab-throughput.js';
 import { benchUrl, BenchServer } from './server.js';
+import { sitesFigures } from './sites.js';
 import { context, MODULE, siteFile } from './seed.js';
 
 const json = process.argv.includes('--json');
@@ -57,6 +58,7 @@ const SIZES = quick
       macros: 300,
       grab: { files: 8, mb: 5, repeats: 3 },
       staging: { mb: 20, repeats: 3 },
+      sites: { passes: 2_000, counts: [1, 5], capMs: 600_000 },
       repeats: 3,
     }
   : {
@@ -69,6 +71,7 @@ const SIZES = quick
       macros: 2_000,
       grab: { files: 20, mb: 20, repeats: 5 },
       staging: { mb: 200, repeats: 5 },
+      sites: { passes: 20_000, counts: [1, 5, 20], capMs: 600_000 },
       repeats: 3,
     };
 
@@ -428,6 +431,8 @@ async function main(): Promise<void> {
         'make-production': () => makeProductionFigure(work),
         idle: () => idleFigures(server, work),
         storage: () => storageFigures(server, work),
+        sites: () =>
+          sitesFigures(server, work, SIZES.sites, { report, progress, print: (line) => json || console.log(line) }),
       };
       const unknown = only.filter((name) => !(name in groups));
       if (unknown.length > 0)

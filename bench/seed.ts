@@ -66,17 +66,23 @@ export async function freshDatabase(
 }
 
 /** A site file of this backend in its own folder. */
-export function siteFile(work: string, backend: 'dry' | 'slurm', maxJobs = 100_000): string {
+export function siteFile(work: string, backend: 'dry' | 'slurm', maxJobs = 100_000, name = 'bench'): string {
   const dir = mkdtempSync(join(work, 'site-'));
   writeFileSync(
     join(dir, 'site.ini'),
-    `name = bench\nbackend = ${backend}\nmax_jobs = ${maxJobs}\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`,
+    `name = ${name}\nbackend = ${backend}\nmax_jobs = ${maxJobs}\nstorage = file://${dir}/storage\n[rat]\n7.0.8 = CVMFS\n[local]\nworkdir = ${dir}/jobs\n`,
   );
   return join(dir, 'site.ini');
 }
 
-export function context(db: Database, backend: Backend, work: string, kind: 'dry' | 'slurm' = 'dry'): ClientContext {
-  const site = loadSite(siteFile(work, kind));
+export function context(
+  db: Database,
+  backend: Backend,
+  work: string,
+  kind: 'dry' | 'slurm' = 'dry',
+  name = 'bench',
+): ClientContext {
+  const site = loadSite(siteFile(work, kind, 100_000, name));
   return {
     db,
     site,
