@@ -9,7 +9,7 @@ import { peerCount, peersOf } from './peers.js';
  * Ready rows read at a time: twice the room, so one read is usually enough even when the head of
  * the queue holds passes this site cannot run.
  */
-const pageSize = (room: number) => Math.min(5_000, Math.max(200, 2 * room));
+const pageSize = (room: number, sites = 1) => Math.min(5_000, Math.max(200, 2 * room, room * sites));
 const MAX_PAGES = 25;
 
 /** Every pass of the page this site could claim were its room endless, in queue order. */
@@ -36,7 +36,8 @@ export async function chooseClaims(ctx: ClientContext, site: SiteState): Promise
   if (room === 0) return total;
   const peers = ctx.queue === 'priority' ? await peersOf(ctx) : undefined;
   const eligible = [];
-  const page = pageSize(room);
+  // beside other sites its share is about 1/N of what it reads: N times its room, to fill it in one cycle
+  const page = pageSize(room, peers === undefined ? 1 : peerCount(ctx));
   for (let index = 0; index < MAX_PAGES && eligible.length < room; index++) {
     // read fresh, so a cycle sees every pass submitted before it; claims still check each
     // document's status and _rev, since another site may claim between the read and the write
