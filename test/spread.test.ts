@@ -47,7 +47,7 @@ describe('spreading claims over the queue (pure)', () => {
   });
 
   it('goes on to the next priority once it took every pass of the higher one', () => {
-    const head = [ready(1, 5), ready(2, 0), ready(3, 0)];
+    const head = [ready(1, 5), ...Array.from({ length: 20 }, (_, i) => ready(i + 2, 0))];
     const { claim } = spreadClaims({
       eligible: head,
       room: 10,
@@ -59,7 +59,7 @@ describe('spreading claims over the queue (pure)', () => {
     expect(claim.some((pass) => pass.priority === 0)).toBe(true);
   });
 
-  it("adopts a pass its owner left: the owner's successor after one cycle, any site after two", () => {
+  it('adopts a pass its owner left: the next site in its line after one cycle, any site after two', () => {
     const head = Array.from({ length: 40 }, (_, index) => ready(index + 1));
     const owners = new Map<string, string>();
     for (const site of SITES)
@@ -67,12 +67,38 @@ describe('spreading claims over the queue (pure)', () => {
         owners.set(passKey(pass), site);
     const ofD = head.filter((pass) => owners.get(passKey(pass)) === 'd');
     expect(ofD.length).toBeGreaterThan(0);
-    const takes = (site: string, seen: number) =>
-      spreadClaims({ eligible: ofD, room: 100, site, peers: () => SITES, seen: () => seen }).claim.length;
-    expect(takes('a', 0)).toBe(0);
-    expect(takes('a', 1)).toBe(ofD.length); // a follows d in the ring
-    expect(takes('b', 1)).toBe(0);
-    expect(takes('b', 2)).toBe(ofD.length);
+    const takers = (pass: ReadyPass, seen: number) =>
+      ['a', 'b', 'c'].filter(
+        (site) =>
+          spreadClaims({ eligible: [pass], room: 100, site, peers: () => SITES, seen: () => seen }).claim.length,
+      );
+    for (const pass of ofD) {
+      expect(takers(pass, 0)).toEqual([]);
+      expect(takers(pass, 1)).toHaveLength(1);
+      expect(takers(pass, 2)).toEqual(['a', 'b', 'c']);
+    }
+  });
+
+  it("moves only the leaving site's share when a site leaves, and keeps two passes of one job together", () => {
+    const head = Array.from({ length: 400 }, (_, index) => ready(index + 1));
+    const ownerOf = (peers: string[]) => {
+      const owners = new Map<string, string>();
+      for (const site of peers)
+        for (const pass of spreadClaims({ eligible: head, room: 1_000, site, peers: () => peers, seen: alone }).claim)
+          owners.set(passKey(pass), site);
+      return owners;
+    };
+    const before = ownerOf(SITES);
+    const after = ownerOf(['a', 'b', 'c']);
+    const moved = head.filter((pass) => before.get(passKey(pass)) !== after.get(passKey(pass)));
+    expect(moved.every((pass) => before.get(passKey(pass)) === 'd')).toBe(true);
+    const second = { ...ready(7), pass: 2 };
+    const sites = SITES.filter(
+      (site) =>
+        spreadClaims({ eligible: [ready(7), second], room: 10, site, peers: () => SITES, seen: alone }).claim.length >
+        0,
+    );
+    expect(sites).toHaveLength(1);
   });
 });
 
@@ -179,14 +205,24 @@ describe('four sites on one database (real server)', () => {
     expect(submitted).toBe(100);
   });
 
+  it('a --once run (sharing off) claims the head of the queue, not its share: it will not be back to adopt', async () => {
+    const db = await database();
+    const [cron] = await sitesOn(db, [30, 30, 30, 30]);
+    if (cron === undefined) throw new Error('no site');
+    const stats = await runCycle(cron, { submit: true, monitor: false, share: false });
+    expect(stats.claimed).toBe(30);
+    const claimed = (await jobs(db)).flatMap((doc) => doc.passes).filter((pass) => pass.site === cron.site.name);
+    expect(claimed.every((pass) => pass.priority === 10)).toBe(true);
+  });
+
   it('leave no lower-priority pass claimed while a full site holds up its share of the higher ones', async () => {
     const db = await database();
-    // site d has no room: its share of the urgent passes waits for a successor to adopt it
+    // site d has no room: its share of the urgent passes waits for the next site in line to adopt it
     const sites = await sitesOn(db, [30, 30, 30, 0]);
     const { after } = await claimRounds(db, sites, 5);
     expect(after.at(-1)).toEqual({ high: 40, low: 60, highWaiting: 0 });
     expect(orderHeld(after)).toBe(true);
-    // in the first round the others took their shares and stopped; in the second, d's successor took d's
+    // in the first round the others took their shares and stopped; in the second, the next in line took d's
     expect(after[0]?.low).toBe(0);
     expect(after[0]?.highWaiting).toBeGreaterThan(0);
     expect(after[1]?.highWaiting).toBe(0);

@@ -7,10 +7,11 @@ import { peerCount, peersOf } from './peers.js';
 
 /**
  * Ready rows read at a time: twice the room, so one read is usually enough even when the head of
- * the queue holds passes this site cannot run.
+ * the queue holds passes this site cannot run; beside N sites, N times the room (its share is
+ * about 1/N of what it reads). At most 25 pages of the alone size in all, however many sites.
  */
 const pageSize = (room: number, sites = 1) => Math.min(5_000, Math.max(200, 2 * room, room * sites));
-const MAX_PAGES = 25;
+const MAX_ROWS = (room: number) => 25 * pageSize(room);
 
 /** Every pass of the page this site could claim were its room endless, in queue order. */
 const unlimited = (site: SiteState): SiteState => ({
@@ -26,7 +27,7 @@ const unlimited = (site: SiteState): SiteState => ({
  * other than priority) it claims the head; beside other live sites, its own share of it
  * (queue/spread.ts), so sites reading the same head do not fight over the same documents.
  */
-export async function chooseClaims(ctx: ClientContext, site: SiteState): Promise<Decision> {
+export async function chooseClaims(ctx: ClientContext, site: SiteState, share: boolean): Promise<Decision> {
   const room = Math.max(0, Math.min(site.maxJobs - site.running, site.maxClaim));
   const total: Decision = {
     claim: [],
@@ -34,11 +35,11 @@ export async function chooseClaims(ctx: ClientContext, site: SiteState): Promise
     skipped: { ratVersion: 0, paused: 0, prerequisite: 0, noRoom: 0 },
   };
   if (room === 0) return total;
-  const peers = ctx.queue === 'priority' ? await peersOf(ctx) : undefined;
+  const peers = share && ctx.queue === 'priority' ? await peersOf(ctx) : undefined;
   const eligible = [];
   // beside other sites its share is about 1/N of what it reads: N times its room, to fill it in one cycle
   const page = pageSize(room, peers === undefined ? 1 : peerCount(ctx));
-  for (let index = 0; index < MAX_PAGES && eligible.length < room; index++) {
+  for (let index = 0; index * page < MAX_ROWS(room) && eligible.length < room; index++) {
     // read fresh, so a cycle sees every pass submitted before it; claims still check each
     // document's status and _rev, since another site may claim between the read and the write
     const candidates = await readReady(ctx.db, ctx.queue, page, index * page);
@@ -53,10 +54,11 @@ export async function chooseClaims(ctx: ClientContext, site: SiteState): Promise
       total.skipped[reason] += decision.skipped[reason];
     if (candidates.length < page) break;
   }
+  const memory = memoryOf(ctx);
   if (peers === undefined || peerCount(ctx) <= 1) {
     total.claim = eligible.slice(0, room);
+    memory.left = new Map();
   } else {
-    const memory = memoryOf(ctx);
     const left = memory.left;
     const spread = spreadClaims({ eligible, room, site: site.name, peers, seen: (key) => left.get(key) ?? 0 });
     memory.left = new Map(spread.left.map((pass) => [passKey(pass), (left.get(passKey(pass)) ?? 0) + 1]));

@@ -33,6 +33,11 @@ export interface CycleOptions {
   signal?: AbortSignal;
   /** Serialized submission: the site submits only in its turn, and hands over after it. */
   turn?: Turn;
+  /**
+   * Claims only its share of the queue beside other live sites (queue/spread.ts). Off for a
+   * `--once` run, which is not there at the next cycle to adopt what its owner left.
+   */
+  share?: boolean;
 }
 
 export interface Turn {
@@ -145,7 +150,10 @@ async function besideOldClients(ctx: ClientContext): Promise<boolean> {
   return memory.oldClientsSeen;
 }
 
-/** Decide from the ready views, claim (one bulk write) and submit, with what this site can take now. */
+/**
+ * Decide from the ready views, claim (one bulk write) and submit, with what this site can take now.
+ * Returns how many passes it chose, claimed or not (claims held back still leave work to do).
+ */
 async function claimAndSubmit(
   ctx: ClientContext,
   stats: CycleStats,
@@ -158,7 +166,7 @@ async function claimAndSubmit(
     /** Its grid proxy outlives a job (or it needs none). */
     proxyLetsClaim: boolean;
   },
-): Promise<void> {
+): Promise<number> {
   const retry = await unsubmitted(ctx, now.held);
   const siteState: SiteState = {
     name: ctx.site.name,
@@ -171,7 +179,8 @@ async function claimAndSubmit(
     // labels paused by hand (--pause) or by policy (auto-pause, gasp policy)
     pausedLabels: new Set([...(options.pausedLabels ?? []), ...pausedIn(now.policies), ...now.pausedNow]),
   };
-  const decision = await chooseClaims(ctx, siteState);
+  // under serialize one site claims at a time: there is nothing to share
+  const decision = await chooseClaims(ctx, siteState, options.share !== false && options.turn === undefined);
   await markUnsatisfied(ctx, decision.unsatisfied);
   // a signal during monitoring means: claim nothing new; so do GASP's clients beside this one, and a
   // grid proxy that would die before the jobs end
@@ -184,12 +193,13 @@ async function claimAndSubmit(
   // only the leader submits: what it claimed in a turn lost since (a pause) waits for its next turn
   if (toSubmit.length > 0 && options.turn !== undefined && !(await options.turn.stillMine())) {
     stats.waitingTurn = true;
-    return;
+    return decision.claim.length;
   }
   const dispatched = await dispatchPasses(ctx, toSubmit, now.policies);
   stats.submitted = dispatched.submitted;
   stats.failed += dispatched.failed;
   await options.turn?.handOver();
+  return decision.claim.length;
 }
 
 /**
@@ -237,15 +247,16 @@ export async function runCycle(ctx: ClientContext, options: CycleOptions): Promi
     options.submit && quarantined === undefined && (options.turn === undefined || (await options.turn.myTurn()));
   if (options.submit && quarantined === undefined && !submit) stats.waitingTurn = true;
   // what monitoring just ended no longer counts against the site's limit
-  if (submit)
-    await claimAndSubmit(ctx, stats, options, {
-      held,
-      running: held.length - (ended() - before),
-      policies,
-      pausedNow,
-      proxyLetsClaim: proxyOk,
-    });
-  memory.quietSince = quiet !== undefined && foundNothing(ctx, stats, held) ? quiet.seq : undefined;
+  const chosen = !submit
+    ? 0
+    : await claimAndSubmit(ctx, stats, options, {
+        held,
+        running: held.length - (ended() - before),
+        policies,
+        pausedNow,
+        proxyLetsClaim: proxyOk,
+      });
+  memory.quietSince = quiet !== undefined && chosen === 0 && foundNothing(ctx, stats, held) ? quiet.seq : undefined;
   stats.ms = Date.now() - started;
   return stats;
 }

@@ -39,7 +39,9 @@ export async function enqueue(ctx: ClientContext, options: EnqueueOptions): Prom
       (options.monitorEvery === undefined || cycle % options.monitorEvery === 1 || options.monitorEvery === 1);
     let done = false;
     try {
-      const stats = await runCycle(ctx, { ...options, monitor, signal: options.signal });
+      // a single run is not there next cycle to adopt what another site leaves: it claims the head
+      const share = options.share ?? options.cycles !== 1;
+      const stats = await runCycle(ctx, { ...options, monitor, share, signal: options.signal });
       if (failures > 0) ctx.log.info({ after: failures }, 'cycles work again');
       failures = 0;
       ctx.log.info(

@@ -9,7 +9,7 @@ import { memoryOf, type ClientContext, type CycleStats } from './context.js';
  */
 const UNREAD_PREFIXES = [HEARTBEAT_PREFIX, lockId(''), NOTIFY_PREFIX];
 
-/** Changes read at once: more than this since the last cycle is not quiet anyway. */
+/** Changes read at once: more than this since the last cycle is not quiet anyway (start afresh from the latest). */
 const CHANGES_PAGE = 100;
 
 export interface QuietCheck {
@@ -28,14 +28,15 @@ export async function checkQuiet(ctx: ClientContext): Promise<QuietCheck> {
   const since = memoryOf(ctx).quietSince;
   if (since === undefined) return { unchanged: false, seq: (await ctx.db.info()).update_seq };
   const page = await ctx.db.changes({ since, limit: CHANGES_PAGE });
+  if (page.results.length >= CHANGES_PAGE) return { unchanged: false, seq: (await ctx.db.info()).update_seq };
   const read = page.results.some((row) => !UNREAD_PREFIXES.some((prefix) => row.id.startsWith(prefix)));
-  return { unchanged: !read && page.results.length < CHANGES_PAGE, seq: page.last_seq };
+  return { unchanged: !read, seq: page.last_seq };
 }
 
 /**
  * Whether a cycle found nothing to do, so the next may skip its reads while nothing changes: it
- * holds nothing (nothing to monitor or renew), claimed and returned nothing, and left no pass to
- * another site (one its owner does not take is adopted at a later cycle, which must run).
+ * holds nothing (nothing to monitor or renew), chose, claimed and returned nothing, and left no pass
+ * to another site (one its owner does not take is adopted at a later cycle, which must run).
  */
 export function foundNothing(ctx: ClientContext, stats: CycleStats, held: readonly HeldRow[]): boolean {
   return (
