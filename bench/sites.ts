@@ -165,6 +165,9 @@ async function sitesRun(
     }),
   );
   progress(`sites: ${sitesText(count)}: idle cycles done at ${seconds()}`);
+  // at once, not at the end: CouchDB goes on indexing and compacting a database it keeps, which
+  // would slow the next run's sites
+  await db.destroy();
   const busy = sites.flatMap((site) => site.busy);
   return {
     sites: count,
